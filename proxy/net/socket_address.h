@@ -1,0 +1,48 @@
+// IPv4/IPv6 socket addresses as written in configs ("127.0.0.1:8080",
+// "[::1]:8080") and upstream "host:port" pairs that may need resolving.
+#ifndef PALISADE_PROXY_NET_SOCKET_ADDRESS_H_
+#define PALISADE_PROXY_NET_SOCKET_ADDRESS_H_
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace palisade::net {
+
+class SocketAddress {
+ public:
+  // "a.b.c.d:port" or "[v6]:port"; port 0..65535.
+  static absl::StatusOr<SocketAddress> Parse(absl::string_view text);
+  static SocketAddress FromSockaddr(const sockaddr* addr, socklen_t len);
+
+  SocketAddress() = default;
+  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+  socklen_t length() const { return length_; }
+  int family() const { return storage_.ss_family; }
+  uint16_t port() const;
+  SocketAddress WithPort(uint16_t port) const;
+  bool IsLoopback() const;
+  bool IsUnspecified() const;      // 0.0.0.0 or ::
+  std::string ToString() const;    // "127.0.0.1:8080", "[::1]:8080"
+  std::string HostString() const;  // "127.0.0.1", "::1"
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t length_ = 0;
+};
+
+// "host:port" where host is an IP literal or a DNS name.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  static absl::StatusOr<HostPort> Parse(absl::string_view text);
+  std::string ToString() const;
+};
+
+}  // namespace palisade::net
+
+#endif  // PALISADE_PROXY_NET_SOCKET_ADDRESS_H_

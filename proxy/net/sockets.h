@@ -1,0 +1,36 @@
+// Thin, error-checked wrappers over the socket calls the data plane makes:
+// listening sockets (SO_REUSEPORT, one per worker), non-blocking connects.
+#ifndef PALISADE_PROXY_NET_SOCKETS_H_
+#define PALISADE_PROXY_NET_SOCKETS_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proxy/net/socket_address.h"
+#include "proxy/net/unique_fd.h"
+
+namespace palisade::net {
+
+// A non-blocking listening TCP socket. With `reuse_port` several sockets
+// (one per worker) share the address and the kernel spreads connections.
+absl::StatusOr<UniqueFd> BindListener(const SocketAddress& address, bool reuse_port,
+                                      int backlog = 1024);
+
+absl::StatusOr<SocketAddress> LocalAddressOf(int fd);
+absl::StatusOr<SocketAddress> PeerAddressOf(int fd);
+
+// Starts a non-blocking connect; the fd becomes writable when it completes,
+// then ConnectResult() tells how it went.
+absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& address);
+absl::Status ConnectResult(int fd);
+
+// TCP_NODELAY: the proxy forwards what it gets at once; batching is the
+// endpoints' business.
+void SetNoDelay(int fd);
+
+// The reason code of a socket errno as used in metrics and access logs
+// ("connection_refused", "connection_reset", ...).
+const char* SocketErrorReason(int error_number);
+
+}  // namespace palisade::net
+
+#endif  // PALISADE_PROXY_NET_SOCKETS_H_

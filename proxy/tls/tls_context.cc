@@ -1,0 +1,117 @@
+#include "proxy/tls/tls_context.h"
+
+#include <openssl/err.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "proxy/tls/tls_error.h"
+
+namespace palisade::tls {
+namespace {
+
+int HooksIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+TlsConnectionHooks* HooksOf(const SSL* ssl) {
+  return static_cast<TlsConnectionHooks*>(SSL_get_ex_data(ssl, HooksIndex()));
+}
+
+ssl_verify_result_t VerifyTrampoline(SSL* ssl, uint8_t* out_alert) {
+  TlsConnectionHooks* hooks = HooksOf(ssl);
+  if (hooks == nullptr) {
+    *out_alert = SSL_AD_INTERNAL_ERROR;
+    return ssl_verify_invalid;  // deny unless verified
+  }
+  return hooks->VerifyPeer(ssl, out_alert);
+}
+
+int NewSessionTrampoline(SSL* ssl, SSL_SESSION* session) {
+  TlsConnectionHooks* hooks = HooksOf(ssl);
+  if (hooks == nullptr) return 0;
+  hooks->OnNewClientSession(bssl::UniquePtr<SSL_SESSION>(session));
+  return 1;  // we took the reference
+}
+
+absl::Status SslFailure(absl::string_view what) {
+  std::string detail;
+  DrainErrorQueue(&detail);
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", detail));
+}
+
+// Settings both sides share: versions, curves, certificate and key.
+absl::Status ConfigureCommon(SSL_CTX* ctx, const std::vector<X509*>& chain, EVP_PKEY* key,
+                             const TlsSettings& settings) {
+  if (!SSL_CTX_set_min_proto_version(ctx,
+                                     std::max<uint16_t>(settings.min_version, TLS1_2_VERSION)) ||
+      !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
+    return SslFailure("TLS versions");
+  }
+  if (!SSL_CTX_set1_curves_list(ctx, "X25519:P-256")) return SslFailure("curves");
+  if (chain.empty()) return absl::InvalidArgumentError("empty certificate chain");
+  if (!SSL_CTX_use_certificate(ctx, chain[0])) return SslFailure("SVID leaf");
+  for (size_t i = 1; i < chain.size(); ++i) {
+    if (!SSL_CTX_add1_chain_cert(ctx, chain[i])) return SslFailure("SVID chain");
+  }
+  if (!SSL_CTX_use_PrivateKey(ctx, key)) return SslFailure("SVID key");
+  if (!SSL_CTX_check_private_key(ctx)) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the private key does not match the SVID leaf");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AttachHooks(SSL* ssl, TlsConnectionHooks* hooks) { SSL_set_ex_data(ssl, HooksIndex(), hooks); }
+
+absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(
+    const std::vector<X509*>& chain, EVP_PKEY* key, const TlsSettings& settings,
+    std::shared_ptr<TicketKeyRing> ticket_keys) {
+  std::shared_ptr<TlsContext> context(new TlsContext());
+  context->server_.reset(SSL_CTX_new(TLS_method()));
+  context->client_.reset(SSL_CTX_new(TLS_method()));
+  if (!context->server_ || !context->client_) return SslFailure("SSL_CTX_new");
+  SSL_CTX* server = context->server_.get();
+  SSL_CTX* client = context->client_.get();
+  for (SSL_CTX* ctx : {server, client}) {
+    if (absl::Status s = ConfigureCommon(ctx, chain, key, settings); !s.ok()) return s;
+  }
+
+  // Every peer must present a certificate that our own code verifies.
+  SSL_CTX_set_custom_verify(server, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                            &VerifyTrampoline);
+  SSL_CTX_set_custom_verify(client, SSL_VERIFY_PEER, &VerifyTrampoline);
+
+  // Stateless tickets only: no server-side session cache to lock or grow.
+  SSL_CTX_set_session_cache_mode(server, SSL_SESS_CACHE_OFF);
+  if (settings.session_resumption && ticket_keys != nullptr) {
+    ticket_keys->InstallOn(server);
+    SSL_CTX_set_num_tickets(server, 1);
+    SSL_CTX_set_timeout(server,
+                        static_cast<uint32_t>(absl::ToInt64Seconds(2 * ticket_keys->rotation())));
+    SSL_CTX_set_session_cache_mode(client, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(client, &NewSessionTrampoline);
+    context->ticket_keys_ = std::move(ticket_keys);
+  } else {
+    SSL_CTX_set_options(server, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(server, 0);
+    SSL_CTX_set_session_cache_mode(client, SSL_SESS_CACHE_OFF);
+  }
+  return std::shared_ptr<const TlsContext>(std::move(context));
+}
+
+bssl::UniquePtr<SSL> TlsContext::NewServerSsl() const {
+  bssl::UniquePtr<SSL> ssl(SSL_new(server_.get()));
+  if (ssl) SSL_set_accept_state(ssl.get());
+  return ssl;
+}
+
+bssl::UniquePtr<SSL> TlsContext::NewClientSsl() const {
+  bssl::UniquePtr<SSL> ssl(SSL_new(client_.get()));
+  if (ssl) SSL_set_connect_state(ssl.get());
+  return ssl;
+}
+
+}  // namespace palisade::tls
