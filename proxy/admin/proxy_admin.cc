@@ -1,0 +1,116 @@
+#include "proxy/admin/proxy_admin.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "identity/certificate.h"
+
+namespace palisade::admin {
+namespace {
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+std::string NameOf(const X509_NAME* name) {
+  bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+  const uint8_t* data;
+  size_t length;
+  BIO_mem_contents(bio.get(), &data, &length);
+  return std::string(reinterpret_cast<const char*>(data), length);
+}
+
+nlohmann::json CertificateJson(X509* cert) {
+  return {{"subject", NameOf(X509_get_subject_name(cert))},
+          {"issuer", NameOf(X509_get_issuer_name(cert))},
+          {"serial", identity::SerialHex(cert)},
+          {"not_before", Rfc3339(identity::NotBefore(cert))},
+          {"not_after", Rfc3339(identity::NotAfter(cert))},
+          {"sha256_fingerprint", identity::Sha256Fingerprint(cert)}};
+}
+
+HttpResponse Json(int status, const nlohmann::json& body) {
+  return HttpResponse{status, "application/json", body.dump(2) + "\n"};
+}
+
+}  // namespace
+
+std::string NotReadyReason(const ProxyAdminSources& s) {
+  const auto snapshot = s.store->Current();
+  if (snapshot == nullptr) return "no SVID loaded yet";
+  if (snapshot->not_after <= s.clock()) return "the SVID has expired";
+  if (!s.server->started()) return "listeners are not bound";
+  if (s.server->draining()) return "draining";
+  return "";
+}
+
+std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Time now) {
+  if (snapshot == nullptr) return nlohmann::json{{"svid", nullptr}}.dump(2) + "\n";
+  nlohmann::json chain = nlohmann::json::array();
+  for (const auto& cert : snapshot->chain) chain.push_back(CertificateJson(cert.get()));
+  nlohmann::json bundles = nlohmann::json::object();
+  for (const auto& [domain, prints] : snapshot->bundles.Fingerprints()) bundles[domain] = prints;
+  nlohmann::json out = {
+      {"svid",
+       {{"spiffe_id", snapshot->spiffe_id.ToString()},
+        {"serial", snapshot->serial},
+        {"not_before", Rfc3339(snapshot->not_before)},
+        {"not_after", Rfc3339(snapshot->not_after)},
+        {"expires_in_seconds", absl::ToInt64Seconds(snapshot->not_after - now)},
+        {"identity_loss_in_seconds", absl::ToInt64Seconds(snapshot->chain_not_after - now)},
+        {"root_fingerprint", snapshot->root_fingerprint},
+        {"chain", chain}}},
+      {"trust_bundles", bundles},
+      {"source", snapshot->source},
+      {"generation", snapshot->generation},
+      {"loaded_at", Rfc3339(snapshot->loaded_at)}};
+  return out.dump(2) + "\n";
+}
+
+void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources s) {
+  http->Route("GET", "/metrics", [s](const HttpRequest&) {
+    s.metrics->SetReady(NotReadyReason(s).empty());
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                        s.metrics->Serialize(s.clock())};
+  });
+  http->Route("GET", "/healthz", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; });
+  http->Route("GET", "/ready", [s](const HttpRequest&) {
+    const std::string reason = NotReadyReason(s);
+    if (reason.empty()) return HttpResponse{200, "text/plain", "ready\n"};
+    return HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
+  });
+  http->Route("GET", "/certs", [s](const HttpRequest&) {
+    const auto snapshot = s.store->Current();
+    return HttpResponse{200, "application/json", CertsJson(snapshot.get(), s.clock())};
+  });
+  http->Route("GET", "/config", [s](const HttpRequest&) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.add_whitespace = true;
+    // The config holds file names, never secrets: keys and tokens live in
+    // the files it names.
+    (void)google::protobuf::util::MessageToJsonString(*s.config, &json, options);
+    return HttpResponse{200, "application/json", json};
+  });
+  http->Route("GET", "/listeners", [s](const HttpRequest&) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& l : s.server->listeners()) {
+      out.push_back({{"name", l.name},
+                     {"direction", forward::DirectionName(l.direction)},
+                     {"address", l.address.ToString()}});
+    }
+    return Json(200, out);
+  });
+  http->Route("POST", "/drain", [s](const HttpRequest&) {
+    s.begin_drain();
+    return HttpResponse{200, "text/plain", "draining\n"};
+  });
+}
+
+}  // namespace palisade::admin

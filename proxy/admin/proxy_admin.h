@@ -1,0 +1,37 @@
+// The proxy's admin endpoints on an HttpServer: /metrics, /healthz, /ready,
+// /certs, /config, /listeners and POST /drain.
+#ifndef PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_
+#define PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "proto/palisade/config/v1/config.pb.h"
+#include "proxy/admin/http_server.h"
+#include "proxy/credentials/credential_store.h"
+#include "proxy/metrics/proxy_metrics.h"
+#include "proxy/server/proxy_server.h"
+
+namespace palisade::admin {
+
+struct ProxyAdminSources {
+  metrics::ProxyMetrics* metrics = nullptr;
+  credentials::CredentialStore* store = nullptr;
+  server::ProxyServer* server = nullptr;
+  const config::v1::ProxyConfig* config = nullptr;  // the effective config
+  std::function<void()> begin_drain;
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+// Empty when ready; otherwise why not (for /ready's 503 body).
+std::string NotReadyReason(const ProxyAdminSources& sources);
+
+void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources sources);
+
+// /certs as JSON (exposed for tests).
+std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Time now);
+
+}  // namespace palisade::admin
+
+#endif  // PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_

@@ -1,0 +1,95 @@
+#include "proxy/credentials/credential_store.h"
+
+#include <openssl/x509.h>
+
+#include "absl/status/status.h"
+
+namespace palisade::credentials {
+
+CredentialStore::CredentialStore(Options options) : options_(std::move(options)) {}
+
+absl::Status CredentialStore::Update(CredentialMaterial material) {
+  absl::MutexLock write_lock(&write_mutex_);
+  return Publish(std::move(material));
+}
+
+absl::Status CredentialStore::UpdateBundles(identity::TrustBundleSet bundles,
+                                            const std::string& source) {
+  absl::MutexLock write_lock(&write_mutex_);
+  const Snapshot current = Current();
+  if (current == nullptr) {
+    return absl::FailedPreconditionError("a trust bundle arrived before any SVID");
+  }
+  CredentialMaterial material;
+  for (const auto& cert : current->chain) material.chain.push_back(bssl::UpRef(cert));
+  material.key = bssl::UpRef(current->key);
+  material.bundles = std::move(bundles);
+  material.source = source;
+  return Publish(std::move(material));
+}
+
+absl::Status CredentialStore::Publish(CredentialMaterial material) {
+  const std::map<std::string, std::vector<std::string>> fingerprints =
+      material.bundles.Fingerprints();
+  const bool bundle_changed = ticket_keys_ == nullptr || fingerprints != bundle_fingerprints_;
+  // New roots mean new ticket keys: sessions made under the old bundle must
+  // not resume without a full check.
+  std::shared_ptr<tls::TicketKeyRing> ticket_keys =
+      bundle_changed ? std::make_shared<tls::TicketKeyRing>(options_.ticket_key_rotation)
+                     : ticket_keys_;
+
+  SnapshotOptions snapshot_options;
+  snapshot_options.now = options_.clock();
+  snapshot_options.expected_id = options_.expected_id;
+  snapshot_options.tls = options_.tls;
+  snapshot_options.clock_skew = options_.clock_skew;
+  absl::StatusOr<std::shared_ptr<CredentialSnapshot>> built =
+      BuildSnapshot(std::move(material), snapshot_options, ticket_keys);
+
+  std::vector<Subscriber> subscribers;
+  Snapshot published;
+  {
+    absl::MutexLock lock(&mutex_);
+    stats_.last_update = snapshot_options.now;
+    if (!built.ok()) {
+      ++stats_.rejected;
+      stats_.last_error = std::string(built.status().message());
+      return built.status();
+    }
+    ++stats_.accepted;
+    if (bundle_changed) ++bundle_generation_;
+    (*built)->generation = stats_.accepted;
+    (*built)->bundle_generation = bundle_generation_;
+    current_ = *std::move(built);
+    published = current_;
+    subscribers = subscribers_;
+  }
+  ticket_keys_ = std::move(ticket_keys);
+  bundle_fingerprints_ = fingerprints;
+  for (const Subscriber& subscriber : subscribers) subscriber(published);
+  return absl::OkStatus();
+}
+
+CredentialStore::Snapshot CredentialStore::Current() const {
+  absl::MutexLock lock(&mutex_);
+  return current_;
+}
+
+void CredentialStore::Subscribe(Subscriber subscriber) {
+  // Under the write lock, so no publish can slip between "current" and "later".
+  absl::MutexLock write_lock(&write_mutex_);
+  Snapshot current;
+  {
+    absl::MutexLock lock(&mutex_);
+    subscribers_.push_back(subscriber);
+    current = current_;
+  }
+  if (current != nullptr) subscriber(current);
+}
+
+CredentialStore::Stats CredentialStore::stats() const {
+  absl::MutexLock lock(&mutex_);
+  return stats_;
+}
+
+}  // namespace palisade::credentials

@@ -1,0 +1,80 @@
+// What a connection asks of the worker that runs it: the loop, the current
+// credentials, the client session cache, and where to report.
+#ifndef PALISADE_PROXY_FORWARD_CONNECTION_HOST_H_
+#define PALISADE_PROXY_FORWARD_CONNECTION_HOST_H_
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "identity/svid_verifier.h"
+#include "proxy/credentials/credential_snapshot.h"
+#include "proxy/event/event_loop.h"
+#include "proxy/forward/listener_context.h"
+
+namespace palisade::forward {
+
+class Connection;
+
+// How one TLS handshake ended; `reason` is "ok" or a failure code.
+struct HandshakeOutcome {
+  bool ok = false;
+  std::string reason;
+  std::string peer_id;  // on success, and on authorization failure
+  bool resumed = false;
+  absl::Duration duration;
+  std::string detail;  // human text for logs
+};
+
+// At the end of every connection: one access-log line and the counters.
+struct ConnectionSummary {
+  std::string peer_id;
+  std::string peer_address;
+  bool handshake_ok = false;
+  std::string close_reason;  // "done", "idle_timeout", "drained", "connection_reset"...
+  uint64_t bytes_from_downstream = 0;
+  uint64_t bytes_from_upstream = 0;
+  absl::Duration duration;
+};
+
+// Thread-safe; called from every worker.
+class ConnectionObserver {
+ public:
+  virtual ~ConnectionObserver() = default;
+  virtual void OnAccepted(const ListenerContext& listener) = 0;
+  virtual void OnRefused(const ListenerContext& listener, const std::string& reason) = 0;
+  virtual void OnHandshake(const ListenerContext& listener, const HandshakeOutcome& outcome) = 0;
+  virtual void OnClosed(const ListenerContext& listener, const ConnectionSummary& summary) = 0;
+};
+
+// Loop thread only.
+class ConnectionHost {
+ public:
+  virtual ~ConnectionHost() = default;
+  virtual event::EventLoop* loop() = 0;
+  // The credentials new connections use; null before the first SVID.
+  virtual const std::shared_ptr<const credentials::CredentialSnapshot>& snapshot() = 0;
+  virtual absl::Time Now() = 0;
+  virtual absl::Duration clock_skew() = 0;
+  virtual ConnectionObserver* observer() = 0;
+  // Outbound connections that arrive before the first SVID wait here.
+  virtual void Park(Connection* connection) = 0;
+  virtual void Unpark(Connection* connection) = 0;
+  // Client sessions by upstream, valid for one snapshot generation.
+  virtual bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) = 0;
+  virtual void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) = 0;
+  virtual bool resumption_enabled() = 0;
+  // Resolves `host` (numeric or DNS); calls back on the loop thread. The
+  // returned handle cancels the lookup when destroyed.
+  using ResolveCallback = std::function<void(absl::StatusOr<net::SocketAddress>)>;
+  virtual std::shared_ptr<void> Resolve(const net::HostPort& upstream,
+                                        ResolveCallback callback) = 0;
+  // The connection has closed; the host destroys it after the current event.
+  virtual void Release(Connection* connection) = 0;
+};
+
+}  // namespace palisade::forward
+
+#endif  // PALISADE_PROXY_FORWARD_CONNECTION_HOST_H_

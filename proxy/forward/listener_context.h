@@ -1,0 +1,47 @@
+// What a connection needs to know about the listener that accepted it;
+// built once from the config and shared, read-only, by every worker.
+#ifndef PALISADE_PROXY_FORWARD_LISTENER_CONTEXT_H_
+#define PALISADE_PROXY_FORWARD_LISTENER_CONTEXT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "identity/authz_policy.h"
+#include "proxy/net/socket_address.h"
+
+namespace palisade::forward {
+
+enum class Direction { kInbound, kOutbound };
+
+inline const char* DirectionName(Direction d) {
+  return d == Direction::kInbound ? "inbound" : "outbound";
+}
+
+struct ListenerContext {
+  std::string name;
+  Direction direction = Direction::kInbound;
+  net::SocketAddress address;  // as configured; port 0 is resolved at bind
+  // Inbound: the local app. Outbound: the upstream proxy (may need DNS).
+  net::SocketAddress forward_to;
+  net::HostPort upstream;
+  // Inbound: who may connect (absent: peers of our own trust domain).
+  // Outbound: who the upstream must be.
+  std::optional<identity::AuthorizationPolicy> policy;
+  std::string policy_description;  // for logs: "spiffe://td/ns/a/sa/b", ...
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration idle_timeout = absl::Hours(1);
+  absl::Duration startup_hold = absl::Seconds(15);
+  uint32_t max_connections = 10000;
+  size_t high_water_bytes = 256 * 1024;
+
+  // Live connections across all workers, for max_connections.
+  mutable std::atomic<uint32_t> active{0};
+};
+
+}  // namespace palisade::forward
+
+#endif  // PALISADE_PROXY_FORWARD_LISTENER_CONTEXT_H_

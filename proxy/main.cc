@@ -1,0 +1,225 @@
+// palisade-proxy: the one place where the data plane's pieces meet.
+//
+//   palisade-proxy --config=proxy.yaml [--admin-address-file=PATH]
+//   palisade-proxy --config=proxy.yaml --validate
+//   palisade-proxy --version
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "identity/spiffe_id.h"
+#include "proxy/admin/http_server.h"
+#include "proxy/admin/proxy_admin.h"
+#include "proxy/config/config_loader.h"
+#include "proxy/credentials/credential_store.h"
+#include "proxy/credentials/file_source.h"
+#include "proxy/forward/fan_out_observer.h"
+#include "proxy/log/access_log.h"
+#include "proxy/log/logging.h"
+#include "proxy/metrics/proxy_metrics.h"
+#include "proxy/server/proxy_server.h"
+#include "proxy/version.h"
+
+ABSL_FLAG(std::string, config, "", "Path of the proxy's YAML configuration (required).");
+ABSL_FLAG(bool, validate, false,
+          "Check the configuration (and, for file identity, the credential files) and exit.");
+ABSL_FLAG(bool, version, false, "Print the version and exit.");
+ABSL_FLAG(std::string, admin_address_file, "",
+          "Write the admin server's bound address (ip:port) here once it is up; useful with "
+          "admin.address port 0.");
+
+namespace palisade {
+namespace {
+
+namespace v1 = config::v1;
+
+absl::Duration DurationOr(const google::protobuf::Duration& d, absl::Duration fallback) {
+  const absl::Duration value = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  return value > absl::ZeroDuration() ? value : fallback;
+}
+
+credentials::CredentialStore::Options StoreOptions(const v1::ProxyConfig& config) {
+  credentials::CredentialStore::Options options;
+  if (!config.identity().spiffe_id().empty()) {
+    options.expected_id = *identity::SpiffeId::Parse(config.identity().spiffe_id());
+  }
+  options.tls.min_version = config.tls().min_version() == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  options.tls.session_resumption =
+      !config.tls().has_session_resumption() || config.tls().session_resumption();
+  options.ticket_key_rotation = DurationOr(config.tls().ticket_key_rotation(), absl::Hours(1));
+  return options;
+}
+
+// --validate: the config, and for file identity whether the files make a
+// usable credential right now.
+int Validate(const v1::ProxyConfig& config, const std::string& path) {
+  if (config.identity().has_files()) {
+    auto material = credentials::LoadCredentialFiles(config.identity().files());
+    if (!material.ok()) {
+      std::cerr << "palisade-proxy: " << path << ": identity.files: " << material.status().message()
+                << "\n";
+      return 2;
+    }
+    credentials::SnapshotOptions options;
+    options.now = absl::Now();
+    options.expected_id = StoreOptions(config).expected_id;
+    auto snapshot = credentials::BuildSnapshot(*std::move(material), options, nullptr);
+    if (!snapshot.ok()) {
+      std::cerr << "palisade-proxy: " << path << ": identity.files: " << snapshot.status().message()
+                << "\n";
+      return 2;
+    }
+    std::cout << "identity: " << (*snapshot)->spiffe_id.ToString() << ", serial "
+              << (*snapshot)->serial << ", expires "
+              << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", (*snapshot)->not_after, absl::UTCTimeZone())
+              << "\n";
+  }
+  std::cout << path << ": configuration is valid (" << config.inbound_size() << " inbound, "
+            << config.outbound_size() << " outbound listener(s))\n";
+  return 0;
+}
+
+int Run(const v1::ProxyConfig& config) {
+  // Signals are taken by sigwait in this thread; every thread started below
+  // inherits the mask, so none of them is interrupted by them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (absl::Status s = log::InitLogging(config.logging().level(), config.logging().format());
+      !s.ok()) {
+    std::cerr << "palisade-proxy: logging: " << s.message() << "\n";
+    return 2;
+  }
+  metrics::ProxyMetrics metrics(config.metrics().max_peer_identities() > 0
+                                    ? config.metrics().max_peer_identities()
+                                    : 1000);
+  log::AccessLog access_log(!config.logging().has_access_log() || config.logging().access_log());
+  forward::FanOutObserver observers({&metrics, &access_log});
+
+  credentials::CredentialStore store(StoreOptions(config));
+  store.Subscribe([&metrics](const credentials::CredentialStore::Snapshot& snapshot) {
+    metrics.OnSnapshot(*snapshot);
+    log::Info("identity installed", {{"spiffe_id", snapshot->spiffe_id.ToString()},
+                                     {"serial", snapshot->serial},
+                                     {"not_after", absl::FormatTime(snapshot->not_after)},
+                                     {"source", snapshot->source}});
+  });
+
+  absl::StatusOr<std::unique_ptr<server::ProxyServer>> server =
+      server::ProxyServer::Create(config, &store, &observers);
+  if (!server.ok()) {
+    log::Error("cannot set up listeners", {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  if (absl::Status s = (*server)->Start(); !s.ok()) {
+    log::Error("cannot start listeners", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  for (const auto& l : (*server)->listeners()) {
+    log::Info("listening", {{"listener", l.name},
+                            {"direction", forward::DirectionName(l.direction)},
+                            {"address", l.address.ToString()}});
+  }
+
+  std::unique_ptr<credentials::FileSource> file_source;
+  if (config.identity().has_files()) {
+    auto source = credentials::FileSource::Start(
+        config.identity().files(), &store, [&metrics](const absl::Status& status) {
+          if (status.ok()) return;
+          metrics.OnIdentityUpdateRejected("files");
+          log::Warn("identity files refused; the running identity stays",
+                    {{"error", std::string(status.message())}});
+        });
+    if (!source.ok()) {
+      log::Error("cannot watch identity files", {{"error", std::string(source.status().message())}});
+      return 1;
+    }
+    file_source = *std::move(source);
+  } else {
+    log::Error("identity source not supported by this build",
+               {{"source", "control_plane"}});
+    return 2;
+  }
+
+  admin::HttpServer http;
+  admin::ProxyAdminSources sources;
+  sources.metrics = &metrics;
+  sources.store = &store;
+  sources.server = server->get();
+  sources.config = &config;
+  sources.begin_drain = [&server] {
+    log::Info("drain requested through the admin endpoint", {});
+    (*server)->BeginDrain();
+  };
+  admin::InstallProxyAdminRoutes(&http, sources);
+  auto admin_address = net::SocketAddress::Parse(config.admin().address());
+  if (absl::Status s = http.Start(*admin_address); !s.ok()) {
+    log::Error("cannot start the admin server", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  log::Info("admin server up", {{"address", http.address().ToString()}});
+  if (const std::string file = absl::GetFlag(FLAGS_admin_address_file); !file.empty()) {
+    const std::string tmp = file + ".tmp";
+    std::ofstream(tmp) << http.address().ToString() << "\n";
+    std::rename(tmp.c_str(), file.c_str());
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  log::Info("draining before exit", {{"signal", strsignal(signal_number)}});
+  (*server)->BeginDrain();
+  const absl::Duration drain = DurationOr(config.runtime().drain_timeout(), absl::Seconds(30));
+  // A second signal cuts the drain short.
+  const absl::Time deadline = absl::Now() + drain + absl::Seconds(2);
+  while (!(*server)->WaitDrained(absl::Milliseconds(100)) && absl::Now() < deadline) {
+    timespec zero{0, 0};
+    if (sigtimedwait(&signals, nullptr, &zero) > 0) break;
+  }
+  file_source.reset();
+  (*server)->Stop();
+  log::Info("stopped", {});
+  return 0;
+}
+
+}  // namespace
+}  // namespace palisade
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "palisade-proxy: the Palisade service-mesh sidecar.\n"
+      "  palisade-proxy --config=FILE [--admin-address-file=PATH]\n"
+      "  palisade-proxy --config=FILE --validate\n"
+      "  palisade-proxy --version");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_version)) {
+    std::cout << "palisade-proxy " << palisade::kVersion << " (BoringSSL)\n";
+    return 0;
+  }
+  const std::string path = absl::GetFlag(FLAGS_config);
+  if (path.empty()) {
+    std::cerr << "palisade-proxy: --config=FILE is required (see --help)\n";
+    return 2;
+  }
+  absl::StatusOr<palisade::config::v1::ProxyConfig> config =
+      palisade::config::LoadProxyConfigFile(path);
+  if (!config.ok()) {
+    std::cerr << "palisade-proxy: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_validate)) return palisade::Validate(*config, path);
+  return palisade::Run(*config);
+}

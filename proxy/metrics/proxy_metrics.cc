@@ -1,0 +1,245 @@
+#include "proxy/metrics/proxy_metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace palisade::metrics {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Labels;
+
+const char* Dir(const forward::ListenerContext& l) { return forward::DirectionName(l.direction); }
+
+double Seconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
+
+}  // namespace
+
+ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      peer_labels_(max_peer_identities),
+      handshakes_(BuildCounter()
+                      .Name("palisade_handshakes_total")
+                      .Help("mTLS handshakes by direction, listener, result, reason and peer "
+                            "SPIFFE ID (on success and on authorization failure)")
+                      .Register(*registry_)),
+      handshake_seconds_(BuildHistogram()
+                             .Name("palisade_handshake_duration_seconds")
+                             .Help("Time from the first TLS byte to a verified peer")
+                             .Register(*registry_)),
+      resumed_(BuildCounter()
+                   .Name("palisade_handshakes_resumed_total")
+                   .Help("Successful handshakes that resumed a TLS session")
+                   .Register(*registry_)),
+      peer_identities_folded_(BuildCounter()
+                                  .Name("palisade_peer_identities_folded_total")
+                                  .Help("Observations whose peer_identity label was folded into "
+                                        "\"other\" by the cardinality cap")
+                                  .Register(*registry_)
+                                  .Add({})),
+      authz_denials_(BuildCounter()
+                         .Name("palisade_authorization_denials_total")
+                         .Help("Peers refused by the authorization policy, by peer SPIFFE ID")
+                         .Register(*registry_)),
+      connections_active_(BuildGauge()
+                              .Name("palisade_connections_active")
+                              .Help("Connections open now")
+                              .Register(*registry_)),
+      connections_total_(BuildCounter()
+                             .Name("palisade_connections_total")
+                             .Help("Connections accepted")
+                             .Register(*registry_)),
+      connections_refused_(BuildCounter()
+                               .Name("palisade_connections_refused_total")
+                               .Help("Connections refused at accept (e.g. max_connections)")
+                               .Register(*registry_)),
+      connection_errors_(BuildCounter()
+                             .Name("palisade_connection_errors_total")
+                             .Help("Connections that ended other than cleanly, by reason")
+                             .Register(*registry_)),
+      bytes_received_(BuildCounter()
+                          .Name("palisade_bytes_received_total")
+                          .Help("Bytes received from the downstream side and forwarded")
+                          .Register(*registry_)),
+      bytes_sent_(BuildCounter()
+                      .Name("palisade_bytes_sent_total")
+                      .Help("Bytes from the upstream side forwarded to the downstream side")
+                      .Register(*registry_)),
+      svid_not_after_(BuildGauge()
+                          .Name("palisade_svid_expiry_timestamp_seconds")
+                          .Help("notAfter of the current SVID leaf, Unix time")
+                          .Register(*registry_)
+                          .Add({})),
+      svid_expires_in_(BuildGauge()
+                           .Name("palisade_svid_expires_in_seconds")
+                           .Help("Seconds until the current SVID leaf expires")
+                           .Register(*registry_)
+                           .Add({})),
+      identity_loss_in_(BuildGauge()
+                            .Name("palisade_identity_loss_in_seconds")
+                            .Help("Seconds until the earliest expiry along the SVID's chain "
+                                  "(leaf, intermediates, root): when this proxy loses its "
+                                  "identity unless it renews")
+                            .Register(*registry_)
+                            .Add({})),
+      svid_info_(BuildGauge()
+                     .Name("palisade_svid_info")
+                     .Help("The current SVID: its SPIFFE ID and serial as labels")
+                     .Register(*registry_)),
+      rotations_(BuildCounter()
+                     .Name("palisade_svid_rotations_total")
+                     .Help("SVIDs installed after the first one")
+                     .Register(*registry_)
+                     .Add({})),
+      updates_rejected_(BuildCounter()
+                            .Name("palisade_identity_updates_rejected_total")
+                            .Help("Credential updates refused (the running one stayed)")
+                            .Register(*registry_)),
+      bundle_roots_(BuildGauge()
+                        .Name("palisade_trust_bundle_roots")
+                        .Help("Root certificates in the trust bundle, by trust domain")
+                        .Register(*registry_)),
+      bundle_updated_(BuildGauge()
+                          .Name("palisade_trust_bundle_last_update_timestamp_seconds")
+                          .Help("When the set of trusted roots last changed, Unix time")
+                          .Register(*registry_)
+                          .Add({})),
+      control_connected_(BuildGauge()
+                             .Name("palisade_control_plane_connected")
+                             .Help("1 while the watch stream to palisade-control is up")
+                             .Register(*registry_)
+                             .Add({})),
+      control_reconnects_(BuildCounter()
+                              .Name("palisade_control_plane_reconnects_total")
+                              .Help("Watch streams opened after the first")
+                              .Register(*registry_)
+                              .Add({})),
+      last_renewal_(BuildGauge()
+                        .Name("palisade_control_plane_last_renewal_timestamp_seconds")
+                        .Help("When the last SVID renewal succeeded, Unix time")
+                        .Register(*registry_)
+                        .Add({})),
+      ready_(BuildGauge()
+                 .Name("palisade_ready")
+                 .Help("1 when an SVID is loaded, listeners are bound and not draining")
+                 .Register(*registry_)
+                 .Add({})) {}
+
+std::string ProxyMetrics::PeerLabel(const std::string& peer_id) {
+  if (peer_id.empty()) return "";
+  bool folded = false;
+  std::string label = peer_labels_.Label(peer_id, &folded);
+  if (folded) peer_identities_folded_.Increment();
+  return label;
+}
+
+void ProxyMetrics::OnAccepted(const forward::ListenerContext& listener) {
+  const Labels labels{{"direction", Dir(listener)}, {"listener", listener.name}};
+  connections_total_.Add(labels).Increment();
+  connections_active_.Add(labels).Increment();
+}
+
+void ProxyMetrics::OnRefused(const forward::ListenerContext& listener, const std::string& reason) {
+  connections_refused_
+      .Add({{"direction", Dir(listener)}, {"listener", listener.name}, {"reason", reason}})
+      .Increment();
+}
+
+void ProxyMetrics::OnHandshake(const forward::ListenerContext& listener,
+                               const forward::HandshakeOutcome& outcome) {
+  const std::string peer = PeerLabel(outcome.peer_id);
+  handshakes_
+      .Add({{"direction", Dir(listener)},
+            {"listener", listener.name},
+            {"result", outcome.ok ? "success" : "failure"},
+            {"reason", outcome.reason},
+            {"peer_identity", peer}})
+      .Increment();
+  if (outcome.ok) {
+    static const prometheus::Histogram::BucketBoundaries kBuckets = {
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    handshake_seconds_
+        .Add({{"direction", Dir(listener)}, {"mode", outcome.resumed ? "resumed" : "full"}},
+             kBuckets)
+        .Observe(absl::ToDoubleSeconds(outcome.duration));
+    if (outcome.resumed) resumed_.Add({{"direction", Dir(listener)}}).Increment();
+  } else if (outcome.reason == "not_authorized") {
+    authz_denials_
+        .Add({{"direction", Dir(listener)}, {"listener", listener.name}, {"peer_identity", peer}})
+        .Increment();
+  }
+}
+
+void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
+                            const forward::ConnectionSummary& summary) {
+  const Labels labels{{"direction", Dir(listener)}, {"listener", listener.name}};
+  connections_active_.Add(labels).Decrement();
+  if (summary.bytes_from_downstream > 0) {
+    bytes_received_.Add(labels).Increment(static_cast<double>(summary.bytes_from_downstream));
+  }
+  if (summary.bytes_from_upstream > 0) {
+    bytes_sent_.Add(labels).Increment(static_cast<double>(summary.bytes_from_upstream));
+  }
+  if (summary.close_reason != "done") {
+    connection_errors_
+        .Add({{"direction", Dir(listener)},
+              {"listener", listener.name},
+              {"reason", summary.close_reason}})
+        .Increment();
+  }
+}
+
+void ProxyMetrics::OnSnapshot(const credentials::CredentialSnapshot& snapshot) {
+  absl::MutexLock lock(&mutex_);
+  if (has_snapshot_ && snapshot.serial != serial_) rotations_.Increment();
+  serial_ = snapshot.serial;
+  if (current_info_ != nullptr) svid_info_.Remove(current_info_);
+  current_info_ = &svid_info_.Add(
+      {{"spiffe_id", snapshot.spiffe_id.ToString()}, {"serial", snapshot.serial}});
+  current_info_->Set(1);
+  has_snapshot_ = true;
+  not_after_ = snapshot.not_after;
+  chain_not_after_ = snapshot.chain_not_after;
+  svid_not_after_.Set(Seconds(snapshot.not_after));
+
+  std::string bundle_key;
+  for (const auto& [domain, prints] : snapshot.bundles.Fingerprints()) {
+    bundle_roots_.Add({{"trust_domain", domain}}).Set(static_cast<double>(prints.size()));
+    absl::StrAppend(&bundle_key, domain, ":");
+    for (const auto& p : prints) absl::StrAppend(&bundle_key, p, ",");
+  }
+  if (bundle_key != bundle_key_) {
+    bundle_key_ = bundle_key;
+    bundle_updated_.Set(Seconds(snapshot.loaded_at));
+  }
+}
+
+void ProxyMetrics::OnIdentityUpdateRejected(const std::string& source) {
+  updates_rejected_.Add({{"source", source}}).Increment();
+}
+
+void ProxyMetrics::SetControlPlaneConnected(bool connected) {
+  control_connected_.Set(connected ? 1 : 0);
+}
+
+void ProxyMetrics::OnControlPlaneReconnect() { control_reconnects_.Increment(); }
+
+void ProxyMetrics::OnRenewal(absl::Time when) { last_renewal_.Set(Seconds(when)); }
+
+void ProxyMetrics::SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
+
+std::string ProxyMetrics::Serialize(absl::Time now) {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (has_snapshot_) {
+      svid_expires_in_.Set(absl::ToDoubleSeconds(not_after_ - now));
+      identity_loss_in_.Set(absl::ToDoubleSeconds(chain_not_after_ - now));
+    }
+  }
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace palisade::metrics

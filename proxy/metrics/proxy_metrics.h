@@ -1,0 +1,93 @@
+// The proxy's Prometheus metrics (prefix palisade_): handshakes by result,
+// reason and peer identity; connections and bytes; the SVID's expiry and
+// rotations; trust bundles; the control-plane stream.
+#ifndef PALISADE_PROXY_METRICS_PROXY_METRICS_H_
+#define PALISADE_PROXY_METRICS_PROXY_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proxy/credentials/credential_snapshot.h"
+#include "proxy/forward/connection_host.h"
+#include "proxy/metrics/label_limiter.h"
+
+namespace palisade::metrics {
+
+// Thread-safe.
+class ProxyMetrics final : public forward::ConnectionObserver {
+ public:
+  explicit ProxyMetrics(size_t max_peer_identities);
+
+  void OnAccepted(const forward::ListenerContext& listener) override;
+  void OnRefused(const forward::ListenerContext& listener, const std::string& reason) override;
+  void OnHandshake(const forward::ListenerContext& listener,
+                   const forward::HandshakeOutcome& outcome) override;
+  void OnClosed(const forward::ListenerContext& listener,
+                const forward::ConnectionSummary& summary) override;
+
+  // A new credential snapshot was published.
+  void OnSnapshot(const credentials::CredentialSnapshot& snapshot);
+  void OnIdentityUpdateRejected(const std::string& source);
+
+  void SetControlPlaneConnected(bool connected);
+  void OnControlPlaneReconnect();
+  void OnRenewal(absl::Time when);
+  void SetReady(bool ready);
+
+  // Prometheus text format. Time-relative gauges are computed against `now`.
+  std::string Serialize(absl::Time now);
+
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  std::string PeerLabel(const std::string& peer_id);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  LabelLimiter peer_labels_;
+
+  prometheus::Family<prometheus::Counter>& handshakes_;
+  prometheus::Family<prometheus::Histogram>& handshake_seconds_;
+  prometheus::Family<prometheus::Counter>& resumed_;
+  prometheus::Counter& peer_identities_folded_;
+  prometheus::Family<prometheus::Counter>& authz_denials_;
+  prometheus::Family<prometheus::Gauge>& connections_active_;
+  prometheus::Family<prometheus::Counter>& connections_total_;
+  prometheus::Family<prometheus::Counter>& connections_refused_;
+  prometheus::Family<prometheus::Counter>& connection_errors_;
+  prometheus::Family<prometheus::Counter>& bytes_received_;
+  prometheus::Family<prometheus::Counter>& bytes_sent_;
+
+  prometheus::Gauge& svid_not_after_;
+  prometheus::Gauge& svid_expires_in_;
+  prometheus::Gauge& identity_loss_in_;
+  prometheus::Family<prometheus::Gauge>& svid_info_;
+  prometheus::Counter& rotations_;
+  prometheus::Family<prometheus::Counter>& updates_rejected_;
+  prometheus::Family<prometheus::Gauge>& bundle_roots_;
+  prometheus::Gauge& bundle_updated_;
+  prometheus::Gauge& control_connected_;
+  prometheus::Counter& control_reconnects_;
+  prometheus::Gauge& last_renewal_;
+  prometheus::Gauge& ready_;
+
+  absl::Mutex mutex_;
+  prometheus::Gauge* current_info_ ABSL_GUARDED_BY(mutex_) = nullptr;
+  absl::Time not_after_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
+  absl::Time chain_not_after_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
+  bool has_snapshot_ ABSL_GUARDED_BY(mutex_) = false;
+  std::string bundle_key_ ABSL_GUARDED_BY(mutex_);
+  std::string serial_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace palisade::metrics
+
+#endif  // PALISADE_PROXY_METRICS_PROXY_METRICS_H_

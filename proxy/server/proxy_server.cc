@@ -1,0 +1,217 @@
+#include "proxy/server/proxy_server.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "proxy/net/sockets.h"
+
+namespace palisade::server {
+namespace {
+
+absl::Duration Or(const google::protobuf::Duration& d, absl::Duration fallback) {
+  const absl::Duration value = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  return value > absl::ZeroDuration() ? value : fallback;
+}
+
+void ApplyCommon(const config::v1::ListenerLimits& limits, const config::v1::Timeouts& timeouts,
+                 const config::v1::RuntimeConfig& runtime, forward::ListenerContext* c) {
+  if (limits.max_connections() > 0) c->max_connections = limits.max_connections();
+  if (limits.buffer_high_water_bytes() > 0) c->high_water_bytes = limits.buffer_high_water_bytes();
+  c->handshake_timeout = Or(timeouts.handshake(), c->handshake_timeout);
+  c->connect_timeout = Or(timeouts.connect(), c->connect_timeout);
+  c->idle_timeout = Or(timeouts.idle(), c->idle_timeout);
+  c->startup_hold = Or(runtime.startup_hold(), c->startup_hold);
+}
+
+absl::Status Named(const std::string& kind, const std::string& name, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat(kind, " listener \"", name, "\": ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
+    const config::v1::InboundListener& in, const config::v1::RuntimeConfig& runtime) {
+  auto c = std::make_unique<forward::ListenerContext>();
+  c->name = in.name();
+  c->direction = forward::Direction::kInbound;
+  auto address = net::SocketAddress::Parse(in.address());
+  if (!address.ok()) return Named("inbound", in.name(), address.status());
+  c->address = *address;
+  auto forward_to = net::SocketAddress::Parse(in.forward_to());
+  if (!forward_to.ok()) return Named("inbound", in.name(), forward_to.status());
+  c->forward_to = *forward_to;
+  if (in.has_authorization()) {
+    const auto& a = in.authorization();
+    auto policy = identity::AuthorizationPolicy::Create(
+        {a.spiffe_ids().begin(), a.spiffe_ids().end()},
+        {a.trust_domains().begin(), a.trust_domains().end()},
+        {a.path_prefixes().begin(), a.path_prefixes().end()});
+    if (!policy.ok()) return Named("inbound", in.name(), policy.status());
+    c->policy = *std::move(policy);
+    std::vector<std::string> parts(a.spiffe_ids().begin(), a.spiffe_ids().end());
+    for (const auto& d : a.trust_domains()) parts.push_back("trust domain " + d);
+    for (const auto& p : a.path_prefixes()) parts.push_back(p + "*");
+    c->policy_description = absl::StrJoin(parts, ", ");
+  } else {
+    c->policy_description = "this proxy's own trust domain";
+  }
+  ApplyCommon(in.limits(), in.timeouts(), runtime, c.get());
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<forward::ListenerContext>> OutboundContext(
+    const config::v1::OutboundListener& out, const config::v1::RuntimeConfig& runtime) {
+  auto c = std::make_unique<forward::ListenerContext>();
+  c->name = out.name();
+  c->direction = forward::Direction::kOutbound;
+  auto address = net::SocketAddress::Parse(out.address());
+  if (!address.ok()) return Named("outbound", out.name(), address.status());
+  c->address = *address;
+  auto upstream = net::HostPort::Parse(out.upstream());
+  if (!upstream.ok()) return Named("outbound", out.name(), upstream.status());
+  c->upstream = *upstream;
+  const auto& expected = out.expected_peer();
+  absl::StatusOr<identity::AuthorizationPolicy> policy;
+  switch (expected.match_case()) {
+    case config::v1::PeerMatch::kSpiffeId:
+      policy = identity::AuthorizationPolicy::Create({expected.spiffe_id()}, {}, {});
+      c->policy_description = expected.spiffe_id();
+      break;
+    case config::v1::PeerMatch::kTrustDomain:
+      policy = identity::AuthorizationPolicy::Create({}, {expected.trust_domain()}, {});
+      c->policy_description = "any workload of trust domain " + expected.trust_domain();
+      break;
+    case config::v1::PeerMatch::kPathPrefix:
+      policy = identity::AuthorizationPolicy::Create({}, {}, {expected.path_prefix()});
+      c->policy_description = expected.path_prefix() + "*";
+      break;
+    default:
+      return Named("outbound", out.name(),
+                   absl::InvalidArgumentError("expected_peer is required"));
+  }
+  if (!policy.ok()) return Named("outbound", out.name(), policy.status());
+  c->policy = *std::move(policy);
+  ApplyCommon(out.limits(), out.timeouts(), runtime, c.get());
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
+    const config::v1::ProxyConfig& config, credentials::CredentialStore* store,
+    forward::ConnectionObserver* observer) {
+  std::unique_ptr<ProxyServer> server(new ProxyServer(config, store, observer));
+  for (const auto& in : config.inbound()) {
+    auto c = InboundContext(in, config.runtime());
+    if (!c.ok()) return c.status();
+    server->contexts_.push_back(*std::move(c));
+  }
+  for (const auto& out : config.outbound()) {
+    auto c = OutboundContext(out, config.runtime());
+    if (!c.ok()) return c.status();
+    server->contexts_.push_back(*std::move(c));
+  }
+  const int workers = config.runtime().workers() > 0
+                          ? static_cast<int>(config.runtime().workers())
+                          : std::max(1u, std::thread::hardware_concurrency());
+  Worker::Options options;
+  options.resumption =
+      !config.tls().has_session_resumption() || config.tls().session_resumption();
+  const auto& reauth = config.reauthentication();
+  options.reauthentication.on_peer_expiry =
+      !reauth.has_on_peer_expiry() || reauth.on_peer_expiry();
+  options.reauthentication.on_root_removed =
+      !reauth.has_on_root_removed() || reauth.on_root_removed();
+  options.reauthentication.grace_period = Or(reauth.grace_period(), absl::Seconds(10));
+  for (int i = 0; i < workers; ++i) {
+    auto worker = Worker::Create(i, options, observer);
+    if (!worker.ok()) return worker.status();
+    server->workers_.push_back(*std::move(worker));
+  }
+  return server;
+}
+
+ProxyServer::ProxyServer(config::v1::ProxyConfig config, credentials::CredentialStore* store,
+                         forward::ConnectionObserver* observer)
+    : config_(std::move(config)), store_(store), observer_(observer) {}
+
+ProxyServer::~ProxyServer() { Stop(); }
+
+absl::Status ProxyServer::Start() {
+  for (const auto& context : contexts_) {
+    // The first socket fixes the port (it may have been 0); the others join it.
+    net::SocketAddress address = context->address;
+    for (auto& worker : workers_) {
+      absl::StatusOr<net::UniqueFd> socket = net::BindListener(address, /*reuse_port=*/true);
+      if (!socket.ok()) {
+        return absl::Status(socket.status().code(),
+                            absl::StrCat(forward::DirectionName(context->direction), " listener \"",
+                                         context->name, "\": ", socket.status().message()));
+      }
+      if (address.port() == 0) {
+        absl::StatusOr<net::SocketAddress> bound = net::LocalAddressOf(socket->get());
+        if (!bound.ok()) return bound.status();
+        address = *bound;
+      }
+      worker->AddListener(context.get(), *std::move(socket));
+    }
+    bound_.push_back(BoundListener{context->name, context->direction, address});
+  }
+  for (auto& worker : workers_) worker->Start();
+  store_->Subscribe([this](const credentials::CredentialStore::Snapshot& snapshot) {
+    for (auto& worker : workers_) worker->PublishSnapshot(snapshot);
+  });
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void ProxyServer::BeginDrain() {
+  if (draining_.exchange(true)) return;
+  const absl::Duration timeout =
+      Or(config_.runtime().drain_timeout(), absl::Seconds(30));
+  for (auto& worker : workers_) {
+    worker->Drain(timeout, [this] {
+      if (++workers_drained_ == static_cast<int>(workers_.size())) drained_.Notify();
+    });
+  }
+}
+
+bool ProxyServer::WaitDrained(absl::Duration timeout) {
+  return drained_.WaitForNotificationWithTimeout(timeout);
+}
+
+void ProxyServer::Drain() {
+  BeginDrain();
+  WaitDrained(Or(config_.runtime().drain_timeout(), absl::Seconds(30)) + absl::Seconds(5));
+}
+
+void ProxyServer::Stop() {
+  for (auto& worker : workers_) worker->Stop();
+}
+
+std::map<std::string, uint64_t> ProxyServer::ConnectionsByRoot() {
+  // Shared with the workers' callbacks, which may outlive a timed-out wait.
+  struct Tally {
+    absl::Mutex mutex;
+    std::map<std::string, uint64_t> total ABSL_GUARDED_BY(mutex);
+    int pending ABSL_GUARDED_BY(mutex) = 0;
+  };
+  auto tally = std::make_shared<Tally>();
+  {
+    absl::MutexLock lock(&tally->mutex);
+    tally->pending = static_cast<int>(workers_.size());
+  }
+  for (auto& worker : workers_) {
+    worker->CountConnectionsByRoot([tally](std::map<std::string, uint64_t> counts) {
+      absl::MutexLock lock(&tally->mutex);
+      for (const auto& [root, n] : counts) tally->total[root] += n;
+      --tally->pending;
+    });
+  }
+  absl::MutexLock lock(&tally->mutex);
+  auto done = [&tally]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tally->mutex) { return tally->pending == 0; };
+  tally->mutex.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(5));
+  return tally->total;
+}
+
+}  // namespace palisade::server

@@ -1,0 +1,78 @@
+// The data plane assembled from the config: listener contexts, their sockets
+// (one per worker and listener, SO_REUSEPORT), the workers, and the wiring
+// from the credential store to every worker.
+#ifndef PALISADE_PROXY_SERVER_PROXY_SERVER_H_
+#define PALISADE_PROXY_SERVER_PROXY_SERVER_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "proto/palisade/config/v1/config.pb.h"
+#include "proxy/credentials/credential_store.h"
+#include "proxy/forward/connection_host.h"
+#include "proxy/forward/listener_context.h"
+#include "proxy/server/worker.h"
+
+namespace palisade::server {
+
+struct BoundListener {
+  std::string name;
+  forward::Direction direction;
+  net::SocketAddress address;  // the real port when the config said 0
+};
+
+// Start/Drain/Stop from the main thread; the queries are thread-safe.
+class ProxyServer {
+ public:
+  // Builds listener contexts from a validated config; errors name the listener.
+  static absl::StatusOr<std::unique_ptr<ProxyServer>> Create(
+      const config::v1::ProxyConfig& config, credentials::CredentialStore* store,
+      forward::ConnectionObserver* observer);
+  ~ProxyServer();
+
+  // Binds every listener and starts the workers. Errors name the listener
+  // and address (e.g. the port is taken).
+  absl::Status Start();
+  // Stops accepting; returns once live connections finished or the drain
+  // timeout closed them.
+  void Drain();
+  void BeginDrain();
+  bool WaitDrained(absl::Duration timeout);
+  void Stop();
+
+  std::vector<BoundListener> listeners() const { return bound_; }
+  bool draining() const { return draining_.load(); }
+  bool started() const { return started_.load(); }
+  // Live connections by the root their peer chains to, over all workers.
+  std::map<std::string, uint64_t> ConnectionsByRoot();
+
+ private:
+  ProxyServer(config::v1::ProxyConfig config, credentials::CredentialStore* store,
+              forward::ConnectionObserver* observer);
+
+  const config::v1::ProxyConfig config_;
+  credentials::CredentialStore* const store_;
+  forward::ConnectionObserver* const observer_;
+  std::vector<std::unique_ptr<forward::ListenerContext>> contexts_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<BoundListener> bound_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<int> workers_drained_{0};
+  absl::Notification drained_;
+};
+
+// The listener context of one configured listener (exposed for tests).
+absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
+    const config::v1::InboundListener& in, const config::v1::RuntimeConfig& runtime);
+absl::StatusOr<std::unique_ptr<forward::ListenerContext>> OutboundContext(
+    const config::v1::OutboundListener& out, const config::v1::RuntimeConfig& runtime);
+
+}  // namespace palisade::server
+
+#endif  // PALISADE_PROXY_SERVER_PROXY_SERVER_H_

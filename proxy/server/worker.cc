@@ -1,0 +1,214 @@
+#include "proxy/server/worker.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "identity/certificate.h"
+#include "proxy/net/sockets.h"
+
+namespace palisade::server {
+namespace {
+
+constexpr absl::Duration kReauthenticationScan = absl::Seconds(1);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(int index, Options options,
+                                                       forward::ConnectionObserver* observer) {
+  absl::StatusOr<std::unique_ptr<event::EventLoop>> loop = event::EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  return std::unique_ptr<Worker>(
+      new Worker(index, std::move(options), observer, *std::move(loop)));
+}
+
+Worker::Worker(int index, Options options, forward::ConnectionObserver* observer,
+               std::unique_ptr<event::EventLoop> loop)
+    : index_(index),
+      options_(std::move(options)),
+      observer_(observer),
+      loop_(std::move(loop)),
+      resolver_(loop_.get()),
+      reauth_timer_(loop_.get(),
+                    [this] {
+                      Reauthenticate();
+                      reauth_timer_.Arm(kReauthenticationScan);
+                    }),
+      drain_timer_(loop_.get(), [this] {
+        // The drain timeout: whatever is still open is closed now.
+        std::vector<forward::Connection*> open;
+        for (auto& [raw, owned] : connections_) open.push_back(raw);
+        for (forward::Connection* c : open) c->Abort("drained");
+      }) {}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::AddListener(const forward::ListenerContext* listener, net::UniqueFd socket) {
+  listening_.push_back(Listening{listener, std::move(socket), nullptr});
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] {
+    const std::string name = "palisade-w" + std::to_string(index_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    for (Listening& l : listening_) {
+      l.watcher = std::make_unique<event::FdWatcher>(
+          loop_.get(), l.socket.get(), [this, &l](bool readable, bool) {
+            if (readable) AcceptAll(l);
+          });
+    }
+    reauth_timer_.Arm(kReauthenticationScan);
+    loop_->Run();
+    // Shutting down: close what is left, on this thread, before the loop goes.
+    connections_.clear();
+    parked_.clear();
+    for (Listening& l : listening_) l.watcher.reset();
+    sessions_.clear();
+  });
+}
+
+void Worker::Stop() {
+  if (!thread_.joinable()) return;
+  loop_->Stop();
+  thread_.join();
+}
+
+void Worker::AcceptAll(Listening& l) {
+  // Edge-triggered: take every pending connection until the queue is empty.
+  for (int i = 0; i < 1024 && !draining_; ++i) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    const int fd = accept4(l.socket.get(), reinterpret_cast<sockaddr*>(&peer), &len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) observer_->OnRefused(*l.listener, "fd_limit");
+      return;
+    }
+    net::UniqueFd accepted(fd);
+    if (l.listener->active.load(std::memory_order_relaxed) >= l.listener->max_connections) {
+      observer_->OnRefused(*l.listener, "max_connections");
+      continue;  // closing `accepted` refuses it
+    }
+    net::SetNoDelay(fd);
+    auto connection = std::make_unique<forward::Connection>(
+        this, l.listener, std::move(accepted),
+        net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), len));
+    forward::Connection* raw = connection.get();
+    connections_.emplace(raw, std::move(connection));
+    raw->Start();
+  }
+  // More may be waiting: take them on the next turn, after other work.
+  if (!draining_) loop_->Post([this, &l] { AcceptAll(l); });
+}
+
+void Worker::PublishSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot) {
+  loop_->Post([this, snapshot = std::move(snapshot)]() mutable {
+    InstallSnapshot(std::move(snapshot));
+  });
+}
+
+void Worker::InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot) {
+  const bool first = snapshot_ == nullptr;
+  const bool roots_changed =
+      first || snapshot_->bundle_generation != snapshot->bundle_generation;
+  snapshot_ = std::move(snapshot);
+  // Our SVID or the bundle changed: sessions from before must not resume.
+  sessions_.clear();
+  if (first) {
+    std::vector<forward::Connection*> waiting(parked_.begin(), parked_.end());
+    for (forward::Connection* c : waiting) c->OnIdentityAvailable();
+  }
+  if (roots_changed && !first && options_.reauthentication.on_root_removed) {
+    const auto fingerprints = snapshot_->bundles.Fingerprints();
+    std::vector<forward::Connection*> untrusted;
+    for (auto& [raw, owned] : connections_) {
+      if (!raw->established() || !raw->peer().has_value()) continue;
+      bool still_trusted = false;
+      for (const auto& [domain, prints] : fingerprints) {
+        for (const std::string& p : prints) still_trusted |= p == raw->peer()->root_fingerprint;
+      }
+      if (!still_trusted) untrusted.push_back(raw);
+    }
+    for (forward::Connection* c : untrusted) {
+      c->CloseGracefully("root_removed", options_.reauthentication.grace_period);
+    }
+  }
+}
+
+void Worker::Reauthenticate() {
+  if (!options_.reauthentication.on_peer_expiry) return;
+  const absl::Time now = Now();
+  std::vector<forward::Connection*> expired;
+  for (auto& [raw, owned] : connections_) {
+    if (raw->established() && raw->peer().has_value() &&
+        raw->peer()->chain_not_after + options_.clock_skew <= now) {
+      expired.push_back(raw);
+    }
+  }
+  for (forward::Connection* c : expired) {
+    c->CloseGracefully("peer_expired", options_.reauthentication.grace_period);
+  }
+}
+
+bssl::UniquePtr<SSL_SESSION> Worker::TakeSession(const std::string& key) {
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) return nullptr;
+  // Kept for further connections until a newer ticket replaces it.
+  return bssl::UpRef(it->second);
+}
+
+void Worker::StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) {
+  sessions_[key] = std::move(session);
+}
+
+std::shared_ptr<void> Worker::Resolve(const net::HostPort& upstream, ResolveCallback callback) {
+  return resolver_.Resolve(upstream, std::move(callback));
+}
+
+void Worker::Release(forward::Connection* connection) {
+  // Destroy after the current callback has unwound.
+  loop_->Post([this, connection] {
+    connections_.erase(connection);
+    if (draining_) CheckDrained();
+  });
+}
+
+void Worker::Drain(absl::Duration timeout, std::function<void()> on_drained) {
+  loop_->Post([this, timeout, on_drained = std::move(on_drained)]() mutable {
+    if (draining_) return;
+    draining_ = true;
+    on_drained_ = std::move(on_drained);
+    for (Listening& l : listening_) {
+      l.watcher.reset();
+      l.socket.Reset();  // refuse new connections at once
+    }
+    // Parked connections have nothing to finish.
+    std::vector<forward::Connection*> waiting(parked_.begin(), parked_.end());
+    for (forward::Connection* c : waiting) c->Abort("drained");
+    drain_timer_.Arm(timeout);
+    CheckDrained();
+  });
+}
+
+void Worker::CheckDrained() {
+  if (!connections_.empty() || !on_drained_) return;
+  drain_timer_.Cancel();
+  auto done = std::move(on_drained_);
+  on_drained_ = nullptr;
+  done();
+}
+
+void Worker::CountConnectionsByRoot(
+    std::function<void(std::map<std::string, uint64_t>)> done) {
+  loop_->Post([this, done = std::move(done)] {
+    std::map<std::string, uint64_t> counts;
+    for (auto& [raw, owned] : connections_) {
+      if (raw->peer().has_value()) ++counts[raw->peer()->root_fingerprint];
+    }
+    done(std::move(counts));
+  });
+}
+
+}  // namespace palisade::server

@@ -1,0 +1,114 @@
+// A worker: one thread, one event loop, its own SO_REUSEPORT socket for every
+// listener, and the connections it accepted, which live on it for good.
+// Nothing on the per-connection path takes a lock: the credential snapshot
+// reaches the worker by a posted task and sits in a plain member.
+#ifndef PALISADE_PROXY_SERVER_WORKER_H_
+#define PALISADE_PROXY_SERVER_WORKER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "proxy/event/event_loop.h"
+#include "proxy/forward/connection.h"
+#include "proxy/forward/connection_host.h"
+#include "proxy/net/resolver.h"
+#include "proxy/net/unique_fd.h"
+
+namespace palisade::server {
+
+// When live connections are closed because their trust ended.
+struct ReauthenticationPolicy {
+  bool on_peer_expiry = true;
+  bool on_root_removed = true;
+  absl::Duration grace_period = absl::Seconds(10);
+};
+
+// Created and configured on the main thread; after Start() only the
+// thread-safe methods may be called from outside.
+class Worker final : public forward::ConnectionHost {
+ public:
+  struct Options {
+    absl::Duration clock_skew = absl::ZeroDuration();
+    bool resumption = true;
+    ReauthenticationPolicy reauthentication;
+    std::function<absl::Time()> clock = [] { return absl::Now(); };
+  };
+
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(int index, Options options,
+                                                        forward::ConnectionObserver* observer);
+  ~Worker() override;
+
+  // Before Start(): serve `listener` on this worker's own socket.
+  void AddListener(const forward::ListenerContext* listener, net::UniqueFd socket);
+  void Start();
+  // Stops the loop and joins; connections still open are closed.
+  void Stop();
+
+  // Thread-safe.
+  void PublishSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
+  // Stops accepting; live connections go on until `timeout`, then are closed
+  // ("drained"). `on_drained` runs (on this worker's thread) once none is left.
+  void Drain(absl::Duration timeout, std::function<void()> on_drained);
+  // Live connections by the fingerprint of the root their peer chains to;
+  // `done` runs on this worker's thread.
+  void CountConnectionsByRoot(std::function<void(std::map<std::string, uint64_t>)> done);
+
+  // ConnectionHost (loop thread).
+  event::EventLoop* loop() override { return loop_.get(); }
+  const std::shared_ptr<const credentials::CredentialSnapshot>& snapshot() override {
+    return snapshot_;
+  }
+  absl::Time Now() override { return options_.clock(); }
+  absl::Duration clock_skew() override { return options_.clock_skew; }
+  forward::ConnectionObserver* observer() override { return observer_; }
+  void Park(forward::Connection* connection) override { parked_.insert(connection); }
+  void Unpark(forward::Connection* connection) override { parked_.erase(connection); }
+  bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) override;
+  void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) override;
+  bool resumption_enabled() override { return options_.resumption; }
+  std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
+  void Release(forward::Connection* connection) override;
+
+ private:
+  struct Listening {
+    const forward::ListenerContext* listener;
+    net::UniqueFd socket;
+    std::unique_ptr<event::FdWatcher> watcher;
+  };
+
+  Worker(int index, Options options, forward::ConnectionObserver* observer,
+         std::unique_ptr<event::EventLoop> loop);
+  void AcceptAll(Listening& listening);
+  void InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
+  void Reauthenticate();
+  void CheckDrained();
+
+  const int index_;
+  const Options options_;
+  forward::ConnectionObserver* const observer_;
+  std::unique_ptr<event::EventLoop> loop_;
+  std::thread thread_;
+
+  // Loop thread only from here on.
+  std::vector<Listening> listening_;
+  std::shared_ptr<const credentials::CredentialSnapshot> snapshot_;
+  absl::flat_hash_map<forward::Connection*, std::unique_ptr<forward::Connection>> connections_;
+  absl::flat_hash_set<forward::Connection*> parked_;
+  absl::flat_hash_map<std::string, bssl::UniquePtr<SSL_SESSION>> sessions_;
+  net::Resolver resolver_;
+  event::Timer reauth_timer_;
+  event::Timer drain_timer_;
+  bool draining_ = false;
+  std::function<void()> on_drained_;
+};
+
+}  // namespace palisade::server
+
+#endif  // PALISADE_PROXY_SERVER_WORKER_H_

@@ -1,0 +1,128 @@
+// A real TCP backend for tests and the demo: echoes bytes back (passing on
+// half-close), or answers HTTP requests. It records every connection it
+// accepts and how many bytes it got, so a test can prove a refused peer
+// reached nothing. Thread per connection: simple, and enough for tests.
+//
+//   echo_server --listen=127.0.0.1:0 --port_file=PATH [--record=PATH] [--mode=echo|http]
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "proxy/net/socket_address.h"
+#include "proxy/net/sockets.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "Address to listen on.");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port here once listening.");
+ABSL_FLAG(std::string, record, "", "Append one line per accepted and per closed connection.");
+ABSL_FLAG(std::string, mode, "echo", "echo: send every byte back; http: answer each request.");
+ABSL_FLAG(std::string, name, "backend", "Named in HTTP answers.");
+
+namespace {
+
+std::mutex record_mutex;
+
+void Record(const std::string& line) {
+  const std::string path = absl::GetFlag(FLAGS_record);
+  if (path.empty()) return;
+  std::lock_guard<std::mutex> lock(record_mutex);
+  std::ofstream(path, std::ios::app) << line << "\n";
+}
+
+bool WriteAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    const ssize_t w = send(fd, data, n, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    data += w;
+    n -= w;
+  }
+  return true;
+}
+
+void ServeEcho(int fd, uint64_t* bytes) {
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    *bytes += n;
+    if (!WriteAll(fd, buf, n)) break;
+  }
+  shutdown(fd, SHUT_WR);  // pass the half-close on
+}
+
+void ServeHttp(int fd, uint64_t* bytes) {
+  std::string request;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return;
+    *bytes += n;
+    request.append(buf, n);
+    size_t end;
+    while ((end = request.find("\r\n\r\n")) != std::string::npos) {
+      const std::string line = request.substr(0, request.find("\r\n"));
+      request.erase(0, end + 4);
+      const std::string body =
+          absl::StrCat("hello from ", absl::GetFlag(FLAGS_name), " (", line, ")\n");
+      const std::string response =
+          absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ",
+                       body.size(), "\r\n\r\n", body);
+      if (!WriteAll(fd, response.data(), response.size())) return;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  auto address = palisade::net::SocketAddress::Parse(absl::GetFlag(FLAGS_listen));
+  if (!address.ok()) {
+    std::cerr << address.status() << "\n";
+    return 2;
+  }
+  auto listener = palisade::net::BindListener(*address, false);
+  if (!listener.ok()) {
+    std::cerr << listener.status() << "\n";
+    return 1;
+  }
+  const int lfd = listener->get();
+  // Blocking accept: clear O_NONBLOCK that BindListener set.
+  const int flags = fcntl(lfd, F_GETFL);
+  fcntl(lfd, F_SETFL, flags & ~O_NONBLOCK);
+  const auto bound = palisade::net::LocalAddressOf(lfd);
+  if (const std::string file = absl::GetFlag(FLAGS_port_file); !file.empty()) {
+    std::ofstream(file + ".tmp") << bound->port() << "\n";
+    std::rename((file + ".tmp").c_str(), file.c_str());
+  }
+  const bool http = absl::GetFlag(FLAGS_mode) == "http";
+  for (;;) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    const int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    Record(absl::StrCat(
+        "accept ", palisade::net::SocketAddress::FromSockaddr(
+                       reinterpret_cast<sockaddr*>(&peer), len).ToString()));
+    std::thread([fd, http] {
+      uint64_t bytes = 0;
+      if (http) {
+        ServeHttp(fd, &bytes);
+      } else {
+        ServeEcho(fd, &bytes);
+      }
+      close(fd);
+      Record(absl::StrCat("close bytes=", bytes));
+    }).detach();
+  }
+}

@@ -1,0 +1,221 @@
+#include "tests/util/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace palisade::testing {
+namespace {
+
+std::vector<char*> Argv(const std::vector<std::string>& args) {
+  std::vector<char*> out;
+  for (const auto& a : args) out.push_back(const_cast<char*>(a.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+int DecodeStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::string>& argv,
+                                                        const std::string& log_path) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // The child starts with no blocked signals even if the test blocked some.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  pid_t pid;
+  std::vector<char*> args = Argv(argv);
+  const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc)));
+  }
+  return std::unique_ptr<Process>(new Process(pid, log_path));
+}
+
+Process::~Process() { Stop(); }
+
+bool Process::Running() {
+  if (exit_status_.has_value()) return false;
+  int status;
+  const pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    exit_status_ = DecodeStatus(status);
+    return false;
+  }
+  return true;
+}
+
+void Process::Signal(int signal_number) {
+  if (Running()) kill(pid_, signal_number);
+}
+
+std::optional<int> Process::Wait(absl::Duration timeout) {
+  WaitFor([this] { return !Running(); }, timeout, absl::Milliseconds(10));
+  return exit_status_;
+}
+
+std::optional<int> Process::Stop(absl::Duration grace) {
+  if (!Running()) return exit_status_;
+  kill(pid_, SIGTERM);
+  if (Wait(grace).has_value()) return exit_status_;
+  kill(pid_, SIGKILL);
+  return Wait(absl::Seconds(10));
+}
+
+std::string Process::Output() const { return ReadFileOrEmpty(log_path_); }
+
+CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
+                         const std::string& input) {
+  CommandResult result;
+  int in_pipe[2], out_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) return result;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 2);
+  pid_t pid;
+  std::vector<char*> args = Argv(argv);
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  if (rc != 0) {
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    result.output = absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc));
+    return result;
+  }
+  fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+  fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+  size_t written = 0;
+  if (input.empty()) {
+    close(in_pipe[1]);
+    in_pipe[1] = -1;
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  bool open = true;
+  while (open && absl::Now() < deadline) {
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {in_pipe[1], POLLOUT, 0}};
+    poll(fds, in_pipe[1] >= 0 ? 2 : 1, 50);
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = read(out_pipe[0], buf, sizeof(buf));
+      if (n > 0) {
+        result.output.append(buf, n);
+        continue;
+      }
+      if (n == 0) open = false;
+      break;
+    }
+    if (in_pipe[1] >= 0) {
+      const ssize_t n = write(in_pipe[1], input.data() + written, input.size() - written);
+      if (n > 0) written += n;
+      if (written == input.size() || (n < 0 && errno != EAGAIN)) {
+        close(in_pipe[1]);
+        in_pipe[1] = -1;
+      }
+    }
+  }
+  if (in_pipe[1] >= 0) close(in_pipe[1]);
+  close(out_pipe[0]);
+  int status = 0;
+  if (open) {  // timed out
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    result.exit_status = -1;
+    return result;
+  }
+  waitpid(pid, &status, 0);
+  result.exit_status = DecodeStatus(status);
+  return result;
+}
+
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
+             absl::Duration interval) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(interval);
+  }
+}
+
+namespace {
+
+HttpResult Curl(std::vector<std::string> args) {
+  std::vector<std::string> argv = {"curl", "-s", "-m", "10", "-w", "\n%{http_code}"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = RunCommand(argv, absl::Seconds(15));
+  HttpResult result;
+  const size_t nl = r.output.rfind('\n');
+  if (nl == std::string::npos) return result;
+  absl::SimpleAtoi(r.output.substr(nl + 1), &result.status);
+  result.body = r.output.substr(0, nl);
+  return result;
+}
+
+}  // namespace
+
+HttpResult HttpGet(const std::string& url) { return Curl({url}); }
+
+HttpResult HttpPost(const std::string& url, const std::string& body) {
+  return Curl({"-X", "POST", "--data-binary", body, url});
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  return static_cast<bool>(out);
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  const char* base = getenv("TEST_TMPDIR");
+  std::string dir = absl::StrCat(base != nullptr ? base : "/tmp", "/", prefix, "-", getpid(), "-",
+                                 counter++);
+  mkdir(dir.c_str(), 0700);
+  return dir;
+}
+
+}  // namespace palisade::testing
