@@ -1,6 +1,7 @@
 #include "proxy/config/config_errors.h"
 
 #include <algorithm>
+#include <climits>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -84,9 +85,18 @@ absl::Status ConfigErrors::ToStatus(absl::string_view source_name) const {
   if (total_ == 1) {
     return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", Render(errors_[0])));
   }
+  // In file order, as an operator walks the file fixing them; unplaced ones last.
+  std::vector<const ConfigError*> sorted;
+  for (const ConfigError& error : errors_) sorted.push_back(&error);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const ConfigError* a, const ConfigError* b) {
+    auto key = [](const ConfigError* e) {
+      return std::make_pair(e->position.line > 0 ? e->position.line : INT_MAX, e->position.column);
+    };
+    return key(a) < key(b);
+  });
   std::string text = absl::StrCat(source_name, ": ", total_, " problems:");
-  const int listed = std::min<int>(max_listed_, errors_.size());
-  for (int i = 0; i < listed; ++i) absl::StrAppend(&text, "\n  ", Render(errors_[i]));
+  const int listed = std::min<int>(max_listed_, sorted.size());
+  for (int i = 0; i < listed; ++i) absl::StrAppend(&text, "\n  ", Render(*sorted[i]));
   if (total_ > listed) {
     absl::StrAppend(&text, "\n  ... and ", total_ - listed, " more (only the first ", listed,
                     " are listed)");

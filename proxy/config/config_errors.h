@@ -60,7 +60,8 @@ class ConfigErrors {
   static std::string Render(const ConfigError& error);
 
   // OK when empty; otherwise InvalidArgument naming `source_name` and listing
-  // up to max_listed problems.
+  // up to max_listed problems in the order they appear in the file (problems
+  // without a position last).
   absl::Status ToStatus(absl::string_view source_name) const;
 
  private:

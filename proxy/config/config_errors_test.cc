@@ -51,6 +51,16 @@ TEST(ConfigErrorsTest, ListsAllProblemsUpToTheCapAndCountsTheRest) {
   EXPECT_EQ(errors.count(), 5);
 }
 
+TEST(ConfigErrorsTest, ListsProblemsInFileOrderWithUnplacedOnesLast) {
+  ConfigErrors errors;
+  errors.Add("c", SourcePosition{}, "third");
+  errors.Add("b", SourcePosition{9, 1}, "second");
+  errors.Add("a", SourcePosition{2, 7}, "first");
+  EXPECT_EQ(errors.ToStatus("s.yaml").message(),
+            "s.yaml: 3 problems:\n  a (line 2, column 7): first\n  b (line 9, column 1): second\n"
+            "  c: third");
+}
+
 TEST(ConfigErrorsTest, TouchesPathsInsideAndAroundAnError) {
   ConfigErrors errors;
   errors.Add("inbound[1].timeouts", SourcePosition{}, "bad");
