@@ -194,8 +194,9 @@ class Converter {
     absl::flat_hash_map<const OneofDescriptor*, std::pair<const FieldDescriptor*, SourcePosition>>
         oneof_members;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
-      const YAML::Node& value = it->second;
+      // Copies (cheap handles): `it->first` lives in a temporary proxy.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
       if (!Visit(key)) return;
       if (!key.IsScalar()) {
         Error(path, key, absl::StrCat("expected a field name, got ", Describe(key)));
@@ -273,7 +274,7 @@ class Converter {
     }
     int index = 0;
     for (auto it = node.begin(); it != node.end(); ++it, ++index) {
-      const YAML::Node& element = *it;
+      const YAML::Node element = *it;
       const std::string element_path = absl::StrCat(path, "[", index, "]");
       if (!Visit(element)) return;
       if (element.IsNull()) {
@@ -295,8 +296,8 @@ class Converter {
     const FieldDescriptor* value_field = field->message_type()->map_value();
     absl::flat_hash_map<std::string, SourcePosition> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
-      const YAML::Node& value = it->second;
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
       if (!Visit(key) || !Visit(value)) return;
       if (!key.IsScalar()) {
         Error(path, key, absl::StrCat("expected a key, got ", Describe(key)));
