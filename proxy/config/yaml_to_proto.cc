@@ -269,8 +269,7 @@ class Converter {
     if (field->is_map()) return ConvertMapField(node, path, message, field);
     if (!field->is_repeated()) return ConvertValue(node, path, message, field);
     if (!node.IsSequence()) {
-      return Error(path, node,
-                   absl::StrCat("expected a list of ", Expected(field), ", got ", Describe(node)));
+      return Error(path, node, absl::StrCat("expected a list, got ", Describe(node)));
     }
     int index = 0;
     for (auto it = node.begin(); it != node.end(); ++it, ++index) {

@@ -154,8 +154,7 @@ TEST(YamlToProtoTest, RefusesAScalarWhereAMapBelongs) {
 }
 
 TEST(YamlToProtoTest, RefusesAScalarWhereAListBelongs) {
-  EXPECT_EQ(OnlyProblem("numbers: 5"),
-            "numbers (line 1, column 10): expected a list of a whole number (int32), got \"5\"");
+  EXPECT_EQ(OnlyProblem("numbers: 5"), "numbers (line 1, column 10): expected a list, got \"5\"");
 }
 
 TEST(YamlToProtoTest, RefusesTextForANumber) {
@@ -234,6 +233,19 @@ identity:
   EXPECT_EQ(problem,
             "identity.control_plane (line 5, column 3): cannot be set together with "
             "identity.files (line 3); files, control_plane are alternatives: set only one");
+}
+
+TEST(YamlToProtoTest, RefusesTwoBootstrapCredentials) {
+  EXPECT_THAT(OnlyConfigProblem(R"(
+identity:
+  control_plane:
+    join_token_file: /a
+    service_account_token_file: /b
+)"),
+              HasSubstr("identity.control_plane.service_account_token_file (line 5, column 5): "
+                        "cannot be set together with identity.control_plane.join_token_file "
+                        "(line 4); join_token_file, service_account_token_file are "
+                        "alternatives"));
 }
 
 TEST(YamlToProtoTest, RefusesTwoMembersOfOneOneofOfDifferentKinds) {

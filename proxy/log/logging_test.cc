@@ -191,6 +191,10 @@ TEST_F(LoggingTest, ChangesTheLevelAtRunTime) {
 TEST_F(LoggingTest, WritesAccessEventsWhateverTheLevelUnlessDisabled) {
   Init("error", "text", /*access_log=*/true);
   LogEvent(Level::kInfo, "access", {{"n", 1}});
+  Log(Level::kInfo, "below the level");
+  ASSERT_EQ(Lines().size(), 1u);
+  EXPECT_THAT(Lines()[0], HasSubstr("access: n=1"));
+
   Init("info", "text", /*access_log=*/false);
   EXPECT_FALSE(ShouldLog(Level::kInfo, "access"));
   LogEvent(Level::kInfo, "access", {{"n", 2}});
