@@ -9,13 +9,12 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "proxy/config/yaml_text.h"
 
 namespace palisade::config {
 namespace {
@@ -32,111 +31,14 @@ constexpr int kMaxNodes = 1000000;
 // google.protobuf.Duration's documented range.
 constexpr int64_t kMaxDurationSeconds = 315576000000;
 
-SourcePosition PositionOf(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return {};
-  return {mark.line + 1, mark.column + 1};
-}
-
-// A scalar as shown in messages: quoted, escaped, shortened.
-std::string Show(absl::string_view scalar) {
-  constexpr size_t kMaxShown = 64;
-  std::string shown = absl::CHexEscape(scalar.substr(0, kMaxShown));
-  return absl::StrCat("\"", shown, scalar.size() > kMaxShown ? "...\"" : "\"");
-}
-
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return Show(node.Scalar());
-    default:
-      return "nothing";
-  }
-}
-
-// `"10"` and `!!str 10` are strings, never numbers or bools.
-bool IsQuoted(const YAML::Node& node) {
-  return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
-}
-
-// Decimal only: YAML 1.1's octal, hex and sexagesimal forms surprise more than they help.
-bool IsDecimalInteger(absl::string_view s) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!absl::ascii_isdigit(c)) return false;
-  }
-  return true;
-}
-
-// [+-] digits [. digits] [e [+-] digits], with digits on at least one side of the point.
-bool IsDecimalNumber(absl::string_view s) {
-  size_t i = 0;
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-  size_t digits = 0;
-  while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++digits;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-    size_t exponent_digits = 0;
-    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i, ++exponent_digits;
-    if (exponent_digits == 0) return false;
-  }
-  return i == s.size();
-}
-
 std::string Join(absl::string_view path, absl::string_view field) {
   return path.empty() ? std::string(field) : absl::StrCat(path, ".", field);
 }
 
-std::string KnownFields(const Descriptor* descriptor) {
+std::vector<std::string> FieldNames(const Descriptor* descriptor) {
   std::vector<std::string> names;
   for (int i = 0; i < descriptor->field_count(); ++i) names.push_back(descriptor->field(i)->name());
-  return absl::StrJoin(names, ", ");
-}
-
-int EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<int> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    int diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const int above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// Catches camelCase, kebab-case and small typos.
-const FieldDescriptor* Suggest(const Descriptor* descriptor, absl::string_view name) {
-  auto fold = [](absl::string_view s) {
-    return absl::AsciiStrToLower(absl::StrReplaceAll(s, {{"_", ""}, {"-", ""}}));
-  };
-  const std::string folded = fold(name);
-  const FieldDescriptor* best = nullptr;
-  int best_distance = name.size() >= 4 ? 3 : 2;
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const FieldDescriptor* field = descriptor->field(i);
-    if (fold(field->name()) == folded) return field;
-    const int distance = EditDistance(name, field->name());
-    if (distance < best_distance) {
-      best = field;
-      best_distance = distance;
-    }
-  }
-  return best;
+  return names;
 }
 
 bool IsWrapper(const Descriptor* d) {
@@ -213,13 +115,14 @@ class Converter {
       }
       const FieldDescriptor* field = descriptor->FindFieldByName(key.Scalar());
       if (field == nullptr) {
-        const FieldDescriptor* suggestion = Suggest(descriptor, key.Scalar());
-        errors_->Add(child, key_position,
-                     absl::StrCat("unknown field",
-                                  suggestion == nullptr
-                                      ? ""
-                                      : absl::StrCat(" (did you mean ", suggestion->name(), "?)"),
-                                  "; known fields: ", KnownFields(descriptor)));
+        const std::vector<std::string> names = FieldNames(descriptor);
+        const std::string suggestion = SuggestName(key.Scalar(), names);
+        errors_->Add(
+            child, key_position,
+            absl::StrCat(
+                "unknown field",
+                suggestion.empty() ? "" : absl::StrCat(" (did you mean ", suggestion, "?)"),
+                "; known fields: ", absl::StrJoin(names, ", ")));
         continue;
       }
       // Scalars are placed where their value is; maps and lists where their key is.
@@ -382,7 +285,7 @@ class Converter {
         return;
       case FieldDescriptor::CPPTYPE_BOOL: {
         bool value;
-        if (IsQuoted(node) || !ParseBool(text, &value)) {
+        if (IsQuoted(node) || !ParseYamlBool(text, &value)) {
           return Error(path, node, absl::StrCat("expected true or false, got ", Show(text)));
         }
         repeated ? reflection->AddBool(message, field, value)
@@ -414,19 +317,6 @@ class Converter {
       case FieldDescriptor::CPPTYPE_MESSAGE:
         break;  // handled by ConvertValue
     }
-  }
-
-  // YAML 1.2's core schema; yes/no/on/off (YAML 1.1) are refused as ambiguous.
-  static bool ParseBool(absl::string_view text, bool* value) {
-    if (text == "true" || text == "True" || text == "TRUE") {
-      *value = true;
-      return true;
-    }
-    if (text == "false" || text == "False" || text == "FALSE") {
-      *value = false;
-      return true;
-    }
-    return false;
   }
 
   // Checks the shape of a number; false (with an error added) if it is not one.
