@@ -1,0 +1,26 @@
+// Whether a file the configuration names is there, readable, and holds the
+// kind of content it should: PEM certificates, a PEM private key, or a token.
+// The shape only; parsing certificates is the credentials layer's job.
+#ifndef PALISADE_PROXY_CONFIG_FILE_CHECK_H_
+#define PALISADE_PROXY_CONFIG_FILE_CHECK_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace palisade::config {
+
+enum class FileKind {
+  kCertificates,  // at least one "-----BEGIN CERTIFICATE-----"
+  kPrivateKey,    // a "-----BEGIN ... PRIVATE KEY-----" block
+  kToken,         // anything but whitespace
+};
+
+// OK, or an error whose message names the file and the problem (the OS error
+// when it cannot be opened or read). Reads at most the first MiB; never blocks
+// on a FIFO.
+absl::Status CheckConfigFile(const std::string& file, FileKind kind);
+
+}  // namespace palisade::config
+
+#endif  // PALISADE_PROXY_CONFIG_FILE_CHECK_H_
