@@ -99,21 +99,24 @@ int Run(const v1::ProxyConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (absl::Status s = log::InitLogging(config.logging().level(), config.logging().format());
-      !s.ok()) {
+  log::LogOptions log_options;
+  log_options.level = config.logging().level();
+  log_options.format = config.logging().format();
+  log_options.access_log = !config.logging().has_access_log() || config.logging().access_log();
+  if (absl::Status s = log::InitLogging(log_options); !s.ok()) {
     std::cerr << "palisade-proxy: logging: " << s.message() << "\n";
     return 2;
   }
   metrics::ProxyMetrics metrics(config.metrics().max_peer_identities() > 0
                                     ? config.metrics().max_peer_identities()
                                     : 1000);
-  log::AccessLog access_log(!config.logging().has_access_log() || config.logging().access_log());
+  log::AccessLog access_log;
   forward::FanOutObserver observers({&metrics, &access_log});
 
   credentials::CredentialStore store(StoreOptions(config));
   store.Subscribe([&metrics](const credentials::CredentialStore::Snapshot& snapshot) {
     metrics.OnSnapshot(*snapshot);
-    log::Info("identity installed", {{"spiffe_id", snapshot->spiffe_id.ToString()},
+    log::Log(log::Level::kInfo, "identity installed", {{"spiffe_id", snapshot->spiffe_id.ToString()},
                                      {"serial", snapshot->serial},
                                      {"not_after", absl::FormatTime(snapshot->not_after)},
                                      {"source", snapshot->source}});
@@ -122,15 +125,15 @@ int Run(const v1::ProxyConfig& config) {
   absl::StatusOr<std::unique_ptr<server::ProxyServer>> server =
       server::ProxyServer::Create(config, &store, &observers);
   if (!server.ok()) {
-    log::Error("cannot set up listeners", {{"error", std::string(server.status().message())}});
+    log::Log(log::Level::kError, "cannot set up listeners", {{"error", std::string(server.status().message())}});
     return 1;
   }
   if (absl::Status s = (*server)->Start(); !s.ok()) {
-    log::Error("cannot start listeners", {{"error", std::string(s.message())}});
+    log::Log(log::Level::kError, "cannot start listeners", {{"error", std::string(s.message())}});
     return 1;
   }
   for (const auto& l : (*server)->listeners()) {
-    log::Info("listening", {{"listener", l.name},
+    log::Log(log::Level::kInfo, "listening", {{"listener", l.name},
                             {"direction", forward::DirectionName(l.direction)},
                             {"address", l.address.ToString()}});
   }
@@ -141,16 +144,16 @@ int Run(const v1::ProxyConfig& config) {
         config.identity().files(), &store, [&metrics](const absl::Status& status) {
           if (status.ok()) return;
           metrics.OnIdentityUpdateRejected("files");
-          log::Warn("identity files refused; the running identity stays",
+          log::Log(log::Level::kWarn, "identity files refused; the running identity stays",
                     {{"error", std::string(status.message())}});
         });
     if (!source.ok()) {
-      log::Error("cannot watch identity files", {{"error", std::string(source.status().message())}});
+      log::Log(log::Level::kError, "cannot watch identity files", {{"error", std::string(source.status().message())}});
       return 1;
     }
     file_source = *std::move(source);
   } else {
-    log::Error("identity source not supported by this build",
+    log::Log(log::Level::kError, "identity source not supported by this build",
                {{"source", "control_plane"}});
     return 2;
   }
@@ -162,16 +165,16 @@ int Run(const v1::ProxyConfig& config) {
   sources.server = server->get();
   sources.config = &config;
   sources.begin_drain = [&server] {
-    log::Info("drain requested through the admin endpoint", {});
+    log::Log(log::Level::kInfo, "drain requested through the admin endpoint", {});
     (*server)->BeginDrain();
   };
   admin::InstallProxyAdminRoutes(&http, sources);
   auto admin_address = net::SocketAddress::Parse(config.admin().address());
   if (absl::Status s = http.Start(*admin_address); !s.ok()) {
-    log::Error("cannot start the admin server", {{"error", std::string(s.message())}});
+    log::Log(log::Level::kError, "cannot start the admin server", {{"error", std::string(s.message())}});
     return 1;
   }
-  log::Info("admin server up", {{"address", http.address().ToString()}});
+  log::Log(log::Level::kInfo, "admin server up", {{"address", http.address().ToString()}});
   if (const std::string file = absl::GetFlag(FLAGS_admin_address_file); !file.empty()) {
     const std::string tmp = file + ".tmp";
     std::ofstream(tmp) << http.address().ToString() << "\n";
@@ -180,7 +183,7 @@ int Run(const v1::ProxyConfig& config) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  log::Info("draining before exit", {{"signal", strsignal(signal_number)}});
+  log::Log(log::Level::kInfo, "draining before exit", {{"signal", strsignal(signal_number)}});
   (*server)->BeginDrain();
   const absl::Duration drain = DurationOr(config.runtime().drain_timeout(), absl::Seconds(30));
   // A second signal cuts the drain short.
@@ -191,7 +194,7 @@ int Run(const v1::ProxyConfig& config) {
   }
   file_source.reset();
   (*server)->Stop();
-  log::Info("stopped", {});
+  log::Log(log::Level::kInfo, "stopped", {});
   return 0;
 }
 

@@ -231,6 +231,7 @@ void Connection::FailHandshake(const std::string& reason, const std::string& det
   }
   outcome.duration = host_->Now() - handshake_started_;
   host_->observer()->OnHandshake(*listener_, outcome);
+  failure_detail_ = detail;
   Close(reason);
 }
 
@@ -373,6 +374,7 @@ void Connection::Close(const std::string& reason) {
   if (peer_.has_value()) summary.peer_id = peer_->spiffe_id.ToString();
   summary.handshake_ok = handshake_ok_;
   summary.close_reason = reason;
+  summary.detail = failure_detail_;
   if (pump_ != nullptr) {
     summary.bytes_from_downstream = pump_->bytes_from_downstream();
     summary.bytes_from_upstream = pump_->bytes_from_upstream();

@@ -93,6 +93,7 @@ class Connection final : public tls::TlsConnectionHooks {
   std::optional<identity::VerifiedSvid> peer_;
   identity::SvidVerification verification_;
   std::string session_key_;
+  std::string failure_detail_;
 };
 
 }  // namespace palisade::forward

@@ -34,6 +34,7 @@ struct ConnectionSummary {
   std::string peer_address;
   bool handshake_ok = false;
   std::string close_reason;  // "done", "idle_timeout", "drained", "connection_reset"...
+  std::string detail;        // why a handshake failed, in words
   uint64_t bytes_from_downstream = 0;
   uint64_t bytes_from_upstream = 0;
   absl::Duration duration;

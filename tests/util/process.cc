@@ -183,7 +183,7 @@ HttpResult Curl(std::vector<std::string> args) {
   HttpResult result;
   const size_t nl = r.output.rfind('\n');
   if (nl == std::string::npos) return result;
-  absl::SimpleAtoi(r.output.substr(nl + 1), &result.status);
+  (void)absl::SimpleAtoi(r.output.substr(nl + 1), &result.status);
   result.body = r.output.substr(0, nl);
   return result;
 }
