@@ -6,9 +6,7 @@
 // that rule and not from a broken test certificate.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -16,10 +14,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "identity/certificate.h"
 #include "identity/svid_verifier.h"
 #include "identity/trust_bundle.h"
+#include "tests/util/subprocess.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade {
@@ -94,25 +92,19 @@ OpensslVerdict RunOpensslVerify(const std::string& dir, const Scenario& s) {
   if (s.role == PeerRole::kServer) args.insert(args.end(), {"-purpose", "sslserver"});
   if (s.auth_level >= 0) args.insert(args.end(), {"-auth_level", absl::StrCat(s.auth_level)});
   args.push_back(dir + "/leaf.pem");
-  const std::string command = absl::StrCat("'", absl::StrJoin(args, "' '"), "' 2>&1");
+  testing::CommandResult run = testing::RunCommand(args);
 
   OpensslVerdict verdict;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return verdict;
-  char buf[512];
-  while (fgets(buf, sizeof(buf), pipe) != nullptr) verdict.output += buf;
-  const int status = pclose(pipe);
-  verdict.output = absl::StrCat("$ ", command, "\n", verdict.output);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-      verdict.output.find(": OK") != std::string::npos) {
+  verdict.output = absl::StrCat("$ ", run.command, "\n", run.output);
+  if (run.exit_code == 0 && run.output.find(": OK") != std::string::npos) {
     verdict.error = kOpensslOk;
     return verdict;
   }
-  const size_t at = verdict.output.find("error ");
+  const size_t at = run.output.find("error ");
   if (at != std::string::npos) {
-    const size_t end = verdict.output.find(' ', at + 6);
+    const size_t end = run.output.find(' ', at + 6);
     int code = -1;
-    if (absl::SimpleAtoi(verdict.output.substr(at + 6, end - at - 6), &code)) verdict.error = code;
+    if (absl::SimpleAtoi(run.output.substr(at + 6, end - at - 6), &code)) verdict.error = code;
   }
   return verdict;
 }
@@ -330,7 +322,7 @@ TEST_P(OpensslCrossCheckTest, AgreesWithOpensslVerify) {
   EXPECT_EQ(ours.reason, c.ours) << ours.detail;
 
   const std::string dir = absl::StrCat(TmpDir(), "/", c.name);
-  ASSERT_EQ(system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
+  ASSERT_EQ(testing::RunCommand({"/bin/mkdir", "-p", dir}).exit_code, 0);
   OpensslVerdict theirs = RunOpensslVerify(dir, s);
   EXPECT_EQ(theirs.error, c.openssl_error) << theirs.output;
   // Chain-level verdicts must agree on accept vs. reject.
