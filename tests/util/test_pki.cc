@@ -3,7 +3,9 @@
 #include <openssl/bn.h>
 #include <openssl/ec_key.h>
 #include <openssl/err.h>
+#include <openssl/mem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509v3.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -210,6 +212,47 @@ std::string TestPki::WriteFiles(absl::string_view dir, absl::string_view name,
   WriteFileOrDie(absl::StrCat(dir, "/", name, ".key"), KeyPem(leaf));
   WriteFileOrDie(absl::StrCat(dir, "/bundle.pem"), BundlePem());
   return chain_path;
+}
+
+std::string MakeCsrDer(const CsrSpec& spec, EVP_PKEY* key) {
+  bssl::UniquePtr<X509_REQ> req(X509_REQ_new());
+  if (req == nullptr || !X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) ||
+      !X509_REQ_set_pubkey(req.get(), key)) {
+    Die("building a CSR");
+  }
+  if (!spec.uri_sans.empty() || !spec.dns_sans.empty()) {
+    bssl::UniquePtr<GENERAL_NAMES> names(sk_GENERAL_NAME_new_null());
+    auto add = [&](int type, const std::string& value) {
+      bssl::UniquePtr<GENERAL_NAME> name(GENERAL_NAME_new());
+      bssl::UniquePtr<ASN1_IA5STRING> ia5(ASN1_IA5STRING_new());
+      if (name == nullptr || ia5 == nullptr ||
+          !ASN1_STRING_set(ia5.get(), value.data(), static_cast<int>(value.size()))) {
+        Die("encoding a CSR SAN");
+      }
+      GENERAL_NAME_set0_value(name.get(), type, ia5.release());
+      if (!bssl::PushToStack(names.get(), std::move(name))) Die("encoding a CSR SAN");
+    };
+    for (const std::string& uri : spec.uri_sans) add(GEN_URI, uri);
+    for (const std::string& dns : spec.dns_sans) add(GEN_DNS, dns);
+    STACK_OF(X509_EXTENSION)* exts = nullptr;
+    for (int copy = 0; copy < (spec.duplicate_san_extension ? 2 : 1); ++copy) {
+      if (X509V3_add1_i2d(&exts, NID_subject_alt_name, names.get(), 0,
+                          copy == 0 ? X509V3_ADD_DEFAULT : X509V3_ADD_APPEND) != 1) {
+        Die("adding a CSR SAN extension");
+      }
+    }
+    const bool added = X509_REQ_add_extensions(req.get(), exts);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    if (!added) Die("adding the CSR extension request");
+  }
+  if (!X509_REQ_sign(req.get(), key, DigestFor(spec.digest, key))) Die("signing a CSR");
+  uint8_t* der = nullptr;
+  const int len = i2d_X509_REQ(req.get(), &der);
+  if (len <= 0) Die("encoding a CSR");
+  std::string out(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  if (spec.corrupt_signature) out.back() ^= 0x01;
+  return out;
 }
 
 void WriteFileOrDie(absl::string_view path, absl::string_view contents) {

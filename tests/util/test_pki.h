@@ -141,6 +141,17 @@ class TestPki {
   Credential intermediate_;
 };
 
+// Every field of one PKCS#10 CSR, for tests of CSR checking.
+struct CsrSpec {
+  std::vector<std::string> uri_sans;  // raw; none (and no DNS) = no extension request
+  std::vector<std::string> dns_sans;
+  Digest digest = Digest::kSha256;
+  bool duplicate_san_extension = false;
+  bool corrupt_signature = false;  // flips a bit of the signature
+};
+// A DER CSR for `key` (signed by it) as `spec` describes.
+std::string MakeCsrDer(const CsrSpec& spec, EVP_PKEY* key);
+
 // Writes `contents` to `path` (replacing it) or aborts.
 void WriteFileOrDie(absl::string_view path, absl::string_view contents);
 // PEM of `certs` in order.
