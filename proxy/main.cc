@@ -107,25 +107,26 @@ int Run(const v1::ProxyConfig& config) {
     std::cerr << "palisade-proxy: logging: " << s.message() << "\n";
     return 2;
   }
-  metrics::ProxyMetrics metrics(config.metrics().max_peer_identities() > 0
-                                    ? config.metrics().max_peer_identities()
-                                    : 1000);
+  metrics::ProxyMetrics metrics(
+      config.metrics().max_peer_identities() > 0 ? config.metrics().max_peer_identities() : 1000);
   log::AccessLog access_log;
   forward::FanOutObserver observers({&metrics, &access_log});
 
   credentials::CredentialStore store(StoreOptions(config));
   store.Subscribe([&metrics](const credentials::CredentialStore::Snapshot& snapshot) {
     metrics.OnSnapshot(*snapshot);
-    log::Log(log::Level::kInfo, "identity installed", {{"spiffe_id", snapshot->spiffe_id.ToString()},
-                                     {"serial", snapshot->serial},
-                                     {"not_after", absl::FormatTime(snapshot->not_after)},
-                                     {"source", snapshot->source}});
+    log::Log(log::Level::kInfo, "identity installed",
+             {{"spiffe_id", snapshot->spiffe_id.ToString()},
+              {"serial", snapshot->serial},
+              {"not_after", absl::FormatTime(snapshot->not_after)},
+              {"source", snapshot->source}});
   });
 
   absl::StatusOr<std::unique_ptr<server::ProxyServer>> server =
       server::ProxyServer::Create(config, &store, &observers);
   if (!server.ok()) {
-    log::Log(log::Level::kError, "cannot set up listeners", {{"error", std::string(server.status().message())}});
+    log::Log(log::Level::kError, "cannot set up listeners",
+             {{"error", std::string(server.status().message())}});
     return 1;
   }
   if (absl::Status s = (*server)->Start(); !s.ok()) {
@@ -133,9 +134,10 @@ int Run(const v1::ProxyConfig& config) {
     return 1;
   }
   for (const auto& l : (*server)->listeners()) {
-    log::Log(log::Level::kInfo, "listening", {{"listener", l.name},
-                            {"direction", forward::DirectionName(l.direction)},
-                            {"address", l.address.ToString()}});
+    log::Log(log::Level::kInfo, "listening",
+             {{"listener", l.name},
+              {"direction", forward::DirectionName(l.direction)},
+              {"address", l.address.ToString()}});
   }
 
   std::unique_ptr<credentials::FileSource> file_source;
@@ -145,16 +147,17 @@ int Run(const v1::ProxyConfig& config) {
           if (status.ok()) return;
           metrics.OnIdentityUpdateRejected("files");
           log::Log(log::Level::kWarn, "identity files refused; the running identity stays",
-                    {{"error", std::string(status.message())}});
+                   {{"error", std::string(status.message())}});
         });
     if (!source.ok()) {
-      log::Log(log::Level::kError, "cannot watch identity files", {{"error", std::string(source.status().message())}});
+      log::Log(log::Level::kError, "cannot watch identity files",
+               {{"error", std::string(source.status().message())}});
       return 1;
     }
     file_source = *std::move(source);
   } else {
     log::Log(log::Level::kError, "identity source not supported by this build",
-               {{"source", "control_plane"}});
+             {{"source", "control_plane"}});
     return 2;
   }
 
@@ -171,7 +174,8 @@ int Run(const v1::ProxyConfig& config) {
   admin::InstallProxyAdminRoutes(&http, sources);
   auto admin_address = net::SocketAddress::Parse(config.admin().address());
   if (absl::Status s = http.Start(*admin_address); !s.ok()) {
-    log::Log(log::Level::kError, "cannot start the admin server", {{"error", std::string(s.message())}});
+    log::Log(log::Level::kError, "cannot start the admin server",
+             {{"error", std::string(s.message())}});
     return 1;
   }
   log::Log(log::Level::kInfo, "admin server up", {{"address", http.address().ToString()}});

@@ -12,8 +12,7 @@ namespace {
 // Talks to the server with curl, a real HTTP client.
 std::string Curl(const std::string& args) {
   std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("curl -s -m 10 " + args).c_str(), "r"),
-                                             pclose);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("curl -s -m 10 " + args).c_str(), "r"), pclose);
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof(buf), pipe.get())) > 0) out.append(buf, n);

@@ -78,7 +78,9 @@ void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources s) {
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                         s.metrics->Serialize(s.clock())};
   });
-  http->Route("GET", "/healthz", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; });
+  http->Route("GET", "/healthz", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "ok\n"};
+  });
   http->Route("GET", "/ready", [s](const HttpRequest&) {
     const std::string reason = NotReadyReason(s);
     if (reason.empty()) return HttpResponse{200, "text/plain", "ready\n"};

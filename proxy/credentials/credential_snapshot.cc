@@ -30,32 +30,32 @@ absl::StatusOr<std::shared_ptr<CredentialSnapshot>> BuildSnapshot(
     return absl::InvalidArgumentError("the private key does not match the SVID leaf certificate");
   }
 
-  auto snapshot = std::make_shared<CredentialSnapshot>();
-  snapshot->chain = std::move(material.chain);
-  snapshot->key = std::move(material.key);
-  snapshot->bundles = std::move(material.bundles);
-  snapshot->source = std::move(material.source);
-  snapshot->loaded_at = options.now;
-
   // Our own SVID must pass the same rules we apply to peers: otherwise every
   // peer would refuse it and the running identity is the better one to keep.
-  const std::vector<X509*> chain = snapshot->ChainPointers();
+  std::vector<X509*> chain;
+  for (const auto& cert : material.chain) chain.push_back(cert.get());
   identity::VerifyOptions verify;
   verify.now = options.now;
   verify.clock_skew = options.clock_skew;
   const identity::SvidVerification verified =
-      identity::VerifySvidChain(chain, snapshot->bundles, verify);
+      identity::VerifySvidChain(chain, material.bundles, verify);
   if (!verified.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the SVID is not valid under its trust bundle (",
-                     identity::ReasonCode(verified.reason), "): ", verified.detail));
+    return absl::InvalidArgumentError(absl::StrCat("the SVID is not valid under its trust bundle (",
+                                                   identity::ReasonCode(verified.reason),
+                                                   "): ", verified.detail));
   }
   if (options.expected_id.has_value() && verified.svid->spiffe_id != *options.expected_id) {
     return absl::InvalidArgumentError(absl::StrCat("the SVID is for ",
                                                    verified.svid->spiffe_id.ToString(),
                                                    ", expected ", options.expected_id->ToString()));
   }
-  snapshot->spiffe_id = verified.svid->spiffe_id;
+
+  auto snapshot = std::make_shared<CredentialSnapshot>(verified.svid->spiffe_id);
+  snapshot->chain = std::move(material.chain);
+  snapshot->key = std::move(material.key);
+  snapshot->bundles = std::move(material.bundles);
+  snapshot->source = std::move(material.source);
+  snapshot->loaded_at = options.now;
   snapshot->serial = verified.svid->leaf_serial;
   snapshot->not_before = identity::NotBefore(chain.front());
   snapshot->not_after = verified.svid->leaf_not_after;

@@ -30,6 +30,8 @@ struct CredentialMaterial {
 };
 
 struct CredentialSnapshot {
+  explicit CredentialSnapshot(identity::SpiffeId id) : spiffe_id(std::move(id)) {}
+
   uint64_t generation = 0;         // increases with every published snapshot
   uint64_t bundle_generation = 0;  // increases when the set of roots changes
   std::vector<bssl::UniquePtr<X509>> chain;

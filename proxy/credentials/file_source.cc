@@ -58,8 +58,8 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
   auto key = identity::ParsePrivateKeyPem(*key_pem);
   if (!key.ok()) {
     // Never echo key material; the parser's message names only the problem.
-    return absl::InvalidArgumentError(absl::StrCat("private_key_file ", files.private_key_file(),
-                                                   ": ", key.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("private_key_file ", files.private_key_file(), ": ", key.status().message()));
   }
   material.key = *std::move(key);
 

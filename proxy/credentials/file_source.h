@@ -20,8 +20,7 @@
 namespace palisade::credentials {
 
 // Reads and parses the files; errors name the file and the problem.
-absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
-    const config::v1::FileIdentitySource& files);
+absl::StatusOr<CredentialMaterial> LoadCredentialFiles(const config::v1::FileIdentitySource& files);
 
 // Owns a watcher thread; stops it on destruction.
 class FileSource {
@@ -32,15 +31,15 @@ class FileSource {
   // Loads once now (the outcome goes to the observer; a failure does not stop
   // the watch, so files that appear later are picked up), then watches.
   static absl::StatusOr<std::unique_ptr<FileSource>> Start(
-      const config::v1::FileIdentitySource& files, CredentialStore* store,
-      ReloadObserver observer, absl::Duration settle = absl::Milliseconds(100));
+      const config::v1::FileIdentitySource& files, CredentialStore* store, ReloadObserver observer,
+      absl::Duration settle = absl::Milliseconds(100));
   ~FileSource();
 
   uint64_t reloads() const { return reloads_.load(); }
 
  private:
-  FileSource(config::v1::FileIdentitySource files, CredentialStore* store,
-             ReloadObserver observer, absl::Duration settle);
+  FileSource(config::v1::FileIdentitySource files, CredentialStore* store, ReloadObserver observer,
+             absl::Duration settle);
   void Reload();
   void Watch();
 

@@ -62,8 +62,8 @@ bool Connection::TakeUsableSnapshot() {
   if (snapshot_ == nullptr) return false;
   if (snapshot_->not_after <= host_->Now()) {
     // Fail closed: an expired SVID is no identity at all.
-    FailHandshake("identity_expired", absl::StrCat("this proxy's SVID (serial ",
-                                                   snapshot_->serial, ") has expired"));
+    FailHandshake("identity_expired",
+                  absl::StrCat("this proxy's SVID (serial ", snapshot_->serial, ") has expired"));
     return false;
   }
   return true;
@@ -205,6 +205,12 @@ void Connection::OnHandshakeDone() {
     FailHandshake("internal_error", "handshake finished without a verified peer");
     return;
   }
+  if (listener_->direction == Direction::kInbound && !resumed) {
+    // BoringSSL holds TLS 1.3 tickets until the server's first write; the
+    // app may never write (or the peer may half-close first), so flush them
+    // now for the peer's next connection to resume.
+    SSL_write(tls_->ssl(), "", 0);
+  }
   handshake_ok_ = true;
   HandshakeOutcome outcome;
   outcome.ok = true;
@@ -295,8 +301,8 @@ void Connection::StartPump() {
       net::Pump::Callbacks{
           [this] { Close(phase_ == Phase::kClosing ? closing_reason_ : "done"); },
           [this](net::Side side, const std::string& reason) {
-            Close(absl::StrCat(side == net::Side::kDownstream ? "downstream_" : "upstream_",
-                               reason));
+            Close(
+                absl::StrCat(side == net::Side::kDownstream ? "downstream_" : "upstream_", reason));
           }});
   timer_.Arm(listener_->idle_timeout);
   pump_->Start();

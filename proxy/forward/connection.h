@@ -53,7 +53,16 @@ class Connection final : public tls::TlsConnectionHooks {
   void OnNewClientSession(bssl::UniquePtr<SSL_SESSION> session) override;
 
  private:
-  enum class Phase { kNew, kParked, kResolving, kConnecting, kHandshaking, kPumping, kClosing, kDone };
+  enum class Phase {
+    kNew,
+    kParked,
+    kResolving,
+    kConnecting,
+    kHandshaking,
+    kPumping,
+    kClosing,
+    kDone
+  };
 
   bool TakeUsableSnapshot();
   void ConnectTo(const net::SocketAddress& address);

@@ -197,8 +197,8 @@ void ProxyMetrics::OnSnapshot(const credentials::CredentialSnapshot& snapshot) {
   if (has_snapshot_ && snapshot.serial != serial_) rotations_.Increment();
   serial_ = snapshot.serial;
   if (current_info_ != nullptr) svid_info_.Remove(current_info_);
-  current_info_ = &svid_info_.Add(
-      {{"spiffe_id", snapshot.spiffe_id.ToString()}, {"serial", snapshot.serial}});
+  current_info_ =
+      &svid_info_.Add({{"spiffe_id", snapshot.spiffe_id.ToString()}, {"serial", snapshot.serial}});
   current_info_->Set(1);
   has_snapshot_ = true;
   not_after_ = snapshot.not_after;

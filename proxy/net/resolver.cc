@@ -23,11 +23,11 @@ struct Resolver::Request {
     auto* request = static_cast<Request*>(arg);
     std::shared_ptr<Request> keep = std::move(request->self);
     request->pending = nullptr;
-    absl::StatusOr<SocketAddress> address =
-        absl::UnavailableError(absl::StrCat("cannot resolve ", request->host, ": ",
-                                            evutil_gai_strerror(result)));
+    absl::StatusOr<SocketAddress> address = absl::UnavailableError(
+        absl::StrCat("cannot resolve ", request->host, ": ", evutil_gai_strerror(result)));
     if (result == 0 && info != nullptr) {
-      address = SocketAddress::FromSockaddr(info->ai_addr, info->ai_addrlen).WithPort(request->port);
+      address =
+          SocketAddress::FromSockaddr(info->ai_addr, info->ai_addrlen).WithPort(request->port);
     }
     if (info != nullptr) evutil_freeaddrinfo(info);
     // evdns may answer from inside evdns_getaddrinfo (e.g. from /etc/hosts);
@@ -60,8 +60,8 @@ std::shared_ptr<void> Resolver::Resolve(const HostPort& target, Callback callbac
     return std::shared_ptr<void>(request, request.get());
   }
   if (dns_ == nullptr) {
-    dns_ = evdns_base_new(loop_->base(), EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    dns_ = evdns_base_new(loop_->base(),
+                          EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (dns_ != nullptr) evdns_base_load_hosts(dns_, nullptr);
   }
   if (dns_ == nullptr) {

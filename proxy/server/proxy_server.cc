@@ -44,10 +44,10 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
   c->forward_to = *forward_to;
   if (in.has_authorization()) {
     const auto& a = in.authorization();
-    auto policy = identity::AuthorizationPolicy::Create(
-        {a.spiffe_ids().begin(), a.spiffe_ids().end()},
-        {a.trust_domains().begin(), a.trust_domains().end()},
-        {a.path_prefixes().begin(), a.path_prefixes().end()});
+    auto policy =
+        identity::AuthorizationPolicy::Create({a.spiffe_ids().begin(), a.spiffe_ids().end()},
+                                              {a.trust_domains().begin(), a.trust_domains().end()},
+                                              {a.path_prefixes().begin(), a.path_prefixes().end()});
     if (!policy.ok()) return Named("inbound", in.name(), policy.status());
     c->policy = *std::move(policy);
     std::vector<std::string> parts(a.spiffe_ids().begin(), a.spiffe_ids().end());
@@ -88,8 +88,7 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> OutboundContext(
       c->policy_description = expected.path_prefix() + "*";
       break;
     default:
-      return Named("outbound", out.name(),
-                   absl::InvalidArgumentError("expected_peer is required"));
+      return Named("outbound", out.name(), absl::InvalidArgumentError("expected_peer is required"));
   }
   if (!policy.ok()) return Named("outbound", out.name(), policy.status());
   c->policy = *std::move(policy);
@@ -100,7 +99,7 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> OutboundContext(
 absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
     const config::v1::ProxyConfig& config, credentials::CredentialStore* store,
     forward::ConnectionObserver* observer) {
-  std::unique_ptr<ProxyServer> server(new ProxyServer(config, store, observer));
+  std::unique_ptr<ProxyServer> server(new ProxyServer(config, store));
   for (const auto& in : config.inbound()) {
     auto c = InboundContext(in, config.runtime());
     if (!c.ok()) return c.status();
@@ -115,11 +114,9 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
                           ? static_cast<int>(config.runtime().workers())
                           : std::max(1u, std::thread::hardware_concurrency());
   Worker::Options options;
-  options.resumption =
-      !config.tls().has_session_resumption() || config.tls().session_resumption();
+  options.resumption = !config.tls().has_session_resumption() || config.tls().session_resumption();
   const auto& reauth = config.reauthentication();
-  options.reauthentication.on_peer_expiry =
-      !reauth.has_on_peer_expiry() || reauth.on_peer_expiry();
+  options.reauthentication.on_peer_expiry = !reauth.has_on_peer_expiry() || reauth.on_peer_expiry();
   options.reauthentication.on_root_removed =
       !reauth.has_on_root_removed() || reauth.on_root_removed();
   options.reauthentication.grace_period = Or(reauth.grace_period(), absl::Seconds(10));
@@ -131,9 +128,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
   return server;
 }
 
-ProxyServer::ProxyServer(config::v1::ProxyConfig config, credentials::CredentialStore* store,
-                         forward::ConnectionObserver* observer)
-    : config_(std::move(config)), store_(store), observer_(observer) {}
+ProxyServer::ProxyServer(config::v1::ProxyConfig config, credentials::CredentialStore* store)
+    : config_(std::move(config)), store_(store) {}
 
 ProxyServer::~ProxyServer() { Stop(); }
 
@@ -167,8 +163,7 @@ absl::Status ProxyServer::Start() {
 
 void ProxyServer::BeginDrain() {
   if (draining_.exchange(true)) return;
-  const absl::Duration timeout =
-      Or(config_.runtime().drain_timeout(), absl::Seconds(30));
+  const absl::Duration timeout = Or(config_.runtime().drain_timeout(), absl::Seconds(30));
   for (auto& worker : workers_) {
     worker->Drain(timeout, [this] {
       if (++workers_drained_ == static_cast<int>(workers_.size())) drained_.Notify();
@@ -209,7 +204,8 @@ std::map<std::string, uint64_t> ProxyServer::ConnectionsByRoot() {
     });
   }
   absl::MutexLock lock(&tally->mutex);
-  auto done = [&tally]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tally->mutex) { return tally->pending == 0; };
+  auto done = [&tally]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(tally->mutex) { return tally->pending == 0; };
   tally->mutex.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(5));
   return tally->total;
 }

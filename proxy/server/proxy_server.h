@@ -30,9 +30,9 @@ struct BoundListener {
 class ProxyServer {
  public:
   // Builds listener contexts from a validated config; errors name the listener.
-  static absl::StatusOr<std::unique_ptr<ProxyServer>> Create(
-      const config::v1::ProxyConfig& config, credentials::CredentialStore* store,
-      forward::ConnectionObserver* observer);
+  static absl::StatusOr<std::unique_ptr<ProxyServer>> Create(const config::v1::ProxyConfig& config,
+                                                             credentials::CredentialStore* store,
+                                                             forward::ConnectionObserver* observer);
   ~ProxyServer();
 
   // Binds every listener and starts the workers. Errors name the listener
@@ -52,12 +52,10 @@ class ProxyServer {
   std::map<std::string, uint64_t> ConnectionsByRoot();
 
  private:
-  ProxyServer(config::v1::ProxyConfig config, credentials::CredentialStore* store,
-              forward::ConnectionObserver* observer);
+  ProxyServer(config::v1::ProxyConfig config, credentials::CredentialStore* store);
 
   const config::v1::ProxyConfig config_;
   credentials::CredentialStore* const store_;
-  forward::ConnectionObserver* const observer_;
   std::vector<std::unique_ptr<forward::ListenerContext>> contexts_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<BoundListener> bound_;

@@ -19,8 +19,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(int index, Options option
                                                        forward::ConnectionObserver* observer) {
   absl::StatusOr<std::unique_ptr<event::EventLoop>> loop = event::EventLoop::Create();
   if (!loop.ok()) return loop.status();
-  return std::unique_ptr<Worker>(
-      new Worker(index, std::move(options), observer, *std::move(loop)));
+  return std::unique_ptr<Worker>(new Worker(index, std::move(options), observer, *std::move(loop)));
 }
 
 Worker::Worker(int index, Options options, forward::ConnectionObserver* observer,
@@ -53,10 +52,10 @@ void Worker::Start() {
     const std::string name = "palisade-w" + std::to_string(index_);
     pthread_setname_np(pthread_self(), name.c_str());
     for (Listening& l : listening_) {
-      l.watcher = std::make_unique<event::FdWatcher>(
-          loop_.get(), l.socket.get(), [this, &l](bool readable, bool) {
-            if (readable) AcceptAll(l);
-          });
+      l.watcher = std::make_unique<event::FdWatcher>(loop_.get(), l.socket.get(),
+                                                     [this, &l](bool readable, bool) {
+                                                       if (readable) AcceptAll(l);
+                                                     });
     }
     reauth_timer_.Arm(kReauthenticationScan);
     loop_->Run();
@@ -104,15 +103,13 @@ void Worker::AcceptAll(Listening& l) {
 }
 
 void Worker::PublishSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot) {
-  loop_->Post([this, snapshot = std::move(snapshot)]() mutable {
-    InstallSnapshot(std::move(snapshot));
-  });
+  loop_->Post(
+      [this, snapshot = std::move(snapshot)]() mutable { InstallSnapshot(std::move(snapshot)); });
 }
 
 void Worker::InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot) {
   const bool first = snapshot_ == nullptr;
-  const bool roots_changed =
-      first || snapshot_->bundle_generation != snapshot->bundle_generation;
+  const bool roots_changed = first || snapshot_->bundle_generation != snapshot->bundle_generation;
   snapshot_ = std::move(snapshot);
   // Our SVID or the bundle changed: sessions from before must not resume.
   sessions_.clear();
@@ -200,8 +197,7 @@ void Worker::CheckDrained() {
   done();
 }
 
-void Worker::CountConnectionsByRoot(
-    std::function<void(std::map<std::string, uint64_t>)> done) {
+void Worker::CountConnectionsByRoot(std::function<void(std::map<std::string, uint64_t>)> done) {
   loop_->Post([this, done = std::move(done)] {
     std::map<std::string, uint64_t> counts;
     for (auto& [raw, owned] : connections_) {

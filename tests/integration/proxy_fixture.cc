@@ -33,13 +33,17 @@ void TwoHopMesh::SetUp() {
 
 std::string TwoHopMesh::IdentityYaml(const std::string& name, const std::string& id) const {
   return absl::StrCat(R"(identity:
-  spiffe_id: ")", id, R"("
+  spiffe_id: ")",
+                      id, R"("
   files:
-    certificate_chain_file: )", dir_, "/", name, R"(.pem
-    private_key_file: )", dir_, "/", name, R"(.key
+    certificate_chain_file: )",
+                      dir_, "/", name, R"(.pem
+    private_key_file: )",
+                      dir_, "/", name, R"(.key
     trust_bundles:
       - trust_domain: cluster.local
-        file: )", dir_, R"(/bundle.pem
+        file: )",
+                      dir_, R"(/bundle.pem
 admin:
   address: 127.0.0.1:0
 runtime:
@@ -54,15 +58,19 @@ void TwoHopMesh::StartInbound(const std::string& extra_yaml) {
   const std::string yaml = absl::StrCat(IdentityYaml("backend", kBackendId), R"(inbound:
   - name: in
     address: 127.0.0.1:0
-    forward_to: )", echo_->address(), R"(
+    forward_to: )",
+                                        echo_->address(), R"(
     authorization:
-      spiffe_ids: [")", kFrontendId, R"("]
+      spiffe_ids: [")",
+                                        kFrontendId, R"("]
   - name: in-http
     address: 127.0.0.1:0
-    forward_to: )", http_->address(), R"(
+    forward_to: )",
+                                        http_->address(), R"(
     authorization:
       path_prefixes: ["spiffe://cluster.local/ns/shop/"]
-)", extra_yaml);
+)",
+                                        extra_yaml);
   auto proxy = ProxyProcess::Start(dir_, "inbound", yaml);
   ASSERT_TRUE(proxy.ok()) << proxy.status();
   inbound_ = *std::move(proxy);
@@ -75,14 +83,18 @@ void TwoHopMesh::StartOutbound(const std::string& expected_peer) {
   const std::string yaml = absl::StrCat(IdentityYaml("frontend", kFrontendId), R"(outbound:
   - name: out
     address: 127.0.0.1:0
-    upstream: 127.0.0.1:)", inbound_port_, R"(
+    upstream: 127.0.0.1:)",
+                                        inbound_port_, R"(
     expected_peer:
-      spiffe_id: ")", expected_peer, R"("
+      spiffe_id: ")",
+                                        expected_peer, R"("
   - name: out-http
     address: 127.0.0.1:0
-    upstream: localhost:)", inbound_http_port_, R"(
+    upstream: localhost:)",
+                                        inbound_http_port_, R"(
     expected_peer:
-      spiffe_id: ")", kBackendId, R"("
+      spiffe_id: ")",
+                                        kBackendId, R"("
 )");
   auto proxy = ProxyProcess::Start(dir_, "outbound", yaml);
   ASSERT_TRUE(proxy.ok()) << proxy.status();

@@ -122,18 +122,23 @@ TEST_F(ProxyForwardingTest, CurlReachesAnHttpBackendThroughTheOutboundListener) 
             1);
 }
 
-TEST_F(ProxyForwardingTest, SecondConnectionResumesTheTlsSession) {
-  for (int i = 0; i < 3; ++i) {
+TEST_F(ProxyForwardingTest, LaterConnectionsResumeTheTlsSession) {
+  // Request, response, then close: the ticket arrives with the response.
+  // (BoringSSL ignores tickets that arrive after its own close_notify, so a
+  // client that half-closes at once gets none.)
+  for (int i = 0; i < 4; ++i) {
     const int fd = Connect(outbound_port_);
     ASSERT_GE(fd, 0);
     ASSERT_TRUE(SendAll(fd, "x", 1));
+    char c = 0;
+    ASSERT_EQ(recv(fd, &c, 1, 0), 1);
+    EXPECT_EQ(c, 'x');
     shutdown(fd, SHUT_WR);
-    EXPECT_EQ(ReadToEof(fd), "x");
+    EXPECT_EQ(ReadToEof(fd), "");
     close(fd);
   }
   const std::string metrics = inbound_->Metrics();
-  EXPECT_GE(MetricSum(metrics, "palisade_handshakes_resumed_total", {{"direction", "inbound"}}),
-            1)
+  EXPECT_GE(MetricSum(metrics, "palisade_handshakes_resumed_total", {{"direction", "inbound"}}), 1)
       << metrics;
 }
 

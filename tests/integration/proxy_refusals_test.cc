@@ -1,6 +1,9 @@
 // The inbound listener refuses every peer that is not verified and authorized,
 // before any byte reaches the app, as seen by a real external client
 // (openssl s_client) and by the backend's own record.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -19,9 +22,9 @@ class ProxyRefusalsTest : public TwoHopMesh {
   // s_client with the given extra arguments; sends a line and waits at most
   // a few seconds for the echo.
   CommandResult SClient(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {"openssl", "s_client", "-connect",
-                                     absl::StrCat("127.0.0.1:", inbound_port_), "-CAfile",
-                                     dir_ + "/bundle.pem", "-quiet", "-ign_eof"};
+    std::vector<std::string> argv = {
+        "openssl", "s_client",           "-connect", absl::StrCat("127.0.0.1:", inbound_port_),
+        "-CAfile", dir_ + "/bundle.pem", "-quiet",   "-ign_eof"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return RunCommand(argv, absl::Seconds(4), "hello-through-mtls\n");
   }
@@ -38,7 +41,8 @@ class ProxyRefusalsTest : public TwoHopMesh {
 };
 
 TEST_F(ProxyRefusalsTest, ForwardsAnAuthorizedClientWithAValidSvid) {
-  const CommandResult r = SClient({"-cert", dir_ + "/frontend.pem", "-key", dir_ + "/frontend.key"});
+  const CommandResult r = SClient({"-cert", dir_ + "/frontend.pem", "-cert_chain",
+                                   dir_ + "/frontend.pem", "-key", dir_ + "/frontend.key"});
   EXPECT_NE(r.output.find("hello-through-mtls"), std::string::npos) << r.output;
   EXPECT_GE(MetricSum(inbound_->Metrics(), "palisade_handshakes_total",
                       {{"result", "success"}, {"peer_identity", kFrontendId}}),
@@ -59,7 +63,8 @@ TEST_F(ProxyRefusalsTest, RefusesACertificateFromAnUnknownCa) {
   TestPki stranger(options);
   const std::string other = MakeTempDir("stranger");
   stranger.WriteFiles(other, "frontend", stranger.IssueLeaf("/ns/shop/sa/frontend"));
-  SClient({"-cert", other + "/frontend.pem", "-key", other + "/frontend.key"});
+  SClient({"-cert", other + "/frontend.pem", "-cert_chain", other + "/frontend.pem", "-key",
+           other + "/frontend.key"});
   EXPECT_TRUE(WaitFor([&] { return Failures("untrusted_chain") >= 1; }, absl::Seconds(5)))
       << inbound_->Metrics();
   ExpectBackendGotNothing();
@@ -70,7 +75,8 @@ TEST_F(ProxyRefusalsTest, RefusesAnExpiredCertificate) {
   spec.not_before = absl::Now() - absl::Hours(3);
   spec.not_after = absl::Now() - absl::Hours(1);
   pki_.WriteFiles(dir_, "expired", pki_.IssueLeaf(spec));
-  SClient({"-cert", dir_ + "/expired.pem", "-key", dir_ + "/expired.key"});
+  SClient({"-cert", dir_ + "/expired.pem", "-cert_chain", dir_ + "/expired.pem", "-key",
+           dir_ + "/expired.key"});
   EXPECT_TRUE(WaitFor([&] { return Failures("expired") >= 1; }, absl::Seconds(5)))
       << inbound_->Metrics();
   ExpectBackendGotNothing();
@@ -82,7 +88,8 @@ TEST_F(ProxyRefusalsTest, RefusesAnotherTrustDomain) {
   TestPki foreign(options);
   const std::string other = MakeTempDir("foreign");
   foreign.WriteFiles(other, "frontend", foreign.IssueLeaf("/ns/shop/sa/frontend"));
-  SClient({"-cert", other + "/frontend.pem", "-key", other + "/frontend.key"});
+  SClient({"-cert", other + "/frontend.pem", "-cert_chain", other + "/frontend.pem", "-key",
+           other + "/frontend.key"});
   EXPECT_TRUE(WaitFor([&] { return Failures("wrong_trust_domain") >= 1; }, absl::Seconds(5)))
       << inbound_->Metrics();
   ExpectBackendGotNothing();
@@ -90,7 +97,8 @@ TEST_F(ProxyRefusalsTest, RefusesAnotherTrustDomain) {
 
 TEST_F(ProxyRefusalsTest, RefusesASpiffeIdOutsideTheAllowList) {
   pki_.WriteFiles(dir_, "intruder", pki_.IssueLeaf("/ns/other/sa/intruder"));
-  SClient({"-cert", dir_ + "/intruder.pem", "-key", dir_ + "/intruder.key"});
+  SClient({"-cert", dir_ + "/intruder.pem", "-cert_chain", dir_ + "/intruder.pem", "-key",
+           dir_ + "/intruder.key"});
   EXPECT_TRUE(WaitFor([&] { return Failures("not_authorized") >= 1; }, absl::Seconds(5)))
       << inbound_->Metrics();
   // The denied identity is named in the metrics.
@@ -101,11 +109,11 @@ TEST_F(ProxyRefusalsTest, RefusesASpiffeIdOutsideTheAllowList) {
 }
 
 TEST_F(ProxyRefusalsTest, RefusesTlsBelowVersionOnePointTwo) {
-  const CommandResult r = RunCommand(
-      {"openssl", "s_client", "-connect", absl::StrCat("127.0.0.1:", inbound_port_), "-tls1_1",
-       "-cert", dir_ + "/frontend.pem", "-key", dir_ + "/frontend.key"},
-      absl::Seconds(4), "x\n");
-  EXPECT_NE(r.exit_status, 0) << r.output;
+  const CommandResult r =
+      RunCommand({"openssl", "s_client", "-connect", absl::StrCat("127.0.0.1:", inbound_port_),
+                  "-tls1_1", "-cert", dir_ + "/frontend.pem", "-key", dir_ + "/frontend.key"},
+                 absl::Seconds(4), "x\n");
+  EXPECT_NE(r.exit_code, 0) << r.output;
   ExpectBackendGotNothing();
 }
 
@@ -121,8 +129,10 @@ TEST_F(ProxyRefusalsTest, UpstreamWithTheWrongIdentityGetsNothingForwarded) {
   EXPECT_TRUE(WaitFor(
       [&] {
         return MetricSum(outbound_->Metrics(), "palisade_handshakes_total",
-                         {{"listener", "out"}, {"result", "failure"},
-                          {"reason", "not_authorized"}, {"peer_identity", kBackendId}}) >= 1;
+                         {{"listener", "out"},
+                          {"result", "failure"},
+                          {"reason", "not_authorized"},
+                          {"peer_identity", kBackendId}}) >= 1;
       },
       absl::Seconds(5)))
       << outbound_->Metrics();

@@ -5,10 +5,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -36,8 +35,8 @@ class ProxyRotationTest : public TwoHopMesh {
 
   // The serial the inbound proxy says it serves (/certs).
   std::string ServedSerial() {
-    const auto j = nlohmann::json::parse(HttpGet(inbound_->admin_url() + "/certs").body, nullptr,
-                                         false);
+    const auto j =
+        nlohmann::json::parse(HttpGet(inbound_->admin_url() + "/certs").body, nullptr, false);
     if (j.is_discarded() || j["svid"].is_null()) return "";
     return Normalize(j["svid"]["serial"].get<std::string>());
   }

@@ -74,9 +74,9 @@ void ServeHttp(int fd, uint64_t* bytes) {
       request.erase(0, end + 4);
       const std::string body =
           absl::StrCat("hello from ", absl::GetFlag(FLAGS_name), " (", line, ")\n");
-      const std::string response =
-          absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ",
-                       body.size(), "\r\n\r\n", body);
+      const std::string response = absl::StrCat(
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
+          "\r\n\r\n", body);
       if (!WriteAll(fd, response.data(), response.size())) return;
     }
   }
@@ -111,9 +111,9 @@ int main(int argc, char** argv) {
     socklen_t len = sizeof(peer);
     const int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (fd < 0) continue;
-    Record(absl::StrCat(
-        "accept ", palisade::net::SocketAddress::FromSockaddr(
-                       reinterpret_cast<sockaddr*>(&peer), len).ToString()));
+    Record(absl::StrCat("accept ", palisade::net::SocketAddress::FromSockaddr(
+                                       reinterpret_cast<sockaddr*>(&peer), len)
+                                       .ToString()));
     std::thread([fd, http] {
       uint64_t bytes = 0;
       if (http) {

@@ -16,9 +16,9 @@ absl::StatusOr<std::unique_ptr<ProxyProcess>> ProxyProcess::Start(const std::str
   const std::string config_path = absl::StrCat(dir, "/", name, ".yaml");
   const std::string address_file = absl::StrCat(dir, "/", name, ".admin");
   if (!WriteFile(config_path, config_yaml)) return absl::InternalError("cannot write config");
-  auto process = Process::Start({kProxyBinary, "--config=" + config_path,
-                                 "--admin_address_file=" + address_file},
-                                absl::StrCat(dir, "/", name, ".log"));
+  auto process = Process::Start(
+      {kProxyBinary, "--config=" + config_path, "--admin_address_file=" + address_file},
+      absl::StrCat(dir, "/", name, ".log"));
   if (!process.ok()) return process.status();
   auto proxy = std::unique_ptr<ProxyProcess>(new ProxyProcess());
   proxy->process_ = *std::move(process);

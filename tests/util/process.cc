@@ -44,8 +44,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::s
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   // The child starts with no blocked signals even if the test blocked some.
   posix_spawnattr_t attr;
@@ -97,73 +97,6 @@ std::optional<int> Process::Stop(absl::Duration grace) {
 
 std::string Process::Output() const { return ReadFileOrEmpty(log_path_); }
 
-CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
-                         const std::string& input) {
-  CommandResult result;
-  int in_pipe[2], out_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) return result;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 2);
-  pid_t pid;
-  std::vector<char*> args = Argv(argv);
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(in_pipe[0]);
-  close(out_pipe[1]);
-  if (rc != 0) {
-    close(in_pipe[1]);
-    close(out_pipe[0]);
-    result.output = absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc));
-    return result;
-  }
-  fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
-  fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
-  size_t written = 0;
-  if (input.empty()) {
-    close(in_pipe[1]);
-    in_pipe[1] = -1;
-  }
-  const absl::Time deadline = absl::Now() + timeout;
-  bool open = true;
-  while (open && absl::Now() < deadline) {
-    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {in_pipe[1], POLLOUT, 0}};
-    poll(fds, in_pipe[1] >= 0 ? 2 : 1, 50);
-    char buf[65536];
-    for (;;) {
-      const ssize_t n = read(out_pipe[0], buf, sizeof(buf));
-      if (n > 0) {
-        result.output.append(buf, n);
-        continue;
-      }
-      if (n == 0) open = false;
-      break;
-    }
-    if (in_pipe[1] >= 0) {
-      const ssize_t n = write(in_pipe[1], input.data() + written, input.size() - written);
-      if (n > 0) written += n;
-      if (written == input.size() || (n < 0 && errno != EAGAIN)) {
-        close(in_pipe[1]);
-        in_pipe[1] = -1;
-      }
-    }
-  }
-  if (in_pipe[1] >= 0) close(in_pipe[1]);
-  close(out_pipe[0]);
-  int status = 0;
-  if (open) {  // timed out
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    result.exit_status = -1;
-    return result;
-  }
-  waitpid(pid, &status, 0);
-  result.exit_status = DecodeStatus(status);
-  return result;
-}
-
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
              absl::Duration interval) {
   const absl::Time deadline = absl::Now() + timeout;
@@ -212,8 +145,8 @@ bool WriteFile(const std::string& path, const std::string& contents) {
 std::string MakeTempDir(const std::string& prefix) {
   static std::atomic<int> counter{0};
   const char* base = getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(base != nullptr ? base : "/tmp", "/", prefix, "-", getpid(), "-",
-                                 counter++);
+  std::string dir =
+      absl::StrCat(base != nullptr ? base : "/tmp", "/", prefix, "-", getpid(), "-", counter++);
   mkdir(dir.c_str(), 0700);
   return dir;
 }

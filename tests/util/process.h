@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/util/subprocess.h"
 
 namespace palisade::testing {
 
@@ -39,15 +40,6 @@ class Process {
   std::string log_path_;
   std::optional<int> exit_status_;
 };
-
-struct CommandResult {
-  int exit_status = -1;  // -1: timed out (and killed)
-  std::string output;    // stdout and stderr together
-};
-
-// Runs a command to completion (bounded by `timeout`), feeding it `input`.
-CommandResult RunCommand(const std::vector<std::string>& argv,
-                         absl::Duration timeout = absl::Seconds(30), const std::string& input = "");
 
 // Polls `condition` until true or the timeout passes; returns its last value.
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
