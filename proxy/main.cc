@@ -15,7 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "identity/spiffe_id.h"
 #include "proxy/admin/http_server.h"
@@ -28,6 +28,7 @@
 #include "proxy/log/logging.h"
 #include "proxy/metrics/proxy_metrics.h"
 #include "proxy/server/proxy_server.h"
+#include "proxy/sync/mutex.h"
 #include "proxy/version.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the proxy's YAML configuration (required).");

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/palisade/config/v1/config.pb.h"
 #include "proxy/admin/http_server.h"

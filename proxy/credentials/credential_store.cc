@@ -9,13 +9,13 @@ namespace palisade::credentials {
 CredentialStore::CredentialStore(Options options) : options_(std::move(options)) {}
 
 absl::Status CredentialStore::Update(CredentialMaterial material) {
-  absl::MutexLock write_lock(&write_mutex_);
+  sync::MutexLock write_lock(&write_mutex_);
   return Publish(std::move(material));
 }
 
 absl::Status CredentialStore::UpdateBundles(identity::TrustBundleSet bundles,
                                             const std::string& source) {
-  absl::MutexLock write_lock(&write_mutex_);
+  sync::MutexLock write_lock(&write_mutex_);
   const Snapshot current = Current();
   if (current == nullptr) {
     return absl::FailedPreconditionError("a trust bundle arrived before any SVID");
@@ -49,7 +49,7 @@ absl::Status CredentialStore::Publish(CredentialMaterial material) {
   std::vector<Subscriber> subscribers;
   Snapshot published;
   {
-    absl::MutexLock lock(&mutex_);
+    sync::MutexLock lock(&mutex_);
     stats_.last_update = snapshot_options.now;
     if (!built.ok()) {
       ++stats_.rejected;
@@ -71,16 +71,16 @@ absl::Status CredentialStore::Publish(CredentialMaterial material) {
 }
 
 CredentialStore::Snapshot CredentialStore::Current() const {
-  absl::MutexLock lock(&mutex_);
+  sync::MutexLock lock(&mutex_);
   return current_;
 }
 
 void CredentialStore::Subscribe(Subscriber subscriber) {
   // Under the write lock, so no publish can slip between "current" and "later".
-  absl::MutexLock write_lock(&write_mutex_);
+  sync::MutexLock write_lock(&write_mutex_);
   Snapshot current;
   {
-    absl::MutexLock lock(&mutex_);
+    sync::MutexLock lock(&mutex_);
     subscribers_.push_back(subscriber);
     current = current_;
   }
@@ -88,7 +88,7 @@ void CredentialStore::Subscribe(Subscriber subscriber) {
 }
 
 CredentialStore::Stats CredentialStore::stats() const {
-  absl::MutexLock lock(&mutex_);
+  sync::MutexLock lock(&mutex_);
   return stats_;
 }
 

@@ -13,11 +13,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "identity/spiffe_id.h"
 #include "identity/trust_bundle.h"
 #include "proxy/credentials/credential_snapshot.h"
+#include "proxy/sync/mutex.h"
 #include "proxy/tls/ticket_key_ring.h"
 
 namespace palisade::credentials {
@@ -61,13 +62,13 @@ class CredentialStore {
 
   const Options options_;
   // Serialises writers; never held by readers of Current().
-  absl::Mutex write_mutex_;
+  sync::Mutex write_mutex_;
   std::shared_ptr<tls::TicketKeyRing> ticket_keys_ ABSL_GUARDED_BY(write_mutex_);
   std::map<std::string, std::vector<std::string>> bundle_fingerprints_
       ABSL_GUARDED_BY(write_mutex_);
   uint64_t bundle_generation_ ABSL_GUARDED_BY(write_mutex_) = 0;
 
-  mutable absl::Mutex mutex_;
+  mutable sync::Mutex mutex_;
   Snapshot current_ ABSL_GUARDED_BY(mutex_);
   std::vector<Subscriber> subscribers_ ABSL_GUARDED_BY(mutex_);
   Stats stats_ ABSL_GUARDED_BY(mutex_);

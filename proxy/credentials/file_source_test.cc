@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "absl/synchronization/mutex.h"
+#include "proxy/sync/mutex.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::credentials {
@@ -35,7 +35,7 @@ class FileSourceTest : public ::testing::Test {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (absl::Now() < deadline) {
       {
-        absl::MutexLock lock(&mutex_);
+        sync::MutexLock lock(&mutex_);
         if (outcomes_.size() >= n) return true;
       }
       absl::SleepFor(absl::Milliseconds(10));
@@ -45,7 +45,7 @@ class FileSourceTest : public ::testing::Test {
 
   FileSource::ReloadObserver Observer() {
     return [this](const absl::Status& s) {
-      absl::MutexLock lock(&mutex_);
+      sync::MutexLock lock(&mutex_);
       outcomes_.push_back(s);
     };
   }
@@ -53,7 +53,7 @@ class FileSourceTest : public ::testing::Test {
   std::string dir_;
   TestPki pki_;
   config::v1::FileIdentitySource files_;
-  absl::Mutex mutex_;
+  sync::Mutex mutex_;
   std::vector<absl::Status> outcomes_ ABSL_GUARDED_BY(mutex_);
 };
 
@@ -87,7 +87,7 @@ TEST_F(FileSourceTest, CorruptFileIsReportedAndTheOldSnapshotStays) {
   testing::WriteFileOrDie(dir_ + "/svid.pem", "not a certificate\n");
   ASSERT_TRUE(WaitReloads(2));
   {
-    absl::MutexLock lock(&mutex_);
+    sync::MutexLock lock(&mutex_);
     EXPECT_FALSE(outcomes_.back().ok());
     EXPECT_NE(outcomes_.back().message().find("certificate_chain_file"), std::string::npos)
         << outcomes_.back();

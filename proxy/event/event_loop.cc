@@ -58,7 +58,7 @@ EventLoop::~EventLoop() {
 void EventLoop::Run() {
   loop_thread_ = std::this_thread::get_id();
   {
-    absl::MutexLock lock(&mutex_);
+    sync::MutexLock lock(&mutex_);
     if (stop_requested_) {
       stop_requested_ = false;
       return;
@@ -70,7 +70,7 @@ void EventLoop::Run() {
 
 void EventLoop::Stop() {
   {
-    absl::MutexLock lock(&mutex_);
+    sync::MutexLock lock(&mutex_);
     stop_requested_ = true;
   }
   const uint64_t one = 1;
@@ -80,7 +80,7 @@ void EventLoop::Stop() {
 void EventLoop::Post(std::function<void()> task) {
   bool was_empty;
   {
-    absl::MutexLock lock(&mutex_);
+    sync::MutexLock lock(&mutex_);
     was_empty = posted_.empty();
     posted_.push_back(std::move(task));
   }
@@ -97,7 +97,7 @@ void EventLoop::OnWake(evutil_socket_t fd, short, void* arg) {
   loop->RunPosted();
   bool stop;
   {
-    absl::MutexLock lock(&loop->mutex_);
+    sync::MutexLock lock(&loop->mutex_);
     stop = loop->stop_requested_;
     loop->stop_requested_ = false;
   }
@@ -107,7 +107,7 @@ void EventLoop::OnWake(evutil_socket_t fd, short, void* arg) {
 void EventLoop::RunPosted() {
   std::deque<std::function<void()>> tasks;
   {
-    absl::MutexLock lock(&mutex_);
+    sync::MutexLock lock(&mutex_);
     tasks.swap(posted_);
   }
   for (auto& task : tasks) task();

@@ -13,8 +13,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::event {
 
@@ -48,7 +48,7 @@ class EventLoop {
   ::event* wake_event_ = nullptr;
   std::atomic<std::thread::id> loop_thread_;
 
-  absl::Mutex mutex_;
+  sync::Mutex mutex_;
   std::deque<std::function<void()>> posted_ ABSL_GUARDED_BY(mutex_);
   bool stop_requested_ ABSL_GUARDED_BY(mutex_) = false;
 };

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::event {
 namespace {
@@ -39,7 +39,7 @@ TEST(EventLoopTest, KnowsWhichThreadRunsIt) {
   ASSERT_TRUE(loop.ok());
   std::atomic<bool> inside{false};
   std::thread runner([&] { (*loop)->Run(); });
-  absl::Notification done;
+  sync::Notification done;
   (*loop)->Post([&] {
     inside = (*loop)->IsLoopThread();
     done.Notify();

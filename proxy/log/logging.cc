@@ -9,7 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::log {
 namespace {
@@ -51,14 +51,14 @@ class State {
   spdlog::logger* Get(absl::string_view name) {
     if (name == kProxyLogger) return proxy_.get();
     if (name == kAccessLogger) return access_.get();
-    absl::MutexLock lock(&mu_);
+    sync::MutexLock lock(&mu_);
     auto [it, inserted] = components_.try_emplace(name);
     if (inserted) it->second = Make(name, level_.load(std::memory_order_relaxed));
     return it->second.get();
   }
 
   void SetLevel(spdlog::level::level_enum level) {
-    absl::MutexLock lock(&mu_);
+    sync::MutexLock lock(&mu_);
     level_.store(level, std::memory_order_relaxed);
     proxy_->set_level(level);
     for (auto& [name, logger] : components_) logger->set_level(level);
@@ -80,12 +80,12 @@ class State {
   std::shared_ptr<spdlog::logger> proxy_;
   std::shared_ptr<spdlog::logger> access_;
   std::atomic<spdlog::level::level_enum> level_;
-  absl::Mutex mu_;
+  sync::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<spdlog::logger>> components_
       ABSL_GUARDED_BY(mu_);
 };
 
-absl::Mutex init_mu;
+sync::Mutex init_mu;
 std::atomic<State*> current{nullptr};
 // Every set-up ever made stays alive: a thread may still be logging through
 // an older one while InitLogging replaces it. A few hundred bytes per call.
@@ -100,7 +100,7 @@ void Publish(std::unique_ptr<State> state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(init_mu
 State& Current() {
   State* state = current.load(std::memory_order_acquire);
   if (state != nullptr) return *state;
-  absl::MutexLock lock(&init_mu);
+  sync::MutexLock lock(&init_mu);
   if (current.load(std::memory_order_acquire) == nullptr) {
     Publish(std::make_unique<State>(Format::kText, spdlog::level::info, true,
                                     std::make_shared<spdlog::sinks::stderr_sink_mt>()));
@@ -153,7 +153,7 @@ absl::Status InitLogging(const LogOptions& options) {
   std::shared_ptr<spdlog::sinks::sink> sink = options.sink;
   if (sink == nullptr) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto state = std::make_unique<State>(format, ToSpdlog(*level), options.access_log, sink);
-  absl::MutexLock lock(&init_mu);
+  sync::MutexLock lock(&init_mu);
   spdlog::set_default_logger(state->proxy());
   Publish(std::move(state));
   return absl::OkStatus();

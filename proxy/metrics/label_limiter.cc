@@ -4,7 +4,7 @@ namespace palisade::metrics {
 
 std::string LabelLimiter::Label(const std::string& value, bool* folded) {
   *folded = false;
-  absl::MutexLock lock(&mutex_);
+  sync::MutexLock lock(&mutex_);
   if (known_.contains(value)) return value;
   if (known_.size() < limit_) {
     known_.insert(value);
@@ -15,7 +15,7 @@ std::string LabelLimiter::Label(const std::string& value, bool* folded) {
 }
 
 size_t LabelLimiter::distinct() const {
-  absl::MutexLock lock(&mutex_);
+  sync::MutexLock lock(&mutex_);
   return known_.size();
 }
 

@@ -8,7 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::metrics {
 
@@ -24,7 +24,7 @@ class LabelLimiter {
 
  private:
   const size_t limit_;
-  mutable absl::Mutex mutex_;
+  mutable sync::Mutex mutex_;
   absl::flat_hash_set<std::string> known_ ABSL_GUARDED_BY(mutex_);
 };
 

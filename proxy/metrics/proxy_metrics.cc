@@ -193,7 +193,7 @@ void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
 }
 
 void ProxyMetrics::OnSnapshot(const credentials::CredentialSnapshot& snapshot) {
-  absl::MutexLock lock(&mutex_);
+  sync::MutexLock lock(&mutex_);
   if (has_snapshot_ && snapshot.serial != serial_) rotations_.Increment();
   serial_ = snapshot.serial;
   if (current_info_ != nullptr) svid_info_.Remove(current_info_);
@@ -233,7 +233,7 @@ void ProxyMetrics::SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
 
 std::string ProxyMetrics::Serialize(absl::Time now) {
   {
-    absl::MutexLock lock(&mutex_);
+    sync::MutexLock lock(&mutex_);
     if (has_snapshot_) {
       svid_expires_in_.Set(absl::ToDoubleSeconds(not_after_ - now));
       identity_loss_in_.Set(absl::ToDoubleSeconds(chain_not_after_ - now));

@@ -14,11 +14,11 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proxy/credentials/credential_snapshot.h"
 #include "proxy/forward/connection_host.h"
 #include "proxy/metrics/label_limiter.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::metrics {
 
@@ -79,7 +79,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Gauge& last_renewal_;
   prometheus::Gauge& ready_;
 
-  absl::Mutex mutex_;
+  sync::Mutex mutex_;
   prometheus::Gauge* current_info_ ABSL_GUARDED_BY(mutex_) = nullptr;
   absl::Time not_after_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
   absl::Time chain_not_after_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();

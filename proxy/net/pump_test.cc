@@ -10,9 +10,9 @@
 #include <string>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/net/plain_transport.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::net {
 namespace {
@@ -31,7 +31,7 @@ class PumpHarness {
     fcntl(up[0], F_SETFL, O_NONBLOCK);
     loop_ = std::move(event::EventLoop::Create()).value();
     thread_ = std::thread([this] { loop_->Run(); });
-    absl::Notification created;
+    sync::Notification created;
     loop_->Post([&, d = down[1], u = up[0]] {
       downstream_ = std::make_unique<PlainTransport>(UniqueFd(d));
       upstream_ = std::make_unique<PlainTransport>(UniqueFd(u));
@@ -53,7 +53,7 @@ class PumpHarness {
   }
 
   ~PumpHarness() {
-    absl::Notification destroyed;
+    sync::Notification destroyed;
     loop_->Post([&] {
       down_watch_.reset();
       up_watch_.reset();
@@ -69,14 +69,14 @@ class PumpHarness {
 
   int app_client() const { return app_client_.get(); }
   int app_server() const { return app_server_.get(); }
-  absl::Notification done_;
-  absl::Notification failed_;
+  sync::Notification done_;
+  sync::Notification failed_;
   Side error_side_ = Side::kDownstream;
   std::string error_reason_;
   // Reads the pump's counters on its own thread.
   uint64_t BytesFromDownstream() {
     std::atomic<uint64_t> n{0};
-    absl::Notification read;
+    sync::Notification read;
     loop_->Post([&] {
       n = pump_->bytes_from_downstream();
       read.Notify();

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "proxy/net/sockets.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::server {
 namespace {
@@ -187,26 +187,26 @@ void ProxyServer::Stop() {
 std::map<std::string, uint64_t> ProxyServer::ConnectionsByRoot() {
   // Shared with the workers' callbacks, which may outlive a timed-out wait.
   struct Tally {
-    absl::Mutex mutex;
+    sync::Mutex mutex;
     std::map<std::string, uint64_t> total ABSL_GUARDED_BY(mutex);
     int pending ABSL_GUARDED_BY(mutex) = 0;
   };
   auto tally = std::make_shared<Tally>();
   {
-    absl::MutexLock lock(&tally->mutex);
+    sync::MutexLock lock(&tally->mutex);
     tally->pending = static_cast<int>(workers_.size());
   }
   for (auto& worker : workers_) {
     worker->CountConnectionsByRoot([tally](std::map<std::string, uint64_t> counts) {
-      absl::MutexLock lock(&tally->mutex);
+      sync::MutexLock lock(&tally->mutex);
       for (const auto& [root, n] : counts) tally->total[root] += n;
       --tally->pending;
+      tally->mutex.NotifyAll();
     });
   }
-  absl::MutexLock lock(&tally->mutex);
-  auto done = [&tally]()
-                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(tally->mutex) { return tally->pending == 0; };
-  tally->mutex.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(5));
+  sync::MutexLock lock(&tally->mutex);
+  tally->mutex.AwaitWithTimeout(
+      [&tally]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return tally->pending == 0; }, absl::Seconds(5));
   return tally->total;
 }
 

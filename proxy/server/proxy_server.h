@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "proto/palisade/config/v1/config.pb.h"
 #include "proxy/credentials/credential_store.h"
 #include "proxy/forward/connection_host.h"
 #include "proxy/forward/listener_context.h"
 #include "proxy/server/worker.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::server {
 
@@ -62,7 +62,7 @@ class ProxyServer {
   std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
   std::atomic<int> workers_drained_{0};
-  absl::Notification drained_;
+  sync::Notification drained_;
 };
 
 // The listener context of one configured listener (exposed for tests).

@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/forward/connection.h"

@@ -52,7 +52,7 @@ void TicketKeyRing::RotateIfDue() {
 
 int TicketKeyRing::OnTicket(uint8_t* key_name, uint8_t* iv, EVP_CIPHER_CTX* cipher, HMAC_CTX* hmac,
                             int encrypt) {
-  absl::MutexLock lock(&mutex_);
+  sync::MutexLock lock(&mutex_);
   RotateIfDue();
   if (encrypt) {
     RAND_bytes(iv, EVP_CIPHER_iv_length(EVP_aes_128_cbc()));

@@ -10,8 +10,9 @@
 #include <functional>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::tls {
 
@@ -43,7 +44,7 @@ class TicketKeyRing {
 
   const absl::Duration rotation_;
   const Clock clock_;
-  absl::Mutex mutex_;
+  sync::Mutex mutex_;
   Key current_ ABSL_GUARDED_BY(mutex_);
   Key previous_ ABSL_GUARDED_BY(mutex_);
   bool has_previous_ ABSL_GUARDED_BY(mutex_) = false;
