@@ -31,7 +31,8 @@ void TwoHopMesh::SetUp() {
   http_ = *std::move(http);
 }
 
-std::string TwoHopMesh::IdentityYaml(const std::string& name, const std::string& id) const {
+std::string TwoHopMesh::IdentityYaml(const std::string& name, const std::string& id,
+                                     const std::string& runtime_extra) const {
   return absl::StrCat(R"(identity:
   spiffe_id: ")",
                       id, R"("
@@ -49,7 +50,8 @@ admin:
 runtime:
   workers: 2
   drain_timeout: 5s
-logging:
+)",
+                      runtime_extra, R"(logging:
   level: debug
 )");
 }

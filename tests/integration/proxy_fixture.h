@@ -23,7 +23,9 @@ class TwoHopMesh : public ::testing::Test {
   void SetUp() override;
 
   // The YAML of a proxy with file identity `name` (files in dir_).
-  std::string IdentityYaml(const std::string& name, const std::string& spiffe_id) const;
+  // `runtime_extra` adds lines to its runtime: section (2-space indented).
+  std::string IdentityYaml(const std::string& name, const std::string& spiffe_id,
+                           const std::string& runtime_extra = "") const;
   // Starts the backend-side proxy: inbound "in" to the echo server, and
   // "in-http" to the HTTP server.
   void StartInbound(const std::string& extra_yaml = "");
