@@ -111,7 +111,9 @@ int Run(const v1::ProxyConfig& config) {
   metrics::ProxyMetrics metrics(
       config.metrics().max_peer_identities() > 0 ? config.metrics().max_peer_identities() : 1000);
   log::AccessLog access_log;
-  forward::FanOutObserver observers({&metrics, &access_log});
+  forward::FanOutObserver observers = config.metrics().enabled()
+                                          ? forward::FanOutObserver({&metrics, &access_log})
+                                          : forward::FanOutObserver({&access_log});
 
   credentials::CredentialStore store(StoreOptions(config));
   store.Subscribe([&metrics](const credentials::CredentialStore::Snapshot& snapshot) {

@@ -83,6 +83,7 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
   if (!logging->has_access_log()) logging->set_access_log(kDefaultAccessLog);
 
   v1::MetricsConfig* metrics = config->mutable_metrics();
+  if (!metrics->has_enabled()) metrics->set_enabled(true);
   if (metrics->max_peer_identities() == 0) {
     metrics->set_max_peer_identities(kDefaultMaxPeerIdentities);
   }
