@@ -54,11 +54,11 @@ absl::Status ConfigureCommon(SSL_CTX* ctx, const std::vector<X509*>& chain, EVP_
   for (size_t i = 1; i < chain.size(); ++i) {
     if (!SSL_CTX_add1_chain_cert(ctx, chain[i])) return SslFailure("SVID chain");
   }
-  if (!SSL_CTX_use_PrivateKey(ctx, key)) return SslFailure("SVID key");
-  if (!SSL_CTX_check_private_key(ctx)) {
+  if (!X509_check_private_key(chain[0], key)) {
     ERR_clear_error();
     return absl::InvalidArgumentError("the private key does not match the SVID leaf");
   }
+  if (!SSL_CTX_use_PrivateKey(ctx, key)) return SslFailure("SVID key");
   return absl::OkStatus();
 }
 
