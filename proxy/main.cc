@@ -4,6 +4,7 @@
 //   palisade-proxy --config=proxy.yaml --validate
 //   palisade-proxy --version
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <fstream>
@@ -99,6 +100,13 @@ int Run(const v1::ProxyConfig& config) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Every proxied connection holds two descriptors; the common soft limit of
+  // 1024 would cap a proxy near 500 connections.
+  rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   log::LogOptions log_options;
   log_options.level = config.logging().level();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "identity/certificate.h"
 #include "identity/verify_reason.h"
 #include "proxy/net/plain_transport.h"
 #include "proxy/net/sockets.h"
@@ -259,15 +260,37 @@ identity::SvidVerification Connection::CheckPeerChain(SSL* ssl) {
     result.detail = "the peer presented no certificate";
     return result;
   }
-  std::vector<X509*> chain;
-  for (size_t i = 0; i < sk_X509_num(stack); ++i) chain.push_back(sk_X509_value(stack, i));
-  identity::VerifyOptions options;
-  options.now = host_->Now();
-  options.clock_skew = host_->clock_skew();
-  options.peer_role = listener_->direction == Direction::kInbound ? identity::PeerRole::kClient
-                                                                  : identity::PeerRole::kServer;
-  result = identity::VerifySvidChain(chain, snapshot_->bundles, options);
-  if (!result.ok()) return result;
+  const identity::PeerRole role = listener_->direction == Direction::kInbound
+                                      ? identity::PeerRole::kClient
+                                      : identity::PeerRole::kServer;
+  const absl::Time now = host_->Now();
+  const absl::Duration skew = host_->clock_skew();
+  const std::optional<VerifiedChainCache::Key> key = VerifiedChainCache::KeyFor(ssl, role);
+  const VerifiedChainCache::Entry* cached =
+      key.has_value() ? host_->verified_chains().Find(*key, snapshot_->bundle_generation) : nullptr;
+  if (cached != nullptr && now + skew >= cached->valid_from &&
+      now - skew <= cached->svid.chain_not_after) {
+    result.svid = cached->svid;
+  } else {
+    // Not seen, or its validity window no longer holds: the full check
+    // (which also names why it fails).
+    std::vector<X509*> chain;
+    absl::Time valid_from = absl::InfinitePast();
+    for (size_t i = 0; i < sk_X509_num(stack); ++i) {
+      chain.push_back(sk_X509_value(stack, i));
+      valid_from = std::max(valid_from, identity::NotBefore(chain.back()));
+    }
+    identity::VerifyOptions options;
+    options.now = now;
+    options.clock_skew = skew;
+    options.peer_role = role;
+    result = identity::VerifySvidChain(chain, snapshot_->bundles, options);
+    if (!result.ok()) return result;
+    if (key.has_value()) {
+      host_->verified_chains().Insert(
+          *key, VerifiedChainCache::Entry{*result.svid, valid_from, snapshot_->bundle_generation});
+    }
+  }
   const identity::SpiffeId& id = result.svid->spiffe_id;
   const bool allowed = listener_->policy.has_value()
                            ? listener_->policy->Allows(id)

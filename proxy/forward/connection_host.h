@@ -13,6 +13,7 @@
 #include "proxy/credentials/credential_snapshot.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/forward/listener_context.h"
+#include "proxy/forward/verified_chain_cache.h"
 
 namespace palisade::forward {
 
@@ -67,6 +68,8 @@ class ConnectionHost {
   virtual bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) = 0;
   virtual void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) = 0;
   virtual bool resumption_enabled() = 0;
+  // Peer chains verified before on this worker.
+  virtual VerifiedChainCache& verified_chains() = 0;
   // Resolves `host` (numeric or DNS); calls back on the loop thread. The
   // returned handle cancels the lookup when destroyed.
   using ResolveCallback = std::function<void(absl::StatusOr<net::SocketAddress>)>;

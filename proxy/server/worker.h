@@ -74,6 +74,7 @@ class Worker final : public forward::ConnectionHost {
   bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) override;
   void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) override;
   bool resumption_enabled() override { return options_.resumption; }
+  forward::VerifiedChainCache& verified_chains() override { return verified_chains_; }
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
   void Release(forward::Connection* connection) override;
 
@@ -103,6 +104,7 @@ class Worker final : public forward::ConnectionHost {
   absl::flat_hash_map<forward::Connection*, std::unique_ptr<forward::Connection>> connections_;
   absl::flat_hash_set<forward::Connection*> parked_;
   absl::flat_hash_map<std::string, bssl::UniquePtr<SSL_SESSION>> sessions_;
+  forward::VerifiedChainCache verified_chains_;
   net::Resolver resolver_;
   event::Timer reauth_timer_;
   event::Timer drain_timer_;

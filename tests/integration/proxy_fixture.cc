@@ -48,7 +48,8 @@ std::string TwoHopMesh::IdentityYaml(const std::string& name, const std::string&
 admin:
   address: 127.0.0.1:0
 runtime:
-  workers: 2
+  workers: )",
+                      workers_, R"(
   drain_timeout: 5s
 )",
                       runtime_extra, R"(logging:

@@ -36,6 +36,7 @@ class TwoHopMesh : public ::testing::Test {
   // Opens a plain connection to a local port; -1 on failure.
   static int Connect(uint16_t port);
 
+  int workers_ = 2;  // per proxy, set before Start*
   std::string dir_;
   TestPki pki_;
   std::unique_ptr<EchoServer> echo_;

@@ -21,12 +21,12 @@ class ProxyRefusalsTest : public TwoHopMesh {
 
   // s_client with the given extra arguments; sends a line and waits at most
   // a few seconds for the echo.
-  CommandResult SClient(std::vector<std::string> extra) {
+  CommandResult SClient(std::vector<std::string> extra, absl::Duration wait = absl::Seconds(4)) {
     std::vector<std::string> argv = {
         "openssl", "s_client",           "-connect", absl::StrCat("127.0.0.1:", inbound_port_),
         "-CAfile", dir_ + "/bundle.pem", "-quiet",   "-ign_eof"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return RunCommand(argv, absl::Seconds(4), "hello-through-mtls\n");
+    return RunCommand(argv, wait, "hello-through-mtls\n");
   }
 
   double Failures(const std::string& reason) {
@@ -80,6 +80,25 @@ TEST_F(ProxyRefusalsTest, RefusesAnExpiredCertificate) {
   EXPECT_TRUE(WaitFor([&] { return Failures("expired") >= 1; }, absl::Seconds(5)))
       << inbound_->Metrics();
   ExpectBackendGotNothing();
+}
+
+TEST_F(ProxyRefusalsTest, APeerVerifiedBeforeIsRefusedOnceItsCertificateExpired) {
+  // Verified chains are cached per worker; the cache must not outlive them.
+  // One worker, so the second connection meets the first one's cache entry.
+  inbound_.reset();
+  workers_ = 1;
+  StartInbound();
+  CertSpec spec = pki_.LeafSpec("/ns/shop/sa/frontend");
+  const absl::Time expiry = absl::Now() + absl::Seconds(4);
+  spec.not_after = expiry;
+  pki_.WriteFiles(dir_, "brief", pki_.IssueLeaf(spec));
+  const std::vector<std::string> brief = {"-cert",       dir_ + "/brief.pem",
+                                          "-cert_chain", dir_ + "/brief.pem",
+                                          "-key",        dir_ + "/brief.key"};
+  EXPECT_NE(SClient(brief, absl::Seconds(1)).output.find("hello-through-mtls"), std::string::npos);
+  absl::SleepFor(expiry + absl::Seconds(1) - absl::Now());  // the certificate's own clock
+  EXPECT_EQ(SClient(brief, absl::Seconds(1)).output.find("hello-through-mtls"), std::string::npos);
+  EXPECT_GE(Failures("expired"), 1) << inbound_->Metrics();
 }
 
 TEST_F(ProxyRefusalsTest, RefusesAnotherTrustDomain) {

@@ -6,6 +6,7 @@
 //   echo_server --listen=127.0.0.1:0 --port_file=PATH [--record=PATH] [--mode=echo|http]
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,7 +26,9 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "Address to listen on.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port here once listening.");
 ABSL_FLAG(std::string, record, "", "Append one line per accepted and per closed connection.");
-ABSL_FLAG(std::string, mode, "echo", "echo: send every byte back; http: answer each request.");
+ABSL_FLAG(std::string, mode, "echo",
+          "echo: send every byte back; http: answer each request; sink: count bytes until "
+          "EOF, then answer with the count.");
 ABSL_FLAG(std::string, name, "backend", "Named in HTTP answers.");
 
 namespace {
@@ -60,6 +63,18 @@ void ServeEcho(int fd, uint64_t* bytes) {
   shutdown(fd, SHUT_WR);  // pass the half-close on
 }
 
+void ServeSink(int fd, uint64_t* bytes) {
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    *bytes += n;
+  }
+  const std::string count = absl::StrCat(*bytes, "\n");
+  WriteAll(fd, count.data(), count.size());
+  shutdown(fd, SHUT_WR);
+}
+
 void ServeHttp(int fd, uint64_t* bytes) {
   std::string request;
   char buf[8192];
@@ -92,6 +107,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto listener = palisade::net::BindListener(*address, false);
+  // Benchmarks hold thousands of connections.
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
   if (!listener.ok()) {
     std::cerr << listener.status() << "\n";
     return 1;
@@ -105,7 +126,7 @@ int main(int argc, char** argv) {
     std::ofstream(file + ".tmp") << bound->port() << "\n";
     std::rename((file + ".tmp").c_str(), file.c_str());
   }
-  const bool http = absl::GetFlag(FLAGS_mode) == "http";
+  const std::string mode = absl::GetFlag(FLAGS_mode);
   for (;;) {
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
@@ -114,10 +135,12 @@ int main(int argc, char** argv) {
     Record(absl::StrCat("accept ", palisade::net::SocketAddress::FromSockaddr(
                                        reinterpret_cast<sockaddr*>(&peer), len)
                                        .ToString()));
-    std::thread([fd, http] {
+    std::thread([fd, mode] {
       uint64_t bytes = 0;
-      if (http) {
+      if (mode == "http") {
         ServeHttp(fd, &bytes);
+      } else if (mode == "sink") {
+        ServeSink(fd, &bytes);
       } else {
         ServeEcho(fd, &bytes);
       }

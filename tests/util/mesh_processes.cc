@@ -1,5 +1,7 @@
 #include "tests/util/mesh_processes.h"
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
@@ -16,6 +18,7 @@ absl::StatusOr<std::unique_ptr<ProxyProcess>> ProxyProcess::Start(const std::str
   const std::string config_path = absl::StrCat(dir, "/", name, ".yaml");
   const std::string address_file = absl::StrCat(dir, "/", name, ".admin");
   if (!WriteFile(config_path, config_yaml)) return absl::InternalError("cannot write config");
+  std::remove(address_file.c_str());  // a previous proxy's address is not ours
   auto process = Process::Start(
       {kProxyBinary, "--config=" + config_path, "--admin_address_file=" + address_file},
       absl::StrCat(dir, "/", name, ".log"));
