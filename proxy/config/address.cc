@@ -136,11 +136,10 @@ bool IpPort::IsWildcard() const {
 }
 
 bool IpPort::Overlaps(const IpPort& other) const {
-  if (port_ == 0 || port_ != other.port_) return false;
-  if (ipv6_ == other.ipv6_ && bytes_ == other.bytes_) return true;
-  if (IsWildcard() && (ipv6_ || !other.ipv6_)) return true;
-  if (other.IsWildcard() && (other.ipv6_ || !ipv6_)) return true;
-  return false;
+  // IPv6 listeners are bound IPV6_V6ONLY (proxy/net/sockets.cc), so the
+  // families never share a port.
+  if (port_ == 0 || port_ != other.port_ || ipv6_ != other.ipv6_) return false;
+  return bytes_ == other.bytes_ || IsWildcard() || other.IsWildcard();
 }
 
 std::string IpPort::ToString() const {

@@ -64,7 +64,9 @@ TEST(IpPortTest, OverlapsOnTheSamePortAndACoveringAddress) {
   EXPECT_TRUE(MustParse("[::1]:80").Overlaps(MustParse("[0::1]:80")));
   EXPECT_TRUE(MustParse("0.0.0.0:80").Overlaps(MustParse("127.0.0.1:80")));
   EXPECT_TRUE(MustParse("127.0.0.1:80").Overlaps(MustParse("0.0.0.0:80")));
-  EXPECT_TRUE(MustParse("[::]:80").Overlaps(MustParse("10.0.0.1:80")));
+  EXPECT_FALSE(MustParse("[::]:80").Overlaps(MustParse("10.0.0.1:80")));  // V6ONLY
+  EXPECT_FALSE(MustParse("[::]:80").Overlaps(MustParse("0.0.0.0:80")));
+  EXPECT_TRUE(MustParse("[::]:80").Overlaps(MustParse("[fd00::1]:80")));
   EXPECT_FALSE(MustParse("0.0.0.0:80").Overlaps(MustParse("[::1]:80")));
   EXPECT_FALSE(MustParse("127.0.0.1:80").Overlaps(MustParse("127.0.0.2:80")));
   EXPECT_FALSE(MustParse("127.0.0.1:80").Overlaps(MustParse("127.0.0.1:81")));

@@ -15,6 +15,7 @@
 #include "proxy/config/address.h"
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/file_check.h"
+#include "proxy/net/address_pattern.h"
 
 namespace palisade::config {
 namespace {
@@ -191,7 +192,11 @@ class Validator {
       Error(forward_path, "is required: ip:port of the local app");
     } else if (absl::StatusOr<IpPort> to = IpPort::Parse(in.forward_to()); !to.ok()) {
       Check(forward_path, to.status());
-    } else if (to->port() == 0) {
+    } else if (in.original_destination() && to->port() != 0) {
+      Error(forward_path, absl::StrCat(Quote(in.forward_to()),
+                                       ": with original_destination the port comes from each "
+                                       "connection; write port 0 (e.g. 127.0.0.1:0)"));
+    } else if (!in.original_destination() && to->port() == 0) {
       Error(forward_path, absl::StrCat(Quote(in.forward_to()), ": port 0 cannot be connected to"));
     }
     if (in.has_authorization()) CheckAuthorization(Join(path, "authorization"), in.authorization());
@@ -203,12 +208,27 @@ class Validator {
     const std::string path = Index("outbound", i);
     CheckListenerName(path, out.name());
     CheckListenAddress(path, out.address(), !out.allow_non_loopback());
-    if (out.upstream().empty()) {
+    if (out.original_destination()) {
+      if (!out.upstream().empty()) {
+        Error(Join(path, "upstream"),
+              "must be empty with original_destination: each connection goes where the app "
+              "dialled");
+      }
+    } else if (out.upstream().empty()) {
       Error(Join(path, "upstream"), "is required: host:port of the upstream's inbound listener");
     } else {
       Check(Join(path, "upstream"), ParseHostPort(out.upstream()).status());
     }
-    CheckExpectedPeer(Join(path, "expected_peer"), out);
+    if (!out.original_destination() && out.destinations_size() > 0) {
+      Error(Join(path, "destinations"), "only applies with original_destination: true");
+    }
+    for (int d = 0; d < out.destinations_size(); ++d) {
+      const std::string rule = Index(Join(path, "destinations"), d);
+      Check(Join(rule, "address"),
+            net::AddressPattern::Parse(out.destinations(d).address()).status());
+      CheckExpectedPeer(Join(rule, "expected_peer"), out.destinations(d).expected_peer());
+    }
+    CheckExpectedPeer(Join(path, "expected_peer"), out.expected_peer());
     CheckTimeouts(path, out.has_timeouts(), out.timeouts());
   }
 
@@ -291,8 +311,7 @@ class Validator {
     }
   }
 
-  void CheckExpectedPeer(const std::string& path, const v1::OutboundListener& out) {
-    const v1::PeerMatch& peer = out.expected_peer();
+  void CheckExpectedPeer(const std::string& path, const v1::PeerMatch& peer) {
     switch (peer.match_case()) {
       case v1::PeerMatch::kSpiffeId:
         return CheckSpiffeId(Join(path, "spiffe_id"), peer.spiffe_id());

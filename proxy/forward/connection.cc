@@ -73,6 +73,28 @@ bool Connection::TakeUsableSnapshot() {
 void Connection::Start() {
   listener_->active.fetch_add(1, std::memory_order_relaxed);
   host_->observer()->OnAccepted(*listener_);
+  if (listener_->policy.has_value()) {
+    policy_ = &*listener_->policy;
+    policy_description_ = &listener_->policy_description;
+  }
+  if (listener_->original_destination) {
+    absl::StatusOr<net::SocketAddress> original = net::OriginalDestinationOf(accepted_.get());
+    absl::StatusOr<net::SocketAddress> local = net::LocalAddressOf(accepted_.get());
+    // Without a redirect the "original" destination is this listener itself:
+    // forwarding there would loop.
+    if (!original.ok() || (local.ok() && original->ToString() == local->ToString())) {
+      Close("no_original_destination");
+      return;
+    }
+    original_destination_ = *original;
+    for (const DestinationRule& rule : listener_->destinations) {
+      if (rule.address.Matches(original_destination_)) {
+        policy_ = &rule.expected.policy;
+        policy_description_ = &rule.expected.description;
+        break;
+      }
+    }
+  }
   if (listener_->direction == Direction::kInbound) {
     if (host_->snapshot() == nullptr) {
       FailHandshake("no_identity", "this proxy has no SVID yet");
@@ -97,8 +119,12 @@ void Connection::OnIdentityAvailable() {
     timer_.Cancel();
   }
   downstream_ = std::make_unique<net::PlainTransport>(std::move(accepted_));
-  phase_ = Phase::kResolving;
   timer_.Arm(listener_->connect_timeout);
+  if (listener_->original_destination) {
+    ConnectTo(original_destination_);
+    return;
+  }
+  phase_ = Phase::kResolving;
   resolving_ = host_->Resolve(listener_->upstream, [this](absl::StatusOr<net::SocketAddress> a) {
     resolving_.reset();
     if (!a.ok()) {
@@ -110,7 +136,7 @@ void Connection::OnIdentityAvailable() {
 }
 
 void Connection::ConnectTo(const net::SocketAddress& address) {
-  absl::StatusOr<net::UniqueFd> fd = net::StartConnect(address);
+  absl::StatusOr<net::UniqueFd> fd = net::StartConnect(address, listener_->socket_mark);
   if (!fd.ok()) {
     Close(listener_->direction == Direction::kInbound ? "app_connect_failed"
                                                       : "upstream_connect_failed");
@@ -153,9 +179,13 @@ void Connection::BeginHandshake(net::UniqueFd fd, bool as_server) {
   tls::AttachHooks(ssl.get(), this);
   if (!as_server) {
     const std::string& host = listener_->upstream.host;
-    if (!IsIpLiteral(host)) SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+    if (!listener_->original_destination && !IsIpLiteral(host)) {
+      SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+    }
     if (host_->resumption_enabled()) {
-      session_key_ = absl::StrCat(listener_->name, "|", listener_->upstream.ToString());
+      session_key_ = absl::StrCat(listener_->name, "|",
+                                  listener_->original_destination ? original_destination_.ToString()
+                                                                  : listener_->upstream.ToString());
       if (bssl::UniquePtr<SSL_SESSION> session = host_->TakeSession(session_key_)) {
         SSL_set_session(ssl.get(), session.get());
       }
@@ -222,7 +252,9 @@ void Connection::OnHandshakeDone() {
   host_->observer()->OnHandshake(*listener_, outcome);
 
   if (listener_->direction == Direction::kInbound) {
-    ConnectTo(listener_->forward_to);
+    ConnectTo(listener_->original_destination
+                  ? listener_->forward_to.WithPort(original_destination_.port())
+                  : listener_->forward_to);
   } else {
     StartPump();
   }
@@ -292,8 +324,8 @@ identity::SvidVerification Connection::CheckPeerChain(SSL* ssl) {
     }
   }
   const identity::SpiffeId& id = result.svid->spiffe_id;
-  const bool allowed = listener_->policy.has_value()
-                           ? listener_->policy->Allows(id)
+  const bool allowed = policy_ != nullptr
+                           ? policy_->Allows(id)
                            : id.trust_domain() == snapshot_->spiffe_id.trust_domain();
   if (!allowed) {
     result.reason = identity::VerifyReason::kNotAuthorized;
@@ -301,7 +333,7 @@ identity::SvidVerification Connection::CheckPeerChain(SSL* ssl) {
         listener_->direction == Direction::kInbound
             ? absl::StrCat(id.ToString(), " is not allowed by listener ", listener_->name)
             : absl::StrCat("upstream presented ", id.ToString(), ", expected ",
-                           listener_->policy_description);
+                           policy_description_ != nullptr ? *policy_description_ : "");
   }
   return result;
 }

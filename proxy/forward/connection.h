@@ -103,6 +103,10 @@ class Connection final : public tls::TlsConnectionHooks {
   identity::SvidVerification verification_;
   std::string session_key_;
   std::string failure_detail_;
+  // What the peer must be: the listener's policy, or a destination rule's.
+  const identity::AuthorizationPolicy* policy_ = nullptr;
+  const std::string* policy_description_ = nullptr;
+  net::SocketAddress original_destination_;
 };
 
 }  // namespace palisade::forward

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "identity/authz_policy.h"
+#include "proxy/net/address_pattern.h"
 #include "proxy/net/socket_address.h"
 
 namespace palisade::forward {
@@ -19,6 +21,18 @@ enum class Direction { kInbound, kOutbound };
 inline const char* DirectionName(Direction d) {
   return d == Direction::kInbound ? "inbound" : "outbound";
 }
+
+// Who the upstream must be, and how to say it in logs.
+struct PeerExpectation {
+  identity::AuthorizationPolicy policy;
+  std::string description;
+};
+
+// Transparent capture: the expected peer by original destination.
+struct DestinationRule {
+  net::AddressPattern address;
+  PeerExpectation expected;
+};
 
 struct ListenerContext {
   std::string name;
@@ -31,6 +45,13 @@ struct ListenerContext {
   // Outbound: who the upstream must be.
   std::optional<identity::AuthorizationPolicy> policy;
   std::string policy_description;  // for logs: "spiffe://td/ns/a/sa/b", ...
+  // Transparent capture (SO_ORIGINAL_DST). Inbound: forward to forward_to's
+  // IP on the original port. Outbound: connect to the original destination;
+  // the first matching rule names the expected peer, else `policy`.
+  bool original_destination = false;
+  std::vector<DestinationRule> destinations;
+  // SO_MARK on connections this listener opens (0: none).
+  uint32_t socket_mark = 0;
   absl::Duration handshake_timeout = absl::Seconds(10);
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration idle_timeout = absl::Hours(1);

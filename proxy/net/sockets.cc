@@ -13,6 +13,10 @@
 namespace palisade::net {
 namespace {
 
+// SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST (both 80, kernel ABI). Their headers
+// (<linux/netfilter_ipv4.h>) clash with <netinet/in.h>.
+constexpr int kSoOriginalDst = 80;
+
 absl::Status Errno(absl::string_view what, const SocketAddress& address) {
   const int e = errno;
   return absl::UnavailableError(
@@ -58,9 +62,27 @@ absl::StatusOr<SocketAddress> PeerAddressOf(int fd) {
   return SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), len);
 }
 
-absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& address) {
+absl::StatusOr<SocketAddress> OriginalDestinationOf(int fd) {
+  sockaddr_storage storage{};
+  socklen_t len = sizeof(sockaddr_in6);
+  // The IPv6 option first: it answers for IPv6 sockets; IPv4 ones fail it.
+  if (getsockopt(fd, SOL_IPV6, kSoOriginalDst, &storage, &len) == 0) {
+    return SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), len);
+  }
+  len = sizeof(sockaddr_in);
+  if (getsockopt(fd, SOL_IP, kSoOriginalDst, &storage, &len) == 0) {
+    return SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), len);
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("no original destination (SO_ORIGINAL_DST): ", std::strerror(errno)));
+}
+
+absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& address, uint32_t mark) {
   UniqueFd fd(socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
   if (!fd.valid()) return Errno("socket for", address);
+  if (mark != 0 && setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+    return Errno("SO_MARK (needs CAP_NET_ADMIN) for", address);
+  }
   SetNoDelay(fd.get());
   if (connect(fd.get(), address.sockaddr_ptr(), address.length()) != 0 && errno != EINPROGRESS) {
     return Errno("cannot connect to", address);

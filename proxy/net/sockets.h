@@ -17,10 +17,15 @@ absl::StatusOr<UniqueFd> BindListener(const SocketAddress& address, bool reuse_p
 
 absl::StatusOr<SocketAddress> LocalAddressOf(int fd);
 absl::StatusOr<SocketAddress> PeerAddressOf(int fd);
+// Where a connection redirected by iptables (nat REDIRECT) was going
+// (SO_ORIGINAL_DST, IPv4 and IPv6). Without a redirect it is the socket's
+// own local address.
+absl::StatusOr<SocketAddress> OriginalDestinationOf(int fd);
 
 // Starts a non-blocking connect; the fd becomes writable when it completes,
-// then ConnectResult() tells how it went.
-absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& address);
+// then ConnectResult() tells how it went. A non-zero `mark` is set as SO_MARK
+// first, so capture rules can recognise the proxy's own traffic.
+absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& address, uint32_t mark = 0);
 absl::Status ConnectResult(int fd);
 
 // TCP_NODELAY: the proxy forwards what it gets at once; batching is the

@@ -23,10 +23,34 @@ void ApplyCommon(const config::v1::ListenerLimits& limits, const config::v1::Tim
   c->connect_timeout = Or(timeouts.connect(), c->connect_timeout);
   c->idle_timeout = Or(timeouts.idle(), c->idle_timeout);
   c->startup_hold = Or(runtime.startup_hold(), c->startup_hold);
+  c->socket_mark = runtime.socket_mark();
 }
 
 absl::Status Named(const std::string& kind, const std::string& name, const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(kind, " listener \"", name, "\": ", s.message()));
+}
+
+absl::StatusOr<forward::PeerExpectation> Expectation(const config::v1::PeerMatch& expected) {
+  absl::StatusOr<identity::AuthorizationPolicy> policy;
+  std::string description;
+  switch (expected.match_case()) {
+    case config::v1::PeerMatch::kSpiffeId:
+      policy = identity::AuthorizationPolicy::Create({expected.spiffe_id()}, {}, {});
+      description = expected.spiffe_id();
+      break;
+    case config::v1::PeerMatch::kTrustDomain:
+      policy = identity::AuthorizationPolicy::Create({}, {expected.trust_domain()}, {});
+      description = "any workload of trust domain " + expected.trust_domain();
+      break;
+    case config::v1::PeerMatch::kPathPrefix:
+      policy = identity::AuthorizationPolicy::Create({}, {}, {expected.path_prefix()});
+      description = expected.path_prefix() + "*";
+      break;
+    default:
+      return absl::InvalidArgumentError("expected_peer is required");
+  }
+  if (!policy.ok()) return policy.status();
+  return forward::PeerExpectation{*std::move(policy), std::move(description)};
 }
 
 }  // namespace
@@ -42,6 +66,7 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
   auto forward_to = net::SocketAddress::Parse(in.forward_to());
   if (!forward_to.ok()) return Named("inbound", in.name(), forward_to.status());
   c->forward_to = *forward_to;
+  c->original_destination = in.original_destination();
   if (in.has_authorization()) {
     const auto& a = in.authorization();
     auto policy =
@@ -69,29 +94,23 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> OutboundContext(
   auto address = net::SocketAddress::Parse(out.address());
   if (!address.ok()) return Named("outbound", out.name(), address.status());
   c->address = *address;
-  auto upstream = net::HostPort::Parse(out.upstream());
-  if (!upstream.ok()) return Named("outbound", out.name(), upstream.status());
-  c->upstream = *upstream;
-  const auto& expected = out.expected_peer();
-  absl::StatusOr<identity::AuthorizationPolicy> policy;
-  switch (expected.match_case()) {
-    case config::v1::PeerMatch::kSpiffeId:
-      policy = identity::AuthorizationPolicy::Create({expected.spiffe_id()}, {}, {});
-      c->policy_description = expected.spiffe_id();
-      break;
-    case config::v1::PeerMatch::kTrustDomain:
-      policy = identity::AuthorizationPolicy::Create({}, {expected.trust_domain()}, {});
-      c->policy_description = "any workload of trust domain " + expected.trust_domain();
-      break;
-    case config::v1::PeerMatch::kPathPrefix:
-      policy = identity::AuthorizationPolicy::Create({}, {}, {expected.path_prefix()});
-      c->policy_description = expected.path_prefix() + "*";
-      break;
-    default:
-      return Named("outbound", out.name(), absl::InvalidArgumentError("expected_peer is required"));
+  c->original_destination = out.original_destination();
+  if (!c->original_destination) {
+    auto upstream = net::HostPort::Parse(out.upstream());
+    if (!upstream.ok()) return Named("outbound", out.name(), upstream.status());
+    c->upstream = *upstream;
   }
-  if (!policy.ok()) return Named("outbound", out.name(), policy.status());
-  c->policy = *std::move(policy);
+  auto expected = Expectation(out.expected_peer());
+  if (!expected.ok()) return Named("outbound", out.name(), expected.status());
+  c->policy = std::move(expected->policy);
+  c->policy_description = std::move(expected->description);
+  for (const auto& rule : out.destinations()) {
+    auto pattern = net::AddressPattern::Parse(rule.address());
+    if (!pattern.ok()) return Named("outbound", out.name(), pattern.status());
+    auto rule_expected = Expectation(rule.expected_peer());
+    if (!rule_expected.ok()) return Named("outbound", out.name(), rule_expected.status());
+    c->destinations.push_back(forward::DestinationRule{*pattern, *std::move(rule_expected)});
+  }
   ApplyCommon(out.limits(), out.timeouts(), runtime, c.get());
   return c;
 }

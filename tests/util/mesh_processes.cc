@@ -1,7 +1,6 @@
 #include "tests/util/mesh_processes.h"
 
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
