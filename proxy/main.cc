@@ -190,6 +190,18 @@ int Run(const v1::ProxyConfig& config) {
     return 1;
   }
   log::Log(log::Level::kInfo, "admin server up", {{"address", http.address().ToString()}});
+  admin::HttpServer public_http;
+  if (!config.admin().public_address().empty()) {
+    admin::InstallPublicRoutes(&public_http, sources);
+    auto public_address = net::SocketAddress::Parse(config.admin().public_address());
+    if (absl::Status s = public_http.Start(*public_address); !s.ok()) {
+      log::Log(log::Level::kError, "cannot start the public health/metrics server",
+               {{"error", std::string(s.message())}});
+      return 1;
+    }
+    log::Log(log::Level::kInfo, "health and metrics server up",
+             {{"address", public_http.address().ToString()}});
+  }
   if (const std::string file = absl::GetFlag(FLAGS_admin_address_file); !file.empty()) {
     const std::string tmp = file + ".tmp";
     std::ofstream(tmp) << http.address().ToString() << "\n";

@@ -72,7 +72,7 @@ std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Tim
   return out.dump(2) + "\n";
 }
 
-void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources s) {
+void InstallPublicRoutes(HttpServer* http, ProxyAdminSources s) {
   http->Route("GET", "/metrics", [s](const HttpRequest&) {
     s.metrics->SetReady(NotReadyReason(s).empty());
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
@@ -86,6 +86,10 @@ void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources s) {
     if (reason.empty()) return HttpResponse{200, "text/plain", "ready\n"};
     return HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
   });
+}
+
+void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources s) {
+  InstallPublicRoutes(http, s);
   http->Route("GET", "/certs", [s](const HttpRequest&) {
     const auto snapshot = s.store->Current();
     return HttpResponse{200, "application/json", CertsJson(snapshot.get(), s.clock())};

@@ -29,6 +29,8 @@ struct ProxyAdminSources {
 std::string NotReadyReason(const ProxyAdminSources& sources);
 
 void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources sources);
+// Only /healthz, /ready and /metrics: for a port others can reach.
+void InstallPublicRoutes(HttpServer* http, ProxyAdminSources sources);
 
 // /certs as JSON (exposed for tests).
 std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Time now);

@@ -275,6 +275,9 @@ class Validator {
     const bool defaulted = admin.address().empty();
     AddBound("admin.address", defaulted ? kDefaultAdminAddress : admin.address(),
              !admin.allow_non_loopback(), defaulted ? " (the default)" : "");
+    if (!admin.public_address().empty()) {
+      AddBound("admin.public_address", admin.public_address(), /*loopback_only=*/false, "");
+    }
   }
 
   void CheckBindConflicts() {

@@ -165,6 +165,41 @@ TEST_F(ProxyRobustnessTest, ClosesIdleConnections) {
       absl::Seconds(5)));
 }
 
+TEST_F(ProxyRobustnessTest, PublicPortServesOnlyTheReadOnlyEndpoints) {
+  const std::string yaml = absl::StrCat(IdentityYaml("backend", kBackendId), R"(inbound:
+  - name: in
+    address: 127.0.0.1:0
+    forward_to: )",
+                                        echo_->address(), R"(
+)");
+  // admin.public_address goes into the admin section of the identity YAML.
+  std::string with_public = yaml;
+  with_public.replace(with_public.find("  address: 127.0.0.1:0\nruntime"),
+                      std::string("  address: 127.0.0.1:0\n").size(),
+                      "  address: 127.0.0.1:0\n  public_address: 127.0.0.2:0\n");
+  // Port 0 on the public address: find it through the process log.
+  auto proxy = ProxyProcess::Start(dir_, "public", with_public);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  ASSERT_TRUE((*proxy)->WaitReady());
+  std::string public_url;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string log = (*proxy)->process().Output();
+        const size_t at = log.find("health and metrics server up address=");
+        if (at == std::string::npos) return false;
+        const size_t start = at + std::string("health and metrics server up address=").size();
+        public_url = "http://" + log.substr(start, log.find('\n', start) - start);
+        return true;
+      },
+      absl::Seconds(10)));
+  EXPECT_EQ(HttpGet(public_url + "/ready").status, 200);
+  EXPECT_EQ(HttpGet(public_url + "/healthz").status, 200);
+  EXPECT_NE(HttpGet(public_url + "/metrics").body.find("palisade_svid_info"), std::string::npos);
+  EXPECT_EQ(HttpPost(public_url + "/drain").status, 404);
+  EXPECT_EQ(HttpGet(public_url + "/config").status, 404);
+  EXPECT_EQ(HttpGet(public_url + "/certs").status, 404);
+}
+
 TEST_F(ProxyRobustnessTest, AppThatIsDownClosesTheClientPromptlyAndTheProxyStaysUp) {
   StartInbound(R"(  - name: down
     address: 127.0.0.1:0
