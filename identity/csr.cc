@@ -109,6 +109,10 @@ absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der) {
   }
   bssl::UniquePtr<EVP_PKEY> key(X509_REQ_get_pubkey(req.get()));
   if (key == nullptr) return CsrError("public key cannot be parsed");
+  // Key rules first: they are cheap, and they bound what the signature check costs.
+  if (absl::Status s = CheckKeyStrength(key.get(), KeyPolicy::kCsr); !s.ok()) {
+    return CsrError(s.message());
+  }
   if (X509_REQ_verify(req.get(), key.get()) != 1) {
     return CsrError("signature does not verify with the requested key");
   }
@@ -116,9 +120,6 @@ absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der) {
     return CsrError(absl::StrCat("is signed with ",
                                  OBJ_nid2sn(X509_REQ_get_signature_nid(req.get())),
                                  "; SHA-1 and MD5 based signatures are refused"));
-  }
-  if (absl::Status s = CheckKeyStrength(key.get(), KeyPolicy::kCsr); !s.ok()) {
-    return CsrError(s.message());
   }
   absl::StatusOr<std::vector<std::string>> uris = RequestedUris(req.get());
   if (!uris.ok()) return uris.status();
