@@ -1,5 +1,6 @@
 #include "identity/csr.h"
 
+#include <openssl/bytestring.h>
 #include <openssl/err.h>
 #include <openssl/mem.h>
 #include <openssl/nid.h>
@@ -58,6 +59,21 @@ absl::StatusOr<std::vector<std::string>> RequestedUris(X509_REQ* req) {
         static_cast<size_t>(ASN1_STRING_length(name->d.uniformResourceIdentifier)));
   }
   return uris;
+}
+
+// The SubjectPublicKeyInfo element of a CertificationRequest, as its DER bytes
+// (RFC 2986: SEQUENCE { SEQUENCE { version, subject, subjectPKInfo, ... }, ... }).
+std::string PublicKeyInfoDer(absl::string_view csr_der) {
+  CBS csr, request, info, spki;
+  CBS_init(&csr, reinterpret_cast<const uint8_t*>(csr_der.data()), csr_der.size());
+  if (!CBS_get_asn1(&csr, &request, CBS_ASN1_SEQUENCE) ||
+      !CBS_get_asn1(&request, &info, CBS_ASN1_SEQUENCE) ||
+      !CBS_get_asn1(&info, nullptr, CBS_ASN1_INTEGER) ||
+      !CBS_get_asn1(&info, nullptr, CBS_ASN1_SEQUENCE) ||
+      !CBS_get_asn1_element(&info, &spki, CBS_ASN1_SEQUENCE)) {
+    return "";
+  }
+  return std::string(reinterpret_cast<const char*>(CBS_data(&spki)), CBS_len(&spki));
 }
 
 }  // namespace
@@ -129,7 +145,7 @@ absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der) {
   absl::StatusOr<SpiffeId> id = SpiffeId::Parse(uris->front());
   if (!id.ok()) return CsrError(id.status().message());
   ERR_clear_error();
-  return CheckedCsr{*std::move(id), std::move(key)};
+  return CheckedCsr{*std::move(id), std::move(key), PublicKeyInfoDer(der)};
 }
 
 }  // namespace identity

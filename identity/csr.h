@@ -27,6 +27,10 @@ absl::StatusOr<std::string> CreateCsrDer(EVP_PKEY* key, const SpiffeId& id);
 struct CheckedCsr {
   SpiffeId spiffe_id;
   bssl::UniquePtr<EVP_PKEY> public_key;
+  // The request's SubjectPublicKeyInfo DER, the same key as `public_key`. The signer
+  // copies it into the certificate instead of re-encoding the key; when empty (a
+  // hand-made CheckedCsr) it encodes `public_key`.
+  std::string public_key_info;
 };
 
 // Parses a DER CSR and checks, in order: size and DER (nothing after it), the
