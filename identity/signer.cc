@@ -121,9 +121,11 @@ absl::StatusOr<bssl::UniquePtr<X509>> IssueSvid(const CheckedCsr& csr, const Iss
   const absl::Time not_after = std::min(options.now + options.ttl, NotAfter(issuer.certificate));
 
   CertificateBuilder builder;
+  // Issuer before subject: SetSubject then skips copying the subject into the
+  // issuer field only to overwrite it.
   builder.SetRandomSerial()
-      .SetSubject({{"O", kOrganization}})
       .SetIssuerName(issuer.certificate)
+      .SetSubject({{"O", kOrganization}})
       .SetValidity(options.now - options.backdate, not_after);
   if (csr.public_key_info.empty()) {
     builder.SetPublicKey(csr.public_key.get());
