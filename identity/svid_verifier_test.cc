@@ -417,6 +417,19 @@ TEST_F(SvidVerifierTest, RejectsSigningCertificateWithoutKeyCertSign) {
                 "intermediate at depth 1");
 }
 
+TEST_F(SvidVerifierTest, BlamesKeyUsageOnlyOnTheIssuerWhoseKeyIdMatches) {
+  // A same-named CA without keyCertSign whose key did not sign the leaf: the chain
+  // is simply untrusted.
+  CertSpec spec = testing::IntermediateSpec("shop.example", kNow);
+  spec.key_usage = kDigitalSignature;
+  Credential impostor = testing::Issue(spec, &shop_.root());
+  Credential real_issuer =
+      testing::Issue(testing::IntermediateSpec("shop.example", kNow), &shop_.root());
+  Credential leaf = testing::Issue(shop_.LeafSpec("/a"), &real_issuer);
+  ExpectFailure(Verify({leaf.x509(), impostor.x509()}), VerifyReason::kUntrustedChain,
+                "unable to get local issuer certificate");
+}
+
 // ---- weak_key ----
 
 TEST_F(SvidVerifierTest, RejectsWeakLeafKeys) {
