@@ -5,6 +5,7 @@
 #include <openssl/bytestring.h>
 #include <openssl/digest.h>
 #include <openssl/err.h>
+#include <openssl/mem.h>
 #include <openssl/obj.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -129,6 +130,52 @@ CertificateBuilder& CertificateBuilder::SetPublicKey(EVP_PKEY* key) {
   if (key == nullptr || !X509_set_pubkey(cert_.get(), key)) {
     return Fail(BoringSslError(absl::StatusCode::kInvalidArgument, "setting the public key"));
   }
+  return *this;
+}
+
+CertificateBuilder& CertificateBuilder::SetPublicKeyInfo(absl::string_view spki_der) {
+  if (!ok()) return *this;
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(spki_der.data());
+  bssl::UniquePtr<X509_PUBKEY> spki(
+      d2i_X509_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+  if (spki == nullptr || p != reinterpret_cast<const uint8_t*>(spki_der.data()) + spki_der.size()) {
+    return Fail(BoringSslError(absl::StatusCode::kInvalidArgument,
+                               "SubjectPublicKeyInfo DER does not parse"));
+  }
+  const uint8_t* key = nullptr;
+  int key_len = 0;
+  X509_ALGOR* algorithm = nullptr;
+  const ASN1_OBJECT* algorithm_oid = nullptr;
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  if (!X509_PUBKEY_get0_param(nullptr, &key, &key_len, &algorithm, spki.get())) {
+    return Fail(InternalBoringSslError("X509_PUBKEY_get0_param"));
+  }
+  X509_ALGOR_get0(&algorithm_oid, &param_type, &param, algorithm);
+  // X509_PUBKEY_set0_param takes ownership: hand it copies.
+  bssl::UniquePtr<ASN1_OBJECT> oid_copy(OBJ_dup(algorithm_oid));
+  void* param_copy = nullptr;
+  if (param_type == V_ASN1_OBJECT) {
+    param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
+  } else if (param_type != V_ASN1_UNDEF && param_type != V_ASN1_NULL) {
+    param_copy = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(param));
+  }
+  uint8_t* key_copy = static_cast<uint8_t*>(OPENSSL_memdup(key, static_cast<size_t>(key_len)));
+  const bool copied =
+      oid_copy != nullptr && key_copy != nullptr &&
+      (param_copy != nullptr || param_type == V_ASN1_UNDEF || param_type == V_ASN1_NULL);
+  if (!copied || !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert_.get()), oid_copy.get(),
+                                         param_type, param_copy, key_copy, key_len)) {
+    // On failure nothing was taken over.
+    if (param_type == V_ASN1_OBJECT) {
+      ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param_copy));
+    } else {
+      ASN1_STRING_free(static_cast<ASN1_STRING*>(param_copy));
+    }
+    OPENSSL_free(key_copy);
+    return Fail(InternalBoringSslError("setting the SubjectPublicKeyInfo"));
+  }
+  oid_copy.release();
   return *this;
 }
 

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/mem.h>
 #include <openssl/nid.h>
 #include <openssl/x509v3.h>
 
@@ -106,6 +107,26 @@ TEST_F(CertificateBuilderTest, BuildsALeafLinkedToItsIssuerByKeyId) {
   EXPECT_EQ(X509_get_signature_nid(x), NID_ecdsa_with_SHA256);
   bssl::UniquePtr<EVP_PKEY> ca_key(X509_get_pubkey(ca.get()));
   EXPECT_EQ(X509_verify(x, ca_key.get()), 1);
+}
+
+TEST_F(CertificateBuilderTest, CopiesASubjectPublicKeyInfoAsIs) {
+  uint8_t* der = nullptr;
+  const int len = i2d_PUBKEY(leaf_key_.get(), &der);
+  ASSERT_GT(len, 0);
+  const std::string spki(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  CertificateBuilder builder;
+  builder.SetRandomSerial().SetValidity(kNow, kNow + absl::Hours(1)).SetPublicKeyInfo(spki);
+  ASSERT_OK_AND_ASSIGN(bssl::UniquePtr<X509> cert, builder.Sign(key_.get(), EVP_sha256()));
+  EXPECT_TRUE(KeyMatchesCertificate(leaf_key_.get(), cert.get()));
+  ASSERT_OK_AND_ASSIGN(bssl::UniquePtr<X509> reparsed,
+                       ParseDerCertificate(CertificateToDer(cert.get())));
+  EXPECT_TRUE(KeyMatchesCertificate(leaf_key_.get(), reparsed.get()));
+
+  CertificateBuilder bad;
+  bad.SetPublicKeyInfo(spki + "x");
+  EXPECT_THAT(bad.Sign(key_.get(), EVP_sha256()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("SubjectPublicKeyInfo")));
 }
 
 TEST_F(CertificateBuilderTest, MarksAPrivateCriticalExtensionAsUnsupported) {

@@ -1,5 +1,6 @@
 #include "identity/csr.h"
 
+#include <openssl/bytestring.h>
 #include <openssl/err.h>
 #include <openssl/mem.h>
 #include <openssl/nid.h>
@@ -60,6 +61,21 @@ absl::StatusOr<std::vector<std::string>> RequestedUris(X509_REQ* req) {
   return uris;
 }
 
+// The SubjectPublicKeyInfo element of a CertificationRequest, as its DER bytes
+// (RFC 2986: SEQUENCE { SEQUENCE { version, subject, subjectPKInfo, ... }, ... }).
+std::string PublicKeyInfoDer(absl::string_view csr_der) {
+  CBS csr, request, info, spki;
+  CBS_init(&csr, reinterpret_cast<const uint8_t*>(csr_der.data()), csr_der.size());
+  if (!CBS_get_asn1(&csr, &request, CBS_ASN1_SEQUENCE) ||
+      !CBS_get_asn1(&request, &info, CBS_ASN1_SEQUENCE) ||
+      !CBS_get_asn1(&info, nullptr, CBS_ASN1_INTEGER) ||
+      !CBS_get_asn1(&info, nullptr, CBS_ASN1_SEQUENCE) ||
+      !CBS_get_asn1_element(&info, &spki, CBS_ASN1_SEQUENCE)) {
+    return "";
+  }
+  return std::string(reinterpret_cast<const char*>(CBS_data(&spki)), CBS_len(&spki));
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> CreateCsrDer(EVP_PKEY* key, const SpiffeId& id) {
@@ -109,6 +125,10 @@ absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der) {
   }
   bssl::UniquePtr<EVP_PKEY> key(X509_REQ_get_pubkey(req.get()));
   if (key == nullptr) return CsrError("public key cannot be parsed");
+  // Key rules first: they are cheap, and they bound what the signature check costs.
+  if (absl::Status s = CheckKeyStrength(key.get(), KeyPolicy::kCsr); !s.ok()) {
+    return CsrError(s.message());
+  }
   if (X509_REQ_verify(req.get(), key.get()) != 1) {
     return CsrError("signature does not verify with the requested key");
   }
@@ -116,9 +136,6 @@ absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der) {
     return CsrError(absl::StrCat("is signed with ",
                                  OBJ_nid2sn(X509_REQ_get_signature_nid(req.get())),
                                  "; SHA-1 and MD5 based signatures are refused"));
-  }
-  if (absl::Status s = CheckKeyStrength(key.get(), KeyPolicy::kCsr); !s.ok()) {
-    return CsrError(s.message());
   }
   absl::StatusOr<std::vector<std::string>> uris = RequestedUris(req.get());
   if (!uris.ok()) return uris.status();
@@ -128,7 +145,7 @@ absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der) {
   absl::StatusOr<SpiffeId> id = SpiffeId::Parse(uris->front());
   if (!id.ok()) return CsrError(id.status().message());
   ERR_clear_error();
-  return CheckedCsr{*std::move(id), std::move(key)};
+  return CheckedCsr{*std::move(id), std::move(key), PublicKeyInfoDer(der)};
 }
 
 }  // namespace identity

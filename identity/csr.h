@@ -27,12 +27,16 @@ absl::StatusOr<std::string> CreateCsrDer(EVP_PKEY* key, const SpiffeId& id);
 struct CheckedCsr {
   SpiffeId spiffe_id;
   bssl::UniquePtr<EVP_PKEY> public_key;
+  // The request's SubjectPublicKeyInfo DER, the same key as `public_key`. The signer
+  // copies it into the certificate instead of re-encoding the key; when empty (a
+  // hand-made CheckedCsr) it encodes `public_key`.
+  std::string public_key_info;
 };
 
 // Parses a DER CSR and checks, in order: size and DER (nothing after it), the
-// public key parses, the signature verifies and is not SHA-1/MD5 based, the key is
-// EC P-256/P-384 or RSA >= 2048, exactly one subjectAltName extension request with
-// exactly one URI, a valid SPIFFE ID. InvalidArgument naming the failed rule
+// public key parses and is EC P-256/P-384 or RSA 2048-8192 bits, the signature
+// verifies and is not SHA-1/MD5 based, exactly one subjectAltName extension request
+// with exactly one URI, a valid SPIFFE ID. InvalidArgument naming the failed rule
 // ("CSR: ..."). Whether the caller may have that ID is the caller's decision.
 absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der);
 

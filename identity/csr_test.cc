@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/mem.h>
 
 #include <cstdlib>
 #include <string>
@@ -42,6 +43,12 @@ TEST_F(CsrTest, CreatedCsrChecksBackToTheSameIdAndKey) {
   ASSERT_OK_AND_ASSIGN(CheckedCsr csr, ParseAndCheckCsr(der));
   EXPECT_EQ(csr.spiffe_id.ToString(), kId);
   EXPECT_EQ(EVP_PKEY_cmp(csr.public_key.get(), key_.get()), 1);
+  uint8_t* spki = nullptr;
+  const int len = i2d_PUBKEY(key_.get(), &spki);
+  ASSERT_GT(len, 0);
+  EXPECT_EQ(csr.public_key_info,
+            std::string(reinterpret_cast<const char*>(spki), static_cast<size_t>(len)));
+  OPENSSL_free(spki);
 }
 
 TEST_F(CsrTest, AcceptsP384AndRsa2048Keys) {

@@ -19,6 +19,7 @@ namespace identity {
 namespace {
 
 constexpr int kMinRsaBits = 2048;
+constexpr int kMaxCsrRsaBits = 8192;
 
 // Refuses to decrypt: keys on disk for this project are unencrypted, and a
 // passphrase prompt on a terminal would hang a daemon.
@@ -116,6 +117,10 @@ absl::Status CheckKeyStrength(const EVP_PKEY* key, KeyPolicy policy) {
       if (EVP_PKEY_bits(key) < kMinRsaBits) {
         return absl::InvalidArgumentError(
             absl::StrCat(DescribeKey(key), " key is weaker than ", kMinRsaBits, " bits"));
+      }
+      if (policy == KeyPolicy::kCsr && EVP_PKEY_bits(key) > kMaxCsrRsaBits) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(DescribeKey(key), " key is larger than ", kMaxCsrRsaBits, " bits"));
       }
       return absl::OkStatus();
     case EVP_PKEY_EC: {

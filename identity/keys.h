@@ -36,7 +36,8 @@ std::string DescribeKey(const EVP_PKEY* key);
 enum class KeyPolicy {
   // Keys on a certificate path: RSA >= 2048 bits; EC on P-256, P-384 or P-521.
   kCertificate,
-  // Keys a workload may ask the CA to certify: RSA >= 2048 bits; EC on P-256 or P-384.
+  // Keys a workload may ask the CA to certify: RSA 2048-8192 bits (the cap bounds
+  // what checking a request's signature costs); EC on P-256 or P-384.
   kCsr,
 };
 

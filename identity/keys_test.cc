@@ -3,10 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/cipher.h>
 #include <openssl/ec_key.h>
 #include <openssl/nid.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include <string>
 
@@ -126,6 +128,27 @@ TEST(KeysTest, CsrPolicyAcceptsP256P384AndRsa2048Only) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("P-256 or P-384")));
   EXPECT_THAT(CheckKeyStrength(GenerateKey(KeyType::kRsa1024).get(), KeyPolicy::kCsr),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("weaker than 2048")));
+}
+
+// A public-only RSA key of `bits` (no primes needed to test size rules).
+bssl::UniquePtr<EVP_PKEY> RsaPublicKey(int bits) {
+  bssl::UniquePtr<BIGNUM> n(BN_new());
+  bssl::UniquePtr<BIGNUM> e(BN_new());
+  BN_rand(n.get(), bits, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD);
+  BN_set_word(e.get(), RSA_F4);
+  bssl::UniquePtr<RSA> rsa(RSA_new());
+  RSA_set0_key(rsa.get(), n.release(), e.release(), nullptr);
+  bssl::UniquePtr<EVP_PKEY> key(EVP_PKEY_new());
+  EVP_PKEY_assign_RSA(key.get(), rsa.release());
+  return key;
+}
+
+TEST(KeysTest, CsrPolicyCapsRsaAt8192BitsButCertificatePolicyDoesNot) {
+  EXPECT_OK(CheckKeyStrength(RsaPublicKey(8192).get(), KeyPolicy::kCsr));
+  EXPECT_THAT(
+      CheckKeyStrength(RsaPublicKey(8200).get(), KeyPolicy::kCsr),
+      StatusIs(absl::StatusCode::kInvalidArgument, "RSA 8200 key is larger than 8192 bits"));
+  EXPECT_OK(CheckKeyStrength(RsaPublicKey(8200).get(), KeyPolicy::kCertificate));
 }
 
 }  // namespace

@@ -121,12 +121,26 @@ absl::StatusOr<bssl::UniquePtr<X509>> IssueSvid(const CheckedCsr& csr, const Iss
   const absl::Time not_after = std::min(options.now + options.ttl, NotAfter(issuer.certificate));
 
   CertificateBuilder builder;
+  // Issuer before subject: SetSubject then skips copying the subject into the
+  // issuer field only to overwrite it.
   builder.SetRandomSerial()
-      .SetSubject({{"O", kOrganization}})
       .SetIssuerName(issuer.certificate)
-      .SetValidity(options.now - options.backdate, not_after)
-      .SetPublicKey(csr.public_key.get())
-      .AddBasicConstraints(/*ca=*/false, /*path_len=*/-1, /*critical=*/true)
+      .SetSubject({{"O", kOrganization}})
+      .SetValidity(options.now - options.backdate, not_after);
+  if (csr.public_key_info.empty()) {
+    builder.SetPublicKey(csr.public_key.get());
+  } else {
+    // The SPKI bytes must be the key that was checked.
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(csr.public_key_info.data());
+    bssl::UniquePtr<EVP_PKEY> spki_key(
+        d2i_PUBKEY(nullptr, &p, static_cast<long>(csr.public_key_info.size())));
+    if (spki_key == nullptr || EVP_PKEY_cmp(spki_key.get(), csr.public_key.get()) != 1) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError("CheckedCsr: public_key_info is not public_key");
+    }
+    builder.SetPublicKeyInfo(csr.public_key_info);
+  }
+  builder.AddBasicConstraints(/*ca=*/false, /*path_len=*/-1, /*critical=*/true)
       .AddKeyUsage(kDigitalSignature, /*critical=*/true)
       .AddExtendedKeyUsage({NID_server_auth, NID_client_auth}, /*critical=*/false)
       .AddSubjectAltNames({csr.spiffe_id.ToString()}, {}, /*critical=*/false)

@@ -130,6 +130,26 @@ TEST_F(SignerTest, IssuedSvidHasExactlyTheSvidProfile) {
   EXPECT_GE(ASN1_STRING_length(serial), 8);
 }
 
+TEST_F(SignerTest, CopiesTheRequestedKeyBytesOrEncodesAHandMadeKey) {
+  CheckedCsr csr = Csr("spiffe://shop.example/a");
+  ASSERT_FALSE(csr.public_key_info.empty());
+  ASSERT_OK_AND_ASSIGN(auto from_spki, IssueSvid(csr, IntermediateIssuer(), {.now = kNow}));
+  EXPECT_TRUE(KeyMatchesCertificate(workload_key_.get(), from_spki.get()));
+
+  csr.public_key_info.clear();
+  ASSERT_OK_AND_ASSIGN(auto encoded, IssueSvid(csr, IntermediateIssuer(), {.now = kNow}));
+  EXPECT_TRUE(KeyMatchesCertificate(workload_key_.get(), encoded.get()));
+  // Both ways give the same SubjectPublicKeyInfo, hence the same SKI.
+  EXPECT_EQ(KeyIdOf(from_spki.get()), KeyIdOf(encoded.get()));
+}
+
+TEST_F(SignerTest, RefusesACheckedCsrWhoseKeyBytesAreAnotherKey) {
+  CheckedCsr csr = Csr("spiffe://shop.example/a");
+  csr.public_key = bssl::UpRef(root_key_);
+  EXPECT_THAT(IssueSvid(csr, IntermediateIssuer(), {.now = kNow}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("public_key_info")));
+}
+
 TEST_F(SignerTest, SerialsAreRandomPerIssuance) {
   CheckedCsr csr = Csr("spiffe://shop.example/a");
   ASSERT_OK_AND_ASSIGN(auto a, IssueSvid(csr, IntermediateIssuer(), {.now = kNow}));

@@ -73,15 +73,25 @@ int IgnoreTimeErrors(int ok, X509_STORE_CTX* ctx) {
   return error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID;
 }
 
+bool SameOctets(const ASN1_OCTET_STRING* a, const ASN1_OCTET_STRING* b) {
+  return ASN1_STRING_length(a) == ASN1_STRING_length(b) &&
+         std::equal(ASN1_STRING_get0_data(a), ASN1_STRING_get0_data(a) + ASN1_STRING_length(a),
+                    ASN1_STRING_get0_data(b));
+}
+
 // BoringSSL does not consider a certificate whose keyUsage lacks keyCertSign as an
 // issuer at all, so it reports "no issuer". When the peer sent (or the bundle holds)
-// the issuer that signed `cert` but that lacks keyCertSign, that is the rule broken.
+// `cert`'s issuer, by name and key identifier, but it lacks keyCertSign, that is the
+// rule broken. Only names and key identifiers are compared: a failing handshake must
+// not cost extra signature checks.
 X509* IssuerWithoutKeyCertSign(X509* cert, absl::Span<X509* const> chain,
                                const std::vector<bssl::UniquePtr<X509>>* anchors) {
   std::vector<X509*> candidates(chain.begin() + 1, chain.end());
   if (anchors != nullptr) {
     for (const bssl::UniquePtr<X509>& anchor : *anchors) candidates.push_back(anchor.get());
   }
+  const ASN1_OCTET_STRING* authority_key_id = X509_get0_authority_key_id(cert);
+  X509* found = nullptr;
   for (X509* candidate : candidates) {
     if (candidate == cert ||
         X509_NAME_cmp(X509_get_subject_name(candidate), X509_get_issuer_name(cert)) != 0 ||
@@ -89,11 +99,16 @@ X509* IssuerWithoutKeyCertSign(X509* cert, absl::Span<X509* const> chain,
         (X509_get_key_usage(candidate) & KU_KEY_CERT_SIGN)) {
       continue;
     }
-    bssl::UniquePtr<EVP_PKEY> key(X509_get_pubkey(candidate));
-    if (key != nullptr && X509_verify(cert, key.get()) == 1) return candidate;
+    const ASN1_OCTET_STRING* subject_key_id = X509_get0_subject_key_id(candidate);
+    if (authority_key_id != nullptr && subject_key_id != nullptr &&
+        !SameOctets(authority_key_id, subject_key_id)) {
+      continue;
+    }
+    found = candidate;
+    break;
   }
   ERR_clear_error();
-  return nullptr;
+  return found;
 }
 
 // Maps the error X509_verify_cert stopped at to a reason.

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "identity/certificate.h"
@@ -415,6 +417,19 @@ TEST_F(SvidVerifierTest, RejectsSigningCertificateWithoutKeyCertSign) {
                 "intermediate at depth 1");
 }
 
+TEST_F(SvidVerifierTest, BlamesKeyUsageOnlyOnTheIssuerWhoseKeyIdMatches) {
+  // A same-named CA without keyCertSign whose key did not sign the leaf: the chain
+  // is simply untrusted.
+  CertSpec spec = testing::IntermediateSpec("shop.example", kNow);
+  spec.key_usage = kDigitalSignature;
+  Credential impostor = testing::Issue(spec, &shop_.root());
+  Credential real_issuer =
+      testing::Issue(testing::IntermediateSpec("shop.example", kNow), &shop_.root());
+  Credential leaf = testing::Issue(shop_.LeafSpec("/a"), &real_issuer);
+  ExpectFailure(Verify({leaf.x509(), impostor.x509()}), VerifyReason::kUntrustedChain,
+                "unable to get local issuer certificate");
+}
+
 // ---- weak_key ----
 
 TEST_F(SvidVerifierTest, RejectsWeakLeafKeys) {
@@ -548,6 +563,26 @@ TEST_F(SvidVerifierTest, UsesTheInjectedClockNotTheSystemClock) {
             VerifyReason::kExpired);
   EXPECT_EQ(VerifySvidChain(shop_.Chain(leaf), bundles_, {.now = kNow - absl::Hours(24)}).reason,
             VerifyReason::kNotYetValid);
+}
+
+TEST_F(SvidVerifierTest, VerifiesConcurrentlyWithOneSharedBundleSet) {
+  Credential leaf = shop_.IssueLeaf("/a");
+  Credential bank_leaf = bank_.IssueLeaf("/b");
+  const std::vector<X509*> shop_chain = shop_.Chain(leaf);
+  const std::vector<X509*> bank_chain = bank_.Chain(bank_leaf);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const TrustBundleSet bundles = bundles_;  // copies share the stores
+      for (int i = 0; i < 25; ++i) {
+        const auto& chain = (t + i) % 2 == 0 ? shop_chain : bank_chain;
+        if (!VerifySvidChain(chain, bundles, {.now = kNow}).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace
