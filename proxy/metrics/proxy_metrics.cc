@@ -83,6 +83,12 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                           .Help("notAfter of the current SVID leaf, Unix time")
                           .Register(*registry_)
                           .Add({})),
+      svid_lifetime_(BuildGauge()
+                         .Name("palisade_svid_lifetime_seconds")
+                         .Help("notAfter - notBefore of the current SVID leaf: with "
+                               "palisade_svid_expires_in_seconds, the fraction of its life left")
+                         .Register(*registry_)
+                         .Add({})),
       svid_expires_in_(BuildGauge()
                            .Name("palisade_svid_expires_in_seconds")
                            .Help("Seconds until the current SVID leaf expires")
@@ -97,7 +103,8 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                             .Add({})),
       svid_info_(BuildGauge()
                      .Name("palisade_svid_info")
-                     .Help("The current SVID: its SPIFFE ID and serial as labels")
+                     .Help("The current SVID: its SPIFFE ID, serial and source (files, "
+                           "control-plane) as labels; always 1")
                      .Register(*registry_)),
       rotations_(BuildCounter()
                      .Name("palisade_svid_rotations_total")
@@ -144,6 +151,19 @@ std::string ProxyMetrics::PeerLabel(const std::string& peer_id) {
   std::string label = peer_labels_.Label(peer_id, &folded);
   if (folded) peer_identities_folded_.Increment();
   return label;
+}
+
+void ProxyMetrics::AddListener(const std::string& name, forward::Direction direction) {
+  const std::string dir = forward::DirectionName(direction);
+  const Labels labels{{"direction", dir}, {"listener", name}};
+  connections_total_.Add(labels);
+  connections_active_.Add(labels);
+  bytes_received_.Add(labels);
+  bytes_sent_.Add(labels);
+  for (const char* reason : {"max_connections", "fd_limit"}) {
+    connections_refused_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
+  }
+  resumed_.Add({{"direction", dir}});
 }
 
 void ProxyMetrics::OnAccepted(const forward::ListenerContext& listener) {
@@ -206,17 +226,20 @@ void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
 }
 
 void ProxyMetrics::OnSnapshot(const credentials::CredentialSnapshot& snapshot) {
+  updates_rejected_.Add({{"source", snapshot.source}});  // at zero until one is
   sync::MutexLock lock(&mutex_);
   if (has_snapshot_ && snapshot.serial != serial_) rotations_.Increment();
   serial_ = snapshot.serial;
   if (current_info_ != nullptr) svid_info_.Remove(current_info_);
-  current_info_ =
-      &svid_info_.Add({{"spiffe_id", snapshot.spiffe_id.ToString()}, {"serial", snapshot.serial}});
+  current_info_ = &svid_info_.Add({{"spiffe_id", snapshot.spiffe_id.ToString()},
+                                   {"serial", snapshot.serial},
+                                   {"source", snapshot.source}});
   current_info_->Set(1);
   has_snapshot_ = true;
   not_after_ = snapshot.not_after;
   chain_not_after_ = snapshot.chain_not_after;
   svid_not_after_.Set(Seconds(snapshot.not_after));
+  svid_lifetime_.Set(absl::ToDoubleSeconds(snapshot.not_after - snapshot.not_before));
 
   std::string bundle_key;
   absl::flat_hash_map<std::string, prometheus::Gauge*> roots;

@@ -29,6 +29,10 @@ class ProxyMetrics final : public forward::ConnectionObserver {
  public:
   explicit ProxyMetrics(size_t max_peer_identities);
 
+  // Creates the listener's connection series at zero, so that they exist
+  // (and rate() sees their first increase) before any traffic.
+  void AddListener(const std::string& name, forward::Direction direction);
+
   void OnAccepted(const forward::ListenerContext& listener) override;
   void OnRefused(const forward::ListenerContext& listener, const std::string& reason) override;
   void OnHandshake(const forward::ListenerContext& listener,
@@ -70,6 +74,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& bytes_sent_;
 
   prometheus::Gauge& svid_not_after_;
+  prometheus::Gauge& svid_lifetime_;
   prometheus::Gauge& svid_expires_in_;
   prometheus::Gauge& identity_loss_in_;
   prometheus::Family<prometheus::Gauge>& svid_info_;

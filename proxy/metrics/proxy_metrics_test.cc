@@ -40,6 +40,8 @@ credentials::CredentialSnapshot Snapshot(const testing::TestPki& pki, const std:
                                          const std::string& extra_domain = "") {
   credentials::CredentialSnapshot s(*identity::SpiffeId::Parse("spiffe://td.example/sa/me"));
   s.serial = serial;
+  s.source = "files";
+  s.not_before = kNow - absl::Hours(1);
   s.not_after = not_after;
   s.chain_not_after = chain_not_after;
   s.loaded_at = kNow;
@@ -128,6 +130,18 @@ TEST_F(ProxyMetricsTest, CountsConnectionErrorsByNormalisedReasonAndSide) {
   EXPECT_EQ(MetricValue(text, "palisade_bytes_sent_total"), 20);
 }
 
+TEST_F(ProxyMetricsTest, ExportsAListenersConnectionSeriesAtZeroBeforeAnyTraffic) {
+  metrics_.AddListener("in", forward::Direction::kInbound);
+  const std::string text = Text();
+  EXPECT_EQ(MetricValue(text, "palisade_connections_total", {{"listener", "in"}}), 0);
+  EXPECT_EQ(MetricValue(text, "palisade_connections_active", {{"listener", "in"}}), 0);
+  EXPECT_EQ(MetricValue(text, "palisade_bytes_received_total", {{"listener", "in"}}), 0);
+  EXPECT_EQ(MetricValue(text, "palisade_connections_refused_total",
+                        {{"listener", "in"}, {"reason", "max_connections"}}),
+            0);
+  EXPECT_EQ(MetricValue(text, "palisade_handshakes_resumed_total", {{"direction", "inbound"}}), 0);
+}
+
 TEST_F(ProxyMetricsTest, DoesNotCountAFailedHandshakeAgainAsAConnectionError) {
   metrics_.OnAccepted(in_);
   metrics_.OnHandshake(in_, Failure("timeout"));
@@ -147,10 +161,13 @@ TEST_F(ProxyMetricsTest, ReportsExpiryIdentityLossAndRotations) {
   EXPECT_EQ(MetricValue(text, "palisade_svid_expiry_timestamp_seconds"),
             absl::ToUnixSeconds(kNow + absl::Hours(1)));
   EXPECT_EQ(MetricValue(text, "palisade_svid_expires_in_seconds"), 3600);
+  EXPECT_EQ(MetricValue(text, "palisade_svid_lifetime_seconds"), 7200);
   EXPECT_EQ(MetricValue(text, "palisade_identity_loss_in_seconds"), 1800);
-  EXPECT_EQ(MetricValue(text, "palisade_svid_info",
-                        {{"spiffe_id", "spiffe://td.example/sa/me"}, {"serial", "01"}}),
-            1);
+  EXPECT_EQ(
+      MetricValue(
+          text, "palisade_svid_info",
+          {{"spiffe_id", "spiffe://td.example/sa/me"}, {"serial", "01"}, {"source", "files"}}),
+      1);
   EXPECT_EQ(MetricValue(text, "palisade_svid_rotations_total"), 0);
   EXPECT_EQ(MetricValue(text, "palisade_trust_bundle_roots", {{"trust_domain", "td.example"}}), 1);
 
