@@ -11,6 +11,14 @@
 #include "tests/util/subprocess.h"
 
 namespace palisade::testing {
+namespace {
+
+std::string CurrentDirectory() {
+  char buf[4096];
+  return getcwd(buf, sizeof(buf)) != nullptr ? buf : ".";
+}
+
+}  // namespace
 
 uint16_t PickFreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -28,15 +36,26 @@ uint16_t PickFreePort() {
 }
 
 absl::StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
-    const std::string& dir, const std::vector<std::string>& targets) {
+    const std::string& dir, const std::vector<std::string>& targets,
+    const std::vector<std::string>& rule_files) {
   const std::string config_path = dir + "/prometheus.yml";
   std::vector<std::string> quoted;
   for (const auto& t : targets) quoted.push_back(absl::StrCat("\"", t, "\""));
+  std::string rules;
+  if (!rule_files.empty()) {
+    rules = "rule_files:\n";
+    for (const auto& f : rule_files) {
+      // Relative paths are relative to the config file, in another directory.
+      const std::string path = f.front() == '/' ? f : absl::StrCat(CurrentDirectory(), "/", f);
+      absl::StrAppend(&rules, "  - \"", path, "\"\n");
+    }
+  }
   const std::string config = absl::StrCat(R"(global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
-scrape_configs:
+)",
+                                          rules, R"(scrape_configs:
   - job_name: palisade
     metrics_path: /metrics
     static_configs:

@@ -21,9 +21,11 @@ inline constexpr char kPrometheusBinary[] = "/usr/bin/prometheus";
 class PrometheusServer {
  public:
   // `targets`: "host:port" of admin servers, scraped at /metrics under job
-  // "palisade". Returns once Prometheus answers /-/ready.
+  // "palisade", with `rule_files` (paths) evaluated every second. Returns
+  // once Prometheus answers /-/ready.
   static absl::StatusOr<std::unique_ptr<PrometheusServer>> Start(
-      const std::string& dir, const std::vector<std::string>& targets);
+      const std::string& dir, const std::vector<std::string>& targets,
+      const std::vector<std::string>& rule_files = {});
 
   // GET /api/v1/query: the "result" array of an instant vector query.
   absl::StatusOr<nlohmann::json> Query(const std::string& promql);
