@@ -145,6 +145,7 @@ int Run(const v1::ProxyConfig& config) {
     return 1;
   }
   for (const auto& l : (*server)->listeners()) {
+    if (config.metrics().enabled()) metrics.AddListener(l.name, l.direction);
     log::Log(log::Level::kInfo, "listening",
              {{"listener", l.name},
               {"direction", forward::DirectionName(l.direction)},

@@ -271,6 +271,7 @@ void Connection::FailHandshake(const std::string& reason, const std::string& det
   outcome.duration = host_->Now() - handshake_started_;
   host_->observer()->OnHandshake(*listener_, outcome);
   failure_detail_ = detail;
+  handshake_failed_ = true;
   Close(reason);
 }
 
@@ -432,8 +433,13 @@ void Connection::Close(const std::string& reason) {
   resolving_.reset();
   ConnectionSummary summary;
   summary.peer_address = peer_address_.ToString();
-  if (peer_.has_value()) summary.peer_id = peer_->spiffe_id.ToString();
+  if (peer_.has_value()) {
+    summary.peer_id = peer_->spiffe_id.ToString();
+  } else if (verification_.reason == identity::VerifyReason::kNotAuthorized && verification_.svid) {
+    summary.peer_id = verification_.svid->spiffe_id.ToString();
+  }
   summary.handshake_ok = handshake_ok_;
+  summary.handshake_failed = handshake_failed_;
   summary.close_reason = reason;
   summary.detail = failure_detail_;
   if (pump_ != nullptr) {

@@ -95,6 +95,7 @@ class Connection final : public tls::TlsConnectionHooks {
 
   Phase phase_ = Phase::kNew;
   bool handshake_ok_ = false;
+  bool handshake_failed_ = false;
   absl::Time accepted_at_;
   absl::Time handshake_started_;
   absl::Time closing_deadline_;

@@ -31,9 +31,12 @@ struct HandshakeOutcome {
 
 // At the end of every connection: one access-log line and the counters.
 struct ConnectionSummary {
-  std::string peer_id;
+  std::string peer_id;  // verified, or refused by the authorization policy
   std::string peer_address;
   bool handshake_ok = false;
+  // A TLS handshake was attempted and failed; close_reason is its reason,
+  // already reported through OnHandshake.
+  bool handshake_failed = false;
   std::string close_reason;  // "done", "idle_timeout", "drained", "connection_reset"...
   std::string detail;        // why a handshake failed, in words
   uint64_t bytes_from_downstream = 0;

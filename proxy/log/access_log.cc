@@ -4,6 +4,11 @@
 
 namespace palisade::log {
 
+const char* AccessLog::Result(const forward::ConnectionSummary& s) {
+  if (s.handshake_failed) return s.close_reason == "not_authorized" ? "denied" : "handshake_failed";
+  return s.close_reason == "done" ? "ok" : "error";
+}
+
 void AccessLog::OnRefused(const forward::ListenerContext& listener, const std::string& reason) {
   LogEvent(Level::kInfo, "access", "refused",
            {{"listener", listener.name},
@@ -14,14 +19,17 @@ void AccessLog::OnRefused(const forward::ListenerContext& listener, const std::s
 
 void AccessLog::OnClosed(const forward::ListenerContext& listener,
                          const forward::ConnectionSummary& s) {
-  const char* result = !s.handshake_ok ? "denied" : s.close_reason == "done" ? "ok" : "error";
+  if (!ShouldLog(Level::kInfo, "access")) return;
+  // Peer-chosen text (SPIFFE IDs, TLS error strings) only ever goes in
+  // fields, which the formatter escapes. Never key material: the summary
+  // holds none.
   if (s.detail.empty()) {
     LogEvent(Level::kInfo, "access", "connection",
              {{"listener", listener.name},
               {"direction", forward::DirectionName(listener.direction)},
               {"peer_id", s.peer_id},
               {"peer_address", s.peer_address},
-              {"result", result},
+              {"result", Result(s)},
               {"bytes_in", s.bytes_from_downstream},
               {"bytes_out", s.bytes_from_upstream},
               {"duration_ms", absl::ToInt64Milliseconds(s.duration)},
@@ -32,7 +40,7 @@ void AccessLog::OnClosed(const forward::ListenerContext& listener,
               {"direction", forward::DirectionName(listener.direction)},
               {"peer_id", s.peer_id},
               {"peer_address", s.peer_address},
-              {"result", result},
+              {"result", Result(s)},
               {"bytes_in", s.bytes_from_downstream},
               {"bytes_out", s.bytes_from_upstream},
               {"duration_ms", absl::ToInt64Milliseconds(s.duration)},

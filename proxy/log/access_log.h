@@ -1,5 +1,6 @@
 // One access-log line per connection, at its end: listener, direction, peer
-// SPIFFE ID and address, result, bytes each way, duration, close reason.
+// SPIFFE ID and address, result, bytes each way (bytes_in: from the side that
+// connected to this listener; bytes_out: towards it), duration, close reason.
 #ifndef PALISADE_PROXY_LOG_ACCESS_LOG_H_
 #define PALISADE_PROXY_LOG_ACCESS_LOG_H_
 
@@ -18,6 +19,10 @@ class AccessLog final : public forward::ConnectionObserver {
   void OnHandshake(const forward::ListenerContext&, const forward::HandshakeOutcome&) override {}
   void OnClosed(const forward::ListenerContext& listener,
                 const forward::ConnectionSummary& summary) override;
+
+  // "ok" (closed cleanly), "denied" (the authorization policy refused the
+  // peer), "handshake_failed" (any other TLS or identity failure) or "error".
+  static const char* Result(const forward::ConnectionSummary& summary);
 };
 
 }  // namespace palisade::log

@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/metrics/close_reason.h"
 
 namespace palisade::metrics {
 namespace {
@@ -40,6 +41,12 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                                         "\"other\" by the cardinality cap")
                                   .Register(*registry_)
                                   .Add({})),
+      peer_identities_(BuildGauge()
+                           .Name("palisade_peer_identities")
+                           .Help("Distinct peer SPIFFE IDs that have a peer_identity label of "
+                                 "their own (at most metrics.max_peer_identities)")
+                           .Register(*registry_)
+                           .Add({})),
       authz_denials_(BuildCounter()
                          .Name("palisade_authorization_denials_total")
                          .Help("Peers refused by the authorization policy, by peer SPIFFE ID")
@@ -56,10 +63,13 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                                .Name("palisade_connections_refused_total")
                                .Help("Connections refused at accept (e.g. max_connections)")
                                .Register(*registry_)),
-      connection_errors_(BuildCounter()
-                             .Name("palisade_connection_errors_total")
-                             .Help("Connections that ended other than cleanly, by reason")
-                             .Register(*registry_)),
+      connection_errors_(
+          BuildCounter()
+              .Name("palisade_connection_errors_total")
+              .Help("Connections that ended other than cleanly, by reason (connect_refused, "
+                    "reset, idle_timeout, drained...) and side; failed "
+                    "handshakes count in palisade_handshakes_total instead")
+              .Register(*registry_)),
       bytes_received_(BuildCounter()
                           .Name("palisade_bytes_received_total")
                           .Help("Bytes received from the downstream side and forwarded")
@@ -73,6 +83,12 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                           .Help("notAfter of the current SVID leaf, Unix time")
                           .Register(*registry_)
                           .Add({})),
+      svid_lifetime_(BuildGauge()
+                         .Name("palisade_svid_lifetime_seconds")
+                         .Help("notAfter - notBefore of the current SVID leaf: with "
+                               "palisade_svid_expires_in_seconds, the fraction of its life left")
+                         .Register(*registry_)
+                         .Add({})),
       svid_expires_in_(BuildGauge()
                            .Name("palisade_svid_expires_in_seconds")
                            .Help("Seconds until the current SVID leaf expires")
@@ -87,7 +103,8 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                             .Add({})),
       svid_info_(BuildGauge()
                      .Name("palisade_svid_info")
-                     .Help("The current SVID: its SPIFFE ID and serial as labels")
+                     .Help("The current SVID: its SPIFFE ID, serial and source (files, "
+                           "control-plane) as labels; always 1")
                      .Register(*registry_)),
       rotations_(BuildCounter()
                      .Name("palisade_svid_rotations_total")
@@ -134,6 +151,19 @@ std::string ProxyMetrics::PeerLabel(const std::string& peer_id) {
   std::string label = peer_labels_.Label(peer_id, &folded);
   if (folded) peer_identities_folded_.Increment();
   return label;
+}
+
+void ProxyMetrics::AddListener(const std::string& name, forward::Direction direction) {
+  const std::string dir = forward::DirectionName(direction);
+  const Labels labels{{"direction", dir}, {"listener", name}};
+  connections_total_.Add(labels);
+  connections_active_.Add(labels);
+  bytes_received_.Add(labels);
+  bytes_sent_.Add(labels);
+  for (const char* reason : {"max_connections", "fd_limit"}) {
+    connections_refused_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
+  }
+  resumed_.Add({{"direction", dir}});
 }
 
 void ProxyMetrics::OnAccepted(const forward::ListenerContext& listener) {
@@ -183,34 +213,48 @@ void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
   if (summary.bytes_from_upstream > 0) {
     bytes_sent_.Add(labels).Increment(static_cast<double>(summary.bytes_from_upstream));
   }
-  if (summary.close_reason != "done") {
-    connection_errors_
-        .Add({{"direction", Dir(listener)},
-              {"listener", listener.name},
-              {"reason", summary.close_reason}})
-        .Increment();
-  }
+  // A failed handshake was counted by OnHandshake, with its own reason.
+  if (summary.handshake_failed) return;
+  const ConnectionError error = ClassifyCloseReason(summary.close_reason);
+  if (error.reason.empty()) return;
+  connection_errors_
+      .Add({{"direction", Dir(listener)},
+            {"listener", listener.name},
+            {"reason", error.reason},
+            {"side", error.side}})
+      .Increment();
 }
 
 void ProxyMetrics::OnSnapshot(const credentials::CredentialSnapshot& snapshot) {
+  updates_rejected_.Add({{"source", snapshot.source}});  // at zero until one is
   sync::MutexLock lock(&mutex_);
   if (has_snapshot_ && snapshot.serial != serial_) rotations_.Increment();
   serial_ = snapshot.serial;
   if (current_info_ != nullptr) svid_info_.Remove(current_info_);
-  current_info_ =
-      &svid_info_.Add({{"spiffe_id", snapshot.spiffe_id.ToString()}, {"serial", snapshot.serial}});
+  current_info_ = &svid_info_.Add({{"spiffe_id", snapshot.spiffe_id.ToString()},
+                                   {"serial", snapshot.serial},
+                                   {"source", snapshot.source}});
   current_info_->Set(1);
   has_snapshot_ = true;
   not_after_ = snapshot.not_after;
   chain_not_after_ = snapshot.chain_not_after;
   svid_not_after_.Set(Seconds(snapshot.not_after));
+  svid_lifetime_.Set(absl::ToDoubleSeconds(snapshot.not_after - snapshot.not_before));
 
   std::string bundle_key;
+  absl::flat_hash_map<std::string, prometheus::Gauge*> roots;
   for (const auto& [domain, prints] : snapshot.bundles.Fingerprints()) {
-    bundle_roots_.Add({{"trust_domain", domain}}).Set(static_cast<double>(prints.size()));
+    prometheus::Gauge& gauge = bundle_roots_.Add({{"trust_domain", domain}});
+    gauge.Set(static_cast<double>(prints.size()));
+    roots[domain] = &gauge;
     absl::StrAppend(&bundle_key, domain, ":");
     for (const auto& p : prints) absl::StrAppend(&bundle_key, p, ",");
   }
+  // A trust domain that left the bundle leaves the metrics too.
+  for (const auto& [domain, gauge] : bundle_root_gauges_) {
+    if (!roots.contains(domain)) bundle_roots_.Remove(gauge);
+  }
+  bundle_root_gauges_ = std::move(roots);
   if (bundle_key != bundle_key_) {
     bundle_key_ = bundle_key;
     bundle_updated_.Set(Seconds(snapshot.loaded_at));
@@ -239,6 +283,7 @@ std::string ProxyMetrics::Serialize(absl::Time now) {
       identity_loss_in_.Set(absl::ToDoubleSeconds(chain_not_after_ - now));
     }
   }
+  peer_identities_.Set(static_cast<double>(peer_labels_.distinct()));
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

@@ -1,6 +1,7 @@
 // The proxy's Prometheus metrics (prefix palisade_): handshakes by result,
-// reason and peer identity; connections and bytes; the SVID's expiry and
-// rotations; trust bundles; the control-plane stream.
+// reason and peer identity (at most max_peer_identities distinct values, the
+// rest as "other"); connections, bytes and connection errors; the SVID's
+// expiry and rotations; trust bundles; the control-plane stream.
 #ifndef PALISADE_PROXY_METRICS_PROXY_METRICS_H_
 #define PALISADE_PROXY_METRICS_PROXY_METRICS_H_
 
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "proxy/credentials/credential_snapshot.h"
 #include "proxy/forward/connection_host.h"
@@ -26,6 +28,10 @@ namespace palisade::metrics {
 class ProxyMetrics final : public forward::ConnectionObserver {
  public:
   explicit ProxyMetrics(size_t max_peer_identities);
+
+  // Creates the listener's connection series at zero, so that they exist
+  // (and rate() sees their first increase) before any traffic.
+  void AddListener(const std::string& name, forward::Direction direction);
 
   void OnAccepted(const forward::ListenerContext& listener) override;
   void OnRefused(const forward::ListenerContext& listener, const std::string& reason) override;
@@ -58,6 +64,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Histogram>& handshake_seconds_;
   prometheus::Family<prometheus::Counter>& resumed_;
   prometheus::Counter& peer_identities_folded_;
+  prometheus::Gauge& peer_identities_;
   prometheus::Family<prometheus::Counter>& authz_denials_;
   prometheus::Family<prometheus::Gauge>& connections_active_;
   prometheus::Family<prometheus::Counter>& connections_total_;
@@ -67,6 +74,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& bytes_sent_;
 
   prometheus::Gauge& svid_not_after_;
+  prometheus::Gauge& svid_lifetime_;
   prometheus::Gauge& svid_expires_in_;
   prometheus::Gauge& identity_loss_in_;
   prometheus::Family<prometheus::Gauge>& svid_info_;
@@ -85,6 +93,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   absl::Time chain_not_after_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
   bool has_snapshot_ ABSL_GUARDED_BY(mutex_) = false;
   std::string bundle_key_ ABSL_GUARDED_BY(mutex_);
+  absl::flat_hash_map<std::string, prometheus::Gauge*> bundle_root_gauges_ ABSL_GUARDED_BY(mutex_);
   std::string serial_ ABSL_GUARDED_BY(mutex_);
 };
 

@@ -218,8 +218,10 @@ TEST_F(ProxyRobustnessTest, AppThatIsDownClosesTheClientPromptlyAndTheProxyStays
   EXPECT_LT(absl::Now() - start, absl::Seconds(8));
   EXPECT_TRUE(WaitFor(
       [&] {
-        return MetricSum(inbound_->Metrics(), "palisade_connection_errors_total",
-                         {{"listener", "down"}, {"reason", "app_connection_refused"}}) >= 1;
+        return MetricSum(
+                   inbound_->Metrics(), "palisade_connection_errors_total",
+                   {{"listener", "down"}, {"reason", "connect_refused"}, {"side", "upstream"}}) >=
+               1;
       },
       absl::Seconds(5)))
       << inbound_->Metrics();

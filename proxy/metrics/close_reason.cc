@@ -1,0 +1,41 @@
+#include "proxy/metrics/close_reason.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+
+namespace palisade::metrics {
+
+ConnectionError ClassifyCloseReason(absl::string_view close_reason) {
+  ConnectionError error;
+  if (close_reason == "done") return error;
+  absl::string_view rest = close_reason;
+  if (absl::ConsumePrefix(&rest, "downstream_")) {
+    error.side = "downstream";
+  } else if (absl::ConsumePrefix(&rest, "upstream_") || absl::ConsumePrefix(&rest, "app_")) {
+    // An inbound listener's upstream is the local app.
+    error.side = "upstream";
+  }
+  if (rest == "connection_refused") {
+    error.reason = "connect_refused";
+  } else if (rest == "connect_timeout") {
+    error.reason = "connect_timeout";
+  } else if (rest == "connect_failed" || rest == "unreachable") {
+    error.reason = "connect_failed";
+  } else if (rest == "unresolved") {
+    error.reason = "unresolved";
+  } else if (rest == "connection_reset" || rest == "broken_pipe") {
+    error.reason = "reset";
+  } else if (rest == "timeout") {
+    error.reason = "timeout";
+  } else if (rest == "idle_timeout" || rest == "drained" || rest == "peer_expired" ||
+             rest == "root_removed" || rest == "no_identity") {
+    error.reason = std::string(rest);
+  } else {
+    // io_error, socket_error, peer_closed and whatever a later change adds:
+    // a bounded label, with the exact reason in the access log.
+    error.reason = "io_error";
+  }
+  return error;
+}
+
+}  // namespace palisade::metrics

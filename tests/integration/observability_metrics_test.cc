@@ -1,0 +1,120 @@
+// What /metrics exports, checked with independent tools: promtool accepts
+// it, and every metric that the Grafana dashboard and the alert rules in
+// deploy/ query is one that a live proxy exports.
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tests/integration/observability_support.h"
+#include "tests/integration/prometheus_server.h"
+#include "tests/integration/proxy_fixture.h"
+
+namespace palisade::testing {
+namespace {
+
+class ObservabilityMetricsTest : public TwoHopMesh {
+ protected:
+  void SetUp() override {
+    TwoHopMesh::SetUp();
+    // A listener whose app is down, for connection errors.
+    StartInbound(absl::StrCat(R"(  - name: in-dead
+    address: 127.0.0.1:0
+    forward_to: 127.0.0.1:)",
+                              PickFreePort(), R"(
+    authorization:
+      spiffe_ids: [")",
+                              kFrontendId, R"("]
+)"));
+    StartOutbound();
+    // Some of every kind of event, so labelled families have samples.
+    ASSERT_EQ(EchoRoundTrip(outbound_port_, "ping"), "ping");
+    ASSERT_EQ(EchoRoundTrip(outbound_port_, "ping"), "ping");  // resumes
+    SClient(*inbound_->ListenerPort("in-dead"), dir_, "frontend");
+    pki_.WriteFiles(dir_, "intruder", pki_.IssueLeaf("/ns/other/sa/intruder"));
+    SClient(inbound_port_, dir_, "intruder");
+    SClient(inbound_port_, dir_, "");
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return MetricSum(inbound_->Metrics(), "palisade_handshakes_total",
+                           {{"result", "failure"}}) >= 2 &&
+                 MetricSum(inbound_->Metrics(), "palisade_connection_errors_total") >= 1;
+        },
+        absl::Seconds(10)));
+  }
+
+  // Both proxies' metric names: one is inbound-only, the other outbound-only.
+  std::set<std::string> Exported() {
+    std::set<std::string> names = ExportedMetricNames(inbound_->Metrics());
+    names.merge(ExportedMetricNames(outbound_->Metrics()));
+    return names;
+  }
+};
+
+TEST_F(ObservabilityMetricsTest, PromtoolAcceptsTheMetricsOutput) {
+  for (ProxyProcess* proxy : {inbound_.get(), outbound_.get()}) {
+    const std::string text = proxy->Metrics();
+    ASSERT_NE(text.find("palisade_handshakes_total"), std::string::npos) << text;
+    const CommandResult r = RunCommand({"promtool", "check", "metrics"}, absl::Seconds(30), text);
+    EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- /metrics:\n" << text;
+  }
+}
+
+TEST_F(ObservabilityMetricsTest, ExportsEveryMetricTheIssueAsksFor) {
+  const std::set<std::string> exported = Exported();
+  for (const char* name : {
+           "palisade_handshakes_total",
+           "palisade_handshake_duration_seconds_bucket",
+           "palisade_handshakes_resumed_total",
+           "palisade_peer_identities_folded_total",
+           "palisade_authorization_denials_total",
+           "palisade_connections_active",
+           "palisade_connections_total",
+           "palisade_connection_errors_total",
+           "palisade_bytes_received_total",
+           "palisade_bytes_sent_total",
+           "palisade_identity_loss_in_seconds",
+           "palisade_svid_expiry_timestamp_seconds",
+           "palisade_svid_expires_in_seconds",
+           "palisade_svid_info",
+           "palisade_svid_rotations_total",
+           "palisade_trust_bundle_roots",
+           "palisade_trust_bundle_last_update_timestamp_seconds",
+           "palisade_control_plane_connected",
+           "palisade_control_plane_reconnects_total",
+           "palisade_control_plane_last_renewal_timestamp_seconds",
+       }) {
+    EXPECT_TRUE(exported.count(name) > 0) << name;
+  }
+}
+
+TEST_F(ObservabilityMetricsTest, EveryDashboardQueryNamesAnExportedMetric) {
+  const nlohmann::json dashboard = nlohmann::json::parse(ReadFileOrEmpty(kDashboardPath), nullptr,
+                                                         /*allow_exceptions=*/false);
+  ASSERT_FALSE(dashboard.is_discarded()) << kDashboardPath << " is not valid JSON";
+  const std::vector<std::string> queries = DashboardQueries(dashboard);
+  ASSERT_GE(queries.size(), 10u);
+  const std::set<std::string> exported = Exported();
+  for (const std::string& query : queries) {
+    const std::set<std::string> used = PalisadeMetricNamesIn(query);
+    EXPECT_TRUE(!used.empty() || query.find("up{") != std::string::npos)
+        << "a query with no palisade_ metric: " << query;
+    for (const std::string& name : used) {
+      EXPECT_TRUE(exported.count(name) > 0)
+          << name << " in " << query << "\nexported: " << absl::StrJoin(exported, " ");
+    }
+  }
+}
+
+TEST_F(ObservabilityMetricsTest, EveryAlertRuleNamesAnExportedMetric) {
+  const std::string rules = ReadFileOrEmpty(kAlertRulesPath);
+  ASSERT_FALSE(rules.empty()) << kAlertRulesPath;
+  const std::set<std::string> used = PalisadeMetricNamesIn(rules);
+  EXPECT_GE(used.size(), 5u);
+  const std::set<std::string> exported = Exported();
+  for (const std::string& name : used) EXPECT_TRUE(exported.count(name) > 0) << name;
+}
+
+}  // namespace
+}  // namespace palisade::testing
