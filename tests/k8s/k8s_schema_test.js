@@ -142,16 +142,10 @@ test("mesh-namespace.sh prints valid ConfigMaps holding proxy.yaml as shipped", 
       fs.readFileSync("tests/testdata/config/certs/control_plane_bundle.pem", "utf8"));
 });
 
-// deploy/grafana/*.json when the dashboard is in the tree; else a stand-in.
 test("dashboard-configmap.sh wraps the Grafana dashboards in a valid ConfigMap", () => {
-  let files = fs.existsSync("deploy/grafana")
-    ? fs.readdirSync("deploy/grafana").filter((f) => f.endsWith(".json")).map((f) => `deploy/grafana/${f}`)
-    : [];
-  if (files.length === 0) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-"));
-    files = [path.join(dir, "palisade-mesh.json")];
-    fs.writeFileSync(files[0], JSON.stringify({ title: "Palisade", panels: [{ id: 1 }] }, null, 2) + "\n");
-  }
+  const files = fs.readdirSync("deploy/grafana").filter((f) => f.endsWith(".json"))
+      .map((f) => `deploy/grafana/${f}`);
+  assert.ok(files.length > 0, "no dashboard in deploy/grafana");
   const objects = documents(run([path.join(K8S, "dashboard-configmap.sh"), "monitoring", ...files]));
   assertValid(objects, "dashboard-configmap.sh output");
   for (const f of files) {
