@@ -7,7 +7,6 @@
 const assert = require("assert");
 const childProcess = require("child_process");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
 const YAML = require("yaml");
 const jsonpatch = require("fast-json-patch");
