@@ -463,8 +463,6 @@ void SecureChannel::Close() {
   std::shared_ptr<grpc::Channel> channel;
   {
     sync::MutexLock lock(&mutex_);
-    if (closed_) return;
-    closed_ = true;
     if (!settled_) {
       settled_ = true;
       connect_status_ =
@@ -475,12 +473,15 @@ void SecureChannel::Close() {
     channel = std::move(channel_);
     mutex_.NotifyAll();
   }
-  loop_->Post([this] {
-    if (connection_ != nullptr) connection_->Shutdown();
-    connection_.reset();
+  // Every caller returns only once the loop thread is gone.
+  std::call_once(torn_down_, [this] {
+    loop_->Post([this] {
+      if (connection_ != nullptr) connection_->Shutdown();
+      connection_.reset();
+    });
+    loop_->Stop();
+    thread_.join();
   });
-  loop_->Stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace palisade::control

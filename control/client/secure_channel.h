@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -93,10 +94,10 @@ class SecureChannel {
   std::unique_ptr<event::EventLoop> loop_;
   std::unique_ptr<Connection> connection_;  // loop thread only, after Start()
   std::thread thread_;
+  std::once_flag torn_down_;
 
   mutable sync::Mutex mutex_;
   bool settled_ ABSL_GUARDED_BY(mutex_) = false;  // WaitConnected() can return
-  bool closed_ ABSL_GUARDED_BY(mutex_) = false;
   absl::Status connect_status_ ABSL_GUARDED_BY(mutex_);
   absl::Status transport_status_ ABSL_GUARDED_BY(mutex_);
   std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mutex_);
