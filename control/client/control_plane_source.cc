@@ -141,10 +141,14 @@ void ControlPlaneSource::Run() {
         ++s.failed_attempts;
         s.last_error = attempt.error;
       });
-      log::LogEvent(Level::kWarn, kLogger, "control plane unavailable; the current SVID stays",
-                    {{"error", attempt.error},
-                     {"attempt", reconnect_backoff_.attempts()},
-                     {"retry_in", absl::FormatDuration(delay)}});
+      log::LogEvent(
+          Level::kWarn, kLogger,
+          options_.store->Current() != nullptr
+              ? "control plane unavailable; serving with the current SVID"
+              : "control plane unavailable; no SVID yet",
+          {{"error", attempt.error},
+           {"attempt", reconnect_backoff_.attempts()},
+           {"retry_in", absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1)))}});
     }
     Pause(delay);
   }
@@ -392,7 +396,7 @@ void ControlPlaneSource::OnSvid(Stream& stream, const v1::SvidUpdate& update, At
     return;
   }
   absl::StatusOr<credentials::CredentialMaterial> material =
-      MaterialFromSvidUpdate(update, std::move(key), *bundles);
+      MaterialFromSvidUpdate(update, workload_id_, std::move(key), *bundles);
   absl::Status installed_status =
       material.ok() ? options_.store->Update(*std::move(material)) : material.status();
   if (!installed_status.ok()) {

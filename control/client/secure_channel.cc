@@ -236,8 +236,11 @@ class SecureChannel::Connection {
 
   void OnConnectEvent() {
     if (absl::Status result = net::ConnectResult(connecting_.get()); !result.ok()) {
-      Finish(absl::UnavailableError(absl::StrCat("cannot connect to ", Where(), " (",
-                                                 address_.ToString(), "): ", result.message())));
+      const std::string resolved = address_.ToString() == target_.ToString()
+                                       ? ""
+                                       : absl::StrCat(" (", address_.ToString(), ")");
+      Finish(absl::UnavailableError(
+          absl::StrCat("cannot connect to ", Where(), resolved, ": ", result.message())));
       return;
     }
     SetDeadPeerDetection(connecting_.get());

@@ -29,7 +29,8 @@ absl::StatusOr<identity::TrustBundleSet> BundleFromProto(const v1::TrustBundleUp
 }
 
 absl::StatusOr<credentials::CredentialMaterial> MaterialFromSvidUpdate(
-    const v1::SvidUpdate& update, bssl::UniquePtr<EVP_PKEY> key, identity::TrustBundleSet bundles) {
+    const v1::SvidUpdate& update, const identity::SpiffeId& requested,
+    bssl::UniquePtr<EVP_PKEY> key, identity::TrustBundleSet bundles) {
   credentials::CredentialMaterial material;
   for (int i = 0; i < update.certificate_chain_der_size(); ++i) {
     absl::StatusOr<bssl::UniquePtr<X509>> cert =
@@ -42,6 +43,12 @@ absl::StatusOr<credentials::CredentialMaterial> MaterialFromSvidUpdate(
   }
   if (material.chain.empty()) {
     return absl::InvalidArgumentError("the SvidUpdate holds no certificate");
+  }
+  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdOf(material.chain[0].get());
+  if (!id.ok()) return id.status();
+  if (*id != requested) {
+    return absl::InvalidArgumentError(absl::StrCat("the SVID is for ", id->ToString(),
+                                                   ", the CSR asked for ", requested.ToString()));
   }
   material.key = std::move(key);
   material.bundles = std::move(bundles);

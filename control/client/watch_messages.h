@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "identity/spiffe_id.h"
 #include "identity/trust_bundle.h"
 #include "proto/palisade/control/v1/control.pb.h"
 #include "proxy/credentials/credential_snapshot.h"
@@ -26,9 +27,11 @@ absl::StatusOr<identity::TrustBundleSet> BundleFromProto(const v1::TrustBundleUp
 
 // The chain of `update` (leaf first) with the key its CSR was made from and
 // the bundles to verify it under, for CredentialStore::Update (which checks
-// it). Errors name the certificate that does not parse.
+// the rest). Errors name the certificate that does not parse, or a leaf for
+// another identity than `requested` (what the CSR asked for).
 absl::StatusOr<credentials::CredentialMaterial> MaterialFromSvidUpdate(
-    const v1::SvidUpdate& update, bssl::UniquePtr<EVP_PKEY> key, identity::TrustBundleSet bundles);
+    const v1::SvidUpdate& update, const identity::SpiffeId& requested,
+    bssl::UniquePtr<EVP_PKEY> key, identity::TrustBundleSet bundles);
 
 // The server's renewal hint, if it sent one.
 std::optional<absl::Time> RenewAfterOf(const v1::SvidUpdate& update);

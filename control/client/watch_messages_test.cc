@@ -80,7 +80,8 @@ TEST(WatchMessagesTest, TurnsAnSvidUpdateIntoMaterialWithTheLocalKey) {
     update.add_certificate_chain_der(identity::CertificateToDer(cert));
   identity::TrustBundleSet::Builder builder;
   ASSERT_THAT(builder.Add("a.example", a.root().x509()), IsOk());
-  auto material = MaterialFromSvidUpdate(update, bssl::UpRef(leaf.key), builder.Build());
+  auto material = MaterialFromSvidUpdate(update, *identity::SpiffeId::Parse("spiffe://a.example/x"),
+                                         bssl::UpRef(leaf.key), builder.Build());
   ASSERT_THAT(material, IsOk());
   ASSERT_EQ(material->chain.size(), 2u);
   EXPECT_EQ(identity::SerialHex(material->chain[0].get()), identity::SerialHex(leaf.x509()));
@@ -90,12 +91,25 @@ TEST(WatchMessagesTest, TurnsAnSvidUpdateIntoMaterialWithTheLocalKey) {
 }
 
 TEST(WatchMessagesTest, RefusesAnSvidUpdateWithABadOrNoCertificate) {
+  const identity::SpiffeId x = *identity::SpiffeId::Parse("spiffe://a.example/x");
   v1::SvidUpdate update;
-  EXPECT_THAT(MaterialFromSvidUpdate(update, nullptr, {}),
+  EXPECT_THAT(MaterialFromSvidUpdate(update, x, nullptr, {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no certificate")));
   update.add_certificate_chain_der("junk");
-  EXPECT_THAT(MaterialFromSvidUpdate(update, nullptr, {}),
+  EXPECT_THAT(MaterialFromSvidUpdate(update, x, nullptr, {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("certificate 0")));
+}
+
+TEST(WatchMessagesTest, RefusesAnSvidForAnotherIdentityThanRequested) {
+  TestPki a = Pki("a.example");
+  const testing::Credential leaf = a.IssueLeaf("/someone/else");
+  v1::SvidUpdate update;
+  update.add_certificate_chain_der(identity::CertificateToDer(leaf.x509()));
+  EXPECT_THAT(MaterialFromSvidUpdate(update, *identity::SpiffeId::Parse("spiffe://a.example/x"),
+                                     bssl::UpRef(leaf.key), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("is for spiffe://a.example/someone/else"),
+                             HasSubstr("asked for spiffe://a.example/x"))));
 }
 
 TEST(WatchMessagesTest, ReadsTheRenewalHintToTheNanosecond) {
