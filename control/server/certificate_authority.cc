@@ -203,7 +203,10 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
     }
     auto gen = std::make_unique<Generation>();
     gen->number = g["number"].get<int>();
-    gen->in_bundle = g.value("in_bundle", true);
+    if (g.contains("in_bundle") && !g["in_bundle"].is_boolean()) {
+      return Refuse(manifest_path, "\"in_bundle\" is not a boolean");
+    }
+    gen->in_bundle = !g.contains("in_bundle") || g["in_bundle"].get<bool>();
     const std::string dir = JoinPath(ca_dir, absl::StrCat("gen-", gen->number));
     std::map<std::string, std::string> contents;
     for (const char* name : {kRootPem, kRootKey, kIntermediatePem, kIntermediateKey}) {
@@ -510,9 +513,10 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
     absl::StatusOr<std::string> text = ReadStateFile(path);
     if (text.ok()) {
       nlohmann::json saved = nlohmann::json::parse(*text, nullptr, false);
-      if (saved.is_object() && saved.value("version", 0ull) > 0) {
-        ca->bundle_version_ = saved.value("version", 1ull);
-        if (saved.value("roots", std::string()) != prints) ++ca->bundle_version_;
+      if (saved.is_object() && saved.contains("version") && saved["version"].is_number_unsigned() &&
+          saved.contains("roots") && saved["roots"].is_string()) {
+        ca->bundle_version_ = std::max<uint64_t>(1, saved["version"].get<uint64_t>());
+        if (saved["roots"].get<std::string>() != prints) ++ca->bundle_version_;
       }
     }
     nlohmann::json out = {{"version", ca->bundle_version_}, {"roots", prints}};

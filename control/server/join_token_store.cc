@@ -62,21 +62,25 @@ absl::StatusOr<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::
     return corrupt("not valid JSON with a \"tokens\" array (corrupt or truncated)");
   }
   sync::MutexLock lock(&store->mu_);
-  for (const nlohmann::json& t : doc["tokens"]) {
-    if (!t.is_object() || !t.contains("id") || !t["id"].is_string() || !t.contains("sha256") ||
-        !t["sha256"].is_string() || !t.contains("spiffe_id") || !t["spiffe_id"].is_string()) {
-      return corrupt("a token entry lacks id, sha256 or spiffe_id");
+  try {
+    for (const nlohmann::json& t : doc["tokens"]) {
+      if (!t.is_object() || !t.contains("id") || !t["id"].is_string() || !t.contains("sha256") ||
+          !t["sha256"].is_string() || !t.contains("spiffe_id") || !t["spiffe_id"].is_string()) {
+        return corrupt("a token entry lacks id, sha256 or spiffe_id");
+      }
+      JoinToken token;
+      token.id = t["id"].get<std::string>();
+      token.sha256 = t["sha256"].get<std::string>();
+      token.spiffe_id = t["spiffe_id"].get<std::string>();
+      token.single_use = t.value("single_use", true);
+      token.created_at = absl::FromUnixSeconds(t.value("created_at", int64_t{0}));
+      token.expires_at = FromUnix(t.value("expires_at", int64_t{0}));
+      token.revoked = t.value("revoked", false);
+      token.uses = t.value("uses", uint64_t{0});
+      store->tokens_[token.id] = token;
     }
-    JoinToken token;
-    token.id = t["id"].get<std::string>();
-    token.sha256 = t["sha256"].get<std::string>();
-    token.spiffe_id = t["spiffe_id"].get<std::string>();
-    token.single_use = t.value("single_use", true);
-    token.created_at = absl::FromUnixSeconds(t.value("created_at", int64_t{0}));
-    token.expires_at = FromUnix(t.value("expires_at", int64_t{0}));
-    token.revoked = t.value("revoked", false);
-    token.uses = t.value("uses", uint64_t{0});
-    store->tokens_[token.id] = token;
+  } catch (const nlohmann::json::exception& e) {
+    return corrupt(absl::StrCat("a token entry has a field of the wrong type: ", e.what()));
   }
   return store;
 }
