@@ -444,6 +444,12 @@ void IdentityService::CheckDeadlines() {
           info, "",
           Refused(absl::StatusCode::kDeadlineExceeded, "hello_timeout",
                   absl::StrCat("no Hello within ", absl::FormatDuration(options_.hello_timeout)))));
+    } else if (info.hello_done() && !info.bootstrap && info.leaf_not_after < now) {
+      // The SVID that authenticated this stream (or its last renewal on it)
+      // has expired: the stream no longer proves anything.
+      stream->End(Refuse(info, "",
+                         Refused(absl::StatusCode::kUnauthenticated, "svid_expired",
+                                 "the SVID authenticating this stream expired without renewal")));
     } else if (info.hello_done() && info.bootstrap && info.svids_issued == 0 &&
                now - info.hello_at >= options_.csr_timeout) {
       stream->End(Refuse(info, "",

@@ -381,6 +381,24 @@ TEST_F(IdentityServiceTest, BootstrapStreamWithoutCsrEndsAtTheDeadline) {
   EXPECT_NE(AuditText().find("csr_timeout"), std::string::npos);
 }
 
+TEST_F(IdentityServiceTest, RenewalStreamEndsWhenItsSvidExpiresUnrenewed) {
+  const std::string id = "spiffe://example.org/host/db-1";
+  Client boot = Connect(std::nullopt);
+  std::vector<v1::WatchResponse> responses;
+  ASSERT_TRUE(Exchange(boot, {Hello(NewToken(id)), Csr(id)}, &responses).ok());
+  const PeerIdentity peer = PeerFor(responses[1].svid());
+  Client c = Connect(peer);
+  v1::WatchResponse response;
+  ASSERT_TRUE(c.stream->Write(Hello()));
+  ASSERT_TRUE(c.stream->Read(&response));
+  service_->CheckDeadlines();
+  Advance(peer.not_after - Now() + absl::Seconds(1));
+  service_->CheckDeadlines();
+  EXPECT_FALSE(c.stream->Read(&response));
+  EXPECT_EQ(c.stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(AuditText().find("svid_expired"), std::string::npos);
+}
+
 TEST_F(IdentityServiceTest, PushesBundlesAndRekeysAndRecordsAcksAndReports) {
   const std::string id = "spiffe://example.org/host/db-1";
   Client boot = Connect(std::nullopt);
