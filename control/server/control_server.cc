@@ -181,13 +181,13 @@ absl::Status ControlServer::Start() {
     started_ = true;
   }
   housekeeping_ = std::thread([this] { Housekeeping(); });
-  log::Log(log::Level::kInfo, "palisade-control serving",
-           {{"trust_domain", options_.trust_domain},
-            {"identity_port", front_end_->address().ToString()},
-            {"admin", http_->address().ToString()},
-            {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
-            {"root", ca_->ActiveRootFingerprint()},
-            {"bundle_version", ca_->bundle_version()}});
+  log::LogEvent(log::Level::kInfo, "control", "palisade-control serving",
+                {{"trust_domain", options_.trust_domain},
+                 {"identity_port", front_end_->address().ToString()},
+                 {"admin", http_->address().ToString()},
+                 {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
+                 {"root", ca_->ActiveRootFingerprint()},
+                 {"bundle_version", ca_->bundle_version()}});
   return absl::OkStatus();
 }
 
@@ -238,15 +238,15 @@ absl::Status ControlServer::RenewServingSvid() {
   metrics_.OnIssued("self", absl::Now() - started);
   metrics_.SetServingSvidExpiry(serving_not_after_);
   metrics_.SetBundle(bundle.version, bundle.roots.size());
-  log::Log(log::Level::kDebug, "serving SVID renewed",
-           {{"serial", serving_serial_}, {"not_after", Rfc3339(serving_not_after_)}});
+  log::LogEvent(log::Level::kDebug, "control", "serving SVID renewed",
+                {{"serial", serving_serial_}, {"not_after", Rfc3339(serving_not_after_)}});
   return absl::OkStatus();
 }
 
 void ControlServer::AfterBundleChange() {
   if (absl::Status s = RenewServingSvid(); !s.ok()) {
-    log::Log(log::Level::kError, "cannot re-issue the serving SVID",
-             {{"error", std::string(s.message())}});
+    log::LogEvent(log::Level::kError, "control", "cannot re-issue the serving SVID",
+                  {{"error", std::string(s.message())}});
   }
   service_->PushBundle();
 }
@@ -276,8 +276,8 @@ void ControlServer::Tick() {
   if (now >= serving_issued_ + (serving_not_after_ - serving_issued_) / 2 ||
       installed_bundle_version_ != ca_->bundle_version()) {
     if (absl::Status s = RenewServingSvid(); !s.ok()) {
-      log::Log(log::Level::kError, "cannot renew the serving SVID",
-               {{"error", std::string(s.message())}});
+      log::LogEvent(log::Level::kError, "control", "cannot renew the serving SVID",
+                    {{"error", std::string(s.message())}});
     }
   }
   const RolloverPhase before = rollover_.status().phase;
@@ -301,8 +301,8 @@ void ControlServer::Tick() {
       break;
   }
   if (!done.ok()) {
-    log::Log(log::Level::kError, "root rollover step failed; will retry",
-             {{"error", std::string(done.message())}});
+    log::LogEvent(log::Level::kError, "control", "root rollover step failed; will retry",
+                  {{"error", std::string(done.message())}});
     // Retried on the next tick from the same phase.
     RolloverStatus status = rollover_.status();
     status.phase = before;
@@ -310,20 +310,20 @@ void ControlServer::Tick() {
     rollover_.Restore(status);
   } else if (step != RolloverMachine::Transition::kNone) {
     if (absl::Status s = SaveRollover(); !s.ok()) {
-      log::Log(log::Level::kError, "cannot save rollover state",
-               {{"error", std::string(s.message())}});
+      log::LogEvent(log::Level::kError, "control", "cannot save rollover state",
+                    {{"error", std::string(s.message())}});
     }
-    log::Log(log::Level::kInfo, "root rollover",
-             {{"phase", std::string(PhaseName(rollover_.status().phase))},
-              {"step", rollover_.status().history.back()}});
+    log::LogEvent(log::Level::kInfo, "control", "root rollover",
+                  {{"phase", std::string(PhaseName(rollover_.status().phase))},
+                   {"step", rollover_.status().history.back()}});
   }
   metrics_.SetRollover(std::string(PhaseName(rollover_.status().phase)),
                        rollover_.status().waiting_on.size());
   if (now - last_flush_ >= absl::Seconds(5)) {
     last_flush_ = now;
     if (absl::Status s = registry_->Flush(now); !s.ok()) {
-      log::Log(log::Level::kWarn, "cannot write the workload registry",
-               {{"error", std::string(s.message())}});
+      log::LogEvent(log::Level::kWarn, "control", "cannot write the workload registry",
+                    {{"error", std::string(s.message())}});
     }
   }
 }
@@ -423,8 +423,8 @@ absl::StatusOr<nlohmann::json> ControlServer::CreateJoinToken(const std::string&
   absl::StatusOr<JoinTokenStore::Created> created =
       tokens_->Create(*id, ttl, single_use, absl::Now());
   if (!created.ok()) return created.status();
-  log::Log(log::Level::kInfo, "join token created",
-           {{"id", created->info.id}, {"spiffe_id", spiffe_id}, {"single_use", single_use}});
+  log::LogEvent(log::Level::kInfo, "control", "join token created",
+                {{"id", created->info.id}, {"spiffe_id", spiffe_id}, {"single_use", single_use}});
   return nlohmann::json{{"token", created->token},
                         {"id", created->info.id},
                         {"spiffe_id", spiffe_id},
@@ -450,8 +450,8 @@ absl::StatusOr<nlohmann::json> ControlServer::RevokeJoinToken(const std::string&
   absl::StatusOr<JoinToken> token = tokens_->Revoke(id);
   if (!token.ok()) return token.status();
   const size_t closed = service_->CloseStreamsOfToken(token->id, "token_revoked");
-  log::Log(log::Level::kInfo, "join token revoked",
-           {{"id", token->id}, {"streams_closed", closed}});
+  log::LogEvent(log::Level::kInfo, "control", "join token revoked",
+                {{"id", token->id}, {"streams_closed", closed}});
   return nlohmann::json{{"id", token->id},
                         {"spiffe_id", token->spiffe_id},
                         {"revoked", true},
@@ -464,8 +464,8 @@ absl::StatusOr<nlohmann::json> ControlServer::Deregister(const std::string& spif
   absl::StatusOr<bool> changed = registry_->Deregister(id->ToString(), absl::Now());
   if (!changed.ok()) return changed.status();
   const size_t closed = service_->CloseStreamsOf(id->ToString(), "deregistered");
-  log::Log(log::Level::kInfo, "workload de-registered",
-           {{"spiffe_id", id->ToString()}, {"streams_closed", closed}});
+  log::LogEvent(log::Level::kInfo, "control", "workload de-registered",
+                {{"spiffe_id", id->ToString()}, {"streams_closed", closed}});
   return nlohmann::json{{"spiffe_id", id->ToString()},
                         {"deregistered", true},
                         {"already", !*changed},
@@ -502,8 +502,8 @@ absl::StatusOr<nlohmann::json> ControlServer::StartRollover() {
   }
   if (absl::Status s = SaveRollover(); !s.ok()) return s;
   AfterBundleChange();
-  log::Log(log::Level::kInfo, "root rollover started",
-           {{"new_root", *new_root}, {"bundle_version", ca_->bundle_version()}});
+  log::LogEvent(log::Level::kInfo, "control", "root rollover started",
+                {{"new_root", *new_root}, {"bundle_version", ca_->bundle_version()}});
   return RolloverJson();
 }
 

@@ -348,6 +348,29 @@ TEST_F(IdentityServiceTest, EmptyOrUnknownMessageIsInvalidArgument) {
   EXPECT_EQ(Exchange(c, {v1::WatchRequest()}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(IdentityServiceTest, MessageOfAnUnknownFieldOnlyIsInvalidArgument) {
+  // Field 100 (length-delimited): what a newer proxy's new message kind looks like.
+  v1::WatchRequest unknown;
+  ASSERT_TRUE(unknown.ParseFromString(std::string("\xa2\x06\x01x", 4)));
+  ASSERT_EQ(unknown.kind_case(), v1::WatchRequest::KIND_NOT_SET);
+  Client c = Connect(std::nullopt);
+  const grpc::Status status = Exchange(c, {unknown});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(AuditText().find("unknown_message"), std::string::npos);
+}
+
+TEST_F(IdentityServiceTest, UnknownFieldsInsideAKnownMessageAreIgnored) {
+  const std::string id = "spiffe://example.org/host/db-1";
+  v1::WatchRequest hello = Hello(NewToken(id));
+  // An unknown field appended inside the Hello sub-message is forward-compatible.
+  v1::Hello inner = hello.hello();
+  std::string inner_wire = inner.SerializeAsString() + std::string("\xa2\x06\x01x", 4);
+  v1::WatchRequest extended;
+  ASSERT_TRUE(extended.mutable_hello()->ParseFromString(inner_wire));
+  Client c = Connect(std::nullopt);
+  EXPECT_TRUE(Exchange(c, {extended, Csr(id)}).ok());
+}
+
 TEST_F(IdentityServiceTest, CsrBeforeHelloIsRefused) {
   Client c = Connect(std::nullopt);
   EXPECT_EQ(Exchange(c, {Csr("spiffe://example.org/x")}).error_code(),

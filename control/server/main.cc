@@ -160,10 +160,10 @@ int Serve() {
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  log::Log(log::Level::kInfo, "stopping", {{"signal", strsignal(signal_number)}});
+  log::LogEvent(log::Level::kInfo, "control", "stopping", {{"signal", strsignal(signal_number)}});
   (*server)->Stop();
   server->reset();
-  log::Log(log::Level::kInfo, "stopped", {});
+  log::LogEvent(log::Level::kInfo, "control", "stopped", {});
   return 0;
 }
 

@@ -107,11 +107,11 @@ class TlsFrontEnd::Connection {
     if (r.status != net::IoStatus::kOk) {
       const std::string reason = failure_.empty() ? tls_->error() : failure_;
       if (owner_->metrics_ != nullptr) owner_->metrics_->OnHandshake(reason);
-      if (log::ShouldLog(log::Level::kDebug)) {
-        log::Log(log::Level::kDebug, "identity port handshake failed",
-                 {{"remote", remote_.ToString()},
-                  {"reason", reason},
-                  {"detail", failure_.empty() ? tls_->error_detail() : failure_detail_}});
+      if (log::ShouldLog(log::Level::kDebug, "control")) {
+        log::LogEvent(log::Level::kDebug, "control", "identity port handshake failed",
+                      {{"remote", remote_.ToString()},
+                       {"reason", reason},
+                       {"detail", failure_.empty() ? tls_->error_detail() : failure_detail_}});
       }
       Close(reason);
       return;
