@@ -91,8 +91,8 @@ class ControlPlaneMeshTest : public ::testing::Test {
     ASSERT_TRUE(outbound_->WaitReady()) << outbound_->process().Output();
   }
 
-  // Sends `message` through the outbound proxy and returns what came back.
-  std::string RoundTrip(const std::string& message) {
+  // A connection to the outbound proxy's listener; -1 on failure.
+  int ConnectOut() {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -100,19 +100,34 @@ class ControlPlaneMeshTest : public ::testing::Test {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     timeval tv{30, 0};  // a stuck test fails instead of hanging
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  // Sends `message` on `fd` and returns what came back.
+  static std::string Echo(int fd, const std::string& message) {
     std::string reply(message.size(), '\0');
     size_t got = 0;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-        send(fd, message.data(), message.size(), MSG_NOSIGNAL) ==
-            static_cast<ssize_t>(message.size())) {
+    if (send(fd, message.data(), message.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(message.size())) {
       while (got < reply.size()) {
         const ssize_t n = recv(fd, reply.data() + got, reply.size() - got, 0);
         if (n <= 0) break;
         got += n;
       }
     }
-    close(fd);
     return reply.substr(0, got);
+  }
+
+  std::string RoundTrip(const std::string& message) {
+    const int fd = ConnectOut();
+    if (fd < 0) return "connect failed";
+    std::string reply = Echo(fd, message);
+    close(fd);
+    return reply;
   }
 
   static nlohmann::json Certs(ProxyProcess& proxy) {
@@ -207,6 +222,32 @@ TEST_F(ControlPlaneMeshTest, ARootRolloverRunsThroughEveryPhaseWithRealProxies) 
         << Certs(*proxy).dump(2);
   }
   EXPECT_EQ(RoundTrip("after the rollover"), "after the rollover");
+}
+
+TEST_F(ControlPlaneMeshTest, RetiringWaitsForTheConnectionsTheProxiesReportOnTheOldRoot) {
+  StartControl();
+  StartMesh();
+  // A live connection, authenticated under the old root on both proxies.
+  const int fd = ConnectOut();
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(Echo(fd, "before"), "before");
+  const HttpResult started = HttpPost(control_->admin_url() + "/api/v1/rollover/start", "{}");
+  ASSERT_EQ(started.status, 200) << started.body;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const nlohmann::json rollover = State()["rollover"];
+        return rollover["phase"] == "retiring" && !rollover["waiting_on"].empty();
+      },
+      absl::Seconds(60)))
+      << State()["rollover"].dump(2) << "\n"
+      << Logs();
+  EXPECT_EQ(Echo(fd, "during"), "during");  // rotation never touches a live connection
+
+  close(fd);  // the next connection reports (every 10 s) let it finish
+  ASSERT_TRUE(WaitFor([&] { return State()["rollover"]["phase"] == "idle"; }, absl::Seconds(60)))
+      << State()["rollover"].dump(2) << "\n"
+      << Logs();
+  EXPECT_EQ(RoundTrip("after"), "after");
 }
 
 }  // namespace
