@@ -125,13 +125,16 @@ class ControlPlaneSourceTest : public ::testing::Test {
   }
 
   // The control plane's TLS front, presenting an SVID issued under `pki`.
-  void StartFront(const TestPki& pki, uint16_t port = 0) {
+  // Client SVIDs are verified under `clients_pki` (default: pki_).
+  void StartFront(const TestPki& pki, uint16_t port = 0, const TestPki* clients_pki = nullptr) {
     control_leaf_ = pki.IssueLeaf("/palisade/control");
     TestTlsServer::Options options;
     options.chain = pki.Chain(control_leaf_);
     options.key = control_leaf_.key.get();
     identity::TrustBundleSet::Builder clients;
-    EXPECT_THAT(clients.Add("cluster.local", pki_.root().x509()), IsOk());
+    EXPECT_THAT(
+        clients.Add("cluster.local", (clients_pki != nullptr ? *clients_pki : pki_).root().x509()),
+        IsOk());
     options.client_bundles = clients.Build();
     options.backend = "127.0.0.1:" + std::to_string(grpc_port_);
     options.port = port;
@@ -373,6 +376,24 @@ TEST_F(ControlPlaneSourceTest, VerifiesTheControlPlaneWithTheBundleItWasSent) {
   ASSERT_TRUE(fake_->WaitFor([&](const Log& log) {
     return log.hellos.size() > hellos && log.hellos.back().peer_id == kWorkloadId;
   })) << source_->status().last_error;
+}
+
+TEST_F(ControlPlaneSourceTest, FallsBackToItsBootstrapCredentialWhenTheServerRefusesItsSvid) {
+  StartSource();
+  WaitForMtlsStream();
+  const std::string serial = Serial();
+  // The control plane comes back no longer trusting the CA of our SVID (it
+  // lost its state, say): the SVID is refused, the join token still works.
+  const size_t hellos = fake_->log().hellos.size();
+  const uint16_t port = front_->port();
+  fake_->set_front(nullptr);
+  front_.reset();
+  StartFront(pki_, port, /*clients_pki=*/&next_pki_);
+  ASSERT_TRUE(fake_->WaitFor([&](const Log& log) {
+    return log.hellos.size() > hellos && log.hellos.back().hello.join_token() == kJoinToken;
+  })) << source_->status().last_error;
+  ASSERT_TRUE(WaitFor([&] { return Serial() != serial; }, absl::Seconds(20)));
+  EXPECT_TRUE(fake_->log().csrs.back().bootstrap);
 }
 
 TEST_F(ControlPlaneSourceTest, RefusesAControlPlaneItsBundleDoesNotTrust) {
