@@ -18,12 +18,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "control/client/bootstrap_credential.h"
+#include "control/client/control_plane_source.h"
 #include "identity/spiffe_id.h"
 #include "proxy/admin/http_server.h"
 #include "proxy/admin/proxy_admin.h"
 #include "proxy/config/config_loader.h"
 #include "proxy/credentials/credential_store.h"
 #include "proxy/credentials/file_source.h"
+#include "proxy/credentials/identity_source.h"
 #include "proxy/forward/fan_out_observer.h"
 #include "proxy/log/access_log.h"
 #include "proxy/log/logging.h"
@@ -85,6 +88,20 @@ int Validate(const v1::ProxyConfig& config, const std::string& path) {
               << (*snapshot)->serial << ", expires "
               << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", (*snapshot)->not_after, absl::UTCTimeZone())
               << "\n";
+  }
+  if (config.identity().has_control_plane()) {
+    const v1::ControlPlaneIdentitySource& cp = config.identity().control_plane();
+    auto bundle = control::LoadBootstrapBundle(cp);
+    auto id = control::ResolveWorkloadId(config.identity().spiffe_id(), cp);
+    const absl::Status problem = !bundle.ok() ? bundle.status() : id.status();
+    if (!problem.ok()) {
+      std::cerr << "palisade-proxy: " << path << ": identity.control_plane: " << problem.message()
+                << "\n";
+      return 2;
+    }
+    std::cout << "identity: " << id->ToString() << " from the control plane at " << cp.address()
+              << " (" << cp.server_spiffe_id() << ", " << bundle->root_count()
+              << " bootstrap root(s))\n";
   }
   std::cout << path << ": configuration is valid (" << config.inbound_size() << " inbound, "
             << config.outbound_size() << " outbound listener(s))\n";
@@ -152,7 +169,7 @@ int Run(const v1::ProxyConfig& config) {
               {"address", l.address.ToString()}});
   }
 
-  std::unique_ptr<credentials::FileSource> file_source;
+  std::unique_ptr<credentials::IdentitySource> identity_source;
   if (config.identity().has_files()) {
     auto source = credentials::FileSource::Start(
         config.identity().files(), &store, [&metrics](const absl::Status& status) {
@@ -166,11 +183,22 @@ int Run(const v1::ProxyConfig& config) {
                {{"error", std::string(source.status().message())}});
       return 1;
     }
-    file_source = *std::move(source);
+    identity_source = *std::move(source);
   } else {
-    log::Log(log::Level::kError, "identity source not supported by this build",
-             {{"source", "control_plane"}});
-    return 2;
+    control::ControlPlaneSource::Options options;
+    options.config = config.identity().control_plane();
+    options.spiffe_id = config.identity().spiffe_id();
+    options.store = &store;
+    options.metrics = &metrics;
+    options.connections_by_root = [&server] { return (*server)->ConnectionsByRoot(); };
+    options.version = kVersion;
+    auto source = control::ControlPlaneSource::Start(std::move(options));
+    if (!source.ok()) {
+      log::Log(log::Level::kError, "cannot start the control-plane identity source",
+               {{"error", std::string(source.status().message())}});
+      return 2;
+    }
+    identity_source = *std::move(source);
   }
 
   admin::HttpServer http;
@@ -220,7 +248,7 @@ int Run(const v1::ProxyConfig& config) {
     timespec zero{0, 0};
     if (sigtimedwait(&signals, nullptr, &zero) > 0) break;
   }
-  file_source.reset();
+  identity_source.reset();  // joins its threads; the store keeps the SVID
   (*server)->Stop();
   log::Log(log::Level::kInfo, "stopped", {});
   return 0;

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "proto/palisade/config/v1/config.pb.h"
 #include "proxy/credentials/credential_store.h"
+#include "proxy/credentials/identity_source.h"
 #include "proxy/net/unique_fd.h"
 
 namespace palisade::credentials {
@@ -23,7 +24,7 @@ namespace palisade::credentials {
 absl::StatusOr<CredentialMaterial> LoadCredentialFiles(const config::v1::FileIdentitySource& files);
 
 // Owns a watcher thread; stops it on destruction.
-class FileSource {
+class FileSource final : public IdentitySource {
  public:
   // Called after every reload attempt with its outcome (for logs).
   using ReloadObserver = std::function<void(const absl::Status&)>;
@@ -33,7 +34,7 @@ class FileSource {
   static absl::StatusOr<std::unique_ptr<FileSource>> Start(
       const config::v1::FileIdentitySource& files, CredentialStore* store, ReloadObserver observer,
       absl::Duration settle = absl::Milliseconds(100));
-  ~FileSource();
+  ~FileSource() override;
 
   uint64_t reloads() const { return reloads_.load(); }
 

@@ -1,0 +1,510 @@
+#include "control/server/control_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "control/server/state_files.h"
+#include "identity/certificate.h"
+#include "identity/keys.h"
+#include "identity/trust_bundle.h"
+#include "proxy/log/logging.h"
+
+namespace palisade::control {
+namespace {
+
+constexpr char kRolloverFile[] = "rollover.json";
+
+std::string Rfc3339(absl::Time t) {
+  if (t == absl::InfinitePast()) return "";
+  if (t == absl::InfiniteFuture()) return "never";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+absl::Status FlagError(absl::string_view flag, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
+}
+
+}  // namespace
+
+ControlServer::ControlServer(const ControlServerOptions& options)
+    : options_(options), rollover_(options.rollover) {}
+
+ControlServer::~ControlServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Create(
+    const ControlServerOptions& options) {
+  std::unique_ptr<ControlServer> server(new ControlServer(options));
+  if (absl::Status s = server->Open(); !s.ok()) return s;
+  return server;
+}
+
+absl::Status ControlServer::Open() {
+  const ControlServerOptions& o = options_;
+  if (o.trust_domain.empty()) return FlagError("trust_domain", "is required");
+  if (absl::Status s = identity::ValidateTrustDomain(o.trust_domain); !s.ok()) {
+    return FlagError("trust_domain", s.message());
+  }
+  if (o.state_dir.empty()) return FlagError("state_dir", "is required");
+  if (o.svid_ttl < absl::Seconds(2)) return FlagError("svid_ttl", "must be at least 2s");
+  absl::StatusOr<net::SocketAddress> listen = net::SocketAddress::Parse(o.listen);
+  if (!listen.ok()) return FlagError("listen", listen.status().message());
+  absl::StatusOr<net::SocketAddress> admin = net::SocketAddress::Parse(o.admin);
+  if (!admin.ok()) return FlagError("admin", admin.status().message());
+  if (!admin->IsLoopback() && !o.admin_allow_non_loopback) {
+    return FlagError("admin", absl::StrCat(o.admin,
+                                           " is not a loopback address; the admin API has no "
+                                           "authentication (pass --admin_allow_non_loopback to "
+                                           "insist)"));
+  }
+  if (absl::Status s = EnsureDirectory(o.state_dir, 0700); !s.ok()) {
+    return FlagError("state_dir", s.message());
+  }
+
+  const absl::Time now = absl::Now();
+  const bool plugin = !o.plugin_ca_cert.empty() || !o.plugin_ca_key.empty() ||
+                      !o.plugin_root_bundle.empty() || !o.plugin_ca_chain.empty();
+  if (plugin) {
+    CertificateAuthority::PluginOptions p{o.trust_domain,  o.state_dir,       o.plugin_ca_cert,
+                                          o.plugin_ca_key, o.plugin_ca_chain, o.plugin_root_bundle};
+    absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca =
+        CertificateAuthority::OpenPlugin(p, now);
+    if (!ca.ok()) return ca.status();
+    ca_ = *std::move(ca);
+  } else {
+    absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca =
+        CertificateAuthority::OpenSelfManaged({o.trust_domain, o.state_dir}, now);
+    if (!ca.ok()) return ca.status();
+    ca_ = *std::move(ca);
+  }
+  absl::StatusOr<std::unique_ptr<JoinTokenStore>> tokens =
+      JoinTokenStore::Open(JoinPath(o.state_dir, "tokens.json"));
+  if (!tokens.ok()) return tokens.status();
+  tokens_ = *std::move(tokens);
+  absl::StatusOr<std::unique_ptr<WorkloadRegistry>> registry =
+      WorkloadRegistry::Open(JoinPath(o.state_dir, "workloads.json"));
+  if (!registry.ok()) return registry.status();
+  registry_ = *std::move(registry);
+  absl::StatusOr<std::unique_ptr<AuditLog>> audit =
+      AuditLog::Open(JoinPath(o.state_dir, "audit.log"));
+  if (!audit.ok()) return audit.status();
+  audit_ = *std::move(audit);
+
+  if (!o.jwks_file.empty()) {
+    if (o.sa_issuer.empty()) return FlagError("sa_issuer", "is required with --jwks_file");
+    if (o.sa_audience.empty()) return FlagError("sa_audience", "is required with --jwks_file");
+    absl::StatusOr<std::string> text = ReadStateFile(o.jwks_file);
+    if (!text.ok()) return FlagError("jwks_file", text.status().message());
+    absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
+    if (!jwks.ok())
+      return FlagError("jwks_file", absl::StrCat(o.jwks_file, ": ", jwks.status().message()));
+    service_accounts_ = std::make_unique<ServiceAccountVerifier>(
+        *jwks,
+        ServiceAccountVerifier::Options{o.trust_domain, o.sa_issuer, o.sa_audience, o.clock_skew});
+  } else if (!o.sa_issuer.empty() || !o.sa_audience.empty()) {
+    return FlagError("jwks_file", "is required with --sa_issuer/--sa_audience");
+  }
+
+  {
+    sync::MutexLock lock(&mu_);
+    const std::string path = JoinPath(o.state_dir, kRolloverFile);
+    absl::StatusOr<std::string> text = ReadStateFile(path);
+    if (text.ok()) {
+      nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+      absl::StatusOr<RolloverStatus> status = doc.is_discarded()
+                                                  ? absl::InvalidArgumentError("not valid JSON")
+                                                  : RolloverStatusFromJson(doc);
+      if (!status.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "state file ", path, ": ", status.status().message(), " (corrupt); refusing to start"));
+      }
+      rollover_.Restore(*status);
+      // Issuance must be under the new root from rekeying on, whatever
+      // point a crash interrupted.
+      if (status->phase == RolloverPhase::kRekeying || status->phase == RolloverPhase::kRetiring) {
+        if (absl::Status s = ca_->ActivateNewest(); !s.ok()) return s;
+      }
+    } else if (!absl::IsNotFound(text.status())) {
+      return text.status();
+    }
+  }
+
+  IdentityServiceOptions service_options;
+  service_options.trust_domain = o.trust_domain;
+  service_options.svid_ttl = o.svid_ttl;
+  service_options.backdate = o.clock_skew;
+  service_options.hello_timeout = o.hello_timeout;
+  service_options.csr_timeout = o.csr_timeout;
+  service_ = std::make_unique<IdentityService>(
+      service_options, IdentityServiceDeps{ca_.get(), tokens_.get(), service_accounts_.get(),
+                                           registry_.get(), &peers_, audit_.get(), &metrics_});
+
+  int grpc_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &grpc_port);
+  builder.RegisterService(service_.get());
+  // The service refuses messages over 64 KiB itself, with an audit line;
+  // gRPC's own limit only stops what is far beyond that.
+  builder.SetMaxReceiveMessageSize(1 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  grpc_ = builder.BuildAndStart();
+  if (grpc_ == nullptr || grpc_port == 0) {
+    return absl::InternalError("cannot start the in-process gRPC server on 127.0.0.1");
+  }
+
+  TlsFrontEnd::Options front;
+  front.listen = *listen;
+  front.backend = *net::SocketAddress::Parse(absl::StrCat("127.0.0.1:", grpc_port));
+  front.trust_domain = o.trust_domain;
+  front.clock_skew = o.clock_skew;
+  absl::StatusOr<std::unique_ptr<TlsFrontEnd>> front_end =
+      TlsFrontEnd::Create(front, &peers_, &metrics_);
+  if (!front_end.ok()) return FlagError("listen", front_end.status().message());
+  front_end_ = *std::move(front_end);
+  http_ = std::make_unique<admin::HttpServer>();
+  InstallAdminRoutes(http_.get(), this);
+  return absl::OkStatus();
+}
+
+absl::Status ControlServer::Start() {
+  {
+    sync::MutexLock lock(&mu_);
+    if (absl::Status s = RenewServingSvid(); !s.ok()) return s;
+    last_flush_ = absl::Now();
+  }
+  if (absl::Status s = front_end_->Start(); !s.ok()) return s;
+  if (absl::Status s = http_->Start(*net::SocketAddress::Parse(options_.admin)); !s.ok()) {
+    return FlagError("admin", absl::StrCat(options_.admin, ": ", s.message()));
+  }
+  {
+    sync::MutexLock lock(&mu_);
+    started_ = true;
+  }
+  housekeeping_ = std::thread([this] { Housekeeping(); });
+  log::LogEvent(log::Level::kInfo, "control", "palisade-control serving",
+                {{"trust_domain", options_.trust_domain},
+                 {"identity_port", front_end_->address().ToString()},
+                 {"admin", http_->address().ToString()},
+                 {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
+                 {"root", ca_->ActiveRootFingerprint()},
+                 {"bundle_version", ca_->bundle_version()}});
+  return absl::OkStatus();
+}
+
+void ControlServer::Stop() {
+  {
+    sync::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    mu_.NotifyAll();
+  }
+  if (housekeeping_.joinable()) housekeeping_.join();
+  http_.reset();
+  if (front_end_) front_end_->Stop();
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (registry_) (void)registry_->Flush(absl::Now());
+}
+
+absl::Status ControlServer::RenewServingSvid() {
+  absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> key = identity::GenerateP256Key();
+  if (!key.ok()) return key.status();
+  EVP_PKEY_up_ref(key->get());
+  identity::CheckedCsr csr{
+      *identity::SpiffeId::FromParts(options_.trust_domain, "/palisade/control"),
+      bssl::UniquePtr<EVP_PKEY>(key->get())};
+  const absl::Time now = absl::Now();
+  const absl::Time started = now;
+  identity::LeafOptions leaf;
+  leaf.now = now;
+  leaf.ttl = options_.svid_ttl;
+  leaf.backdate = std::min(options_.clock_skew, absl::Minutes(5));
+  absl::StatusOr<IssuedSvid> svid = ca_->Issue(csr, leaf);
+  if (!svid.ok()) return svid.status();
+  std::vector<X509*> chain = {svid->leaf.get()};
+  for (const auto& c : svid->intermediates) chain.push_back(c.get());
+  const Bundle bundle = ca_->CurrentBundle();
+  identity::TrustBundleSet::Builder builder;
+  for (const auto& root : bundle.roots) {
+    if (absl::Status s = builder.Add(options_.trust_domain, root.get()); !s.ok()) return s;
+  }
+  if (absl::Status s = front_end_->SetCredentials(chain, key->get(), builder.Build()); !s.ok()) {
+    return s;
+  }
+  serving_key_ = *std::move(key);
+  serving_serial_ = identity::SerialHex(svid->leaf.get());
+  serving_issued_ = now;
+  serving_not_after_ = identity::NotAfter(svid->leaf.get());
+  installed_bundle_version_ = bundle.version;
+  metrics_.OnIssued("self", absl::Now() - started);
+  metrics_.SetServingSvidExpiry(serving_not_after_);
+  metrics_.SetBundle(bundle.version, bundle.roots.size());
+  log::LogEvent(log::Level::kDebug, "control", "serving SVID renewed",
+                {{"serial", serving_serial_}, {"not_after", Rfc3339(serving_not_after_)}});
+  return absl::OkStatus();
+}
+
+void ControlServer::AfterBundleChange() {
+  if (absl::Status s = RenewServingSvid(); !s.ok()) {
+    log::LogEvent(log::Level::kError, "control", "cannot re-issue the serving SVID",
+                  {{"error", std::string(s.message())}});
+  }
+  service_->PushBundle();
+}
+
+absl::Status ControlServer::SaveRollover() {
+  return WriteFileAtomically(JoinPath(options_.state_dir, kRolloverFile),
+                             RolloverStatusToJson(rollover_.status()).dump(2) + "\n", 0600);
+}
+
+void ControlServer::Housekeeping() {
+  for (;;) {
+    {
+      sync::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_; },
+                           options_.tick);
+      if (stopping_) return;
+    }
+    Tick();
+  }
+}
+
+void ControlServer::Tick() {
+  service_->CheckDeadlines();
+  const std::vector<ProxyView> fleet = service_->Fleet();
+  sync::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  if (now >= serving_issued_ + (serving_not_after_ - serving_issued_) / 2 ||
+      installed_bundle_version_ != ca_->bundle_version()) {
+    if (absl::Status s = RenewServingSvid(); !s.ok()) {
+      log::LogEvent(log::Level::kError, "control", "cannot renew the serving SVID",
+                    {{"error", std::string(s.message())}});
+    }
+  }
+  const RolloverPhase before = rollover_.status().phase;
+  const RolloverMachine::Transition step = rollover_.Evaluate(now, fleet);
+  absl::Status done;
+  switch (step) {
+    case RolloverMachine::Transition::kNone:
+      break;
+    case RolloverMachine::Transition::kEnterRekeying:
+      done = ca_->ActivateNewest();
+      if (done.ok()) {
+        AfterBundleChange();
+        service_->RequestRekey("root_rollover");
+      }
+      break;
+    case RolloverMachine::Transition::kEnterRetiring:
+      break;
+    case RolloverMachine::Transition::kFinish:
+      done = ca_->RetireInactive();
+      if (done.ok()) AfterBundleChange();
+      break;
+  }
+  if (!done.ok()) {
+    log::LogEvent(log::Level::kError, "control", "root rollover step failed; will retry",
+                  {{"error", std::string(done.message())}});
+    // Retried on the next tick from the same phase.
+    RolloverStatus status = rollover_.status();
+    status.phase = before;
+    if (!status.history.empty()) status.history.pop_back();
+    rollover_.Restore(status);
+  } else if (step != RolloverMachine::Transition::kNone) {
+    if (absl::Status s = SaveRollover(); !s.ok()) {
+      log::LogEvent(log::Level::kError, "control", "cannot save rollover state",
+                    {{"error", std::string(s.message())}});
+    }
+    log::LogEvent(log::Level::kInfo, "control", "root rollover",
+                  {{"phase", std::string(PhaseName(rollover_.status().phase))},
+                   {"step", rollover_.status().history.back()}});
+  }
+  metrics_.SetRollover(std::string(PhaseName(rollover_.status().phase)),
+                       rollover_.status().waiting_on.size());
+  if (now - last_flush_ >= absl::Seconds(5)) {
+    last_flush_ = now;
+    if (absl::Status s = registry_->Flush(now); !s.ok()) {
+      log::LogEvent(log::Level::kWarn, "control", "cannot write the workload registry",
+                    {{"error", std::string(s.message())}});
+    }
+  }
+}
+
+std::string ControlServer::MetricsText() {
+  metrics_.SetStreams(static_cast<int64_t>(service_->stream_count()));
+  const Bundle bundle = ca_->CurrentBundle();
+  metrics_.SetBundle(bundle.version, bundle.roots.size());
+  return metrics_.Serialize();
+}
+
+std::string ControlServer::NotReadyReason() {
+  sync::MutexLock lock(&mu_);
+  if (!started_) return "starting";
+  if (stopping_) return "stopping";
+  if (serving_not_after_ <= absl::Now()) return "the serving SVID has expired";
+  return "";
+}
+
+std::string ControlServer::BundlePem() { return ca_->BundlePem(); }
+
+nlohmann::json ControlServer::RolloverJson() {
+  const RolloverStatus& s = rollover_.status();
+  return {{"phase", std::string(PhaseName(s.phase))},
+          {"started_at", Rfc3339(s.started_at)},
+          {"phase_started_at", Rfc3339(s.phase_started_at)},
+          {"target_bundle_version", s.target_bundle_version},
+          {"new_root", s.new_root},
+          {"old_roots", s.old_roots},
+          {"waiting_on", s.waiting_on},
+          {"timeouts_seconds",
+           {{"propagating", absl::ToInt64Seconds(rollover_.timeouts().propagating)},
+            {"rekeying", absl::ToInt64Seconds(rollover_.timeouts().rekeying)},
+            {"retiring", absl::ToInt64Seconds(rollover_.timeouts().retiring)}}},
+          {"history", s.history}};
+}
+
+nlohmann::json ControlServer::RolloverState() {
+  sync::MutexLock lock(&mu_);
+  return RolloverJson();
+}
+
+nlohmann::json ControlServer::State() {
+  const Bundle bundle = ca_->CurrentBundle();
+  const std::string active = ca_->ActiveRootFingerprint();
+  nlohmann::json roots = nlohmann::json::array();
+  for (size_t i = 0; i < bundle.roots.size(); ++i) {
+    roots.push_back({{"fingerprint_sha256", bundle.fingerprints[i]},
+                     {"not_after", Rfc3339(identity::NotAfter(bundle.roots[i].get()))},
+                     {"issuing", bundle.fingerprints[i] == active}});
+  }
+  std::map<std::pair<std::string, std::string>, int> connected;
+  const std::vector<StreamInfo> streams = service_->Streams();
+  for (const StreamInfo& s : streams) {
+    if (s.spiffe_id.has_value()) connected[{s.spiffe_id->ToString(), s.instance}]++;
+  }
+  nlohmann::json workloads = nlohmann::json::array();
+  for (const WorkloadRecord& w : registry_->Workloads()) {
+    const IssuedCertificate& c = w.latest;
+    workloads.push_back({{"spiffe_id", c.spiffe_id},
+                         {"instance", c.instance},
+                         {"connected", connected.count({c.spiffe_id, c.instance}) > 0},
+                         {"serial", c.serial},
+                         {"not_before", Rfc3339(c.not_before)},
+                         {"not_after", Rfc3339(c.not_after)},
+                         {"issued_at", Rfc3339(c.issued_at)},
+                         {"root_fingerprint", c.root_fingerprint},
+                         {"renewals", w.renewals},
+                         {"deregistered", registry_->IsDeregistered(c.spiffe_id)}});
+  }
+  nlohmann::json events = nlohmann::json::array();
+  for (const AuditEvent& e : audit_->Recent()) events.push_back(AuditEventToJson(e));
+  nlohmann::json state = {{"trust_domain", options_.trust_domain},
+                          {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
+                          {"bundle", {{"version", bundle.version}, {"roots", roots}}},
+                          {"streams", {{"connected", streams.size()}}},
+                          {"workloads", workloads},
+                          {"deregistered", registry_->Deregistered()},
+                          {"recent_events", events}};
+  sync::MutexLock lock(&mu_);
+  state["rollover"] = RolloverJson();
+  state["serving_svid"] = {
+      {"spiffe_id", absl::StrCat("spiffe://", options_.trust_domain, "/palisade/control")},
+      {"serial", serving_serial_},
+      {"not_after", Rfc3339(serving_not_after_)}};
+  return state;
+}
+
+absl::StatusOr<nlohmann::json> ControlServer::CreateJoinToken(const std::string& spiffe_id,
+                                                              absl::Duration ttl, bool single_use) {
+  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeId::Parse(spiffe_id);
+  if (!id.ok()) return id.status();
+  if (!id->IsMemberOf(options_.trust_domain)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(spiffe_id, " is not in trust domain ", options_.trust_domain));
+  }
+  absl::StatusOr<JoinTokenStore::Created> created =
+      tokens_->Create(*id, ttl, single_use, absl::Now());
+  if (!created.ok()) return created.status();
+  log::LogEvent(log::Level::kInfo, "control", "join token created",
+                {{"id", created->info.id}, {"spiffe_id", spiffe_id}, {"single_use", single_use}});
+  return nlohmann::json{{"token", created->token},
+                        {"id", created->info.id},
+                        {"spiffe_id", spiffe_id},
+                        {"single_use", single_use},
+                        {"expires_at", Rfc3339(created->info.expires_at)}};
+}
+
+nlohmann::json ControlServer::ListJoinTokens() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const JoinToken& t : tokens_->List()) {
+    out.push_back({{"id", t.id},
+                   {"spiffe_id", t.spiffe_id},
+                   {"single_use", t.single_use},
+                   {"created_at", Rfc3339(t.created_at)},
+                   {"expires_at", Rfc3339(t.expires_at)},
+                   {"revoked", t.revoked},
+                   {"uses", t.uses}});
+  }
+  return out;
+}
+
+absl::StatusOr<nlohmann::json> ControlServer::RevokeJoinToken(const std::string& id) {
+  absl::StatusOr<JoinToken> token = tokens_->Revoke(id);
+  if (!token.ok()) return token.status();
+  const size_t closed = service_->CloseStreamsOfToken(token->id, "token_revoked");
+  log::LogEvent(log::Level::kInfo, "control", "join token revoked",
+                {{"id", token->id}, {"streams_closed", closed}});
+  return nlohmann::json{{"id", token->id},
+                        {"spiffe_id", token->spiffe_id},
+                        {"revoked", true},
+                        {"streams_closed", closed}};
+}
+
+absl::StatusOr<nlohmann::json> ControlServer::Deregister(const std::string& spiffe_id) {
+  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeId::Parse(spiffe_id);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<bool> changed = registry_->Deregister(id->ToString(), absl::Now());
+  if (!changed.ok()) return changed.status();
+  const size_t closed = service_->CloseStreamsOf(id->ToString(), "deregistered");
+  log::LogEvent(log::Level::kInfo, "control", "workload de-registered",
+                {{"spiffe_id", id->ToString()}, {"streams_closed", closed}});
+  return nlohmann::json{{"spiffe_id", id->ToString()},
+                        {"deregistered", true},
+                        {"already", !*changed},
+                        {"streams_closed", closed}};
+}
+
+absl::StatusOr<nlohmann::json> ControlServer::Reregister(const std::string& spiffe_id) {
+  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeId::Parse(spiffe_id);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<bool> changed = registry_->Reregister(id->ToString());
+  if (!changed.ok()) return changed.status();
+  return nlohmann::json{{"spiffe_id", id->ToString()}, {"deregistered", false}};
+}
+
+absl::StatusOr<nlohmann::json> ControlServer::StartRollover() {
+  sync::MutexLock lock(&mu_);
+  if (rollover_.status().phase != RolloverPhase::kIdle) {
+    return rollover_.Start(absl::Now(), 0, "", {});  // the "already under way" error
+  }
+  if (!ca_->self_managed()) {
+    return absl::FailedPreconditionError(
+        "root rollover needs a self-managed CA; a plug-in CA's roots belong to its operator");
+  }
+  const std::vector<std::string> old_roots = ca_->CurrentBundle().fingerprints;
+  absl::StatusOr<std::string> new_root = ca_->AddNextRoot(absl::Now());
+  if (!new_root.ok()) return new_root.status();
+  std::vector<std::string> retiring;
+  for (const std::string& f : old_roots) {
+    if (f != *new_root) retiring.push_back(f);
+  }
+  if (absl::Status s = rollover_.Start(absl::Now(), ca_->bundle_version(), *new_root, retiring);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = SaveRollover(); !s.ok()) return s;
+  AfterBundleChange();
+  log::LogEvent(log::Level::kInfo, "control", "root rollover started",
+                {{"new_root", *new_root}, {"bundle_version", ca_->bundle_version()}});
+  return RolloverJson();
+}
+
+}  // namespace palisade::control

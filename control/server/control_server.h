@@ -1,0 +1,123 @@
+// palisade-control put together: the state directory (CA, join tokens,
+// workloads, rollover, audit), the in-process gRPC server on loopback, the
+// TLS front-end on the identity port, the admin API, and one housekeeping
+// thread (deadlines, the control plane's own SVID renewal, rollover phases,
+// registry flushes).
+#ifndef PALISADE_CONTROL_SERVER_CONTROL_SERVER_H_
+#define PALISADE_CONTROL_SERVER_CONTROL_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "control/server/admin_api.h"
+#include "control/server/audit_log.h"
+#include "control/server/certificate_authority.h"
+#include "control/server/control_metrics.h"
+#include "control/server/identity_service.h"
+#include "control/server/join_token_store.h"
+#include "control/server/peer_table.h"
+#include "control/server/rollover_machine.h"
+#include "control/server/service_account_verifier.h"
+#include "control/server/tls_front_end.h"
+#include "control/server/workload_registry.h"
+#include "proxy/admin/http_server.h"
+#include "proxy/sync/mutex.h"
+
+namespace palisade::control {
+
+struct ControlServerOptions {
+  std::string trust_domain;
+  std::string state_dir;
+  std::string listen = "0.0.0.0:15012";
+  std::string admin = "127.0.0.1:15013";
+  bool admin_allow_non_loopback = false;
+  absl::Duration svid_ttl = absl::Hours(1);
+  absl::Duration clock_skew = absl::Seconds(30);
+  absl::Duration hello_timeout = absl::Seconds(10);
+  absl::Duration csr_timeout = absl::Seconds(30);
+  // Service-account tokens; all three or none.
+  std::string jwks_file;
+  std::string sa_issuer;
+  std::string sa_audience;
+  // Plug-in CA; cert, key and root bundle together, or none (self-managed).
+  std::string plugin_ca_cert;
+  std::string plugin_ca_key;
+  std::string plugin_ca_chain;
+  std::string plugin_root_bundle;
+  RolloverTimeouts rollover;
+  absl::Duration tick = absl::Seconds(1);
+};
+
+class ControlServer final : public ControlApi {
+ public:
+  // Opens the state (refusing a corrupt one) and binds the identity and
+  // admin ports. Errors name the flag or file at fault.
+  static absl::StatusOr<std::unique_ptr<ControlServer>> Create(const ControlServerOptions& options);
+  ~ControlServer() override;
+
+  absl::Status Start();
+  void Stop();
+
+  net::SocketAddress identity_address() const { return front_end_->address(); }
+  net::SocketAddress admin_address() const { return http_->address(); }
+
+  // ControlApi.
+  std::string MetricsText() override;
+  std::string NotReadyReason() override;
+  nlohmann::json State() override;
+  std::string BundlePem() override;
+  absl::StatusOr<nlohmann::json> CreateJoinToken(const std::string& spiffe_id, absl::Duration ttl,
+                                                 bool single_use) override;
+  nlohmann::json ListJoinTokens() override;
+  absl::StatusOr<nlohmann::json> RevokeJoinToken(const std::string& id) override;
+  absl::StatusOr<nlohmann::json> Deregister(const std::string& spiffe_id) override;
+  absl::StatusOr<nlohmann::json> Reregister(const std::string& spiffe_id) override;
+  absl::StatusOr<nlohmann::json> StartRollover() override;
+  nlohmann::json RolloverState() override;
+
+ private:
+  explicit ControlServer(const ControlServerOptions& options);
+  absl::Status Open();
+  // Issues the control plane's own SVID and installs it with the current bundle.
+  absl::Status RenewServingSvid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SaveRollover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Housekeeping();
+  void Tick() ABSL_LOCKS_EXCLUDED(mu_);
+  void AfterBundleChange() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  nlohmann::json RolloverJson() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ControlServerOptions options_;
+  ControlMetrics metrics_;
+  PeerTable peers_;
+  std::unique_ptr<CertificateAuthority> ca_;
+  std::unique_ptr<JoinTokenStore> tokens_;
+  std::unique_ptr<WorkloadRegistry> registry_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<ServiceAccountVerifier> service_accounts_;
+  std::unique_ptr<IdentityService> service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<TlsFrontEnd> front_end_;
+  std::unique_ptr<admin::HttpServer> http_;
+  std::thread housekeeping_;
+
+  sync::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  RolloverMachine rollover_ ABSL_GUARDED_BY(mu_);
+  bssl::UniquePtr<EVP_PKEY> serving_key_ ABSL_GUARDED_BY(mu_);
+  std::string serving_serial_ ABSL_GUARDED_BY(mu_);
+  absl::Time serving_issued_ ABSL_GUARDED_BY(mu_);
+  absl::Time serving_not_after_ ABSL_GUARDED_BY(mu_);
+  uint64_t installed_bundle_version_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_flush_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace palisade::control
+
+#endif  // PALISADE_CONTROL_SERVER_CONTROL_SERVER_H_
