@@ -15,6 +15,7 @@
 // instances for more than about 6,000.
 #include <grpcpp/grpcpp.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -81,7 +82,9 @@ ServerUsage UsageOf(int pid) {
   }
   std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  const size_t paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 > text.size()) return usage;  // gone
+  std::istringstream fields(text.substr(paren + 2));
   std::string field;
   unsigned long long utime = 0, stime = 0;
   for (int i = 3; i <= 15 && fields >> field; ++i) {
@@ -112,6 +115,9 @@ class Tunnel {
     down_watch_.reset();
   }
 
+  // Checks the server's SVID: the control plane's ID, under the bundle.
+  static ssl_verify_result_t Verify(SSL* ssl, uint8_t* alert);
+
   void Start() {
     auto fd = net::StartConnect(address_);
     if (!fd.ok()) return Fail(std::string(fd.status().message()));
@@ -122,7 +128,7 @@ class Tunnel {
   }
 
  private:
-  static ssl_verify_result_t Verify(SSL* ssl, uint8_t* alert) {
+  static ssl_verify_result_t VerifyImpl(SSL* ssl, uint8_t* alert) {
     auto* self = static_cast<Tunnel*>(SSL_get_app_data(ssl));
     STACK_OF(X509)* stack = SSL_get_peer_full_cert_chain(ssl);
     std::vector<X509*> chain;
@@ -141,6 +147,7 @@ class Tunnel {
   }
 
   void OnUp(bool readable, bool writable) {
+    if (phase_ == 3) return;  // failed; waiting to be destroyed
     if (phase_ == 0) {
       if (!net::ConnectResult(connecting_.get()).ok()) return Fail("connect failed");
       bssl::UniquePtr<SSL> ssl(SSL_new(ctx_));
@@ -190,6 +197,8 @@ class Tunnel {
   std::unique_ptr<event::FdWatcher> down_watch_;
   std::unique_ptr<net::Pump> pump_;
 };
+
+ssl_verify_result_t Tunnel::Verify(SSL* ssl, uint8_t* alert) { return VerifyImpl(ssl, alert); }
 
 // One Watch stream: Hello, then count the first bundle.
 class Stream final : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchResponse> {
@@ -371,7 +380,7 @@ int Run() {
   const absl::Time start = absl::Now();
   int opened = 0;
   int next_report = absl::GetFlag(FLAGS_report_every);
-  while (opened < target || !ready_fds.empty()) {
+  for (;;) {
     std::vector<int> fds;
     {
       sync::MutexLock lock(&mu);

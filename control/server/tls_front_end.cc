@@ -3,7 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -225,7 +227,15 @@ TlsFrontEnd::TlsFrontEnd(Options options, PeerTable* peers, ControlMetrics* metr
       metrics_(metrics),
       listener_(std::move(listener)),
       address_(address),
-      loop_(std::move(loop)) {}
+      loop_(std::move(loop)) {
+  max_connections_ = options_.max_connections;
+  if (max_connections_ == 0) {
+    rlimit limit;
+    const rlim_t fds = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+    constexpr rlim_t kReserve = 256;  // state files, admin API, gRPC internals
+    max_connections_ = fds > 2 * kReserve ? static_cast<size_t>((fds - kReserve) / 3) : 64;
+  }
+}
 
 TlsFrontEnd::~TlsFrontEnd() { Stop(); }
 
@@ -292,6 +302,11 @@ void TlsFrontEnd::AcceptAll() {
         accept_retry_->Arm(absl::Milliseconds(100));
       }
       return;
+    }
+    if (connections_.load(std::memory_order_relaxed) >= max_connections_) {
+      ::close(fd);
+      if (metrics_ != nullptr) metrics_->OnHandshake("refused_max_connections");
+      continue;
     }
     net::SetNoDelay(fd);
     auto connection = std::make_unique<Connection>(

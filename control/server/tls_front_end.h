@@ -41,6 +41,10 @@ class TlsFrontEnd {
     std::string trust_domain;
     absl::Duration handshake_timeout = absl::Seconds(10);
     absl::Duration clock_skew = absl::Seconds(30);
+    // Connections held at once; 0 = what the descriptor limit allows (each
+    // holds three: TLS, forwarder, gRPC's side), less a reserve. Beyond it a
+    // connection is closed at accept rather than left half-served.
+    size_t max_connections = 0;
     std::function<absl::Time()> clock = [] { return absl::Now(); };
   };
 
@@ -85,6 +89,7 @@ class TlsFrontEnd {
   std::unique_ptr<event::Timer> accept_retry_;
   std::thread thread_;
   std::atomic<size_t> connections_{0};
+  size_t max_connections_ = 0;
   // Loop thread only.
   absl::flat_hash_map<Connection*, std::unique_ptr<Connection>> live_;
 
