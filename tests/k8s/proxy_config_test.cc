@@ -27,8 +27,12 @@ std::string ProjectedVolume(bool with_token) {
   EXPECT_TRUE(WriteFile(dir + "/root-bundle.pem",
                         ReadFileOrEmpty("tests/testdata/config/certs/control_plane_bundle.pem")));
   if (with_token) {
-    // A projected token's shape; --validate only checks that one is there.
-    EXPECT_TRUE(WriteFile(dir + "/token", "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.e30.c2ln\n"));
+    // A projected token's shape (unsigned here): --validate reads the
+    // identity to ask for from its sub claim; the control plane checks it.
+    EXPECT_TRUE(WriteFile(
+        dir + "/token",
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ."
+        "eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6c2hvcDpjYXJ0IiwiYXVkIjpbInBhbGlzYWRlIl19.c2ln\n"));
   }
   return dir;
 }
@@ -44,6 +48,7 @@ TEST(ProxyConfigTest, PassesTheProxysOwnValidation) {
       RunCommand({kProxyBinary, "--config=" + dir + "/proxy.yaml", "--validate"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("configuration is valid (2 inbound, 2 outbound listener(s))"));
+  EXPECT_THAT(r.output, HasSubstr("spiffe://cluster.local/ns/shop/sa/cart"));
 }
 
 // The relative file names do resolve next to the config: without the token
