@@ -223,6 +223,9 @@ logging:
                 "handshakes_failed": int(self.metric_sum(metrics, "palisade_handshakes_total",
                                                          result="failure")),
                 "denied": int(self.metric_sum(metrics, "palisade_authorization_denials_total")),
+                "successes_by_peer": {peer: int(self.metric_sum(
+                    metrics, "palisade_handshakes_total", result="success", peer_identity=peer))
+                    for peer in map(spiffe, WORKLOADS)},
                 "admin": admin})
         callers = {}
         for w in ("frontend", "intruder"):
@@ -259,7 +262,8 @@ logging:
     def summary(self, rows, callers):
         return {"workloads": {r["workload"]: {**r, "serials_seen": self.history[r["workload"]]["serials"]}
                               for r in rows},
-                "callers": callers, "ports": self.ports}
+                "callers": callers, "ports": self.ports,
+                "pids": {name: proc.pid for name, proc in self.procs}}
 
 
 def parse_duration(text):
@@ -311,12 +315,13 @@ def main():
         print(f"mesh: {error} {detail}".strip(), file=sys.stderr)
         status = 1
     finally:
-        if args.summary and rows:
-            with open(args.summary, "w") as f:
-                json.dump(mesh.summary(rows, callers), f, indent=2)
+        summary = mesh.summary(rows, callers) if rows else None
         print("stopping ...")
         mesh.down()
         print("stopped; nothing left running.")
+        if args.summary and summary:
+            with open(args.summary, "w") as f:
+                json.dump(summary, f, indent=2)
     return status
 
 

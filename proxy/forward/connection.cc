@@ -340,7 +340,9 @@ identity::SvidVerification Connection::CheckPeerChain(SSL* ssl) {
 }
 
 void Connection::OnNewClientSession(bssl::UniquePtr<SSL_SESSION> session) {
-  if (!session_key_.empty()) host_->StoreSession(session_key_, std::move(session));
+  if (!session_key_.empty() && peer_.has_value()) {
+    host_->StoreSession(session_key_, std::move(session), peer_->chain_not_after);
+  }
 }
 
 void Connection::StartPump() {

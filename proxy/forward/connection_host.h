@@ -67,9 +67,14 @@ class ConnectionHost {
   // Outbound connections that arrive before the first SVID wait here.
   virtual void Park(Connection* connection) = 0;
   virtual void Unpark(Connection* connection) = 0;
-  // Client sessions by upstream, valid for one snapshot generation.
+  // Client sessions by upstream, valid for one snapshot generation. A session
+  // is offered only while the peer it recorded stays valid for a while: a
+  // resumed session carries the peer's old certificate, and re-checking an
+  // expired one would fail the connection instead of falling back to a full
+  // handshake.
   virtual bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) = 0;
-  virtual void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) = 0;
+  virtual void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
+                            absl::Time peer_valid_until) = 0;
   virtual bool resumption_enabled() = 0;
   // Peer chains verified before on this worker.
   virtual VerifiedChainCache& verified_chains() = 0;

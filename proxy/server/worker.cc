@@ -12,6 +12,8 @@ namespace palisade::server {
 namespace {
 
 constexpr absl::Duration kReauthenticationScan = absl::Seconds(1);
+// A session is not offered when its peer's certificate expires this soon.
+constexpr absl::Duration kSessionPeerMargin = absl::Seconds(5);
 
 }  // namespace
 
@@ -152,12 +154,17 @@ void Worker::Reauthenticate() {
 bssl::UniquePtr<SSL_SESSION> Worker::TakeSession(const std::string& key) {
   auto it = sessions_.find(key);
   if (it == sessions_.end()) return nullptr;
+  if (it->second.peer_valid_until <= Now() + kSessionPeerMargin) {
+    sessions_.erase(it);  // the peer has (or soon will have) renewed: full handshake
+    return nullptr;
+  }
   // Kept for further connections until a newer ticket replaces it.
-  return bssl::UpRef(it->second);
+  return bssl::UpRef(it->second.session);
 }
 
-void Worker::StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) {
-  sessions_[key] = std::move(session);
+void Worker::StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
+                          absl::Time peer_valid_until) {
+  sessions_[key] = CachedSession{std::move(session), peer_valid_until};
 }
 
 std::shared_ptr<void> Worker::Resolve(const net::HostPort& upstream, ResolveCallback callback) {

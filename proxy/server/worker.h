@@ -72,7 +72,8 @@ class Worker final : public forward::ConnectionHost {
   void Park(forward::Connection* connection) override { parked_.insert(connection); }
   void Unpark(forward::Connection* connection) override { parked_.erase(connection); }
   bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) override;
-  void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) override;
+  void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
+                    absl::Time peer_valid_until) override;
   bool resumption_enabled() override { return options_.resumption; }
   forward::VerifiedChainCache& verified_chains() override { return verified_chains_; }
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
@@ -103,7 +104,11 @@ class Worker final : public forward::ConnectionHost {
   std::shared_ptr<const credentials::CredentialSnapshot> snapshot_;
   absl::flat_hash_map<forward::Connection*, std::unique_ptr<forward::Connection>> connections_;
   absl::flat_hash_set<forward::Connection*> parked_;
-  absl::flat_hash_map<std::string, bssl::UniquePtr<SSL_SESSION>> sessions_;
+  struct CachedSession {
+    bssl::UniquePtr<SSL_SESSION> session;
+    absl::Time peer_valid_until;
+  };
+  absl::flat_hash_map<std::string, CachedSession> sessions_;
   forward::VerifiedChainCache verified_chains_;
   net::Resolver resolver_;
   event::Timer reauth_timer_;
