@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <openssl/err.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -76,7 +77,8 @@ struct CertificateAuthority::Generation {
   std::vector<bssl::UniquePtr<X509>> chain_above;  // plug-in: between intermediate and root
   std::vector<bssl::UniquePtr<X509>> extra_roots;  // plug-in: other roots of the bundle
   std::string root_fingerprint;
-  std::map<std::string, std::string> checksums;  // file name -> sha256 hex
+  std::string intermediate_name = "intermediate";  // <name>.pem, <name>.key
+  std::map<std::string, std::string> checksums;    // file name -> sha256 hex
 };
 
 CertificateAuthority::CertificateAuthority(std::string trust_domain, bool self_managed,
@@ -208,8 +210,18 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
     }
     gen->in_bundle = !g.contains("in_bundle") || g["in_bundle"].get<bool>();
     const std::string dir = JoinPath(ca_dir, absl::StrCat("gen-", gen->number));
+    if (g.contains("intermediate")) {
+      if (!g["intermediate"].is_string() || g["intermediate"].get<std::string>().empty() ||
+          g["intermediate"].get<std::string>().find('/') != std::string::npos) {
+        return Refuse(manifest_path, "malformed \"intermediate\" name");
+      }
+      gen->intermediate_name = g["intermediate"].get<std::string>();
+    }
+    const std::string int_pem = gen->intermediate_name + ".pem";
+    const std::string int_key_file = gen->intermediate_name + ".key";
     std::map<std::string, std::string> contents;
-    for (const char* name : {kRootPem, kRootKey, kIntermediatePem, kIntermediateKey}) {
+    for (const std::string& name :
+         {std::string(kRootPem), std::string(kRootKey), int_pem, int_key_file}) {
       const std::string path = JoinPath(dir, name);
       if (!g["files"].contains(name) || !g["files"][name].is_string()) {
         return Refuse(manifest_path, absl::StrCat("no checksum for ", path));
@@ -231,14 +243,14 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
     if (!root.ok() || root->size() != 1) {
       return Refuse(JoinPath(dir, kRootPem), "not exactly one PEM certificate");
     }
-    auto intermediate = identity::ParsePemCertificates(contents[kIntermediatePem]);
+    auto intermediate = identity::ParsePemCertificates(contents[int_pem]);
     if (!intermediate.ok() || intermediate->size() != 1) {
-      return Refuse(JoinPath(dir, kIntermediatePem), "not exactly one PEM certificate");
+      return Refuse(JoinPath(dir, int_pem), "not exactly one PEM certificate");
     }
     auto root_key = identity::ParsePrivateKeyPem(contents[kRootKey]);
     if (!root_key.ok()) return Refuse(JoinPath(dir, kRootKey), root_key.status().message());
-    auto int_key = identity::ParsePrivateKeyPem(contents[kIntermediateKey]);
-    if (!int_key.ok()) return Refuse(JoinPath(dir, kIntermediateKey), int_key.status().message());
+    auto int_key = identity::ParsePrivateKeyPem(contents[int_key_file]);
+    if (!int_key.ok()) return Refuse(JoinPath(dir, int_key_file), int_key.status().message());
     gen->root = std::move((*root)[0]);
     gen->intermediate = std::move((*intermediate)[0]);
     gen->root_key = *std::move(root_key);
@@ -247,13 +259,13 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
       return Refuse(JoinPath(dir, kRootKey), "does not match root.pem");
     }
     if (!identity::KeyMatchesCertificate(gen->intermediate_key.get(), gen->intermediate.get())) {
-      return Refuse(JoinPath(dir, kIntermediateKey), "does not match intermediate.pem");
+      return Refuse(JoinPath(dir, int_key_file), absl::StrCat("does not match ", int_pem));
     }
     if (!SignedBy(gen->root.get(), gen->root.get())) {
       return Refuse(JoinPath(dir, kRootPem), "not self-signed");
     }
     if (!SignedBy(gen->intermediate.get(), gen->root.get())) {
-      return Refuse(JoinPath(dir, kIntermediatePem), "not signed by root.pem");
+      return Refuse(JoinPath(dir, int_pem), "not signed by root.pem");
     }
     absl::StatusOr<identity::SpiffeId> td = identity::SpiffeIdOf(gen->root.get());
     if (!td.ok() || td->trust_domain() != trust_domain_) {
@@ -277,7 +289,10 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
 absl::Status CertificateAuthority::WriteManifest() {
   nlohmann::json gens = nlohmann::json::array();
   for (const auto& g : generations_) {
-    gens.push_back({{"number", g->number}, {"in_bundle", g->in_bundle}, {"files", g->checksums}});
+    gens.push_back({{"number", g->number},
+                    {"in_bundle", g->in_bundle},
+                    {"intermediate", g->intermediate_name},
+                    {"files", g->checksums}});
   }
   nlohmann::json manifest = {{"format", kManifestFormat},
                              {"trust_domain", trust_domain_},
@@ -396,6 +411,65 @@ absl::Status CertificateAuthority::RetireInactive() {
   ++bundle_version_;
   if (absl::Status s = WriteManifest(); !s.ok()) return s;
   return WriteBundleFile();
+}
+
+absl::StatusOr<bool> CertificateAuthority::RenewIntermediateIfDue(absl::Time now) {
+  if (!self_managed_) return false;
+  sync::MutexLock lock(&mu_);
+  Generation* active = nullptr;
+  for (auto& g : generations_) {
+    if (g->number == active_) active = g.get();
+  }
+  if (active == nullptr || active->root_key == nullptr) return false;
+  if (identity::NotAfter(active->intermediate.get()) - now > options_.intermediate_ttl / 3) {
+    return false;
+  }
+  absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> key = identity::GenerateP256Key();
+  if (!key.ok()) return key.status();
+  identity::CaOptions o;
+  o.trust_domain = trust_domain_;
+  o.common_name =
+      absl::StrCat("Palisade intermediate ", active->number, ".", absl::ToUnixSeconds(now));
+  o.now = now - absl::Minutes(5);
+  o.ttl = options_.intermediate_ttl;
+  o.path_len = 0;
+  absl::StatusOr<bssl::UniquePtr<X509>> cert = identity::CreateIntermediate(
+      key->get(), identity::Issuer{active->root.get(), active->root_key.get()}, o);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key_pem = identity::PrivateKeyToPem(key->get());
+  if (!key_pem.ok()) return key_pem.status();
+  const std::string name = absl::StrCat("intermediate-", absl::ToUnixSeconds(now));
+  const std::string dir =
+      JoinPath(JoinPath(state_dir_, "ca"), absl::StrCat("gen-", active->number));
+  const std::string cert_pem = identity::CertificateToPem(cert->get());
+  // New files first; the manifest that names them is the commit point.
+  if (absl::Status s = WriteFileAtomically(JoinPath(dir, name + ".pem"), cert_pem, 0644); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = WriteFileAtomically(JoinPath(dir, name + ".key"), *key_pem, 0600); !s.ok()) {
+    return s;
+  }
+  const std::string old_name = active->intermediate_name;
+  const auto old_checksums = active->checksums;
+  active->checksums.erase(old_name + ".pem");
+  active->checksums.erase(old_name + ".key");
+  active->checksums[name + ".pem"] = Sha256Hex(cert_pem);
+  active->checksums[name + ".key"] = Sha256Hex(*key_pem);
+  active->intermediate_name = name;
+  bssl::UniquePtr<X509> old_cert = std::move(active->intermediate);
+  bssl::UniquePtr<EVP_PKEY> old_key = std::move(active->intermediate_key);
+  active->intermediate = *std::move(cert);
+  active->intermediate_key = *std::move(key);
+  if (absl::Status s = WriteManifest(); !s.ok()) {
+    active->intermediate_name = old_name;
+    active->checksums = old_checksums;
+    active->intermediate = std::move(old_cert);
+    active->intermediate_key = std::move(old_key);
+    return s;
+  }
+  ::unlink(JoinPath(dir, old_name + ".pem").c_str());
+  ::unlink(JoinPath(dir, old_name + ".key").c_str());
+  return true;
 }
 
 std::vector<std::string> CertificateAuthority::InactiveFingerprints() const {

@@ -90,6 +90,10 @@ class CertificateAuthority {
   absl::Status ActivateNewest();
   // Removes every root but the active one from the bundle.
   absl::Status RetireInactive();
+  // Self-managed: replaces the issuing intermediate (new key, same root) once
+  // less than a third of its lifetime is left, so issuance never stops at its
+  // notAfter. Returns whether it did. Persisted before it returns.
+  absl::StatusOr<bool> RenewIntermediateIfDue(absl::Time now);
   // Fingerprints of roots in the bundle other than the active one.
   std::vector<std::string> InactiveFingerprints() const;
 

@@ -182,6 +182,33 @@ TEST_F(CertificateAuthorityTest, RolloverAddsActivatesAndRetiresWithPersistedSte
   EXPECT_EQ(identity::ParsePemCertificates(*ReadStateFile(dir_ + "/bundle.pem"))->size(), 1u);
 }
 
+TEST_F(CertificateAuthorityTest, RenewsTheIntermediateUnderTheSameRootWhenTwoThirdsAreUsed) {
+  auto options = Options();
+  options.intermediate_ttl = absl::Hours(3);
+  ASSERT_OK_AND_ASSIGN(auto ca, CertificateAuthority::OpenSelfManaged(options, now_));
+  const std::string root = ca->ActiveRootFingerprint();
+  ASSERT_OK_AND_ASSIGN(IssuedSvid before, ca->Issue(Csr("/a"), Leaf()));
+  ASSERT_OK_AND_ASSIGN(bool renewed, ca->RenewIntermediateIfDue(now_ + absl::Hours(1)));
+  EXPECT_FALSE(renewed);
+  const absl::Time later = now_ + absl::Hours(2) + absl::Minutes(5);
+  ASSERT_OK_AND_ASSIGN(renewed, ca->RenewIntermediateIfDue(later));
+  EXPECT_TRUE(renewed);
+  EXPECT_EQ(ca->ActiveRootFingerprint(), root);
+  EXPECT_EQ(ca->bundle_version(), 1u);  // the bundle did not change
+  now_ = later;
+  ASSERT_OK_AND_ASSIGN(IssuedSvid after, ca->Issue(Csr("/a"), Leaf()));
+  EXPECT_NE(identity::Sha256Fingerprint(after.intermediates[0].get()),
+            identity::Sha256Fingerprint(before.intermediates[0].get()));
+  EXPECT_TRUE(Verify(*ca, after).ok());
+  EXPECT_FALSE(PathExists(dir_ + "/ca/gen-1/intermediate.key"));
+  // A restart loads the renewed intermediate.
+  ca.reset();
+  ASSERT_OK_AND_ASSIGN(ca, CertificateAuthority::OpenSelfManaged(options, later));
+  ASSERT_OK_AND_ASSIGN(IssuedSvid reloaded, ca->Issue(Csr("/a"), Leaf()));
+  EXPECT_EQ(identity::Sha256Fingerprint(reloaded.intermediates[0].get()),
+            identity::Sha256Fingerprint(after.intermediates[0].get()));
+}
+
 TEST_F(CertificateAuthorityTest, PluginModeIssuesUnderTheOperatorsRoot) {
   palisade::testing::TestPki pki({.trust_domain = kTd, .now = now_});
   const std::string cert = dir_ + "/op-int.pem", key = dir_ + "/op-int.key",

@@ -280,6 +280,12 @@ void ControlServer::Tick() {
                     {{"error", std::string(s.message())}});
     }
   }
+  if (absl::StatusOr<bool> renewed = ca_->RenewIntermediateIfDue(now); !renewed.ok()) {
+    log::LogEvent(log::Level::kError, "control", "cannot renew the issuing intermediate",
+                  {{"error", std::string(renewed.status().message())}});
+  } else if (*renewed) {
+    log::LogEvent(log::Level::kInfo, "control", "issuing intermediate renewed", {});
+  }
   const RolloverPhase before = rollover_.status().phase;
   const RolloverMachine::Transition step = rollover_.Evaluate(now, fleet);
   absl::Status done;
