@@ -16,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "control/client/bootstrap_credential.h"
@@ -108,13 +109,35 @@ int Validate(const v1::ProxyConfig& config, const std::string& path) {
   return 0;
 }
 
-int Run(const v1::ProxyConfig& config) {
+// SIGHUP: re-read the config file and apply what can change live (the
+// inbound listeners' authorization policies). A file that does not load
+// changes nothing; the running config stays.
+void Reload(const std::string& path, server::ProxyServer& server) {
+  absl::StatusOr<v1::ProxyConfig> reloaded = config::LoadProxyConfigFile(path);
+  if (!reloaded.ok()) {
+    log::Log(log::Level::kError, "reload refused; the running configuration stays",
+             {{"error", std::string(reloaded.status().message())}});
+    return;
+  }
+  absl::StatusOr<std::vector<std::string>> updated = server.ReloadPolicies(*reloaded);
+  if (!updated.ok()) {
+    log::Log(log::Level::kError, "reload refused; the running configuration stays",
+             {{"error", std::string(updated.status().message())}});
+    return;
+  }
+  log::Log(log::Level::kInfo, "reloaded authorization policies",
+           {{"listeners", absl::StrJoin(*updated, ",")},
+            {"note", "other changes take effect at the next start"}});
+}
+
+int Run(const v1::ProxyConfig& config, const std::string& path) {
   // Signals are taken by sigwait in this thread; every thread started below
   // inherits the mask, so none of them is interrupted by them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   // Every proxied connection holds two descriptors; the common soft limit of
@@ -238,7 +261,11 @@ int Run(const v1::ProxyConfig& config) {
   }
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  for (;;) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    Reload(path, **server);
+  }
   log::Log(log::Level::kInfo, "draining before exit", {{"signal", strsignal(signal_number)}});
   (*server)->BeginDrain();
   const absl::Duration drain = DurationOr(config.runtime().drain_timeout(), absl::Seconds(30));
@@ -246,7 +273,8 @@ int Run(const v1::ProxyConfig& config) {
   const absl::Time deadline = absl::Now() + drain + absl::Seconds(2);
   while (!(*server)->WaitDrained(absl::Milliseconds(100)) && absl::Now() < deadline) {
     timespec zero{0, 0};
-    if (sigtimedwait(&signals, nullptr, &zero) > 0) break;
+    const int again = sigtimedwait(&signals, nullptr, &zero);
+    if (again == SIGTERM || again == SIGINT) break;
   }
   identity_source.reset();  // joins its threads; the store keeps the SVID
   (*server)->Stop();
@@ -280,5 +308,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (absl::GetFlag(FLAGS_validate)) return palisade::Validate(*config, path);
-  return palisade::Run(*config);
+  return palisade::Run(*config, path);
 }

@@ -1,6 +1,7 @@
 #include "control/server/admin_api.h"
 
 #include "absl/strings/str_cat.h"
+#include "control/overview/overview_page.h"
 
 namespace palisade::control {
 namespace {
@@ -56,7 +57,7 @@ int HttpStatusFor(const absl::Status& status) {
   }
 }
 
-void InstallAdminRoutes(admin::HttpServer* http, ControlApi* api) {
+void InstallPublicRoutes(admin::HttpServer* http, ControlApi* api) {
   http->Route("GET", "/metrics", [api](const admin::HttpRequest&) {
     return admin::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", api->MetricsText()};
   });
@@ -67,6 +68,13 @@ void InstallAdminRoutes(admin::HttpServer* http, ControlApi* api) {
     const std::string reason = api->NotReadyReason();
     if (reason.empty()) return admin::HttpResponse{200, "text/plain", "ready\n"};
     return admin::HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
+  });
+}
+
+void InstallAdminRoutes(admin::HttpServer* http, ControlApi* api) {
+  InstallPublicRoutes(http, api);
+  http->Route("GET", "/", [](const admin::HttpRequest&) {
+    return admin::HttpResponse{200, "text/html; charset=utf-8", kOverviewHtml};
   });
   http->Route("GET", "/api/v1/state",
               [api](const admin::HttpRequest&) { return Json(200, api->State()); });

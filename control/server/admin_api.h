@@ -36,7 +36,10 @@ class ControlApi {
 // The HTTP status for an error status (400, 404, 409, 500...).
 int HttpStatusFor(const absl::Status& status);
 
+// The full admin API, and the overview page at "/".
 void InstallAdminRoutes(admin::HttpServer* http, ControlApi* api);
+// Only /healthz, /ready and /metrics: for a port probes and Prometheus reach.
+void InstallPublicRoutes(admin::HttpServer* http, ControlApi* api);
 
 }  // namespace palisade::control
 

@@ -402,7 +402,8 @@ nlohmann::json ControlServer::State() {
   }
   nlohmann::json events = nlohmann::json::array();
   for (const AuditEvent& e : audit_->Recent()) events.push_back(AuditEventToJson(e));
-  nlohmann::json state = {{"trust_domain", options_.trust_domain},
+  nlohmann::json state = {{"now", Rfc3339(absl::Now())},
+                          {"trust_domain", options_.trust_domain},
                           {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
                           {"bundle", {{"version", bundle.version}, {"roots", roots}}},
                           {"streams", {{"connected", streams.size()}}},

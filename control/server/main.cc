@@ -24,9 +24,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "control/inject/inject_command.h"
+#include "control/server/admin_api.h"
 #include "control/server/admin_client.h"
 #include "control/server/control_server.h"
 #include "control/server/state_files.h"
+#include "control/server/webhook_server.h"
+#include "proxy/admin/http_server.h"
 #include "proxy/log/logging.h"
 #include "proxy/version.h"
 
@@ -60,6 +64,15 @@ ABSL_FLAG(absl::Duration, rollover_rekeying_timeout, absl::Minutes(30),
 ABSL_FLAG(absl::Duration, rollover_retiring_timeout, absl::Hours(1),
           "serve: longest wait for connections on the old root to end.");
 ABSL_FLAG(std::string, admin_address_file, "", "serve: write the bound admin address here.");
+ABSL_FLAG(std::string, public_listen, "",
+          "serve: also serve only /healthz, /ready and /metrics here (e.g. 0.0.0.0:15014 for "
+          "probes and Prometheus); the admin API stays on --admin.");
+ABSL_FLAG(std::string, webhook_listen, "",
+          "serve: the mutating admission webhook (POST /inject, HTTPS) on this address.");
+ABSL_FLAG(std::string, webhook_tls_cert, "", "serve: the webhook's certificate chain (PEM).");
+ABSL_FLAG(std::string, webhook_tls_key, "", "serve: the webhook's private key (PEM).");
+ABSL_FLAG(std::string, inject_proxy_image, "",
+          "serve: the proxy image the webhook injects (default: the injector's).");
 ABSL_FLAG(std::string, listen_address_file, "", "serve: write the bound identity address here.");
 ABSL_FLAG(std::string, log_level, "info", "serve: trace, debug, info, warn or error.");
 ABSL_FLAG(std::string, log_format, "text", "serve: text or json.");
@@ -84,7 +97,10 @@ constexpr char kUsage[] =
     "  palisade-control register --spiffe_id=ID\n"
     "  palisade-control rollover start | rollover status\n"
     "  palisade-control status\n"
-    "  palisade-control --version";
+    "  palisade-control inject [injector flags] [FILE...]   (see palisade-control inject --help)\n"
+    "  palisade-control --version\n"
+    "  serve also takes --public_listen=ADDR (read-only /healthz /ready /metrics) and\n"
+    "  --webhook_listen=ADDR --webhook_tls_cert=F --webhook_tls_key=F [--inject_proxy_image=I]";
 
 int UsageError(const std::string& message) {
   std::cerr << "palisade-control: " << message << "\n(see palisade-control --help)\n";
@@ -158,6 +174,46 @@ int Serve() {
     std::cerr << "palisade-control: cannot write --listen_address_file/--admin_address_file\n";
     return 1;
   }
+  admin::HttpServer public_http;
+  if (const std::string address = absl::GetFlag(FLAGS_public_listen); !address.empty()) {
+    absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
+    if (!parsed.ok())
+      return UsageError("--public_listen: " + std::string(parsed.status().message()));
+    InstallPublicRoutes(&public_http, server->get());
+    if (absl::Status s = public_http.Start(*parsed); !s.ok()) {
+      std::cerr << "palisade-control: --public_listen: " << s.message() << "\n";
+      return 1;
+    }
+    log::LogEvent(log::Level::kInfo, "control", "health and metrics server up",
+                  {{"address", public_http.address().ToString()}});
+  }
+  std::unique_ptr<WebhookServer> webhook;
+  if (const std::string address = absl::GetFlag(FLAGS_webhook_listen); !address.empty()) {
+    absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
+    if (!parsed.ok())
+      return UsageError("--webhook_listen: " + std::string(parsed.status().message()));
+    if (absl::GetFlag(FLAGS_webhook_tls_cert).empty() ||
+        absl::GetFlag(FLAGS_webhook_tls_key).empty()) {
+      return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
+    }
+    WebhookServer::Options webhook_options;
+    webhook_options.listen = *parsed;
+    webhook_options.tls_certificate_file = absl::GetFlag(FLAGS_webhook_tls_cert);
+    webhook_options.tls_key_file = absl::GetFlag(FLAGS_webhook_tls_key);
+    if (const std::string image = absl::GetFlag(FLAGS_inject_proxy_image); !image.empty()) {
+      webhook_options.inject.proxy_image = image;
+    }
+    absl::StatusOr<std::unique_ptr<WebhookServer>> started =
+        WebhookServer::Start(std::move(webhook_options));
+    if (!started.ok()) {
+      std::cerr << "palisade-control: webhook: " << started.status().message() << "\n";
+      return 1;
+    }
+    webhook = *std::move(started);
+    log::LogEvent(log::Level::kInfo, "control", "admission webhook up",
+                  {{"address", webhook->address().ToString()}});
+  }
+
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   log::LogEvent(log::Level::kInfo, "control", "stopping", {{"signal", strsignal(signal_number)}});
@@ -251,6 +307,10 @@ int Dispatch(const std::vector<std::string>& args) {
 }  // namespace palisade::control
 
 int main(int argc, char** argv) {
+  // The injector parses its own flags: hand it everything after "inject".
+  if (argc >= 2 && std::string(argv[1]) == "inject") {
+    return palisade::inject::RunInjectCommand(argc - 1, argv + 1);
+  }
   absl::SetProgramUsageMessage(palisade::control::kUsage);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_version)) {

@@ -77,6 +77,10 @@ void Connection::Start() {
     policy_ = &*listener_->policy;
     policy_description_ = &listener_->policy_description;
   }
+  if (reloaded_policy_ = host_->ReloadedPolicy(*listener_); reloaded_policy_ != nullptr) {
+    policy_ = reloaded_policy_->policy.has_value() ? &*reloaded_policy_->policy : nullptr;
+    policy_description_ = &reloaded_policy_->description;
+  }
   if (listener_->original_destination) {
     absl::StatusOr<net::SocketAddress> original = net::OriginalDestinationOf(accepted_.get());
     absl::StatusOr<net::SocketAddress> local = net::LocalAddressOf(accepted_.get());
@@ -437,6 +441,7 @@ void Connection::Close(const std::string& reason) {
   summary.peer_address = peer_address_.ToString();
   if (peer_.has_value()) {
     summary.peer_id = peer_->spiffe_id.ToString();
+    summary.peer_serial = peer_->leaf_serial;
   } else if (verification_.reason == identity::VerifyReason::kNotAuthorized && verification_.svid) {
     summary.peer_id = verification_.svid->spiffe_id.ToString();
   }

@@ -107,6 +107,7 @@ class Connection final : public tls::TlsConnectionHooks {
   // What the peer must be: the listener's policy, or a destination rule's.
   const identity::AuthorizationPolicy* policy_ = nullptr;
   const std::string* policy_description_ = nullptr;
+  std::shared_ptr<const ListenerPolicy> reloaded_policy_;  // keeps policy_ alive
   net::SocketAddress original_destination_;
 };
 

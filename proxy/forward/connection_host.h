@@ -31,7 +31,9 @@ struct HandshakeOutcome {
 
 // At the end of every connection: one access-log line and the counters.
 struct ConnectionSummary {
-  std::string peer_id;  // verified, or refused by the authorization policy
+  std::string peer_id;
+  std::string peer_serial;  // the peer certificate's serial (hex), when verified  // verified, or
+                            // refused by the authorization policy
   std::string peer_address;
   bool handshake_ok = false;
   // A TLS handshake was attempted and failed; close_reason is its reason,
@@ -78,6 +80,8 @@ class ConnectionHost {
   virtual bool resumption_enabled() = 0;
   // Peer chains verified before on this worker.
   virtual VerifiedChainCache& verified_chains() = 0;
+  // The listener's authorization as last reloaded, or null if never.
+  virtual std::shared_ptr<const ListenerPolicy> ReloadedPolicy(const ListenerContext& listener) = 0;
   // Resolves `host` (numeric or DNS); calls back on the loop thread. The
   // returned handle cancels the lookup when destroyed.
   using ResolveCallback = std::function<void(absl::StatusOr<net::SocketAddress>)>;

@@ -28,6 +28,13 @@ struct PeerExpectation {
   std::string description;
 };
 
+// An inbound listener's authorization after a reload (SIGHUP): nullopt policy
+// means peers of this proxy's own trust domain, as when none is configured.
+struct ListenerPolicy {
+  std::optional<identity::AuthorizationPolicy> policy;
+  std::string description;
+};
+
 // Transparent capture: the expected peer by original destination.
 struct DestinationRule {
   net::AddressPattern address;

@@ -2,11 +2,19 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 #include "proxy/metrics/close_reason.h"
 
 namespace palisade::metrics {
 namespace {
+
+std::atomic<uint64_t> next_instance{1};
+
+int DirectionIndex(const forward::ListenerContext& l) {
+  return l.direction == forward::Direction::kInbound ? 0 : 1;
+}
 
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
@@ -143,7 +151,19 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                  .Name("palisade_ready")
                  .Help("1 when an SVID is loaded, listeners are bound and not draining")
                  .Register(*registry_)
-                 .Add({})) {}
+                 .Add({})),
+      instance_(next_instance.fetch_add(1)) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  for (int d = 0; d < 2; ++d) {
+    const char* direction = d == 0 ? "inbound" : "outbound";
+    for (int m = 0; m < 2; ++m) {
+      handshake_histograms_[d][m] = &handshake_seconds_.Add(
+          {{"direction", direction}, {"mode", m == 0 ? "full" : "resumed"}}, kBuckets);
+    }
+    resumed_by_direction_[d] = &resumed_.Add({{"direction", direction}});
+  }
+}
 
 std::string ProxyMetrics::PeerLabel(const std::string& peer_id) {
   if (peer_id.empty()) return "";
@@ -166,10 +186,28 @@ void ProxyMetrics::AddListener(const std::string& name, forward::Direction direc
   resumed_.Add({{"direction", dir}});
 }
 
-void ProxyMetrics::OnAccepted(const forward::ListenerContext& listener) {
+ProxyMetrics::ThreadCache& ProxyMetrics::Cache() {
+  thread_local absl::flat_hash_map<uint64_t, std::unique_ptr<ThreadCache>> caches;
+  std::unique_ptr<ThreadCache>& cache = caches[instance_];
+  if (cache == nullptr) cache = std::make_unique<ThreadCache>();
+  return *cache;
+}
+
+const ProxyMetrics::ListenerSeries& ProxyMetrics::SeriesFor(
+    const forward::ListenerContext& listener) {
+  ThreadCache& cache = Cache();
+  auto it = cache.listeners.find(&listener);
+  if (it != cache.listeners.end()) return it->second;
   const Labels labels{{"direction", Dir(listener)}, {"listener", listener.name}};
-  connections_total_.Add(labels).Increment();
-  connections_active_.Add(labels).Increment();
+  ListenerSeries series{&connections_total_.Add(labels), &connections_active_.Add(labels),
+                        &bytes_received_.Add(labels), &bytes_sent_.Add(labels)};
+  return cache.listeners.emplace(&listener, series).first->second;
+}
+
+void ProxyMetrics::OnAccepted(const forward::ListenerContext& listener) {
+  const ListenerSeries& series = SeriesFor(listener);
+  series.total->Increment();
+  series.active->Increment();
 }
 
 void ProxyMetrics::OnRefused(const forward::ListenerContext& listener, const std::string& reason) {
@@ -181,21 +219,23 @@ void ProxyMetrics::OnRefused(const forward::ListenerContext& listener, const std
 void ProxyMetrics::OnHandshake(const forward::ListenerContext& listener,
                                const forward::HandshakeOutcome& outcome) {
   const std::string peer = PeerLabel(outcome.peer_id);
-  handshakes_
-      .Add({{"direction", Dir(listener)},
-            {"listener", listener.name},
-            {"result", outcome.ok ? "success" : "failure"},
-            {"reason", outcome.reason},
-            {"peer_identity", peer}})
-      .Increment();
+  ThreadCache& cache = Cache();
+  HandshakeKey key{&listener, outcome.ok, outcome.reason, peer};
+  auto it = cache.handshakes.find(key);
+  if (it == cache.handshakes.end()) {
+    prometheus::Counter* counter = &handshakes_.Add({{"direction", Dir(listener)},
+                                                     {"listener", listener.name},
+                                                     {"result", outcome.ok ? "success" : "failure"},
+                                                     {"reason", outcome.reason},
+                                                     {"peer_identity", peer}});
+    it = cache.handshakes.emplace(std::move(key), counter).first;
+  }
+  it->second->Increment();
   if (outcome.ok) {
-    static const prometheus::Histogram::BucketBoundaries kBuckets = {
-        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-    handshake_seconds_
-        .Add({{"direction", Dir(listener)}, {"mode", outcome.resumed ? "resumed" : "full"}},
-             kBuckets)
-        .Observe(absl::ToDoubleSeconds(outcome.duration));
-    if (outcome.resumed) resumed_.Add({{"direction", Dir(listener)}}).Increment();
+    const int d = DirectionIndex(listener);
+    handshake_histograms_[d][outcome.resumed ? 1 : 0]->Observe(
+        absl::ToDoubleSeconds(outcome.duration));
+    if (outcome.resumed) resumed_by_direction_[d]->Increment();
   } else if (outcome.reason == "not_authorized") {
     authz_denials_
         .Add({{"direction", Dir(listener)}, {"listener", listener.name}, {"peer_identity", peer}})
@@ -205,13 +245,13 @@ void ProxyMetrics::OnHandshake(const forward::ListenerContext& listener,
 
 void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
                             const forward::ConnectionSummary& summary) {
-  const Labels labels{{"direction", Dir(listener)}, {"listener", listener.name}};
-  connections_active_.Add(labels).Decrement();
+  const ListenerSeries& series = SeriesFor(listener);
+  series.active->Decrement();
   if (summary.bytes_from_downstream > 0) {
-    bytes_received_.Add(labels).Increment(static_cast<double>(summary.bytes_from_downstream));
+    series.bytes_received->Increment(static_cast<double>(summary.bytes_from_downstream));
   }
   if (summary.bytes_from_upstream > 0) {
-    bytes_sent_.Add(labels).Increment(static_cast<double>(summary.bytes_from_upstream));
+    series.bytes_sent->Increment(static_cast<double>(summary.bytes_from_upstream));
   }
   // A failed handshake was counted by OnHandshake, with its own reason.
   if (summary.handshake_failed) return;

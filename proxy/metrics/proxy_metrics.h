@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -55,6 +56,24 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Registry& registry() { return *registry_; }
 
  private:
+  // Series resolved once per worker thread. prometheus-cpp's Family::Add
+  // builds a whole new metric (a histogram with its buckets, a label map)
+  // on every call before it finds the existing one: far more work than the
+  // count it records. Cached pointers make the per-connection path a few
+  // hash lookups and atomic adds, without locks.
+  struct ListenerSeries {
+    prometheus::Counter* total;
+    prometheus::Gauge* active;
+    prometheus::Counter* bytes_received;
+    prometheus::Counter* bytes_sent;
+  };
+  using HandshakeKey = std::tuple<const forward::ListenerContext*, bool, std::string, std::string>;
+  struct ThreadCache {
+    absl::flat_hash_map<const forward::ListenerContext*, ListenerSeries> listeners;
+    absl::flat_hash_map<HandshakeKey, prometheus::Counter*> handshakes;
+  };
+  ThreadCache& Cache();
+  const ListenerSeries& SeriesFor(const forward::ListenerContext& listener);
   std::string PeerLabel(const std::string& peer_id);
 
   std::shared_ptr<prometheus::Registry> registry_;
@@ -86,6 +105,11 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Counter& control_reconnects_;
   prometheus::Gauge& last_renewal_;
   prometheus::Gauge& ready_;
+
+  const uint64_t instance_;  // tells thread caches of several instances apart
+  // [inbound, outbound] x [full, resumed], and resumed handshakes by direction.
+  prometheus::Histogram* handshake_histograms_[2][2];
+  prometheus::Counter* resumed_by_direction_[2];
 
   sync::Mutex mutex_;
   prometheus::Gauge* current_info_ ABSL_GUARDED_BY(mutex_) = nullptr;

@@ -55,6 +55,26 @@ absl::StatusOr<forward::PeerExpectation> Expectation(const config::v1::PeerMatch
 
 }  // namespace
 
+absl::StatusOr<forward::ListenerPolicy> InboundPolicy(const config::v1::InboundListener& in) {
+  forward::ListenerPolicy result;
+  if (!in.has_authorization()) {
+    result.description = "this proxy's own trust domain";
+    return result;
+  }
+  const auto& a = in.authorization();
+  auto policy =
+      identity::AuthorizationPolicy::Create({a.spiffe_ids().begin(), a.spiffe_ids().end()},
+                                            {a.trust_domains().begin(), a.trust_domains().end()},
+                                            {a.path_prefixes().begin(), a.path_prefixes().end()});
+  if (!policy.ok()) return Named("inbound", in.name(), policy.status());
+  result.policy = *std::move(policy);
+  std::vector<std::string> parts(a.spiffe_ids().begin(), a.spiffe_ids().end());
+  for (const auto& d : a.trust_domains()) parts.push_back("trust domain " + d);
+  for (const auto& p : a.path_prefixes()) parts.push_back(p + "*");
+  result.description = absl::StrJoin(parts, ", ");
+  return result;
+}
+
 absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
     const config::v1::InboundListener& in, const config::v1::RuntimeConfig& runtime) {
   auto c = std::make_unique<forward::ListenerContext>();
@@ -67,21 +87,10 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
   if (!forward_to.ok()) return Named("inbound", in.name(), forward_to.status());
   c->forward_to = *forward_to;
   c->original_destination = in.original_destination();
-  if (in.has_authorization()) {
-    const auto& a = in.authorization();
-    auto policy =
-        identity::AuthorizationPolicy::Create({a.spiffe_ids().begin(), a.spiffe_ids().end()},
-                                              {a.trust_domains().begin(), a.trust_domains().end()},
-                                              {a.path_prefixes().begin(), a.path_prefixes().end()});
-    if (!policy.ok()) return Named("inbound", in.name(), policy.status());
-    c->policy = *std::move(policy);
-    std::vector<std::string> parts(a.spiffe_ids().begin(), a.spiffe_ids().end());
-    for (const auto& d : a.trust_domains()) parts.push_back("trust domain " + d);
-    for (const auto& p : a.path_prefixes()) parts.push_back(p + "*");
-    c->policy_description = absl::StrJoin(parts, ", ");
-  } else {
-    c->policy_description = "this proxy's own trust domain";
-  }
+  absl::StatusOr<forward::ListenerPolicy> policy = InboundPolicy(in);
+  if (!policy.ok()) return policy.status();
+  c->policy = std::move(policy->policy);
+  c->policy_description = std::move(policy->description);
   ApplyCommon(in.limits(), in.timeouts(), runtime, c.get());
   return c;
 }
@@ -138,6 +147,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
   options.reauthentication.on_peer_expiry = !reauth.has_on_peer_expiry() || reauth.on_peer_expiry();
   options.reauthentication.on_root_removed =
       !reauth.has_on_root_removed() || reauth.on_root_removed();
+  options.reauthentication.on_policy_change =
+      !reauth.has_on_policy_change() || reauth.on_policy_change();
   options.reauthentication.grace_period = Or(reauth.grace_period(), absl::Seconds(10));
   for (int i = 0; i < workers; ++i) {
     auto worker = Worker::Create(i, options, observer);
@@ -201,6 +212,30 @@ void ProxyServer::Drain() {
 
 void ProxyServer::Stop() {
   for (auto& worker : workers_) worker->Stop();
+}
+
+absl::StatusOr<std::vector<std::string>> ProxyServer::ReloadPolicies(
+    const config::v1::ProxyConfig& config) {
+  // Build every policy first: a bad one changes nothing at all.
+  std::vector<
+      std::pair<const forward::ListenerContext*, std::shared_ptr<const forward::ListenerPolicy>>>
+      updates;
+  std::vector<std::string> names;
+  for (const auto& in : config.inbound()) {
+    const forward::ListenerContext* context = nullptr;
+    for (const auto& c : contexts_) {
+      if (c->direction == forward::Direction::kInbound && c->name == in.name()) context = c.get();
+    }
+    if (context == nullptr) continue;  // new listeners need a restart
+    absl::StatusOr<forward::ListenerPolicy> policy = InboundPolicy(in);
+    if (!policy.ok()) return policy.status();
+    updates.emplace_back(context, std::make_shared<const forward::ListenerPolicy>(*policy));
+    names.push_back(in.name());
+  }
+  for (const auto& [context, policy] : updates) {
+    for (auto& worker : workers_) worker->UpdatePolicy(context, policy);
+  }
+  return names;
 }
 
 std::map<std::string, uint64_t> ProxyServer::ConnectionsByRoot() {

@@ -48,6 +48,10 @@ class ProxyServer {
   std::vector<BoundListener> listeners() const { return bound_; }
   bool draining() const { return draining_.load(); }
   bool started() const { return started_.load(); }
+  // Applies the inbound listeners' authorization policies from a reloaded
+  // (validated) config; other changes need a restart. Returns the listeners
+  // updated. Connections whose peer is no longer allowed close gracefully.
+  absl::StatusOr<std::vector<std::string>> ReloadPolicies(const config::v1::ProxyConfig& config);
   // Live connections by the root their peer chains to, over all workers.
   std::map<std::string, uint64_t> ConnectionsByRoot();
 

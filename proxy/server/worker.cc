@@ -204,6 +204,34 @@ void Worker::CheckDrained() {
   done();
 }
 
+std::shared_ptr<const forward::ListenerPolicy> Worker::ReloadedPolicy(
+    const forward::ListenerContext& listener) {
+  auto it = policies_.find(&listener);
+  return it == policies_.end() ? nullptr : it->second;
+}
+
+void Worker::UpdatePolicy(const forward::ListenerContext* listener,
+                          std::shared_ptr<const forward::ListenerPolicy> policy) {
+  loop_->Post([this, listener, policy = std::move(policy)] {
+    policies_[listener] = policy;
+    if (!options_.reauthentication.on_policy_change || snapshot_ == nullptr) return;
+    std::vector<forward::Connection*> denied;
+    for (auto& [raw, owned] : connections_) {
+      if (&raw->listener() != listener || !raw->established() || !raw->peer().has_value()) {
+        continue;
+      }
+      const identity::SpiffeId& peer = raw->peer()->spiffe_id;
+      const bool allowed = policy->policy.has_value()
+                               ? policy->policy->Allows(peer)
+                               : peer.trust_domain() == snapshot_->spiffe_id.trust_domain();
+      if (!allowed) denied.push_back(raw);
+    }
+    for (forward::Connection* c : denied) {
+      c->CloseGracefully("policy_changed", options_.reauthentication.grace_period);
+    }
+  });
+}
+
 void Worker::CountConnectionsByRoot(std::function<void(std::map<std::string, uint64_t>)> done) {
   loop_->Post([this, done = std::move(done)] {
     std::map<std::string, uint64_t> counts;

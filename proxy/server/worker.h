@@ -28,6 +28,7 @@ namespace palisade::server {
 struct ReauthenticationPolicy {
   bool on_peer_expiry = true;
   bool on_root_removed = true;
+  bool on_policy_change = true;
   absl::Duration grace_period = absl::Seconds(10);
 };
 
@@ -57,6 +58,11 @@ class Worker final : public forward::ConnectionHost {
   // Stops accepting; live connections go on until `timeout`, then are closed
   // ("drained"). `on_drained` runs (on this worker's thread) once none is left.
   void Drain(absl::Duration timeout, std::function<void()> on_drained);
+  // A reloaded authorization for `listener` (inbound): new connections use
+  // it, and live ones whose peer it no longer allows are closed gracefully
+  // ("policy_changed") unless re-authentication on policy change is off.
+  void UpdatePolicy(const forward::ListenerContext* listener,
+                    std::shared_ptr<const forward::ListenerPolicy> policy);
   // Live connections by the fingerprint of the root their peer chains to;
   // `done` runs on this worker's thread.
   void CountConnectionsByRoot(std::function<void(std::map<std::string, uint64_t>)> done);
@@ -76,6 +82,8 @@ class Worker final : public forward::ConnectionHost {
                     absl::Time peer_valid_until) override;
   bool resumption_enabled() override { return options_.resumption; }
   forward::VerifiedChainCache& verified_chains() override { return verified_chains_; }
+  std::shared_ptr<const forward::ListenerPolicy> ReloadedPolicy(
+      const forward::ListenerContext& listener) override;
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
   void Release(forward::Connection* connection) override;
 
@@ -110,6 +118,9 @@ class Worker final : public forward::ConnectionHost {
   };
   absl::flat_hash_map<std::string, CachedSession> sessions_;
   forward::VerifiedChainCache verified_chains_;
+  absl::flat_hash_map<const forward::ListenerContext*,
+                      std::shared_ptr<const forward::ListenerPolicy>>
+      policies_;
   net::Resolver resolver_;
   event::Timer reauth_timer_;
   event::Timer drain_timer_;

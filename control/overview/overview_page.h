@@ -1,0 +1,12 @@
+// The mesh overview page (control/overview/index.html), served by
+// palisade-control at "/". It reads /api/v1/state and refreshes itself.
+#ifndef PALISADE_CONTROL_OVERVIEW_OVERVIEW_PAGE_H_
+#define PALISADE_CONTROL_OVERVIEW_OVERVIEW_PAGE_H_
+
+namespace palisade::control {
+
+extern const char kOverviewHtml[];
+
+}  // namespace palisade::control
+
+#endif  // PALISADE_CONTROL_OVERVIEW_OVERVIEW_PAGE_H_

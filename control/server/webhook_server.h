@@ -1,0 +1,38 @@
+// The mutating admission webhook: POST /inject (AdmissionReview v1 in, the
+// injector's JSONPatch out) on a loopback HTTP server, reached through an
+// HTTPS terminator with the operator's certificate.
+#ifndef PALISADE_CONTROL_SERVER_WEBHOOK_SERVER_H_
+#define PALISADE_CONTROL_SERVER_WEBHOOK_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "control/inject/inject_options.h"
+#include "control/server/https_terminator.h"
+#include "proxy/admin/http_server.h"
+#include "proxy/net/socket_address.h"
+
+namespace palisade::control {
+
+class WebhookServer {
+ public:
+  struct Options {
+    net::SocketAddress listen;
+    std::string tls_certificate_file;
+    std::string tls_key_file;
+    inject::InjectOptions inject;
+  };
+  static absl::StatusOr<std::unique_ptr<WebhookServer>> Start(Options options);
+  net::SocketAddress address() const { return https_->address(); }
+
+ private:
+  WebhookServer() = default;
+  inject::InjectOptions inject_;
+  admin::HttpServer http_;
+  std::unique_ptr<HttpsTerminator> https_;
+};
+
+}  // namespace palisade::control
+
+#endif  // PALISADE_CONTROL_SERVER_WEBHOOK_SERVER_H_

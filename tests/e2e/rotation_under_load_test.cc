@@ -1,0 +1,429 @@
+// Rotation under load, with real processes: palisade-control issuing
+// 6-second SVIDs, two palisade-proxies streaming them, an echo backend, and
+// continuous traffic (new connections, and long-lived request/response
+// streams checking every byte). Also a root rollover, and the control plane
+// away for longer than a renewal interval. Each run lasts
+// $PALISADE_LOAD_SECONDS (default 60).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "tests/integration/control_server_fixture.h"
+#include "tests/util/mesh_processes.h"
+#include "tests/util/process.h"
+
+namespace palisade::testing {
+namespace {
+
+constexpr char kFrontendId[] = "spiffe://cluster.local/ns/shop/sa/frontend";
+constexpr char kBackendId[] = "spiffe://cluster.local/ns/shop/sa/backend";
+
+absl::Duration LoadDuration() {
+  const char* env = getenv("PALISADE_LOAD_SECONDS");
+  int seconds = 60;
+  if (env != nullptr) (void)absl::SimpleAtoi(env, &seconds);
+  return absl::Seconds(seconds);
+}
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+int Connect(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+// One request of 64 bytes and its echo; false if the connection ended first.
+bool RoundTrip(int fd, const std::string& request, bool* corrupted) {
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return false;
+  }
+  std::string echoed;
+  char buf[256];
+  while (echoed.size() < request.size()) {
+    const ssize_t n = recv(fd, buf, std::min(sizeof(buf), request.size() - echoed.size()), 0);
+    if (n <= 0) return false;
+    echoed.append(buf, n);
+  }
+  if (echoed != request) *corrupted = true;
+  return true;
+}
+
+std::string Request(int stream, int64_t n) {
+  std::string r = absl::StrCat("stream ", stream, " request ", n, " ");
+  r.resize(64, '.');
+  return r;
+}
+
+struct LoadResult {
+  std::atomic<int64_t> new_ok{0}, new_failed{0};
+  std::atomic<int64_t> stream_requests{0}, stream_reconnects{0}, stream_failures{0};
+  std::atomic<int64_t> lost_requests{0}, corrupted{0};
+};
+
+// Traffic until `stop`: short connections, and long-lived streams that, when
+// `reconnect` is set, reconnect after a graceful close and resend the request
+// that had no answer (so a close costs no request).
+void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult* result) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int64_t n = 0; !stop->load(); ++n) {
+        bool corrupted = false;
+        const int fd = Connect(port);
+        if (fd >= 0 && RoundTrip(fd, Request(100 + t, n), &corrupted)) {
+          ++result->new_ok;
+        } else {
+          ++result->new_failed;
+        }
+        if (corrupted) ++result->corrupted;
+        if (fd >= 0) close(fd);
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+    });
+  }
+  for (int s = 0; s < 4; ++s) {
+    threads.emplace_back([&, s] {
+      int fd = Connect(port);
+      for (int64_t n = 0; !stop->load(); ++n) {
+        bool corrupted = false;
+        const std::string request = Request(s, n);
+        bool answered = fd >= 0 && RoundTrip(fd, request, &corrupted);
+        if (!answered && reconnect && !stop->load()) {
+          // Closed gracefully (re-authentication): reconnect, resend.
+          if (fd >= 0) close(fd);
+          fd = Connect(port);
+          ++result->stream_reconnects;
+          answered = fd >= 0 && RoundTrip(fd, request, &corrupted);
+        }
+        if (corrupted) ++result->corrupted;
+        if (answered) {
+          ++result->stream_requests;
+        } else if (!stop->load()) {
+          ++result->stream_failures;
+          ++result->lost_requests;
+          if (fd >= 0) close(fd);
+          fd = Connect(port);
+        }
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      if (fd >= 0) close(fd);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+class RotationUnderLoadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir("rotation");
+    control_port_ = FreePort();
+    StartControlPlane();
+    auto echo = EchoServer::Start(dir_, "echo", "echo");
+    ASSERT_TRUE(echo.ok());
+    echo_ = *std::move(echo);
+  }
+
+  void StartControlPlane() {
+    auto control = ControlProcess::Start(
+        dir_,
+        {"--trust_domain=cluster.local", "--svid_ttl=6s",
+         absl::StrCat("--listen=127.0.0.1:", control_port_), "--rollover_propagating_timeout=20s",
+         "--rollover_rekeying_timeout=20s", "--rollover_retiring_timeout=20s"});
+    ASSERT_TRUE(control.ok()) << control.status();
+    control_ = *std::move(control);
+  }
+
+  std::string Token(const std::string& id) {
+    const CommandResult r = control_->Cli({"token", "create", "--spiffe_id=" + id, "--ttl=10m"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::vector<std::string> lines = absl::StrSplit(r.output, '\n', absl::SkipEmpty());
+    return lines.empty() ? "" : lines.front();
+  }
+
+  std::string IdentityYaml(const std::string& name, const std::string& id) {
+    WriteFile(dir_ + "/" + name + ".token", Token(id) + "\n");
+    return absl::StrCat(R"(identity:
+  spiffe_id: ")",
+                        id, R"("
+  control_plane:
+    address: 127.0.0.1:)",
+                        control_port_, R"(
+    server_spiffe_id: spiffe://cluster.local/palisade/control
+    bootstrap_bundle_file: )",
+                        control_->state_dir(), R"(/bundle.pem
+    join_token_file: )",
+                        dir_, "/", name, R"(.token
+    initial_backoff: 200ms
+    max_backoff: 1s
+admin:
+  address: 127.0.0.1:0
+runtime:
+  workers: 2
+logging:
+  format: json
+reauthentication:
+  on_peer_expiry: )",
+                        expiry_reauth_ ? "true" : "false", R"(
+  grace_period: 2s
+)");
+  }
+
+  void StartProxies() {
+    auto backend = ProxyProcess::Start(dir_, "backend",
+                                       absl::StrCat(IdentityYaml("backend", kBackendId), R"(inbound:
+  - name: in
+    address: 127.0.0.1:0
+    forward_to: )",
+                                                    echo_->address(), R"(
+    authorization:
+      spiffe_ids: [")",
+                                                    kFrontendId, R"("]
+)"));
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = *std::move(backend);
+    ASSERT_TRUE(backend_->WaitReady()) << backend_->process().Output();
+    auto frontend =
+        ProxyProcess::Start(dir_, "frontend",
+                            absl::StrCat(IdentityYaml("frontend", kFrontendId), R"(outbound:
+  - name: out
+    address: 127.0.0.1:0
+    upstream: 127.0.0.1:)",
+                                         *backend_->ListenerPort("in"), R"(
+    expected_peer:
+      spiffe_id: ")",
+                                         kBackendId, "\"\n"));
+    ASSERT_TRUE(frontend.ok()) << frontend.status();
+    frontend_ = *std::move(frontend);
+    ASSERT_TRUE(frontend_->WaitReady()) << frontend_->process().Output();
+    port_ = *frontend_->ListenerPort("out");
+  }
+
+  nlohmann::json Certs(ProxyProcess& proxy) {
+    return nlohmann::json::parse(HttpGet(proxy.admin_url() + "/certs").body, nullptr, false);
+  }
+
+  // Runs the load for the test's duration while `during` runs beside it;
+  // samples the serials both proxies serve.
+  void Load(bool reconnect, const std::function<void()>& during = nullptr) {
+    std::atomic<bool> stop{false};
+    std::thread load([&] { RunLoad(port_, reconnect, &stop, &result_); });
+    std::thread side;
+    if (during) side = std::thread(during);
+    const absl::Time end = absl::Now() + LoadDuration();
+    while (absl::Now() < end) {
+      for (auto* p : {frontend_.get(), backend_.get()}) {
+        const nlohmann::json c = Certs(*p);
+        if (!c.is_discarded() && c["svid"].is_object()) {
+          serials_[p].insert(c["svid"]["serial"].get<std::string>());
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+    stop = true;
+    load.join();
+    if (side.joinable()) side.join();
+  }
+
+  void ExpectNothingLost() {
+    EXPECT_GT(result_.new_ok.load(), 100);
+    EXPECT_EQ(result_.new_failed.load(), 0);
+    EXPECT_GT(result_.stream_requests.load(), 100);
+    EXPECT_EQ(result_.lost_requests.load(), 0);
+    EXPECT_EQ(result_.corrupted.load(), 0);
+  }
+
+  // From push to first use: when a proxy installed a new SVID (its own
+  // log) to the first handshake at its peer that saw that serial (the
+  // peer's access log), for every rotation in the run.
+  void ReportPropagation() {
+    std::vector<double> delays;
+    auto lines = [&](const std::string& name) {
+      std::vector<nlohmann::json> out;
+      for (absl::string_view l :
+           absl::StrSplit(ReadFileOrEmpty(dir_ + "/" + name + ".log"), '\n', absl::SkipEmpty())) {
+        nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
+        if (!j.is_discarded()) out.push_back(std::move(j));
+      }
+      return out;
+    };
+    auto ms = [](const nlohmann::json& j) {
+      absl::Time t;
+      std::string err;
+      absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", j.value("ts", ""), &t, &err);
+      return t;
+    };
+    for (const auto& [installer, observer] : std::vector<std::pair<std::string, std::string>>{
+             {"backend", "frontend"}, {"frontend", "backend"}}) {
+      std::map<std::string, absl::Time> first_seen;
+      for (const auto& j : lines(observer)) {
+        if (j.value("logger", "") != "access") continue;
+        const std::string serial = j.value("peer_serial", "");
+        if (!serial.empty() && !first_seen.count(serial)) first_seen[serial] = ms(j);
+      }
+      for (const auto& j : lines(installer)) {
+        if (j.value("msg", "") != "identity installed") continue;
+        auto it = first_seen.find(j.value("serial", ""));
+        if (it != first_seen.end()) {
+          delays.push_back(absl::ToDoubleMilliseconds(it->second - ms(j)));
+        }
+      }
+    }
+    if (delays.empty()) return;
+    std::sort(delays.begin(), delays.end());
+    const double median = delays[delays.size() / 2], max = delays.back();
+    std::cout << "rotation propagation (install -> first handshake using it): " << delays.size()
+              << " rotations, median " << median << " ms, max " << max << " ms\n";
+    RecordProperty("propagation_median_ms", static_cast<int>(median));
+    RecordProperty("propagation_max_ms", static_cast<int>(max));
+  }
+
+  std::string dir_;
+  int control_port_ = 0;
+  bool expiry_reauth_ = false;
+  std::unique_ptr<ControlProcess> control_;
+  std::unique_ptr<EchoServer> echo_;
+  std::unique_ptr<ProxyProcess> backend_, frontend_;
+  uint16_t port_ = 0;
+  LoadResult result_;
+  std::map<ProxyProcess*, std::set<std::string>> serials_;
+};
+
+TEST_F(RotationUnderLoadTest, RotationsLoseNothingAndLongLivedStreamsSurviveThemWithoutReauth) {
+  expiry_reauth_ = false;
+  StartProxies();
+  Load(/*reconnect=*/false);
+  ExpectNothingLost();
+  EXPECT_EQ(result_.stream_failures.load(), 0);  // never closed: they outlive every rotation
+  EXPECT_GE(serials_[frontend_.get()].size(), 10u);
+  EXPECT_GE(serials_[backend_.get()].size(), 10u);
+  ReportPropagation();
+}
+
+TEST_F(RotationUnderLoadTest, ExpiredPeersCloseLongLivedStreamsGracefullyAndClientsLoseNoRequest) {
+  expiry_reauth_ = true;
+  StartProxies();
+  Load(/*reconnect=*/true);
+  ExpectNothingLost();
+  EXPECT_GE(result_.stream_reconnects.load(), 4);  // each stream was closed at least once
+  EXPECT_GE(MetricSum(backend_->Metrics() + frontend_->Metrics(),
+                      "palisade_connection_errors_total", {{"reason", "peer_expired"}}),
+            4);
+  EXPECT_GE(serials_[frontend_.get()].size(), 10u);
+}
+
+TEST_F(RotationUnderLoadTest, RootRolloverUnderLoadLosesNothingAndRetiresTheOldRoot) {
+  expiry_reauth_ = true;
+  StartProxies();
+  const std::string old_root = Certs(*backend_)["svid"]["root_fingerprint"];
+  Load(/*reconnect=*/true, [&] {
+    absl::SleepFor(absl::Seconds(5));
+    const CommandResult r = control_->Cli({"rollover", "start"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  });
+  // The rollover finishes within its timeouts.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto s = nlohmann::json::parse(
+            HttpGet(control_->admin_url() + "/api/v1/rollover").body, nullptr, false);
+        return !s.is_discarded() && s.value("phase", "") == "idle" && s["history"].size() > 1;
+      },
+      absl::Seconds(90)))
+      << HttpGet(control_->admin_url() + "/api/v1/rollover").body;
+  ExpectNothingLost();
+  for (auto* proxy : {frontend_.get(), backend_.get()}) {
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const nlohmann::json c = Certs(*proxy);
+          const auto& roots = c["trust_bundles"]["cluster.local"];
+          return c["svid"]["root_fingerprint"] != old_root && roots.size() == 1 &&
+                 roots[0] != old_root;
+        },
+        absl::Seconds(30)))
+        << Certs(*proxy).dump(2);
+  }
+}
+
+TEST_F(RotationUnderLoadTest, TrafficFlowsWhileTheControlPlaneIsAwayAndRenewsFromTheSameRoot) {
+  // Longer SVIDs: the control plane is away for longer than a renewal
+  // interval (10 s), shorter than a lifetime (20 s).
+  control_.reset();
+  auto control = ControlProcess::Start(dir_, {"--trust_domain=cluster.local", "--svid_ttl=20s",
+                                              absl::StrCat("--listen=127.0.0.1:", control_port_)});
+  ASSERT_TRUE(control.ok()) << control.status();
+  control_ = *std::move(control);
+  expiry_reauth_ = false;
+  StartProxies();
+  const std::string root = Certs(*backend_)["svid"]["root_fingerprint"];
+  // Take the control plane away for 12 s right after BOTH proxies renewed
+  // (each then holds at least 17 s of validity). Taking it away at a moment
+  // when one is due to renew would, correctly, let that SVID expire.
+  auto fresh = [&](ProxyProcess& proxy) {
+    absl::Time loaded;
+    std::string error;
+    const nlohmann::json c = Certs(proxy);
+    return !c.is_discarded() &&
+           absl::ParseTime(absl::RFC3339_full, c.value("loaded_at", ""), &loaded, &error) &&
+           absl::Now() - loaded < absl::Seconds(3);
+  };
+  ASSERT_TRUE(WaitFor([&] { return fresh(*frontend_) && fresh(*backend_); }, absl::Seconds(90),
+                      absl::Milliseconds(200)));
+  Load(/*reconnect=*/false, [&] {
+    control_->process().Stop();
+    absl::SleepFor(absl::Seconds(12));
+    auto restarted =
+        ControlProcess::Start(dir_, {"--trust_domain=cluster.local", "--svid_ttl=20s",
+                                     absl::StrCat("--listen=127.0.0.1:", control_port_)});
+    ASSERT_TRUE(restarted.ok()) << restarted.status();
+    control_ = *std::move(restarted);
+  });
+  ExpectNothingLost();
+  EXPECT_EQ(result_.stream_failures.load(), 0);
+  // Both renewed after the restart, from the same root.
+  for (auto* proxy : {frontend_.get(), backend_.get()}) {
+    const std::string before = Certs(*proxy)["svid"]["serial"];
+    ASSERT_TRUE(
+        WaitFor([&] { return Certs(*proxy)["svid"]["serial"] != before; }, absl::Seconds(30)));
+    EXPECT_EQ(Certs(*proxy)["svid"]["root_fingerprint"], root);
+  }
+}
+
+}  // namespace
+}  // namespace palisade::testing
