@@ -265,6 +265,9 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--hold", type=int, default=1000)
     parser.add_argument("--out", default="results.json")
+    parser.add_argument("--only", default="",
+                        help="comma-separated chains to run (default: all), e.g. "
+                             "palisade_full,palisade_nometrics_full")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of every chain, interleaved; the table shows medians")
     args = parser.parse_args()
@@ -295,6 +298,9 @@ def main():
             args, work, "palisade_nometrics_full", backends, resumption=False, metrics=False),
          ["connrate"]),
     ]
+    if args.only:
+        wanted = set(args.only.split(","))
+        runs = [r for r in runs if r[0] in wanted]
     results = {name: [] for name, _, _ in runs}
     try:
         for round_number in range(args.repeat):
@@ -314,7 +320,10 @@ def main():
     results["machine"] = {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()}
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
-    print_table(results)
+    if args.only:
+        print(json.dumps(results, indent=2))
+    else:
+        print_table(results)
 
 
 def median_of(runs):
