@@ -26,6 +26,7 @@
 #include "proxy/net/unique_fd.h"
 #include "proxy/tls/tls_error.h"
 #include "proxy/tls/tls_transport.h"
+#include "proxy/tls/verify_alert.h"
 
 namespace palisade::control {
 namespace {
@@ -33,27 +34,6 @@ namespace {
 int ChannelIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
-}
-
-uint8_t AlertFor(identity::VerifyReason reason) {
-  using identity::VerifyReason;
-  switch (reason) {
-    case VerifyReason::kNoCertificate:
-      return SSL_AD_CERTIFICATE_REQUIRED;
-    case VerifyReason::kUntrustedChain:
-    case VerifyReason::kWrongTrustDomain:
-      return SSL_AD_UNKNOWN_CA;
-    case VerifyReason::kExpired:
-      return SSL_AD_CERTIFICATE_EXPIRED;
-    default:
-      return SSL_AD_BAD_CERTIFICATE;
-  }
-}
-
-bool IsIpLiteral(const std::string& host) {
-  in6_addr v6;
-  in_addr v4;
-  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
 }
 
 // A control plane that vanished without a FIN (host gone, network cut) is
@@ -182,7 +162,7 @@ class SecureChannel::Connection {
           "TLS handshake with ", Where(), " failed: the server's certificate is not a valid ",
           "X.509-SVID under the trust bundle: ", identity::ReasonCode(result.reason), ": ",
           result.detail));
-      *out_alert = AlertFor(result.reason);
+      *out_alert = tls::AlertFor(result.reason);
       return ssl_verify_invalid;
     }
     if (result.svid->spiffe_id != server_id_) {
@@ -252,7 +232,7 @@ class SecureChannel::Connection {
     SSL_set_connect_state(ssl.get());
     SSL_set_ex_data(ssl.get(), ChannelIndex(), this);
     SSL_set_custom_verify(ssl.get(), SSL_VERIFY_PEER, &Connection::VerifyTrampoline);
-    if (!IsIpLiteral(target_.host)) SSL_set_tlsext_host_name(ssl.get(), target_.host.c_str());
+    if (!net::IsIpLiteral(target_.host)) SSL_set_tlsext_host_name(ssl.get(), target_.host.c_str());
     tls_ = std::make_unique<tls::TlsTransport>(std::move(connecting_), std::move(ssl));
     phase_ = Phase::kHandshaking;
     timer_.Arm(options_.handshake_timeout);

@@ -9,38 +9,12 @@
 #include "identity/certificate.h"
 #include "identity/verify_reason.h"
 #include "proxy/net/plain_transport.h"
+#include "proxy/net/socket_address.h"
 #include "proxy/net/sockets.h"
+#include "proxy/tls/verify_alert.h"
 
 namespace palisade::forward {
-namespace {
-
-uint8_t AlertFor(identity::VerifyReason reason) {
-  using identity::VerifyReason;
-  switch (reason) {
-    case VerifyReason::kNoCertificate:
-      return SSL_AD_CERTIFICATE_REQUIRED;
-    case VerifyReason::kUntrustedChain:
-    case VerifyReason::kWrongTrustDomain:
-      return SSL_AD_UNKNOWN_CA;
-    case VerifyReason::kExpired:
-      return SSL_AD_CERTIFICATE_EXPIRED;
-    case VerifyReason::kNotAuthorized:
-      return SSL_AD_ACCESS_DENIED;
-    case VerifyReason::kWeakKey:
-    case VerifyReason::kWeakSignature:
-      return SSL_AD_UNSUPPORTED_CERTIFICATE;
-    default:
-      return SSL_AD_BAD_CERTIFICATE;
-  }
-}
-
-bool IsIpLiteral(const std::string& host) {
-  in6_addr v6;
-  in_addr v4;
-  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Connection::Connection(ConnectionHost* host, const ListenerContext* listener,
                        net::UniqueFd accepted, net::SocketAddress peer_address)
@@ -183,7 +157,7 @@ void Connection::BeginHandshake(net::UniqueFd fd, bool as_server) {
   tls::AttachHooks(ssl.get(), this);
   if (!as_server) {
     const std::string& host = listener_->upstream.host;
-    if (!listener_->original_destination && !IsIpLiteral(host)) {
+    if (!listener_->original_destination && !net::IsIpLiteral(host)) {
       SSL_set_tlsext_host_name(ssl.get(), host.c_str());
     }
     if (host_->resumption_enabled()) {
@@ -282,7 +256,7 @@ void Connection::FailHandshake(const std::string& reason, const std::string& det
 ssl_verify_result_t Connection::VerifyPeer(SSL* ssl, uint8_t* out_alert) {
   verification_ = CheckPeerChain(ssl);
   if (!verification_.ok()) {
-    *out_alert = AlertFor(verification_.reason);
+    *out_alert = tls::AlertFor(verification_.reason);
     return ssl_verify_invalid;
   }
   peer_ = verification_.svid;

@@ -35,6 +35,9 @@ class SocketAddress {
   socklen_t length_ = 0;
 };
 
+// True for an IPv4 or IPv6 literal (no brackets), false for a DNS name.
+bool IsIpLiteral(const std::string& host);
+
 // "host:port" where host is an IP literal or a DNS name.
 struct HostPort {
   std::string host;

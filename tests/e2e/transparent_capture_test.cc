@@ -119,18 +119,7 @@ outbound:
         << ReadFileOrEmpty(dir_ + "/proxy-" + pod + ".log");
   }
 
-  HttpResult Curl(const std::string& pod, const std::string& url) {
-    const CommandResult r =
-        RunCommand(net_.In(pod, {"curl", "-s", "-g", "-m", "5", "-w", "\n%{http_code}", url}),
-                   absl::Seconds(10));
-    HttpResult result;
-    const size_t nl = r.output.rfind('\n');
-    if (nl != std::string::npos) {
-      result.status = atoi(r.output.c_str() + nl + 1);
-      result.body = r.output.substr(0, nl);
-    }
-    return result;
-  }
+  HttpResult Curl(const std::string& pod, const std::string& url) { return net_.Curl(pod, url); }
 
   std::string Metrics(const std::string& pod) {
     return Curl(pod, "http://127.0.0.1:15000/metrics").body;

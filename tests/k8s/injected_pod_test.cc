@@ -133,18 +133,7 @@ class InjectedPodTest : public ::testing::Test {
     processes_.push_back(*std::move(p));
   }
 
-  HttpResult Curl(const std::string& pod, const std::string& url) {
-    const CommandResult r =
-        RunCommand(net_.In(pod, {"curl", "-s", "-g", "-m", "5", "-w", "\n%{http_code}", url}),
-                   absl::Seconds(10));
-    HttpResult result;
-    const size_t nl = r.output.rfind('\n');
-    if (nl != std::string::npos) {
-      result.status = atoi(r.output.c_str() + nl + 1);
-      result.body = r.output.substr(0, nl);
-    }
-    return result;
-  }
+  HttpResult Curl(const std::string& pod, const std::string& url) { return net_.Curl(pod, url); }
 
   int AppRequests() {
     int n = 0;

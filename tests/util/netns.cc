@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tests/util/subprocess.h"
@@ -82,6 +84,18 @@ std::vector<std::string> PodNetwork::In(const std::string& pod,
   std::vector<std::string> full = {"ip", "netns", "exec", Namespace(pod)};
   full.insert(full.end(), argv.begin(), argv.end());
   return full;
+}
+
+HttpResult PodNetwork::Curl(const std::string& pod, const std::string& url) const {
+  const CommandResult r = RunCommand(
+      In(pod, {"curl", "-s", "-g", "-m", "5", "-w", "\n%{http_code}", url}), absl::Seconds(10));
+  HttpResult result;
+  const size_t nl = r.output.rfind('\n');
+  if (nl != std::string::npos) {
+    result.status = atoi(r.output.c_str() + nl + 1);
+    result.body = r.output.substr(0, nl);
+  }
+  return result;
 }
 
 }  // namespace palisade::testing

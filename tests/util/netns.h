@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "tests/util/process.h"
 
 namespace palisade::testing {
 
@@ -26,6 +27,8 @@ class PodNetwork {
   std::string Ipv6(const std::string& pod) const;
   // argv prefixed with `ip netns exec <pod's namespace>`.
   std::vector<std::string> In(const std::string& pod, std::vector<std::string> argv) const;
+  // curl run inside `pod`: the HTTP status (0 when unreachable) and body.
+  HttpResult Curl(const std::string& pod, const std::string& url) const;
 
  private:
   absl::Status Ip(const std::vector<std::string>& args);
