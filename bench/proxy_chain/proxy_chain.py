@@ -102,6 +102,14 @@ class Chain:
 
 def start_palisade(args, work, name, backends, resumption=True, metrics=True):
     chain = Chain(name)
+    try:
+        return _start_palisade(args, work, chain, name, backends, resumption, metrics)
+    except BaseException:
+        chain.stop()
+        raise
+
+
+def _start_palisade(args, work, chain, name, backends, resumption, metrics):
     certs = work
     yaml_common = f"""admin:
   address: 127.0.0.1:0
@@ -171,6 +179,14 @@ metrics:
 
 def start_haproxy(args, work, name, backends, resumption=True):
     chain = Chain(name)
+    try:
+        return _start_haproxy(args, work, chain, name, backends, resumption)
+    except BaseException:
+        chain.stop()
+        raise
+
+
+def _start_haproxy(args, work, chain, name, backends, resumption):
     reuse = "" if resumption else " no-ssl-reuse"
     tickets = "" if resumption else " no-tls-tickets"
     cache = "" if resumption else "  tune.ssl.cachesize 0\n"
@@ -307,7 +323,7 @@ def main():
             for name, start, phases in runs:
                 print(f"== round {round_number + 1}/{args.repeat}: {name}: {', '.join(phases)}",
                       file=sys.stderr)
-                chain = start()
+                chain = start()  # stops what it started if it cannot finish
                 try:
                     results[name].append(measure(args, chain, phases))
                 finally:
