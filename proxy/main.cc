@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "identity/spiffe_id.h"
 #include "proxy/admin/http_server.h"
 #include "proxy/admin/proxy_admin.h"
+#include "proxy/config/config_defaults.h"
 #include "proxy/config/config_loader.h"
 #include "proxy/credentials/credential_store.h"
 #include "proxy/credentials/file_source.h"
@@ -49,11 +51,6 @@ namespace {
 
 namespace v1 = config::v1;
 
-absl::Duration DurationOr(const google::protobuf::Duration& d, absl::Duration fallback) {
-  const absl::Duration value = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-  return value > absl::ZeroDuration() ? value : fallback;
-}
-
 credentials::CredentialStore::Options StoreOptions(const v1::ProxyConfig& config) {
   credentials::CredentialStore::Options options;
   if (!config.identity().spiffe_id().empty()) {
@@ -62,7 +59,9 @@ credentials::CredentialStore::Options StoreOptions(const v1::ProxyConfig& config
   options.tls.min_version = config.tls().min_version() == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
   options.tls.session_resumption =
       !config.tls().has_session_resumption() || config.tls().session_resumption();
-  options.ticket_key_rotation = DurationOr(config.tls().ticket_key_rotation(), absl::Hours(1));
+  options.ticket_key_rotation =
+      config::DurationOr(config.tls().has_ticket_key_rotation(), config.tls().ticket_key_rotation(),
+                         config::kDefaultTicketKeyRotation);
   return options;
 }
 
@@ -156,8 +155,9 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     std::cerr << "palisade-proxy: logging: " << s.message() << "\n";
     return 2;
   }
-  metrics::ProxyMetrics metrics(
-      config.metrics().max_peer_identities() > 0 ? config.metrics().max_peer_identities() : 1000);
+  metrics::ProxyMetrics metrics(config.metrics().max_peer_identities() > 0
+                                    ? config.metrics().max_peer_identities()
+                                    : config::kDefaultMaxPeerIdentities);
   log::AccessLog access_log;
   forward::FanOutObserver observers = config.metrics().enabled()
                                           ? forward::FanOutObserver({&metrics, &access_log})
@@ -256,8 +256,14 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   }
   if (const std::string file = absl::GetFlag(FLAGS_admin_address_file); !file.empty()) {
     const std::string tmp = file + ".tmp";
-    std::ofstream(tmp) << http.address().ToString() << "\n";
-    std::rename(tmp.c_str(), file.c_str());
+    std::ofstream out(tmp);
+    out << http.address().ToString() << "\n";
+    out.close();
+    if (!out || std::rename(tmp.c_str(), file.c_str()) != 0) {
+      log::Log(log::Level::kError, "cannot write --admin_address_file",
+               {{"file", file}, {"error", std::strerror(errno)}});
+      return 1;
+    }
   }
 
   int signal_number = 0;
@@ -268,7 +274,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   }
   log::Log(log::Level::kInfo, "draining before exit", {{"signal", strsignal(signal_number)}});
   (*server)->BeginDrain();
-  const absl::Duration drain = DurationOr(config.runtime().drain_timeout(), absl::Seconds(30));
+  const absl::Duration drain = (*server)->DrainTimeout();
   // A second signal cuts the drain short.
   const absl::Time deadline = absl::Now() + drain + absl::Seconds(2);
   while (!(*server)->WaitDrained(absl::Milliseconds(100)) && absl::Now() < deadline) {

@@ -10,6 +10,7 @@
 #include "control/client/watch_messages.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
+#include "proxy/config/config_defaults.h"
 #include "proxy/log/logging.h"
 
 namespace palisade::control {
@@ -23,15 +24,12 @@ constexpr char kLogger[] = "control";
 // past this the stream is cancelled.
 constexpr absl::Duration kEndGrace = absl::Seconds(5);
 
-absl::Duration DurationOr(const google::protobuf::Duration& d, absl::Duration fallback) {
-  const absl::Duration value = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-  return value > absl::ZeroDuration() ? value : fallback;
-}
-
 Backoff::Options BackoffOptions(const config::v1::ControlPlaneIdentitySource& config) {
   Backoff::Options options;
-  options.initial = DurationOr(config.initial_backoff(), absl::Seconds(1));
-  options.max = DurationOr(config.max_backoff(), absl::Seconds(30));
+  options.initial = config::DurationOr(config.has_initial_backoff(), config.initial_backoff(),
+                                       config::kDefaultInitialBackoff);
+  options.max = config::DurationOr(config.has_max_backoff(), config.max_backoff(),
+                                   config::kDefaultMaxBackoff);
   return options;
 }
 

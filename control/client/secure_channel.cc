@@ -169,7 +169,7 @@ class SecureChannel::Connection {
       verify_failure_ = absl::UnauthenticatedError(absl::StrCat(
           "TLS handshake with ", Where(), " failed: wrong server identity: it presented ",
           result.svid->spiffe_id.ToString(), ", expected ", server_id_.ToString()));
-      *out_alert = SSL_AD_BAD_CERTIFICATE;
+      *out_alert = tls::AlertFor(identity::VerifyReason::kNotAuthorized);
       return ssl_verify_invalid;
     }
     server_ = result.svid;

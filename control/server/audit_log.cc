@@ -59,10 +59,16 @@ void AuditLog::Record(const AuditEvent& event) {
                  {"result", event.result},
                  {"reason", event.reason}});
   sync::MutexLock lock(&mu_);
-  if (file_ != nullptr) {
-    std::fputs(line.c_str(), file_);
-    std::fputc('\n', file_);
-    std::fflush(file_);
+  if (file_ != nullptr && (std::fputs(line.c_str(), file_) < 0 || std::fputc('\n', file_) == EOF ||
+                           std::fflush(file_) != 0)) {
+    // The audit trail must not fail silently (a full disk, say): the event
+    // still went to the "audit" logger above; say loudly that the file lost it.
+    const int error = errno;
+    std::clearerr(file_);
+    log::LogEvent(log::Level::kError, "audit", "cannot write the audit log file",
+                  {{"error", std::strerror(error)},
+                   {"lost_event", event.event},
+                   {"spiffe_id", event.spiffe_id}});
   }
   recent_.push_back(event);
   while (recent_.size() > keep_) recent_.pop_front();

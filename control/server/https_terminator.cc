@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
 #include "proxy/net/plain_transport.h"
@@ -70,8 +71,13 @@ absl::StatusOr<bssl::UniquePtr<SSL_CTX>> MakeContext(const HttpsTerminator::Opti
 class HttpsTerminator::Connection {
  public:
   Connection(HttpsTerminator* owner, net::UniqueFd fd)
-      : owner_(owner), timer_(owner->loop_.get(), [this] { Done(); }) {
+      : owner_(owner), timer_(owner->loop_.get(), [this] { OnTimer(); }) {
     bssl::UniquePtr<SSL> ssl(SSL_new(owner->ctx_.get()));
+    if (ssl == nullptr) {
+      done_ = true;  // out of memory: drop this client, nothing to undo
+      owner->Release(this);
+      return;
+    }
     SSL_set_accept_state(ssl.get());
     const int raw = fd.get();
     tls_ = std::make_unique<tls::TlsTransport>(std::move(fd), std::move(ssl));
@@ -116,6 +122,18 @@ class HttpsTerminator::Connection {
       return;
     }
     pump_->OnReadiness(side, readable, writable);
+  }
+
+  // Handshake deadline, or no bytes either way for idle_timeout.
+  void OnTimer() {
+    if (pump_ != nullptr) {
+      const absl::Duration quiet = absl::Now() - pump_->last_activity();
+      if (quiet < owner_->options_.idle_timeout) {
+        timer_.Arm(owner_->options_.idle_timeout - quiet);
+        return;
+      }
+    }
+    Done();
   }
 
   void Done() {

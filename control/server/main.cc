@@ -174,18 +174,19 @@ int Serve() {
     std::cerr << "palisade-control: cannot write --listen_address_file/--admin_address_file\n";
     return 1;
   }
-  admin::HttpServer public_http;
+  std::unique_ptr<admin::HttpServer> public_http;
   if (const std::string address = absl::GetFlag(FLAGS_public_listen); !address.empty()) {
+    public_http = std::make_unique<admin::HttpServer>();
     absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
     if (!parsed.ok())
       return UsageError("--public_listen: " + std::string(parsed.status().message()));
-    InstallPublicRoutes(&public_http, server->get());
-    if (absl::Status s = public_http.Start(*parsed); !s.ok()) {
+    InstallPublicRoutes(public_http.get(), server->get());
+    if (absl::Status s = public_http->Start(*parsed); !s.ok()) {
       std::cerr << "palisade-control: --public_listen: " << s.message() << "\n";
       return 1;
     }
     log::LogEvent(log::Level::kInfo, "control", "health and metrics server up",
-                  {{"address", public_http.address().ToString()}});
+                  {{"address", public_http->address().ToString()}});
   }
   std::unique_ptr<WebhookServer> webhook;
   if (const std::string address = absl::GetFlag(FLAGS_webhook_listen); !address.empty()) {
@@ -217,6 +218,9 @@ int Serve() {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   log::LogEvent(log::Level::kInfo, "control", "stopping", {{"signal", strsignal(signal_number)}});
+  // The webhook and the public port call into the server: they go first.
+  webhook.reset();
+  public_http.reset();
   (*server)->Stop();
   server->reset();
   log::LogEvent(log::Level::kInfo, "control", "stopped", {});

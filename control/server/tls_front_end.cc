@@ -18,6 +18,7 @@
 #include "proxy/net/pump.h"
 #include "proxy/net/sockets.h"
 #include "proxy/tls/tls_transport.h"
+#include "proxy/tls/verify_alert.h"
 
 namespace palisade::control {
 
@@ -89,11 +90,7 @@ class TlsFrontEnd::Connection {
     if (!v.ok()) {
       failure_ = absl::StrCat(identity::ReasonCode(v.reason));
       failure_detail_ = v.detail;
-      *out_alert = v.reason == identity::VerifyReason::kExpired ? SSL_AD_CERTIFICATE_EXPIRED
-                   : v.reason == identity::VerifyReason::kUntrustedChain ||
-                           v.reason == identity::VerifyReason::kWrongTrustDomain
-                       ? SSL_AD_UNKNOWN_CA
-                       : SSL_AD_BAD_CERTIFICATE;
+      *out_alert = tls::AlertFor(v.reason);
       return ssl_verify_invalid;
     }
     peer_.spiffe_id = v.svid->spiffe_id;

@@ -81,9 +81,12 @@ absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Start(
     absl::Duration settle) {
   std::unique_ptr<FileSource> source(new FileSource(files, store, std::move(observer), settle));
   source->inotify_.Reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!source->inotify_.valid()) {
+    return absl::InternalError(absl::StrCat("inotify_init1: ", std::strerror(errno)));
+  }
   source->stop_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!source->inotify_.valid() || !source->stop_.valid()) {
-    return absl::InternalError(absl::StrCat("inotify: ", std::strerror(errno)));
+  if (!source->stop_.valid()) {
+    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   }
   std::set<std::string> directories;
   directories.insert(DirectoryOf(files.certificate_chain_file()));

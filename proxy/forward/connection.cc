@@ -208,8 +208,8 @@ void Connection::OnHandshakeDone() {
                     absl::StrCat("resumed session: ", verification_.detail));
       return;
     }
-    peer_ = verification_.svid;
   }
+  peer_ = verification_.svid;  // the handshake, key proof included, is complete
   if (!peer_.has_value()) {
     FailHandshake("internal_error", "handshake finished without a verified peer");
     return;
@@ -259,7 +259,8 @@ ssl_verify_result_t Connection::VerifyPeer(SSL* ssl, uint8_t* out_alert) {
     *out_alert = tls::AlertFor(verification_.reason);
     return ssl_verify_invalid;
   }
-  peer_ = verification_.svid;
+  // Not yet `peer_`: the peer has still to prove it holds the leaf's key
+  // (CertificateVerify), which BoringSSL checks after this callback.
   return ssl_verify_ok;
 }
 

@@ -4,25 +4,27 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "proxy/config/config_defaults.h"
 #include "proxy/net/sockets.h"
 #include "proxy/sync/mutex.h"
 
 namespace palisade::server {
 namespace {
 
-absl::Duration Or(const google::protobuf::Duration& d, absl::Duration fallback) {
-  const absl::Duration value = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-  return value > absl::ZeroDuration() ? value : fallback;
-}
-
 void ApplyCommon(const config::v1::ListenerLimits& limits, const config::v1::Timeouts& timeouts,
                  const config::v1::RuntimeConfig& runtime, forward::ListenerContext* c) {
   if (limits.max_connections() > 0) c->max_connections = limits.max_connections();
   if (limits.buffer_high_water_bytes() > 0) c->high_water_bytes = limits.buffer_high_water_bytes();
-  c->handshake_timeout = Or(timeouts.handshake(), c->handshake_timeout);
-  c->connect_timeout = Or(timeouts.connect(), c->connect_timeout);
-  c->idle_timeout = Or(timeouts.idle(), c->idle_timeout);
-  c->startup_hold = Or(runtime.startup_hold(), c->startup_hold);
+  // A value that is present is used as is (0 included); absent ones (a
+  // config that skipped ApplyDefaults) take the documented default.
+  using config::DurationOr;
+  c->handshake_timeout =
+      DurationOr(timeouts.has_handshake(), timeouts.handshake(), config::kDefaultHandshakeTimeout);
+  c->connect_timeout =
+      DurationOr(timeouts.has_connect(), timeouts.connect(), config::kDefaultConnectTimeout);
+  c->idle_timeout = DurationOr(timeouts.has_idle(), timeouts.idle(), config::kDefaultIdleTimeout);
+  c->startup_hold =
+      DurationOr(runtime.has_startup_hold(), runtime.startup_hold(), config::kDefaultStartupHold);
   c->socket_mark = runtime.socket_mark();
 }
 
@@ -149,7 +151,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
       !reauth.has_on_root_removed() || reauth.on_root_removed();
   options.reauthentication.on_policy_change =
       !reauth.has_on_policy_change() || reauth.on_policy_change();
-  options.reauthentication.grace_period = Or(reauth.grace_period(), absl::Seconds(10));
+  options.reauthentication.grace_period = config::DurationOr(
+      reauth.has_grace_period(), reauth.grace_period(), config::kDefaultGracePeriod);
   for (int i = 0; i < workers; ++i) {
     auto worker = Worker::Create(i, options, observer);
     if (!worker.ok()) return worker.status();
@@ -191,9 +194,15 @@ absl::Status ProxyServer::Start() {
   return absl::OkStatus();
 }
 
+absl::Duration ProxyServer::DrainTimeout() const {
+  const auto& runtime = config_.runtime();
+  return config::DurationOr(runtime.has_drain_timeout(), runtime.drain_timeout(),
+                            config::kDefaultDrainTimeout);
+}
+
 void ProxyServer::BeginDrain() {
   if (draining_.exchange(true)) return;
-  const absl::Duration timeout = Or(config_.runtime().drain_timeout(), absl::Seconds(30));
+  const absl::Duration timeout = DrainTimeout();
   for (auto& worker : workers_) {
     worker->Drain(timeout, [this] {
       if (++workers_drained_ == static_cast<int>(workers_.size())) drained_.Notify();
@@ -207,7 +216,7 @@ bool ProxyServer::WaitDrained(absl::Duration timeout) {
 
 void ProxyServer::Drain() {
   BeginDrain();
-  WaitDrained(Or(config_.runtime().drain_timeout(), absl::Seconds(30)) + absl::Seconds(5));
+  WaitDrained(DrainTimeout() + absl::Seconds(5));
 }
 
 void ProxyServer::Stop() {

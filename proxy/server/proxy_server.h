@@ -47,6 +47,7 @@ class ProxyServer {
 
   std::vector<BoundListener> listeners() const { return bound_; }
   bool draining() const { return draining_.load(); }
+  absl::Duration DrainTimeout() const;
   bool started() const { return started_.load(); }
   // Applies the inbound listeners' authorization policies from a reloaded
   // (validated) config; other changes need a restart. Returns the listeners

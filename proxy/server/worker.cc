@@ -12,6 +12,8 @@ namespace palisade::server {
 namespace {
 
 constexpr absl::Duration kReauthenticationScan = absl::Seconds(1);
+// How soon accepting is retried after running out of descriptors.
+constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
 // A session is not offered when its peer's certificate expires this soon.
 constexpr absl::Duration kSessionPeerMargin = absl::Seconds(5);
 
@@ -35,6 +37,12 @@ Worker::Worker(int index, Options options, forward::ConnectionObserver* observer
                     [this] {
                       Reauthenticate();
                       reauth_timer_.Arm(kReauthenticationScan);
+                    }),
+      accept_retry_(loop_.get(),
+                    [this] {
+                      for (Listening& l : listening_) {
+                        if (l.socket.valid()) AcceptAll(l);
+                      }
                     }),
       drain_timer_(loop_.get(), [this] {
         // The drain timeout: whatever is still open is closed now.
@@ -84,7 +92,12 @@ void Worker::AcceptAll(Listening& l) {
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE) observer_->OnRefused(*l.listener, "fd_limit");
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors or memory: queued connections stay queued, and
+        // an edge-triggered listener will not say so again. Retry shortly.
+        observer_->OnRefused(*l.listener, "fd_limit");
+        if (!accept_retry_.armed()) accept_retry_.Arm(kAcceptRetry);
+      }
       return;
     }
     net::UniqueFd accepted(fd);

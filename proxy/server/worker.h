@@ -123,6 +123,7 @@ class Worker final : public forward::ConnectionHost {
       policies_;
   net::Resolver resolver_;
   event::Timer reauth_timer_;
+  event::Timer accept_retry_;
   event::Timer drain_timer_;
   bool draining_ = false;
   std::function<void()> on_drained_;
