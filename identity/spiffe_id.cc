@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace palisade {
 namespace identity {
@@ -157,6 +158,19 @@ absl::Status ValidateSpiffePath(absl::string_view path) {
         absl::StrCat("invalid SPIFFE ID path ", Quote(path), ": ", rule));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<SpiffeId> SpiffeIdForServiceAccount(absl::string_view trust_domain,
+                                                   absl::string_view subject) {
+  const std::vector<absl::string_view> fields = absl::StrSplit(subject, ':');
+  // Each name must stay one path segment: "a/b" must not become two.
+  if (fields.size() != 4 || fields[0] != "system" || fields[1] != "serviceaccount" ||
+      fields[2].empty() || fields[3].empty() || absl::StrContains(fields[2], '/') ||
+      absl::StrContains(fields[3], '/')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "service-account subject \"", subject, "\" is not system:serviceaccount:NAMESPACE:NAME"));
+  }
+  return SpiffeId::FromParts(trust_domain, absl::StrCat("/ns/", fields[2], "/sa/", fields[3]));
 }
 
 }  // namespace identity

@@ -69,6 +69,12 @@ class SpiffeId {
 
 // OK when `trust_domain` ("example.org", without scheme) is a valid SPIFFE trust
 // domain name; otherwise InvalidArgument naming the rule that failed.
+// The SPIFFE ID of a Kubernetes service account, from a token's "sub"
+// claim: system:serviceaccount:NS:SA -> spiffe://<trust_domain>/ns/NS/sa/SA.
+// The control plane issues it and the proxy asks for it, so both use this.
+absl::StatusOr<SpiffeId> SpiffeIdForServiceAccount(absl::string_view trust_domain,
+                                                   absl::string_view subject);
+
 absl::Status ValidateTrustDomain(absl::string_view trust_domain);
 
 // OK when `path` is a valid SPIFFE ID path ("" or "/seg/seg"); otherwise

@@ -205,6 +205,25 @@ TEST(SpiffeIdTest, DistinguishesTrustDomainFromPathWhenHashing) {
   EXPECT_FALSE(x.IsMemberOf("b.org"));
 }
 
+TEST(SpiffeIdForServiceAccountTest, MapsAKubernetesSubjectIntoTheTrustDomain) {
+  auto id = SpiffeIdForServiceAccount("cluster.local", "system:serviceaccount:shop:cart");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->ToString(), "spiffe://cluster.local/ns/shop/sa/cart");
+}
+
+TEST(SpiffeIdForServiceAccountTest, RefusesOtherSubjectsSayingWhatIsExpected) {
+  for (const char* subject :
+       {"system:serviceaccount:shop", "system:node:worker-1", "system:serviceaccount::cart",
+        "user:alice:x:y", "system:serviceaccount:shop:cart:extra"}) {
+    auto id = SpiffeIdForServiceAccount("cluster.local", subject);
+    ASSERT_FALSE(id.ok()) << subject;
+    EXPECT_NE(id.status().message().find("system:serviceaccount:NAMESPACE:NAME"),
+              std::string::npos);
+  }
+  // A namespace that is not a valid path segment fails the SPIFFE rules.
+  EXPECT_FALSE(SpiffeIdForServiceAccount("cluster.local", "system:serviceaccount:a/b:c").ok());
+}
+
 }  // namespace
 }  // namespace identity
 }  // namespace palisade

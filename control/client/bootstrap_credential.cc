@@ -90,18 +90,7 @@ absl::StatusOr<identity::SpiffeId> SpiffeIdFromServiceAccountToken(absl::string_
   if (!claims.is_object() || !claims.contains("sub") || !claims["sub"].is_string()) {
     return absl::InvalidArgumentError("the service-account token has no sub claim");
   }
-  const std::string sub = claims["sub"].get<std::string>();
-  constexpr absl::string_view kPrefix = "system:serviceaccount:";
-  std::vector<absl::string_view> names;
-  if (absl::StartsWith(sub, kPrefix)) {
-    names = absl::StrSplit(absl::string_view(sub).substr(kPrefix.size()), ':');
-  }
-  if (names.size() != 2 || names[0].empty() || names[1].empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the service-account token's sub is not system:serviceaccount:NAMESPACE:NAME: ", sub));
-  }
-  return identity::SpiffeId::FromParts(trust_domain,
-                                       absl::StrCat("/ns/", names[0], "/sa/", names[1]));
+  return identity::SpiffeIdForServiceAccount(trust_domain, claims["sub"].get<std::string>());
 }
 
 absl::StatusOr<identity::SpiffeId> ResolveWorkloadId(absl::string_view configured,

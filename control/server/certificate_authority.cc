@@ -40,11 +40,6 @@ absl::Status Refuse(const std::string& file, absl::string_view problem) {
       "new root that no proxy trusts yet)"));
 }
 
-bssl::UniquePtr<X509> UpRef(X509* cert) {
-  X509_up_ref(cert);
-  return bssl::UniquePtr<X509>(cert);
-}
-
 bool SignedBy(X509* cert, X509* issuer) {
   bssl::UniquePtr<EVP_PKEY> key(X509_get_pubkey(issuer));
   const bool ok = key != nullptr && X509_verify(cert, key.get()) == 1;
@@ -328,10 +323,10 @@ absl::StatusOr<IssuedSvid> CertificateAuthority::Issue(const identity::CheckedCs
   {
     sync::MutexLock lock(&mu_);
     const Generation* active = Active();
-    issuer_cert = UpRef(active->intermediate.get());
+    issuer_cert = bssl::UpRef(active->intermediate.get());
     EVP_PKEY_up_ref(active->intermediate_key.get());
     issuer_key.reset(active->intermediate_key.get());
-    for (const auto& c : active->chain_above) out.intermediates.push_back(UpRef(c.get()));
+    for (const auto& c : active->chain_above) out.intermediates.push_back(bssl::UpRef(c.get()));
     out.root_fingerprint = active->root_fingerprint;
   }
   absl::StatusOr<bssl::UniquePtr<X509>> leaf =
@@ -348,10 +343,10 @@ Bundle CertificateAuthority::CurrentBundle() const {
   bundle.version = bundle_version_;
   for (const auto& g : generations_) {
     if (!g->in_bundle) continue;
-    bundle.roots.push_back(UpRef(g->root.get()));
+    bundle.roots.push_back(bssl::UpRef(g->root.get()));
     bundle.fingerprints.push_back(g->root_fingerprint);
     for (const auto& extra : g->extra_roots) {
-      bundle.roots.push_back(UpRef(extra.get()));
+      bundle.roots.push_back(bssl::UpRef(extra.get()));
       bundle.fingerprints.push_back(identity::Sha256Fingerprint(extra.get()));
     }
   }

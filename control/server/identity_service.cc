@@ -17,10 +17,6 @@ namespace {
 constexpr size_t kMaxInstanceName = 253;
 constexpr size_t kMaxReportedRoots = 32;
 
-absl::Status Refused(absl::StatusCode code, absl::string_view reason, absl::string_view detail) {
-  return Refusal(code, reason, detail);
-}
-
 // Printable ASCII only: instance names end up in logs, JSON and metrics.
 bool PrintableName(absl::string_view name) {
   for (char c : name) {
@@ -63,7 +59,7 @@ absl::Status IdentityService::OnStreamStart(const std::shared_ptr<WatchStream>& 
   if (!peer.has_value()) {
     StreamInfo info = stream->info();
     return Refuse(info, "",
-                  Refused(absl::StatusCode::kPermissionDenied, "unauthenticated_transport",
+                  Refusal(absl::StatusCode::kPermissionDenied, "unauthenticated_transport",
                           "this connection did not come through the TLS front-end"));
   }
   stream->Update([&peer](StreamInfo& info) { info.peer = peer; });
@@ -112,7 +108,7 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
   if (request.ByteSizeLong() > options_.max_message_bytes) {
     return Refuse(
         stream->info(), "",
-        Refused(absl::StatusCode::kResourceExhausted, "message_too_large",
+        Refusal(absl::StatusCode::kResourceExhausted, "message_too_large",
                 absl::StrCat("message of ", request.ByteSizeLong(), " bytes exceeds the limit of ",
                              options_.max_message_bytes)));
   }
@@ -125,7 +121,7 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
       const StreamInfo info = stream->info();
       if (!info.hello_done()) {
         return Refuse(info, "",
-                      Refused(absl::StatusCode::kFailedPrecondition, "no_hello",
+                      Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
                               "the first message must be Hello"));
       }
       const uint64_t version = request.bundle_ack().version();
@@ -138,13 +134,13 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
       const StreamInfo info = stream->info();
       if (!info.hello_done()) {
         return Refuse(info, "",
-                      Refused(absl::StatusCode::kFailedPrecondition, "no_hello",
+                      Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
                               "the first message must be Hello"));
       }
       const auto& roots = request.connection_report().roots();
       if (static_cast<size_t>(roots.size()) > kMaxReportedRoots) {
         return Refuse(info, "",
-                      Refused(absl::StatusCode::kInvalidArgument, "malformed_report",
+                      Refusal(absl::StatusCode::kInvalidArgument, "malformed_report",
                               absl::StrCat("ConnectionReport lists more than ", kMaxReportedRoots,
                                            " roots")));
       }
@@ -157,7 +153,7 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
       break;
   }
   return Refuse(stream->info(), "",
-                Refused(absl::StatusCode::kInvalidArgument, "unknown_message",
+                Refusal(absl::StatusCode::kInvalidArgument, "unknown_message",
                         "WatchRequest carries no message this server knows (empty, or a newer "
                         "kind)"));
 }
@@ -167,7 +163,7 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
   info.instance = hello.instance_name().substr(0, kMaxInstanceName);
   if (info.hello_done()) {
     return Refuse(info, "",
-                  Refused(absl::StatusCode::kFailedPrecondition, "duplicate_hello",
+                  Refusal(absl::StatusCode::kFailedPrecondition, "duplicate_hello",
                           "Hello was already received on this stream"));
   }
   if (hello.instance_name().size() > kMaxInstanceName || !PrintableName(hello.instance_name()) ||
@@ -175,7 +171,7 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
     info.instance = "";
     return Refuse(
         info, "",
-        Refused(absl::StatusCode::kInvalidArgument, "malformed_hello",
+        Refusal(absl::StatusCode::kInvalidArgument, "malformed_hello",
                 "instance_name and version must be printable ASCII of at most 253 bytes"));
   }
   const absl::Time now = options_.clock();
@@ -194,7 +190,7 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
       info.token_id = info.lineage.substr(kTokenLineage.size());
       if (deps_.tokens->IsRevoked(info.token_id)) {
         return Refuse(info, id->ToString(),
-                      Refused(absl::StatusCode::kPermissionDenied, "token_revoked",
+                      Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
                               absl::StrCat("the join token ", info.token_id,
                                            " this identity was bootstrapped with is revoked")));
       }
@@ -213,7 +209,7 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
     info.credential = "service_account";
     if (deps_.service_accounts == nullptr) {
       return Refuse(info, "",
-                    Refused(absl::StatusCode::kUnauthenticated, "service_account_not_configured",
+                    Refusal(absl::StatusCode::kUnauthenticated, "service_account_not_configured",
                             "this control plane has no JWKS for service-account tokens"));
     }
     absl::StatusOr<identity::SpiffeId> verified =
@@ -224,18 +220,18 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
     info.lineage = "service_account";
   } else {
     return Refuse(info, "",
-                  Refused(absl::StatusCode::kUnauthenticated, "no_credential",
+                  Refusal(absl::StatusCode::kUnauthenticated, "no_credential",
                           "no client SVID, join token or service-account token"));
   }
   if (!id->IsMemberOf(options_.trust_domain)) {
     return Refuse(
         info, id->ToString(),
-        Refused(absl::StatusCode::kPermissionDenied, "wrong_trust_domain",
+        Refusal(absl::StatusCode::kPermissionDenied, "wrong_trust_domain",
                 absl::StrCat(id->ToString(), " is not in trust domain ", options_.trust_domain)));
   }
   if (deps_.registry->IsDeregistered(id->ToString())) {
     return Refuse(info, id->ToString(),
-                  Refused(absl::StatusCode::kPermissionDenied, "deregistered",
+                  Refusal(absl::StatusCode::kPermissionDenied, "deregistered",
                           absl::StrCat(id->ToString(), " is de-registered")));
   }
   info.spiffe_id = id;
@@ -260,34 +256,34 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
   StreamInfo info = stream.info();
   if (!info.hello_done()) {
     return Refuse(info, "",
-                  Refused(absl::StatusCode::kFailedPrecondition, "no_hello",
+                  Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
                           "the first message must be Hello"));
   }
   const std::string id = info.spiffe_id->ToString();
   if (info.bootstrap && info.svids_issued > 0) {
     return Refuse(info, id,
-                  Refused(absl::StatusCode::kFailedPrecondition, "bootstrap_already_issued",
+                  Refusal(absl::StatusCode::kFailedPrecondition, "bootstrap_already_issued",
                           "a bootstrap stream gets one SVID; reconnect with it"));
   }
   if (deps_.registry->IsDeregistered(id)) {
     return Refuse(info, id,
-                  Refused(absl::StatusCode::kPermissionDenied, "deregistered",
+                  Refusal(absl::StatusCode::kPermissionDenied, "deregistered",
                           absl::StrCat(id, " is de-registered")));
   }
   if (!info.token_id.empty() && deps_.tokens->IsRevoked(info.token_id)) {
     return Refuse(info, id,
-                  Refused(absl::StatusCode::kPermissionDenied, "token_revoked",
+                  Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
                           absl::StrCat("join token ", info.token_id, " is revoked")));
   }
   absl::StatusOr<identity::CheckedCsr> csr = identity::ParseAndCheckCsr(request.csr_der());
   if (!csr.ok()) {
     return Refuse(
         info, id,
-        Refused(absl::StatusCode::kInvalidArgument, "malformed_csr", csr.status().message()));
+        Refusal(absl::StatusCode::kInvalidArgument, "malformed_csr", csr.status().message()));
   }
   if (csr->spiffe_id != *info.spiffe_id) {
     return Refuse(info, csr->spiffe_id.ToString(),
-                  Refused(absl::StatusCode::kPermissionDenied, "wrong_identity",
+                  Refusal(absl::StatusCode::kPermissionDenied, "wrong_identity",
                           absl::StrCat("CSR asks for ", csr->spiffe_id.ToString(),
                                        " but this stream is authenticated as ", id)));
   }
@@ -299,7 +295,7 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
   absl::StatusOr<IssuedSvid> svid = deps_.ca->Issue(*csr, leaf_options);
   if (!svid.ok()) {
     return Refuse(info, id,
-                  Refused(absl::StatusCode::kInternal, "issuance_failed", svid.status().message()));
+                  Refusal(absl::StatusCode::kInternal, "issuance_failed", svid.status().message()));
   }
   // Spent only once the SVID exists, and atomically: of two streams racing
   // with one single-use token, one gets it.
@@ -411,7 +407,7 @@ size_t IdentityService::CloseStreamsOf(const std::string& spiffe_id, const std::
     if (!info.spiffe_id.has_value() || info.spiffe_id->ToString() != spiffe_id) continue;
     if (stream->ending()) continue;
     if (stream->End(Refuse(info, spiffe_id,
-                           Refused(absl::StatusCode::kPermissionDenied, reason,
+                           Refusal(absl::StatusCode::kPermissionDenied, reason,
                                    absl::StrCat(spiffe_id, " is ", reason))))) {
       ++closed;
     }
@@ -426,7 +422,7 @@ size_t IdentityService::CloseStreamsOfToken(const std::string& token_id,
     const StreamInfo info = stream->info();
     if (info.token_id != token_id || stream->ending()) continue;
     if (stream->End(Refuse(info, "",
-                           Refused(absl::StatusCode::kPermissionDenied, reason,
+                           Refusal(absl::StatusCode::kPermissionDenied, reason,
                                    absl::StrCat("join token ", token_id, " was revoked"))))) {
       ++closed;
     }
@@ -442,18 +438,18 @@ void IdentityService::CheckDeadlines() {
     if (!info.hello_done() && now - info.started_at >= options_.hello_timeout) {
       stream->End(Refuse(
           info, "",
-          Refused(absl::StatusCode::kDeadlineExceeded, "hello_timeout",
+          Refusal(absl::StatusCode::kDeadlineExceeded, "hello_timeout",
                   absl::StrCat("no Hello within ", absl::FormatDuration(options_.hello_timeout)))));
     } else if (info.hello_done() && !info.bootstrap && info.leaf_not_after < now) {
       // The SVID that authenticated this stream (or its last renewal on it)
       // has expired: the stream no longer proves anything.
       stream->End(Refuse(info, "",
-                         Refused(absl::StatusCode::kUnauthenticated, "svid_expired",
+                         Refusal(absl::StatusCode::kUnauthenticated, "svid_expired",
                                  "the SVID authenticating this stream expired without renewal")));
     } else if (info.hello_done() && info.bootstrap && info.svids_issued == 0 &&
                now - info.hello_at >= options_.csr_timeout) {
       stream->End(Refuse(info, "",
-                         Refused(absl::StatusCode::kDeadlineExceeded, "csr_timeout",
+                         Refusal(absl::StatusCode::kDeadlineExceeded, "csr_timeout",
                                  absl::StrCat("bootstrap stream sent no CSR within ",
                                               absl::FormatDuration(options_.csr_timeout)))));
     }

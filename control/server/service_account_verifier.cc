@@ -174,15 +174,8 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
   if (!claims->contains("sub") || !(*claims)["sub"].is_string()) {
     return Refuse("token_bad_subject", "no \"sub\"");
   }
-  const std::string sub = (*claims)["sub"].get<std::string>();
-  const std::vector<absl::string_view> fields = absl::StrSplit(sub, ':');
-  if (fields.size() != 4 || fields[0] != "system" || fields[1] != "serviceaccount" ||
-      fields[2].empty() || fields[3].empty()) {
-    return Refuse("token_bad_subject",
-                  absl::StrCat("\"sub\" \"", sub, "\" is not system:serviceaccount:NS:SA"));
-  }
-  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeId::FromParts(
-      options_.trust_domain, absl::StrCat("/ns/", fields[2], "/sa/", fields[3]));
+  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdForServiceAccount(
+      options_.trust_domain, (*claims)["sub"].get<std::string>());
   if (!id.ok()) return Refuse("token_bad_subject", id.status().message());
   return id;
 }

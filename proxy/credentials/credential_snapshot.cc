@@ -9,13 +9,6 @@
 
 namespace palisade::credentials {
 
-std::vector<X509*> CredentialSnapshot::ChainPointers() const {
-  std::vector<X509*> pointers;
-  pointers.reserve(chain.size());
-  for (const auto& cert : chain) pointers.push_back(cert.get());
-  return pointers;
-}
-
 absl::StatusOr<std::shared_ptr<CredentialSnapshot>> BuildSnapshot(
     CredentialMaterial material, const SnapshotOptions& options,
     std::shared_ptr<tls::TicketKeyRing> ticket_keys) {

@@ -48,7 +48,6 @@ struct CredentialSnapshot {
   absl::Time loaded_at;
 
   X509* leaf() const { return chain.front().get(); }
-  std::vector<X509*> ChainPointers() const;
 };
 
 struct SnapshotOptions {

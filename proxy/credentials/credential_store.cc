@@ -1,5 +1,6 @@
 #include "proxy/credentials/credential_store.h"
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "absl/status/status.h"
@@ -28,9 +29,32 @@ absl::Status CredentialStore::UpdateBundles(identity::TrustBundleSet bundles,
   return Publish(std::move(material));
 }
 
+namespace {
+
+// The same SVID chain, key and roots as what is running: nothing to publish.
+bool SameAsRunning(const CredentialSnapshot& running, const CredentialMaterial& material,
+                   const std::map<std::string, std::vector<std::string>>& fingerprints,
+                   const std::map<std::string, std::vector<std::string>>& running_fingerprints) {
+  if (running.chain.size() != material.chain.size() || material.key == nullptr ||
+      EVP_PKEY_cmp(running.key.get(), material.key.get()) != 1 ||
+      fingerprints != running_fingerprints) {
+    return false;
+  }
+  for (size_t i = 0; i < material.chain.size(); ++i) {
+    if (X509_cmp(running.chain[i].get(), material.chain[i].get()) != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::Status CredentialStore::Publish(CredentialMaterial material) {
   const std::map<std::string, std::vector<std::string>> fingerprints =
       material.bundles.Fingerprints();
+  if (const Snapshot running = Current();
+      running != nullptr && SameAsRunning(*running, material, fingerprints, bundle_fingerprints_)) {
+    return absl::OkStatus();  // a new snapshot would only drop sessions and caches
+  }
   const bool bundle_changed = ticket_keys_ == nullptr || fingerprints != bundle_fingerprints_;
   // New roots mean new ticket keys: sessions made under the old bundle must
   // not resume without a full check.

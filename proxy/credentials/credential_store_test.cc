@@ -108,6 +108,20 @@ TEST_F(CredentialStoreTest, RefusesAnSvidForAnotherIdentityThanExpected) {
       << s;
 }
 
+TEST_F(CredentialStoreTest, IdenticalMaterialPublishesNothingNew) {
+  CredentialStore store(StoreOptions());
+  int published = 0;
+  store.Subscribe([&](const CredentialStore::Snapshot&) { ++published; });
+  const Credential leaf = pki_.IssueLeaf("/a");
+  ASSERT_TRUE(store.Update(Material(leaf)).ok());
+  const auto first = store.Current();
+  ASSERT_TRUE(store.Update(Material(leaf)).ok());  // the same files read again
+  EXPECT_EQ(store.Current(), first);
+  EXPECT_EQ(published, 1);
+  ASSERT_TRUE(store.Update(Material(pki_.IssueLeaf("/a"))).ok());  // a new SVID is new
+  EXPECT_EQ(published, 2);
+}
+
 TEST_F(CredentialStoreTest, CountsBundleGenerationsOnlyWhenRootsChange) {
   CredentialStore store(StoreOptions());
   ASSERT_TRUE(store.Update(Material(pki_.IssueLeaf("/a"))).ok());

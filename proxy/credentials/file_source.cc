@@ -116,22 +116,11 @@ FileSource::~FileSource() {
 }
 
 void FileSource::Reload() {
+  // Unchanged files (a touch, an unrelated file in the folder) cost nothing
+  // more: the store leaves an identical snapshot alone.
   absl::StatusOr<CredentialMaterial> material = LoadCredentialFiles(files_);
-  absl::Status status;
-  if (!material.ok()) {
-    status = material.status();
-  } else {
-    // Identical bytes (e.g. a touch, or our own folder's unrelated files).
-    std::string contents;
-    for (const auto& cert : material->chain) contents += identity::CertificateToDer(cert.get());
-    for (const auto& [domain, prints] : material->bundles.Fingerprints()) {
-      contents += domain;
-      for (const auto& p : prints) contents += p;
-    }
-    if (contents == last_contents_ && store_->Current() != nullptr) return;
-    status = store_->Update(*std::move(material));
-    if (status.ok()) last_contents_ = std::move(contents);
-  }
+  const absl::Status status =
+      material.ok() ? store_->Update(*std::move(material)) : material.status();
   ++reloads_;
   if (observer_) observer_(status);
 }

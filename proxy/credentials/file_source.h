@@ -50,7 +50,6 @@ class FileSource final : public IdentitySource {
   const absl::Duration settle_;
   net::UniqueFd inotify_;
   net::UniqueFd stop_;
-  std::string last_contents_;  // watcher thread only: skip reloads of identical files
   std::atomic<uint64_t> reloads_{0};
   std::thread thread_;
 };

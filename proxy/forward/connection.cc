@@ -14,8 +14,6 @@
 #include "proxy/tls/verify_alert.h"
 
 namespace palisade::forward {
-namespace {}  // namespace
-
 Connection::Connection(ConnectionHost* host, const ListenerContext* listener,
                        net::UniqueFd accepted, net::SocketAddress peer_address)
     : host_(host),
@@ -34,7 +32,10 @@ Connection::~Connection() {
 
 bool Connection::TakeUsableSnapshot() {
   snapshot_ = host_->snapshot();
-  if (snapshot_ == nullptr) return false;
+  if (snapshot_ == nullptr) {
+    FailHandshake("no_identity", "this proxy has no SVID yet");
+    return false;
+  }
   if (snapshot_->not_after <= host_->Now()) {
     // Fail closed: an expired SVID is no identity at all.
     FailHandshake("identity_expired",
@@ -60,7 +61,7 @@ void Connection::Start() {
     absl::StatusOr<net::SocketAddress> local = net::LocalAddressOf(accepted_.get());
     // Without a redirect the "original" destination is this listener itself:
     // forwarding there would loop.
-    if (!original.ok() || (local.ok() && original->ToString() == local->ToString())) {
+    if (!original.ok() || (local.ok() && *original == *local)) {
       Close("no_original_destination");
       return;
     }
@@ -74,10 +75,6 @@ void Connection::Start() {
     }
   }
   if (listener_->direction == Direction::kInbound) {
-    if (host_->snapshot() == nullptr) {
-      FailHandshake("no_identity", "this proxy has no SVID yet");
-      return;
-    }
     if (!TakeUsableSnapshot()) return;
     BeginHandshake(std::move(accepted_), /*as_server=*/true);
     return;
@@ -100,6 +97,10 @@ void Connection::OnIdentityAvailable() {
   timer_.Arm(listener_->connect_timeout);
   if (listener_->original_destination) {
     ConnectTo(original_destination_);
+    return;
+  }
+  if (listener_->upstream_address.has_value()) {
+    ConnectTo(*listener_->upstream_address);
     return;
   }
   phase_ = Phase::kResolving;
@@ -161,9 +162,9 @@ void Connection::BeginHandshake(net::UniqueFd fd, bool as_server) {
       SSL_set_tlsext_host_name(ssl.get(), host.c_str());
     }
     if (host_->resumption_enabled()) {
-      session_key_ = absl::StrCat(listener_->name, "|",
-                                  listener_->original_destination ? original_destination_.ToString()
-                                                                  : listener_->upstream.ToString());
+      session_key_ = listener_->original_destination
+                         ? absl::StrCat(listener_->name, "|", original_destination_.ToString())
+                         : listener_->session_key;
       if (bssl::UniquePtr<SSL_SESSION> session = host_->TakeSession(session_key_)) {
         SSL_set_session(ssl.get(), session.get());
       }
@@ -304,9 +305,7 @@ identity::SvidVerification Connection::CheckPeerChain(SSL* ssl) {
     }
   }
   const identity::SpiffeId& id = result.svid->spiffe_id;
-  const bool allowed = policy_ != nullptr
-                           ? policy_->Allows(id)
-                           : id.trust_domain() == snapshot_->spiffe_id.trust_domain();
+  const bool allowed = PolicyAllows(policy_, id, snapshot_->spiffe_id);
   if (!allowed) {
     result.reason = identity::VerifyReason::kNotAuthorized;
     result.detail =

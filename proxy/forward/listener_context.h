@@ -35,6 +35,14 @@ struct ListenerPolicy {
   std::string description;
 };
 
+// Whether `peer` may connect: the policy when there is one, else any peer of
+// this proxy's own trust domain (what a listener without a policy allows).
+// Admission and re-authentication both ask this, so they cannot disagree.
+inline bool PolicyAllows(const identity::AuthorizationPolicy* policy,
+                         const identity::SpiffeId& peer, const identity::SpiffeId& own) {
+  return policy != nullptr ? policy->Allows(peer) : peer.trust_domain() == own.trust_domain();
+}
+
 // Transparent capture: the expected peer by original destination.
 struct DestinationRule {
   net::AddressPattern address;
@@ -48,6 +56,10 @@ struct ListenerContext {
   // Inbound: the local app. Outbound: the upstream proxy (may need DNS).
   net::SocketAddress forward_to;
   net::HostPort upstream;
+  // The upstream when it is an IP literal (no lookup per connection), and
+  // the key of its TLS sessions in a worker's cache.
+  std::optional<net::SocketAddress> upstream_address;
+  std::string session_key;
   // Inbound: who may connect (absent: peers of our own trust domain).
   // Outbound: who the upstream must be.
   std::optional<identity::AuthorizationPolicy> policy;

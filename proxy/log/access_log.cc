@@ -1,5 +1,7 @@
 #include "proxy/log/access_log.h"
 
+#include <vector>
+
 #include "proxy/log/logging.h"
 
 namespace palisade::log {
@@ -23,32 +25,18 @@ void AccessLog::OnClosed(const forward::ListenerContext& listener,
   // Peer-chosen text (SPIFFE IDs, TLS error strings) only ever goes in
   // fields, which the formatter escapes. Never key material: the summary
   // holds none.
-  if (s.detail.empty()) {
-    LogEvent(Level::kInfo, "access", "connection",
-             {{"listener", listener.name},
-              {"direction", forward::DirectionName(listener.direction)},
-              {"peer_id", s.peer_id},
-              {"peer_serial", s.peer_serial},
-              {"peer_address", s.peer_address},
-              {"result", Result(s)},
-              {"bytes_in", s.bytes_from_downstream},
-              {"bytes_out", s.bytes_from_upstream},
-              {"duration_ms", absl::ToInt64Milliseconds(s.duration)},
-              {"close_reason", s.close_reason}});
-  } else {
-    LogEvent(Level::kInfo, "access", "connection",
-             {{"listener", listener.name},
-              {"direction", forward::DirectionName(listener.direction)},
-              {"peer_id", s.peer_id},
-              {"peer_serial", s.peer_serial},
-              {"peer_address", s.peer_address},
-              {"result", Result(s)},
-              {"bytes_in", s.bytes_from_downstream},
-              {"bytes_out", s.bytes_from_upstream},
-              {"duration_ms", absl::ToInt64Milliseconds(s.duration)},
-              {"close_reason", s.close_reason},
-              {"detail", s.detail}});
-  }
+  std::vector<Field> fields = {{"listener", listener.name},
+                               {"direction", forward::DirectionName(listener.direction)},
+                               {"peer_id", s.peer_id},
+                               {"peer_serial", s.peer_serial},
+                               {"peer_address", s.peer_address},
+                               {"result", Result(s)},
+                               {"bytes_in", s.bytes_from_downstream},
+                               {"bytes_out", s.bytes_from_upstream},
+                               {"duration_ms", absl::ToInt64Milliseconds(s.duration)},
+                               {"close_reason", s.close_reason}};
+  if (!s.detail.empty()) fields.emplace_back("detail", s.detail);
+  LogEvent(Level::kInfo, "access", "connection", absl::MakeConstSpan(fields));
 }
 
 }  // namespace palisade::log

@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "proxy/sync/mutex.h"
 
 namespace palisade::log {
@@ -109,7 +110,7 @@ State& Current() {
 }
 
 void Emit(Level level, absl::string_view logger_name, absl::string_view message,
-          std::initializer_list<Field> fields) {
+          absl::Span<const Field> fields) {
   State& state = Current();
   spdlog::logger* logger = state.Get(logger_name);
   const spdlog::level::level_enum spd_level = ToSpdlog(level);
@@ -168,6 +169,11 @@ absl::Status InitLogging(absl::string_view level, absl::string_view format) {
 
 void LogEvent(Level level, absl::string_view logger, absl::string_view message,
               std::initializer_list<Field> fields) {
+  Emit(level, logger, message, fields);
+}
+
+void LogEvent(Level level, absl::string_view logger, absl::string_view message,
+              absl::Span<const Field> fields) {
   Emit(level, logger, message, fields);
 }
 

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "proxy/log/line_formatter.h"
 
 namespace palisade::log {
@@ -79,6 +80,9 @@ absl::Status InitLogging(absl::string_view level, absl::string_view format);
 void LogEvent(Level level, absl::string_view logger, absl::string_view message,
               std::initializer_list<Field> fields);
 void LogEvent(Level level, absl::string_view logger, std::initializer_list<Field> fields);
+// The same with fields built at run time.
+void LogEvent(Level level, absl::string_view logger, absl::string_view message,
+              absl::Span<const Field> fields);
 // To the "proxy" logger.
 void Log(Level level, absl::string_view message, std::initializer_list<Field> fields = {});
 

@@ -167,9 +167,16 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
 
 std::string ProxyMetrics::PeerLabel(const std::string& peer_id) {
   if (peer_id.empty()) return "";
+  ThreadCache& cache = Cache();
+  if (auto it = cache.peer_labels.find(peer_id); it != cache.peer_labels.end()) return it->second;
   bool folded = false;
   std::string label = peer_labels_.Label(peer_id, &folded);
-  if (folded) peer_identities_folded_.Increment();
+  if (folded) {
+    peer_identities_folded_.Increment();
+  } else {
+    // Decisions never change once made, and at most the cap are cached.
+    cache.peer_labels.emplace(peer_id, label);
+  }
   return label;
 }
 
@@ -183,7 +190,6 @@ void ProxyMetrics::AddListener(const std::string& name, forward::Direction direc
   for (const char* reason : {"max_connections", "fd_limit"}) {
     connections_refused_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
   }
-  resumed_.Add({{"direction", dir}});
 }
 
 ProxyMetrics::ThreadCache& ProxyMetrics::Cache() {
@@ -204,6 +210,22 @@ const ProxyMetrics::ListenerSeries& ProxyMetrics::SeriesFor(
   return cache.listeners.emplace(&listener, series).first->second;
 }
 
+prometheus::Counter& ProxyMetrics::CounterFor(
+    prometheus::Family<prometheus::Counter>& family, const forward::ListenerContext& listener,
+    std::initializer_list<std::pair<const char*, std::string>> labels) {
+  std::string key = absl::StrCat(reinterpret_cast<uintptr_t>(&family), "\x1f",
+                                 reinterpret_cast<uintptr_t>(&listener));
+  for (const auto& [name, value] : labels) absl::StrAppend(&key, "\x1f", value);
+  ThreadCache& cache = Cache();
+  auto it = cache.counters.find(key);
+  if (it == cache.counters.end()) {
+    Labels full{{"direction", Dir(listener)}, {"listener", listener.name}};
+    for (const auto& [name, value] : labels) full.emplace(name, value);
+    it = cache.counters.emplace(std::move(key), &family.Add(full)).first;
+  }
+  return *it->second;
+}
+
 void ProxyMetrics::OnAccepted(const forward::ListenerContext& listener) {
   const ListenerSeries& series = SeriesFor(listener);
   series.total->Increment();
@@ -211,35 +233,24 @@ void ProxyMetrics::OnAccepted(const forward::ListenerContext& listener) {
 }
 
 void ProxyMetrics::OnRefused(const forward::ListenerContext& listener, const std::string& reason) {
-  connections_refused_
-      .Add({{"direction", Dir(listener)}, {"listener", listener.name}, {"reason", reason}})
-      .Increment();
+  CounterFor(connections_refused_, listener, {{"reason", reason}}).Increment();
 }
 
 void ProxyMetrics::OnHandshake(const forward::ListenerContext& listener,
                                const forward::HandshakeOutcome& outcome) {
   const std::string peer = PeerLabel(outcome.peer_id);
-  ThreadCache& cache = Cache();
-  HandshakeKey key{&listener, outcome.ok, outcome.reason, peer};
-  auto it = cache.handshakes.find(key);
-  if (it == cache.handshakes.end()) {
-    prometheus::Counter* counter = &handshakes_.Add({{"direction", Dir(listener)},
-                                                     {"listener", listener.name},
-                                                     {"result", outcome.ok ? "success" : "failure"},
-                                                     {"reason", outcome.reason},
-                                                     {"peer_identity", peer}});
-    it = cache.handshakes.emplace(std::move(key), counter).first;
-  }
-  it->second->Increment();
+  CounterFor(handshakes_, listener,
+             {{"result", outcome.ok ? "success" : "failure"},
+              {"reason", outcome.reason},
+              {"peer_identity", peer}})
+      .Increment();
   if (outcome.ok) {
     const int d = DirectionIndex(listener);
     handshake_histograms_[d][outcome.resumed ? 1 : 0]->Observe(
         absl::ToDoubleSeconds(outcome.duration));
     if (outcome.resumed) resumed_by_direction_[d]->Increment();
   } else if (outcome.reason == "not_authorized") {
-    authz_denials_
-        .Add({{"direction", Dir(listener)}, {"listener", listener.name}, {"peer_identity", peer}})
-        .Increment();
+    CounterFor(authz_denials_, listener, {{"peer_identity", peer}}).Increment();
   }
 }
 
@@ -257,11 +268,7 @@ void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
   if (summary.handshake_failed) return;
   const ConnectionError error = ClassifyCloseReason(summary.close_reason);
   if (error.reason.empty()) return;
-  connection_errors_
-      .Add({{"direction", Dir(listener)},
-            {"listener", listener.name},
-            {"reason", error.reason},
-            {"side", error.side}})
+  CounterFor(connection_errors_, listener, {{"reason", error.reason}, {"side", error.side}})
       .Increment();
 }
 

@@ -13,7 +13,6 @@
 
 #include <memory>
 #include <string>
-#include <tuple>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -67,13 +66,19 @@ class ProxyMetrics final : public forward::ConnectionObserver {
     prometheus::Counter* bytes_received;
     prometheus::Counter* bytes_sent;
   };
-  using HandshakeKey = std::tuple<const forward::ListenerContext*, bool, std::string, std::string>;
   struct ThreadCache {
     absl::flat_hash_map<const forward::ListenerContext*, ListenerSeries> listeners;
-    absl::flat_hash_map<HandshakeKey, prometheus::Counter*> handshakes;
+    // Family address and label values -> series.
+    absl::flat_hash_map<std::string, prometheus::Counter*> counters;
+    // Peer IDs that keep their own label (at most the cap of them).
+    absl::flat_hash_map<std::string, std::string> peer_labels;
   };
   ThreadCache& Cache();
   const ListenerSeries& SeriesFor(const forward::ListenerContext& listener);
+  // The counter of `family` with these labels, resolved once per thread.
+  prometheus::Counter& CounterFor(
+      prometheus::Family<prometheus::Counter>& family, const forward::ListenerContext& listener,
+      std::initializer_list<std::pair<const char*, std::string>> labels);
   std::string PeerLabel(const std::string& peer_id);
 
   std::shared_ptr<prometheus::Registry> registry_;

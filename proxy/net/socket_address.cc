@@ -162,6 +162,20 @@ absl::StatusOr<HostPort> HostPort::Parse(absl::string_view text) {
   return result;
 }
 
+bool operator==(const SocketAddress& a, const SocketAddress& b) {
+  if (a.family() != b.family() || a.port() != b.port()) return false;
+  if (a.family() == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&a.storage_)->sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in*>(&b.storage_)->sin_addr.s_addr;
+  }
+  if (a.family() == AF_INET6) {
+    return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(&a.storage_)->sin6_addr,
+                       &reinterpret_cast<const sockaddr_in6*>(&b.storage_)->sin6_addr,
+                       sizeof(in6_addr)) == 0;
+  }
+  return a.length_ == b.length_ && std::memcmp(&a.storage_, &b.storage_, a.length_) == 0;
+}
+
 bool IsIpLiteral(const std::string& host) {
   in_addr v4;
   in6_addr v6;

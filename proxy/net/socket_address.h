@@ -30,6 +30,10 @@ class SocketAddress {
   std::string ToString() const;    // "127.0.0.1:8080", "[::1]:8080"
   std::string HostString() const;  // "127.0.0.1", "::1"
 
+  // Same family, address and port.
+  friend bool operator==(const SocketAddress& a, const SocketAddress& b);
+  friend bool operator!=(const SocketAddress& a, const SocketAddress& b) { return !(a == b); }
+
  private:
   sockaddr_storage storage_{};
   socklen_t length_ = 0;

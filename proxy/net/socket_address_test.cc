@@ -42,6 +42,14 @@ TEST(SocketAddressTest, RefusesMalformedAddressesSayingWhy) {
   EXPECT_FALSE(SocketAddress::Parse("[zz::1]:80").ok());
 }
 
+TEST(SocketAddressTest, ComparesFamilyAddressAndPort) {
+  EXPECT_EQ(*SocketAddress::Parse("127.0.0.1:80"), *SocketAddress::Parse("127.0.0.1:80"));
+  EXPECT_NE(*SocketAddress::Parse("127.0.0.1:80"), *SocketAddress::Parse("127.0.0.1:81"));
+  EXPECT_NE(*SocketAddress::Parse("127.0.0.1:80"), *SocketAddress::Parse("127.0.0.2:80"));
+  EXPECT_EQ(*SocketAddress::Parse("[::1]:80"), *SocketAddress::Parse("[0::1]:80"));
+  EXPECT_NE(*SocketAddress::Parse("[::1]:80"), *SocketAddress::Parse("127.0.0.1:80"));
+}
+
 TEST(HostPortTest, AcceptsNamesAndLiteralsButNotPortZero) {
   auto named = HostPort::Parse("payments.shop.svc:15006");
   ASSERT_TRUE(named.ok());

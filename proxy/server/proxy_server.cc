@@ -110,6 +110,12 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> OutboundContext(
     auto upstream = net::HostPort::Parse(out.upstream());
     if (!upstream.ok()) return Named("outbound", out.name(), upstream.status());
     c->upstream = *upstream;
+    if (net::IsIpLiteral(upstream->host)) {
+      auto address = net::SocketAddress::Parse(upstream->ToString());
+      if (!address.ok()) return Named("outbound", out.name(), address.status());
+      c->upstream_address = *address;
+    }
+    c->session_key = absl::StrCat(out.name(), "|", upstream->ToString());
   }
   auto expected = Expectation(out.expected_peer());
   if (!expected.ok()) return Named("outbound", out.name(), expected.status());

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "identity/certificate.h"
@@ -137,11 +138,13 @@ void Worker::InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapsh
     std::vector<forward::Connection*> untrusted;
     for (auto& [raw, owned] : connections_) {
       if (!raw->established() || !raw->peer().has_value()) continue;
-      bool still_trusted = false;
-      for (const auto& [domain, prints] : fingerprints) {
-        for (const std::string& p : prints) still_trusted |= p == raw->peer()->root_fingerprint;
+      // Only the peer's own trust domain can anchor it.
+      auto domain = fingerprints.find(raw->peer()->spiffe_id.trust_domain());
+      if (domain == fingerprints.end() ||
+          std::find(domain->second.begin(), domain->second.end(), raw->peer()->root_fingerprint) ==
+              domain->second.end()) {
+        untrusted.push_back(raw);
       }
-      if (!still_trusted) untrusted.push_back(raw);
     }
     for (forward::Connection* c : untrusted) {
       c->CloseGracefully("root_removed", options_.reauthentication.grace_period);
@@ -233,11 +236,11 @@ void Worker::UpdatePolicy(const forward::ListenerContext* listener,
       if (&raw->listener() != listener || !raw->established() || !raw->peer().has_value()) {
         continue;
       }
-      const identity::SpiffeId& peer = raw->peer()->spiffe_id;
-      const bool allowed = policy->policy.has_value()
-                               ? policy->policy->Allows(peer)
-                               : peer.trust_domain() == snapshot_->spiffe_id.trust_domain();
-      if (!allowed) denied.push_back(raw);
+      const identity::AuthorizationPolicy* rule =
+          policy->policy.has_value() ? &*policy->policy : nullptr;
+      if (!forward::PolicyAllows(rule, raw->peer()->spiffe_id, snapshot_->spiffe_id)) {
+        denied.push_back(raw);
+      }
     }
     for (forward::Connection* c : denied) {
       c->CloseGracefully("policy_changed", options_.reauthentication.grace_period);
