@@ -12,10 +12,10 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "identity/spiffe_id.h"
-#include "proxy/config/address.h"
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/file_check.h"
 #include "proxy/net/address_pattern.h"
+#include "proxy/net/socket_address.h"
 
 namespace palisade::config {
 namespace {
@@ -37,6 +37,15 @@ std::string Join(absl::string_view path, absl::string_view field) {
 }
 
 std::string Index(absl::string_view path, int i) { return absl::StrCat(path, "[", i, "]"); }
+
+// True when binding both would compete for the same port: the same port (not
+// 0) and the same address, or one a wildcard covering the other. IPv6
+// listeners are bound IPV6_V6ONLY (proxy/net/sockets.cc), so the families
+// never share a port.
+bool BindsOverlap(const net::SocketAddress& a, const net::SocketAddress& b) {
+  if (a.port() == 0 || a.port() != b.port() || a.family() != b.family()) return false;
+  return a == b || a.IsUnspecified() || b.IsUnspecified();
+}
 
 std::string Show(absl::Duration d) {
   return d == absl::ZeroDuration() ? "0s" : absl::FormatDuration(d);
@@ -74,7 +83,7 @@ class Validator {
  private:
   struct Bound {
     std::string path;
-    IpPort address;
+    net::SocketAddress address;
   };
 
   void Error(const std::string& path, absl::string_view message) { errors_->Add(path, message); }
@@ -139,7 +148,7 @@ class Validator {
     if (cp.address().empty()) {
       Error(Join(path, "address"), "is required: host:port of palisade-control");
     } else {
-      Check(Join(path, "address"), ParseHostPort(cp.address()).status());
+      Check(Join(path, "address"), net::HostPort::Parse(cp.address()).status());
     }
     if (cp.server_spiffe_id().empty()) {
       Error(Join(path, "server_spiffe_id"),
@@ -190,7 +199,8 @@ class Validator {
     const std::string forward_path = Join(path, "forward_to");
     if (in.forward_to().empty()) {
       Error(forward_path, "is required: ip:port of the local app");
-    } else if (absl::StatusOr<IpPort> to = IpPort::Parse(in.forward_to()); !to.ok()) {
+    } else if (absl::StatusOr<net::SocketAddress> to = net::SocketAddress::Parse(in.forward_to());
+               !to.ok()) {
       Check(forward_path, to.status());
     } else if (in.original_destination() && to->port() != 0) {
       Error(forward_path, absl::StrCat(Quote(in.forward_to()),
@@ -217,7 +227,7 @@ class Validator {
     } else if (out.upstream().empty()) {
       Error(Join(path, "upstream"), "is required: host:port of the upstream's inbound listener");
     } else {
-      Check(Join(path, "upstream"), ParseHostPort(out.upstream()).status());
+      Check(Join(path, "upstream"), net::HostPort::Parse(out.upstream()).status());
     }
     if (!out.original_destination() && out.destinations_size() > 0) {
       Error(Join(path, "destinations"), "only applies with original_destination: true");
@@ -259,7 +269,7 @@ class Validator {
   // conflict check. `note` explains where a defaulted value came from.
   void AddBound(const std::string& path, const std::string& address, bool loopback_only,
                 absl::string_view note) {
-    absl::StatusOr<IpPort> parsed = IpPort::Parse(address);
+    absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
     if (!Check(path, parsed.status())) return;
     if (loopback_only && !parsed->IsLoopback()) {
       Error(path, absl::StrCat(parsed->ToString(), note,
@@ -283,9 +293,9 @@ class Validator {
   void CheckBindConflicts() {
     for (size_t j = 1; j < bound_.size(); ++j) {
       for (size_t i = 0; i < j; ++i) {
-        const IpPort& a = bound_[i].address;
-        const IpPort& b = bound_[j].address;
-        if (!a.Overlaps(b)) continue;
+        const net::SocketAddress& a = bound_[i].address;
+        const net::SocketAddress& b = bound_[j].address;
+        if (!BindsOverlap(a, b)) continue;
         const bool same = a.ToString() == b.ToString();
         Error(bound_[j].path,
               absl::StrCat(b.ToString(), same ? " is already used by " : " overlaps ",

@@ -220,6 +220,16 @@ TEST_F(ConfigValidatorTest, RefusesAListenerThatAWildcardAddressOverlaps) {
                           "(0.0.0.0:15006): a wildcard address takes the port on every interface"));
 }
 
+TEST_F(ConfigValidatorTest, KeepsAddressFamiliesApartWhenCheckingOverlaps) {
+  ProxyConfig config = FileConfig();
+  config.mutable_outbound(0)->set_address("[::1]:15006");  // inbound[0] is 0.0.0.0:15006
+  EXPECT_THAT(Problems(config), IsEmpty());
+  config.mutable_inbound(0)->set_address("[::]:15006");
+  EXPECT_THAT(Problems(config),
+              ElementsAre("outbound[0].address: [::1]:15006 overlaps inbound[0].address "
+                          "([::]:15006): a wildcard address takes the port on every interface"));
+}
+
 TEST_F(ConfigValidatorTest, RefusesAListenerOnTheDefaultAdminAddress) {
   ProxyConfig config = FileConfig();
   config.mutable_outbound(0)->set_address("127.0.0.1:15000");
