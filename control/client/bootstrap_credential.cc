@@ -1,10 +1,6 @@
 #include "control/client/bootstrap_credential.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -13,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 
 namespace palisade::control {
 namespace {
@@ -20,14 +17,9 @@ namespace {
 using Config = config::v1::ControlPlaneIdentitySource;
 
 absl::StatusOr<std::string> ReadToken(const std::string& path, absl::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(what, " ", path, " cannot be read: ", std::strerror(errno)));
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(contents.str()));
+  absl::StatusOr<std::string> contents = common::ReadSmallFile(path, what);
+  if (!contents.ok()) return contents.status();
+  std::string token(absl::StripAsciiWhitespace(*contents));
   if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is empty"));
   return token;
 }
@@ -42,15 +34,10 @@ absl::StatusOr<identity::TrustBundleSet> LoadBootstrapBundle(const Config& confi
         absl::StrCat("server_spiffe_id: ", server_id.status().message()));
   }
   const std::string& path = config.bootstrap_bundle_file();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("bootstrap_bundle_file ", path, " cannot be read: ", std::strerror(errno)));
-  }
-  std::stringstream pem;
-  pem << in.rdbuf();
+  absl::StatusOr<std::string> pem = common::ReadSmallFile(path, "bootstrap_bundle_file");
+  if (!pem.ok()) return pem.status();
   identity::TrustBundleSet::Builder builder;
-  if (absl::Status s = builder.AddPem(server_id->trust_domain(), pem.str()); !s.ok()) {
+  if (absl::Status s = builder.AddPem(server_id->trust_domain(), *pem); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("bootstrap_bundle_file ", path, ": ", s.message()));
   }

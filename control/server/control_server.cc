@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "control/server/state_files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
@@ -92,7 +93,7 @@ absl::Status ControlServer::Open() {
   if (!o.jwks_file.empty()) {
     if (o.sa_issuer.empty()) return FlagError("sa_issuer", "is required with --jwks_file");
     if (o.sa_audience.empty()) return FlagError("sa_audience", "is required with --jwks_file");
-    absl::StatusOr<std::string> text = ReadStateFile(o.jwks_file);
+    absl::StatusOr<std::string> text = common::ReadSmallFile(o.jwks_file, "");
     if (!text.ok()) return FlagError("jwks_file", text.status().message());
     absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
     if (!jwks.ok())

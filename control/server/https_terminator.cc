@@ -4,11 +4,10 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
 #include "proxy/net/plain_transport.h"
@@ -20,23 +19,16 @@
 namespace palisade::control {
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(what, " ", path, " cannot be read"));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 absl::StatusOr<bssl::UniquePtr<SSL_CTX>> MakeContext(const HttpsTerminator::Options& o) {
-  absl::StatusOr<std::string> chain_pem = ReadFile(o.certificate_chain_file, "certificate file");
+  absl::StatusOr<std::string> chain_pem =
+      common::ReadSmallFile(o.certificate_chain_file, "certificate file");
   if (!chain_pem.ok()) return chain_pem.status();
   auto chain = identity::ParsePemCertificates(*chain_pem);
   if (!chain.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(o.certificate_chain_file, ": ", chain.status().message()));
   }
-  absl::StatusOr<std::string> key_pem = ReadFile(o.private_key_file, "key file");
+  absl::StatusOr<std::string> key_pem = common::ReadSmallFile(o.private_key_file, "key file");
   if (!key_pem.ok()) return key_pem.status();
   auto key = identity::ParsePrivateKeyPem(*key_pem);
   if (!key.ok()) {

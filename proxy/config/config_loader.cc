@@ -1,14 +1,10 @@
 #include "proxy/config/config_loader.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/config_errors.h"
 #include "proxy/config/config_validator.h"
@@ -18,40 +14,6 @@ namespace palisade::config {
 namespace {
 
 using v1::ProxyConfig;
-
-// A configuration is a few kilobytes; this only stops `--config /dev/zero`.
-constexpr size_t kMaxConfigBytes = 4 << 20;
-
-absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
-  const std::string quoted = absl::StrCat("\"", absl::CHexEscape(path), "\"");
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int error = errno;
-    return absl::ErrnoToStatus(error, absl::StrCat("cannot open config file ", quoted));
-  }
-  std::string contents;
-  char buffer[16384];
-  absl::Status status;
-  while (true) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      status = absl::ErrnoToStatus(error, absl::StrCat("cannot read config file ", quoted));
-      break;
-    }
-    if (n == 0) break;
-    contents.append(buffer, n);
-    if (contents.size() > kMaxConfigBytes) {
-      status = absl::InvalidArgumentError(
-          absl::StrCat("config file ", quoted, " is larger than ", kMaxConfigBytes, " bytes"));
-      break;
-    }
-  }
-  close(fd);
-  if (!status.ok()) return status;
-  return contents;
-}
 
 std::string DirectoryOf(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -122,7 +84,7 @@ absl::StatusOr<ProxyConfig> LoadProxyConfigYaml(absl::string_view yaml,
 }
 
 absl::StatusOr<ProxyConfig> LoadProxyConfigFile(const std::string& path) {
-  absl::StatusOr<std::string> yaml = ReadConfigFile(path);
+  absl::StatusOr<std::string> yaml = common::ReadSmallFile(path, "config file");
   if (!yaml.ok()) return yaml.status();
   LoadOptions options;
   options.base_directory = DirectoryOf(path);

@@ -169,10 +169,10 @@ outbound:
 TEST(ConfigLoaderTest, NamesTheOsErrorWhenTheFileCannotBeRead) {
   EXPECT_THAT(LoadProxyConfigFile("/nonexistent/proxy.yaml"),
               StatusIs(absl::StatusCode::kNotFound,
-                       "cannot open config file \"/nonexistent/proxy.yaml\": No such file or "
+                       "config file \"/nonexistent/proxy.yaml\": cannot open: No such file or "
                        "directory"));
   EXPECT_THAT(LoadProxyConfigFile("/"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("Is a directory")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is a directory")));
 }
 
 TEST(ConfigLoaderTest, RefusesAnEmptyFile) {
@@ -274,8 +274,8 @@ logging:
       "tls.session_resumption (line 26, column 23): expected true or false, got \"yes\"",
       // From the semantic checks.
       "identity.spiffe_id (line 2, column 14): invalid SPIFFE ID",
-      "identity.files.certificate_chain_file (line 4, column 29): cannot open \"/nonexistent",
-      "identity.files.private_key_file (line 5, column 23): cannot open",
+      "identity.files.certificate_chain_file (line 4, column 29): \"/nonexistent",
+      "identity.files.private_key_file (line 5, column 23): \"/nonexistent",
       "identity.files.trust_bundles (line 3, column 3): is required",
       "inbound[0].name (line 7, column 11): \"In\" is not a valid name",
       "inbound[0].forward_to (line 9, column 17): \"localhost:8080\": \"localhost\" is not an IP",

@@ -263,8 +263,9 @@ TEST_F(ConfigValidatorTest, RefusesANonLoopbackAdminAddressUnlessAllowed) {
 TEST_F(ConfigValidatorTest, NamesTheOsErrorOfAMissingFile) {
   ProxyConfig config = FileConfig();
   config.mutable_identity()->mutable_files()->set_private_key_file(dir_ + "/missing.key");
-  EXPECT_THAT(Problems(config), ElementsAre("identity.files.private_key_file: cannot open \"" +
-                                            dir_ + "/missing.key\": No such file or directory"));
+  EXPECT_THAT(Problems(config), ElementsAre("identity.files.private_key_file: \"" + dir_ +
+                                            "/missing.key\": cannot open: No such file or "
+                                            "directory"));
 }
 
 TEST_F(ConfigValidatorTest, RefusesFilesThatDoNotLookLikePem) {

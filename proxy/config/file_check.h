@@ -17,8 +17,8 @@ enum class FileKind {
 };
 
 // OK, or an error whose message names the file and the problem (the OS error
-// when it cannot be opened or read). Reads at most the first MiB; never blocks
-// on a FIFO.
+// when it cannot be opened or read; common::ReadSmallFile's limits apply, so
+// a FIFO is refused, never waited on).
 absl::Status CheckConfigFile(const std::string& file, FileKind kind);
 
 }  // namespace palisade::config

@@ -7,28 +7,16 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
 
 namespace palisade::credentials {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(what, " file ", path, " cannot be read: ", std::strerror(errno)));
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
 
 std::string DirectoryOf(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -44,7 +32,7 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
   CredentialMaterial material;
   material.source = "files";
   absl::StatusOr<std::string> chain_pem =
-      ReadFile(files.certificate_chain_file(), "certificate_chain_file");
+      common::ReadSmallFile(files.certificate_chain_file(), "certificate_chain_file");
   if (!chain_pem.ok()) return chain_pem.status();
   auto chain = identity::ParsePemCertificates(*chain_pem);
   if (!chain.ok()) {
@@ -53,7 +41,8 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
   }
   material.chain = *std::move(chain);
 
-  absl::StatusOr<std::string> key_pem = ReadFile(files.private_key_file(), "private_key_file");
+  absl::StatusOr<std::string> key_pem =
+      common::ReadSmallFile(files.private_key_file(), "private_key_file");
   if (!key_pem.ok()) return key_pem.status();
   auto key = identity::ParsePrivateKeyPem(*key_pem);
   if (!key.ok()) {
@@ -65,7 +54,7 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
 
   identity::TrustBundleSet::Builder bundles;
   for (const auto& bundle : files.trust_bundles()) {
-    absl::StatusOr<std::string> pem = ReadFile(bundle.file(), "trust_bundles");
+    absl::StatusOr<std::string> pem = common::ReadSmallFile(bundle.file(), "trust_bundles");
     if (!pem.ok()) return pem.status();
     if (absl::Status s = bundles.AddPem(bundle.trust_domain(), *pem); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("trust bundle ", bundle.file(), " (",
