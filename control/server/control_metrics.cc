@@ -65,7 +65,17 @@ ControlMetrics::ControlMetrics()
                           .Name("palisade_control_serving_svid_expiry_timestamp_seconds")
                           .Help("notAfter of the control plane's own serving SVID, Unix time")
                           .Register(*registry_)
-                          .Add({})) {
+                          .Add({})),
+      jwks_loads_(BuildCounter()
+                      .Name("palisade_control_jwks_loads_total")
+                      .Help("Loads of the service-account JWKS file, by result (accepted, "
+                            "refused: the keys in use stayed)")
+                      .Register(*registry_)),
+      jwks_keys_(BuildGauge()
+                     .Name("palisade_control_jwks_keys")
+                     .Help("Service-account token keys in use")
+                     .Register(*registry_)
+                     .Add({})) {
   for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
   SetRollover("idle", 0);
 }
@@ -97,6 +107,11 @@ void ControlMetrics::OnHandshake(const std::string& result) {
 
 void ControlMetrics::SetServingSvidExpiry(absl::Time not_after) {
   serving_expiry_.Set(absl::ToDoubleSeconds(not_after - absl::UnixEpoch()));
+}
+
+void ControlMetrics::OnJwksLoad(bool accepted, size_t keys) {
+  jwks_loads_.Add({{"result", accepted ? "accepted" : "refused"}}).Increment();
+  if (accepted) jwks_keys_.Set(static_cast<double>(keys));
 }
 
 std::string ControlMetrics::Serialize() {

@@ -1,6 +1,6 @@
 // palisade-control's Prometheus metrics (prefix palisade_control_):
 // certificates issued, refusals by reason, connected streams, bundle version,
-// rollover phase, issuance latency, TLS front-end handshakes.
+// rollover phase, issuance latency, TLS front-end handshakes, JWKS loads.
 #ifndef PALISADE_CONTROL_SERVER_CONTROL_METRICS_H_
 #define PALISADE_CONTROL_SERVER_CONTROL_METRICS_H_
 
@@ -32,6 +32,8 @@ class ControlMetrics {
   void SetRollover(const std::string& phase, size_t waiting_on);
   void OnHandshake(const std::string& result);
   void SetServingSvidExpiry(absl::Time not_after);
+  // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
+  void OnJwksLoad(bool accepted, size_t keys);
 
   std::string Serialize();
 
@@ -47,6 +49,8 @@ class ControlMetrics {
   prometheus::Histogram& issuance_seconds_;
   prometheus::Family<prometheus::Counter>& handshakes_;
   prometheus::Gauge& serving_expiry_;
+  prometheus::Family<prometheus::Counter>& jwks_loads_;
+  prometheus::Gauge& jwks_keys_;
 };
 
 }  // namespace palisade::control

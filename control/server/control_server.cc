@@ -98,6 +98,9 @@ absl::Status ControlServer::Open() {
     absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
     if (!jwks.ok())
       return FlagError("jwks_file", absl::StrCat(o.jwks_file, ": ", jwks.status().message()));
+    metrics_.OnJwksLoad(/*accepted=*/true, (*jwks)->size());
+    sync::MutexLock lock(&jwks_mu_);
+    jwks_text_ = *std::move(text);
     service_accounts_ = std::make_unique<ServiceAccountVerifier>(
         *jwks,
         ServiceAccountVerifier::Options{o.trust_domain, o.sa_issuer, o.sa_audience, o.clock_skew});
@@ -267,6 +270,42 @@ void ControlServer::Housekeeping() {
     }
     Tick();
   }
+}
+
+absl::Status ControlServer::ReloadJwks() {
+  if (service_accounts_ == nullptr) {
+    return absl::FailedPreconditionError("no --jwks_file: service-account tokens are not accepted");
+  }
+  sync::MutexLock lock(&jwks_mu_);
+  absl::StatusOr<std::string> text = common::ReadSmallFile(options_.jwks_file, "jwks_file");
+  absl::Status problem = text.status();
+  if (text.ok()) {
+    if (*text == jwks_text_) {
+      jwks_problem_.clear();
+      return absl::OkStatus();
+    }
+    absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
+    if (jwks.ok()) {
+      service_accounts_->ReplaceJwks(*jwks);
+      metrics_.OnJwksLoad(/*accepted=*/true, (*jwks)->size());
+      log::LogEvent(log::Level::kInfo, "control", "service-account keys reloaded",
+                    {{"jwks_file", options_.jwks_file}, {"keys", (*jwks)->size()}});
+      jwks_text_ = *std::move(text);
+      jwks_problem_.clear();
+      return absl::OkStatus();
+    }
+    problem = absl::InvalidArgumentError(
+        absl::StrCat("jwks_file \"", options_.jwks_file, "\": ", jwks.status().message()));
+  }
+  // Logged and counted once per distinct problem, not on every refresh.
+  if (problem.message() != jwks_problem_) {
+    jwks_problem_ = std::string(problem.message());
+    metrics_.OnJwksLoad(/*accepted=*/false, 0);
+    log::LogEvent(log::Level::kError, "control",
+                  "service-account keys not reloaded; the keys in use stay",
+                  {{"error", jwks_problem_}, {"keys_in_use", service_accounts_->jwks()->size()}});
+  }
+  return problem;
 }
 
 void ControlServer::Tick() {

@@ -64,6 +64,12 @@ class ControlServer final : public ControlApi {
   absl::Status Start();
   void Stop();
 
+  // Re-reads --jwks_file (the API server's signing keys rotate; a ConfigMap
+  // update lands in the file). A changed, valid key set replaces the one in
+  // use; an unreadable or invalid file is logged and counted once, returned,
+  // and the keys in use stay. OK when the file is unchanged.
+  absl::Status ReloadJwks() ABSL_LOCKS_EXCLUDED(jwks_mu_);
+
   net::SocketAddress identity_address() const { return front_end_->address(); }
   net::SocketAddress admin_address() const { return http_->address(); }
 
@@ -116,6 +122,10 @@ class ControlServer final : public ControlApi {
   absl::Time serving_not_after_ ABSL_GUARDED_BY(mu_);
   uint64_t installed_bundle_version_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_flush_ ABSL_GUARDED_BY(mu_);
+
+  sync::Mutex jwks_mu_;
+  std::string jwks_text_ ABSL_GUARDED_BY(jwks_mu_);     // the file as last accepted
+  std::string jwks_problem_ ABSL_GUARDED_BY(jwks_mu_);  // last refusal logged, to log once
 };
 
 }  // namespace palisade::control

@@ -64,7 +64,7 @@ class HttpsTerminator::Connection {
  public:
   Connection(HttpsTerminator* owner, net::UniqueFd fd)
       : owner_(owner), timer_(owner->loop_.get(), [this] { OnTimer(); }) {
-    bssl::UniquePtr<SSL> ssl(SSL_new(owner->ctx_.get()));
+    bssl::UniquePtr<SSL> ssl = owner->NewSsl();
     if (ssl == nullptr) {
       done_ = true;  // out of memory: drop this client, nothing to undo
       owner->Release(this);
@@ -180,6 +180,22 @@ HttpsTerminator::HttpsTerminator(Options options, bssl::UniquePtr<SSL_CTX> ctx,
       listener_(std::move(listener)),
       address_(address),
       loop_(std::move(loop)) {}
+
+bssl::UniquePtr<SSL> HttpsTerminator::NewSsl() {
+  sync::MutexLock lock(&ctx_mu_);
+  return bssl::UniquePtr<SSL>(SSL_new(ctx_.get()));  // holds its own reference to the context
+}
+
+absl::StatusOr<bool> HttpsTerminator::ReloadCertificate() {
+  absl::StatusOr<bssl::UniquePtr<SSL_CTX>> fresh = MakeContext(options_);
+  if (!fresh.ok()) return fresh.status();
+  sync::MutexLock lock(&ctx_mu_);
+  if (X509_cmp(SSL_CTX_get0_certificate(ctx_.get()), SSL_CTX_get0_certificate(fresh->get())) == 0) {
+    return false;
+  }
+  ctx_ = *std::move(fresh);
+  return true;
+}
 
 HttpsTerminator::~HttpsTerminator() {
   if (thread_.joinable()) {

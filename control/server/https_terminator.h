@@ -11,15 +11,18 @@
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/net/socket_address.h"
 #include "proxy/net/unique_fd.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::control {
 
 // Start() from one thread; the rest runs on its own loop thread.
+// ReloadCertificate() may be called from any thread.
 class HttpsTerminator {
  public:
   struct Options {
@@ -36,15 +39,23 @@ class HttpsTerminator {
   ~HttpsTerminator();
   net::SocketAddress address() const { return address_; }
 
+  // Re-reads the certificate and key files (cert-manager and friends renew
+  // them in place). New connections use a changed, valid pair; live ones keep
+  // theirs. True when the certificate changed, false when it is the same; an
+  // error (naming the file and the problem) leaves the running pair serving.
+  absl::StatusOr<bool> ReloadCertificate() ABSL_LOCKS_EXCLUDED(ctx_mu_);
+
  private:
   class Connection;
   HttpsTerminator(Options options, bssl::UniquePtr<SSL_CTX> ctx, net::UniqueFd listener,
                   net::SocketAddress address, std::unique_ptr<event::EventLoop> loop);
+  bssl::UniquePtr<SSL> NewSsl() ABSL_LOCKS_EXCLUDED(ctx_mu_);
   void AcceptAll();
   void Release(Connection* connection);
 
   const Options options_;
-  bssl::UniquePtr<SSL_CTX> ctx_;
+  sync::Mutex ctx_mu_;
+  bssl::UniquePtr<SSL_CTX> ctx_ ABSL_GUARDED_BY(ctx_mu_);
   net::UniqueFd listener_;
   net::SocketAddress address_;
   std::unique_ptr<event::EventLoop> loop_;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -74,6 +75,9 @@ ABSL_FLAG(std::string, webhook_tls_key, "", "serve: the webhook's private key (P
 ABSL_FLAG(std::string, inject_proxy_image, "",
           "serve: the proxy image the webhook injects (default: the injector's).");
 ABSL_FLAG(std::string, listen_address_file, "", "serve: write the bound identity address here.");
+ABSL_FLAG(absl::Duration, reload_interval, absl::Seconds(30),
+          "serve: how often --jwks_file and the webhook's certificate files are checked for "
+          "changes (SIGHUP checks at once).");
 ABSL_FLAG(std::string, log_level, "info", "serve: trace, debug, info, warn or error.");
 ABSL_FLAG(std::string, log_format, "text", "serve: text or json.");
 ABSL_FLAG(std::string, spiffe_id, "", "token create, deregister, register: the SPIFFE ID.");
@@ -122,14 +126,51 @@ void RaiseFileLimit() {
   }
 }
 
+// Re-reads the files operators renew in place; each reload logs its outcome
+// and a bad file never replaces a good one.
+void ReloadFiles(ControlServer* server, WebhookServer* webhook, bool jwks_configured) {
+  if (jwks_configured) (void)server->ReloadJwks();  // logs and counts itself
+  if (webhook == nullptr) return;
+  absl::StatusOr<bool> changed = webhook->ReloadCertificate();
+  if (!changed.ok()) {
+    log::LogEvent(log::Level::kError, "control",
+                  "webhook certificate not reloaded; the one in use stays",
+                  {{"error", std::string(changed.status().message())}});
+  } else if (*changed) {
+    log::LogEvent(log::Level::kInfo, "control", "webhook certificate reloaded", {});
+  }
+}
+
+// Blocks until SIGTERM or SIGINT and returns it; on SIGHUP and every
+// `interval` runs `reload`.
+template <typename Reload>
+int WaitForStop(const sigset_t& signals, absl::Duration interval, Reload reload) {
+  const timespec timeout = absl::ToTimespec(interval);
+  for (;;) {
+    const int signal_number = sigtimedwait(&signals, nullptr, &timeout);
+    if (signal_number == SIGTERM || signal_number == SIGINT) return signal_number;
+    if (signal_number == SIGHUP) {
+      log::LogEvent(log::Level::kInfo, "control", "SIGHUP: reloading files", {});
+      reload();
+    } else if (signal_number < 0 && errno == EAGAIN) {
+      reload();
+    }
+  }
+}
+
 int Serve() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   RaiseFileLimit();
+  const absl::Duration reload_interval = absl::GetFlag(FLAGS_reload_interval);
+  if (reload_interval <= absl::ZeroDuration()) {
+    return UsageError("--reload_interval: must be more than zero");
+  }
   if (absl::Status s =
           log::InitLogging(absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
       !s.ok()) {
@@ -215,8 +256,9 @@ int Serve() {
                   {{"address", webhook->address().ToString()}});
   }
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = WaitForStop(signals, reload_interval, [&] {
+    ReloadFiles(server->get(), webhook.get(), !absl::GetFlag(FLAGS_jwks_file).empty());
+  });
   log::LogEvent(log::Level::kInfo, "control", "stopping", {{"signal", strsignal(signal_number)}});
   // The webhook and the public port call into the server: they go first.
   webhook.reset();

@@ -117,7 +117,8 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
     if (!(*header)["kid"].is_string()) return Refuse("token_malformed", "\"kid\" is not a string");
     kid = (*header)["kid"].get<std::string>();
   }
-  const std::vector<const Jwk*> keys = jwks_->Find(algorithm, kid);
+  const std::shared_ptr<const Jwks> jwks = this->jwks();  // the same set throughout
+  const std::vector<const Jwk*> keys = jwks->Find(algorithm, kid);
   if (keys.empty() || (kid.empty() && keys.size() != 1)) {
     return Refuse("token_unknown_key",
                   kid.empty()
@@ -178,6 +179,16 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
       options_.trust_domain, (*claims)["sub"].get<std::string>());
   if (!id.ok()) return Refuse("token_bad_subject", id.status().message());
   return id;
+}
+
+void ServiceAccountVerifier::ReplaceJwks(std::shared_ptr<const Jwks> jwks) {
+  sync::MutexLock lock(&mu_);
+  jwks_ = std::move(jwks);
+}
+
+std::shared_ptr<const Jwks> ServiceAccountVerifier::jwks() const {
+  sync::MutexLock lock(&mu_);
+  return jwks_;
 }
 
 }  // namespace palisade::control

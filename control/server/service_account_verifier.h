@@ -7,18 +7,21 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "control/server/jwks.h"
 #include "identity/spiffe_id.h"
+#include "proxy/sync/mutex.h"
 
 namespace palisade::control {
 
 // Largest token looked at; projected tokens are about 1 KiB.
 inline constexpr size_t kMaxTokenSize = 16 * 1024;
 
-// Immutable; thread-safe.
+// Thread-safe. The key set can be replaced while tokens are verified (the
+// API server's signing keys rotate); each Verify uses one set throughout.
 class ServiceAccountVerifier {
  public:
   struct Options {
@@ -36,9 +39,14 @@ class ServiceAccountVerifier {
   // token_expired, token_not_yet_valid, token_bad_subject.
   absl::StatusOr<identity::SpiffeId> Verify(absl::string_view token, absl::Time now) const;
 
+  // Tokens verified from now on use `jwks`.
+  void ReplaceJwks(std::shared_ptr<const Jwks> jwks) ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<const Jwks> jwks() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
-  std::shared_ptr<const Jwks> jwks_;
-  Options options_;
+  mutable sync::Mutex mu_;
+  std::shared_ptr<const Jwks> jwks_ ABSL_GUARDED_BY(mu_);
+  const Options options_;
 };
 
 }  // namespace palisade::control

@@ -83,6 +83,17 @@ TEST_F(ServiceAccountVerifierTest, RefusesATokenSignedByAnotherKey) {
   EXPECT_EQ(ReasonFor(stranger.Sign("ES256", Claims())), "token_bad_signature");
 }
 
+TEST_F(ServiceAccountVerifierTest, UsesAReplacedKeySetForLaterTokens) {
+  TestJwtIssuer rotated;
+  auto jwks = Jwks::Parse(rotated.JwksJson());
+  ASSERT_OK(jwks.status());
+  verifier_->ReplaceJwks(*jwks);
+  EXPECT_EQ(verifier_->jwks(), *jwks);
+  EXPECT_EQ(ReasonFor(rotated.Sign("RS256", Claims())), "ok");
+  EXPECT_EQ(ReasonFor(rotated.Sign("ES256", Claims())), "ok");
+  EXPECT_EQ(ReasonFor(issuer_->Sign("RS256", Claims())), "token_bad_signature");
+}
+
 TEST_F(ServiceAccountVerifierTest, RefusesAlgNoneAndHs256) {
   EXPECT_EQ(ReasonFor(issuer_->SignWithHeader({{"alg", "none"}}, Claims())),
             "token_unsupported_algorithm");

@@ -25,6 +25,8 @@ class WebhookServer {
   };
   static absl::StatusOr<std::unique_ptr<WebhookServer>> Start(Options options);
   net::SocketAddress address() const { return https_->address(); }
+  // See HttpsTerminator::ReloadCertificate.
+  absl::StatusOr<bool> ReloadCertificate() { return https_->ReloadCertificate(); }
 
  private:
   WebhookServer() = default;

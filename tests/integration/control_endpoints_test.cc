@@ -1,13 +1,17 @@
 // palisade-control's surfaces beyond the identity stream, with the real
 // binary and real clients (curl): the HTTPS admission webhook answering an
 // AdmissionReview as the API server would send it, the read-only public
-// port, the overview page, and `palisade-control inject`.
+// port, the overview page, `palisade-control inject`, and the webhook
+// certificate renewed in place.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "identity/certificate.h"
 #include "tests/integration/control_server_fixture.h"
 #include "tests/util/process.h"
 #include "tests/util/subprocess.h"
@@ -39,21 +43,43 @@ class ControlEndpointsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir("control-endpoints");
-    // The webhook's serving certificate: an ordinary DNS name, not an SVID.
     TestPki::Options options;
     options.trust_domain = "cluster.local";
     pki_ = TestPki(options);
+    pki_.WriteFiles(dir_, "webhook", WebhookLeaf());
+    auto control =
+        ControlProcess::Start(dir_, {"--trust_domain=cluster.local", "--public_listen=127.0.0.1:0",
+                                     "--reload_interval=300ms", "--webhook_listen=127.0.0.1:0",
+                                     "--webhook_tls_cert=" + dir_ + "/webhook.pem",
+                                     "--webhook_tls_key=" + dir_ + "/webhook.key",
+                                     "--inject_proxy_image=registry.example/palisade/proxy:test"});
+    ASSERT_TRUE(control.ok()) << control.status();
+    control_ = *std::move(control);
+  }
+
+  // A fresh certificate for the webhook: an ordinary DNS name, not an SVID.
+  Credential WebhookLeaf() const {
     CertSpec spec = pki_.LeafSpec("");
     spec.uri_sans.clear();
     spec.dns_sans = {"localhost"};
-    pki_.WriteFiles(dir_, "webhook", pki_.IssueLeaf(spec));
-    auto control = ControlProcess::Start(
-        dir_, {"--trust_domain=cluster.local", "--public_listen=127.0.0.1:0",
-               "--webhook_listen=127.0.0.1:0", "--webhook_tls_cert=" + dir_ + "/webhook.pem",
-               "--webhook_tls_key=" + dir_ + "/webhook.key",
-               "--inject_proxy_image=registry.example/palisade/proxy:test"});
-    ASSERT_TRUE(control.ok()) << control.status();
-    control_ = *std::move(control);
+    return pki_.IssueLeaf(spec);
+  }
+
+  // The certificate (PEM) the webhook port serves to a new client, as
+  // openssl reads it.
+  std::string ServedCertificate(const std::string& port) {
+    const CommandResult r = RunCommand({"sh", "-c",
+                                        absl::StrCat("openssl s_client -connect 127.0.0.1:", port,
+                                                     " </dev/null 2>/dev/null | openssl x509")},
+                                       absl::Seconds(10));
+    return std::string(absl::StripAsciiWhitespace(r.output));
+  }
+
+  size_t LogCount(const std::string& text) {
+    const std::string log = control_->process().Output();
+    size_t count = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++count;
+    return count;
   }
 
   std::string dir_;
@@ -89,6 +115,39 @@ TEST_F(ControlEndpointsTest, WebhookRefusesAClientThatDoesNotTrustItsCertificate
   const CommandResult r =
       RunCommand({"curl", "-s", "https://localhost:" + port + "/inject"}, absl::Seconds(15));
   EXPECT_EQ(r.exit_code, 60) << r.output;
+}
+
+// cert-manager renews the webhook's certificate in place: the new one is
+// served without a restart, and a broken file never replaces it.
+TEST_F(ControlEndpointsTest, WebhookServesARenewedCertificateAndKeepsItWhenTheFileBreaks) {
+  const std::string address = LoggedAddress(control_->process(), "admission webhook up");
+  const std::string port = address.substr(address.rfind(':') + 1);
+  const std::string first = ServedCertificate(port);
+  ASSERT_THAT(first, HasSubstr("BEGIN CERTIFICATE"));
+
+  const Credential renewed = WebhookLeaf();
+  const std::string renewed_pem(
+      absl::StripAsciiWhitespace(identity::CertificateToPem(renewed.cert.get())));
+  ASSERT_NE(renewed_pem, first);
+  const std::string staging = MakeTempDir("staging");
+  pki_.WriteFiles(staging, "webhook", renewed);
+  ASSERT_EQ(std::rename((staging + "/webhook.key").c_str(), (dir_ + "/webhook.key").c_str()), 0);
+  ASSERT_EQ(std::rename((staging + "/webhook.pem").c_str(), (dir_ + "/webhook.pem").c_str()), 0);
+  ASSERT_TRUE(WaitFor([&] { return ServedCertificate(port) == renewed_pem; }, absl::Seconds(15)))
+      << control_->process().Output();
+  EXPECT_GE(LogCount("webhook certificate reloaded"), 1u);
+
+  const size_t refusals = LogCount("webhook certificate not reloaded");
+  ASSERT_TRUE(WriteFile(dir_ + "/webhook.pem", "not a certificate\n"));
+  ASSERT_TRUE(WaitFor([&] { return LogCount("webhook certificate not reloaded") > refusals; },
+                      absl::Seconds(10)))
+      << control_->process().Output();
+  EXPECT_EQ(ServedCertificate(port), renewed_pem);
+  const CommandResult r =
+      RunCommand({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                  dir_ + "/bundle.pem", "https://localhost:" + port + "/healthz"},
+                 absl::Seconds(15));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 TEST_F(ControlEndpointsTest, PublicPortServesOnlyHealthReadinessAndMetrics) {

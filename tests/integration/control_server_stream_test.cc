@@ -2,12 +2,14 @@
 // first SVID by join token, renewal over mTLS, the refusals with their status
 // and audit line, the CLI, restart on the same state, corrupt state refused,
 // and a root rollover through every phase.
+#include <signal.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/certificate.h"
 #include "tests/integration/control_server_fixture.h"
@@ -21,6 +23,7 @@ namespace {
 
 using control::v1::WatchRequest;
 using control::v1::WatchResponse;
+using ::testing::HasSubstr;
 
 constexpr char kWorkload[] = "spiffe://example.org/host/db-1";
 
@@ -170,6 +173,55 @@ TEST_F(ControlServerStreamTest, BadServiceAccountTokenIsUnauthenticatedAndAudite
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   ASSERT_EQ(AuditLines("token_bad_signature").size(), 1u);
   EXPECT_EQ(AuditLines("token_bad_signature")[0]["result"], "UNAUTHENTICATED");
+}
+
+// The API server's signing keys rotate: a new JWKS file is picked up on
+// SIGHUP, and a broken one never replaces the keys in use.
+TEST_F(ControlServerStreamTest, ReloadsTheJwksOnSighupAndKeepsItWhenTheNewFileIsBad) {
+  TestJwtIssuer old_keys;
+  TestJwtIssuer new_keys;
+  const std::string jwks = dir_ + "/jwks.json";
+  ASSERT_TRUE(WriteFile(jwks, old_keys.JwksJson()));
+  StartControl({"--jwks_file=" + jwks, "--sa_issuer=https://k8s", "--sa_audience=palisade"});
+  // The status of bootstrapping with a token that `issuer` signed.
+  auto bootstrap_with = [&](TestJwtIssuer& issuer) {
+    auto stream = IdentityStream::Open(*control_);
+    EXPECT_TRUE(stream.ok()) << stream.status();
+    if (!stream.ok()) return grpc::StatusCode::UNKNOWN;
+    bssl::UniquePtr<EVP_PKEY> key;
+    (*stream)->Write(
+        HelloRequest("", issuer.Sign("ES256", TestJwtIssuer::Claims("https://k8s", "palisade",
+                                                                    "shop", "cart", absl::Now()))));
+    (*stream)->Write(CsrRequest("spiffe://example.org/ns/shop/sa/cart", &key));
+    return (*stream)->Drain().error_code();
+  };
+  auto log_count = [&](const std::string& text) {
+    const std::string log = control_->process().Output();
+    size_t count = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++count;
+    return count;
+  };
+  EXPECT_EQ(bootstrap_with(old_keys), grpc::StatusCode::OK);
+  EXPECT_EQ(bootstrap_with(new_keys), grpc::StatusCode::UNAUTHENTICATED);
+
+  ASSERT_TRUE(WriteFile(jwks, new_keys.JwksJson()));
+  control_->process().Signal(SIGHUP);
+  ASSERT_TRUE(
+      WaitFor([&] { return log_count("service-account keys reloaded") == 1; }, absl::Seconds(10)))
+      << control_->process().Output();
+  EXPECT_EQ(bootstrap_with(new_keys), grpc::StatusCode::OK);
+  EXPECT_EQ(bootstrap_with(old_keys), grpc::StatusCode::UNAUTHENTICATED);
+
+  ASSERT_TRUE(WriteFile(jwks, R"({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]})"));
+  control_->process().Signal(SIGHUP);
+  ASSERT_TRUE(WaitFor([&] { return log_count("service-account keys not reloaded") == 1; },
+                      absl::Seconds(10)))
+      << control_->process().Output();
+  EXPECT_THAT(control_->process().Output(), HasSubstr("unsupported kty"));
+  EXPECT_EQ(bootstrap_with(new_keys), grpc::StatusCode::OK);
+  const std::string metrics = HttpGet(control_->admin_url() + "/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("palisade_control_jwks_loads_total{result=\"accepted\"} 2"));
+  EXPECT_THAT(metrics, HasSubstr("palisade_control_jwks_loads_total{result=\"refused\"} 1"));
 }
 
 TEST_F(ControlServerStreamTest, JoinTokenUsedTwiceIsRefused) {
