@@ -1,12 +1,18 @@
 // Asynchronous host-name resolution on an event loop (libevent's evdns, which
 // reads /etc/resolv.conf and /etc/hosts), so a worker never blocks on DNS.
+// Answers are kept for a short while, so a busy upstream does not put a DNS
+// round trip in front of every connection (evdns itself caches nothing).
 #ifndef PALISADE_PROXY_NET_RESOLVER_H_
 #define PALISADE_PROXY_NET_RESOLVER_H_
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/net/socket_address.h"
 
@@ -17,8 +23,19 @@ namespace palisade::net {
 // Loop thread only.
 class Resolver {
  public:
+  struct Options {
+    // How long a successful answer serves later lookups of the same name,
+    // like Envoy's DNS refresh rate. Zero: every lookup asks. Failures are
+    // never kept, so a name that starts resolving is used at once.
+    absl::Duration cache_ttl = absl::Seconds(5);
+    // Name servers ("ip:port") to ask instead of /etc/resolv.conf's; the
+    // hosts file is then not read either. For tests with their own server.
+    std::vector<std::string> nameservers;
+  };
   using Callback = std::function<void(absl::StatusOr<SocketAddress>)>;
-  explicit Resolver(event::EventLoop* loop);
+
+  explicit Resolver(event::EventLoop* loop) : Resolver(loop, Options()) {}
+  Resolver(event::EventLoop* loop, Options options);
   ~Resolver();
 
   // Calls back on the loop thread, never from inside Resolve(). Destroying
@@ -27,8 +44,24 @@ class Resolver {
 
  private:
   struct Request;
+  struct Answer {
+    SocketAddress address;  // port 0; the caller's port is applied on use
+    absl::Time expires;
+  };
+
+  // Calls the request's callback on a later loop turn unless its handle was
+  // dropped by then.
+  void Deliver(std::shared_ptr<Request> request, absl::StatusOr<SocketAddress> answer);
+  // Deliver, for a request answered without a lookup; returns its handle.
+  std::shared_ptr<void> AnswerLater(std::shared_ptr<Request> request,
+                                    absl::StatusOr<SocketAddress> answer);
+  evdns_base* Dns();
+  void Remember(const std::string& host, const SocketAddress& address);
+
   event::EventLoop* loop_;
+  const Options options_;
   evdns_base* dns_ = nullptr;  // created on first use
+  absl::flat_hash_map<std::string, Answer> cache_;
 };
 
 }  // namespace palisade::net
