@@ -24,6 +24,7 @@
 #include "proxy/net/socket_address.h"
 #include "proxy/net/sockets.h"
 #include "proxy/net/unique_fd.h"
+#include "proxy/tls/context_setup.h"
 #include "proxy/tls/tls_error.h"
 #include "proxy/tls/tls_transport.h"
 #include "proxy/tls/verify_alert.h"
@@ -58,11 +59,8 @@ absl::Status SslFailure(absl::string_view what) {
 absl::StatusOr<bssl::UniquePtr<SSL_CTX>> ClientContext(const SecureChannelOptions& options) {
   bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
   if (ctx == nullptr) return SslFailure("SSL_CTX_new");
-  if (!SSL_CTX_set_min_proto_version(ctx.get(),
-                                     std::max<uint16_t>(options.min_tls_version, TLS1_2_VERSION)) ||
-      !SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) ||
-      !SSL_CTX_set1_curves_list(ctx.get(), "X25519:P-256")) {
-    return SslFailure("TLS settings");
+  if (absl::Status s = tls::ApplyProtocolPolicy(ctx.get(), options.min_tls_version); !s.ok()) {
+    return s;
   }
   static const uint8_t kAlpn[] = {2, 'h', '2'};
   SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof(kAlpn));
@@ -72,20 +70,11 @@ absl::StatusOr<bssl::UniquePtr<SSL_CTX>> ClientContext(const SecureChannelOption
         "a client certificate chain needs its key, and a key its chain");
   }
   if (!options.client_chain.empty()) {
-    if (!SSL_CTX_use_certificate(ctx.get(), options.client_chain[0].get())) {
-      return SslFailure("client SVID leaf");
-    }
-    for (size_t i = 1; i < options.client_chain.size(); ++i) {
-      if (!SSL_CTX_add1_chain_cert(ctx.get(), options.client_chain[i].get())) {
-        return SslFailure("client SVID chain");
-      }
-    }
-    if (!SSL_CTX_use_PrivateKey(ctx.get(), options.client_key.get())) {
-      return SslFailure("client SVID key");
-    }
-    if (!SSL_CTX_check_private_key(ctx.get())) {
-      ERR_clear_error();
-      return absl::InvalidArgumentError("the client key does not match the client SVID leaf");
+    std::vector<X509*> chain;
+    for (const auto& cert : options.client_chain) chain.push_back(cert.get());
+    if (absl::Status s = tls::UseCertificateChain(ctx.get(), chain, options.client_key.get());
+        !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("client SVID: ", s.message()));
     }
   }
   return ctx;

@@ -13,6 +13,7 @@
 #include "proxy/net/plain_transport.h"
 #include "proxy/net/pump.h"
 #include "proxy/net/sockets.h"
+#include "proxy/tls/context_setup.h"
 #include "proxy/tls/tls_error.h"
 #include "proxy/tls/tls_transport.h"
 
@@ -40,18 +41,12 @@ absl::StatusOr<bssl::UniquePtr<SSL_CTX>> MakeContext(const HttpsTerminator::Opti
         absl::StrCat(o.private_key_file, " does not match ", o.certificate_chain_file));
   }
   bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
-  std::string detail;
-  if (!ctx || !SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) ||
-      !SSL_CTX_use_certificate(ctx.get(), chain->front().get()) ||
-      !SSL_CTX_use_PrivateKey(ctx.get(), key->get())) {
-    tls::DrainErrorQueue(&detail);
-    return absl::InternalError(absl::StrCat("webhook TLS context: ", detail));
-  }
-  for (size_t i = 1; i < chain->size(); ++i) {
-    if (!SSL_CTX_add1_chain_cert(ctx.get(), (*chain)[i].get())) {
-      tls::DrainErrorQueue(&detail);
-      return absl::InternalError(absl::StrCat("webhook TLS chain: ", detail));
-    }
+  if (ctx == nullptr) return absl::ResourceExhaustedError("SSL_CTX_new failed");
+  std::vector<X509*> certs;
+  for (const auto& cert : *chain) certs.push_back(cert.get());
+  if (absl::Status s = tls::ApplyProtocolPolicy(ctx.get(), TLS1_2_VERSION); !s.ok()) return s;
+  if (absl::Status s = tls::UseCertificateChain(ctx.get(), certs, key->get()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(o.certificate_chain_file, ": ", s.message()));
   }
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   return ctx;

@@ -24,7 +24,7 @@ namespace palisade::control {
 
 // One proxy's connection: TLS handshake, then a loopback connection to the
 // gRPC server, then the pump. Loop thread only.
-class TlsFrontEnd::Connection {
+class TlsFrontEnd::Connection : public tls::TlsConnectionHooks {
  public:
   Connection(TlsFrontEnd* owner, net::UniqueFd fd, net::SocketAddress remote)
       : owner_(owner),
@@ -35,8 +35,8 @@ class TlsFrontEnd::Connection {
     if (ssl != nullptr) {
       // The client certificate is optional here: a proxy's first contact has
       // none. When one is sent it must verify (VerifyPeer).
-      SSL_set_app_data(ssl.get(), this);
-      SSL_set_custom_verify(ssl.get(), SSL_VERIFY_PEER, &Connection::VerifyTrampoline);
+      tls::AttachHooks(ssl.get(), this);
+      tls::MakeClientCertificateOptional(ssl.get());
     }
     const int fd_number = fd.get();
     ok_ = ssl != nullptr;
@@ -46,7 +46,7 @@ class TlsFrontEnd::Connection {
         [this](bool r, bool w) { OnEvent(net::Side::kDownstream, r, w); });
   }
 
-  ~Connection() {
+  ~Connection() override {
     pump_.reset();
     down_watch_.reset();
     up_watch_.reset();
@@ -65,16 +65,7 @@ class TlsFrontEnd::Connection {
  private:
   enum class Phase { kHandshaking, kConnecting, kPumping, kDone };
 
-  static ssl_verify_result_t VerifyTrampoline(SSL* ssl, uint8_t* out_alert) {
-    auto* self = static_cast<Connection*>(SSL_get_app_data(ssl));
-    if (self == nullptr) {
-      *out_alert = SSL_AD_INTERNAL_ERROR;
-      return ssl_verify_invalid;
-    }
-    return self->VerifyPeer(ssl, out_alert);
-  }
-
-  ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) {
+  ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) override {
     STACK_OF(X509)* stack = SSL_get_peer_full_cert_chain(ssl);
     std::vector<X509*> chain;
     if (stack != nullptr) {

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "proxy/tls/context_setup.h"
 #include "proxy/tls/tls_error.h"
 
 namespace palisade::tls {
@@ -40,31 +41,13 @@ absl::Status SslFailure(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(what, ": ", detail));
 }
 
-// Settings both sides share: versions, curves, certificate and key.
-absl::Status ConfigureCommon(SSL_CTX* ctx, const std::vector<X509*>& chain, EVP_PKEY* key,
-                             const TlsSettings& settings) {
-  if (!SSL_CTX_set_min_proto_version(ctx,
-                                     std::max<uint16_t>(settings.min_version, TLS1_2_VERSION)) ||
-      !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
-    return SslFailure("TLS versions");
-  }
-  if (!SSL_CTX_set1_curves_list(ctx, "X25519:P-256")) return SslFailure("curves");
-  if (chain.empty()) return absl::InvalidArgumentError("empty certificate chain");
-  if (!SSL_CTX_use_certificate(ctx, chain[0])) return SslFailure("SVID leaf");
-  for (size_t i = 1; i < chain.size(); ++i) {
-    if (!SSL_CTX_add1_chain_cert(ctx, chain[i])) return SslFailure("SVID chain");
-  }
-  if (!X509_check_private_key(chain[0], key)) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("the private key does not match the SVID leaf");
-  }
-  if (!SSL_CTX_use_PrivateKey(ctx, key)) return SslFailure("SVID key");
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 void AttachHooks(SSL* ssl, TlsConnectionHooks* hooks) { SSL_set_ex_data(ssl, HooksIndex(), hooks); }
+
+void MakeClientCertificateOptional(SSL* ssl) {
+  SSL_set_custom_verify(ssl, SSL_VERIFY_PEER, &VerifyTrampoline);
+}
 
 absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(
     const std::vector<X509*>& chain, EVP_PKEY* key, const TlsSettings& settings,
@@ -76,7 +59,10 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(
   SSL_CTX* server = context->server_.get();
   SSL_CTX* client = context->client_.get();
   for (SSL_CTX* ctx : {server, client}) {
-    if (absl::Status s = ConfigureCommon(ctx, chain, key, settings); !s.ok()) return s;
+    if (absl::Status s = ApplyProtocolPolicy(ctx, settings.min_version); !s.ok()) return s;
+    if (absl::Status s = UseCertificateChain(ctx, chain, key); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("SVID: ", s.message()));
+    }
   }
 
   // Every peer must present a certificate that our own code verifies.

@@ -33,6 +33,11 @@ class TlsConnectionHooks {
 
 void AttachHooks(SSL* ssl, TlsConnectionHooks* hooks);
 
+// For a server SSL whose peers may send no certificate (the control plane's
+// identity port: a proxy's first contact has none). A certificate that is
+// sent still goes to the hooks' VerifyPeer.
+void MakeClientCertificateOptional(SSL* ssl);
+
 // Immutable once built; shared by all workers.
 class TlsContext {
  public:
