@@ -69,6 +69,7 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
                   kDefaultDrainTimeout);
   DefaultDuration(runtime, &Runtime::has_startup_hold, &Runtime::mutable_startup_hold,
                   kDefaultStartupHold);
+  DefaultDuration(runtime, &Runtime::has_dns_cache, &Runtime::mutable_dns_cache, kDefaultDnsCache);
 
   using Tls = v1::TlsConfig;
   Tls* tls = config->mutable_tls();

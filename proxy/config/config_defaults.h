@@ -19,6 +19,7 @@ inline constexpr uint32_t kDefaultBufferHighWaterBytes = 262144;
 inline constexpr char kDefaultAdminAddress[] = "127.0.0.1:15000";
 inline constexpr absl::Duration kDefaultDrainTimeout = absl::Seconds(30);
 inline constexpr absl::Duration kDefaultStartupHold = absl::Seconds(15);
+inline constexpr absl::Duration kDefaultDnsCache = absl::Seconds(5);
 inline constexpr char kDefaultTlsMinVersion[] = "1.2";
 inline constexpr bool kDefaultSessionResumption = true;
 inline constexpr absl::Duration kDefaultTicketKeyRotation = absl::Hours(1);

@@ -43,6 +43,7 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
   EXPECT_EQ(config.runtime().workers(), 8u);
   EXPECT_EQ(Millis(config.runtime().drain_timeout()), 30000);
   EXPECT_EQ(Millis(config.runtime().startup_hold()), 15000);
+  EXPECT_EQ(Millis(config.runtime().dns_cache()), 5000);
   EXPECT_EQ(config.tls().min_version(), "1.2");
   ASSERT_TRUE(config.tls().has_session_resumption());
   EXPECT_TRUE(config.tls().session_resumption());

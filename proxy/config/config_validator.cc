@@ -401,9 +401,10 @@ class Validator {
       Error("runtime.workers", absl::StrCat(runtime.workers(), " is more than ", kMaxWorkers,
                                             " (0 means one per core)"));
     }
-    // Zero is meaningful for both: close at once, and do not hold.
+    // Zero is meaningful for these: close at once, do not hold, do not cache.
     CheckNotNegative("runtime.drain_timeout", runtime.has_drain_timeout(), runtime.drain_timeout());
     CheckNotNegative("runtime.startup_hold", runtime.has_startup_hold(), runtime.startup_hold());
+    CheckNotNegative("runtime.dns_cache", runtime.has_dns_cache(), runtime.dns_cache());
   }
 
   void CheckTls() {

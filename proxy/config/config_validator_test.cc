@@ -430,10 +430,14 @@ TEST_F(ConfigValidatorTest, AcceptsZeroWhereZeroMeansAtOnce) {
   ProxyConfig config = FileConfig();
   config.mutable_runtime()->mutable_drain_timeout();
   config.mutable_runtime()->mutable_startup_hold();
+  config.mutable_runtime()->mutable_dns_cache();
   config.mutable_reauthentication()->mutable_grace_period();
   EXPECT_THAT(Problems(config), IsEmpty());
   config.mutable_runtime()->mutable_drain_timeout()->set_seconds(-1);
   EXPECT_THAT(Problems(config), ElementsAre("runtime.drain_timeout: must not be negative"));
+  config.mutable_runtime()->mutable_drain_timeout()->set_seconds(1);
+  config.mutable_runtime()->mutable_dns_cache()->set_seconds(-5);
+  EXPECT_THAT(Problems(config), ElementsAre("runtime.dns_cache: must not be negative"));
 }
 
 TEST_F(ConfigValidatorTest, CapsWorkersAt1024) {

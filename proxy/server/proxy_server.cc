@@ -159,6 +159,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
       !reauth.has_on_policy_change() || reauth.on_policy_change();
   options.reauthentication.grace_period = config::DurationOr(
       reauth.has_grace_period(), reauth.grace_period(), config::kDefaultGracePeriod);
+  options.dns_cache = config::DurationOr(config.runtime().has_dns_cache(),
+                                         config.runtime().dns_cache(), config::kDefaultDnsCache);
   for (int i = 0; i < workers; ++i) {
     auto worker = Worker::Create(i, options, observer);
     if (!worker.ok()) return worker.status();

@@ -33,7 +33,7 @@ Worker::Worker(int index, Options options, forward::ConnectionObserver* observer
       options_(std::move(options)),
       observer_(observer),
       loop_(std::move(loop)),
-      resolver_(loop_.get()),
+      resolver_(loop_.get(), net::Resolver::Options{options_.dns_cache, {}}),
       reauth_timer_(loop_.get(),
                     [this] {
                       Reauthenticate();

@@ -41,6 +41,7 @@ class Worker final : public forward::ConnectionHost {
     bool resumption = true;
     ReauthenticationPolicy reauthentication;
     std::function<absl::Time()> clock = [] { return absl::Now(); };
+    absl::Duration dns_cache = absl::Seconds(5);  // see net::Resolver::Options
   };
 
   static absl::StatusOr<std::unique_ptr<Worker>> Create(int index, Options options,
