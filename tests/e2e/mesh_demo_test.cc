@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "tests/util/loopback.h"
 #include "tests/util/process.h"
 #include "tests/util/subprocess.h"
 
@@ -24,14 +25,9 @@ constexpr char kFrontend[] = "spiffe://demo.local/ns/demo/sa/frontend";
 constexpr char kBackend[] = "spiffe://demo.local/ns/demo/sa/backend";
 
 bool PortOpen(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool open = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return open;
+  const int fd = ConnectLoopback(static_cast<uint16_t>(port), absl::Seconds(1));
+  if (fd >= 0) close(fd);
+  return fd >= 0;
 }
 
 TEST(MeshDemoTest, RunsTrafficOverMtlsRotatesRefusesTheIntruderAndCleansUp) {

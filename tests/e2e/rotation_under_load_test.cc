@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/integration/control_server_fixture.h"
+#include "tests/util/loopback.h"
 #include "tests/util/mesh_processes.h"
 #include "tests/util/process.h"
 
@@ -39,34 +40,6 @@ absl::Duration LoadDuration() {
   int seconds = 60;
   if (env != nullptr) (void)absl::SimpleAtoi(env, &seconds);
   return absl::Seconds(seconds);
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-int Connect(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  return fd;
 }
 
 // One request of 64 bytes and its echo; false if the connection ended first.
@@ -107,7 +80,7 @@ void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult*
     threads.emplace_back([&, t] {
       for (int64_t n = 0; !stop->load(); ++n) {
         bool corrupted = false;
-        const int fd = Connect(port);
+        const int fd = ConnectLoopback(port, absl::Seconds(10));
         if (fd >= 0 && RoundTrip(fd, Request(100 + t, n), &corrupted)) {
           ++result->new_ok;
         } else {
@@ -121,7 +94,7 @@ void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult*
   }
   for (int s = 0; s < 4; ++s) {
     threads.emplace_back([&, s] {
-      int fd = Connect(port);
+      int fd = ConnectLoopback(port, absl::Seconds(10));
       for (int64_t n = 0; !stop->load(); ++n) {
         bool corrupted = false;
         const std::string request = Request(s, n);
@@ -129,7 +102,7 @@ void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult*
         if (!answered && reconnect && !stop->load()) {
           // Closed gracefully (re-authentication): reconnect, resend.
           if (fd >= 0) close(fd);
-          fd = Connect(port);
+          fd = ConnectLoopback(port, absl::Seconds(10));
           ++result->stream_reconnects;
           answered = fd >= 0 && RoundTrip(fd, request, &corrupted);
         }
@@ -140,7 +113,7 @@ void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult*
           ++result->stream_failures;
           ++result->lost_requests;
           if (fd >= 0) close(fd);
-          fd = Connect(port);
+          fd = ConnectLoopback(port, absl::Seconds(10));
         }
         absl::SleepFor(absl::Milliseconds(50));
       }
@@ -154,7 +127,7 @@ class RotationUnderLoadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir("rotation");
-    control_port_ = FreePort();
+    control_port_ = PickFreeLoopbackPort();
     StartControlPlane();
     auto echo = EchoServer::Start(dir_, "echo", "echo");
     ASSERT_TRUE(echo.ok());
@@ -180,30 +153,17 @@ class RotationUnderLoadTest : public ::testing::Test {
 
   std::string IdentityYaml(const std::string& name, const std::string& id) {
     WriteFile(dir_ + "/" + name + ".token", Token(id) + "\n");
-    return absl::StrCat(R"(identity:
-  spiffe_id: ")",
-                        id, R"("
-  control_plane:
-    address: 127.0.0.1:)",
-                        control_port_, R"(
-    server_spiffe_id: spiffe://cluster.local/palisade/control
-    bootstrap_bundle_file: )",
-                        control_->state_dir(), R"(/bundle.pem
-    join_token_file: )",
-                        dir_, "/", name, R"(.token
-    initial_backoff: 200ms
-    max_backoff: 1s
-admin:
-  address: 127.0.0.1:0
-runtime:
-  workers: 2
-logging:
-  format: json
-reauthentication:
-  on_peer_expiry: )",
-                        expiry_reauth_ ? "true" : "false", R"(
-  grace_period: 2s
-)");
+    ControlPlaneIdentity identity;
+    identity.spiffe_id = id;
+    identity.control_address = absl::StrCat("127.0.0.1:", control_port_);
+    identity.server_spiffe_id = "spiffe://cluster.local/palisade/control";
+    identity.bootstrap_bundle_file = control_->state_dir() + "/bundle.pem";
+    identity.join_token_file = dir_ + "/" + name + ".token";
+    identity.log_level = "info";
+    identity.log_format = "json";
+    return absl::StrCat(ControlPlaneProxyYaml(identity),
+                        "reauthentication:\n  on_peer_expiry: ", expiry_reauth_ ? "true" : "false",
+                        "\n  grace_period: 2s\n");
   }
 
   void StartProxies() {

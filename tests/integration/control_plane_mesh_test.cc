@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/control_server_fixture.h"
+#include "tests/util/loopback.h"
 #include "tests/util/mesh_processes.h"
 #include "tests/util/process.h"
 
@@ -58,15 +59,14 @@ class ControlPlaneMeshTest : public ::testing::Test {
 
   std::string IdentityYaml(const std::string& name, const std::string& id) {
     CreateToken(name, id);
-    return absl::StrCat("identity:\n  spiffe_id: \"", id,
-                        "\"\n  control_plane:\n    address: ", control_->identity_address(),
-                        "\n    server_spiffe_id: \"spiffe://example.org/palisade/control\"\n",
-                        "    bootstrap_bundle_file: ", control_->state_dir(), "/bundle.pem\n",
-                        "    join_token_file: ", dir_, "/", name, ".token\n",
-                        "    instance_name: ", name, "\n",
-                        "    initial_backoff: 200ms\n    max_backoff: 1s\n",
-                        "admin:\n  address: 127.0.0.1:0\nruntime:\n  workers: 2\n"
-                        "  drain_timeout: 2s\nlogging:\n  level: debug\n");
+    ControlPlaneIdentity identity;
+    identity.spiffe_id = id;
+    identity.control_address = control_->identity_address();
+    identity.server_spiffe_id = "spiffe://example.org/palisade/control";
+    identity.bootstrap_bundle_file = control_->state_dir() + "/bundle.pem";
+    identity.join_token_file = dir_ + "/" + name + ".token";
+    identity.instance_name = name;
+    return ControlPlaneProxyYaml(identity);
   }
 
   void StartMesh() {
@@ -91,41 +91,12 @@ class ControlPlaneMeshTest : public ::testing::Test {
     ASSERT_TRUE(outbound_->WaitReady()) << outbound_->process().Output();
   }
 
-  // A connection to the outbound proxy's listener; -1 on failure.
-  int ConnectOut() {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(*outbound_->ListenerPort("out"));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{30, 0};  // a stuck test fails instead of hanging
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      close(fd);
-      return -1;
-    }
-    return fd;
-  }
-
-  // Sends `message` on `fd` and returns what came back.
-  static std::string Echo(int fd, const std::string& message) {
-    std::string reply(message.size(), '\0');
-    size_t got = 0;
-    if (send(fd, message.data(), message.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(message.size())) {
-      while (got < reply.size()) {
-        const ssize_t n = recv(fd, reply.data() + got, reply.size() - got, 0);
-        if (n <= 0) break;
-        got += n;
-      }
-    }
-    return reply.substr(0, got);
-  }
+  int ConnectOut() { return ConnectLoopback(*outbound_->ListenerPort("out")); }
 
   std::string RoundTrip(const std::string& message) {
     const int fd = ConnectOut();
     if (fd < 0) return "connect failed";
-    std::string reply = Echo(fd, message);
+    std::string reply = EchoExchange(fd, message);
     close(fd);
     return reply;
   }
@@ -230,7 +201,7 @@ TEST_F(ControlPlaneMeshTest, RetiringWaitsForTheConnectionsTheProxiesReportOnThe
   // A live connection, authenticated under the old root on both proxies.
   const int fd = ConnectOut();
   ASSERT_GE(fd, 0);
-  ASSERT_EQ(Echo(fd, "before"), "before");
+  ASSERT_EQ(EchoExchange(fd, "before"), "before");
   const HttpResult started = HttpPost(control_->admin_url() + "/api/v1/rollover/start", "{}");
   ASSERT_EQ(started.status, 200) << started.body;
   ASSERT_TRUE(WaitFor(
@@ -241,7 +212,7 @@ TEST_F(ControlPlaneMeshTest, RetiringWaitsForTheConnectionsTheProxiesReportOnThe
       absl::Seconds(60)))
       << State()["rollover"].dump(2) << "\n"
       << Logs();
-  EXPECT_EQ(Echo(fd, "during"), "during");  // rotation never touches a live connection
+  EXPECT_EQ(EchoExchange(fd, "during"), "during");  // rotation never touches a live connection
 
   close(fd);  // the next connection reports (every 10 s) let it finish
   ASSERT_TRUE(WaitFor([&] { return State()["rollover"]["phase"] == "idle"; }, absl::Seconds(60)))

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -41,15 +42,8 @@ bool HandshakeAs(uint16_t port, const Credential& leaf, X509* intermediate) {
       !SSL_add1_chain_cert(ssl.get(), intermediate)) {
     return false;
   }
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{20, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  const int fd = ConnectLoopback(port, absl::Seconds(20));
+  bool ok = fd >= 0;
   if (ok) {
     SSL_set_fd(ssl.get(), fd);
     char c = 0;

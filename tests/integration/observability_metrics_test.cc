@@ -10,6 +10,7 @@
 #include "tests/integration/observability_support.h"
 #include "tests/integration/prometheus_server.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -22,15 +23,15 @@ class ObservabilityMetricsTest : public TwoHopMesh {
     StartInbound(absl::StrCat(R"(  - name: in-dead
     address: 127.0.0.1:0
     forward_to: 127.0.0.1:)",
-                              PickFreePort(), R"(
+                              PickFreeLoopbackPort(), R"(
     authorization:
       spiffe_ids: [")",
                               kFrontendId, R"("]
 )"));
     StartOutbound();
     // Some of every kind of event, so labelled families have samples.
-    ASSERT_EQ(EchoRoundTrip(outbound_port_, "ping"), "ping");
-    ASSERT_EQ(EchoRoundTrip(outbound_port_, "ping"), "ping");  // resumes
+    ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");
+    ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");  // resumes
     SClient(*inbound_->ListenerPort("in-dead"), dir_, "frontend");
     pki_.WriteFiles(dir_, "intruder", pki_.IssueLeaf("/ns/other/sa/intruder"));
     SClient(inbound_port_, dir_, "intruder");

@@ -9,6 +9,7 @@
 #include "tests/integration/observability_support.h"
 #include "tests/integration/prometheus_server.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -52,7 +53,7 @@ class ObservabilityPrometheusTest : public TwoHopMesh {
 };
 
 TEST_F(ObservabilityPrometheusTest, CountsHandshakesByPeerIdentityAsPrometheusSeesThem) {
-  for (int i = 0; i < kGood; ++i) ASSERT_EQ(EchoRoundTrip(outbound_port_, "ping"), "ping");
+  for (int i = 0; i < kGood; ++i) ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");
   pki_.WriteFiles(dir_, "intruder", pki_.IssueLeaf("/ns/other/sa/intruder"));
   for (int i = 0; i < kIntruders; ++i) SClient(inbound_port_, dir_, "intruder");
   for (int i = 0; i < kNoCertificate; ++i) SClient(inbound_port_, dir_, "");
@@ -105,7 +106,7 @@ TEST_F(ObservabilityPrometheusTest, CountsHandshakesByPeerIdentityAsPrometheusSe
 }
 
 TEST_F(ObservabilityPrometheusTest, RunsEveryDashboardQuery) {
-  ASSERT_EQ(EchoRoundTrip(outbound_port_, "ping"), "ping");
+  ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");
   WaitForValue("count(up{job=\"palisade\"} == 1)", 2);
   const nlohmann::json dashboard =
       nlohmann::json::parse(ReadFileOrEmpty(kDashboardPath), nullptr, false);
@@ -123,7 +124,7 @@ TEST_F(ObservabilityPrometheusTest, RunsEveryDashboardQuery) {
 }
 
 TEST_F(ObservabilityPrometheusTest, LoadsTheAlertRulesAndFiresNoneOnAHealthyMesh) {
-  ASSERT_EQ(EchoRoundTrip(outbound_port_, "ping"), "ping");
+  ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");
   absl::StatusOr<nlohmann::json> groups;
   ASSERT_TRUE(WaitFor(
       [&] {

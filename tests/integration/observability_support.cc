@@ -14,31 +14,6 @@
 
 namespace palisade::testing {
 
-std::string EchoRoundTrip(uint16_t port, const std::string& payload) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  timeval tv{30, 0};  // a stuck test fails instead of hanging
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  send(fd, payload.data(), payload.size(), MSG_NOSIGNAL);
-  shutdown(fd, SHUT_WR);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    out.append(buf, n);
-  }
-  close(fd);
-  return out;
-}
-
 CommandResult SClient(uint16_t port, const std::string& dir, const std::string& name) {
   std::vector<std::string> argv = {
       "openssl", "s_client",          "-connect", absl::StrCat("127.0.0.1:", port),

@@ -14,9 +14,6 @@
 
 namespace palisade::testing {
 
-// Connects to 127.0.0.1:port, sends `payload`, half-closes and reads to EOF.
-std::string EchoRoundTrip(uint16_t port, const std::string& payload);
-
 // An mTLS client (openssl s_client) to 127.0.0.1:port presenting
 // <dir>/<name>.pem and .key, or no certificate when `name` is empty. Sends a
 // line and gives up after a few seconds.

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tests/util/loopback.h"
 #include "tests/util/subprocess.h"
 
 namespace palisade::testing {
@@ -19,21 +20,6 @@ std::string CurrentDirectory() {
 }
 
 }  // namespace
-
-uint16_t PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 absl::StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
     const std::string& dir, const std::vector<std::string>& targets,
@@ -63,11 +49,11 @@ absl::StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
                                           absl::StrJoin(quoted, ", "), "]\n");
   if (!WriteFile(config_path, config)) return absl::InternalError("cannot write prometheus.yml");
 
-  // Another process may take the port between PickFreePort and Prometheus's
+  // Another process may take the port between PickFreeLoopbackPort and Prometheus's
   // bind; try a few.
   std::string last_output;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    const uint16_t port = PickFreePort();
+    const uint16_t port = PickFreeLoopbackPort();
     const std::string data = absl::StrCat(dir, "/tsdb-", attempt);
     auto process = Process::Start(
         {kPrometheusBinary, "--config.file=" + config_path, "--storage.tsdb.path=" + data,

@@ -40,10 +40,6 @@ class PrometheusServer {
   std::string url_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (for programs that
-// cannot bind port 0 and report it).
-uint16_t PickFreePort();
-
 }  // namespace palisade::testing
 
 #endif  // PALISADE_TESTS_INTEGRATION_PROMETHEUS_SERVER_H_

@@ -19,6 +19,7 @@
 #include "control/client/testing/test_tls_server.h"
 #include "identity/certificate.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 #include "tests/util/mesh_processes.h"
 #include "tests/util/process.h"
 #include "tests/util/test_pki.h"
@@ -93,13 +94,16 @@ class ProxyControlPlaneTest : public ::testing::Test {
   }
 
   std::string IdentityYaml(const std::string& name, const std::string& id) const {
-    return absl::StrCat(
-        "identity:\n  spiffe_id: \"", id, "\"\n  control_plane:\n    address: ", front_->address(),
-        "\n    server_spiffe_id: \"", kControlId, "\"\n    bootstrap_bundle_file: ", dir_,
-        "/bootstrap.pem\n", "    join_token_file: ", dir_, "/", name, ".token\n",
-        "    instance_name: ", name, "\n", "    initial_backoff: 100ms\n    max_backoff: 500ms\n",
-        "admin:\n  address: 127.0.0.1:0\nruntime:\n  workers: 2\n"
-        "  drain_timeout: 2s\nlogging:\n  level: debug\n");
+    ControlPlaneIdentity identity;
+    identity.spiffe_id = id;
+    identity.control_address = front_->address();
+    identity.server_spiffe_id = kControlId;
+    identity.bootstrap_bundle_file = dir_ + "/bootstrap.pem";
+    identity.join_token_file = dir_ + "/" + name + ".token";
+    identity.instance_name = name;
+    identity.initial_backoff = "100ms";
+    identity.max_backoff = "500ms";
+    return ControlPlaneProxyYaml(identity);
   }
 
   void StartInbound() {
@@ -127,26 +131,11 @@ class ProxyControlPlaneTest : public ::testing::Test {
 
   // Sends `message` through the outbound proxy and returns what came back.
   std::string RoundTrip(const std::string& message) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(*outbound_->ListenerPort("out"));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{30, 0};  // a stuck test fails instead of hanging
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    std::string reply(message.size(), '\0');
-    size_t got = 0;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-        send(fd, message.data(), message.size(), MSG_NOSIGNAL) ==
-            static_cast<ssize_t>(message.size())) {
-      while (got < reply.size()) {
-        const ssize_t n = recv(fd, reply.data() + got, reply.size() - got, 0);
-        if (n <= 0) break;
-        got += n;
-      }
-    }
+    const int fd = ConnectLoopback(*outbound_->ListenerPort("out"));
+    if (fd < 0) return "";
+    std::string reply = EchoExchange(fd, message);
     close(fd);
-    return reply.substr(0, got);
+    return reply;
   }
 
   static std::string CertsField(ProxyProcess& proxy, const std::string& field) {

@@ -33,9 +33,6 @@ class TwoHopMesh : public ::testing::Test {
   // expecting `expected_peer`, and "out-http".
   void StartOutbound(const std::string& expected_peer = kBackendId);
 
-  // Opens a plain connection to a local port; -1 on failure.
-  static int Connect(uint16_t port);
-
   int workers_ = 2;  // per proxy, set before Start*
   std::string dir_;
   TestPki pki_;

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -60,7 +61,7 @@ TEST_F(ProxyForwardingTest, HundredMegabytesArriveWithTheSameSha256) {
     x ^= x << 17;
     std::memcpy(&payload[i], &x, std::min<size_t>(8, payload.size() - i));
   }
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_GE(fd, 0);
   std::string echoed;
   std::thread reader([&] { echoed = ReadToEof(fd); });
@@ -77,7 +78,7 @@ TEST_F(ProxyForwardingTest, HundredMegabytesArriveWithTheSameSha256) {
 }
 
 TEST_F(ProxyForwardingTest, ClientThatClosesItsWriteSideStillGetsTheReply) {
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(SendAll(fd, "ping", 4));
   ASSERT_EQ(shutdown(fd, SHUT_WR), 0);
@@ -89,7 +90,7 @@ TEST_F(ProxyForwardingTest, ThousandConcurrentConnectionsAllComplete) {
   constexpr int kConnections = 1000;
   std::vector<int> fds;
   for (int i = 0; i < kConnections; ++i) {
-    const int fd = Connect(outbound_port_);
+    const int fd = ConnectLoopback(outbound_port_);
     ASSERT_GE(fd, 0) << "connection " << i;
     fds.push_back(fd);
   }
@@ -127,7 +128,7 @@ TEST_F(ProxyForwardingTest, LaterConnectionsResumeTheTlsSession) {
   // (BoringSSL ignores tickets that arrive after its own close_notify, so a
   // client that half-closes at once gets none.)
   for (int i = 0; i < 4; ++i) {
-    const int fd = Connect(outbound_port_);
+    const int fd = ConnectLoopback(outbound_port_);
     ASSERT_GE(fd, 0);
     ASSERT_TRUE(SendAll(fd, "x", 1));
     char c = 0;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -53,7 +54,7 @@ inbound:
 TEST_F(ProxyReauthTest, PolicyThatNoLongerAllowsThePeerClosesItsConnectionOnReload) {
   StartInbound();
   StartOutbound();
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(Alive(fd));
   // Same listeners and ports; "in" now allows someone else.
@@ -70,7 +71,7 @@ TEST_F(ProxyReauthTest, PolicyThatNoLongerAllowsThePeerClosesItsConnectionOnRelo
       absl::Seconds(5)))
       << inbound_->Metrics();
   // New connections follow the new policy too.
-  const int again = Connect(outbound_port_);
+  const int again = ConnectLoopback(outbound_port_);
   ASSERT_GE(again, 0);
   EXPECT_FALSE(Alive(again));
   close(again);
@@ -79,7 +80,7 @@ TEST_F(ProxyReauthTest, PolicyThatNoLongerAllowsThePeerClosesItsConnectionOnRelo
 TEST_F(ProxyReauthTest, ReloadThatStillAllowsThePeerKeepsTheConnection) {
   StartInbound();
   StartOutbound();
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_TRUE(Alive(fd));
   ASSERT_TRUE(WriteFile(dir_ + "/inbound.yaml", InboundYaml(kFrontendId)));
   inbound_->process().Signal(SIGHUP);
@@ -96,7 +97,7 @@ TEST_F(ProxyReauthTest, ReloadThatStillAllowsThePeerKeepsTheConnection) {
 TEST_F(ProxyReauthTest, ReloadOfABrokenConfigChangesNothing) {
   StartInbound();
   StartOutbound();
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_TRUE(Alive(fd));
   ASSERT_TRUE(WriteFile(dir_ + "/inbound.yaml", "inbound: [ {name: broken\n"));
   inbound_->process().Signal(SIGHUP);
@@ -105,7 +106,7 @@ TEST_F(ProxyReauthTest, ReloadOfABrokenConfigChangesNothing) {
       absl::Seconds(10)))
       << inbound_->process().Output();
   EXPECT_TRUE(Alive(fd));
-  const int again = Connect(outbound_port_);
+  const int again = ConnectLoopback(outbound_port_);
   EXPECT_TRUE(Alive(again));
   close(again);
   close(fd);
@@ -120,7 +121,7 @@ TEST_F(ProxyReauthTest, RootLeavingTheBundleClosesOnlyConnectionsVerifiedThrough
   ASSERT_TRUE(WriteFile(dir_ + "/bundle.pem", both));
   StartInbound();
   StartOutbound();
-  const int on_a = Connect(outbound_port_);
+  const int on_a = ConnectLoopback(outbound_port_);
   ASSERT_TRUE(Alive(on_a));
 
   // Re-key both to B (the bundle still holds A): the connection on A lives on.
@@ -142,7 +143,7 @@ TEST_F(ProxyReauthTest, RootLeavingTheBundleClosesOnlyConnectionsVerifiedThrough
                MetricSum(outbound_->Metrics(), "palisade_svid_rotations_total") >= 1;
       },
       absl::Seconds(10)));
-  const int on_b = Connect(outbound_port_);
+  const int on_b = ConnectLoopback(outbound_port_);
   ASSERT_TRUE(Alive(on_b));
   EXPECT_TRUE(Alive(on_a));
 

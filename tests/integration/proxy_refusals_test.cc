@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -139,7 +140,7 @@ TEST_F(ProxyRefusalsTest, RefusesTlsBelowVersionOnePointTwo) {
 TEST_F(ProxyRefusalsTest, UpstreamWithTheWrongIdentityGetsNothingForwarded) {
   // The outbound proxy expects "payments", but the upstream is "backend".
   StartOutbound("spiffe://cluster.local/ns/shop/sa/payments");
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_GE(fd, 0);
   send(fd, "secret", 6, MSG_NOSIGNAL);
   char buf[16];

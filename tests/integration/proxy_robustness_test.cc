@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -49,7 +50,7 @@ TEST_F(ProxyRobustnessTest, HoldsOutboundConnectionsUntilTheFirstSvidArrives) {
   EXPECT_EQ(HttpGet(outbound_->admin_url() + "/ready").status, 503);
   const uint16_t port = *outbound_->ListenerPort("out");
 
-  const int fd = Connect(port);
+  const int fd = ConnectLoopback(port);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(send(fd, "early", 5, MSG_NOSIGNAL), 5);  // waits in the socket
   absl::SleepFor(absl::Milliseconds(300));
@@ -64,7 +65,7 @@ TEST_F(ProxyRobustnessTest, HoldsOutboundConnectionsUntilTheFirstSvidArrives) {
 TEST_F(ProxyRobustnessTest, DrainLetsLiveConnectionsFinishThenExits) {
   StartInbound();
   StartOutbound();
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(send(fd, "a", 1, MSG_NOSIGNAL), 1);
   char c;
@@ -74,7 +75,7 @@ TEST_F(ProxyRobustnessTest, DrainLetsLiveConnectionsFinishThenExits) {
   // Not ready while draining; new connections are refused...
   EXPECT_TRUE(WaitFor(
       [&] {
-        const int probe = Connect(outbound_port_);
+        const int probe = ConnectLoopback(outbound_port_);
         if (probe < 0) return true;
         close(probe);
         return false;
@@ -95,7 +96,7 @@ TEST_F(ProxyRobustnessTest, DrainLetsLiveConnectionsFinishThenExits) {
 TEST_F(ProxyRobustnessTest, DrainTimeoutClosesConnectionsThatDoNotEnd) {
   StartInbound();
   StartOutbound();  // drain_timeout: 5s in the fixture
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(send(fd, "a", 1, MSG_NOSIGNAL), 1);
   char c;
@@ -119,14 +120,14 @@ TEST_F(ProxyRobustnessTest, RefusesConnectionsBeyondTheListenerLimit) {
   const uint16_t port = *inbound_->ListenerPort("small");
   // Plain TCP is enough: a connection counts from accept.
   std::vector<int> held;
-  for (int i = 0; i < 2; ++i) held.push_back(Connect(port));
+  for (int i = 0; i < 2; ++i) held.push_back(ConnectLoopback(port));
   ASSERT_TRUE(WaitFor(
       [&] {
         return MetricSum(inbound_->Metrics(), "palisade_connections_active",
                          {{"listener", "small"}}) == 2;
       },
       absl::Seconds(5)));
-  const int third = Connect(port);
+  const int third = ConnectLoopback(port);
   ASSERT_GE(third, 0);
   char c;
   EXPECT_LE(recv(third, &c, 1, 0), 0);  // accepted and closed at once
@@ -150,7 +151,7 @@ TEST_F(ProxyRobustnessTest, ClosesIdleConnections) {
 )");
   const uint16_t port = *inbound_->ListenerPort("idle");
   // A TCP connection that never starts TLS hits the handshake timeout.
-  const int fd = Connect(port);
+  const int fd = ConnectLoopback(port);
   ASSERT_GE(fd, 0);
   const absl::Time start = absl::Now();
   char c;

@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "identity/certificate.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -69,7 +70,7 @@ TEST_F(ProxyRotationTest, LiveTransferSurvivesRotationAndNewConnectionsSeeTheNew
   ASSERT_FALSE(old_serial.empty());
   EXPECT_EQ(SerialSeenByOpenssl(), old_serial);
 
-  const int fd = Connect(outbound_port_);
+  const int fd = ConnectLoopback(outbound_port_);
   ASSERT_GE(fd, 0);
   std::string echoed;
   std::thread reader([&] {

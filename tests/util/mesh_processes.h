@@ -57,6 +57,23 @@ class EchoServer {
   std::string record_path_;
 };
 
+// The start of a proxy config whose SVID comes from palisade-control with a
+// join token: the identity section, then an admin server on port 0, two
+// workers and a short drain, as tests want them. Listeners come after.
+struct ControlPlaneIdentity {
+  std::string spiffe_id;
+  std::string control_address;  // palisade-control's identity port
+  std::string server_spiffe_id;
+  std::string bootstrap_bundle_file;
+  std::string join_token_file;
+  std::string instance_name;  // "" leaves it to the proxy
+  std::string initial_backoff = "200ms";
+  std::string max_backoff = "1s";
+  std::string log_level = "debug";
+  std::string log_format = "text";
+};
+std::string ControlPlaneProxyYaml(const ControlPlaneIdentity& identity);
+
 // The value of the first sample of `name` whose labels include all of
 // `labels` in Prometheus text output; nullopt when absent.
 std::optional<double> MetricValue(const std::string& text, const std::string& name,
