@@ -4,6 +4,8 @@
 #include <event2/util.h>
 #include <netdb.h>
 
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -11,29 +13,28 @@ namespace palisade::net {
 
 struct Resolver::Request {
   Callback callback;
-  Resolver* resolver = nullptr;
   uint16_t port = 0;
-  std::string host;
-  evdns_getaddrinfo_request* pending = nullptr;
   bool cancelled = false;
-  // Keeps the request alive until evdns has called back, even if cancelled.
-  std::shared_ptr<Request> self;
+};
+
+// One evdns query, shared by every request for its host while it runs.
+struct Resolver::Lookup {
+  Resolver* resolver = nullptr;
+  std::string host;
+  std::vector<std::shared_ptr<Request>> waiters;
+  // Keeps the lookup alive until evdns has called back.
+  std::shared_ptr<Lookup> self;
 
   static void OnResult(int result, evutil_addrinfo* info, void* arg) {
-    auto* request = static_cast<Request*>(arg);
-    std::shared_ptr<Request> keep = std::move(request->self);
-    request->pending = nullptr;
-    absl::StatusOr<SocketAddress> address = absl::UnavailableError(
-        absl::StrCat("cannot resolve ", request->host, ": ", evutil_gai_strerror(result)));
+    auto* lookup = static_cast<Lookup*>(arg);
+    std::shared_ptr<Lookup> keep = std::move(lookup->self);
+    absl::StatusOr<SocketAddress> found = absl::UnavailableError(
+        absl::StrCat("cannot resolve ", lookup->host, ": ", evutil_gai_strerror(result)));
     if (result == 0 && info != nullptr) {
-      const SocketAddress found = SocketAddress::FromSockaddr(info->ai_addr, info->ai_addrlen);
-      request->resolver->Remember(request->host, found);
-      address = found.WithPort(request->port);
+      found = SocketAddress::FromSockaddr(info->ai_addr, info->ai_addrlen).WithPort(0);
     }
     if (info != nullptr) evutil_freeaddrinfo(info);
-    // evdns may answer from inside evdns_getaddrinfo (e.g. from /etc/hosts);
-    // Deliver keeps callers from ever seeing a re-entrant callback.
-    request->resolver->Deliver(std::move(keep), std::move(address));
+    lookup->resolver->Finish(*lookup, std::move(found));
   }
 };
 
@@ -50,10 +51,7 @@ namespace {
 template <typename Request>
 std::shared_ptr<void> CancelOnDrop(const std::shared_ptr<Request>& request) {
   return std::shared_ptr<void>(request.get(), [weak = std::weak_ptr<Request>(request)](void*) {
-    if (auto r = weak.lock()) {
-      r->cancelled = true;
-      if (r->pending != nullptr) evdns_getaddrinfo_cancel(r->pending);
-    }
+    if (auto r = weak.lock()) r->cancelled = true;
   });
 }
 
@@ -90,17 +88,27 @@ evdns_base* Resolver::Dns() {
   return dns_;
 }
 
-void Resolver::Remember(const std::string& host, const SocketAddress& address) {
-  if (options_.cache_ttl <= absl::ZeroDuration()) return;
-  cache_.insert_or_assign(host, Answer{address.WithPort(0), absl::Now() + options_.cache_ttl});
+void Resolver::Finish(Lookup& lookup, absl::StatusOr<SocketAddress> found) {
+  if (auto it = lookups_.find(lookup.host); it != lookups_.end() && it->second.get() == &lookup) {
+    lookups_.erase(it);
+  }
+  if (found.ok() && options_.cache_ttl > absl::ZeroDuration()) {
+    cache_.insert_or_assign(lookup.host, Answer{*found, absl::Now() + options_.cache_ttl});
+  }
+  // evdns may answer from inside evdns_getaddrinfo (e.g. from /etc/hosts);
+  // Deliver keeps callers from ever seeing a re-entrant callback.
+  for (std::shared_ptr<Request>& waiter : lookup.waiters) {
+    const uint16_t port = waiter->port;
+    Deliver(std::move(waiter),
+            found.ok() ? absl::StatusOr<SocketAddress>(found->WithPort(port)) : found.status());
+  }
+  lookup.waiters.clear();
 }
 
 std::shared_ptr<void> Resolver::Resolve(const HostPort& target, Callback callback) {
   auto request = std::make_shared<Request>();
   request->callback = std::move(callback);
-  request->resolver = this;
   request->port = target.port;
-  request->host = target.host;
   if (absl::StatusOr<SocketAddress> literal = SocketAddress::Parse(target.ToString());
       literal.ok()) {
     return AnswerLater(std::move(request), *literal);  // an IP literal needs no lookup
@@ -111,20 +119,28 @@ std::shared_ptr<void> Resolver::Resolve(const HostPort& target, Callback callbac
     }
     cache_.erase(cached);
   }
+  std::shared_ptr<void> handle = CancelOnDrop(request);
+  if (auto running = lookups_.find(target.host); running != lookups_.end()) {
+    running->second->waiters.push_back(std::move(request));  // answered with that lookup
+    return handle;
+  }
   evdns_base* dns = Dns();
   if (dns == nullptr) {
-    return AnswerLater(std::move(request),
-                       absl::UnavailableError("DNS resolver could not be set up"));
+    Deliver(std::move(request), absl::UnavailableError("DNS resolver could not be set up"));
+    return handle;
   }
+  auto lookup = std::make_shared<Lookup>();
+  lookup->resolver = this;
+  lookup->host = target.host;
+  lookup->waiters.push_back(std::move(request));
+  lookup->self = lookup;
+  lookups_[target.host] = lookup;
   evutil_addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
   hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
-  request->self = request;
-  std::shared_ptr<void> handle = CancelOnDrop(request);
-  request->pending = evdns_getaddrinfo(dns, target.host.c_str(), nullptr, &hints,
-                                       &Request::OnResult, request.get());
+  evdns_getaddrinfo(dns, target.host.c_str(), nullptr, &hints, &Lookup::OnResult, lookup.get());
   return handle;
 }
 

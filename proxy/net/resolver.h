@@ -1,7 +1,9 @@
 // Asynchronous host-name resolution on an event loop (libevent's evdns, which
 // reads /etc/resolv.conf and /etc/hosts), so a worker never blocks on DNS.
-// Answers are kept for a short while, so a busy upstream does not put a DNS
-// round trip in front of every connection (evdns itself caches nothing).
+// Answers are kept for a short while, and requests for a name already being
+// looked up wait for that lookup, so a busy upstream does not put a DNS round
+// trip (or a burst of queries) in front of every connection; evdns itself
+// caches nothing.
 #ifndef PALISADE_PROXY_NET_RESOLVER_H_
 #define PALISADE_PROXY_NET_RESOLVER_H_
 
@@ -25,8 +27,9 @@ class Resolver {
  public:
   struct Options {
     // How long a successful answer serves later lookups of the same name,
-    // like Envoy's DNS refresh rate. Zero: every lookup asks. Failures are
-    // never kept, so a name that starts resolving is used at once.
+    // like Envoy's DNS refresh rate. Zero: nothing is kept (requests made
+    // while a lookup runs still share it). Failures are never kept, so a
+    // name that starts resolving is used at once.
     absl::Duration cache_ttl = absl::Seconds(5);
     // Name servers ("ip:port") to ask instead of /etc/resolv.conf's; the
     // hosts file is then not read either. For tests with their own server.
@@ -39,11 +42,13 @@ class Resolver {
   ~Resolver();
 
   // Calls back on the loop thread, never from inside Resolve(). Destroying
-  // the returned handle cancels the lookup; the callback then never runs.
+  // the returned handle cancels the request: its callback then never runs
+  // (the lookup itself finishes, and its answer is kept for others).
   std::shared_ptr<void> Resolve(const HostPort& target, Callback callback);
 
  private:
   struct Request;
+  struct Lookup;
   struct Answer {
     SocketAddress address;  // port 0; the caller's port is applied on use
     absl::Time expires;
@@ -56,12 +61,15 @@ class Resolver {
   std::shared_ptr<void> AnswerLater(std::shared_ptr<Request> request,
                                     absl::StatusOr<SocketAddress> answer);
   evdns_base* Dns();
-  void Remember(const std::string& host, const SocketAddress& address);
+  // The end of `lookup`: remembers a success, answers every waiter.
+  void Finish(Lookup& lookup, absl::StatusOr<SocketAddress> found);
 
   event::EventLoop* loop_;
   const Options options_;
   evdns_base* dns_ = nullptr;  // created on first use
   absl::flat_hash_map<std::string, Answer> cache_;
+  // Lookups in flight, by host; each owns the requests waiting for it.
+  absl::flat_hash_map<std::string, std::shared_ptr<Lookup>> lookups_;
 };
 
 }  // namespace palisade::net

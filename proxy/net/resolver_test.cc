@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <event2/dns.h>
 #include <event2/dns_struct.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -143,6 +145,25 @@ TEST_F(ResolverTest, NeverKeepsAFailureAndAsksEveryTimeWithoutACache) {
   EXPECT_EQ(ResolveToText(uncached, "payments.test:1"), "127.0.1.1:1");
   EXPECT_EQ(ResolveToText(uncached, "payments.test:1"), "127.0.1.1:1");
   EXPECT_EQ(dns.a_questions(), 4);
+}
+
+TEST_F(ResolverTest, RequestsForANameBeingLookedUpShareThatLookup) {
+  LoopbackDnsServer dns(loop_.get());
+  Resolver resolver(loop_.get(), {absl::ZeroDuration(), {dns.address()}});
+  std::vector<std::string> answers;
+  auto record = [&](absl::StatusOr<SocketAddress> a) {
+    answers.push_back(a.ok() ? a->ToString() : std::string(a.status().message()));
+    if (answers.size() == 2) loop_->Stop();
+  };
+  auto first = resolver.Resolve(*HostPort::Parse("payments.test:1"), record);
+  auto second = resolver.Resolve(*HostPort::Parse("payments.test:2"), record);
+  auto dropped = resolver.Resolve(*HostPort::Parse("payments.test:3"), record);
+  dropped.reset();  // its caller went away: no answer for it
+  event::Timer guard(loop_.get(), [&] { loop_->Stop(); });
+  guard.Arm(absl::Seconds(10));
+  loop_->Run();
+  EXPECT_THAT(answers, ::testing::UnorderedElementsAre("127.0.1.1:1", "127.0.1.1:2"));
+  EXPECT_EQ(dns.a_questions(), 1);
 }
 
 TEST_F(ResolverTest, CancelledLookupNeverCallsBack) {
