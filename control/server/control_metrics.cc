@@ -76,7 +76,9 @@ ControlMetrics::ControlMetrics()
                      .Help("Service-account token keys in use")
                      .Register(*registry_)
                      .Add({})) {
+  // Series that exist from the start at 0, so increase() sees their first event.
   for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
+  for (const char* result : {"accepted", "refused"}) jwks_loads_.Add({{"result", result}});
   SetRollover("idle", 0);
 }
 

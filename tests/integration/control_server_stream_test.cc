@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -222,6 +223,27 @@ TEST_F(ControlServerStreamTest, ReloadsTheJwksOnSighupAndKeepsItWhenTheNewFileIs
   const std::string metrics = HttpGet(control_->admin_url() + "/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("palisade_control_jwks_loads_total{result=\"accepted\"} 2"));
   EXPECT_THAT(metrics, HasSubstr("palisade_control_jwks_loads_total{result=\"refused\"} 1"));
+}
+
+// Every palisade_control_ metric the control plane's alert rules use is one
+// this binary exports (after one refused stream, so the refusal counter has
+// a series).
+TEST_F(ControlServerStreamTest, EveryControlAlertRuleNamesAnExportedMetric) {
+  StartControl();
+  auto stream = IdentityStream::Open(*control_);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  (*stream)->Write(HelloRequest("pjt.not-a-token"));
+  EXPECT_EQ((*stream)->Drain().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  const std::string metrics = HttpGet(control_->admin_url() + "/metrics").body;
+  const std::string rules = ReadFileOrEmpty("deploy/prometheus/palisade-control-alerts.yml");
+  ASSERT_FALSE(rules.empty());
+  const std::regex name("palisade_control_[a-z_]*[a-z]");
+  int checked = 0;
+  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), name);
+       it != std::sregex_iterator(); ++it, ++checked) {
+    EXPECT_THAT(metrics, HasSubstr("\n" + it->str())) << it->str() << " is not exported";
+  }
+  EXPECT_GE(checked, 4);
 }
 
 TEST_F(ControlServerStreamTest, JoinTokenUsedTwiceIsRefused) {

@@ -1,5 +1,5 @@
 // The Prometheus files in deploy/prometheus, checked by promtool: the alert
-// rules load, their unit tests (palisade-alerts.test.yml) pass, and the
+// rules (proxies' and palisade-control's) load, their unit tests pass, and the
 // example scrape configuration is valid.
 #include <gtest/gtest.h>
 
@@ -23,6 +23,13 @@ TEST(ObservabilityRulesTest, PromtoolAcceptsTheAlertRules) {
 TEST(ObservabilityRulesTest, AlertRuleUnitTestsPass) {
   const CommandResult r =
       Promtool({"test", "rules", std::string(kDir) + "palisade-alerts.test.yml"});
+  EXPECT_EQ(r.exit_code, 0) << r.command << "\n" << r.output;
+}
+
+TEST(ObservabilityRulesTest, PromtoolAcceptsTheControlPlaneRulesAndTheirUnitTests) {
+  CommandResult r = Promtool({"check", "rules", std::string(kDir) + "palisade-control-alerts.yml"});
+  EXPECT_EQ(r.exit_code, 0) << r.command << "\n" << r.output;
+  r = Promtool({"test", "rules", std::string(kDir) + "palisade-control-alerts.test.yml"});
   EXPECT_EQ(r.exit_code, 0) << r.command << "\n" << r.output;
 }
 
