@@ -36,17 +36,15 @@ absl::StatusOr<bssl::UniquePtr<SSL_CTX>> MakeContext(const HttpsTerminator::Opti
     return absl::InvalidArgumentError(
         absl::StrCat(o.private_key_file, ": ", key.status().message()));
   }
-  if (!identity::KeyMatchesCertificate(key->get(), chain->front().get())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(o.private_key_file, " does not match ", o.certificate_chain_file));
-  }
   bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
   if (ctx == nullptr) return absl::ResourceExhaustedError("SSL_CTX_new failed");
   std::vector<X509*> certs;
   for (const auto& cert : *chain) certs.push_back(cert.get());
   if (absl::Status s = tls::ApplyProtocolPolicy(ctx.get(), TLS1_2_VERSION); !s.ok()) return s;
   if (absl::Status s = tls::UseCertificateChain(ctx.get(), certs, key->get()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(o.certificate_chain_file, ": ", s.message()));
+    // Names both files: a key that does not match its certificate is the usual cause.
+    return absl::InvalidArgumentError(
+        absl::StrCat(o.certificate_chain_file, " with ", o.private_key_file, ": ", s.message()));
   }
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   return ctx;
