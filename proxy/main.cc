@@ -20,10 +20,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "control/client/bootstrap_credential.h"
-#include "control/client/control_plane_source.h"
+#include "proxy/identity_client/bootstrap_credential.h"
+#include "proxy/identity_client/control_plane_source.h"
 #include "identity/spiffe_id.h"
-#include "proxy/admin/http_server.h"
+#include "runtime/http/http_server.h"
 #include "proxy/admin/proxy_admin.h"
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/config_loader.h"
@@ -31,12 +31,12 @@
 #include "proxy/credentials/file_source.h"
 #include "proxy/credentials/identity_source.h"
 #include "proxy/forward/fan_out_observer.h"
-#include "proxy/log/access_log.h"
-#include "proxy/log/logging.h"
+#include "proxy/access_log/access_log.h"
+#include "runtime/log/logging.h"
 #include "proxy/metrics/proxy_metrics.h"
 #include "proxy/server/proxy_server.h"
-#include "proxy/sync/mutex.h"
-#include "proxy/version.h"
+#include "runtime/sync/mutex.h"
+#include "runtime/version.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the proxy's YAML configuration (required).");
 ABSL_FLAG(bool, validate, false,
@@ -91,8 +91,8 @@ int Validate(const v1::ProxyConfig& config, const std::string& path) {
   }
   if (config.identity().has_control_plane()) {
     const v1::ControlPlaneIdentitySource& cp = config.identity().control_plane();
-    auto bundle = control::LoadBootstrapBundle(cp);
-    auto id = control::ResolveWorkloadId(config.identity().spiffe_id(), cp);
+    auto bundle = identity_client::LoadBootstrapBundle(cp);
+    auto id = identity_client::ResolveWorkloadId(config.identity().spiffe_id(), cp);
     const absl::Status problem = !bundle.ok() ? bundle.status() : id.status();
     if (!problem.ok()) {
       std::cerr << "palisade-proxy: " << path << ": identity.control_plane: " << problem.message()
@@ -158,7 +158,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   metrics::ProxyMetrics metrics(config.metrics().max_peer_identities() > 0
                                     ? config.metrics().max_peer_identities()
                                     : config::kDefaultMaxPeerIdentities);
-  log::AccessLog access_log;
+  access_log::AccessLog access_log;
   forward::FanOutObserver observers = config.metrics().enabled()
                                           ? forward::FanOutObserver({&metrics, &access_log})
                                           : forward::FanOutObserver({&access_log});
@@ -208,14 +208,14 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     }
     identity_source = *std::move(source);
   } else {
-    control::ControlPlaneSource::Options options;
+    identity_client::ControlPlaneSource::Options options;
     options.config = config.identity().control_plane();
     options.spiffe_id = config.identity().spiffe_id();
     options.store = &store;
     options.metrics = &metrics;
     options.connections_by_root = [&server] { return (*server)->ConnectionsByRoot(); };
     options.version = kVersion;
-    auto source = control::ControlPlaneSource::Start(std::move(options));
+    auto source = identity_client::ControlPlaneSource::Start(std::move(options));
     if (!source.ok()) {
       log::Log(log::Level::kError, "cannot start the control-plane identity source",
                {{"error", std::string(source.status().message())}});
@@ -224,7 +224,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     identity_source = *std::move(source);
   }
 
-  admin::HttpServer http;
+  http::HttpServer http;
   admin::ProxyAdminSources sources;
   sources.metrics = &metrics;
   sources.store = &store;
@@ -242,7 +242,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     return 1;
   }
   log::Log(log::Level::kInfo, "admin server up", {{"address", http.address().ToString()}});
-  admin::HttpServer public_http;
+  http::HttpServer public_http;
   if (!config.admin().public_address().empty()) {
     admin::InstallPublicRoutes(&public_http, sources);
     auto public_address = net::SocketAddress::Parse(config.admin().public_address());

@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
-bazel build --config=opt //proxy:palisade-proxy //control/server:palisade-control
+bazel build --config=opt //proxy:palisade-proxy //control:palisade-control
 exec python3 deploy/local/mesh.py --bin-dir="$(bazel info --config=opt bazel-bin 2>/dev/null)" "$@"

@@ -27,7 +27,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
-#include "proxy/net/socket_address.h"
+#include "runtime/net/socket_address.h"
 
 ABSL_FLAG(std::string, mode, "rr", "throughput, rr, connrate or hold");
 ABSL_FLAG(std::string, target, "", "ip:port to connect to");

@@ -3,12 +3,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/files.h"
-#include "control/server/state_files.h"
+#include "runtime/files/files.h"
+#include "control/state/state_files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
 #include "identity/trust_bundle.h"
-#include "proxy/log/logging.h"
+#include "runtime/log/logging.h"
 
 namespace palisade::control {
 namespace {
@@ -93,7 +93,7 @@ absl::Status ControlServer::Open() {
   if (!o.jwks_file.empty()) {
     if (o.sa_issuer.empty()) return FlagError("sa_issuer", "is required with --jwks_file");
     if (o.sa_audience.empty()) return FlagError("sa_audience", "is required with --jwks_file");
-    absl::StatusOr<std::string> text = common::ReadSmallFile(o.jwks_file, "");
+    absl::StatusOr<std::string> text = files::ReadSmallFile(o.jwks_file, "");
     if (!text.ok()) return FlagError("jwks_file", text.status().message());
     absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
     if (!jwks.ok())
@@ -165,7 +165,7 @@ absl::Status ControlServer::Open() {
       TlsFrontEnd::Create(front, &peers_, &metrics_);
   if (!front_end.ok()) return FlagError("listen", front_end.status().message());
   front_end_ = *std::move(front_end);
-  http_ = std::make_unique<admin::HttpServer>();
+  http_ = std::make_unique<http::HttpServer>();
   InstallAdminRoutes(http_.get(), this);
   return absl::OkStatus();
 }
@@ -277,7 +277,7 @@ absl::Status ControlServer::ReloadJwks() {
     return absl::FailedPreconditionError("no --jwks_file: service-account tokens are not accepted");
   }
   sync::MutexLock lock(&jwks_mu_);
-  absl::StatusOr<std::string> text = common::ReadSmallFile(options_.jwks_file, "jwks_file");
+  absl::StatusOr<std::string> text = files::ReadSmallFile(options_.jwks_file, "jwks_file");
   absl::Status problem = text.status();
   if (text.ok()) {
     if (*text == jwks_text_) {

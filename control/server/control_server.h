@@ -15,19 +15,19 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "control/server/admin_api.h"
-#include "control/server/audit_log.h"
-#include "control/server/certificate_authority.h"
-#include "control/server/control_metrics.h"
-#include "control/server/identity_service.h"
-#include "control/server/join_token_store.h"
-#include "control/server/peer_table.h"
-#include "control/server/rollover_machine.h"
-#include "control/server/service_account_verifier.h"
-#include "control/server/tls_front_end.h"
-#include "control/server/workload_registry.h"
-#include "proxy/admin/http_server.h"
-#include "proxy/sync/mutex.h"
+#include "control/admin/admin_api.h"
+#include "control/service/audit_log.h"
+#include "control/ca/certificate_authority.h"
+#include "control/metrics/control_metrics.h"
+#include "control/service/identity_service.h"
+#include "control/auth/join_token_store.h"
+#include "control/service/peer_table.h"
+#include "control/ca/rollover_machine.h"
+#include "control/auth/service_account_verifier.h"
+#include "control/service/tls_front_end.h"
+#include "control/service/workload_registry.h"
+#include "runtime/http/http_server.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::control {
 
@@ -109,7 +109,7 @@ class ControlServer final : public ControlApi {
   std::unique_ptr<IdentityService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<TlsFrontEnd> front_end_;
-  std::unique_ptr<admin::HttpServer> http_;
+  std::unique_ptr<http::HttpServer> http_;
   std::thread housekeeping_;
 
   sync::Mutex mu_;

@@ -102,7 +102,7 @@ class Mesh:
         raise RuntimeError(f"{url} did not answer {want} within {timeout}s")
 
     def control(self, *args):
-        cmd = [os.path.join(self.args.bin_dir, "control/server/palisade-control"), *args,
+        cmd = [os.path.join(self.args.bin_dir, "control/palisade-control"), *args,
                f"--admin=127.0.0.1:{self.ports['control_admin']}"]
         return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
 
@@ -145,7 +145,7 @@ logging:
     def up(self):
         a, p = self.args, self.ports
         self.start("palisade-control", [
-            os.path.join(a.bin_dir, "control/server/palisade-control"), "serve",
+            os.path.join(a.bin_dir, "control/palisade-control"), "serve",
             f"--trust_domain={TRUST_DOMAIN}", f"--state_dir={self.path('state')}",
             f"--listen=127.0.0.1:{p['control']}", f"--admin=127.0.0.1:{p['control_admin']}",
             f"--svid_ttl={a.svid_ttl}"])

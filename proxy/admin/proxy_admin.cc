@@ -34,8 +34,8 @@ nlohmann::json CertificateJson(X509* cert) {
           {"sha256_fingerprint", identity::Sha256Fingerprint(cert)}};
 }
 
-HttpResponse Json(int status, const nlohmann::json& body) {
-  return HttpResponse{status, "application/json", body.dump(2) + "\n"};
+http::HttpResponse Json(int status, const nlohmann::json& body) {
+  return http::HttpResponse{status, "application/json", body.dump(2) + "\n"};
 }
 
 }  // namespace
@@ -72,29 +72,29 @@ std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Tim
   return out.dump(2) + "\n";
 }
 
-void InstallPublicRoutes(HttpServer* http, ProxyAdminSources s) {
-  http->Route("GET", "/metrics", [s](const HttpRequest&) {
+void InstallPublicRoutes(http::HttpServer* http, ProxyAdminSources s) {
+  http->Route("GET", "/metrics", [s](const http::HttpRequest&) {
     s.metrics->SetReady(NotReadyReason(s).empty());
-    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+    return http::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                         s.metrics->Serialize(s.clock())};
   });
-  http->Route("GET", "/healthz", [](const HttpRequest&) {
-    return HttpResponse{200, "text/plain", "ok\n"};
+  http->Route("GET", "/healthz", [](const http::HttpRequest&) {
+    return http::HttpResponse{200, "text/plain", "ok\n"};
   });
-  http->Route("GET", "/ready", [s](const HttpRequest&) {
+  http->Route("GET", "/ready", [s](const http::HttpRequest&) {
     const std::string reason = NotReadyReason(s);
-    if (reason.empty()) return HttpResponse{200, "text/plain", "ready\n"};
-    return HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
+    if (reason.empty()) return http::HttpResponse{200, "text/plain", "ready\n"};
+    return http::HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
   });
 }
 
-void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources s) {
+void InstallProxyAdminRoutes(http::HttpServer* http, ProxyAdminSources s) {
   InstallPublicRoutes(http, s);
-  http->Route("GET", "/certs", [s](const HttpRequest&) {
+  http->Route("GET", "/certs", [s](const http::HttpRequest&) {
     const auto snapshot = s.store->Current();
-    return HttpResponse{200, "application/json", CertsJson(snapshot.get(), s.clock())};
+    return http::HttpResponse{200, "application/json", CertsJson(snapshot.get(), s.clock())};
   });
-  http->Route("GET", "/config", [s](const HttpRequest&) {
+  http->Route("GET", "/config", [s](const http::HttpRequest&) {
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;
@@ -102,9 +102,9 @@ void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources s) {
     // The config holds file names, never secrets: keys and tokens live in
     // the files it names.
     (void)google::protobuf::util::MessageToJsonString(*s.config, &json, options);
-    return HttpResponse{200, "application/json", json};
+    return http::HttpResponse{200, "application/json", json};
   });
-  http->Route("GET", "/listeners", [s](const HttpRequest&) {
+  http->Route("GET", "/listeners", [s](const http::HttpRequest&) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& l : s.server->listeners()) {
       out.push_back({{"name", l.name},
@@ -113,9 +113,9 @@ void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources s) {
     }
     return Json(200, out);
   });
-  http->Route("POST", "/drain", [s](const HttpRequest&) {
+  http->Route("POST", "/drain", [s](const http::HttpRequest&) {
     s.begin_drain();
-    return HttpResponse{200, "text/plain", "draining\n"};
+    return http::HttpResponse{200, "text/plain", "draining\n"};
   });
 }
 

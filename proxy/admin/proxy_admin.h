@@ -1,4 +1,4 @@
-// The proxy's admin endpoints on an HttpServer: /metrics, /healthz, /ready,
+// The proxy's admin endpoints on an http::HttpServer: /metrics, /healthz, /ready,
 // /certs, /config, /listeners and POST /drain.
 #ifndef PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_
 #define PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_
@@ -9,7 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/palisade/config/v1/config.pb.h"
-#include "proxy/admin/http_server.h"
+#include "runtime/http/http_server.h"
 #include "proxy/credentials/credential_store.h"
 #include "proxy/metrics/proxy_metrics.h"
 #include "proxy/server/proxy_server.h"
@@ -28,9 +28,9 @@ struct ProxyAdminSources {
 // Empty when ready; otherwise why not (for /ready's 503 body).
 std::string NotReadyReason(const ProxyAdminSources& sources);
 
-void InstallProxyAdminRoutes(HttpServer* http, ProxyAdminSources sources);
+void InstallProxyAdminRoutes(http::HttpServer* http, ProxyAdminSources sources);
 // Only /healthz, /ready and /metrics: for a port others can reach.
-void InstallPublicRoutes(HttpServer* http, ProxyAdminSources sources);
+void InstallPublicRoutes(http::HttpServer* http, ProxyAdminSources sources);
 
 // /certs as JSON (exposed for tests).
 std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Time now);

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/files.h"
+#include "runtime/files/files.h"
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/config_errors.h"
 #include "proxy/config/config_validator.h"
@@ -84,7 +84,7 @@ absl::StatusOr<ProxyConfig> LoadProxyConfigYaml(absl::string_view yaml,
 }
 
 absl::StatusOr<ProxyConfig> LoadProxyConfigFile(const std::string& path) {
-  absl::StatusOr<std::string> yaml = common::ReadSmallFile(path, "config file");
+  absl::StatusOr<std::string> yaml = files::ReadSmallFile(path, "config file");
   if (!yaml.ok()) return yaml.status();
   LoadOptions options;
   options.base_directory = DirectoryOf(path);

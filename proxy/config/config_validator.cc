@@ -14,8 +14,8 @@
 #include "identity/spiffe_id.h"
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/file_check.h"
-#include "proxy/net/address_pattern.h"
-#include "proxy/net/socket_address.h"
+#include "runtime/net/address_pattern.h"
+#include "runtime/net/socket_address.h"
 
 namespace palisade::config {
 namespace {

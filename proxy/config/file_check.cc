@@ -4,7 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/files.h"
+#include "runtime/files/files.h"
 
 namespace palisade::config {
 namespace {
@@ -16,7 +16,7 @@ std::string Quote(absl::string_view text) {
 }  // namespace
 
 absl::Status CheckConfigFile(const std::string& file, FileKind kind) {
-  absl::StatusOr<std::string> read = common::ReadSmallFile(file, "");
+  absl::StatusOr<std::string> read = files::ReadSmallFile(file, "");
   if (!read.ok()) return read.status();
   const std::string& contents = *read;
   if (kind == FileKind::kToken) {

@@ -17,7 +17,7 @@ enum class FileKind {
 };
 
 // OK, or an error whose message names the file and the problem (the OS error
-// when it cannot be opened or read; common::ReadSmallFile's limits apply, so
+// when it cannot be opened or read; files::ReadSmallFile's limits apply, so
 // a FIFO is refused, never waited on).
 absl::Status CheckConfigFile(const std::string& file, FileKind kind);
 

@@ -17,7 +17,7 @@
 #include "absl/time/time.h"
 #include "identity/spiffe_id.h"
 #include "identity/trust_bundle.h"
-#include "proxy/tls/tls_context.h"
+#include "runtime/tls/tls_context.h"
 
 namespace palisade::credentials {
 

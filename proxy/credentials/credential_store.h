@@ -18,8 +18,8 @@
 #include "identity/spiffe_id.h"
 #include "identity/trust_bundle.h"
 #include "proxy/credentials/credential_snapshot.h"
-#include "proxy/sync/mutex.h"
-#include "proxy/tls/ticket_key_ring.h"
+#include "runtime/sync/mutex.h"
+#include "runtime/tls/ticket_key_ring.h"
 
 namespace palisade::credentials {
 

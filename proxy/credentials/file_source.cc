@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/files.h"
+#include "runtime/files/files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
 
@@ -32,7 +32,7 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
   CredentialMaterial material;
   material.source = "files";
   absl::StatusOr<std::string> chain_pem =
-      common::ReadSmallFile(files.certificate_chain_file(), "certificate_chain_file");
+      files::ReadSmallFile(files.certificate_chain_file(), "certificate_chain_file");
   if (!chain_pem.ok()) return chain_pem.status();
   auto chain = identity::ParsePemCertificates(*chain_pem);
   if (!chain.ok()) {
@@ -42,7 +42,7 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
   material.chain = *std::move(chain);
 
   absl::StatusOr<std::string> key_pem =
-      common::ReadSmallFile(files.private_key_file(), "private_key_file");
+      files::ReadSmallFile(files.private_key_file(), "private_key_file");
   if (!key_pem.ok()) return key_pem.status();
   auto key = identity::ParsePrivateKeyPem(*key_pem);
   if (!key.ok()) {
@@ -54,7 +54,7 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
 
   identity::TrustBundleSet::Builder bundles;
   for (const auto& bundle : files.trust_bundles()) {
-    absl::StatusOr<std::string> pem = common::ReadSmallFile(bundle.file(), "trust_bundles");
+    absl::StatusOr<std::string> pem = files::ReadSmallFile(bundle.file(), "trust_bundles");
     if (!pem.ok()) return pem.status();
     if (absl::Status s = bundles.AddPem(bundle.trust_domain(), *pem); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("trust bundle ", bundle.file(), " (",

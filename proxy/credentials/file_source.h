@@ -16,7 +16,7 @@
 #include "proto/palisade/config/v1/config.pb.h"
 #include "proxy/credentials/credential_store.h"
 #include "proxy/credentials/identity_source.h"
-#include "proxy/net/unique_fd.h"
+#include "runtime/net/unique_fd.h"
 
 namespace palisade::credentials {
 

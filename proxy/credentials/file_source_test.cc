@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "proxy/sync/mutex.h"
+#include "runtime/sync/mutex.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::credentials {

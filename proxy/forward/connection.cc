@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
 #include "identity/verify_reason.h"
-#include "proxy/net/plain_transport.h"
-#include "proxy/net/socket_address.h"
-#include "proxy/net/sockets.h"
-#include "proxy/tls/verify_alert.h"
+#include "runtime/net/plain_transport.h"
+#include "runtime/net/socket_address.h"
+#include "runtime/net/sockets.h"
+#include "runtime/tls/verify_alert.h"
 
 namespace palisade::forward {
 Connection::Connection(ConnectionHost* host, const ListenerContext* listener,
@@ -278,8 +278,8 @@ identity::SvidVerification Connection::CheckPeerChain(SSL* ssl) {
                                       : identity::PeerRole::kServer;
   const absl::Time now = host_->Now();
   const absl::Duration skew = host_->clock_skew();
-  const std::optional<VerifiedChainCache::Key> key = VerifiedChainCache::KeyFor(ssl, role);
-  const VerifiedChainCache::Entry* cached =
+  const std::optional<tls::VerifiedChainCache::Key> key = tls::VerifiedChainCache::KeyFor(ssl, role);
+  const tls::VerifiedChainCache::Entry* cached =
       key.has_value() ? host_->verified_chains().Find(*key, snapshot_->bundle_generation) : nullptr;
   if (cached != nullptr && now + skew >= cached->valid_from &&
       now - skew <= cached->svid.chain_not_after) {
@@ -301,7 +301,7 @@ identity::SvidVerification Connection::CheckPeerChain(SSL* ssl) {
     if (!result.ok()) return result;
     if (key.has_value()) {
       host_->verified_chains().Insert(
-          *key, VerifiedChainCache::Entry{*result.svid, valid_from, snapshot_->bundle_generation});
+          *key, tls::VerifiedChainCache::Entry{*result.svid, valid_from, snapshot_->bundle_generation});
     }
   }
   const identity::SpiffeId& id = result.svid->spiffe_id;

@@ -14,15 +14,15 @@
 
 #include "absl/time/time.h"
 #include "identity/svid_verifier.h"
-#include "proxy/event/event_loop.h"
+#include "runtime/event/event_loop.h"
 #include "proxy/forward/connection_host.h"
 #include "proxy/forward/listener_context.h"
-#include "proxy/net/pump.h"
-#include "proxy/net/socket_address.h"
-#include "proxy/net/transport.h"
-#include "proxy/net/unique_fd.h"
-#include "proxy/tls/tls_context.h"
-#include "proxy/tls/tls_transport.h"
+#include "runtime/net/pump.h"
+#include "runtime/net/socket_address.h"
+#include "runtime/net/transport.h"
+#include "runtime/net/unique_fd.h"
+#include "runtime/tls/tls_context.h"
+#include "runtime/tls/tls_transport.h"
 
 namespace palisade::forward {
 

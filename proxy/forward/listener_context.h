@@ -11,8 +11,8 @@
 
 #include "absl/time/time.h"
 #include "identity/authz_policy.h"
-#include "proxy/net/address_pattern.h"
-#include "proxy/net/socket_address.h"
+#include "runtime/net/address_pattern.h"
+#include "runtime/net/socket_address.h"
 
 namespace palisade::forward {
 

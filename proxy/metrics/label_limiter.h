@@ -8,7 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
-#include "proxy/sync/mutex.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::metrics {
 

@@ -20,7 +20,7 @@
 #include "proxy/credentials/credential_snapshot.h"
 #include "proxy/forward/connection_host.h"
 #include "proxy/metrics/label_limiter.h"
-#include "proxy/sync/mutex.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::metrics {
 

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proxy/config/config_defaults.h"
-#include "proxy/net/sockets.h"
-#include "proxy/sync/mutex.h"
+#include "runtime/net/sockets.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::server {
 namespace {

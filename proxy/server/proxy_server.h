@@ -16,7 +16,7 @@
 #include "proxy/forward/connection_host.h"
 #include "proxy/forward/listener_context.h"
 #include "proxy/server/worker.h"
-#include "proxy/sync/mutex.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::server {
 

@@ -7,7 +7,7 @@
 #include <cerrno>
 
 #include "identity/certificate.h"
-#include "proxy/net/sockets.h"
+#include "runtime/net/sockets.h"
 
 namespace palisade::server {
 namespace {

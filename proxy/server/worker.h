@@ -16,11 +16,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "proxy/event/event_loop.h"
+#include "runtime/event/event_loop.h"
 #include "proxy/forward/connection.h"
 #include "proxy/forward/connection_host.h"
-#include "proxy/net/resolver.h"
-#include "proxy/net/unique_fd.h"
+#include "runtime/net/resolver.h"
+#include "runtime/net/unique_fd.h"
 
 namespace palisade::server {
 
@@ -82,7 +82,7 @@ class Worker final : public forward::ConnectionHost {
   void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
                     absl::Time peer_valid_until) override;
   bool resumption_enabled() override { return options_.resumption; }
-  forward::VerifiedChainCache& verified_chains() override { return verified_chains_; }
+  tls::VerifiedChainCache& verified_chains() override { return verified_chains_; }
   std::shared_ptr<const forward::ListenerPolicy> ReloadedPolicy(
       const forward::ListenerContext& listener) override;
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
@@ -118,7 +118,7 @@ class Worker final : public forward::ConnectionHost {
     absl::Time peer_valid_until;
   };
   absl::flat_hash_map<std::string, CachedSession> sessions_;
-  forward::VerifiedChainCache verified_chains_;
+  tls::VerifiedChainCache verified_chains_;
   absl::flat_hash_map<const forward::ListenerContext*,
                       std::shared_ptr<const forward::ListenerPolicy>>
       policies_;

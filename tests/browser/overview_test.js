@@ -49,7 +49,7 @@ function readFile(p) { try { return fs.readFileSync(p, "utf8").trim(); } catch {
 async function startMesh() {
   const adminFile = path.join(TMP, "admin.addr");
   const listenFile = path.join(TMP, "listen.addr");
-  start("control", ["control/server/palisade-control", "serve", "--trust_domain=demo.local",
+  start("control", ["control/palisade-control", "serve", "--trust_domain=demo.local",
     `--state_dir=${TMP}/state`, "--listen=127.0.0.1:0", "--admin=127.0.0.1:0",
     `--admin_address_file=${adminFile}`, `--listen_address_file=${listenFile}`, "--svid_ttl=2m"]);
   const admin = await waitFor("the control plane", () => readFile(adminFile));
@@ -58,7 +58,7 @@ async function startMesh() {
   const workloads = ["frontend", "backend"];
   for (const w of workloads) {
     const id = `spiffe://demo.local/ns/demo/sa/${w}`;
-    const token = childProcess.execFileSync("control/server/palisade-control",
+    const token = childProcess.execFileSync("control/palisade-control",
       ["token", "create", `--spiffe_id=${id}`, `--admin=${admin}`], { encoding: "utf8" }).trim();
     fs.writeFileSync(path.join(TMP, w + ".token"), token + "\n", { mode: 0o600 });
     fs.writeFileSync(path.join(TMP, w + ".yaml"), `identity:

@@ -58,7 +58,7 @@ CommandResult ControlProcess::Cli(std::vector<std::string> args) const {
 
 absl::StatusOr<std::unique_ptr<IdentityStream>> IdentityStream::Open(const ControlProcess& control,
                                                                      const Svid* client) {
-  control::SecureChannelOptions options;
+  identity_client::SecureChannelOptions options;
   options.address = control.identity_address();
   options.server_spiffe_id = "spiffe://example.org/palisade/control";
   identity::TrustBundleSet::Builder builder;
@@ -77,8 +77,8 @@ absl::StatusOr<std::unique_ptr<IdentityStream>> IdentityStream::Open(const Contr
     options.client_key.reset(client->key.get());
   }
   auto stream = std::make_unique<IdentityStream>();
-  absl::StatusOr<std::unique_ptr<control::SecureChannel>> channel =
-      control::SecureChannel::Connect(std::move(options));
+  absl::StatusOr<std::unique_ptr<identity_client::SecureChannel>> channel =
+      identity_client::SecureChannel::Connect(std::move(options));
   if (!channel.ok()) return channel.status();
   stream->channel_ = *std::move(channel);
   stream->stub_ = control::v1::IdentityService::NewStub(stream->channel_->channel());

@@ -1,6 +1,6 @@
 // A real palisade-control process for integration tests (state directory,
 // ports 0, addresses read back from files) and real identity streams to it
-// over TLS through control/client's SecureChannel.
+// over TLS through the proxy's SecureChannel (proxy/identity_client).
 #ifndef PALISADE_TESTS_INTEGRATION_CONTROL_SERVER_FIXTURE_H_
 #define PALISADE_TESTS_INTEGRATION_CONTROL_SERVER_FIXTURE_H_
 
@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "control/client/secure_channel.h"
+#include "proxy/identity_client/secure_channel.h"
 #include "proto/palisade/control/v1/control.grpc.pb.h"
 #include "tests/util/process.h"
 
 namespace palisade::testing {
 
-inline constexpr char kControlBinary[] = "control/server/palisade-control";
+inline constexpr char kControlBinary[] = "control/palisade-control";
 
 class ControlProcess {
  public:
@@ -61,7 +61,7 @@ class IdentityStream {
   void CloseWrites() { stream_->WritesDone(); }
 
  private:
-  std::unique_ptr<control::SecureChannel> channel_;
+  std::unique_ptr<identity_client::SecureChannel> channel_;
   std::unique_ptr<control::v1::IdentityService::Stub> stub_;
   std::unique_ptr<grpc::ClientContext> context_;
   std::unique_ptr<grpc::ClientReaderWriter<control::v1::WatchRequest, control::v1::WatchResponse>>

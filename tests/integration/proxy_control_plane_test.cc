@@ -15,8 +15,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "control/client/testing/fake_identity_service.h"
-#include "control/client/testing/test_tls_server.h"
+#include "proxy/identity_client/testing/fake_identity_service.h"
+#include "proxy/identity_client/testing/test_tls_server.h"
 #include "identity/certificate.h"
 #include "tests/integration/proxy_fixture.h"
 #include "tests/util/loopback.h"
@@ -27,8 +27,8 @@
 namespace palisade::testing {
 namespace {
 
-using control::testing::FakeIdentityService;
-using control::testing::TestTlsServer;
+using identity_client::testing::FakeIdentityService;
+using identity_client::testing::TestTlsServer;
 
 constexpr char kControlId[] = "spiffe://cluster.local/palisade/control";
 

@@ -20,8 +20,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "proxy/net/socket_address.h"
-#include "proxy/net/sockets.h"
+#include "runtime/net/socket_address.h"
+#include "runtime/net/sockets.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "Address to listen on.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port here once listening.");

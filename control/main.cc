@@ -1,0 +1,368 @@
+// palisade-control: the reference control plane. One wiring point:
+//
+//   palisade-control serve --trust_domain=TD --state_dir=DIR [--listen=...] [--admin=...]
+//   palisade-control token create --spiffe_id=ID [--ttl=1h] [--single_use=true]
+//   palisade-control token revoke --id=jt-...      | token list
+//   palisade-control deregister --spiffe_id=ID     | register --spiffe_id=ID
+//   palisade-control rollover start                | rollover status
+//   palisade-control status
+//   palisade-control --version
+//
+// Every subcommand but serve talks to a running server's admin API (--admin).
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "control/inject/inject_command.h"
+#include "control/admin/admin_api.h"
+#include "control/admin/admin_client.h"
+#include "control/server/control_server.h"
+#include "control/state/state_files.h"
+#include "control/webhook/webhook_server.h"
+#include "runtime/http/http_server.h"
+#include "runtime/log/logging.h"
+#include "runtime/version.h"
+
+ABSL_FLAG(bool, version, false, "Print the version and exit.");
+ABSL_FLAG(std::string, trust_domain, "", "serve: the SPIFFE trust domain (required).");
+ABSL_FLAG(std::string, state_dir, "", "serve: directory for the CA, tokens, workloads, audit log.");
+ABSL_FLAG(std::string, listen, "0.0.0.0:15012", "serve: the identity port (TLS); port 0 allowed.");
+ABSL_FLAG(std::string, admin, "127.0.0.1:15013",
+          "The admin API address: where serve listens, and where the other subcommands connect.");
+ABSL_FLAG(bool, admin_allow_non_loopback, false,
+          "serve: allow a non-loopback --admin (the admin API has no authentication).");
+ABSL_FLAG(absl::Duration, svid_ttl, absl::Hours(1),
+          "serve: lifetime of issued SVIDs (e.g. 5s, 1h).");
+ABSL_FLAG(absl::Duration, clock_skew, absl::Seconds(30),
+          "serve: tolerated clock skew: SVIDs are backdated by it (at most 5m), tokens get it.");
+ABSL_FLAG(absl::Duration, hello_timeout, absl::Seconds(10),
+          "serve: time a stream has to send Hello.");
+ABSL_FLAG(absl::Duration, csr_timeout, absl::Seconds(30),
+          "serve: time a bootstrap stream has to send its CSR after Hello.");
+ABSL_FLAG(std::string, jwks_file, "", "serve: JWKS of the Kubernetes service-account issuer.");
+ABSL_FLAG(std::string, sa_issuer, "", "serve: required \"iss\" of service-account tokens.");
+ABSL_FLAG(std::string, sa_audience, "", "serve: required \"aud\" of service-account tokens.");
+ABSL_FLAG(std::string, plugin_ca_cert, "", "serve: plug-in CA: the signing intermediate (PEM).");
+ABSL_FLAG(std::string, plugin_ca_key, "", "serve: plug-in CA: its private key (PEM).");
+ABSL_FLAG(std::string, plugin_ca_chain, "", "serve: plug-in CA: intermediates above it (PEM).");
+ABSL_FLAG(std::string, plugin_root_bundle, "", "serve: plug-in CA: the operator's root(s) (PEM).");
+ABSL_FLAG(absl::Duration, rollover_propagating_timeout, absl::Minutes(10),
+          "serve: longest wait for bundle acknowledgements in a root rollover.");
+ABSL_FLAG(absl::Duration, rollover_rekeying_timeout, absl::Minutes(30),
+          "serve: longest wait for proxies to hold a leaf from the new root.");
+ABSL_FLAG(absl::Duration, rollover_retiring_timeout, absl::Hours(1),
+          "serve: longest wait for connections on the old root to end.");
+ABSL_FLAG(std::string, admin_address_file, "", "serve: write the bound admin address here.");
+ABSL_FLAG(std::string, public_listen, "",
+          "serve: also serve only /healthz, /ready and /metrics here (e.g. 0.0.0.0:15014 for "
+          "probes and Prometheus); the admin API stays on --admin.");
+ABSL_FLAG(std::string, webhook_listen, "",
+          "serve: the mutating admission webhook (POST /inject, HTTPS) on this address.");
+ABSL_FLAG(std::string, webhook_tls_cert, "", "serve: the webhook's certificate chain (PEM).");
+ABSL_FLAG(std::string, webhook_tls_key, "", "serve: the webhook's private key (PEM).");
+ABSL_FLAG(std::string, inject_proxy_image, "",
+          "serve: the proxy image the webhook injects (default: the injector's).");
+ABSL_FLAG(std::string, listen_address_file, "", "serve: write the bound identity address here.");
+ABSL_FLAG(absl::Duration, reload_interval, absl::Seconds(30),
+          "serve: how often --jwks_file and the webhook's certificate files are checked for "
+          "changes (SIGHUP checks at once).");
+ABSL_FLAG(std::string, log_level, "info", "serve: trace, debug, info, warn or error.");
+ABSL_FLAG(std::string, log_format, "text", "serve: text or json.");
+ABSL_FLAG(std::string, spiffe_id, "", "token create, deregister, register: the SPIFFE ID.");
+ABSL_FLAG(absl::Duration, ttl, absl::Hours(1), "token create: validity (0 = never expires).");
+ABSL_FLAG(bool, single_use, true, "token create: the token issues one SVID only.");
+ABSL_FLAG(std::string, id, "", "token revoke: the token id (jt-...) or the token itself.");
+
+namespace palisade::control {
+namespace {
+
+constexpr char kUsage[] =
+    "palisade-control: the Palisade control plane (CA, workload identity, root rollover).\n"
+    "  palisade-control serve --trust_domain=TD --state_dir=DIR [--listen=0.0.0.0:15012]\n"
+    "      [--admin=127.0.0.1:15013] [--svid_ttl=1h] [--jwks_file=F --sa_issuer=I "
+    "--sa_audience=A]\n"
+    "      [--plugin_ca_cert=F --plugin_ca_key=F --plugin_root_bundle=F [--plugin_ca_chain=F]]\n"
+    "  palisade-control token create --spiffe_id=ID [--ttl=1h] [--single_use=true]\n"
+    "  palisade-control token revoke --id=jt-...\n"
+    "  palisade-control token list\n"
+    "  palisade-control deregister --spiffe_id=ID\n"
+    "  palisade-control register --spiffe_id=ID\n"
+    "  palisade-control rollover start | rollover status\n"
+    "  palisade-control status\n"
+    "  palisade-control inject [injector flags] [FILE...]   (see palisade-control inject --help)\n"
+    "  palisade-control --version\n"
+    "  serve also takes --public_listen=ADDR (read-only /healthz /ready /metrics) and\n"
+    "  --webhook_listen=ADDR --webhook_tls_cert=F --webhook_tls_key=F [--inject_proxy_image=I]";
+
+int UsageError(const std::string& message) {
+  std::cerr << "palisade-control: " << message << "\n(see palisade-control --help)\n";
+  return 2;
+}
+
+bool WriteAddressFile(const std::string& path, const std::string& address) {
+  if (path.empty()) return true;
+  return WriteFileAtomically(path, address + "\n", 0644).ok();
+}
+
+// Raises the descriptor limit to its hard maximum: each proxy stream holds
+// three descriptors here (TLS, forwarder, gRPC's side).
+void RaiseFileLimit() {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// Re-reads the files operators renew in place; each reload logs its outcome
+// and a bad file never replaces a good one.
+void ReloadFiles(ControlServer* server, WebhookServer* webhook, bool jwks_configured) {
+  if (jwks_configured) (void)server->ReloadJwks();  // logs and counts itself
+  if (webhook == nullptr) return;
+  absl::StatusOr<bool> changed = webhook->ReloadCertificate();
+  if (!changed.ok()) {
+    log::LogEvent(log::Level::kError, "control",
+                  "webhook certificate not reloaded; the one in use stays",
+                  {{"error", std::string(changed.status().message())}});
+  } else if (*changed) {
+    log::LogEvent(log::Level::kInfo, "control", "webhook certificate reloaded", {});
+  }
+}
+
+// Blocks until SIGTERM or SIGINT and returns it; on SIGHUP and every
+// `interval` runs `reload`.
+template <typename Reload>
+int WaitForStop(const sigset_t& signals, absl::Duration interval, Reload reload) {
+  const timespec timeout = absl::ToTimespec(interval);
+  for (;;) {
+    const int signal_number = sigtimedwait(&signals, nullptr, &timeout);
+    if (signal_number == SIGTERM || signal_number == SIGINT) return signal_number;
+    if (signal_number == SIGHUP) {
+      log::LogEvent(log::Level::kInfo, "control", "SIGHUP: reloading files", {});
+      reload();
+    } else if (signal_number < 0 && errno == EAGAIN) {
+      reload();
+    }
+  }
+}
+
+int Serve() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  RaiseFileLimit();
+  const absl::Duration reload_interval = absl::GetFlag(FLAGS_reload_interval);
+  if (reload_interval <= absl::ZeroDuration()) {
+    return UsageError("--reload_interval: must be more than zero");
+  }
+  if (absl::Status s =
+          log::InitLogging(absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
+      !s.ok()) {
+    return UsageError(std::string(s.message()));
+  }
+  ControlServerOptions options;
+  options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
+  options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.admin = absl::GetFlag(FLAGS_admin);
+  options.admin_allow_non_loopback = absl::GetFlag(FLAGS_admin_allow_non_loopback);
+  options.svid_ttl = absl::GetFlag(FLAGS_svid_ttl);
+  options.clock_skew = absl::GetFlag(FLAGS_clock_skew);
+  options.hello_timeout = absl::GetFlag(FLAGS_hello_timeout);
+  options.csr_timeout = absl::GetFlag(FLAGS_csr_timeout);
+  options.jwks_file = absl::GetFlag(FLAGS_jwks_file);
+  options.sa_issuer = absl::GetFlag(FLAGS_sa_issuer);
+  options.sa_audience = absl::GetFlag(FLAGS_sa_audience);
+  options.plugin_ca_cert = absl::GetFlag(FLAGS_plugin_ca_cert);
+  options.plugin_ca_key = absl::GetFlag(FLAGS_plugin_ca_key);
+  options.plugin_ca_chain = absl::GetFlag(FLAGS_plugin_ca_chain);
+  options.plugin_root_bundle = absl::GetFlag(FLAGS_plugin_root_bundle);
+  options.rollover.propagating = absl::GetFlag(FLAGS_rollover_propagating_timeout);
+  options.rollover.rekeying = absl::GetFlag(FLAGS_rollover_rekeying_timeout);
+  options.rollover.retiring = absl::GetFlag(FLAGS_rollover_retiring_timeout);
+  // Short-lived test SVIDs want a faster housekeeping tick.
+  options.tick = std::clamp(options.svid_ttl / 20, absl::Milliseconds(100), absl::Seconds(1));
+
+  absl::StatusOr<std::unique_ptr<ControlServer>> server = ControlServer::Create(options);
+  if (!server.ok()) {
+    std::cerr << "palisade-control: " << server.status().message() << "\n";
+    return absl::IsInvalidArgument(server.status()) ? 2 : 1;
+  }
+  if (absl::Status s = (*server)->Start(); !s.ok()) {
+    std::cerr << "palisade-control: " << s.message() << "\n";
+    return 1;
+  }
+  if (!WriteAddressFile(absl::GetFlag(FLAGS_listen_address_file),
+                        (*server)->identity_address().ToString()) ||
+      !WriteAddressFile(absl::GetFlag(FLAGS_admin_address_file),
+                        (*server)->admin_address().ToString())) {
+    std::cerr << "palisade-control: cannot write --listen_address_file/--admin_address_file\n";
+    return 1;
+  }
+  std::unique_ptr<http::HttpServer> public_http;
+  if (const std::string address = absl::GetFlag(FLAGS_public_listen); !address.empty()) {
+    public_http = std::make_unique<http::HttpServer>();
+    absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
+    if (!parsed.ok())
+      return UsageError("--public_listen: " + std::string(parsed.status().message()));
+    InstallPublicRoutes(public_http.get(), server->get());
+    if (absl::Status s = public_http->Start(*parsed); !s.ok()) {
+      std::cerr << "palisade-control: --public_listen: " << s.message() << "\n";
+      return 1;
+    }
+    log::LogEvent(log::Level::kInfo, "control", "health and metrics server up",
+                  {{"address", public_http->address().ToString()}});
+  }
+  std::unique_ptr<WebhookServer> webhook;
+  if (const std::string address = absl::GetFlag(FLAGS_webhook_listen); !address.empty()) {
+    absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
+    if (!parsed.ok())
+      return UsageError("--webhook_listen: " + std::string(parsed.status().message()));
+    if (absl::GetFlag(FLAGS_webhook_tls_cert).empty() ||
+        absl::GetFlag(FLAGS_webhook_tls_key).empty()) {
+      return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
+    }
+    WebhookServer::Options webhook_options;
+    webhook_options.listen = *parsed;
+    webhook_options.tls_certificate_file = absl::GetFlag(FLAGS_webhook_tls_cert);
+    webhook_options.tls_key_file = absl::GetFlag(FLAGS_webhook_tls_key);
+    if (const std::string image = absl::GetFlag(FLAGS_inject_proxy_image); !image.empty()) {
+      webhook_options.inject.proxy_image = image;
+    }
+    absl::StatusOr<std::unique_ptr<WebhookServer>> started =
+        WebhookServer::Start(std::move(webhook_options));
+    if (!started.ok()) {
+      std::cerr << "palisade-control: webhook: " << started.status().message() << "\n";
+      return 1;
+    }
+    webhook = *std::move(started);
+    log::LogEvent(log::Level::kInfo, "control", "admission webhook up",
+                  {{"address", webhook->address().ToString()}});
+  }
+
+  const int signal_number = WaitForStop(signals, reload_interval, [&] {
+    ReloadFiles(server->get(), webhook.get(), !absl::GetFlag(FLAGS_jwks_file).empty());
+  });
+  log::LogEvent(log::Level::kInfo, "control", "stopping", {{"signal", strsignal(signal_number)}});
+  // The webhook and the public port call into the server: they go first.
+  webhook.reset();
+  public_http.reset();
+  (*server)->Stop();
+  server->reset();
+  log::LogEvent(log::Level::kInfo, "control", "stopped", {});
+  return 0;
+}
+
+// Calls the admin API; prints the JSON answer (or the error) and returns the
+// exit code.
+int Call(const std::string& method, const std::string& path, const nlohmann::json& body,
+         const std::function<void(const nlohmann::json&)>& print = nullptr) {
+  const std::string admin = absl::GetFlag(FLAGS_admin);
+  absl::StatusOr<AdminResponse> response =
+      AdminRequest(admin, method, path, body.is_null() ? "" : body.dump());
+  if (!response.ok()) {
+    std::cerr << "palisade-control: " << response.status().message() << "\n";
+    return 1;
+  }
+  nlohmann::json answer = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->status != 200) {
+    const std::string error = !answer.is_discarded() && answer.contains("error")
+                                  ? answer["error"].get<std::string>()
+                                  : response->body;
+    std::cerr << "palisade-control: " << error << " (HTTP " << response->status << ")\n";
+    return response->status == 400 ? 2 : 1;
+  }
+  if (answer.is_discarded()) {
+    std::cout << response->body;
+  } else if (print) {
+    print(answer);
+  } else {
+    std::cout << answer.dump(2) << "\n";
+  }
+  return 0;
+}
+
+int RequireSpiffeId() {
+  return absl::GetFlag(FLAGS_spiffe_id).empty() ? UsageError("--spiffe_id=ID is required") : 0;
+}
+
+int Dispatch(const std::vector<std::string>& args) {
+  const std::string command = args.empty() ? "" : args[0];
+  const std::string sub = args.size() > 1 ? args[1] : "";
+  if (command == "serve" && args.size() == 1) return Serve();
+  if (command == "token" && sub == "create" && args.size() == 2) {
+    if (int rc = RequireSpiffeId(); rc != 0) return rc;
+    const absl::Duration ttl = absl::GetFlag(FLAGS_ttl);
+    if (ttl < absl::ZeroDuration()) return UsageError("--ttl must not be negative");
+    return Call("POST", "/api/v1/tokens",
+                {{"spiffe_id", absl::GetFlag(FLAGS_spiffe_id)},
+                 {"ttl_seconds", absl::ToInt64Seconds(ttl)},
+                 {"single_use", absl::GetFlag(FLAGS_single_use)}},
+                [](const nlohmann::json& answer) {
+                  // The secret alone on stdout, for scripts; the rest on stderr.
+                  std::cout << answer.value("token", "") << "\n";
+                  std::cerr << "join token " << answer.value("id", "") << " for "
+                            << answer.value("spiffe_id", "") << ", expires "
+                            << answer.value("expires_at", "")
+                            << (answer.value("single_use", true) ? ", single-use" : "") << "\n";
+                });
+  }
+  if (command == "token" && sub == "revoke" && args.size() == 2) {
+    if (absl::GetFlag(FLAGS_id).empty()) return UsageError("--id=jt-... is required");
+    return Call("POST", "/api/v1/tokens/revoke", {{"id", absl::GetFlag(FLAGS_id)}});
+  }
+  if (command == "token" && sub == "list" && args.size() == 2) {
+    return Call("GET", "/api/v1/tokens", nullptr);
+  }
+  if (command == "deregister" && args.size() == 1) {
+    if (int rc = RequireSpiffeId(); rc != 0) return rc;
+    return Call("POST", "/api/v1/deregister", {{"spiffe_id", absl::GetFlag(FLAGS_spiffe_id)}});
+  }
+  if (command == "register" && args.size() == 1) {
+    if (int rc = RequireSpiffeId(); rc != 0) return rc;
+    return Call("POST", "/api/v1/register", {{"spiffe_id", absl::GetFlag(FLAGS_spiffe_id)}});
+  }
+  if (command == "rollover" && sub == "start" && args.size() == 2) {
+    return Call("POST", "/api/v1/rollover/start", nullptr);
+  }
+  if (command == "rollover" && sub == "status" && args.size() == 2) {
+    return Call("GET", "/api/v1/rollover", nullptr);
+  }
+  if (command == "status" && args.size() == 1) return Call("GET", "/api/v1/state", nullptr);
+  if (command.empty()) return UsageError("a subcommand is required");
+  return UsageError(absl::StrCat("unknown subcommand \"", absl::StrJoin(args, " "), "\""));
+}
+
+}  // namespace
+}  // namespace palisade::control
+
+int main(int argc, char** argv) {
+  // The injector parses its own flags: hand it everything after "inject".
+  if (argc >= 2 && std::string(argv[1]) == "inject") {
+    return palisade::inject::RunInjectCommand(argc - 1, argv + 1);
+  }
+  absl::SetProgramUsageMessage(palisade::control::kUsage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_version)) {
+    std::cout << "palisade-control " << palisade::kVersion << " (BoringSSL)\n";
+    return 0;
+  }
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  return palisade::control::Dispatch(args);
+}

@@ -1,0 +1,124 @@
+#include "control/metrics/control_metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace palisade::control {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+constexpr const char* kPhases[] = {"idle", "propagating", "rekeying", "retiring"};
+
+}  // namespace
+
+ControlMetrics::ControlMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      issued_(BuildCounter()
+                  .Name("palisade_control_certificates_issued_total")
+                  .Help("X.509-SVIDs issued, by kind (bootstrap, renewal, self)")
+                  .Register(*registry_)),
+      refusals_(BuildCounter()
+                    .Name("palisade_control_refusals_total")
+                    .Help("Streams or requests refused, by reason")
+                    .Register(*registry_)),
+      streams_(BuildGauge()
+                   .Name("palisade_control_streams_connected")
+                   .Help("Identity streams open now")
+                   .Register(*registry_)
+                   .Add({})),
+      bundle_version_(BuildGauge()
+                          .Name("palisade_control_bundle_version")
+                          .Help("Version of the trust bundle pushed to proxies")
+                          .Register(*registry_)
+                          .Add({})),
+      bundle_roots_(BuildGauge()
+                        .Name("palisade_control_bundle_roots")
+                        .Help("Roots in the trust bundle")
+                        .Register(*registry_)
+                        .Add({})),
+      rollover_phase_(BuildGauge()
+                          .Name("palisade_control_rollover_phase")
+                          .Help("1 for the current root rollover phase")
+                          .Register(*registry_)),
+      rollover_waiting_(BuildGauge()
+                            .Name("palisade_control_rollover_waiting_on_proxies")
+                            .Help("Proxies the current rollover phase waits for")
+                            .Register(*registry_)
+                            .Add({})),
+      issuance_seconds_(
+          BuildHistogram()
+              .Name("palisade_control_issuance_duration_seconds")
+              .Help("Time to check a CSR and sign its SVID")
+              .Register(*registry_)
+              .Add({},
+                   prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                           0.005, 0.01, 0.025, 0.05, 0.1, 0.25})),
+      handshakes_(BuildCounter()
+                      .Name("palisade_control_tls_handshakes_total")
+                      .Help("TLS handshakes on the identity port, by result")
+                      .Register(*registry_)),
+      serving_expiry_(BuildGauge()
+                          .Name("palisade_control_serving_svid_expiry_timestamp_seconds")
+                          .Help("notAfter of the control plane's own serving SVID, Unix time")
+                          .Register(*registry_)
+                          .Add({})),
+      jwks_loads_(BuildCounter()
+                      .Name("palisade_control_jwks_loads_total")
+                      .Help("Loads of the service-account JWKS file, by result (accepted, "
+                            "refused: the keys in use stayed)")
+                      .Register(*registry_)),
+      jwks_keys_(BuildGauge()
+                     .Name("palisade_control_jwks_keys")
+                     .Help("Service-account token keys in use")
+                     .Register(*registry_)
+                     .Add({})) {
+  // Series that exist from the start at 0, so increase() sees their first event.
+  for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
+  for (const char* result : {"accepted", "refused"}) jwks_loads_.Add({{"result", result}});
+  SetRollover("idle", 0);
+}
+
+void ControlMetrics::OnIssued(const std::string& kind, absl::Duration latency) {
+  issued_.Add({{"kind", kind}}).Increment();
+  issuance_seconds_.Observe(absl::ToDoubleSeconds(latency));
+}
+
+void ControlMetrics::OnRefused(const std::string& reason) {
+  refusals_.Add({{"reason", reason}}).Increment();
+}
+
+void ControlMetrics::SetStreams(int64_t connected) { streams_.Set(static_cast<double>(connected)); }
+
+void ControlMetrics::SetBundle(uint64_t version, size_t roots) {
+  bundle_version_.Set(static_cast<double>(version));
+  bundle_roots_.Set(static_cast<double>(roots));
+}
+
+void ControlMetrics::SetRollover(const std::string& phase, size_t waiting_on) {
+  for (const char* p : kPhases) rollover_phase_.Add({{"phase", p}}).Set(phase == p ? 1 : 0);
+  rollover_waiting_.Set(static_cast<double>(waiting_on));
+}
+
+void ControlMetrics::OnHandshake(const std::string& result) {
+  handshakes_.Add({{"result", result}}).Increment();
+}
+
+void ControlMetrics::SetServingSvidExpiry(absl::Time not_after) {
+  serving_expiry_.Set(absl::ToDoubleSeconds(not_after - absl::UnixEpoch()));
+}
+
+void ControlMetrics::OnJwksLoad(bool accepted, size_t keys) {
+  jwks_loads_.Add({{"result", accepted ? "accepted" : "refused"}}).Increment();
+  if (accepted) jwks_keys_.Set(static_cast<double>(keys));
+}
+
+std::string ControlMetrics::Serialize() {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace palisade::control

@@ -1,0 +1,58 @@
+// palisade-control's Prometheus metrics (prefix palisade_control_):
+// certificates issued, refusals by reason, connected streams, bundle version,
+// rollover phase, issuance latency, TLS front-end handshakes, JWKS loads.
+#ifndef PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
+#define PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace palisade::control {
+
+// Thread-safe (prometheus-cpp metrics are).
+class ControlMetrics {
+ public:
+  ControlMetrics();
+
+  // kind: "bootstrap", "renewal" or "self" (the control plane's own SVID).
+  void OnIssued(const std::string& kind, absl::Duration latency);
+  void OnRefused(const std::string& reason);
+  void SetStreams(int64_t connected);
+  void SetBundle(uint64_t version, size_t roots);
+  // phase: "idle", "propagating", "rekeying", "retiring".
+  void SetRollover(const std::string& phase, size_t waiting_on);
+  void OnHandshake(const std::string& result);
+  void SetServingSvidExpiry(absl::Time not_after);
+  // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
+  void OnJwksLoad(bool accepted, size_t keys);
+
+  std::string Serialize();
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& issued_;
+  prometheus::Family<prometheus::Counter>& refusals_;
+  prometheus::Gauge& streams_;
+  prometheus::Gauge& bundle_version_;
+  prometheus::Gauge& bundle_roots_;
+  prometheus::Family<prometheus::Gauge>& rollover_phase_;
+  prometheus::Gauge& rollover_waiting_;
+  prometheus::Histogram& issuance_seconds_;
+  prometheus::Family<prometheus::Counter>& handshakes_;
+  prometheus::Gauge& serving_expiry_;
+  prometheus::Family<prometheus::Counter>& jwks_loads_;
+  prometheus::Gauge& jwks_keys_;
+};
+
+}  // namespace palisade::control
+
+#endif  // PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_

@@ -1,0 +1,106 @@
+// IdentityService.Watch: authenticates each proxy (its SVID over mTLS, a join
+// token, or a Kubernetes service-account token), answers Hello with the trust
+// bundle and each CSR with an SVID, pushes bundle changes and re-key requests,
+// and audits every issuance and refusal. See control/README.md.
+#ifndef PALISADE_CONTROL_SERVICE_IDENTITY_SERVICE_H_
+#define PALISADE_CONTROL_SERVICE_IDENTITY_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "control/service/audit_log.h"
+#include "control/ca/certificate_authority.h"
+#include "control/metrics/control_metrics.h"
+#include "control/auth/join_token_store.h"
+#include "control/service/peer_table.h"
+#include "control/ca/rollover_machine.h"
+#include "control/auth/service_account_verifier.h"
+#include "control/service/watch_stream.h"
+#include "control/service/workload_registry.h"
+#include "proto/palisade/control/v1/control.grpc.pb.h"
+#include "runtime/sync/mutex.h"
+
+namespace palisade::control {
+
+struct IdentityServiceOptions {
+  std::string trust_domain;
+  absl::Duration svid_ttl = absl::Hours(1);
+  // notBefore = now - backdate, for proxies whose clocks lag (bounded).
+  absl::Duration backdate = absl::Seconds(30);
+  absl::Duration hello_timeout = absl::Seconds(10);
+  absl::Duration csr_timeout = absl::Seconds(30);  // bootstrap streams
+  size_t max_message_bytes = 64 * 1024;
+  double renew_spread = 0.1;  // renew_after = half the lifetime, +/- this fraction
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+struct IdentityServiceDeps {
+  CertificateAuthority* ca = nullptr;
+  JoinTokenStore* tokens = nullptr;
+  const ServiceAccountVerifier* service_accounts = nullptr;  // null: SA tokens refused
+  WorkloadRegistry* registry = nullptr;
+  const PeerTable* peers = nullptr;
+  AuditLog* audit = nullptr;
+  ControlMetrics* metrics = nullptr;  // optional
+};
+
+// Thread-safe: gRPC runs the streams on its threads; pushes and sweeps come
+// from the control plane's housekeeping and admin threads.
+class IdentityService final : public v1::IdentityService::CallbackService, public StreamHost {
+ public:
+  IdentityService(IdentityServiceOptions options, IdentityServiceDeps deps);
+  ~IdentityService() override;
+
+  grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* Watch(
+      grpc::CallbackServerContext* context) override;
+
+  // Sends the CA's current bundle to every authenticated stream.
+  void PushBundle();
+  // Asks every authenticated stream for a CSR now.
+  void RequestRekey(const std::string& reason);
+  // Ends the streams of `spiffe_id` (de-registration) with PERMISSION_DENIED.
+  size_t CloseStreamsOf(const std::string& spiffe_id, const std::string& reason);
+  // Ends the streams whose identity descends from join token `token_id`.
+  size_t CloseStreamsOfToken(const std::string& token_id, const std::string& reason);
+  // Ends streams past their Hello or CSR deadline.
+  void CheckDeadlines();
+
+  std::vector<StreamInfo> Streams() const;
+  // The authenticated streams as the rollover machine sees them.
+  std::vector<ProxyView> Fleet() const;
+  size_t stream_count() const;
+
+  // StreamHost.
+  absl::Status OnStreamStart(const std::shared_ptr<WatchStream>& stream) override;
+  absl::Status OnMessage(const std::shared_ptr<WatchStream>& stream,
+                         const v1::WatchRequest& request) override;
+  void OnStreamDone(const std::shared_ptr<WatchStream>& stream) override;
+
+ private:
+  absl::Status OnHello(WatchStream& stream, const v1::Hello& hello);
+  absl::Status OnCsr(WatchStream& stream, const v1::CertificateSigningRequest& csr);
+  // Audits and counts a refusal, returns it for the stream to end with.
+  absl::Status Refuse(const StreamInfo& info, const std::string& claimed_id,
+                      const absl::Status& refusal);
+  v1::TrustBundleUpdate BundleMessage() const;
+  absl::Time RenewAfter(absl::Time now, absl::Time not_after);
+  std::vector<std::shared_ptr<WatchStream>> Snapshot() const;
+  void UpdateStreamGauge();
+
+  const IdentityServiceOptions options_;
+  const IdentityServiceDeps deps_;
+  mutable sync::Mutex mu_;
+  std::map<uint64_t, std::shared_ptr<WatchStream>> streams_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace palisade::control
+
+#endif  // PALISADE_CONTROL_SERVICE_IDENTITY_SERVICE_H_

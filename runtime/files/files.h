@@ -1,0 +1,29 @@
+// Reading the small files a process is configured with: certificate chains,
+// keys, trust bundles, tokens, JWKS documents. One reader so every caller
+// refuses the same mistakes (a directory, a FIFO, a runaway file) with the
+// same words.
+#ifndef PALISADE_RUNTIME_FILES_FILES_H_
+#define PALISADE_RUNTIME_FILES_FILES_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace palisade::files {
+
+// Far above any real bundle (thousands of certificates), far below memory trouble.
+inline constexpr size_t kMaxSmallFileBytes = 4 << 20;
+
+// The whole of the regular file at `path` (symlinks followed). Never waits on
+// a FIFO. Errors read `<what> "<path>": <problem>`, `what` naming the file's
+// role (a config field or flag): NotFound when it does not exist,
+// InvalidArgument when it is not a regular file or holds more than
+// `max_bytes`, FailedPrecondition for other OS errors (with strerror).
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, absl::string_view what,
+                                          size_t max_bytes = kMaxSmallFileBytes);
+
+}  // namespace palisade::files
+
+#endif  // PALISADE_RUNTIME_FILES_FILES_H_

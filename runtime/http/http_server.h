@@ -1,0 +1,59 @@
+// A small HTTP server for admin endpoints: libevent's evhttp (a maintained
+// HTTP/1.1 parser) on its own event loop thread, with exact-path routes.
+#ifndef PALISADE_RUNTIME_HTTP_HTTP_SERVER_H_
+#define PALISADE_RUNTIME_HTTP_HTTP_SERVER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "runtime/event/event_loop.h"
+#include "runtime/net/socket_address.h"
+
+struct evhttp;
+struct evhttp_request;
+
+namespace palisade::http {
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST"
+  std::string path;
+  std::string query;  // raw, without '?'
+  std::string body;
+};
+
+// Handlers run on the server's own thread, one at a time.
+class HttpServer {
+ public:
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  // Registers before Start().
+  void Route(const std::string& method, const std::string& path, Handler handler);
+  absl::Status Start(const net::SocketAddress& address);
+  ~HttpServer();
+
+  net::SocketAddress address() const { return bound_; }
+
+ private:
+  static void OnRequest(evhttp_request* request, void* arg);
+
+  std::map<std::pair<std::string, std::string>, Handler> routes_;
+  std::unique_ptr<event::EventLoop> loop_;
+  evhttp* http_ = nullptr;
+  net::SocketAddress bound_;
+  std::thread thread_;
+};
+
+}  // namespace palisade::http
+
+#endif  // PALISADE_RUNTIME_HTTP_HTTP_SERVER_H_

@@ -1,0 +1,20 @@
+// Why a TLS handshake or connection failed, as the reason codes used in
+// metrics and logs ("no_certificate", "protocol_version", "not_tls", ...).
+#ifndef PALISADE_RUNTIME_TLS_TLS_ERROR_H_
+#define PALISADE_RUNTIME_TLS_TLS_ERROR_H_
+
+#include <cstdint>
+#include <string>
+
+namespace palisade::tls {
+
+// Reason code for a packed BoringSSL error (ERR_get_error()).
+const char* ReasonForSslError(uint32_t packed_error);
+
+// Drains BoringSSL's error queue of this thread into one line for logs,
+// returning the code of the first (most specific) error, 0 when empty.
+uint32_t DrainErrorQueue(std::string* detail);
+
+}  // namespace palisade::tls
+
+#endif  // PALISADE_RUNTIME_TLS_TLS_ERROR_H_

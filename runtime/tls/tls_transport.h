@@ -1,0 +1,50 @@
+// A Transport through a BoringSSL connection on a non-blocking socket, plus
+// the handshake that comes before it can carry bytes.
+#ifndef PALISADE_RUNTIME_TLS_TLS_TRANSPORT_H_
+#define PALISADE_RUNTIME_TLS_TLS_TRANSPORT_H_
+
+#include <openssl/ssl.h>
+
+#include <string>
+
+#include "runtime/net/transport.h"
+#include "runtime/net/unique_fd.h"
+
+namespace palisade::tls {
+
+class TlsTransport final : public net::Transport {
+ public:
+  // `ssl` is already in accept or connect state; it is bound to `fd` here.
+  TlsTransport(net::UniqueFd fd, bssl::UniquePtr<SSL> ssl);
+  ~TlsTransport() override;
+
+  // kOk once the handshake is complete; kError with error() set to a reason
+  // code (see tls_error.h) when it failed.
+  net::IoResult Handshake();
+
+  int fd() const override { return fd_.get(); }
+  net::IoResult Read(char* buffer, size_t length) override;
+  net::IoResult Write(const char* data, size_t length) override;
+  net::IoResult ShutdownWrite() override;
+  const std::string& error() const override { return error_; }
+  // The peer closed TCP without close_notify (possible truncation).
+  bool truncated() const { return truncated_; }
+  // Human-readable detail of the last error (BoringSSL's error queue).
+  const std::string& error_detail() const { return error_detail_; }
+
+  SSL* ssl() const { return ssl_.get(); }
+
+ private:
+  net::IoResult Classify(int ret, bool in_handshake);
+
+  net::UniqueFd fd_;
+  bssl::UniquePtr<SSL> ssl_;
+  std::string error_;
+  std::string error_detail_;
+  bool truncated_ = false;
+  bool close_notify_sent_ = false;
+};
+
+}  // namespace palisade::tls
+
+#endif  // PALISADE_RUNTIME_TLS_TLS_TRANSPORT_H_
