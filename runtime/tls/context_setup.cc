@@ -4,25 +4,59 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
-#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "runtime/status/status_macros.h"
+#include "runtime/tls/connection_hooks.h"
 #include "runtime/tls/tls_error.h"
 
 namespace palisade::tls {
 namespace {
 
-absl::Status SslFailure(absl::string_view what) {
-  std::string detail;
-  DrainErrorQueue(&detail);
-  return absl::InvalidArgumentError(absl::StrCat(what, ": ", detail));
+int VerifyMode(const ContextOptions& options) {
+  if (options.role == Role::kClient) return SSL_VERIFY_PEER;
+  switch (options.peer_certificates) {
+    case PeerCertificates::kNotRequested:
+      return SSL_VERIFY_NONE;
+    case PeerCertificates::kOptional:
+      return SSL_VERIFY_PEER;
+    case PeerCertificates::kRequired:
+      return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  }
+  return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+}
+
+void SetUpResumption(SSL_CTX* ctx, const ContextOptions& options) {
+  if (options.role == Role::kServer) {
+    // Stateless tickets only: no server-side session cache to lock or grow.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (options.ticket_keys == nullptr) {
+      SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+      SSL_CTX_set_num_tickets(ctx, 0);
+      return;
+    }
+    options.ticket_keys->InstallOn(ctx);
+    SSL_CTX_set_num_tickets(ctx, 1);
+    SSL_CTX_set_timeout(
+        ctx, static_cast<uint32_t>(absl::ToInt64Seconds(2 * options.ticket_keys->rotation())));
+    return;
+  }
+  if (!options.client_sessions) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    return;
+  }
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  InstallNewSessionTrampoline(ctx);
 }
 
 }  // namespace
 
-absl::Status ApplyProtocolPolicy(SSL_CTX* ctx, uint16_t min_version) {
-  if (!SSL_CTX_set_min_proto_version(ctx, std::max<uint16_t>(min_version, TLS1_2_VERSION)) ||
-      !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
+absl::Status ApplyProtocolPolicy(SSL_CTX* ctx, uint16_t min_version, uint16_t max_version) {
+  const uint16_t floor = std::max<uint16_t>(min_version, TLS1_2_VERSION);
+  if (!SSL_CTX_set_min_proto_version(ctx, floor) ||
+      !SSL_CTX_set_max_proto_version(ctx,
+                                     std::clamp<uint16_t>(max_version, floor, TLS1_3_VERSION))) {
     return SslFailure("TLS versions");
   }
   if (!SSL_CTX_set1_curves_list(ctx, "X25519:P-256")) return SslFailure("TLS curves");
@@ -42,6 +76,25 @@ absl::Status UseCertificateChain(SSL_CTX* ctx, absl::Span<X509* const> chain, EV
   }
   if (!SSL_CTX_use_PrivateKey(ctx, key)) return SslFailure("private key");
   return absl::OkStatus();
+}
+
+absl::StatusOr<bssl::UniquePtr<SSL_CTX>> NewContext(const ContextOptions& options) {
+  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
+  if (ctx == nullptr) return SslFailure("SSL_CTX_new");
+  RETURN_IF_ERROR(ApplyProtocolPolicy(ctx.get(), options.min_version, options.max_version));
+  const bool presents = !options.chain.empty() || options.key != nullptr;
+  if (options.role == Role::kServer || presents) {
+    RETURN_IF_ERROR(UseCertificateChain(ctx.get(), options.chain, options.key));
+  }
+  const int mode = VerifyMode(options);
+  if (mode != SSL_VERIFY_NONE) InstallVerifyTrampoline(ctx.get(), mode);
+  if (options.role == Role::kClient && !options.alpn.empty() &&
+      SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const uint8_t*>(options.alpn.data()),
+                              options.alpn.size()) != 0) {
+    return SslFailure("ALPN protocols");
+  }
+  SetUpResumption(ctx.get(), options);
+  return ctx;
 }
 
 }  // namespace palisade::tls

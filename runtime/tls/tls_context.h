@@ -1,7 +1,7 @@
-// The SSL_CTXs for one identity: a server context that demands a client
-// certificate and a client context that presents the SVID. Both hand peer
-// verification to the connection that owns each SSL (TlsConnectionHooks), so
-// one context serves every listener and policy.
+// The SSL_CTXs for one SVID: a server context that demands a client
+// certificate and a client context that presents the SVID, both built by
+// NewContext. Peer verification goes to the connection that owns each SSL
+// (TlsConnectionHooks), so one context serves every listener and policy.
 #ifndef PALISADE_RUNTIME_TLS_TLS_CONTEXT_H_
 #define PALISADE_RUNTIME_TLS_TLS_CONTEXT_H_
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/tls/connection_hooks.h"
 #include "runtime/tls/ticket_key_ring.h"
 
 namespace palisade::tls {
@@ -20,29 +21,11 @@ struct TlsSettings {
   bool session_resumption = true;
 };
 
-// What the SSL_CTX callbacks need from the connection an SSL belongs to.
-class TlsConnectionHooks {
- public:
-  virtual ~TlsConnectionHooks() = default;
-  // Called once with the peer's chain during a full handshake; ssl_verify_ok
-  // continues, ssl_verify_invalid aborts with *out_alert.
-  virtual ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) = 0;
-  // A client session to offer on the next connection to the same upstream.
-  virtual void OnNewClientSession(bssl::UniquePtr<SSL_SESSION> session) {}
-};
-
-void AttachHooks(SSL* ssl, TlsConnectionHooks* hooks);
-
-// For a server SSL whose peers may send no certificate (the control plane's
-// identity port: a proxy's first contact has none). A certificate that is
-// sent still goes to the hooks' VerifyPeer.
-void MakeClientCertificateOptional(SSL* ssl);
-
 // Immutable once built; shared by all workers.
 class TlsContext {
  public:
   // `chain` is the SVID leaf first, then intermediates; `key` the leaf's key.
-  // `ticket_keys` may be null when resumption is off; it must outlive this.
+  // `ticket_keys` may be null when resumption is off.
   static absl::StatusOr<std::shared_ptr<const TlsContext>> Create(
       const std::vector<X509*>& chain, EVP_PKEY* key, const TlsSettings& settings,
       std::shared_ptr<TicketKeyRing> ticket_keys);
@@ -54,9 +37,10 @@ class TlsContext {
 
  private:
   TlsContext() = default;
+  // Declared first: the contexts hold a pointer to it and go before it.
+  std::shared_ptr<TicketKeyRing> ticket_keys_;
   bssl::UniquePtr<SSL_CTX> server_;
   bssl::UniquePtr<SSL_CTX> client_;
-  std::shared_ptr<TicketKeyRing> ticket_keys_;
 };
 
 }  // namespace palisade::tls

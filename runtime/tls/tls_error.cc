@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace palisade::tls {
 
 const char* ReasonForSslError(uint32_t packed_error) {
@@ -50,6 +52,12 @@ uint32_t DrainErrorQueue(std::string* detail) {
     detail->append(buf);
   }
   return first;
+}
+
+absl::Status SslFailure(absl::string_view what) {
+  std::string detail;
+  DrainErrorQueue(&detail);
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", detail));
 }
 
 }  // namespace palisade::tls

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
 namespace palisade::tls {
 
 // Reason code for a packed BoringSSL error (ERR_get_error()).
@@ -14,6 +17,10 @@ const char* ReasonForSslError(uint32_t packed_error);
 // Drains BoringSSL's error queue of this thread into one line for logs,
 // returning the code of the first (most specific) error, 0 when empty.
 uint32_t DrainErrorQueue(std::string* detail);
+
+// InvalidArgument "<what>: <BoringSSL's error queue>", draining the queue:
+// how a failed BoringSSL call becomes a Status at its call site.
+absl::Status SslFailure(absl::string_view what);
 
 }  // namespace palisade::tls
 

@@ -5,8 +5,8 @@
 // checks validity times and authorization every time. Proof that the peer
 // holds the leaf's key is BoringSSL's own CertificateVerify check, which
 // caching cannot skip.
-#ifndef PALISADE_RUNTIME_TLS_VERIFIED_CHAIN_CACHE_H_
-#define PALISADE_RUNTIME_TLS_VERIFIED_CHAIN_CACHE_H_
+#ifndef PALISADE_RUNTIME_VERIFY_VERIFIED_CHAIN_CACHE_H_
+#define PALISADE_RUNTIME_VERIFY_VERIFIED_CHAIN_CACHE_H_
 
 #include <openssl/ssl.h>
 
@@ -19,7 +19,7 @@
 #include "absl/time/time.h"
 #include "identity/svid_verifier.h"
 
-namespace palisade::tls {
+namespace palisade::verify {
 
 // One per worker; loop thread only.
 class VerifiedChainCache {
@@ -53,6 +53,6 @@ class VerifiedChainCache {
   absl::flat_hash_map<Key, Entry, KeyHash> entries_;
 };
 
-}  // namespace palisade::tls
+}  // namespace palisade::verify
 
-#endif  // PALISADE_RUNTIME_TLS_VERIFIED_CHAIN_CACHE_H_
+#endif  // PALISADE_RUNTIME_VERIFY_VERIFIED_CHAIN_CACHE_H_

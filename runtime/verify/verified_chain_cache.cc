@@ -1,9 +1,9 @@
-#include "runtime/tls/verified_chain_cache.h"
+#include "runtime/verify/verified_chain_cache.h"
 
 #include <openssl/pool.h>
 #include <openssl/sha.h>
 
-namespace palisade::tls {
+namespace palisade::verify {
 
 std::optional<VerifiedChainCache::Key> VerifiedChainCache::KeyFor(const SSL* ssl,
                                                                   identity::PeerRole role) {
@@ -39,4 +39,4 @@ void VerifiedChainCache::Insert(const Key& key, Entry entry) {
   entries_.insert_or_assign(key, std::move(entry));
 }
 
-}  // namespace palisade::tls
+}  // namespace palisade::verify

@@ -1,8 +1,8 @@
-#include "runtime/tls/verify_alert.h"
+#include "runtime/verify/verify_alert.h"
 
 #include <openssl/ssl.h>
 
-namespace palisade::tls {
+namespace palisade::verify {
 
 uint8_t AlertFor(identity::VerifyReason reason) {
   using identity::VerifyReason;
@@ -24,4 +24,4 @@ uint8_t AlertFor(identity::VerifyReason reason) {
   }
 }
 
-}  // namespace palisade::tls
+}  // namespace palisade::verify

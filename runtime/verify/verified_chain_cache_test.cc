@@ -1,10 +1,10 @@
-#include "runtime/tls/verified_chain_cache.h"
+#include "runtime/verify/verified_chain_cache.h"
 
 #include <gtest/gtest.h>
 
 #include "identity/spiffe_id.h"
 
-namespace palisade::tls {
+namespace palisade::verify {
 namespace {
 
 VerifiedChainCache::Key KeyOf(uint8_t b) {
@@ -35,4 +35,4 @@ TEST(VerifiedChainCacheTest, StaysWithinItsCapacity) {
 }
 
 }  // namespace
-}  // namespace palisade::tls
+}  // namespace palisade::verify

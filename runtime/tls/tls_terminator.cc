@@ -1,0 +1,310 @@
+#include "runtime/tls/tls_terminator.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/net/plain_transport.h"
+#include "runtime/net/pump.h"
+#include "runtime/net/sockets.h"
+#include "runtime/status/status_macros.h"
+#include "runtime/tls/tls_transport.h"
+
+namespace palisade::tls {
+namespace {
+
+size_t DefaultMaxConnections() {
+  rlimit limit;
+  const rlim_t fds = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+  constexpr rlim_t kReserve = 256;  // state files, admin API, gRPC internals
+  return fds > 2 * kReserve ? static_cast<size_t>((fds - kReserve) / 3) : 64;
+}
+
+}  // namespace
+
+// One client: handshake, connect to the backend, pump; or, after a failed
+// handshake, linger until the client has read our alert. Loop thread only.
+class TlsTerminator::Connection {
+ public:
+  Connection(TlsTerminator* owner, uint64_t id, net::UniqueFd fd, net::SocketAddress remote)
+      : owner_(owner),
+        id_(id),
+        loop_(owner->loop_.get()),
+        remote_(remote),
+        credentials_(owner->credentials()),
+        timer_(loop_, [this] { OnTimer(); }) {
+    bssl::UniquePtr<SSL> ssl(SSL_new(credentials_->context.get()));
+    if (ssl != nullptr) SSL_set_accept_state(ssl.get());
+    ok_ = ssl != nullptr;
+    const int raw = fd.get();
+    tls_ = std::make_unique<TlsTransport>(std::move(fd), std::move(ssl));
+    client_watch_ = std::make_unique<event::FdWatcher>(
+        loop_, raw, [this](bool r, bool w) { OnEvent(net::Side::kDownstream, r, w); });
+  }
+
+  ~Connection() {
+    // The pump refers to the transports, the watchers to their fds, the
+    // handshaker to the TLS transport's SSL.
+    pump_.reset();
+    client_watch_.reset();
+    backend_watch_.reset();
+    handshaker_.reset();
+    if (forwarding_ && owner_->events_.on_forward_end) owner_->events_.on_forward_end(forwarder_);
+  }
+
+  void Start() {
+    if (!ok_) {
+      Close();
+      return;
+    }
+    const Options& o = owner_->options_;
+    Handshaker::Options options;
+    options.timeout = o.handshake_timeout;
+    options.clock = o.clock;
+    options.check.bundles = &credentials_->bundles;
+    options.check.verify.clock_skew = o.clock_skew;
+    options.check.verify.peer_role = identity::PeerRole::kClient;
+    options.check.verify.expected_trust_domain = o.expected_trust_domain;
+    options.check.certificate_optional = o.client_certificates != PeerCertificates::kRequired;
+    handshaker_ = std::make_unique<Handshaker>(
+        loop_, tls_.get(), std::move(options),
+        Handshaker::Callbacks{[this](const HandshakeResult& r) { OnHandshake(r); }, nullptr});
+    handshaker_->Start();
+  }
+
+ private:
+  enum class Phase { kHandshaking, kConnecting, kPumping, kLingering, kDone };
+
+  void OnHandshake(const HandshakeResult& result) {
+    if (owner_->events_.on_handshake) owner_->events_.on_handshake(result, remote_);
+    if (!result.ok) {
+      Linger();
+      return;
+    }
+    absl::StatusOr<net::UniqueFd> backend = net::StartConnect(owner_->options_.backend);
+    absl::StatusOr<net::SocketAddress> local =
+        backend.ok() ? net::LocalAddressOf(backend->get()) : backend.status();
+    if (!local.ok()) {
+      Close();
+      return;
+    }
+    // Told before any byte goes to the backend, so its first look-up finds it.
+    forwarder_ = *local;
+    forwarding_ = true;
+    if (owner_->events_.on_forward) owner_->events_.on_forward(forwarder_, result.peer, remote_);
+    connecting_ = *std::move(backend);
+    phase_ = Phase::kConnecting;
+    backend_watch_ = std::make_unique<event::FdWatcher>(
+        loop_, connecting_.get(), [this](bool r, bool w) { OnEvent(net::Side::kUpstream, r, w); });
+  }
+
+  void OnBackendConnected() {
+    if (!net::ConnectResult(connecting_.get()).ok()) {
+      Close();
+      return;
+    }
+    net::SetNoDelay(connecting_.get());
+    backend_ = std::make_unique<net::PlainTransport>(std::move(connecting_));
+    phase_ = Phase::kPumping;
+    pump_ = std::make_unique<net::Pump>(
+        loop_, tls_.get(), backend_.get(), net::Pump::Options{},
+        net::Pump::Callbacks{[this] { Close(); },
+                             [this](net::Side, const std::string&) { Close(); }});
+    if (owner_->options_.idle_timeout != absl::InfiniteDuration()) {
+      timer_.Arm(owner_->options_.idle_timeout);
+    }
+    pump_->Start();
+  }
+
+  void Linger() {
+    phase_ = Phase::kLingering;
+    shutdown(tls_->fd(), SHUT_WR);
+    timer_.Arm(owner_->options_.linger);
+    DrainClient();
+  }
+
+  // Reads and drops what the client still sends, until it closes.
+  void DrainClient() {
+    char buffer[4096];
+    for (int i = 0; i < 64; ++i) {
+      const ssize_t n = read(tls_->fd(), buffer, sizeof(buffer));
+      if (n > 0) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      Close();  // EOF or an error
+      return;
+    }
+  }
+
+  void OnEvent(net::Side side, bool readable, bool writable) {
+    switch (phase_) {
+      case Phase::kHandshaking:
+        if (side == net::Side::kDownstream) handshaker_->OnReadiness();
+        return;
+      case Phase::kConnecting:
+        if (side == net::Side::kUpstream) OnBackendConnected();
+        return;
+      case Phase::kPumping:
+        pump_->OnReadiness(side, readable, writable);
+        return;
+      case Phase::kLingering:
+        if (side == net::Side::kDownstream) DrainClient();
+        return;
+      case Phase::kDone:
+        return;
+    }
+  }
+
+  // The linger time is up, or no byte moved for the idle timeout.
+  void OnTimer() {
+    if (phase_ == Phase::kPumping) {
+      const absl::Duration quiet = owner_->options_.clock() - pump_->last_activity();
+      if (quiet < owner_->options_.idle_timeout) {
+        timer_.Arm(owner_->options_.idle_timeout - quiet);
+        return;
+      }
+    }
+    Close();
+  }
+
+  void Close() {
+    if (phase_ == Phase::kDone) return;
+    phase_ = Phase::kDone;
+    timer_.Cancel();
+    owner_->Release(id_);
+  }
+
+  TlsTerminator* const owner_;
+  const uint64_t id_;
+  event::EventLoop* const loop_;
+  const net::SocketAddress remote_;
+  const std::shared_ptr<const Credentials> credentials_;
+  bool ok_ = false;
+  Phase phase_ = Phase::kHandshaking;
+  std::unique_ptr<TlsTransport> tls_;
+  std::unique_ptr<Handshaker> handshaker_;
+  net::UniqueFd connecting_;
+  std::unique_ptr<net::PlainTransport> backend_;
+  std::unique_ptr<event::FdWatcher> client_watch_;
+  std::unique_ptr<event::FdWatcher> backend_watch_;
+  std::unique_ptr<net::Pump> pump_;
+  event::Timer timer_;
+  net::SocketAddress forwarder_;
+  bool forwarding_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<TlsTerminator>> TlsTerminator::Create(Options options,
+                                                                     Events events) {
+  absl::StatusOr<net::UniqueFd> listener =
+      net::BindListener(options.listen, /*reuse_port=*/false, options.backlog);
+  if (!listener.ok()) return listener.status();
+  ASSIGN_OR_RETURN(net::SocketAddress address, net::LocalAddressOf(listener->get()));
+  ASSIGN_OR_RETURN(std::unique_ptr<event::EventLoop> loop, event::EventLoop::Create());
+  return std::unique_ptr<TlsTerminator>(new TlsTerminator(
+      std::move(options), std::move(events), *std::move(listener), address, std::move(loop)));
+}
+
+TlsTerminator::TlsTerminator(Options options, Events events, net::UniqueFd listener,
+                             net::SocketAddress address, std::unique_ptr<event::EventLoop> loop)
+    : options_(std::move(options)),
+      events_(std::move(events)),
+      max_connections_(options_.max_connections > 0 ? options_.max_connections
+                                                    : DefaultMaxConnections()),
+      listener_(std::move(listener)),
+      address_(address),
+      loop_(std::move(loop)) {}
+
+TlsTerminator::~TlsTerminator() { Stop(); }
+
+void TlsTerminator::SetCredentials(std::shared_ptr<const Credentials> credentials) {
+  sync::MutexLock lock(&mu_);
+  credentials_ = std::move(credentials);
+}
+
+std::shared_ptr<const TlsTerminator::Credentials> TlsTerminator::credentials() const {
+  sync::MutexLock lock(&mu_);
+  return credentials_;
+}
+
+absl::Status TlsTerminator::Start() {
+  if (credentials() == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the TLS listener on ", address_.ToString(), " has no certificate yet"));
+  }
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), options_.thread_name.substr(0, 15).c_str());
+    // BoringSSL writes with write(2): a client that is gone must be an EPIPE
+    // on this thread, not a process-killing SIGPIPE.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    acceptor_ = std::make_unique<net::Acceptor>(
+        loop_.get(), listener_.get(),
+        [this](net::UniqueFd fd, const net::SocketAddress& remote) {
+          OnAccepted(std::move(fd), remote);
+        },
+        [this](const char* reason) { Refuse(reason); });
+    acceptor_->Start();
+    loop_->Run();
+    // Stopping: close every connection on this thread before the loop goes.
+    live_.clear();
+    live_count_.store(0, std::memory_order_relaxed);
+    acceptor_.reset();
+  });
+  return absl::OkStatus();
+}
+
+void TlsTerminator::Stop() {
+  if (!thread_.joinable()) return;
+  loop_->Stop();
+  thread_.join();
+}
+
+void TlsTerminator::OnAccepted(net::UniqueFd fd, const net::SocketAddress& remote) {
+  if (!serving_.load(std::memory_order_relaxed)) {
+    Refuse("not_serving");
+    return;  // closing `fd` refuses it
+  }
+  if (live_.size() >= max_connections_) {
+    Refuse("max_connections");
+    return;
+  }
+  const uint64_t id = next_id_++;
+  auto connection = std::make_unique<Connection>(this, id, std::move(fd), remote);
+  Connection* raw = connection.get();
+  live_.emplace(id, std::move(connection));
+  live_count_.store(live_.size(), std::memory_order_relaxed);
+  raw->Start();
+}
+
+void TlsTerminator::Refuse(absl::string_view reason) {
+  if (events_.on_refused) events_.on_refused(reason);
+}
+
+void TlsTerminator::Release(uint64_t id) {
+  // Not now: we may be inside the connection's own callback.
+  loop_->Post([this, id] {
+    live_.erase(id);
+    live_count_.store(live_.size(), std::memory_order_relaxed);
+  });
+}
+
+void TlsTerminator::SetServing(bool serving) {
+  serving_.store(serving, std::memory_order_relaxed);
+  if (serving || !thread_.joinable()) return;
+  sync::Notification closed;
+  loop_->Post([this, &closed] {
+    live_.clear();
+    live_count_.store(0, std::memory_order_relaxed);
+    closed.Notify();
+  });
+  closed.WaitForNotification();
+}
+
+}  // namespace palisade::tls

@@ -1,0 +1,84 @@
+#include "runtime/verify/peer_verifier.h"
+
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "identity/certificate.h"
+#include "runtime/verify/verify_alert.h"
+
+namespace palisade::verify {
+namespace {
+
+// The signature checks, skipped for a chain the cache vouches for whose
+// certificates are all within their validity now.
+PeerVerdict VerifyChain(const SSL* ssl, STACK_OF(X509) * stack, const PeerCheck& check) {
+  const identity::VerifyOptions& options = check.verify;
+  const std::optional<VerifiedChainCache::Key> key =
+      check.cache != nullptr ? VerifiedChainCache::KeyFor(ssl, options.peer_role) : std::nullopt;
+  if (key.has_value()) {
+    const VerifiedChainCache::Entry* cached = check.cache->Find(*key, check.bundle_generation);
+    if (cached != nullptr && options.now + options.clock_skew >= cached->valid_from &&
+        options.now - options.clock_skew <= cached->svid.chain_not_after &&
+        (options.expected_trust_domain.empty() ||
+         cached->svid.spiffe_id.trust_domain() == options.expected_trust_domain)) {
+      PeerVerdict verdict;
+      verdict.svid = cached->svid;
+      return verdict;
+    }
+  }
+  // Not seen, or its validity window no longer holds: the full check, which
+  // also names why it fails.
+  std::vector<X509*> chain;
+  absl::Time valid_from = absl::InfinitePast();
+  for (size_t i = 0; i < sk_X509_num(stack); ++i) {
+    chain.push_back(sk_X509_value(stack, i));
+    valid_from = std::max(valid_from, identity::NotBefore(chain.back()));
+  }
+  identity::SvidVerification result = identity::VerifySvidChain(chain, *check.bundles, options);
+  PeerVerdict verdict{result.reason, std::move(result.detail), std::move(result.svid)};
+  if (verdict.ok() && key.has_value()) {
+    check.cache->Insert(
+        *key, VerifiedChainCache::Entry{*verdict.svid, valid_from, check.bundle_generation});
+  }
+  return verdict;
+}
+
+}  // namespace
+
+bool PeerAllowed(const identity::AuthorizationPolicy* policy,
+                 absl::string_view default_trust_domain, const identity::SpiffeId& peer) {
+  if (policy != nullptr) return policy->Allows(peer);
+  return default_trust_domain.empty() || peer.trust_domain() == default_trust_domain;
+}
+
+PeerVerdict VerifyPeer(const SSL* ssl, const PeerCheck& check) {
+  STACK_OF(X509)* stack = SSL_get_peer_full_cert_chain(ssl);
+  if (stack == nullptr || sk_X509_num(stack) == 0) {
+    if (check.certificate_optional) return PeerVerdict{};
+    return PeerVerdict{identity::VerifyReason::kNoCertificate, "the peer presented no certificate",
+                       std::nullopt};
+  }
+  PeerVerdict verdict = VerifyChain(ssl, stack, check);
+  if (!verdict.ok()) return verdict;
+  const identity::SpiffeId& id = verdict.svid->spiffe_id;
+  if (!PeerAllowed(check.policy, check.default_trust_domain, id)) {
+    verdict.reason = identity::VerifyReason::kNotAuthorized;
+    verdict.detail =
+        check.authorizer.empty()
+            ? absl::StrCat(id.ToString(), " is not authorized")
+            : absl::StrCat(id.ToString(), " is not allowed by ", check.authorizer,
+                           check.expected.empty() ? "" : ", expected ", check.expected);
+  }
+  return verdict;
+}
+
+ssl_verify_result_t ToVerifyResult(const PeerVerdict& verdict, uint8_t* out_alert) {
+  if (verdict.ok()) return ssl_verify_ok;
+  *out_alert = AlertFor(verdict.reason);
+  return ssl_verify_invalid;
+}
+
+}  // namespace palisade::verify
