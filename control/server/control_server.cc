@@ -3,11 +3,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/files/files.h"
 #include "control/state/state_files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
 #include "identity/trust_bundle.h"
+#include "runtime/files/files.h"
 #include "runtime/log/logging.h"
 
 namespace palisade::control {
@@ -156,15 +156,15 @@ absl::Status ControlServer::Open() {
     return absl::InternalError("cannot start the in-process gRPC server on 127.0.0.1");
   }
 
-  TlsFrontEnd::Options front;
-  front.listen = *listen;
-  front.backend = *net::SocketAddress::Parse(absl::StrCat("127.0.0.1:", grpc_port));
-  front.trust_domain = o.trust_domain;
-  front.clock_skew = o.clock_skew;
-  absl::StatusOr<std::unique_ptr<TlsFrontEnd>> front_end =
-      TlsFrontEnd::Create(front, &peers_, &metrics_);
-  if (!front_end.ok()) return FlagError("listen", front_end.status().message());
-  front_end_ = *std::move(front_end);
+  IdentityPort::Options port;
+  port.listen = *listen;
+  port.backend = *net::SocketAddress::Parse(absl::StrCat("127.0.0.1:", grpc_port));
+  port.trust_domain = o.trust_domain;
+  port.clock_skew = o.clock_skew;
+  absl::StatusOr<std::unique_ptr<IdentityPort>> identity_port =
+      IdentityPort::Create(port, &peers_, &metrics_);
+  if (!identity_port.ok()) return FlagError("listen", identity_port.status().message());
+  identity_port_ = *std::move(identity_port);
   http_ = std::make_unique<http::HttpServer>();
   InstallAdminRoutes(http_.get(), this);
   return absl::OkStatus();
@@ -176,7 +176,7 @@ absl::Status ControlServer::Start() {
     if (absl::Status s = RenewServingSvid(); !s.ok()) return s;
     last_flush_ = absl::Now();
   }
-  if (absl::Status s = front_end_->Start(); !s.ok()) return s;
+  if (absl::Status s = identity_port_->Start(); !s.ok()) return s;
   if (absl::Status s = http_->Start(*net::SocketAddress::Parse(options_.admin)); !s.ok()) {
     return FlagError("admin", absl::StrCat(options_.admin, ": ", s.message()));
   }
@@ -187,7 +187,7 @@ absl::Status ControlServer::Start() {
   housekeeping_ = std::thread([this] { Housekeeping(); });
   log::LogEvent(log::Level::kInfo, "control", "palisade-control serving",
                 {{"trust_domain", options_.trust_domain},
-                 {"identity_port", front_end_->address().ToString()},
+                 {"identity_port", identity_port_->address().ToString()},
                  {"admin", http_->address().ToString()},
                  {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
                  {"root", ca_->ActiveRootFingerprint()},
@@ -204,7 +204,7 @@ void ControlServer::Stop() {
   }
   if (housekeeping_.joinable()) housekeeping_.join();
   http_.reset();
-  if (front_end_) front_end_->Stop();
+  if (identity_port_) identity_port_->Stop();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (registry_) (void)registry_->Flush(absl::Now());
 }
@@ -231,7 +231,8 @@ absl::Status ControlServer::RenewServingSvid() {
   for (const auto& root : bundle.roots) {
     if (absl::Status s = builder.Add(options_.trust_domain, root.get()); !s.ok()) return s;
   }
-  if (absl::Status s = front_end_->SetCredentials(chain, key->get(), builder.Build()); !s.ok()) {
+  if (absl::Status s = identity_port_->SetCredentials(chain, key->get(), builder.Build());
+      !s.ok()) {
     return s;
   }
   serving_key_ = *std::move(key);

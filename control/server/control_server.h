@@ -1,6 +1,6 @@
 // palisade-control put together: the state directory (CA, join tokens,
 // workloads, rollover, audit), the in-process gRPC server on loopback, the
-// TLS front-end on the identity port, the admin API, and one housekeeping
+// TLS terminator on the identity port, the admin API, and one housekeeping
 // thread (deadlines, the control plane's own SVID renewal, rollover phases,
 // registry flushes).
 #ifndef PALISADE_CONTROL_SERVER_CONTROL_SERVER_H_
@@ -16,15 +16,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/admin/admin_api.h"
-#include "control/service/audit_log.h"
-#include "control/ca/certificate_authority.h"
-#include "control/metrics/control_metrics.h"
-#include "control/service/identity_service.h"
 #include "control/auth/join_token_store.h"
-#include "control/service/peer_table.h"
-#include "control/ca/rollover_machine.h"
 #include "control/auth/service_account_verifier.h"
-#include "control/service/tls_front_end.h"
+#include "control/ca/certificate_authority.h"
+#include "control/ca/rollover_machine.h"
+#include "control/metrics/control_metrics.h"
+#include "control/service/audit_log.h"
+#include "control/service/identity_port.h"
+#include "control/service/identity_service.h"
+#include "control/service/peer_table.h"
 #include "control/service/workload_registry.h"
 #include "runtime/http/http_server.h"
 #include "runtime/sync/mutex.h"
@@ -70,7 +70,7 @@ class ControlServer final : public ControlApi {
   // and the keys in use stay. OK when the file is unchanged.
   absl::Status ReloadJwks() ABSL_LOCKS_EXCLUDED(jwks_mu_);
 
-  net::SocketAddress identity_address() const { return front_end_->address(); }
+  net::SocketAddress identity_address() const { return identity_port_->address(); }
   net::SocketAddress admin_address() const { return http_->address(); }
 
   // ControlApi.
@@ -108,7 +108,7 @@ class ControlServer final : public ControlApi {
   std::unique_ptr<ServiceAccountVerifier> service_accounts_;
   std::unique_ptr<IdentityService> service_;
   std::unique_ptr<grpc::Server> grpc_;
-  std::unique_ptr<TlsFrontEnd> front_end_;
+  std::unique_ptr<IdentityPort> identity_port_;
   std::unique_ptr<http::HttpServer> http_;
   std::thread housekeeping_;
 

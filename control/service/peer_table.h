@@ -1,7 +1,7 @@
-// Which verified peer stands behind each connection the TLS front-end opens
+// Which verified peer stands behind each connection the identity port opens
 // to the in-process gRPC server, keyed by the forwarder's source address as
 // gRPC reports it in ServerContext::peer() ("ipv4:127.0.0.1:PORT"). A key
-// that is not in the table was not made by the front-end: not authenticated.
+// that is not in the table was not made by the identity port: not authenticated.
 #ifndef PALISADE_CONTROL_SERVICE_PEER_TABLE_H_
 #define PALISADE_CONTROL_SERVICE_PEER_TABLE_H_
 

@@ -31,7 +31,7 @@ class WatchStream;
 // What a stream knows about its proxy. Written by the host on the stream's
 // reading thread, read by anyone through WatchStream::info().
 struct StreamInfo {
-  std::optional<PeerIdentity> peer;  // from the TLS front-end; nullopt = unknown transport
+  std::optional<PeerIdentity> peer;  // from the identity port; nullopt = unknown transport
   std::optional<identity::SpiffeId> spiffe_id;  // once Hello authenticated it
   std::string credential;                       // "svid", "join_token", "service_account"
   std::string token_id;                         // join token id, if any

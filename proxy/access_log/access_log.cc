@@ -13,10 +13,10 @@ const char* AccessLog::Result(const forward::ConnectionSummary& s) {
 
 void AccessLog::OnRefused(const forward::ListenerContext& listener, const std::string& reason) {
   log::LogEvent(log::Level::kInfo, "access", "refused",
-           {{"listener", listener.name},
-            {"direction", forward::DirectionName(listener.direction)},
-            {"result", "refused"},
-            {"close_reason", reason}});
+                {{"listener", listener.name},
+                 {"direction", forward::DirectionName(listener.direction)},
+                 {"result", "refused"},
+                 {"close_reason", reason}});
 }
 
 void AccessLog::OnClosed(const forward::ListenerContext& listener,
@@ -26,15 +26,15 @@ void AccessLog::OnClosed(const forward::ListenerContext& listener,
   // fields, which the formatter escapes. Never key material: the summary
   // holds none.
   std::vector<log::Field> fields = {{"listener", listener.name},
-                               {"direction", forward::DirectionName(listener.direction)},
-                               {"peer_id", s.peer_id},
-                               {"peer_serial", s.peer_serial},
-                               {"peer_address", s.peer_address},
-                               {"result", Result(s)},
-                               {"bytes_in", s.bytes_from_downstream},
-                               {"bytes_out", s.bytes_from_upstream},
-                               {"duration_ms", absl::ToInt64Milliseconds(s.duration)},
-                               {"close_reason", s.close_reason}};
+                                    {"direction", forward::DirectionName(listener.direction)},
+                                    {"peer_id", s.peer_id},
+                                    {"peer_serial", s.peer_serial},
+                                    {"peer_address", s.peer_address},
+                                    {"result", Result(s)},
+                                    {"bytes_in", s.bytes_from_downstream},
+                                    {"bytes_out", s.bytes_from_upstream},
+                                    {"duration_ms", absl::ToInt64Milliseconds(s.duration)},
+                                    {"close_reason", s.close_reason}};
   if (!s.detail.empty()) fields.emplace_back("detail", s.detail);
   log::LogEvent(log::Level::kInfo, "access", "connection", absl::MakeConstSpan(fields));
 }

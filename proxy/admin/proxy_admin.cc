@@ -76,7 +76,7 @@ void InstallPublicRoutes(http::HttpServer* http, ProxyAdminSources s) {
   http->Route("GET", "/metrics", [s](const http::HttpRequest&) {
     s.metrics->SetReady(NotReadyReason(s).empty());
     return http::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                        s.metrics->Serialize(s.clock())};
+                              s.metrics->Serialize(s.clock())};
   });
   http->Route("GET", "/healthz", [](const http::HttpRequest&) {
     return http::HttpResponse{200, "text/plain", "ok\n"};

@@ -9,10 +9,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/palisade/config/v1/config.pb.h"
-#include "runtime/http/http_server.h"
 #include "proxy/credentials/credential_store.h"
 #include "proxy/metrics/proxy_metrics.h"
 #include "proxy/server/proxy_server.h"
+#include "runtime/http/http_server.h"
 
 namespace palisade::admin {
 

@@ -4,11 +4,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/files/files.h"
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/config_errors.h"
 #include "proxy/config/config_validator.h"
 #include "proxy/config/yaml_to_proto.h"
+#include "runtime/files/files.h"
 
 namespace palisade::config {
 namespace {

@@ -11,9 +11,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "runtime/files/files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
+#include "runtime/files/files.h"
 
 namespace palisade::credentials {
 namespace {

@@ -1,12 +1,11 @@
-// One proxied connection, from accept to close. Inbound: TLS handshake with
-// the peer proxy (its SVID verified and authorized), then a plaintext
-// connection to the local app. Outbound: the local app's plaintext, held
-// until this proxy has an SVID, then TLS to the upstream, whose SVID must
-// match the expected identity. Then the pump carries bytes both ways.
+// One proxied connection, from accept to close: the parts inbound and
+// outbound share. Each direction is a small state machine of its own
+// (inbound_connection.h, outbound_connection.h) over these steps: take the
+// credential snapshot, connect onwards, the TLS handshake (runtime's
+// Handshaker, peers judged by runtime/verify), the pump, the idle timer, a
+// graceful or abrupt close, and one report of each to the observer.
 #ifndef PALISADE_PROXY_FORWARD_CONNECTION_H_
 #define PALISADE_PROXY_FORWARD_CONNECTION_H_
-
-#include <openssl/ssl.h>
 
 #include <memory>
 #include <optional>
@@ -14,30 +13,29 @@
 
 #include "absl/time/time.h"
 #include "identity/svid_verifier.h"
-#include "runtime/event/event_loop.h"
 #include "proxy/forward/connection_host.h"
 #include "proxy/forward/listener_context.h"
+#include "runtime/event/event_loop.h"
 #include "runtime/net/pump.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/transport.h"
 #include "runtime/net/unique_fd.h"
-#include "runtime/tls/tls_context.h"
+#include "runtime/tls/context_setup.h"
+#include "runtime/tls/handshaker.h"
 #include "runtime/tls/tls_transport.h"
 
 namespace palisade::forward {
 
 // Loop thread only. Owned by its host, which destroys it after Release().
-class Connection final : public tls::TlsConnectionHooks {
+class Connection {
  public:
-  Connection(ConnectionHost* host, const ListenerContext* listener, net::UniqueFd accepted,
-             net::SocketAddress peer_address);
-  ~Connection() override;
+  virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   void Start();
   // Outbound, parked: the first SVID has arrived.
-  void OnIdentityAvailable();
+  virtual void OnIdentityAvailable() {}
   // Stops reading, flushes, ends both write directions; closes for good
   // after `grace` at the latest. Used by drain and re-authentication.
   void CloseGracefully(const std::string& reason, absl::Duration grace);
@@ -49,10 +47,7 @@ class Connection final : public tls::TlsConnectionHooks {
   bool established() const { return phase_ == Phase::kPumping; }
   bool closing() const { return phase_ == Phase::kClosing; }
 
-  ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) override;
-  void OnNewClientSession(bssl::UniquePtr<SSL_SESSION> session) override;
-
- private:
+ protected:
   enum class Phase {
     kNew,
     kParked,
@@ -64,51 +59,74 @@ class Connection final : public tls::TlsConnectionHooks {
     kDone
   };
 
+  Connection(ConnectionHost* host, const ListenerContext* listener, net::UniqueFd accepted,
+             net::SocketAddress peer_address);
+
+  // The direction's first step, after the common admission.
+  virtual void Begin() = 0;
+  // The connection onwards (ConnectTo) is up.
+  virtual void OnConnected(net::UniqueFd fd) = 0;
+  // The handshake succeeded and was reported.
+  virtual void OnHandshakeDone() = 0;
+  // A new client session from the TLS upstream (outbound).
+  virtual void OnNewSession(bssl::UniquePtr<SSL_SESSION> session) {}
+
+  // The snapshot new connections use; false (and closed) when there is
+  // none or it has expired: an expired SVID is no identity at all.
   bool TakeUsableSnapshot();
-  void ConnectTo(const net::SocketAddress& address);
-  void OnConnectEvent();
-  void BeginHandshake(net::UniqueFd fd, bool as_server);
-  void ContinueHandshake();
+  // A non-blocking connect within the listener's connect timeout (unless a
+  // deadline already runs: an outbound one covers the name lookup too);
+  // failures close with "<who>_connect_failed", "<who>_<errno reason>" or
+  // "<who>_connect_timeout" (who: "app" or "upstream").
+  void ConnectTo(const net::SocketAddress& address, const char* who);
+  // The TLS handshake on `fd` as `role`, the peer judged against policy_.
+  // `ssl_setup` may set SNI or offer a session on the new SSL.
+  void BeginHandshake(net::UniqueFd fd, tls::Role role,
+                      const std::function<void(SSL*)>& ssl_setup = nullptr);
   void FailHandshake(const std::string& reason, const std::string& detail);
-  void OnHandshakeDone();
   void StartPump();
-  void OnFdEvent(net::Side side, bool readable, bool writable);
-  void OnTimer();
   void Close(const std::string& reason);
-  identity::SvidVerification CheckPeerChain(SSL* ssl);
+  void Park();
 
   ConnectionHost* const host_;
   const ListenerContext* const listener_;
   const net::SocketAddress peer_address_;
   std::shared_ptr<const credentials::CredentialSnapshot> snapshot_;
-
   net::UniqueFd accepted_;  // until its transport exists
-  net::UniqueFd connecting_;
   std::unique_ptr<net::Transport> downstream_;
   std::unique_ptr<net::Transport> upstream_;
-  tls::TlsTransport* tls_ = nullptr;  // whichever of the two speaks TLS
   std::unique_ptr<event::FdWatcher> down_watch_;
   std::unique_ptr<event::FdWatcher> up_watch_;
-  std::unique_ptr<net::Pump> pump_;
   event::Timer timer_;
-  std::shared_ptr<void> resolving_;
-
   Phase phase_ = Phase::kNew;
+  // What the peer must be: the listener's policy, a reloaded one, or a
+  // destination rule's; null means peers of our own trust domain.
+  const identity::AuthorizationPolicy* policy_ = nullptr;
+  const std::string* policy_description_ = nullptr;
+  net::SocketAddress original_destination_;
+  // Whom connecting onwards reaches, for close reasons: "app" or "upstream".
+  std::string connect_who_;
+
+ private:
+  void SelectPolicy();
+  void OnFdEvent(net::Side side, bool readable, bool writable);
+  void OnConnectEvent();
+  void OnHandshakeResult(const tls::HandshakeResult& result);
+  void OnTimer();
+
+  tls::TlsTransport* tls_ = nullptr;  // whichever transport speaks TLS
+  net::Side tls_side_ = net::Side::kDownstream;
+  std::unique_ptr<tls::Handshaker> handshaker_;  // after the transports: goes first
+  std::unique_ptr<net::Pump> pump_;
+  net::UniqueFd connecting_;
+  std::shared_ptr<const ListenerPolicy> reloaded_policy_;  // keeps policy_ alive
   bool handshake_ok_ = false;
   bool handshake_failed_ = false;
   absl::Time accepted_at_;
-  absl::Time handshake_started_;
-  absl::Time closing_deadline_;
   std::string closing_reason_;
   std::optional<identity::VerifiedSvid> peer_;
-  identity::SvidVerification verification_;
-  std::string session_key_;
+  std::string refused_peer_id_;  // verified, then not authorized
   std::string failure_detail_;
-  // What the peer must be: the listener's policy, or a destination rule's.
-  const identity::AuthorizationPolicy* policy_ = nullptr;
-  const std::string* policy_description_ = nullptr;
-  std::shared_ptr<const ListenerPolicy> reloaded_policy_;  // keeps policy_ alive
-  net::SocketAddress original_destination_;
 };
 
 }  // namespace palisade::forward

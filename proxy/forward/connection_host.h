@@ -11,9 +11,9 @@
 #include "absl/time/time.h"
 #include "identity/svid_verifier.h"
 #include "proxy/credentials/credential_snapshot.h"
-#include "runtime/event/event_loop.h"
 #include "proxy/forward/listener_context.h"
-#include "runtime/tls/verified_chain_cache.h"
+#include "runtime/event/event_loop.h"
+#include "runtime/verify/verified_chain_cache.h"
 
 namespace palisade::forward {
 
@@ -79,7 +79,7 @@ class ConnectionHost {
                             absl::Time peer_valid_until) = 0;
   virtual bool resumption_enabled() = 0;
   // Peer chains verified before on this worker.
-  virtual tls::VerifiedChainCache& verified_chains() = 0;
+  virtual verify::VerifiedChainCache& verified_chains() = 0;
   // The listener's authorization as last reloaded, or null if never.
   virtual std::shared_ptr<const ListenerPolicy> ReloadedPolicy(const ListenerContext& listener) = 0;
   // Resolves `host` (numeric or DNS); calls back on the loop thread. The

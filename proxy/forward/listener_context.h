@@ -35,14 +35,6 @@ struct ListenerPolicy {
   std::string description;
 };
 
-// Whether `peer` may connect: the policy when there is one, else any peer of
-// this proxy's own trust domain (what a listener without a policy allows).
-// Admission and re-authentication both ask this, so they cannot disagree.
-inline bool PolicyAllows(const identity::AuthorizationPolicy* policy,
-                         const identity::SpiffeId& peer, const identity::SpiffeId& own) {
-  return policy != nullptr ? policy->Allows(peer) : peer.trust_domain() == own.trust_domain();
-}
-
 // Transparent capture: the expected peer by original destination.
 struct DestinationRule {
   net::AddressPattern address;
@@ -51,6 +43,7 @@ struct DestinationRule {
 
 struct ListenerContext {
   std::string name;
+  std::string label;  // "listener <name>", as refusals name it
   Direction direction = Direction::kInbound;
   net::SocketAddress address;  // as configured; port 0 is resolved at bind
   // Inbound: the local app. Outbound: the upstream proxy (may need DNS).

@@ -6,11 +6,11 @@
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "proxy/identity_client/bootstrap_credential.h"
-#include "proxy/identity_client/watch_messages.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
 #include "proxy/config/config_defaults.h"
+#include "proxy/identity_client/bootstrap_credential.h"
+#include "proxy/identity_client/watch_messages.h"
 #include "runtime/log/logging.h"
 
 namespace palisade::identity_client {
@@ -363,7 +363,8 @@ void ControlPlaneSource::OnBundle(Stream& stream, const control::v1::TrustBundle
   SendBundleAck(stream, update.version());
 }
 
-void ControlPlaneSource::OnSvid(Stream& stream, const control::v1::SvidUpdate& update, Attempt& attempt) {
+void ControlPlaneSource::OnSvid(Stream& stream, const control::v1::SvidUpdate& update,
+                                Attempt& attempt) {
   if (!stream.pending_request.has_value() || update.request_id() != *stream.pending_request) {
     log::LogEvent(Level::kWarn, kLogger, "ignoring an SVID that answers no pending CSR",
                   {{"request_id", update.request_id()}});

@@ -1,8 +1,8 @@
 // The gRPC channel to palisade-control over the proxy's own BoringSSL TLS:
-// TCP to the control plane (host names resolved), a TLS client handshake that
-// verifies the server as an X.509-SVID with one exact SPIFFE ID, then a
-// socketpair whose one end is pumped through the TLS connection while gRPC
-// speaks plaintext on the other (shared/design/CONSTRAINTS.md §2).
+// the runtime's TLS dialer (the control plane's name resolved, its SVID
+// verified to carry one exact SPIFFE ID), then a socketpair whose one end is
+// pumped through the TLS connection while gRPC speaks plaintext on the other
+// (shared/design/CONSTRAINTS.md §2).
 #ifndef PALISADE_PROXY_IDENTITY_CLIENT_SECURE_CHANNEL_H_
 #define PALISADE_PROXY_IDENTITY_CLIENT_SECURE_CHANNEL_H_
 
@@ -92,6 +92,7 @@ class SecureChannel {
   void OnEnded(absl::Status status);
 
   std::unique_ptr<event::EventLoop> loop_;
+  std::string target_;                      // "host:port", as gRPC names the channel
   std::unique_ptr<Connection> connection_;  // loop thread only, after Start()
   std::thread thread_;
   std::once_flag torn_down_;

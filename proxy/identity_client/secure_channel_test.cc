@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "proxy/identity_client/testing/test_tls_server.h"
 #include "proto/palisade/control/v1/control.grpc.pb.h"
+#include "proxy/identity_client/testing/test_tls_server.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/sockets.h"
 #include "tests/util/process.h"
@@ -18,6 +18,9 @@
 namespace palisade::identity_client {
 namespace {
 
+using control::v1::IdentityService;
+using control::v1::WatchRequest;
+using control::v1::WatchResponse;
 using ::palisade::testing::Credential;
 using ::palisade::testing::IsOk;
 using ::palisade::testing::StatusIs;
@@ -27,9 +30,6 @@ using ::testing::AllOf;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using testing::TestTlsServer;
-using control::v1::IdentityService;
-using control::v1::WatchRequest;
-using control::v1::WatchResponse;
 
 constexpr char kServerId[] = "spiffe://cluster.local/palisade/control";
 constexpr char kClientId[] = "spiffe://cluster.local/ns/shop/sa/cart";

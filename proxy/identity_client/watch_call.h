@@ -15,9 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "proxy/identity_client/secure_channel.h"
 #include "identity/svid_verifier.h"
 #include "proto/palisade/control/v1/control.grpc.pb.h"
+#include "proxy/identity_client/secure_channel.h"
 #include "runtime/sync/mutex.h"
 
 namespace palisade::identity_client {
@@ -65,7 +65,8 @@ class WatchCall {
   std::unique_ptr<SecureChannel> channel_;
   std::unique_ptr<control::v1::IdentityService::Stub> stub_;  // owner thread
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<control::v1::WatchRequest, control::v1::WatchResponse>> stream_;
+  std::unique_ptr<grpc::ClientReaderWriter<control::v1::WatchRequest, control::v1::WatchResponse>>
+      stream_;
   std::thread reader_;
   std::optional<Outcome> outcome_;  // owner thread, once finished
 

@@ -7,11 +7,11 @@
 #include <string>
 #include <thread>
 
-#include "proxy/identity_client/testing/fake_identity_service.h"
-#include "proxy/identity_client/testing/test_tls_server.h"
 #include "identity/certificate.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
+#include "proxy/identity_client/testing/fake_identity_service.h"
+#include "proxy/identity_client/testing/test_tls_server.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/sockets.h"
 #include "tests/util/status_matchers.h"

@@ -5,7 +5,8 @@
 
 namespace palisade::identity_client {
 
-absl::StatusOr<identity::TrustBundleSet> BundleFromProto(const control::v1::TrustBundleUpdate& update) {
+absl::StatusOr<identity::TrustBundleSet> BundleFromProto(
+    const control::v1::TrustBundleUpdate& update) {
   identity::TrustBundleSet::Builder builder;
   for (const control::v1::TrustDomainBundle& domain : update.trust_domains()) {
     for (int i = 0; i < domain.root_certificates_der_size(); ++i) {

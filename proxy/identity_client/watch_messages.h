@@ -23,7 +23,8 @@ namespace palisade::identity_client {
 // Every root of every trust domain in `update`; all or nothing. Errors name
 // the trust domain and the root's index. An update without roots is refused:
 // installing it would trust nobody.
-absl::StatusOr<identity::TrustBundleSet> BundleFromProto(const control::v1::TrustBundleUpdate& update);
+absl::StatusOr<identity::TrustBundleSet> BundleFromProto(
+    const control::v1::TrustBundleUpdate& update);
 
 // The chain of `update` (leaf first) with the key its CSR was made from and
 // the bundles to verify it under, for CredentialStore::Update (which checks

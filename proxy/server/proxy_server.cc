@@ -81,6 +81,7 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
     const config::v1::InboundListener& in, const config::v1::RuntimeConfig& runtime) {
   auto c = std::make_unique<forward::ListenerContext>();
   c->name = in.name();
+  c->label = absl::StrCat("listener ", in.name());
   c->direction = forward::Direction::kInbound;
   auto address = net::SocketAddress::Parse(in.address());
   if (!address.ok()) return Named("inbound", in.name(), address.status());
@@ -101,6 +102,7 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> OutboundContext(
     const config::v1::OutboundListener& out, const config::v1::RuntimeConfig& runtime) {
   auto c = std::make_unique<forward::ListenerContext>();
   c->name = out.name();
+  c->label = absl::StrCat("listener ", out.name());
   c->direction = forward::Direction::kOutbound;
   auto address = net::SocketAddress::Parse(out.address());
   if (!address.ok()) return Named("outbound", out.name(), address.status());

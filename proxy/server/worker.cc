@@ -7,7 +7,10 @@
 #include <cerrno>
 
 #include "identity/certificate.h"
+#include "proxy/forward/inbound_connection.h"
+#include "proxy/forward/outbound_connection.h"
 #include "runtime/net/sockets.h"
+#include "runtime/verify/peer_verifier.h"
 
 namespace palisade::server {
 namespace {
@@ -39,12 +42,6 @@ Worker::Worker(int index, Options options, forward::ConnectionObserver* observer
                       Reauthenticate();
                       reauth_timer_.Arm(kReauthenticationScan);
                     }),
-      accept_retry_(loop_.get(),
-                    [this] {
-                      for (Listening& l : listening_) {
-                        if (l.socket.valid()) AcceptAll(l);
-                      }
-                    }),
       drain_timer_(loop_.get(), [this] {
         // The drain timeout: whatever is still open is closed now.
         std::vector<forward::Connection*> open;
@@ -63,17 +60,22 @@ void Worker::Start() {
     const std::string name = "palisade-w" + std::to_string(index_);
     pthread_setname_np(pthread_self(), name.c_str());
     for (Listening& l : listening_) {
-      l.watcher = std::make_unique<event::FdWatcher>(loop_.get(), l.socket.get(),
-                                                     [this, &l](bool readable, bool) {
-                                                       if (readable) AcceptAll(l);
-                                                     });
+      const forward::ListenerContext* listener = l.listener;
+      l.acceptor = std::make_unique<net::Acceptor>(
+          loop_.get(), l.socket.get(),
+          [this, listener](net::UniqueFd fd, const net::SocketAddress& peer) {
+            OnAccepted(listener, std::move(fd), peer);
+          },
+          [this, listener](const char* reason) { observer_->OnRefused(*listener, reason); },
+          net::Acceptor::Options{1024, kAcceptRetry});
+      l.acceptor->Start();
     }
     reauth_timer_.Arm(kReauthenticationScan);
     loop_->Run();
     // Shutting down: close what is left, on this thread, before the loop goes.
     connections_.clear();
     parked_.clear();
-    for (Listening& l : listening_) l.watcher.reset();
+    for (Listening& l : listening_) l.acceptor.reset();
     sessions_.clear();
   });
 }
@@ -84,38 +86,29 @@ void Worker::Stop() {
   thread_.join();
 }
 
-void Worker::AcceptAll(Listening& l) {
-  // Edge-triggered: take every pending connection until the queue is empty.
-  for (int i = 0; i < 1024 && !draining_; ++i) {
-    sockaddr_storage peer{};
-    socklen_t len = sizeof(peer);
-    const int fd = accept4(l.socket.get(), reinterpret_cast<sockaddr*>(&peer), &len,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        // Out of descriptors or memory: queued connections stay queued, and
-        // an edge-triggered listener will not say so again. Retry shortly.
-        observer_->OnRefused(*l.listener, "fd_limit");
-        if (!accept_retry_.armed()) accept_retry_.Arm(kAcceptRetry);
-      }
-      return;
-    }
-    net::UniqueFd accepted(fd);
-    if (l.listener->active.load(std::memory_order_relaxed) >= l.listener->max_connections) {
-      observer_->OnRefused(*l.listener, "max_connections");
-      continue;  // closing `accepted` refuses it
-    }
-    net::SetNoDelay(fd);
-    auto connection = std::make_unique<forward::Connection>(
-        this, l.listener, std::move(accepted),
-        net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), len));
-    forward::Connection* raw = connection.get();
-    connections_.emplace(raw, std::move(connection));
-    raw->Start();
+void Worker::OnAccepted(const forward::ListenerContext* listener, net::UniqueFd fd,
+                        const net::SocketAddress& peer) {
+  if (draining_) return;  // closing `fd` refuses it
+  if (listener->active.load(std::memory_order_relaxed) >= listener->max_connections) {
+    observer_->OnRefused(*listener, "max_connections");
+    return;
   }
-  // More may be waiting: take them on the next turn, after other work.
-  if (!draining_) loop_->Post([this, &l] { AcceptAll(l); });
+  std::unique_ptr<forward::Connection> connection;
+  if (listener->direction == forward::Direction::kInbound) {
+    connection = std::make_unique<forward::InboundConnection>(this, listener, std::move(fd), peer);
+  } else {
+    connection = std::make_unique<forward::OutboundConnection>(this, listener, std::move(fd), peer);
+  }
+  forward::Connection* raw = connection.get();
+  connections_.emplace(raw, std::move(connection));
+  raw->Start();
+}
+
+void Worker::Adopt(const forward::ListenerContext* listener, net::UniqueFd fd,
+                   net::SocketAddress peer) {
+  loop_->Post([this, listener, fd = std::make_shared<net::UniqueFd>(std::move(fd)), peer] {
+    OnAccepted(listener, std::move(*fd), peer);
+  });
 }
 
 void Worker::PublishSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot) {
@@ -201,7 +194,7 @@ void Worker::Drain(absl::Duration timeout, std::function<void()> on_drained) {
     draining_ = true;
     on_drained_ = std::move(on_drained);
     for (Listening& l : listening_) {
-      l.watcher.reset();
+      l.acceptor.reset();
       l.socket.Reset();  // refuse new connections at once
     }
     // Parked connections have nothing to finish.
@@ -238,7 +231,7 @@ void Worker::UpdatePolicy(const forward::ListenerContext* listener,
       }
       const identity::AuthorizationPolicy* rule =
           policy->policy.has_value() ? &*policy->policy : nullptr;
-      if (!forward::PolicyAllows(rule, raw->peer()->spiffe_id, snapshot_->spiffe_id)) {
+      if (!verify::PeerAllowed(rule, snapshot_->spiffe_id.trust_domain(), raw->peer()->spiffe_id)) {
         denied.push_back(raw);
       }
     }

@@ -16,9 +16,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "runtime/event/event_loop.h"
 #include "proxy/forward/connection.h"
 #include "proxy/forward/connection_host.h"
+#include "runtime/event/event_loop.h"
+#include "runtime/net/acceptor.h"
 #include "runtime/net/resolver.h"
 #include "runtime/net/unique_fd.h"
 
@@ -54,6 +55,10 @@ class Worker final : public forward::ConnectionHost {
   // Stops the loop and joins; connections still open are closed.
   void Stop();
 
+  // Thread-safe. Hands this worker a connection accepted elsewhere (or one
+  // end of a socketpair, in tests) as if its own socket for `listener` had
+  // accepted it from `peer`.
+  void Adopt(const forward::ListenerContext* listener, net::UniqueFd fd, net::SocketAddress peer);
   // Thread-safe.
   void PublishSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
   // Stops accepting; live connections go on until `timeout`, then are closed
@@ -82,7 +87,7 @@ class Worker final : public forward::ConnectionHost {
   void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
                     absl::Time peer_valid_until) override;
   bool resumption_enabled() override { return options_.resumption; }
-  tls::VerifiedChainCache& verified_chains() override { return verified_chains_; }
+  verify::VerifiedChainCache& verified_chains() override { return verified_chains_; }
   std::shared_ptr<const forward::ListenerPolicy> ReloadedPolicy(
       const forward::ListenerContext& listener) override;
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
@@ -92,12 +97,13 @@ class Worker final : public forward::ConnectionHost {
   struct Listening {
     const forward::ListenerContext* listener;
     net::UniqueFd socket;
-    std::unique_ptr<event::FdWatcher> watcher;
+    std::unique_ptr<net::Acceptor> acceptor;  // loop thread
   };
 
   Worker(int index, Options options, forward::ConnectionObserver* observer,
          std::unique_ptr<event::EventLoop> loop);
-  void AcceptAll(Listening& listening);
+  void OnAccepted(const forward::ListenerContext* listener, net::UniqueFd fd,
+                  const net::SocketAddress& peer);
   void InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
   void Reauthenticate();
   void CheckDrained();
@@ -118,13 +124,12 @@ class Worker final : public forward::ConnectionHost {
     absl::Time peer_valid_until;
   };
   absl::flat_hash_map<std::string, CachedSession> sessions_;
-  tls::VerifiedChainCache verified_chains_;
+  verify::VerifiedChainCache verified_chains_;
   absl::flat_hash_map<const forward::ListenerContext*,
                       std::shared_ptr<const forward::ListenerPolicy>>
       policies_;
   net::Resolver resolver_;
   event::Timer reauth_timer_;
-  event::Timer accept_retry_;
   event::Timer drain_timer_;
   bool draining_ = false;
   std::function<void()> on_drained_;

@@ -159,8 +159,8 @@ bool FakeIdentityService::WaitFor(const std::function<bool(const Log&)>& conditi
                                  timeout);
 }
 
-grpc::ServerBidiReactor<control::v1::WatchRequest, control::v1::WatchResponse>* FakeIdentityService::Watch(
-    grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<control::v1::WatchRequest, control::v1::WatchResponse>*
+FakeIdentityService::Watch(grpc::CallbackServerContext* context) {
   auto* reactor = new Reactor(this, context->peer());
   sync::MutexLock lock(&mutex_);
   live_.insert(reactor);
@@ -233,7 +233,8 @@ void FakeIdentityService::OnHello(Reactor* reactor, const control::v1::Hello& he
   reactor->Send(std::move(response));
 }
 
-void FakeIdentityService::OnCsr(Reactor* reactor, const control::v1::CertificateSigningRequest& request) {
+void FakeIdentityService::OnCsr(Reactor* reactor,
+                                const control::v1::CertificateSigningRequest& request) {
   if (!reactor->greeted) {
     return reactor->End(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "Hello first"));
   }

@@ -18,8 +18,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
-#include "proxy/identity_client/testing/test_tls_server.h"
 #include "proto/palisade/control/v1/control.grpc.pb.h"
+#include "proxy/identity_client/testing/test_tls_server.h"
 #include "runtime/sync/mutex.h"
 
 namespace palisade::identity_client::testing {

@@ -1,0 +1,411 @@
+// Connections driven through a real worker, in this process, over
+// socketpairs: the inbound and outbound state machines through handshake,
+// pumping, half-close, graceful close and abort, with every byte checked.
+// The far ends are plain blocking sockets and BoringSSL on the test thread;
+// the upstream of outbound tests is the runtime's TLS terminator.
+#include "proxy/server/worker.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "identity/authz_policy.h"
+#include "proxy/credentials/credential_snapshot.h"
+#include "proxy/forward/connection_host.h"
+#include "proxy/forward/listener_context.h"
+#include "runtime/net/sockets.h"
+#include "runtime/sync/mutex.h"
+#include "runtime/tls/connection_hooks.h"
+#include "runtime/tls/tls_terminator.h"
+#include "tests/util/echo_thread.h"
+#include "tests/util/process.h"
+#include "tests/util/tls_test_support.h"
+
+namespace palisade::server {
+namespace {
+
+using testing::Credential;
+using ::testing::HasSubstr;
+using testing::TestPki;
+using testing::WaitFor;
+
+constexpr char kPeerId[] = "spiffe://cluster.local/ns/shop/sa/frontend";
+
+// Everything the worker reports, for the test thread to read.
+class RecordingObserver : public forward::ConnectionObserver {
+ public:
+  void OnAccepted(const forward::ListenerContext&) override {}
+  void OnRefused(const forward::ListenerContext&, const std::string&) override {}
+  void OnHandshake(const forward::ListenerContext&,
+                   const forward::HandshakeOutcome& outcome) override {
+    sync::MutexLock lock(&mu_);
+    handshakes_.push_back(outcome);
+  }
+  void OnClosed(const forward::ListenerContext&,
+                const forward::ConnectionSummary& summary) override {
+    sync::MutexLock lock(&mu_);
+    closed_.push_back(summary);
+  }
+  std::vector<forward::HandshakeOutcome> handshakes() {
+    sync::MutexLock lock(&mu_);
+    return handshakes_;
+  }
+  // The first closed connection's summary, once there is one.
+  std::optional<forward::ConnectionSummary> WaitClosed() {
+    if (!WaitFor(
+            [&] {
+              sync::MutexLock lock(&mu_);
+              return !closed_.empty();
+            },
+            absl::Seconds(20))) {
+      return std::nullopt;
+    }
+    sync::MutexLock lock(&mu_);
+    return closed_.front();
+  }
+
+ private:
+  sync::Mutex mu_;
+  std::vector<forward::HandshakeOutcome> handshakes_ ABSL_GUARDED_BY(mu_);
+  std::vector<forward::ConnectionSummary> closed_ ABSL_GUARDED_BY(mu_);
+};
+
+// The test's TLS client accepts whatever server it reaches: these tests
+// judge the proxy's side.
+class AnyServer : public tls::TlsConnectionHooks {
+ public:
+  ssl_verify_result_t VerifyPeer(SSL*, uint8_t*) override { return ssl_verify_ok; }
+};
+
+void SetBlockingWithTimeout(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  timeval five{5, 0};  // no read or write in these tests waits longer
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof(five));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &five, sizeof(five));
+}
+
+// A payload whose every byte depends on its position.
+std::string Payload(size_t size, int seed) {
+  std::string s(size, '\0');
+  for (size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 131 + seed * 7) & 0xff);
+  return s;
+}
+
+bool WriteAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) return false;
+    done += n;
+  }
+  return true;
+}
+
+// Reads until `size` bytes or EOF/error/timeout.
+std::string ReadUpTo(int fd, size_t size) {
+  std::string out;
+  char buffer[16384];
+  while (out.size() < size) {
+    const ssize_t n = read(fd, buffer, std::min(sizeof(buffer), size - out.size()));
+    if (n <= 0) break;
+    out.append(buffer, n);
+  }
+  return out;
+}
+
+bool SslWriteAll(SSL* ssl, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const int n = SSL_write(ssl, data.data() + done, static_cast<int>(data.size() - done));
+    if (n <= 0) return false;
+    done += n;
+  }
+  return true;
+}
+
+// Reads until `size` bytes, or the end: *clean says whether it was a
+// close_notify (as opposed to an error or a bare EOF).
+std::string SslReadUpTo(SSL* ssl, size_t size, bool* clean = nullptr) {
+  std::string out;
+  char buffer[16384];
+  while (out.size() < size) {
+    const int n =
+        SSL_read(ssl, buffer, static_cast<int>(std::min(sizeof(buffer), size - out.size())));
+    if (n <= 0) {
+      if (clean != nullptr) *clean = SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN;
+      break;
+    }
+    out.append(buffer, n);
+  }
+  return out;
+}
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  WorkerTest()
+      : pki_(PkiOptions()),
+        proxy_leaf_(pki_.IssueLeaf("/ns/shop/sa/backend")),
+        peer_leaf_(pki_.IssueLeaf("/ns/shop/sa/frontend")) {
+    // As palisade-proxy's main() does: a peer that is gone is an EPIPE.
+    signal(SIGPIPE, SIG_IGN);
+    app_ = *net::BindListener(*net::SocketAddress::Parse("127.0.0.1:0"), false);
+    inbound_.name = "in";
+    inbound_.label = "listener in";
+    inbound_.direction = forward::Direction::kInbound;
+    inbound_.forward_to = *net::LocalAddressOf(app_.get());
+    outbound_.name = "out";
+    outbound_.label = "listener out";
+    outbound_.direction = forward::Direction::kOutbound;
+  }
+
+  ~WorkerTest() override {
+    if (worker_ != nullptr) worker_->Stop();
+  }
+
+  static TestPki::Options PkiOptions() {
+    TestPki::Options options;
+    options.trust_domain = "cluster.local";
+    return options;
+  }
+
+  std::shared_ptr<const credentials::CredentialSnapshot> Snapshot() {
+    credentials::CredentialMaterial material;
+    for (X509* cert : pki_.Chain(proxy_leaf_)) material.chain.push_back(bssl::UpRef(cert));
+    material.key = bssl::UpRef(proxy_leaf_.key);
+    material.bundles = testing::BundleOf(pki_);
+    credentials::SnapshotOptions options;
+    options.now = absl::Now();
+    auto snapshot = credentials::BuildSnapshot(std::move(material), options, nullptr);
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    (*snapshot)->generation = 1;
+    (*snapshot)->bundle_generation = 1;
+    return *snapshot;
+  }
+
+  void StartWorker(bool with_identity = true) {
+    Worker::Options options;
+    options.reauthentication.grace_period = absl::Seconds(5);
+    worker_ = *Worker::Create(0, options, &observer_);
+    worker_->Start();
+    if (with_identity) worker_->PublishSnapshot(Snapshot());
+  }
+
+  // Hands the worker one end of a socketpair on `listener`; returns the other.
+  net::UniqueFd Adopt(const forward::ListenerContext* listener) {
+    auto [ours, theirs] = testing::SocketPair();
+    worker_->Adopt(listener, std::move(theirs), *net::SocketAddress::Parse("127.0.0.1:40000"));
+    SetBlockingWithTimeout(ours.get());
+    return std::move(ours);
+  }
+
+  // The peer proxy's side of an inbound connection: TLS with peer_leaf_.
+  bssl::UniquePtr<SSL> ConnectTls(int fd) {
+    client_ctx_ = testing::ClientContext(pki_, &peer_leaf_);
+    bssl::UniquePtr<SSL> ssl(SSL_new(client_ctx_.get()));
+    tls::AttachHooks(ssl.get(), &any_server_);
+    SSL_set_fd(ssl.get(), fd);
+    if (SSL_connect(ssl.get()) != 1) return nullptr;
+    return ssl;
+  }
+
+  // The app's side: the connection the proxy opened to it, or none within `wait`.
+  net::UniqueFd AcceptApp(absl::Duration wait = absl::Seconds(10)) {
+    pollfd p{app_.get(), POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(wait))) != 1) return net::UniqueFd();
+    net::UniqueFd fd(accept4(app_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    SetBlockingWithTimeout(fd.get());
+    return fd;
+  }
+
+  TestPki pki_;
+  Credential proxy_leaf_;
+  Credential peer_leaf_;
+  net::UniqueFd app_;
+  forward::ListenerContext inbound_;
+  forward::ListenerContext outbound_;
+  RecordingObserver observer_;
+  AnyServer any_server_;
+  bssl::UniquePtr<SSL_CTX> client_ctx_;
+  std::unique_ptr<Worker> worker_;
+};
+
+TEST_F(WorkerTest, InboundVerifiesThePeerThenCarriesEveryByteBothWays) {
+  StartWorker();
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+  ASSERT_NE(tls, nullptr);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid()) << "the app was never connected";
+  for (int round = 0; round < 16; ++round) {
+    const std::string up = Payload(8192, round);
+    ASSERT_TRUE(SslWriteAll(tls.get(), up));
+    ASSERT_EQ(ReadUpTo(app.get(), up.size()), up);
+    const std::string down = Payload(8192, round + 100);
+    ASSERT_TRUE(WriteAll(app.get(), down));
+    ASSERT_EQ(SslReadUpTo(tls.get(), down.size()), down);
+  }
+  const auto handshakes = observer_.handshakes();
+  ASSERT_EQ(handshakes.size(), 1u);
+  EXPECT_TRUE(handshakes[0].ok);
+  EXPECT_EQ(handshakes[0].peer_id, kPeerId);
+}
+
+TEST_F(WorkerTest, InboundPassesAHalfCloseOnAndStillDeliversTheReply) {
+  StartWorker();
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+  ASSERT_NE(tls, nullptr);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid());
+  const std::string request = Payload(30000, 1);
+  ASSERT_TRUE(SslWriteAll(tls.get(), request));
+  SSL_shutdown(tls.get());  // close_notify: the peer is done sending
+  EXPECT_EQ(ReadUpTo(app.get(), request.size() + 1), request);  // then EOF
+  const std::string reply = Payload(50000, 2);
+  ASSERT_TRUE(WriteAll(app.get(), reply));
+  shutdown(app.get(), SHUT_WR);
+  bool clean = false;
+  EXPECT_EQ(SslReadUpTo(tls.get(), reply.size() + 1, &clean), reply);
+  EXPECT_TRUE(clean) << "the reply did not end with close_notify";
+  auto summary = observer_.WaitClosed();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->close_reason, "done");
+  EXPECT_EQ(summary->bytes_from_downstream, request.size());
+  EXPECT_EQ(summary->bytes_from_upstream, reply.size());
+  EXPECT_EQ(summary->peer_id, kPeerId);
+}
+
+TEST_F(WorkerTest, InboundRefusesAPeerThePolicyDeniesBeforeTheAppSeesAnything) {
+  inbound_.policy =
+      *identity::AuthorizationPolicy::Create({"spiffe://cluster.local/ns/shop/sa/cart"}, {}, {});
+  StartWorker();
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());  // TLS 1.3: the refusal comes after
+  if (tls != nullptr) {
+    char byte;
+    EXPECT_LE(SSL_read(tls.get(), &byte, 1), 0);
+  }
+  auto summary = observer_.WaitClosed();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_TRUE(summary->handshake_failed);
+  EXPECT_EQ(summary->close_reason, "not_authorized");
+  EXPECT_EQ(summary->peer_id, kPeerId);
+  EXPECT_THAT(summary->detail, HasSubstr("is not allowed by listener in"));
+  EXPECT_FALSE(AcceptApp(absl::Milliseconds(200)).valid());
+}
+
+TEST_F(WorkerTest, AGracefulCloseEndsCleanlyWithAnIntactPrefix) {
+  StartWorker();
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+  ASSERT_NE(tls, nullptr);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid());
+  // One round trip first: the connection is established (re-authentication
+  // looks only at those), not still finishing its connect to the app.
+  ASSERT_TRUE(SslWriteAll(tls.get(), "ping"));
+  ASSERT_EQ(ReadUpTo(app.get(), 4), "ping");
+  const std::string sent = Payload(64 * 1024, 3);
+  ASSERT_TRUE(WriteAll(app.get(), sent));
+  // A reloaded policy no longer allows the peer: re-authentication closes
+  // the live connection gracefully.
+  auto policy = std::make_shared<forward::ListenerPolicy>();
+  policy->policy = *identity::AuthorizationPolicy::Create({"spiffe://cluster.local/x"}, {}, {});
+  worker_->UpdatePolicy(&inbound_, policy);
+  bool clean = false;
+  const std::string received = SslReadUpTo(tls.get(), sent.size() + 1, &clean);
+  EXPECT_EQ(received, sent.substr(0, received.size()));
+  EXPECT_TRUE(clean) << "a graceful close must end with close_notify";
+  auto summary = observer_.WaitClosed();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->close_reason, "policy_changed");
+}
+
+TEST_F(WorkerTest, AnAbortEndsTheConnectionAtOnce) {
+  StartWorker();
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+  ASSERT_NE(tls, nullptr);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid());
+  worker_->Drain(absl::ZeroDuration(), [] {});  // no time to finish: aborted
+  auto summary = observer_.WaitClosed();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->close_reason, "drained");
+  char byte;
+  EXPECT_EQ(read(app.get(), &byte, 1), 0);  // the app's side is closed too
+}
+
+class OutboundTest : public WorkerTest {
+ protected:
+  // An upstream proxy: the runtime's terminator with `leaf`, echoing.
+  void StartUpstream(const Credential& leaf) {
+    tls::TlsTerminator::Options options;
+    options.listen = *net::SocketAddress::Parse("127.0.0.1:0");
+    options.backend = echo_.address();
+    options.client_certificates = tls::PeerCertificates::kRequired;
+    upstream_ = *tls::TlsTerminator::Create(options, {});
+    auto credentials = std::make_shared<tls::TlsTerminator::Credentials>();
+    credentials->context = testing::ServerContext(pki_, leaf, tls::PeerCertificates::kRequired);
+    credentials->bundles = testing::BundleOf(pki_);
+    upstream_->SetCredentials(std::move(credentials));
+    ASSERT_TRUE(upstream_->Start().ok());
+    outbound_.upstream = *net::HostPort::Parse(upstream_->address().ToString());
+    outbound_.upstream_address = upstream_->address();
+    outbound_.session_key = "out|" + upstream_->address().ToString();
+  }
+
+  testing::EchoThread echo_;
+  std::unique_ptr<tls::TlsTerminator> upstream_;
+};
+
+TEST_F(OutboundTest, WaitsForTheFirstSvidThenCarriesEveryByte) {
+  const Credential upstream_leaf = pki_.IssueLeaf("/ns/shop/sa/payments");
+  StartUpstream(upstream_leaf);
+  outbound_.policy = *identity::AuthorizationPolicy::Create(
+      {"spiffe://cluster.local/ns/shop/sa/payments"}, {}, {});
+  StartWorker(/*with_identity=*/false);
+  net::UniqueFd app = Adopt(&outbound_);
+  const std::string early = Payload(20000, 4);
+  ASSERT_TRUE(WriteAll(app.get(), early));  // held while the proxy has no SVID
+  EXPECT_TRUE(echo_.peers().empty());
+  worker_->PublishSnapshot(Snapshot());
+  EXPECT_EQ(ReadUpTo(app.get(), early.size()), early);
+  const std::string more = Payload(100000, 5);
+  ASSERT_TRUE(WriteAll(app.get(), more));
+  EXPECT_EQ(ReadUpTo(app.get(), more.size()), more);
+  const auto handshakes = observer_.handshakes();
+  ASSERT_EQ(handshakes.size(), 1u);
+  EXPECT_EQ(handshakes[0].peer_id, "spiffe://cluster.local/ns/shop/sa/payments");
+}
+
+TEST_F(OutboundTest, RefusesAnUpstreamWithAnotherIdentityAndSaysWhoWasExpected) {
+  const Credential impostor = pki_.IssueLeaf("/ns/shop/sa/impostor");
+  StartUpstream(impostor);
+  outbound_.policy = *identity::AuthorizationPolicy::Create(
+      {"spiffe://cluster.local/ns/shop/sa/payments"}, {}, {});
+  outbound_.policy_description = "spiffe://cluster.local/ns/shop/sa/payments";
+  StartWorker();
+  net::UniqueFd app = Adopt(&outbound_);
+  auto summary = observer_.WaitClosed();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->close_reason, "not_authorized");
+  EXPECT_EQ(summary->detail,
+            "spiffe://cluster.local/ns/shop/sa/impostor is not allowed by listener out, "
+            "expected spiffe://cluster.local/ns/shop/sa/payments");
+  char byte;
+  EXPECT_EQ(read(app.get(), &byte, 1), 0);
+  EXPECT_TRUE(echo_.peers().empty());
+}
+
+}  // namespace
+}  // namespace palisade::server
