@@ -24,9 +24,20 @@ for f in deploy/docker/Dockerfile.proxy deploy/docker/Dockerfile.control; do
 done
 
 runtime=$(packages deploy/docker/Dockerfile.proxy 1)
+# The system libraries the proxy loads (not Bazel's own, which a fastbuild
+# links one per target), by their real path, then their packages in one
+# dpkg query (one query per library takes most of a minute).
+libs=()
 for lib in $(ldd proxy/palisade-proxy | awk '/=>/{print $3}'); do
-  pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -1 | cut -d: -f1 || true)
-  [ -n "$pkg" ] || pkg=$(dpkg -S "$lib" 2>/dev/null | head -1 | cut -d: -f1 || true)
+  real=$(readlink -f "$lib")
+  case "$real" in /usr/* | /lib/* | /lib64/*) libs+=("$real" "$lib") ;; esac
+done
+owners=$(dpkg -S "${libs[@]}" 2>/dev/null || true)
+for ((i = 0; i < ${#libs[@]}; i += 2)); do
+  real=${libs[i]} lib=${libs[i + 1]}
+  pkg=$(awk -v p="$real" -v l="$lib" -F': ' '$2 == p || $2 == l {print $1; exit}' <<<"$owners")
+  pkg=${pkg%%,*}
+  pkg=${pkg%%:*}
   case "$pkg" in libc6 | libgcc-s1 | libstdc++6 | "") continue ;; esac
   grep -qx -- "$pkg" <<<"$runtime" || fail "Dockerfile.proxy: runtime lacks $pkg (for $lib)"
 done
