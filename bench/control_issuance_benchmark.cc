@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "control/ca/certificate_authority.h"
 #include "control/auth/join_token_store.h"
 #include "control/auth/jwks.h"
 #include "control/auth/service_account_verifier.h"
+#include "control/ca/certificate_authority.h"
 #include "control/state/state_files.h"
 #include "identity/certificate.h"
 #include "identity/csr.h"

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proxy/identity_client/secure_channel.h"
 #include "proto/palisade/control/v1/control.grpc.pb.h"
+#include "proxy/identity_client/secure_channel.h"
 #include "tests/util/process.h"
 
 namespace palisade::testing {

@@ -15,9 +15,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "identity/certificate.h"
 #include "proxy/identity_client/testing/fake_identity_service.h"
 #include "proxy/identity_client/testing/test_tls_server.h"
-#include "identity/certificate.h"
 #include "tests/integration/proxy_fixture.h"
 #include "tests/util/loopback.h"
 #include "tests/util/mesh_processes.h"
