@@ -9,7 +9,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "identity/certificate.h"
-#include "tests/integration/control_server_fixture.h"
+#include "tests/integration/identity_stream.h"
 #include "tests/util/process.h"
 
 namespace palisade::testing {

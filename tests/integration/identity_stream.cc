@@ -1,4 +1,4 @@
-#include "tests/integration/control_server_fixture.h"
+#include "tests/integration/identity_stream.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"

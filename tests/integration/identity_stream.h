@@ -1,7 +1,7 @@
 // Real identity streams to a palisade-control process (ControlProcess) over
 // TLS through the proxy's SecureChannel (proxy/identity_client).
-#ifndef PALISADE_TESTS_INTEGRATION_CONTROL_SERVER_FIXTURE_H_
-#define PALISADE_TESTS_INTEGRATION_CONTROL_SERVER_FIXTURE_H_
+#ifndef PALISADE_TESTS_INTEGRATION_IDENTITY_STREAM_H_
+#define PALISADE_TESTS_INTEGRATION_IDENTITY_STREAM_H_
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -52,4 +52,4 @@ Svid SvidFrom(const control::v1::WatchResponse& response, bssl::UniquePtr<EVP_PK
 
 }  // namespace palisade::testing
 
-#endif  // PALISADE_TESTS_INTEGRATION_CONTROL_SERVER_FIXTURE_H_
+#endif  // PALISADE_TESTS_INTEGRATION_IDENTITY_STREAM_H_
