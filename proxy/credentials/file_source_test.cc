@@ -32,21 +32,16 @@ class FileSourceTest : public ::testing::Test {
 
   // Waits (10 s at most) until the observer has seen `n` reloads.
   bool WaitReloads(size_t n) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < deadline) {
-      {
-        sync::MutexLock lock(&mutex_);
-        if (outcomes_.size() >= n) return true;
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return false;
+    sync::MutexLock lock(&mutex_);
+    return mutex_.AwaitWithTimeout(
+        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return outcomes_.size() >= n; }, absl::Seconds(10));
   }
 
   FileSource::ReloadObserver Observer() {
     return [this](const absl::Status& s) {
       sync::MutexLock lock(&mutex_);
       outcomes_.push_back(s);
+      mutex_.NotifyAll();
     };
   }
 

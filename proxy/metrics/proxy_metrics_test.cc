@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "tests/util/mesh_processes.h"
+#include "tests/util/prometheus_text.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::metrics {

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -157,7 +159,11 @@ TEST(PumpTest, StopsReadingWhileTheOtherSideDoesNotDrain) {
     if (n > 0) {
       accepted += n;
     } else {
-      absl::SleepFor(absl::Milliseconds(5));
+      // Full: wait until the pump drains some of it, or the time is up.
+      pollfd writable{h.app_client(), POLLOUT, 0};
+      poll(&writable, 1,
+           static_cast<int>(
+               std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()) + 1)));
     }
   }
   // Socket buffers plus the pump's high-water mark; far below 64 MiB.
@@ -177,7 +183,10 @@ TEST(PumpTest, ReportsTheSideThatBroke) {
   const std::string more(64 * 1024, 'y');
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline && !h.failed_.HasBeenNotified()) {
-    if (write(h.app_client(), more.data(), more.size()) < 0) absl::SleepFor(absl::Milliseconds(5));
+    // Full: give the pump a moment to report, then offer more.
+    if (write(h.app_client(), more.data(), more.size()) < 0) {
+      h.failed_.WaitForNotificationWithTimeout(absl::Milliseconds(5));
+    }
   }
   ASSERT_TRUE(h.failed_.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_EQ(h.error_side_, Side::kUpstream);

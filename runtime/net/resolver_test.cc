@@ -129,6 +129,8 @@ TEST_F(ResolverTest, ReusesAnAnswerUntilItsTimeIsUp) {
   EXPECT_EQ(ResolveToText(resolver, "payments.test:443"), "127.0.1.1:443");
   EXPECT_EQ(dns.a_questions(), 1);
 
+  // Kept as a sleep: the cache's lifetime is what is under test, and the
+  // resolver reads the real clock (no clock to inject).
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_EQ(ResolveToText(resolver, "payments.test:443"), "127.0.1.2:443");
   EXPECT_EQ(dns.a_questions(), 2);

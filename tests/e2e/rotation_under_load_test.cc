@@ -24,10 +24,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "tests/integration/control_server_fixture.h"
 #include "tests/util/loopback.h"
-#include "tests/util/mesh_processes.h"
+#include "tests/util/mesh_fixture.h"
 #include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
+#include "tests/util/status_matchers.h"
 
 namespace palisade::testing {
 namespace {
@@ -88,7 +89,7 @@ void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult*
         }
         if (corrupted) ++result->corrupted;
         if (fd >= 0) close(fd);
-        absl::SleepFor(absl::Milliseconds(20));
+        absl::SleepFor(absl::Milliseconds(20));  // pacing: the load's rate, not a wait
       }
     });
   }
@@ -115,7 +116,7 @@ void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult*
           if (fd >= 0) close(fd);
           fd = ConnectLoopback(port, absl::Seconds(10));
         }
-        absl::SleepFor(absl::Milliseconds(50));
+        absl::SleepFor(absl::Milliseconds(50));  // pacing: the load's rate, not a wait
       }
       if (fd >= 0) close(fd);
     });
@@ -126,79 +127,44 @@ void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult*
 class RotationUnderLoadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("rotation");
+    dir_ = mesh_.dir();
+    // A fixed identity port: the proxies must find a restarted control plane.
     control_port_ = PickFreeLoopbackPort();
-    StartControlPlane();
-    auto echo = EchoServer::Start(dir_, "echo", "echo");
-    ASSERT_TRUE(echo.ok());
-    echo_ = *std::move(echo);
+    StartControlPlane({"--svid_ttl=6s", "--rollover_propagating_timeout=20s",
+                       "--rollover_rekeying_timeout=20s", "--rollover_retiring_timeout=20s"});
+    ASSERT_OK_AND_ASSIGN(echo_, mesh_.StartBackend("echo"));
   }
 
-  void StartControlPlane() {
-    auto control = ControlProcess::Start(
-        dir_,
-        {"--trust_domain=cluster.local", "--svid_ttl=6s",
-         absl::StrCat("--listen=127.0.0.1:", control_port_), "--rollover_propagating_timeout=20s",
-         "--rollover_rekeying_timeout=20s", "--rollover_retiring_timeout=20s"});
-    ASSERT_TRUE(control.ok()) << control.status();
-    control_ = *std::move(control);
+  void StartControlPlane(std::vector<std::string> flags) {
+    flags.push_back(absl::StrCat("--listen=127.0.0.1:", control_port_));
+    ASSERT_OK(mesh_.StartControl(flags));
+    control_ = &mesh_.control();
   }
 
-  std::string Token(const std::string& id) {
-    const CommandResult r = control_->Cli({"token", "create", "--spiffe_id=" + id, "--ttl=10m"});
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    std::vector<std::string> lines = absl::StrSplit(r.output, '\n', absl::SkipEmpty());
-    return lines.empty() ? "" : lines.front();
-  }
-
-  std::string IdentityYaml(const std::string& name, const std::string& id) {
-    WriteFile(dir_ + "/" + name + ".token", Token(id) + "\n");
-    ControlPlaneIdentity identity;
-    identity.spiffe_id = id;
-    identity.control_address = absl::StrCat("127.0.0.1:", control_port_);
-    identity.server_spiffe_id = "spiffe://cluster.local/palisade/control";
-    identity.bootstrap_bundle_file = control_->state_dir() + "/bundle.pem";
-    identity.join_token_file = dir_ + "/" + name + ".token";
-    identity.log_level = "info";
-    identity.log_format = "json";
-    return absl::StrCat(ControlPlaneProxyYaml(identity),
-                        "reauthentication:\n  on_peer_expiry: ", expiry_reauth_ ? "true" : "false",
-                        "\n  grace_period: 2s\n");
+  // Control-plane identity with a join token, JSON logs (read back by
+  // ReportPropagation), and re-authentication on peer expiry as the test says.
+  absl::StatusOr<ProxyYaml> Config(const std::string& name, const std::string& id) {
+    absl::StatusOr<ProxyYaml> config = mesh_.ControlPlaneConfig(name, id);
+    if (!config.ok()) return config.status();
+    config->logging.level = "info";
+    config->logging.format = "json";
+    config->reauthentication.on_peer_expiry = expiry_reauth_;
+    config->reauthentication.grace_period = "2s";
+    return config;
   }
 
   void StartProxies() {
-    auto backend = ProxyProcess::Start(dir_, "backend",
-                                       absl::StrCat(IdentityYaml("backend", kBackendId), R"(inbound:
-  - name: in
-    address: 127.0.0.1:0
-    forward_to: )",
-                                                    echo_->address(), R"(
-    authorization:
-      spiffe_ids: [")",
-                                                    kFrontendId, R"("]
-)"));
-    ASSERT_TRUE(backend.ok()) << backend.status();
-    backend_ = *std::move(backend);
-    ASSERT_TRUE(backend_->WaitReady()) << backend_->process().Output();
-    auto frontend =
-        ProxyProcess::Start(dir_, "frontend",
-                            absl::StrCat(IdentityYaml("frontend", kFrontendId), R"(outbound:
-  - name: out
-    address: 127.0.0.1:0
-    upstream: 127.0.0.1:)",
-                                         *backend_->ListenerPort("in"), R"(
-    expected_peer:
-      spiffe_id: ")",
-                                         kBackendId, "\"\n"));
-    ASSERT_TRUE(frontend.ok()) << frontend.status();
-    frontend_ = *std::move(frontend);
-    ASSERT_TRUE(frontend_->WaitReady()) << frontend_->process().Output();
+    ASSERT_OK_AND_ASSIGN(ProxyYaml backend, Config("backend", kBackendId));
+    backend.AddInbound("in", echo_->address()).authorization.spiffe_ids = {kFrontendId};
+    ASSERT_OK_AND_ASSIGN(backend_, mesh_.StartReadyProxy("backend", backend));
+    ASSERT_OK_AND_ASSIGN(ProxyYaml frontend, Config("frontend", kFrontendId));
+    frontend.AddOutbound("out", absl::StrCat("127.0.0.1:", *backend_->ListenerPort("in")))
+        .expected_peer.spiffe_id = kBackendId;
+    ASSERT_OK_AND_ASSIGN(frontend_, mesh_.StartReadyProxy("frontend", frontend));
     port_ = *frontend_->ListenerPort("out");
   }
 
-  nlohmann::json Certs(ProxyProcess& proxy) {
-    return nlohmann::json::parse(HttpGet(proxy.admin_url() + "/certs").body, nullptr, false);
-  }
+  nlohmann::json Certs(ProxyProcess& proxy) { return proxy.Certs(); }
 
   // Runs the load for the test's duration while `during` runs beside it;
   // samples the serials both proxies serve.
@@ -209,13 +175,13 @@ class RotationUnderLoadTest : public ::testing::Test {
     if (during) side = std::thread(during);
     const absl::Time end = absl::Now() + LoadDuration();
     while (absl::Now() < end) {
-      for (auto* p : {frontend_.get(), backend_.get()}) {
+      for (auto* p : {frontend_, backend_}) {
         const nlohmann::json c = Certs(*p);
         if (!c.is_discarded() && c["svid"].is_object()) {
           serials_[p].insert(c["svid"]["serial"].get<std::string>());
         }
       }
-      absl::SleepFor(absl::Milliseconds(250));
+      absl::SleepFor(absl::Milliseconds(250));  // pacing: the sampling rate for a fixed run
     }
     stop = true;
     load.join();
@@ -275,12 +241,14 @@ class RotationUnderLoadTest : public ::testing::Test {
     RecordProperty("propagation_max_ms", static_cast<int>(max));
   }
 
+  MeshFixture mesh_{{.trust_domain = "cluster.local", .dir_prefix = "rotation"}};
   std::string dir_;
   int control_port_ = 0;
   bool expiry_reauth_ = false;
-  std::unique_ptr<ControlProcess> control_;
-  std::unique_ptr<EchoServer> echo_;
-  std::unique_ptr<ProxyProcess> backend_, frontend_;
+  ControlProcess* control_ = nullptr;
+  EchoBackend* echo_ = nullptr;
+  ProxyProcess* backend_ = nullptr;
+  ProxyProcess* frontend_ = nullptr;
   uint16_t port_ = 0;
   LoadResult result_;
   std::map<ProxyProcess*, std::set<std::string>> serials_;
@@ -292,8 +260,8 @@ TEST_F(RotationUnderLoadTest, RotationsLoseNothingAndLongLivedStreamsSurviveThem
   Load(/*reconnect=*/false);
   ExpectNothingLost();
   EXPECT_EQ(result_.stream_failures.load(), 0);  // never closed: they outlive every rotation
-  EXPECT_GE(serials_[frontend_.get()].size(), 10u);
-  EXPECT_GE(serials_[backend_.get()].size(), 10u);
+  EXPECT_GE(serials_[frontend_].size(), 10u);
+  EXPECT_GE(serials_[backend_].size(), 10u);
   ReportPropagation();
 }
 
@@ -306,7 +274,7 @@ TEST_F(RotationUnderLoadTest, ExpiredPeersCloseLongLivedStreamsGracefullyAndClie
   EXPECT_GE(MetricSum(backend_->Metrics() + frontend_->Metrics(),
                       "palisade_connection_errors_total", {{"reason", "peer_expired"}}),
             4);
-  EXPECT_GE(serials_[frontend_.get()].size(), 10u);
+  EXPECT_GE(serials_[frontend_].size(), 10u);
 }
 
 TEST_F(RotationUnderLoadTest, RootRolloverUnderLoadLosesNothingAndRetiresTheOldRoot) {
@@ -314,7 +282,10 @@ TEST_F(RotationUnderLoadTest, RootRolloverUnderLoadLosesNothingAndRetiresTheOldR
   StartProxies();
   const std::string old_root = Certs(*backend_)["svid"]["root_fingerprint"];
   Load(/*reconnect=*/true, [&] {
-    absl::SleepFor(absl::Seconds(5));
+    // Start the rollover once traffic flows on both kinds of connection.
+    EXPECT_TRUE(
+        WaitFor([&] { return result_.new_ok.load() >= 10 && result_.stream_requests.load() >= 20; },
+                absl::Seconds(30)));
     const CommandResult r = control_->Cli({"rollover", "start"});
     EXPECT_EQ(r.exit_code, 0) << r.output;
   });
@@ -328,7 +299,7 @@ TEST_F(RotationUnderLoadTest, RootRolloverUnderLoadLosesNothingAndRetiresTheOldR
       absl::Seconds(90)))
       << HttpGet(control_->admin_url() + "/api/v1/rollover").body;
   ExpectNothingLost();
-  for (auto* proxy : {frontend_.get(), backend_.get()}) {
+  for (auto* proxy : {frontend_, backend_}) {
     ASSERT_TRUE(WaitFor(
         [&] {
           const nlohmann::json c = Certs(*proxy);
@@ -344,11 +315,8 @@ TEST_F(RotationUnderLoadTest, RootRolloverUnderLoadLosesNothingAndRetiresTheOldR
 TEST_F(RotationUnderLoadTest, TrafficFlowsWhileTheControlPlaneIsAwayAndRenewsFromTheSameRoot) {
   // Longer SVIDs: the control plane is away for longer than a renewal
   // interval (10 s), shorter than a lifetime (20 s).
-  control_.reset();
-  auto control = ControlProcess::Start(dir_, {"--trust_domain=cluster.local", "--svid_ttl=20s",
-                                              absl::StrCat("--listen=127.0.0.1:", control_port_)});
-  ASSERT_TRUE(control.ok()) << control.status();
-  control_ = *std::move(control);
+  mesh_.StopControl();
+  StartControlPlane({"--svid_ttl=20s"});
   expiry_reauth_ = false;
   StartProxies();
   const std::string root = Certs(*backend_)["svid"]["root_fingerprint"];
@@ -366,18 +334,17 @@ TEST_F(RotationUnderLoadTest, TrafficFlowsWhileTheControlPlaneIsAwayAndRenewsFro
   ASSERT_TRUE(WaitFor([&] { return fresh(*frontend_) && fresh(*backend_); }, absl::Seconds(90),
                       absl::Milliseconds(200)));
   Load(/*reconnect=*/false, [&] {
-    control_->process().Stop();
+    control_ = nullptr;
+    mesh_.StopControl();
+    // Kept as a sleep: the length of the outage is the scenario under test
+    // (longer than a renewal interval, shorter than a lifetime).
     absl::SleepFor(absl::Seconds(12));
-    auto restarted =
-        ControlProcess::Start(dir_, {"--trust_domain=cluster.local", "--svid_ttl=20s",
-                                     absl::StrCat("--listen=127.0.0.1:", control_port_)});
-    ASSERT_TRUE(restarted.ok()) << restarted.status();
-    control_ = *std::move(restarted);
+    StartControlPlane({"--svid_ttl=20s"});
   });
   ExpectNothingLost();
   EXPECT_EQ(result_.stream_failures.load(), 0);
   // Both renewed after the restart, from the same root.
-  for (auto* proxy : {frontend_.get(), backend_.get()}) {
+  for (auto* proxy : {frontend_, backend_}) {
     const std::string before = Certs(*proxy)["svid"]["serial"];
     ASSERT_TRUE(
         WaitFor([&] { return Certs(*proxy)["svid"]["serial"] != before; }, absl::Seconds(30)));

@@ -6,20 +6,30 @@
 // reach nothing.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "tests/util/mesh_processes.h"
+#include "tests/util/echo_backend.h"
 #include "tests/util/netns.h"
 #include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
+#include "tests/util/proxy_process.h"
+#include "tests/util/proxy_yaml.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::testing {
 namespace {
 
 constexpr char kCapture[] = "deploy/capture/palisade-iptables.sh";
-constexpr char kMark[] = "1337";
+constexpr uint32_t kMark = 1337;
+constexpr char kTrustDomain[] = "cluster.local";
+constexpr char kFrontendId[] = "spiffe://cluster.local/ns/shop/sa/frontend";
+constexpr char kBackendId[] = "spiffe://cluster.local/ns/shop/sa/backend";
 
 class TransparentCaptureTest : public ::testing::Test {
  protected:
@@ -29,7 +39,7 @@ class TransparentCaptureTest : public ::testing::Test {
       ASSERT_TRUE(net_.AddPod(pod).ok()) << net_.AddPod(pod);
     }
     TestPki::Options options;
-    options.trust_domain = "cluster.local";
+    options.trust_domain = kTrustDomain;
     pki_ = TestPki(options);
     pki_.WriteFiles(dir_, "a", pki_.IssueLeaf("/ns/shop/sa/frontend"));
     pki_.WriteFiles(dir_, "b", pki_.IssueLeaf("/ns/shop/sa/backend"));
@@ -43,73 +53,57 @@ class TransparentCaptureTest : public ::testing::Test {
     for (const char* pod : {"a", "b", "d"}) {
       StartProxy(pod);
       const CommandResult r =
-          RunCommand(net_.In(pod, {kCapture, "install", "--proxy-mark", kMark,
+          RunCommand(net_.In(pod, {kCapture, "install", "--proxy-mark", std::to_string(kMark),
                                    "--exclude-inbound-ports", "15000", "--ipv6"}));
       ASSERT_EQ(r.exit_code, 0) << r.output;
     }
   }
 
+  // An HTTP app inside `pod`, recording what reaches it.
   void StartApp(const std::string& pod, const std::string& listen, const std::string& name) {
-    auto p =
-        Process::Start(net_.In(pod, {kEchoServerBinary, "--listen=" + listen, "--mode=http",
-                                     "--name=" + name, "--port_file=" + dir_ + "/" + name + ".port",
-                                     "--record=" + dir_ + "/" + name + ".record"}),
-                       dir_ + "/" + name + ".log");
-    ASSERT_TRUE(p.ok());
-    ASSERT_TRUE(WaitFor([&] { return !ReadFileOrEmpty(dir_ + "/" + name + ".port").empty(); },
-                        absl::Seconds(10)));
-    processes_.push_back(*std::move(p));
+    EchoBackend::Options options;
+    options.mode = "http";
+    options.listen = listen;
+    options.command_prefix = net_.In(pod, {});
+    ASSERT_OK_AND_ASSIGN(apps_[name], EchoBackend::Start(dir_, name, options));
+  }
+
+  // Capture on both address families: inbound to the original port of the
+  // pod's app, outbound to whatever the app dialled.
+  ProxyYaml ProxyConfig(const std::string& pod) {
+    ProxyYaml config;
+    config.identity.files = ProxyYaml::Files{dir_ + "/" + pod + ".pem",
+                                             dir_ + "/" + pod + ".key",
+                                             {{kTrustDomain, dir_ + "/bundle.pem"}}};
+    config.admin.address = "127.0.0.1:15000";
+    config.runtime.workers = 1;
+    config.runtime.socket_mark = kMark;
+    for (const auto& [name, address, forward_to] :
+         {std::tuple<const char*, const char*, const char*>{"capture-in", "0.0.0.0:15006",
+                                                            "127.0.0.1:0"},
+          {"capture-in6", "[::]:15006", "[::1]:0"}}) {
+      ProxyYaml::Inbound& in = config.AddInbound(name, forward_to);
+      in.address = address;
+      in.original_destination = true;
+      in.authorization.spiffe_ids = {kFrontendId};
+    }
+    for (const auto& [name, address] :
+         {std::pair<const char*, const char*>{"capture-out", "127.0.0.1:15001"},
+          {"capture-out6", "[::1]:15001"}}) {
+      ProxyYaml::Outbound& out = config.AddOutbound(name, "");
+      out.address = address;
+      out.original_destination = true;
+      out.expected_peer.trust_domain = kTrustDomain;
+    }
+    ProxyYaml::Destination& to_b = config.outbound[0].destinations.emplace_back();
+    to_b.address = net_.Ipv4("b");
+    to_b.expected_peer.spiffe_id = kBackendId;
+    return config;
   }
 
   void StartProxy(const std::string& pod) {
-    const std::string yaml = absl::StrCat(R"(identity:
-  files:
-    certificate_chain_file: )",
-                                          dir_, "/", pod, R"(.pem
-    private_key_file: )",
-                                          dir_, "/", pod, R"(.key
-    trust_bundles:
-      - trust_domain: cluster.local
-        file: )",
-                                          dir_, R"(/bundle.pem
-admin:
-  address: 127.0.0.1:15000
-runtime:
-  workers: 1
-  socket_mark: )",
-                                          kMark, R"(
-inbound:
-  - name: capture-in
-    address: 0.0.0.0:15006
-    forward_to: 127.0.0.1:0
-    original_destination: true
-    authorization:
-      spiffe_ids: ["spiffe://cluster.local/ns/shop/sa/frontend"]
-  - name: capture-in6
-    address: "[::]:15006"
-    forward_to: "[::1]:0"
-    original_destination: true
-    authorization:
-      spiffe_ids: ["spiffe://cluster.local/ns/shop/sa/frontend"]
-outbound:
-  - name: capture-out
-    address: 127.0.0.1:15001
-    original_destination: true
-    expected_peer:
-      trust_domain: cluster.local
-    destinations:
-      - address: )",
-                                          net_.Ipv4("b"), R"(
-        expected_peer:
-          spiffe_id: spiffe://cluster.local/ns/shop/sa/backend
-  - name: capture-out6
-    address: "[::1]:15001"
-    original_destination: true
-    expected_peer:
-      trust_domain: cluster.local
-)");
     const std::string config = dir_ + "/" + pod + ".yaml";
-    ASSERT_TRUE(WriteFile(config, yaml));
+    ASSERT_TRUE(WriteFile(config, ProxyConfig(pod).ToString()));
     auto p = Process::Start(net_.In(pod, {kProxyBinary, "--config=" + config}),
                             dir_ + "/proxy-" + pod + ".log");
     ASSERT_TRUE(p.ok());
@@ -125,21 +119,19 @@ outbound:
     return Curl(pod, "http://127.0.0.1:15000/metrics").body;
   }
 
-  int AppAccepts(const std::string& name) {
-    int n = 0;
-    for (const char c : ReadFileOrEmpty(dir_ + "/" + name + ".record")) n += c == '\n';
-    return n / 2 + n % 2;  // an accept line, and a close line once it ends
-  }
+  int AppAccepts(const std::string& name) { return apps_.at(name)->Accepted(); }
 
   void TearDown() override {
     for (auto& p : processes_) p->Stop();
     processes_.clear();
+    apps_.clear();
   }
 
   PodNetwork net_;
   std::string dir_;
   TestPki pki_;
-  std::vector<std::unique_ptr<Process>> processes_;
+  std::map<std::string, std::unique_ptr<EchoBackend>> apps_;
+  std::vector<std::unique_ptr<Process>> processes_;  // the proxies
 };
 
 TEST_F(TransparentCaptureTest, AppReachesAnotherPodThroughMtlsByItsOwnAddress) {
@@ -151,16 +143,14 @@ TEST_F(TransparentCaptureTest, AppReachesAnotherPodThroughMtlsByItsOwnAddress) {
   EXPECT_NE(v6.body.find("hello from app-b6"), std::string::npos) << v6.body;
 
   // Both proxies saw an mTLS handshake with the right peer.
-  EXPECT_GE(MetricSum(Metrics("a"), "palisade_handshakes_total",
-                      {{"direction", "outbound"},
-                       {"result", "success"},
-                       {"peer_identity", "spiffe://cluster.local/ns/shop/sa/backend"}}),
-            2);
-  EXPECT_GE(MetricSum(Metrics("b"), "palisade_handshakes_total",
-                      {{"direction", "inbound"},
-                       {"result", "success"},
-                       {"peer_identity", "spiffe://cluster.local/ns/shop/sa/frontend"}}),
-            2);
+  EXPECT_GE(
+      MetricSum(Metrics("a"), "palisade_handshakes_total",
+                {{"direction", "outbound"}, {"result", "success"}, {"peer_identity", kBackendId}}),
+      2);
+  EXPECT_GE(
+      MetricSum(Metrics("b"), "palisade_handshakes_total",
+                {{"direction", "inbound"}, {"result", "success"}, {"peer_identity", kFrontendId}}),
+      2);
 }
 
 TEST_F(TransparentCaptureTest, PodWithoutAProxyCannotReachTheApp) {

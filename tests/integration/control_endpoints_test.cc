@@ -12,7 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
-#include "tests/integration/control_server_fixture.h"
+#include "tests/util/control_process.h"
 #include "tests/util/process.h"
 #include "tests/util/subprocess.h"
 #include "tests/util/test_pki.h"

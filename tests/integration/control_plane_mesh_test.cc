@@ -15,10 +15,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tests/integration/control_server_fixture.h"
 #include "tests/util/loopback.h"
-#include "tests/util/mesh_processes.h"
+#include "tests/util/mesh_fixture.h"
 #include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
+#include "tests/util/status_matchers.h"
 
 namespace palisade::testing {
 namespace {
@@ -28,67 +29,29 @@ constexpr char kBackend[] = "spiffe://example.org/ns/shop/sa/backend";
 
 class ControlPlaneMeshTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("control_plane_mesh");
-    auto echo = EchoServer::Start(dir_, "echo", "echo");
-    ASSERT_TRUE(echo.ok()) << echo.status();
-    echo_ = *std::move(echo);
-  }
+  void SetUp() override { ASSERT_OK_AND_ASSIGN(echo_, mesh_.StartBackend("echo")); }
   void TearDown() override {
-    outbound_.reset();
-    inbound_.reset();
-    if (control_ != nullptr) {
-      EXPECT_EQ(control_->process().Stop(), 0) << control_->process().Output();
+    mesh_.StopProxy("outbound");
+    mesh_.StopProxy("inbound");
+    if (mesh_.has_control()) {
+      EXPECT_EQ(mesh_.control().process().Stop(), 0) << mesh_.control().process().Output();
     }
   }
 
   void StartControl(const std::vector<std::string>& flags = {}) {
-    auto control = ControlProcess::Start(dir_, flags);
-    ASSERT_TRUE(control.ok()) << control.status();
-    control_ = *std::move(control);
+    ASSERT_OK(mesh_.StartControl(flags));
+    control_ = &mesh_.control();
   }
 
-  // A single-use join token for `id`, in <dir>/<name>.token.
-  void CreateToken(const std::string& name, const std::string& id) {
-    const HttpResult r = HttpPost(control_->admin_url() + "/api/v1/tokens",
-                                  nlohmann::json{{"spiffe_id", id}}.dump());
-    ASSERT_EQ(r.status, 200) << r.body;
-    ASSERT_TRUE(WriteFile(dir_ + "/" + name + ".token",
-                          nlohmann::json::parse(r.body).value("token", "") + "\n"));
-  }
-
-  std::string IdentityYaml(const std::string& name, const std::string& id) {
-    CreateToken(name, id);
-    ControlPlaneIdentity identity;
-    identity.spiffe_id = id;
-    identity.control_address = control_->identity_address();
-    identity.server_spiffe_id = "spiffe://example.org/palisade/control";
-    identity.bootstrap_bundle_file = control_->state_dir() + "/bundle.pem";
-    identity.join_token_file = dir_ + "/" + name + ".token";
-    identity.instance_name = name;
-    return ControlPlaneProxyYaml(identity);
-  }
-
+  // Both proxies bootstrap with single-use join tokens from the admin API.
   void StartMesh() {
-    auto inbound = ProxyProcess::Start(
-        dir_, "inbound",
-        absl::StrCat(
-            IdentityYaml("backend", kBackend),
-            "inbound:\n  - name: in\n    address: 127.0.0.1:0\n    forward_to: ", echo_->address(),
-            "\n    authorization:\n      spiffe_ids: [\"", kFrontend, "\"]\n"));
-    ASSERT_TRUE(inbound.ok()) << inbound.status();
-    inbound_ = *std::move(inbound);
-    ASSERT_TRUE(inbound_->WaitReady()) << inbound_->process().Output();
-    auto outbound = ProxyProcess::Start(
-        dir_, "outbound",
-        absl::StrCat(IdentityYaml("frontend", kFrontend),
-                     "outbound:\n  - name: out\n    address: 127.0.0.1:0\n    upstream: "
-                     "127.0.0.1:",
-                     *inbound_->ListenerPort("in"), "\n    expected_peer:\n      spiffe_id: \"",
-                     kBackend, "\"\n"));
-    ASSERT_TRUE(outbound.ok()) << outbound.status();
-    outbound_ = *std::move(outbound);
-    ASSERT_TRUE(outbound_->WaitReady()) << outbound_->process().Output();
+    ASSERT_OK_AND_ASSIGN(ProxyYaml backend, mesh_.ControlPlaneConfig("backend", kBackend));
+    backend.AddInbound("in", echo_->address()).authorization.spiffe_ids = {kFrontend};
+    ASSERT_OK_AND_ASSIGN(inbound_, mesh_.StartReadyProxy("inbound", backend));
+    ASSERT_OK_AND_ASSIGN(ProxyYaml frontend, mesh_.ControlPlaneConfig("frontend", kFrontend));
+    frontend.AddOutbound("out", absl::StrCat("127.0.0.1:", *inbound_->ListenerPort("in")))
+        .expected_peer.spiffe_id = kBackend;
+    ASSERT_OK_AND_ASSIGN(outbound_, mesh_.StartReadyProxy("outbound", frontend));
   }
 
   int ConnectOut() { return ConnectLoopback(*outbound_->ListenerPort("out")); }
@@ -101,24 +64,15 @@ class ControlPlaneMeshTest : public ::testing::Test {
     return reply;
   }
 
-  static nlohmann::json Certs(ProxyProcess& proxy) {
-    return nlohmann::json::parse(HttpGet(proxy.admin_url() + "/certs").body, nullptr, false);
-  }
-  nlohmann::json State() {
-    return nlohmann::json::parse(HttpGet(control_->admin_url() + "/api/v1/state").body, nullptr,
-                                 false);
-  }
-  std::string Logs() {
-    return absl::StrCat("--- palisade-control\n", control_->process().Output(), "\n--- inbound\n",
-                        inbound_ ? inbound_->process().Output() : "", "\n--- outbound\n",
-                        outbound_ ? outbound_->process().Output() : "");
-  }
+  static nlohmann::json Certs(ProxyProcess& proxy) { return proxy.Certs(); }
+  nlohmann::json State() { return control_->State(); }
+  std::string Logs() { return mesh_.Logs(); }
 
-  std::string dir_;
-  std::unique_ptr<ControlProcess> control_;
-  std::unique_ptr<EchoServer> echo_;
-  std::unique_ptr<ProxyProcess> inbound_;
-  std::unique_ptr<ProxyProcess> outbound_;
+  MeshFixture mesh_{{.trust_domain = "example.org", .dir_prefix = "control_plane_mesh"}};
+  ControlProcess* control_ = nullptr;
+  EchoBackend* echo_ = nullptr;
+  ProxyProcess* inbound_ = nullptr;
+  ProxyProcess* outbound_ = nullptr;
 };
 
 TEST_F(ControlPlaneMeshTest, ProxiesBootstrapFromPalisadeControlAndCarryTraffic) {
@@ -138,7 +92,7 @@ TEST_F(ControlPlaneMeshTest, ProxiesBootstrapFromPalisadeControlAndCarryTraffic)
       },
       absl::Seconds(20)))
       << State().dump(2);
-  for (ProxyProcess* proxy : {inbound_.get(), outbound_.get()}) {
+  for (ProxyProcess* proxy : {inbound_, outbound_}) {
     EXPECT_EQ(MetricValue(proxy->Metrics(), "palisade_control_plane_connected"), 1);
   }
 }
@@ -182,7 +136,7 @@ TEST_F(ControlPlaneMeshTest, ARootRolloverRunsThroughEveryPhaseWithRealProxies) 
   ASSERT_EQ(roots.size(), 1u);
   const std::string new_root = roots[0]["fingerprint_sha256"];
   EXPECT_NE(new_root, old_root);
-  for (ProxyProcess* proxy : {inbound_.get(), outbound_.get()}) {
+  for (ProxyProcess* proxy : {inbound_, outbound_}) {
     ASSERT_TRUE(WaitFor(
         [&] {
           const nlohmann::json certs = Certs(*proxy);

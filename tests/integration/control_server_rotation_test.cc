@@ -6,9 +6,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "identity/certificate.h"
-#include "tests/integration/control_server_fixture.h"
+#include "tests/integration/identity_stream.h"
 #include "tests/util/process.h"
 
 namespace palisade::testing {
@@ -32,10 +33,9 @@ class ControlServerRotationTest : public ::testing::Test {
   }
 
   nlohmann::json CreateToken(const std::string& id) {
-    HttpResult r = HttpPost(control_->admin_url() + "/api/v1/tokens",
-                            nlohmann::json{{"spiffe_id", id}}.dump());
-    EXPECT_EQ(r.status, 200) << r.body;
-    return nlohmann::json::parse(r.body);
+    absl::StatusOr<nlohmann::json> created = control_->CreateJoinToken(id);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? *created : nlohmann::json{{"token", ""}, {"id", ""}};
   }
 
   Svid Bootstrap(const std::string& token) {
@@ -64,11 +64,18 @@ TEST_F(ControlServerRotationTest, IssuesSvidsOfTheConfiguredLifetimeWithBoundedB
 }
 
 TEST_F(ControlServerRotationTest, RenewsItsOwnServingSvidAndKeepsAcceptingStreams) {
-  const std::string first = State()["serving_svid"]["serial"];
-  ASSERT_TRUE(
-      WaitFor([&] { return State()["serving_svid"]["serial"] != first; }, absl::Seconds(10)));
-  // Past the first serving SVID's expiry, new streams still verify the server.
-  absl::SleepFor(absl::Seconds(4));
+  const nlohmann::json first = State()["serving_svid"];
+  absl::Time first_expiry;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, first["not_after"].get<std::string>(),
+                              &first_expiry, &error))
+      << error;
+  ASSERT_TRUE(WaitFor([&] { return State()["serving_svid"]["serial"] != first["serial"]; },
+                      absl::Seconds(10)));
+  // Past the first serving SVID's expiry (whole seconds in the state: one
+  // more), new streams still verify the server.
+  ASSERT_TRUE(WaitFor([&] { return absl::Now() > first_expiry + absl::Seconds(1); },
+                      absl::Seconds(15), absl::Milliseconds(100)));
   Svid svid = Bootstrap(CreateToken(kWorkload)["token"]);
   EXPECT_EQ(identity::SpiffeIdOf(svid.chain[0].get())->ToString(), kWorkload);
   auto renewal = IdentityStream::Open(*control_, &svid);

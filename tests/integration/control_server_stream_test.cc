@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/certificate.h"
-#include "tests/integration/control_server_fixture.h"
+#include "tests/integration/identity_stream.h"
 #include "tests/util/process.h"
 #include "tests/util/status_matchers.h"
 #include "tests/util/test_jwt.h"

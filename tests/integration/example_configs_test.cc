@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/util/mesh_processes.h"
+#include "tests/util/proxy_process.h"
 #include "tests/util/subprocess.h"
 
 namespace palisade::testing {

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "tests/integration/observability_support.h"
 #include "tests/integration/proxy_fixture.h"
@@ -20,16 +19,10 @@ class ObservabilityAccessLogTest : public TwoHopMesh {
  protected:
   void SetUp() override {
     TwoHopMesh::SetUp();
-    const std::string yaml = absl::StrReplaceAll(
-        absl::StrCat(IdentityYaml("backend", kBackendId), "inbound:\n  - name: in\n    address: ",
-                     "127.0.0.1:0\n    forward_to: ", echo_->address(),
-                     "\n    authorization:\n      spiffe_ids: [\"", kFrontendId, "\"]\n"),
-        {{"logging:\n  level: debug\n", "logging:\n  level: debug\n  format: json\n"}});
-    auto proxy = ProxyProcess::Start(dir_, "inbound", yaml);
-    ASSERT_TRUE(proxy.ok()) << proxy.status();
-    inbound_ = *std::move(proxy);
-    ASSERT_TRUE(inbound_->WaitReady()) << inbound_->process().Output();
-    inbound_port_ = *inbound_->ListenerPort("in");
+    ProxyYaml config = IdentityConfig("backend", kBackendId);
+    config.logging.format = "json";
+    config.AddInbound("in", echo_->address()).authorization.spiffe_ids = {kFrontendId};
+    StartInbound(config);
   }
 
   // Every line the proxy wrote, each parsed as JSON (discarded if not).
@@ -56,14 +49,14 @@ class ObservabilityAccessLogTest : public TwoHopMesh {
 
 TEST_F(ObservabilityAccessLogTest, WritesOneJsonLinePerConnectionWithItsOutcome) {
   // One good connection: s_client with the frontend's SVID, one line echoed.
-  const CommandResult good = SClient(inbound_port_, dir_, "frontend");
+  const CommandResult good = SClient(inbound_port_, dir(), "frontend");
   ASSERT_NE(good.output.find("hello"), std::string::npos) << good.output;
   ASSERT_TRUE(WaitForAccessLines(1)) << inbound_->process().Output();
   // One refused by policy, one without a certificate.
-  pki_.WriteFiles(dir_, "intruder", pki_.IssueLeaf("/ns/other/sa/intruder"));
-  SClient(inbound_port_, dir_, "intruder");
+  pki().WriteFiles(dir(), "intruder", pki().IssueLeaf("/ns/other/sa/intruder"));
+  SClient(inbound_port_, dir(), "intruder");
   ASSERT_TRUE(WaitForAccessLines(2)) << inbound_->process().Output();
-  SClient(inbound_port_, dir_, "");
+  SClient(inbound_port_, dir(), "");
   ASSERT_TRUE(WaitForAccessLines(3)) << inbound_->process().Output();
 
   const std::vector<nlohmann::json> access = AccessLines();
@@ -103,14 +96,14 @@ TEST_F(ObservabilityAccessLogTest, WritesOneJsonLinePerConnectionWithItsOutcome)
 }
 
 TEST_F(ObservabilityAccessLogTest, EveryLineIsJsonAndNoneHoldsKeyMaterial) {
-  SClient(inbound_port_, dir_, "frontend");
+  SClient(inbound_port_, dir(), "frontend");
   ASSERT_TRUE(WaitForAccessLines(1));
   const std::string log = inbound_->process().Output();
   for (const auto& line : Lines()) EXPECT_FALSE(line.is_discarded()) << log;
   EXPECT_EQ(log.find("PRIVATE KEY"), std::string::npos);
   for (const std::string name : {"backend", "frontend"}) {
     for (absl::string_view key_line :
-         absl::StrSplit(ReadFileOrEmpty(absl::StrCat(dir_, "/", name, ".key")), '\n')) {
+         absl::StrSplit(ReadFileOrEmpty(absl::StrCat(dir(), "/", name, ".key")), '\n')) {
       if (key_line.empty() || key_line[0] == '-') continue;
       EXPECT_EQ(log.find(std::string(key_line)), std::string::npos)
           << "the log holds a line of " << name << ".key";

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "tests/integration/observability_support.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/status_matchers.h"
 
 namespace palisade::testing {
 namespace {
@@ -29,7 +30,7 @@ class ObservabilityAdminTest : public TwoHopMesh {
 
   void ExpectNoKeyMaterial(const std::string& text, const std::string& what) {
     EXPECT_EQ(text.find("PRIVATE KEY"), std::string::npos) << what;
-    const std::vector<std::string> key_lines = PemBodyLines(dir_ + "/backend.key");
+    const std::vector<std::string> key_lines = PemBodyLines(dir() + "/backend.key");
     ASSERT_FALSE(key_lines.empty());
     for (const std::string& line : key_lines) {
       EXPECT_EQ(text.find(line), std::string::npos) << what << " holds a line of the key";
@@ -53,27 +54,25 @@ TEST_F(ObservabilityAdminTest, ReadyAnswers200WithAValidSvidAndBoundListeners) {
 }
 
 TEST_F(ObservabilityAdminTest, ReadyAnswers503WithoutAnSvid) {
-  CertSpec expired = pki_.LeafSpec("/ns/shop/sa/backend");
+  CertSpec expired = pki().LeafSpec("/ns/shop/sa/backend");
   expired.not_before = absl::Now() - absl::Hours(2);
   expired.not_after = absl::Now() - absl::Hours(1);
-  pki_.WriteFiles(dir_, "backend", pki_.IssueLeaf(expired));
-  auto proxy = ProxyProcess::Start(
-      dir_, "inbound",
-      absl::StrCat(IdentityYaml("backend", kBackendId), "inbound:\n  - name: in\n    address: ",
-                   "127.0.0.1:0\n    forward_to: ", echo_->address(), "\n"));
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  const HttpResult r = Get(**proxy, "/ready");
+  pki().WriteFiles(dir(), "backend", pki().IssueLeaf(expired));
+  ProxyYaml config = IdentityConfig("backend", kBackendId);
+  config.AddInbound("in", echo_->address());
+  ASSERT_OK_AND_ASSIGN(ProxyProcess * proxy, mesh_.StartProxy("inbound", config));
+  const HttpResult r = Get(*proxy, "/ready");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.body, "not ready: no SVID loaded yet\n");
-  EXPECT_EQ(MetricValue((*proxy)->Metrics(), "palisade_ready"), 0);
-  const nlohmann::json certs = nlohmann::json::parse(Get(**proxy, "/certs").body, nullptr, false);
+  EXPECT_EQ(MetricValue(proxy->Metrics(), "palisade_ready"), 0);
+  const nlohmann::json certs = nlohmann::json::parse(Get(*proxy, "/certs").body, nullptr, false);
   EXPECT_TRUE(certs["svid"].is_null()) << certs.dump();
 }
 
 TEST_F(ObservabilityAdminTest, ReadyAnswers503OnceTheSvidExpires) {
-  CertSpec short_lived = pki_.LeafSpec("/ns/shop/sa/backend");
+  CertSpec short_lived = pki().LeafSpec("/ns/shop/sa/backend");
   short_lived.not_after = absl::Now() + absl::Seconds(4);
-  pki_.WriteFiles(dir_, "backend", pki_.IssueLeaf(short_lived));
+  pki().WriteFiles(dir(), "backend", pki().IssueLeaf(short_lived));
   StartInbound();
   EXPECT_TRUE(WaitFor([&] { return Get(*inbound_, "/ready").status == 503; }, absl::Seconds(15)));
   EXPECT_EQ(Get(*inbound_, "/ready").body, "not ready: the SVID has expired\n");

@@ -60,14 +60,10 @@ class ObservabilityCardinalityTest : public TwoHopMesh {};
 TEST_F(ObservabilityCardinalityTest, PeerIdentitySeriesStayWithinTheDefaultCap) {
   // Inbound "in" without an authorization block: any peer of the trust
   // domain is allowed. No metrics section: the default cap.
-  auto proxy = ProxyProcess::Start(
-      dir_, "inbound",
-      absl::StrCat(IdentityYaml("backend", kBackendId), "inbound:\n  - name: in\n    address: ",
-                   "127.0.0.1:0\n    forward_to: ", echo_->address(), "\n"));
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  inbound_ = *std::move(proxy);
-  ASSERT_TRUE(inbound_->WaitReady()) << inbound_->process().Output();
-  const uint16_t port = *inbound_->ListenerPort("in");
+  ProxyYaml config = IdentityConfig("backend", kBackendId);
+  config.AddInbound("in", echo_->address());
+  StartInbound(config);
+  const uint16_t port = inbound_port_;
 
   // 5,000 SVIDs, one key pair (signing is cheap, key generation less so).
   const absl::Time start = absl::Now();
@@ -75,9 +71,9 @@ TEST_F(ObservabilityCardinalityTest, PeerIdentitySeriesStayWithinTheDefaultCap) 
   std::vector<Credential> leaves;
   leaves.reserve(kClients);
   for (int i = 0; i < kClients; ++i) {
-    CertSpec spec = pki_.LeafSpec(absl::StrCat("/ns/load/sa/client-", i));
+    CertSpec spec = pki().LeafSpec(absl::StrCat("/ns/load/sa/client-", i));
     spec.key = key.get();
-    leaves.push_back(pki_.IssueLeaf(spec));  // takes its own reference to the key
+    leaves.push_back(pki().IssueLeaf(spec));  // takes its own reference to the key
   }
   const absl::Time issued = absl::Now();
 
@@ -86,7 +82,7 @@ TEST_F(ObservabilityCardinalityTest, PeerIdentitySeriesStayWithinTheDefaultCap) 
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = t; i < kClients; i += kThreads) {
-        if (!HandshakeAs(port, leaves[i], pki_.intermediate().x509())) ++failures;
+        if (!HandshakeAs(port, leaves[i], pki().intermediate().x509())) ++failures;
       }
     });
   }

@@ -20,22 +20,18 @@ class ObservabilityMetricsTest : public TwoHopMesh {
   void SetUp() override {
     TwoHopMesh::SetUp();
     // A listener whose app is down, for connection errors.
-    StartInbound(absl::StrCat(R"(  - name: in-dead
-    address: 127.0.0.1:0
-    forward_to: 127.0.0.1:)",
-                              PickFreeLoopbackPort(), R"(
-    authorization:
-      spiffe_ids: [")",
-                              kFrontendId, R"("]
-)"));
+    ProxyYaml config = InboundConfig();
+    config.AddInbound("in-dead", absl::StrCat("127.0.0.1:", PickFreeLoopbackPort()))
+        .authorization.spiffe_ids = {kFrontendId};
+    StartInbound(config);
     StartOutbound();
     // Some of every kind of event, so labelled families have samples.
     ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");
     ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");  // resumes
-    SClient(*inbound_->ListenerPort("in-dead"), dir_, "frontend");
-    pki_.WriteFiles(dir_, "intruder", pki_.IssueLeaf("/ns/other/sa/intruder"));
-    SClient(inbound_port_, dir_, "intruder");
-    SClient(inbound_port_, dir_, "");
+    SClient(*inbound_->ListenerPort("in-dead"), dir(), "frontend");
+    pki().WriteFiles(dir(), "intruder", pki().IssueLeaf("/ns/other/sa/intruder"));
+    SClient(inbound_port_, dir(), "intruder");
+    SClient(inbound_port_, dir(), "");
     EXPECT_TRUE(WaitFor(
         [&] {
           return MetricSum(inbound_->Metrics(), "palisade_handshakes_total",
@@ -54,7 +50,7 @@ class ObservabilityMetricsTest : public TwoHopMesh {
 };
 
 TEST_F(ObservabilityMetricsTest, PromtoolAcceptsTheMetricsOutput) {
-  for (ProxyProcess* proxy : {inbound_.get(), outbound_.get()}) {
+  for (ProxyProcess* proxy : {inbound_, outbound_}) {
     const std::string text = proxy->Metrics();
     ASSERT_NE(text.find("palisade_handshakes_total"), std::string::npos) << text;
     const CommandResult r = RunCommand({"promtool", "check", "metrics"}, absl::Seconds(30), text);

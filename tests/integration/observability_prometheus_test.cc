@@ -27,7 +27,7 @@ class ObservabilityPrometheusTest : public TwoHopMesh {
     StartOutbound();
     // The test's Prometheus loads the project's alert rules too.
     auto prometheus = PrometheusServer::Start(
-        dir_, {inbound_->admin_url().substr(7), outbound_->admin_url().substr(7)},
+        dir(), {inbound_->admin_url().substr(7), outbound_->admin_url().substr(7)},
         {std::string(kAlertRulesPath)});
     ASSERT_TRUE(prometheus.ok()) << prometheus.status();
     prometheus_ = *std::move(prometheus);
@@ -54,9 +54,9 @@ class ObservabilityPrometheusTest : public TwoHopMesh {
 
 TEST_F(ObservabilityPrometheusTest, CountsHandshakesByPeerIdentityAsPrometheusSeesThem) {
   for (int i = 0; i < kGood; ++i) ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");
-  pki_.WriteFiles(dir_, "intruder", pki_.IssueLeaf("/ns/other/sa/intruder"));
-  for (int i = 0; i < kIntruders; ++i) SClient(inbound_port_, dir_, "intruder");
-  for (int i = 0; i < kNoCertificate; ++i) SClient(inbound_port_, dir_, "");
+  pki().WriteFiles(dir(), "intruder", pki().IssueLeaf("/ns/other/sa/intruder"));
+  for (int i = 0; i < kIntruders; ++i) SClient(inbound_port_, dir(), "intruder");
+  for (int i = 0; i < kNoCertificate; ++i) SClient(inbound_port_, dir(), "");
 
   const std::string in = absl::StrCat("instance=\"", inbound_->admin_url().substr(7), "\"");
   const std::string out = absl::StrCat("instance=\"", outbound_->admin_url().substr(7), "\"");

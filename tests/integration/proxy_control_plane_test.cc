@@ -20,8 +20,10 @@
 #include "proxy/identity_client/testing/test_tls_server.h"
 #include "tests/integration/proxy_fixture.h"
 #include "tests/util/loopback.h"
-#include "tests/util/mesh_processes.h"
+#include "tests/util/mesh_fixture.h"
 #include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::testing {
@@ -46,7 +48,7 @@ control::v1::TrustBundleUpdate BundleOf(uint64_t version, const std::vector<cons
 class ProxyControlPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("control_plane_mesh");
+    dir_ = mesh_.dir();
     TestPki::Options options;
     options.trust_domain = kTrustDomain;
     pki_ = TestPki(options);
@@ -79,54 +81,43 @@ class ProxyControlPlaneTest : public ::testing::Test {
     front_ = *std::move(started);
     fake_->set_front(front_.get());
 
-    auto echo = EchoServer::Start(dir_, "echo", "echo");
-    ASSERT_TRUE(echo.ok()) << echo.status();
-    echo_ = *std::move(echo);
+    ASSERT_OK_AND_ASSIGN(echo_, mesh_.StartBackend("echo"));
   }
 
   void TearDown() override {
-    outbound_.reset();
-    inbound_.reset();
+    mesh_.StopProxies();
     grpc_server_->Shutdown(std::chrono::system_clock::now());
     grpc_server_.reset();
     fake_->set_front(nullptr);
     front_.reset();
   }
 
-  std::string IdentityYaml(const std::string& name, const std::string& id) const {
-    ControlPlaneIdentity identity;
-    identity.spiffe_id = id;
-    identity.control_address = front_->address();
-    identity.server_spiffe_id = kControlId;
-    identity.bootstrap_bundle_file = dir_ + "/bootstrap.pem";
-    identity.join_token_file = dir_ + "/" + name + ".token";
-    identity.instance_name = name;
-    identity.initial_backoff = "100ms";
-    identity.max_backoff = "500ms";
-    return ControlPlaneProxyYaml(identity);
+  // Identity from the in-test control plane, with the join token SetUp wrote.
+  ProxyYaml IdentityConfig(const std::string& name, const std::string& id) const {
+    ProxyYaml config = mesh_.BaseConfig();
+    config.identity.spiffe_id = id;
+    ProxyYaml::ControlPlane& cp = config.identity.control_plane.emplace();
+    cp.address = front_->address();
+    cp.server_spiffe_id = kControlId;
+    cp.bootstrap_bundle_file = dir_ + "/bootstrap.pem";
+    cp.join_token_file = dir_ + "/" + name + ".token";
+    cp.instance_name = name;
+    cp.initial_backoff = "100ms";
+    cp.max_backoff = "500ms";
+    return config;
   }
 
   void StartInbound() {
-    auto proxy = ProxyProcess::Start(
-        dir_, "inbound",
-        absl::StrCat(
-            IdentityYaml("backend", kBackendId),
-            "inbound:\n  - name: in\n    address: 127.0.0.1:0\n    forward_to: ", echo_->address(),
-            "\n    authorization:\n      spiffe_ids: [\"", kFrontendId, "\"]\n"));
-    ASSERT_TRUE(proxy.ok()) << proxy.status();
-    inbound_ = *std::move(proxy);
+    ProxyYaml config = IdentityConfig("backend", kBackendId);
+    config.AddInbound("in", echo_->address()).authorization.spiffe_ids = {kFrontendId};
+    ASSERT_OK_AND_ASSIGN(inbound_, mesh_.StartProxy("inbound", config));
   }
 
   void StartOutbound() {
-    auto proxy = ProxyProcess::Start(
-        dir_, "outbound",
-        absl::StrCat(IdentityYaml("frontend", kFrontendId),
-                     "outbound:\n  - name: out\n    address: 127.0.0.1:0\n    upstream: "
-                     "127.0.0.1:",
-                     *inbound_->ListenerPort("in"), "\n    expected_peer:\n      spiffe_id: \"",
-                     kBackendId, "\"\n"));
-    ASSERT_TRUE(proxy.ok()) << proxy.status();
-    outbound_ = *std::move(proxy);
+    ProxyYaml config = IdentityConfig("frontend", kFrontendId);
+    config.AddOutbound("out", absl::StrCat("127.0.0.1:", *inbound_->ListenerPort("in")))
+        .expected_peer.spiffe_id = kBackendId;
+    ASSERT_OK_AND_ASSIGN(outbound_, mesh_.StartProxy("outbound", config));
   }
 
   // Sends `message` through the outbound proxy and returns what came back.
@@ -146,6 +137,7 @@ class ProxyControlPlaneTest : public ::testing::Test {
     return j["svid"].value(field, "");
   }
 
+  MeshFixture mesh_;
   std::string dir_;
   TestPki pki_;
   TestPki next_pki_;
@@ -154,9 +146,9 @@ class ProxyControlPlaneTest : public ::testing::Test {
   int grpc_port_ = 0;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<TestTlsServer> front_;
-  std::unique_ptr<EchoServer> echo_;
-  std::unique_ptr<ProxyProcess> inbound_;
-  std::unique_ptr<ProxyProcess> outbound_;
+  EchoBackend* echo_ = nullptr;
+  ProxyProcess* inbound_ = nullptr;
+  ProxyProcess* outbound_ = nullptr;
 };
 
 TEST_F(ProxyControlPlaneTest, ProxiesGetTheirSvidsFromTheControlPlaneAndCarryTraffic) {
@@ -166,7 +158,7 @@ TEST_F(ProxyControlPlaneTest, ProxiesGetTheirSvidsFromTheControlPlaneAndCarryTra
   ASSERT_TRUE(outbound_->WaitReady()) << outbound_->process().Output();
 
   EXPECT_EQ(RoundTrip("hello through the mesh"), "hello through the mesh");
-  for (ProxyProcess* proxy : {inbound_.get(), outbound_.get()}) {
+  for (ProxyProcess* proxy : {inbound_, outbound_}) {
     EXPECT_EQ(CertsField(*proxy, "source"), "control-plane");
     EXPECT_TRUE(WaitFor(
         [&] { return MetricValue(proxy->Metrics(), "palisade_control_plane_connected") == 1; },

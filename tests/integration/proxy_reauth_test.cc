@@ -24,26 +24,15 @@ bool Alive(int fd) {
 
 class ProxyReauthTest : public TwoHopMesh {
  protected:
+  // The running inbound proxy's config, on the same ports, with "in"
+  // allowing `allowed`.
   std::string InboundYaml(const std::string& allowed) {
-    return absl::StrCat(IdentityYaml("backend", kBackendId), R"(reauthentication:
-  grace_period: 1s
-inbound:
-  - name: in
-    address: 127.0.0.1:)",
-                        inbound_port_, R"(
-    forward_to: )",
-                        echo_->address(), R"(
-    authorization:
-      spiffe_ids: [")",
-                        allowed, R"("]
-  - name: in-http
-    address: 127.0.0.1:)",
-                        inbound_http_port_, R"(
-    forward_to: )",
-                        http_->address(), R"(
-    authorization:
-      path_prefixes: ["spiffe://cluster.local/ns/shop/"]
-)");
+    ProxyYaml config = InboundConfig();
+    config.reauthentication.grace_period = "1s";
+    config.inbound[0].address = absl::StrCat("127.0.0.1:", inbound_port_);
+    config.inbound[0].authorization.spiffe_ids = {allowed};
+    config.inbound[1].address = absl::StrCat("127.0.0.1:", inbound_http_port_);
+    return config.ToString();
   }
 
   bool ClosedWithin(int fd, absl::Duration limit) {
@@ -58,7 +47,7 @@ TEST_F(ProxyReauthTest, PolicyThatNoLongerAllowsThePeerClosesItsConnectionOnRelo
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(Alive(fd));
   // Same listeners and ports; "in" now allows someone else.
-  ASSERT_TRUE(WriteFile(dir_ + "/inbound.yaml",
+  ASSERT_TRUE(WriteFile(inbound_->config_path(),
                         InboundYaml("spiffe://cluster.local/ns/shop/sa/someone-else")));
   inbound_->process().Signal(SIGHUP);
   EXPECT_TRUE(ClosedWithin(fd, absl::Seconds(10)));
@@ -82,7 +71,7 @@ TEST_F(ProxyReauthTest, ReloadThatStillAllowsThePeerKeepsTheConnection) {
   StartOutbound();
   const int fd = ConnectLoopback(outbound_port_);
   ASSERT_TRUE(Alive(fd));
-  ASSERT_TRUE(WriteFile(dir_ + "/inbound.yaml", InboundYaml(kFrontendId)));
+  ASSERT_TRUE(WriteFile(inbound_->config_path(), InboundYaml(kFrontendId)));
   inbound_->process().Signal(SIGHUP);
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -99,7 +88,7 @@ TEST_F(ProxyReauthTest, ReloadOfABrokenConfigChangesNothing) {
   StartOutbound();
   const int fd = ConnectLoopback(outbound_port_);
   ASSERT_TRUE(Alive(fd));
-  ASSERT_TRUE(WriteFile(dir_ + "/inbound.yaml", "inbound: [ {name: broken\n"));
+  ASSERT_TRUE(WriteFile(inbound_->config_path(), "inbound: [ {name: broken\n"));
   inbound_->process().Signal(SIGHUP);
   ASSERT_TRUE(WaitFor(
       [&] { return inbound_->process().Output().find("reload refused") != std::string::npos; },
@@ -117,8 +106,8 @@ TEST_F(ProxyReauthTest, RootLeavingTheBundleClosesOnlyConnectionsVerifiedThrough
   TestPki::Options options;
   options.trust_domain = kTrustDomain;
   TestPki next(options);
-  const std::string both = pki_.BundlePem() + next.BundlePem();
-  ASSERT_TRUE(WriteFile(dir_ + "/bundle.pem", both));
+  const std::string both = pki().BundlePem() + next.BundlePem();
+  ASSERT_TRUE(WriteFile(dir() + "/bundle.pem", both));
   StartInbound();
   StartOutbound();
   const int on_a = ConnectLoopback(outbound_port_);
@@ -131,7 +120,7 @@ TEST_F(ProxyReauthTest, RootLeavingTheBundleClosesOnlyConnectionsVerifiedThrough
     pki.WriteFiles(staging, name, pki.IssueLeaf(path));
     WriteFileOrDie(staging + "/bundle.pem", bundle);
     for (const std::string& f : {name + ".key", name + ".pem", std::string("bundle.pem")}) {
-      ASSERT_EQ(std::rename((staging + "/" + f).c_str(), (dir_ + "/" + f).c_str()), 0);
+      ASSERT_EQ(std::rename((staging + "/" + f).c_str(), (dir() + "/" + f).c_str()), 0);
     }
   };
   const std::string before = HttpGet(inbound_->admin_url() + "/certs").body;
@@ -148,8 +137,8 @@ TEST_F(ProxyReauthTest, RootLeavingTheBundleClosesOnlyConnectionsVerifiedThrough
   EXPECT_TRUE(Alive(on_a));
 
   // Root A leaves both bundles: only the connection verified through A ends.
-  ASSERT_TRUE(WriteFile(dir_ + "/bundle.pem.new", next.BundlePem()));
-  ASSERT_EQ(std::rename((dir_ + "/bundle.pem.new").c_str(), (dir_ + "/bundle.pem").c_str()), 0);
+  ASSERT_TRUE(WriteFile(dir() + "/bundle.pem.new", next.BundlePem()));
+  ASSERT_EQ(std::rename((dir() + "/bundle.pem.new").c_str(), (dir() + "/bundle.pem").c_str()), 0);
   EXPECT_TRUE(ClosedWithin(on_a, absl::Seconds(10)));
   EXPECT_TRUE(Alive(on_b));
   EXPECT_GE(MetricSum(inbound_->Metrics() + outbound_->Metrics(),

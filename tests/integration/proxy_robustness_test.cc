@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "tests/integration/proxy_fixture.h"
 #include "tests/util/loopback.h"
+#include "tests/util/status_matchers.h"
 
 namespace palisade::testing {
 namespace {
@@ -31,31 +32,27 @@ TEST_F(ProxyRobustnessTest, HoldsOutboundConnectionsUntilTheFirstSvidArrives) {
   StartInbound();
   // The frontend's files hold an expired SVID: the proxy starts without an
   // identity (the store refuses it) and is not ready.
-  CertSpec expired = pki_.LeafSpec("/ns/shop/sa/frontend");
+  CertSpec expired = pki().LeafSpec("/ns/shop/sa/frontend");
   expired.not_before = absl::Now() - absl::Hours(2);
   expired.not_after = absl::Now() - absl::Hours(1);
-  pki_.WriteFiles(dir_, "frontend", pki_.IssueLeaf(expired));
-  const std::string yaml =
-      absl::StrCat(IdentityYaml("frontend", kFrontendId, "  startup_hold: 20s\n"), R"(outbound:
-  - name: out
-    address: 127.0.0.1:0
-    upstream: 127.0.0.1:)",
-                   inbound_port_, R"(
-    expected_peer:
-      spiffe_id: ")",
-                   kBackendId, "\"\n");
-  auto proxy = ProxyProcess::Start(dir_, "outbound", absl::StrCat(yaml));
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  outbound_ = *std::move(proxy);
+  pki().WriteFiles(dir(), "frontend", pki().IssueLeaf(expired));
+  ProxyYaml config = IdentityConfig("frontend", kFrontendId);
+  config.runtime.startup_hold = "20s";
+  config.AddOutbound("out", absl::StrCat("127.0.0.1:", inbound_port_)).expected_peer.spiffe_id =
+      kBackendId;
+  ASSERT_OK_AND_ASSIGN(outbound_, mesh_.StartProxy("outbound", config));
   EXPECT_EQ(HttpGet(outbound_->admin_url() + "/ready").status, 503);
   const uint16_t port = *outbound_->ListenerPort("out");
 
   const int fd = ConnectLoopback(port);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(send(fd, "early", 5, MSG_NOSIGNAL), 5);  // waits in the socket
-  absl::SleepFor(absl::Milliseconds(300));
+  // The proxy has accepted it and holds it, with no identity yet.
+  ASSERT_TRUE(outbound_->WaitForMetricSum("palisade_connections_active", {{"listener", "out"}}, 1))
+      << outbound_->Metrics();
+  EXPECT_EQ(HttpGet(outbound_->admin_url() + "/ready").status, 503);
   // A valid SVID arrives; the held connection goes through.
-  pki_.WriteFiles(dir_, "frontend", pki_.IssueLeaf("/ns/shop/sa/frontend"));
+  pki().WriteFiles(dir(), "frontend", pki().IssueLeaf("/ns/shop/sa/frontend"));
   ASSERT_TRUE(outbound_->WaitReady()) << outbound_->process().Output();
   shutdown(fd, SHUT_WR);
   EXPECT_EQ(ReadToEof(fd), "early");
@@ -110,13 +107,9 @@ TEST_F(ProxyRobustnessTest, DrainTimeoutClosesConnectionsThatDoNotEnd) {
 }
 
 TEST_F(ProxyRobustnessTest, RefusesConnectionsBeyondTheListenerLimit) {
-  StartInbound(R"(  - name: small
-    address: 127.0.0.1:0
-    forward_to: )" +
-               echo_->address() + R"(
-    limits:
-      max_connections: 2
-)");
+  ProxyYaml config = InboundConfig();
+  config.AddInbound("small", echo_->address()).limits.max_connections = 2;
+  StartInbound(config);
   const uint16_t port = *inbound_->ListenerPort("small");
   // Plain TCP is enough: a connection counts from accept.
   std::vector<int> held;
@@ -142,13 +135,9 @@ TEST_F(ProxyRobustnessTest, RefusesConnectionsBeyondTheListenerLimit) {
 }
 
 TEST_F(ProxyRobustnessTest, ClosesIdleConnections) {
-  StartInbound(R"(  - name: idle
-    address: 127.0.0.1:0
-    forward_to: )" +
-               echo_->address() + R"(
-    timeouts:
-      handshake: 1s
-)");
+  ProxyYaml config = InboundConfig();
+  config.AddInbound("idle", echo_->address()).timeouts.handshake = "1s";
+  StartInbound(config);
   const uint16_t port = *inbound_->ListenerPort("idle");
   // A TCP connection that never starts TLS hits the handshake timeout.
   const int fd = ConnectLoopback(port);
@@ -167,25 +156,15 @@ TEST_F(ProxyRobustnessTest, ClosesIdleConnections) {
 }
 
 TEST_F(ProxyRobustnessTest, PublicPortServesOnlyTheReadOnlyEndpoints) {
-  const std::string yaml = absl::StrCat(IdentityYaml("backend", kBackendId), R"(inbound:
-  - name: in
-    address: 127.0.0.1:0
-    forward_to: )",
-                                        echo_->address(), R"(
-)");
-  // admin.public_address goes into the admin section of the identity YAML.
-  std::string with_public = yaml;
-  with_public.replace(with_public.find("  address: 127.0.0.1:0\nruntime"),
-                      std::string("  address: 127.0.0.1:0\n").size(),
-                      "  address: 127.0.0.1:0\n  public_address: 127.0.0.2:0\n");
+  ProxyYaml config = IdentityConfig("backend", kBackendId);
+  config.admin.public_address = "127.0.0.2:0";
+  config.AddInbound("in", echo_->address());
   // Port 0 on the public address: find it through the process log.
-  auto proxy = ProxyProcess::Start(dir_, "public", with_public);
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  ASSERT_TRUE((*proxy)->WaitReady());
+  ASSERT_OK_AND_ASSIGN(ProxyProcess * proxy, mesh_.StartReadyProxy("public", config));
   std::string public_url;
   ASSERT_TRUE(WaitFor(
       [&] {
-        const std::string log = (*proxy)->process().Output();
+        const std::string log = proxy->process().Output();
         const size_t at = log.find("health and metrics server up address=");
         if (at == std::string::npos) return false;
         const size_t start = at + std::string("health and metrics server up address=").size();
@@ -202,18 +181,15 @@ TEST_F(ProxyRobustnessTest, PublicPortServesOnlyTheReadOnlyEndpoints) {
 }
 
 TEST_F(ProxyRobustnessTest, AppThatIsDownClosesTheClientPromptlyAndTheProxyStaysUp) {
-  StartInbound(R"(  - name: down
-    address: 127.0.0.1:0
-    forward_to: 127.0.0.1:1
-    authorization:
-      trust_domains: [cluster.local]
-)");
+  ProxyYaml config = InboundConfig();
+  config.AddInbound("down", "127.0.0.1:1").authorization.trust_domains = {kTrustDomain};
+  StartInbound(config);
   const uint16_t port = *inbound_->ListenerPort("down");
   const absl::Time start = absl::Now();
   const CommandResult r =
       RunCommand({"openssl", "s_client", "-connect", absl::StrCat("127.0.0.1:", port), "-cert",
-                  dir_ + "/frontend.pem", "-cert_chain", dir_ + "/frontend.pem", "-key",
-                  dir_ + "/frontend.key", "-quiet", "-ign_eof"},
+                  dir() + "/frontend.pem", "-cert_chain", dir() + "/frontend.pem", "-key",
+                  dir() + "/frontend.key", "-quiet", "-ign_eof"},
                  absl::Seconds(10), "x\n");
   EXPECT_NE(r.exit_code, -1) << "the client was left hanging";
   EXPECT_LT(absl::Now() - start, absl::Seconds(8));

@@ -46,8 +46,8 @@ class ProxyRotationTest : public TwoHopMesh {
   std::string SerialSeenByOpenssl() {
     const CommandResult r = RunCommand(
         {"sh", "-c",
-         absl::StrCat("openssl s_client -connect 127.0.0.1:", inbound_port_, " -cert ", dir_,
-                      "/frontend.pem -key ", dir_,
+         absl::StrCat("openssl s_client -connect 127.0.0.1:", inbound_port_, " -cert ", dir(),
+                      "/frontend.pem -key ", dir(),
                       "/frontend.key </dev/null 2>/dev/null | openssl x509 -noout -serial")},
         absl::Seconds(10));
     absl::string_view out = absl::StripAsciiWhitespace(r.output);
@@ -59,9 +59,9 @@ class ProxyRotationTest : public TwoHopMesh {
   // then renames.
   void InstallBackendCertificate(const Credential& leaf) {
     const std::string staging = MakeTempDir("staging");
-    pki_.WriteFiles(staging, "backend", leaf);
-    ASSERT_EQ(std::rename((staging + "/backend.key").c_str(), (dir_ + "/backend.key").c_str()), 0);
-    ASSERT_EQ(std::rename((staging + "/backend.pem").c_str(), (dir_ + "/backend.pem").c_str()), 0);
+    pki().WriteFiles(staging, "backend", leaf);
+    ASSERT_EQ(std::rename((staging + "/backend.key").c_str(), (dir() + "/backend.key").c_str()), 0);
+    ASSERT_EQ(std::rename((staging + "/backend.pem").c_str(), (dir() + "/backend.pem").c_str()), 0);
   }
 };
 
@@ -90,11 +90,11 @@ TEST_F(ProxyRotationTest, LiveTransferSurvivesRotationAndNewConnectionsSeeTheNew
       ASSERT_EQ(send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL),
                 static_cast<ssize_t>(chunk.size()));
       sent += chunk;
-      absl::SleepFor(absl::Milliseconds(5));
+      absl::SleepFor(absl::Milliseconds(5));  // pacing: a steady trickle, not a wait
     }
   };
   send_for(absl::Milliseconds(300));
-  const Credential renewed = pki_.IssueLeaf("/ns/shop/sa/backend");
+  const Credential renewed = pki().IssueLeaf("/ns/shop/sa/backend");
   const std::string new_serial = Normalize(identity::SerialHex(renewed.x509()));
   InstallBackendCertificate(renewed);
   send_for(absl::Milliseconds(300));
@@ -114,7 +114,7 @@ TEST_F(ProxyRotationTest, LiveTransferSurvivesRotationAndNewConnectionsSeeTheNew
 TEST_F(ProxyRotationTest, CorruptUpdateLeavesTheRunningIdentityServing) {
   const std::string serial = ServedSerial();
   ASSERT_FALSE(serial.empty());
-  ASSERT_TRUE(WriteFile(dir_ + "/backend.pem", "-----BEGIN CERTIFICATE-----\nbroken\n"));
+  ASSERT_TRUE(WriteFile(dir() + "/backend.pem", "-----BEGIN CERTIFICATE-----\nbroken\n"));
   ASSERT_TRUE(WaitFor(
       [&] {
         return MetricSum(inbound_->Metrics(), "palisade_identity_updates_rejected_total") >= 1;
@@ -129,7 +129,7 @@ TEST_F(ProxyRotationTest, CorruptUpdateLeavesTheRunningIdentityServing) {
 TEST_F(ProxyRotationTest, CertificateForAnotherIdentityIsRefused) {
   const std::string serial = ServedSerial();
   // A valid SVID, but not the identity this proxy is configured for.
-  InstallBackendCertificate(pki_.IssueLeaf("/ns/shop/sa/impostor"));
+  InstallBackendCertificate(pki().IssueLeaf("/ns/shop/sa/impostor"));
   ASSERT_TRUE(WaitFor(
       [&] {
         return MetricSum(inbound_->Metrics(), "palisade_identity_updates_rejected_total") >= 1;

@@ -10,15 +10,20 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "control/inject/pod_injector.h"
-#include "tests/util/mesh_processes.h"
+#include "tests/util/echo_backend.h"
 #include "tests/util/netns.h"
 #include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
+#include "tests/util/proxy_process.h"
+#include "tests/util/proxy_yaml.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::testing {
@@ -57,6 +62,7 @@ class InjectedPodTest : public ::testing::Test {
   void TearDown() override {
     for (auto& p : processes_) p->Stop();
     processes_.clear();
+    apps_.clear();
     RunCommand({"rm", "-rf", dir_});
   }
 
@@ -95,13 +101,11 @@ class InjectedPodTest : public ::testing::Test {
     const size_t end = shipped.find("\ninbound:\n");
     ASSERT_NE(begin, std::string::npos);
     ASSERT_NE(end, std::string::npos);
+    ProxyYaml files;
+    files.identity.files =
+        ProxyYaml::Files{pod + ".pem", pod + ".key", {{"cluster.local", "bundle.pem"}}};
     const std::string config =
-        shipped.substr(0, begin) +
-        absl::StrCat("\nidentity:\n  files:\n    certificate_chain_file: ", pod,
-                     ".pem\n    private_key_file: ", pod,
-                     ".key\n    trust_bundles:\n      - trust_domain: cluster.local\n"
-                     "        file: bundle.pem\n") +
-        shipped.substr(end);
+        shipped.substr(0, begin) + "\n" + files.IdentitySection() + shipped.substr(end);
     const std::string path = dir_ + "/" + pod + ".yaml";
     ASSERT_TRUE(WriteFile(path, config));
     chmod(path.c_str(), 0644);
@@ -121,30 +125,24 @@ class InjectedPodTest : public ::testing::Test {
     ASSERT_TRUE(proxy->Running()) << ReadFileOrEmpty(dir_ + "/proxy-" + pod + ".log");
   }
 
+  // An HTTP app inside `pod`, recording what reaches it.
   void StartApp(const std::string& pod, const std::string& name, const std::string& listen) {
-    auto p =
-        Process::Start(net_.In(pod, {kEchoServerBinary, "--listen=" + listen, "--mode=http",
-                                     "--name=" + name, "--port_file=" + dir_ + "/" + name + ".port",
-                                     "--record=" + dir_ + "/" + name + ".record"}),
-                       dir_ + "/" + name + ".log");
-    ASSERT_TRUE(p.ok());
-    ASSERT_TRUE(WaitFor([&] { return !ReadFileOrEmpty(dir_ + "/" + name + ".port").empty(); },
-                        absl::Seconds(10)));
-    processes_.push_back(*std::move(p));
+    EchoBackend::Options options;
+    options.mode = "http";
+    options.listen = listen;
+    options.command_prefix = net_.In(pod, {});
+    ASSERT_OK_AND_ASSIGN(apps_[name], EchoBackend::Start(dir_, name, options));
   }
 
   HttpResult Curl(const std::string& pod, const std::string& url) { return net_.Curl(pod, url); }
 
-  int AppRequests() {
-    int n = 0;
-    for (const char c : ReadFileOrEmpty(dir_ + "/app-b.record")) n += c == '\n';
-    return n;
-  }
+  int AppRequests() { return apps_.at("app-b")->Accepted(); }
 
   PodNetwork net_{78};
   std::string dir_;
   TestPki pki_;
-  std::vector<std::unique_ptr<Process>> processes_;
+  std::map<std::string, std::unique_ptr<EchoBackend>> apps_;
+  std::vector<std::unique_ptr<Process>> processes_;  // the proxies
 };
 
 // The proxy's own connections leave by uid alone (no SO_MARK): were they

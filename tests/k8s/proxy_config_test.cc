@@ -9,8 +9,8 @@
 #include <string>
 
 #include "control/inject/inject_options.h"
-#include "tests/util/mesh_processes.h"
 #include "tests/util/process.h"
+#include "tests/util/proxy_process.h"
 #include "tests/util/subprocess.h"
 
 namespace palisade::testing {

@@ -1,4 +1,4 @@
-#include "tests/integration/control_server_fixture.h"
+#include "tests/integration/identity_stream.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -9,61 +9,14 @@
 
 namespace palisade::testing {
 
-absl::StatusOr<std::unique_ptr<ControlProcess>> ControlProcess::Start(
-    const std::string& dir, const std::vector<std::string>& extra) {
-  auto control = std::make_unique<ControlProcess>();
-  control->dir_ = dir;
-  const std::string listen_file = dir + "/listen.addr";
-  const std::string admin_file = dir + "/admin.addr";
-  ::unlink(listen_file.c_str());
-  ::unlink(admin_file.c_str());
-  std::vector<std::string> argv = {kControlBinary,
-                                   "serve",
-                                   "--trust_domain=example.org",
-                                   "--state_dir=" + control->state_dir(),
-                                   "--listen=127.0.0.1:0",
-                                   "--admin=127.0.0.1:0",
-                                   "--listen_address_file=" + listen_file,
-                                   "--admin_address_file=" + admin_file,
-                                   "--log_level=debug"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(argv, dir + "/control.log");
-  if (!process.ok()) return process.status();
-  control->process_ = *std::move(process);
-  const bool up = WaitFor(
-      [&] {
-        return !control->process_->Running() ||
-               (!ReadFileOrEmpty(listen_file).empty() && !ReadFileOrEmpty(admin_file).empty());
-      },
-      absl::Seconds(30));
-  if (!up || !control->process_->Running()) {
-    return absl::UnavailableError(
-        absl::StrCat("palisade-control did not start:\n", control->process_->Output()));
-  }
-  control->identity_ = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(listen_file)));
-  control->admin_ = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(admin_file)));
-  control->admin_url_ = "http://" + control->admin_;
-  if (!WaitFor([&] { return HttpGet(control->admin_url_ + "/ready").status == 200; },
-               absl::Seconds(10))) {
-    return absl::UnavailableError("palisade-control never became ready");
-  }
-  return control;
-}
-
-CommandResult ControlProcess::Cli(std::vector<std::string> args) const {
-  args.insert(args.begin(), kControlBinary);
-  args.push_back("--admin=" + admin_);
-  return RunCommand(args, absl::Seconds(20));
-}
-
 absl::StatusOr<std::unique_ptr<IdentityStream>> IdentityStream::Open(const ControlProcess& control,
                                                                      const Svid* client) {
   identity_client::SecureChannelOptions options;
   options.address = control.identity_address();
-  options.server_spiffe_id = "spiffe://example.org/palisade/control";
+  options.server_spiffe_id = control.server_spiffe_id();
   identity::TrustBundleSet::Builder builder;
   if (absl::Status s =
-          builder.AddPem("example.org", ReadFileOrEmpty(control.state_dir() + "/bundle.pem"));
+          builder.AddPem(control.trust_domain(), ReadFileOrEmpty(control.bundle_file()));
       !s.ok()) {
     return s;
   }

@@ -1,8 +1,7 @@
-// A real palisade-control process for integration tests (state directory,
-// ports 0, addresses read back from files) and real identity streams to it
-// over TLS through the proxy's SecureChannel (proxy/identity_client).
-#ifndef PALISADE_TESTS_INTEGRATION_CONTROL_SERVER_FIXTURE_H_
-#define PALISADE_TESTS_INTEGRATION_CONTROL_SERVER_FIXTURE_H_
+// Real identity streams to a palisade-control process (ControlProcess) over
+// TLS through the proxy's SecureChannel (proxy/identity_client).
+#ifndef PALISADE_TESTS_INTEGRATION_IDENTITY_STREAM_H_
+#define PALISADE_TESTS_INTEGRATION_IDENTITY_STREAM_H_
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -14,34 +13,9 @@
 #include "absl/status/statusor.h"
 #include "proto/palisade/control/v1/control.grpc.pb.h"
 #include "proxy/identity_client/secure_channel.h"
-#include "tests/util/process.h"
+#include "tests/util/control_process.h"
 
 namespace palisade::testing {
-
-inline constexpr char kControlBinary[] = "control/palisade-control";
-
-class ControlProcess {
- public:
-  // Starts `palisade-control serve` with --state_dir=<dir>/state and `extra`
-  // flags; returns once both addresses are known and /ready answers.
-  static absl::StatusOr<std::unique_ptr<ControlProcess>> Start(
-      const std::string& dir, const std::vector<std::string>& extra = {});
-  // Runs a CLI subcommand against this server's admin API.
-  CommandResult Cli(std::vector<std::string> args) const;
-
-  const std::string& identity_address() const { return identity_; }
-  const std::string& admin_url() const { return admin_url_; }
-  const std::string& admin_address() const { return admin_; }
-  std::string state_dir() const { return dir_ + "/state"; }
-  Process& process() { return *process_; }
-
- private:
-  std::string dir_;
-  std::string identity_;
-  std::string admin_;
-  std::string admin_url_;
-  std::unique_ptr<Process> process_;
-};
 
 // A proxy's credential as the stream gives it.
 struct Svid {
@@ -78,4 +52,4 @@ Svid SvidFrom(const control::v1::WatchResponse& response, bssl::UniquePtr<EVP_PK
 
 }  // namespace palisade::testing
 
-#endif  // PALISADE_TESTS_INTEGRATION_CONTROL_SERVER_FIXTURE_H_
+#endif  // PALISADE_TESTS_INTEGRATION_IDENTITY_STREAM_H_

@@ -1,0 +1,59 @@
+// The one way tests start palisade-control: a real process with a state
+// directory, ports 0 (addresses read back from files), its admin API and CLI,
+// and join tokens for the proxies it will certify.
+#ifndef PALISADE_TESTS_UTIL_CONTROL_PROCESS_H_
+#define PALISADE_TESTS_UTIL_CONTROL_PROCESS_H_
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tests/util/process.h"
+#include "tests/util/subprocess.h"
+
+namespace palisade::testing {
+
+// Where Bazel puts the binary in a test's runfiles.
+inline constexpr char kControlBinary[] = "control/palisade-control";
+
+class ControlProcess {
+ public:
+  // Starts `palisade-control serve` for trust domain example.org with
+  // --state_dir=<dir>/state and ports 0, then `extra` flags (which win, e.g.
+  // --trust_domain=cluster.local or a fixed --listen); returns once both
+  // addresses are known and /ready answers. Log: <dir>/control.log.
+  static absl::StatusOr<std::unique_ptr<ControlProcess>> Start(
+      const std::string& dir, const std::vector<std::string>& extra = {});
+  // Runs a CLI subcommand against this server's admin API.
+  CommandResult Cli(std::vector<std::string> args) const;
+  // A join token for `spiffe_id` from the admin API (single use, one hour):
+  // {"token": ..., "id": ...}.
+  absl::StatusOr<nlohmann::json> CreateJoinToken(const std::string& spiffe_id) const;
+  // GET /api/v1/state, parsed; a discarded value when it cannot be read.
+  nlohmann::json State() const;
+
+  const std::string& trust_domain() const { return trust_domain_; }
+  // The SPIFFE ID it serves its identity port with.
+  std::string server_spiffe_id() const { return "spiffe://" + trust_domain_ + "/palisade/control"; }
+  const std::string& identity_address() const { return identity_; }
+  const std::string& admin_url() const { return admin_url_; }
+  const std::string& admin_address() const { return admin_; }
+  std::string state_dir() const { return dir_ + "/state"; }
+  // The roots a proxy needs for first contact.
+  std::string bundle_file() const { return state_dir() + "/bundle.pem"; }
+  Process& process() { return *process_; }
+
+ private:
+  std::string dir_;
+  std::string trust_domain_;
+  std::string identity_;
+  std::string admin_;
+  std::string admin_url_;
+  std::unique_ptr<Process> process_;
+};
+
+}  // namespace palisade::testing
+
+#endif  // PALISADE_TESTS_UTIL_CONTROL_PROCESS_H_
