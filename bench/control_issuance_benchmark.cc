@@ -28,13 +28,13 @@ constexpr char kTd[] = "example.org";
 std::string TempDir(const std::string& name) {
   const char* base = std::getenv("TEST_TMPDIR");
   std::string dir = absl::StrCat(base != nullptr ? base : "/tmp", "/bench-", name, "-", getpid());
-  (void)EnsureDirectory(dir, 0700);
+  (void)state::EnsureDirectory(dir, 0700);
   return dir;
 }
 
-CertificateAuthority& Ca() {
-  static CertificateAuthority* ca =
-      CertificateAuthority::OpenSelfManaged({kTd, TempDir("ca")}, absl::Now())->release();
+ca::CertificateAuthority& Ca() {
+  static ca::CertificateAuthority* ca =
+      ca::CertificateAuthority::OpenSelfManaged({kTd, TempDir("ca")}, absl::Now())->release();
   return *ca;
 }
 
@@ -82,8 +82,8 @@ BENCHMARK(BM_SignSvid);
 
 void VerifyToken(benchmark::State& state, const std::string& alg) {
   static testing::TestJwtIssuer* issuer = new testing::TestJwtIssuer();
-  ServiceAccountVerifier verifier(*Jwks::Parse(issuer->JwksJson()),
-                                  {kTd, "https://k8s", "palisade", absl::Seconds(30)});
+  auth::ServiceAccountVerifier verifier(*auth::Jwks::Parse(issuer->JwksJson()),
+                                        {kTd, "https://k8s", "palisade", absl::Seconds(30)});
   const absl::Time now = absl::Now();
   const std::string token = issuer->Sign(
       alg, testing::TestJwtIssuer::Claims("https://k8s", "palisade", "shop", "cart", now));
@@ -99,7 +99,7 @@ BENCHMARK(BM_VerifyServiceAccountTokenRs256);
 BENCHMARK(BM_VerifyServiceAccountTokenEs256);
 
 void BM_AuthenticateJoinToken(benchmark::State& state) {
-  auto store = *JoinTokenStore::Open(TempDir("tokens") + "/tokens.json");
+  auto store = *auth::JoinTokenStore::Open(TempDir("tokens") + "/tokens.json");
   const absl::Time now = absl::Now();
   const auto id = *identity::SpiffeId::Parse("spiffe://example.org/host/a");
   for (int i = 0; i < 1000; ++i) (void)store->Create(id, absl::Hours(1), true, now);

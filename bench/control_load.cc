@@ -252,7 +252,7 @@ int Run() {
   const std::string td = absl::GetFlag(FLAGS_trust_domain);
 
   // One SVID for every stream, bootstrapped with a join token.
-  auto made = control::AdminRequest(
+  auto made = control::admin::AdminRequest(
       absl::GetFlag(FLAGS_admin), "POST", "/api/v1/tokens",
       nlohmann::json{{"spiffe_id", absl::StrCat("spiffe://", td, "/load/proxy")},
                      {"single_use", true}}

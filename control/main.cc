@@ -113,7 +113,7 @@ int UsageError(const std::string& message) {
 
 bool WriteAddressFile(const std::string& path, const std::string& address) {
   if (path.empty()) return true;
-  return WriteFileAtomically(path, address + "\n", 0644).ok();
+  return state::WriteFileAtomically(path, address + "\n", 0644).ok();
 }
 
 // Raises the descriptor limit to its hard maximum: each proxy stream holds
@@ -128,7 +128,8 @@ void RaiseFileLimit() {
 
 // Re-reads the files operators renew in place; each reload logs its outcome
 // and a bad file never replaces a good one.
-void ReloadFiles(ControlServer* server, WebhookServer* webhook, bool jwks_configured) {
+void ReloadFiles(server::ControlServer* server, webhook::WebhookServer* webhook,
+                 bool jwks_configured) {
   if (jwks_configured) (void)server->ReloadJwks();  // logs and counts itself
   if (webhook == nullptr) return;
   absl::StatusOr<bool> changed = webhook->ReloadCertificate();
@@ -176,7 +177,7 @@ int Serve() {
       !s.ok()) {
     return UsageError(std::string(s.message()));
   }
-  ControlServerOptions options;
+  server::ControlServerOptions options;
   options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -199,7 +200,8 @@ int Serve() {
   // Short-lived test SVIDs want a faster housekeeping tick.
   options.tick = std::clamp(options.svid_ttl / 20, absl::Milliseconds(100), absl::Seconds(1));
 
-  absl::StatusOr<std::unique_ptr<ControlServer>> server = ControlServer::Create(options);
+  absl::StatusOr<std::unique_ptr<server::ControlServer>> server =
+      server::ControlServer::Create(options);
   if (!server.ok()) {
     std::cerr << "palisade-control: " << server.status().message() << "\n";
     return absl::IsInvalidArgument(server.status()) ? 2 : 1;
@@ -221,7 +223,7 @@ int Serve() {
     absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
     if (!parsed.ok())
       return UsageError("--public_listen: " + std::string(parsed.status().message()));
-    InstallPublicRoutes(public_http.get(), server->get());
+    admin::InstallPublicRoutes(public_http.get(), server->get());
     if (absl::Status s = public_http->Start(*parsed); !s.ok()) {
       std::cerr << "palisade-control: --public_listen: " << s.message() << "\n";
       return 1;
@@ -229,7 +231,7 @@ int Serve() {
     log::LogEvent(log::Level::kInfo, "control", "health and metrics server up",
                   {{"address", public_http->address().ToString()}});
   }
-  std::unique_ptr<WebhookServer> webhook;
+  std::unique_ptr<webhook::WebhookServer> webhook;
   if (const std::string address = absl::GetFlag(FLAGS_webhook_listen); !address.empty()) {
     absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
     if (!parsed.ok())
@@ -238,15 +240,15 @@ int Serve() {
         absl::GetFlag(FLAGS_webhook_tls_key).empty()) {
       return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
     }
-    WebhookServer::Options webhook_options;
+    webhook::WebhookServer::Options webhook_options;
     webhook_options.listen = *parsed;
     webhook_options.tls_certificate_file = absl::GetFlag(FLAGS_webhook_tls_cert);
     webhook_options.tls_key_file = absl::GetFlag(FLAGS_webhook_tls_key);
     if (const std::string image = absl::GetFlag(FLAGS_inject_proxy_image); !image.empty()) {
       webhook_options.inject.proxy_image = image;
     }
-    absl::StatusOr<std::unique_ptr<WebhookServer>> started =
-        WebhookServer::Start(std::move(webhook_options));
+    absl::StatusOr<std::unique_ptr<webhook::WebhookServer>> started =
+        webhook::WebhookServer::Start(std::move(webhook_options));
     if (!started.ok()) {
       std::cerr << "palisade-control: webhook: " << started.status().message() << "\n";
       return 1;
@@ -274,8 +276,8 @@ int Serve() {
 int Call(const std::string& method, const std::string& path, const nlohmann::json& body,
          const std::function<void(const nlohmann::json&)>& print = nullptr) {
   const std::string admin = absl::GetFlag(FLAGS_admin);
-  absl::StatusOr<AdminResponse> response =
-      AdminRequest(admin, method, path, body.is_null() ? "" : body.dump());
+  absl::StatusOr<admin::AdminResponse> response =
+      admin::AdminRequest(admin, method, path, body.is_null() ? "" : body.dump());
   if (!response.ok()) {
     std::cerr << "palisade-control: " << response.status().message() << "\n";
     return 1;

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "control/overview/overview_page.h"
 
-namespace palisade::control {
+namespace palisade::control::admin {
 namespace {
 
 http::HttpResponse Json(int status, const nlohmann::json& body) {
@@ -74,7 +74,7 @@ void InstallPublicRoutes(http::HttpServer* http, ControlApi* api) {
 void InstallAdminRoutes(http::HttpServer* http, ControlApi* api) {
   InstallPublicRoutes(http, api);
   http->Route("GET", "/", [](const http::HttpRequest&) {
-    return http::HttpResponse{200, "text/html; charset=utf-8", kOverviewHtml};
+    return http::HttpResponse{200, "text/html; charset=utf-8", overview::kOverviewHtml};
   });
   http->Route("GET", "/api/v1/state",
               [api](const http::HttpRequest&) { return Json(200, api->State()); });
@@ -137,4 +137,4 @@ void InstallAdminRoutes(http::HttpServer* http, ControlApi* api) {
   http->Route("POST", "/api/v1/rollover/status", status);
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::admin

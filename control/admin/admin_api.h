@@ -12,7 +12,7 @@
 #include "absl/time/time.h"
 #include "runtime/http/http_server.h"
 
-namespace palisade::control {
+namespace palisade::control::admin {
 
 // What the admin API may ask of the control plane. Thread-safe.
 class ControlApi {
@@ -41,6 +41,6 @@ void InstallAdminRoutes(http::HttpServer* http, ControlApi* api);
 // Only /healthz, /ready and /metrics: for a port probes and Prometheus reach.
 void InstallPublicRoutes(http::HttpServer* http, ControlApi* api);
 
-}  // namespace palisade::control
+}  // namespace palisade::control::admin
 
 #endif  // PALISADE_CONTROL_ADMIN_ADMIN_API_H_

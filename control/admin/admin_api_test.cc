@@ -7,7 +7,7 @@
 #include "runtime/http/http_server.h"
 #include "tests/util/status_matchers.h"
 
-namespace palisade::control {
+namespace palisade::control::admin {
 namespace {
 
 class FakeControl final : public ControlApi {
@@ -118,4 +118,4 @@ TEST_F(AdminApiTest, ClientNamesAnUnreachableServer) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::admin

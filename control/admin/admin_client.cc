@@ -16,7 +16,7 @@
 #include "runtime/net/sockets.h"
 #include "runtime/net/unique_fd.h"
 
-namespace palisade::control {
+namespace palisade::control::admin {
 namespace {
 
 // Waits until `fd` is ready for `events` or the deadline passes.
@@ -110,4 +110,4 @@ absl::StatusOr<AdminResponse> AdminRequest(const std::string& address, const std
   return out;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::admin

@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace palisade::control {
+namespace palisade::control::admin {
 
 struct AdminResponse {
   int status = 0;
@@ -20,6 +20,6 @@ absl::StatusOr<AdminResponse> AdminRequest(const std::string& address, const std
                                            const std::string& path, const std::string& body = "",
                                            absl::Duration timeout = absl::Seconds(10));
 
-}  // namespace palisade::control
+}  // namespace palisade::control::admin
 
 #endif  // PALISADE_CONTROL_ADMIN_ADMIN_CLIENT_H_

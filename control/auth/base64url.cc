@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -78,4 +78,4 @@ absl::StatusOr<std::string> Base64UrlDecode(absl::string_view text) {
   return out;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth

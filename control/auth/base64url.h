@@ -10,12 +10,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 
 std::string Base64UrlEncode(absl::string_view data);
 // InvalidArgument naming the first offending position.
 absl::StatusOr<std::string> Base64UrlDecode(absl::string_view text);
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth
 
 #endif  // PALISADE_CONTROL_AUTH_BASE64URL_H_

@@ -3,7 +3,7 @@
 #include "gtest/gtest.h"
 #include "tests/util/status_matchers.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 namespace {
 
 using ::palisade::testing::StatusIs;
@@ -42,4 +42,4 @@ TEST(Base64UrlTest, RefusesImpossibleLengthAndLeftoverBits) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::auth

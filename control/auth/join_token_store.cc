@@ -14,7 +14,7 @@
 #include "control/auth/refusal.h"
 #include "control/state/state_files.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 namespace {
 
 constexpr absl::string_view kPrefix = "pjt";
@@ -49,7 +49,7 @@ absl::Status Unauthenticated(absl::string_view reason, absl::string_view detail)
 
 absl::StatusOr<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::string& path) {
   std::unique_ptr<JoinTokenStore> store(new JoinTokenStore(path));
-  absl::StatusOr<std::string> text = ReadStateFile(path);
+  absl::StatusOr<std::string> text = state::ReadStateFile(path);
   if (absl::IsNotFound(text.status())) return store;
   if (!text.ok()) return text.status();
   auto corrupt = [&path](absl::string_view what) {
@@ -97,7 +97,7 @@ absl::Status JoinTokenStore::Save() {
                       {"revoked", t.revoked},
                       {"uses", t.uses}});
   }
-  return WriteFileAtomically(path_, nlohmann::json{{"tokens", tokens}}.dump(1) + "\n", 0600);
+  return state::WriteFileAtomically(path_, nlohmann::json{{"tokens", tokens}}.dump(1) + "\n", 0600);
 }
 
 absl::StatusOr<JoinTokenStore::Created> JoinTokenStore::Create(const identity::SpiffeId& id,
@@ -200,4 +200,4 @@ std::vector<JoinToken> JoinTokenStore::List() const {
   return out;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth

@@ -18,7 +18,7 @@
 #include "identity/spiffe_id.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 
 struct JoinToken {
   std::string id;      // public handle: "jt-" + 16 hex digits; printed, revoked by
@@ -66,6 +66,6 @@ class JoinTokenStore {
   std::map<std::string, JoinToken> tokens_ ABSL_GUARDED_BY(mu_);  // by id
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth
 
 #endif  // PALISADE_CONTROL_AUTH_JOIN_TOKEN_STORE_H_

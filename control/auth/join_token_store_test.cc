@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/util/status_matchers.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 namespace {
 
 using ::palisade::testing::StatusIs;
@@ -43,7 +43,7 @@ TEST_F(JoinTokenStoreTest, AuthenticatesAFreshTokenForItsSpiffeId) {
 
 TEST_F(JoinTokenStoreTest, StoresOnlyTheHashNeverTheToken) {
   ASSERT_OK_AND_ASSIGN(auto created, store_->Create(id_, absl::Hours(1), true, now_));
-  const std::string file = *ReadStateFile(path_);
+  const std::string file = *state::ReadStateFile(path_);
   EXPECT_EQ(file.find(created.token.substr(created.token.rfind('.') + 1)), std::string::npos);
   EXPECT_NE(file.find(created.info.sha256), std::string::npos);
 }
@@ -101,10 +101,10 @@ TEST_F(JoinTokenStoreTest, StateSurvivesReopening) {
 }
 
 TEST_F(JoinTokenStoreTest, RefusesACorruptFileNamingIt) {
-  ASSERT_OK(WriteFileAtomically(path_, "{\"tokens\": [", 0600));
+  ASSERT_OK(state::WriteFileAtomically(path_, "{\"tokens\": [", 0600));
   EXPECT_THAT(JoinTokenStore::Open(path_),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(path_)));
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::auth

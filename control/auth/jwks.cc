@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "control/auth/base64url.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 namespace {
 
 absl::StatusOr<std::string> Member(const nlohmann::json& key, const char* name) {
@@ -147,4 +147,4 @@ std::vector<const Jwk*> Jwks::Find(JwkAlgorithm algorithm, absl::string_view kid
   return out;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth

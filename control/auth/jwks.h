@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 
 enum class JwkAlgorithm { kRs256, kEs256 };
 
@@ -40,6 +40,6 @@ class Jwks {
   std::vector<Jwk> keys_;
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth
 
 #endif  // PALISADE_CONTROL_AUTH_JWKS_H_

@@ -3,7 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 namespace {
 constexpr char kReasonUrl[] = "type.palisade.dev/refusal_reason";
 }  // namespace
@@ -22,4 +22,4 @@ std::string RefusalReason(const absl::Status& status) {
   return absl::AsciiStrToLower(absl::StatusCodeToString(status.code()));
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth

@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 
 // Status `code` with message "<detail>" and `reason` attached.
 absl::Status Refusal(absl::StatusCode code, absl::string_view reason, absl::string_view detail);
@@ -18,6 +18,6 @@ absl::Status Refusal(absl::StatusCode code, absl::string_view reason, absl::stri
 // status code ("invalid_argument", "internal"...); "" for OK.
 std::string RefusalReason(const absl::Status& status);
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth
 
 #endif  // PALISADE_CONTROL_AUTH_REFUSAL_H_

@@ -16,7 +16,7 @@
 #include "control/auth/base64url.h"
 #include "control/auth/refusal.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 namespace {
 
 absl::Status Refuse(absl::string_view reason, absl::string_view detail) {
@@ -191,4 +191,4 @@ std::shared_ptr<const Jwks> ServiceAccountVerifier::jwks() const {
   return jwks_;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth

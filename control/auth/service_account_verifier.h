@@ -15,7 +15,7 @@
 #include "identity/spiffe_id.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 
 // Largest token looked at; projected tokens are about 1 KiB.
 inline constexpr size_t kMaxTokenSize = 16 * 1024;
@@ -49,6 +49,6 @@ class ServiceAccountVerifier {
   const Options options_;
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::auth
 
 #endif  // PALISADE_CONTROL_AUTH_SERVICE_ACCOUNT_VERIFIER_H_

@@ -7,7 +7,7 @@
 #include "tests/util/status_matchers.h"
 #include "tests/util/test_jwt.h"
 
-namespace palisade::control {
+namespace palisade::control::auth {
 namespace {
 
 using ::palisade::testing::StatusIs;
@@ -187,4 +187,4 @@ TEST(JwksTest, SkipsEncryptionKeysAndFindsByKid) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::auth

@@ -17,7 +17,7 @@
 #include "identity/svid_verifier.h"
 #include "identity/trust_bundle.h"
 
-namespace palisade::control {
+namespace palisade::control::ca {
 namespace {
 
 constexpr int kManifestFormat = 1;
@@ -90,11 +90,11 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
   std::unique_ptr<CertificateAuthority> ca(
       new CertificateAuthority(options.trust_domain, true, options.state_dir));
   ca->options_ = options;
-  const std::string ca_dir = JoinPath(options.state_dir, "ca");
-  if (absl::Status s = EnsureDirectory(ca_dir, 0700); !s.ok()) return s;
+  const std::string ca_dir = state::JoinPath(options.state_dir, "ca");
+  if (absl::Status s = state::EnsureDirectory(ca_dir, 0700); !s.ok()) return s;
   sync::MutexLock lock(&ca->mu_);
-  const std::string manifest = JoinPath(ca_dir, "manifest.json");
-  if (PathExists(manifest)) {
+  const std::string manifest = state::JoinPath(ca_dir, "manifest.json");
+  if (state::PathExists(manifest)) {
     if (absl::Status s = ca->LoadManifest(now); !s.ok()) return s;
   } else {
     const std::vector<std::string> entries = ListDirectory(ca_dir);
@@ -138,8 +138,9 @@ absl::Status CertificateAuthority::CreateGeneration(int number, absl::Time now) 
       int_key->get(), identity::Issuer{root->get(), root_key->get()}, int_options);
   if (!intermediate.ok()) return intermediate.status();
 
-  const std::string dir = JoinPath(JoinPath(state_dir_, "ca"), absl::StrCat("gen-", number));
-  if (absl::Status s = EnsureDirectory(dir, 0700); !s.ok()) return s;
+  const std::string dir =
+      state::JoinPath(state::JoinPath(state_dir_, "ca"), absl::StrCat("gen-", number));
+  if (absl::Status s = state::EnsureDirectory(dir, 0700); !s.ok()) return s;
   absl::StatusOr<std::string> root_key_pem = identity::PrivateKeyToPem(root_key->get());
   absl::StatusOr<std::string> int_key_pem = identity::PrivateKeyToPem(int_key->get());
   if (!root_key_pem.ok()) return root_key_pem.status();
@@ -151,7 +152,8 @@ absl::Status CertificateAuthority::CreateGeneration(int number, absl::Time now) 
       {kIntermediateKey, *int_key_pem, 0600},
   };
   for (const auto& [name, contents, mode] : files) {
-    if (absl::Status s = WriteFileAtomically(JoinPath(dir, name), contents, mode); !s.ok()) {
+    if (absl::Status s = state::WriteFileAtomically(state::JoinPath(dir, name), contents, mode);
+        !s.ok()) {
       return s;
     }
     gen->checksums[name] = Sha256Hex(contents);
@@ -166,9 +168,9 @@ absl::Status CertificateAuthority::CreateGeneration(int number, absl::Time now) 
 }
 
 absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
-  const std::string ca_dir = JoinPath(state_dir_, "ca");
-  const std::string manifest_path = JoinPath(ca_dir, "manifest.json");
-  absl::StatusOr<std::string> text = ReadStateFile(manifest_path);
+  const std::string ca_dir = state::JoinPath(state_dir_, "ca");
+  const std::string manifest_path = state::JoinPath(ca_dir, "manifest.json");
+  absl::StatusOr<std::string> text = state::ReadStateFile(manifest_path);
   if (!text.ok()) return Refuse(manifest_path, text.status().message());
   nlohmann::json manifest = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (manifest.is_discarded() || !manifest.is_object()) {
@@ -204,7 +206,7 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
       return Refuse(manifest_path, "\"in_bundle\" is not a boolean");
     }
     gen->in_bundle = !g.contains("in_bundle") || g["in_bundle"].get<bool>();
-    const std::string dir = JoinPath(ca_dir, absl::StrCat("gen-", gen->number));
+    const std::string dir = state::JoinPath(ca_dir, absl::StrCat("gen-", gen->number));
     if (g.contains("intermediate")) {
       if (!g["intermediate"].is_string() || g["intermediate"].get<std::string>().empty() ||
           g["intermediate"].get<std::string>().find('/') != std::string::npos) {
@@ -217,11 +219,11 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
     std::map<std::string, std::string> contents;
     for (const std::string& name :
          {std::string(kRootPem), std::string(kRootKey), int_pem, int_key_file}) {
-      const std::string path = JoinPath(dir, name);
+      const std::string path = state::JoinPath(dir, name);
       if (!g["files"].contains(name) || !g["files"][name].is_string()) {
         return Refuse(manifest_path, absl::StrCat("no checksum for ", path));
       }
-      absl::StatusOr<std::string> data = ReadStateFile(path);
+      absl::StatusOr<std::string> data = state::ReadStateFile(path);
       if (!data.ok()) {
         return Refuse(path, absl::IsNotFound(data.status()) ? "missing (half-written state)"
                                                             : std::string(data.status().message()));
@@ -236,38 +238,39 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
     }
     auto root = identity::ParsePemCertificates(contents[kRootPem]);
     if (!root.ok() || root->size() != 1) {
-      return Refuse(JoinPath(dir, kRootPem), "not exactly one PEM certificate");
+      return Refuse(state::JoinPath(dir, kRootPem), "not exactly one PEM certificate");
     }
     auto intermediate = identity::ParsePemCertificates(contents[int_pem]);
     if (!intermediate.ok() || intermediate->size() != 1) {
-      return Refuse(JoinPath(dir, int_pem), "not exactly one PEM certificate");
+      return Refuse(state::JoinPath(dir, int_pem), "not exactly one PEM certificate");
     }
     auto root_key = identity::ParsePrivateKeyPem(contents[kRootKey]);
-    if (!root_key.ok()) return Refuse(JoinPath(dir, kRootKey), root_key.status().message());
+    if (!root_key.ok()) return Refuse(state::JoinPath(dir, kRootKey), root_key.status().message());
     auto int_key = identity::ParsePrivateKeyPem(contents[int_key_file]);
-    if (!int_key.ok()) return Refuse(JoinPath(dir, int_key_file), int_key.status().message());
+    if (!int_key.ok())
+      return Refuse(state::JoinPath(dir, int_key_file), int_key.status().message());
     gen->root = std::move((*root)[0]);
     gen->intermediate = std::move((*intermediate)[0]);
     gen->root_key = *std::move(root_key);
     gen->intermediate_key = *std::move(int_key);
     if (!identity::KeyMatchesCertificate(gen->root_key.get(), gen->root.get())) {
-      return Refuse(JoinPath(dir, kRootKey), "does not match root.pem");
+      return Refuse(state::JoinPath(dir, kRootKey), "does not match root.pem");
     }
     if (!identity::KeyMatchesCertificate(gen->intermediate_key.get(), gen->intermediate.get())) {
-      return Refuse(JoinPath(dir, int_key_file), absl::StrCat("does not match ", int_pem));
+      return Refuse(state::JoinPath(dir, int_key_file), absl::StrCat("does not match ", int_pem));
     }
     if (!SignedBy(gen->root.get(), gen->root.get())) {
-      return Refuse(JoinPath(dir, kRootPem), "not self-signed");
+      return Refuse(state::JoinPath(dir, kRootPem), "not self-signed");
     }
     if (!SignedBy(gen->intermediate.get(), gen->root.get())) {
-      return Refuse(JoinPath(dir, int_pem), "not signed by root.pem");
+      return Refuse(state::JoinPath(dir, int_pem), "not signed by root.pem");
     }
     absl::StatusOr<identity::SpiffeId> td = identity::SpiffeIdOf(gen->root.get());
     if (!td.ok() || td->trust_domain() != trust_domain_) {
-      return Refuse(JoinPath(dir, kRootPem), "does not name the trust domain");
+      return Refuse(state::JoinPath(dir, kRootPem), "does not name the trust domain");
     }
     if (identity::NotAfter(gen->root.get()) <= now) {
-      return Refuse(JoinPath(dir, kRootPem), "has expired");
+      return Refuse(state::JoinPath(dir, kRootPem), "has expired");
     }
     gen->root_fingerprint = identity::Sha256Fingerprint(gen->root.get());
     generations_.push_back(std::move(gen));
@@ -294,8 +297,9 @@ absl::Status CertificateAuthority::WriteManifest() {
                              {"bundle_version", bundle_version_},
                              {"active", active_},
                              {"generations", gens}};
-  return WriteFileAtomically(JoinPath(JoinPath(state_dir_, "ca"), "manifest.json"),
-                             manifest.dump(2) + "\n", 0600);
+  return state::WriteFileAtomically(
+      state::JoinPath(state::JoinPath(state_dir_, "ca"), "manifest.json"), manifest.dump(2) + "\n",
+      0600);
 }
 
 absl::Status CertificateAuthority::WriteBundleFile() {
@@ -305,7 +309,7 @@ absl::Status CertificateAuthority::WriteBundleFile() {
     pem += identity::CertificateToPem(g->root.get());
     for (const auto& extra : g->extra_roots) pem += identity::CertificateToPem(extra.get());
   }
-  return WriteFileAtomically(JoinPath(state_dir_, "bundle.pem"), pem, 0644);
+  return state::WriteFileAtomically(state::JoinPath(state_dir_, "bundle.pem"), pem, 0644);
 }
 
 const CertificateAuthority::Generation* CertificateAuthority::Active() const {
@@ -435,13 +439,17 @@ absl::StatusOr<bool> CertificateAuthority::RenewIntermediateIfDue(absl::Time now
   if (!key_pem.ok()) return key_pem.status();
   const std::string name = absl::StrCat("intermediate-", absl::ToUnixSeconds(now));
   const std::string dir =
-      JoinPath(JoinPath(state_dir_, "ca"), absl::StrCat("gen-", active->number));
+      state::JoinPath(state::JoinPath(state_dir_, "ca"), absl::StrCat("gen-", active->number));
   const std::string cert_pem = identity::CertificateToPem(cert->get());
   // New files first; the manifest that names them is the commit point.
-  if (absl::Status s = WriteFileAtomically(JoinPath(dir, name + ".pem"), cert_pem, 0644); !s.ok()) {
+  if (absl::Status s =
+          state::WriteFileAtomically(state::JoinPath(dir, name + ".pem"), cert_pem, 0644);
+      !s.ok()) {
     return s;
   }
-  if (absl::Status s = WriteFileAtomically(JoinPath(dir, name + ".key"), *key_pem, 0600); !s.ok()) {
+  if (absl::Status s =
+          state::WriteFileAtomically(state::JoinPath(dir, name + ".key"), *key_pem, 0600);
+      !s.ok()) {
     return s;
   }
   const std::string old_name = active->intermediate_name;
@@ -462,8 +470,8 @@ absl::StatusOr<bool> CertificateAuthority::RenewIntermediateIfDue(absl::Time now
     active->intermediate_key = std::move(old_key);
     return s;
   }
-  ::unlink(JoinPath(dir, old_name + ".pem").c_str());
-  ::unlink(JoinPath(dir, old_name + ".key").c_str());
+  ::unlink(state::JoinPath(dir, old_name + ".pem").c_str());
+  ::unlink(state::JoinPath(dir, old_name + ".key").c_str());
   return true;
 }
 
@@ -481,7 +489,7 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
   if (absl::Status s = identity::ValidateTrustDomain(options.trust_domain); !s.ok()) return s;
   auto read = [](const std::string& flag, const std::string& path) -> absl::StatusOr<std::string> {
     if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is required"));
-    absl::StatusOr<std::string> data = ReadStateFile(path);
+    absl::StatusOr<std::string> data = state::ReadStateFile(path);
     if (!data.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--", flag, "=", path, ": ", data.status().message()));
@@ -578,8 +586,8 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
   ca->bundle_version_ = 1;
   ca->generations_.push_back(std::move(gen));
   if (!options.state_dir.empty()) {
-    const std::string path = JoinPath(options.state_dir, "plugin_bundle.json");
-    absl::StatusOr<std::string> text = ReadStateFile(path);
+    const std::string path = state::JoinPath(options.state_dir, "plugin_bundle.json");
+    absl::StatusOr<std::string> text = state::ReadStateFile(path);
     if (text.ok()) {
       nlohmann::json saved = nlohmann::json::parse(*text, nullptr, false);
       if (saved.is_object() && saved.contains("version") && saved["version"].is_number_unsigned() &&
@@ -589,10 +597,11 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
       }
     }
     nlohmann::json out = {{"version", ca->bundle_version_}, {"roots", prints}};
-    if (absl::Status s = WriteFileAtomically(path, out.dump() + "\n", 0600); !s.ok()) return s;
+    if (absl::Status s = state::WriteFileAtomically(path, out.dump() + "\n", 0600); !s.ok())
+      return s;
     if (absl::Status s = ca->WriteBundleFile(); !s.ok()) return s;
   }
   return ca;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::ca

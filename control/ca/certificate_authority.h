@@ -23,7 +23,7 @@
 #include "identity/signer.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::ca {
 
 // The roots proxies should trust, with the version that names this content.
 struct Bundle {
@@ -117,6 +117,6 @@ class CertificateAuthority {
   uint64_t bundle_version_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::ca
 
 #endif  // PALISADE_CONTROL_CA_CERTIFICATE_AUTHORITY_H_

@@ -16,7 +16,7 @@
 #include "tests/util/status_matchers.h"
 #include "tests/util/test_pki.h"
 
-namespace palisade::control {
+namespace palisade::control::ca {
 namespace {
 
 using ::palisade::testing::StatusIs;
@@ -30,7 +30,7 @@ class CertificateAuthorityTest : public ::testing::Test {
     const char* base = std::getenv("TEST_TMPDIR");
     static int counter = 0;
     dir_ = absl::StrCat(base != nullptr ? base : "/tmp", "/ca-", counter++);
-    ASSERT_OK(EnsureDirectory(dir_, 0700));
+    ASSERT_OK(state::EnsureDirectory(dir_, 0700));
   }
 
   CertificateAuthority::SelfManagedOptions Options() const {
@@ -81,7 +81,7 @@ TEST_F(CertificateAuthorityTest, FirstStartCreatesRootAndIntermediateWithPrivate
   EXPECT_EQ(ModeOf(dir_ + "/ca/gen-1/root.key"), 0600u);
   EXPECT_EQ(ModeOf(dir_ + "/ca/gen-1/intermediate.key"), 0600u);
   EXPECT_EQ(ModeOf(dir_ + "/ca/manifest.json"), 0600u);
-  EXPECT_EQ(*ReadStateFile(dir_ + "/bundle.pem"), ca->BundlePem());
+  EXPECT_EQ(*state::ReadStateFile(dir_ + "/bundle.pem"), ca->BundlePem());
 }
 
 TEST_F(CertificateAuthorityTest, IssuedSvidVerifiesUnderTheBundle) {
@@ -109,9 +109,9 @@ TEST_F(CertificateAuthorityTest, RestartWithTheSameStateKeepsTheSameRoot) {
 TEST_F(CertificateAuthorityTest, RefusesACorruptKeyNamingTheFile) {
   { ASSERT_OK(CertificateAuthority::OpenSelfManaged(Options(), now_).status()); }
   const std::string key = dir_ + "/ca/gen-1/intermediate.key";
-  std::string pem = *ReadStateFile(key);
+  std::string pem = *state::ReadStateFile(key);
   pem[40] ^= 1;
-  ASSERT_OK(WriteFileAtomically(key, pem, 0600));
+  ASSERT_OK(state::WriteFileAtomically(key, pem, 0600));
   EXPECT_THAT(CertificateAuthority::OpenSelfManaged(Options(), now_),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        ::testing::AllOf(HasSubstr(key), HasSubstr("SHA-256"))));
@@ -120,8 +120,8 @@ TEST_F(CertificateAuthorityTest, RefusesACorruptKeyNamingTheFile) {
 TEST_F(CertificateAuthorityTest, RefusesATruncatedManifest) {
   { ASSERT_OK(CertificateAuthority::OpenSelfManaged(Options(), now_).status()); }
   const std::string manifest = dir_ + "/ca/manifest.json";
-  const std::string text = *ReadStateFile(manifest);
-  ASSERT_OK(WriteFileAtomically(manifest, text.substr(0, text.size() / 2), 0600));
+  const std::string text = *state::ReadStateFile(manifest);
+  ASSERT_OK(state::WriteFileAtomically(manifest, text.substr(0, text.size() / 2), 0600));
   EXPECT_THAT(CertificateAuthority::OpenSelfManaged(Options(), now_),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        ::testing::AllOf(HasSubstr(manifest), HasSubstr("not valid JSON"))));
@@ -179,7 +179,8 @@ TEST_F(CertificateAuthorityTest, RolloverAddsActivatesAndRetiresWithPersistedSte
   ASSERT_OK(ca->RetireInactive());
   EXPECT_EQ(ca->bundle_version(), 3u);
   EXPECT_EQ(ca->CurrentBundle().fingerprints, std::vector<std::string>{new_root});
-  EXPECT_EQ(identity::ParsePemCertificates(*ReadStateFile(dir_ + "/bundle.pem"))->size(), 1u);
+  EXPECT_EQ(identity::ParsePemCertificates(*state::ReadStateFile(dir_ + "/bundle.pem"))->size(),
+            1u);
 }
 
 TEST_F(CertificateAuthorityTest, RenewsTheIntermediateUnderTheSameRootWhenTwoThirdsAreUsed) {
@@ -200,7 +201,7 @@ TEST_F(CertificateAuthorityTest, RenewsTheIntermediateUnderTheSameRootWhenTwoThi
   EXPECT_NE(identity::Sha256Fingerprint(after.intermediates[0].get()),
             identity::Sha256Fingerprint(before.intermediates[0].get()));
   EXPECT_TRUE(Verify(*ca, after).ok());
-  EXPECT_FALSE(PathExists(dir_ + "/ca/gen-1/intermediate.key"));
+  EXPECT_FALSE(state::PathExists(dir_ + "/ca/gen-1/intermediate.key"));
   // A restart loads the renewed intermediate.
   ca.reset();
   ASSERT_OK_AND_ASSIGN(ca, CertificateAuthority::OpenSelfManaged(options, later));
@@ -252,4 +253,4 @@ TEST_F(CertificateAuthorityTest, PluginModeRefusesABundleTheChainDoesNotReach) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::ca

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace palisade::control {
+namespace palisade::control::ca {
 namespace {
 
 std::string Rfc3339(absl::Time t) {
@@ -160,4 +160,4 @@ RolloverMachine::Transition RolloverMachine::Evaluate(absl::Time now,
   return Transition::kNone;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::ca

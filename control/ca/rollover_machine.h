@@ -18,7 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace palisade::control {
+namespace palisade::control::ca {
 
 enum class RolloverPhase { kIdle, kPropagating, kRekeying, kRetiring };
 absl::string_view PhaseName(RolloverPhase phase);
@@ -80,6 +80,6 @@ class RolloverMachine {
   RolloverStatus status_;
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::ca
 
 #endif  // PALISADE_CONTROL_CA_ROLLOVER_MACHINE_H_

@@ -3,7 +3,7 @@
 #include "gtest/gtest.h"
 #include "tests/util/status_matchers.h"
 
-namespace palisade::control {
+namespace palisade::control::ca {
 namespace {
 
 using ::palisade::testing::StatusIs;
@@ -120,4 +120,4 @@ TEST_F(RolloverMachineTest, RefusesUnknownPhasesInJson) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::ca

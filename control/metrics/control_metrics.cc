@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-namespace palisade::control {
+namespace palisade::control::metrics {
 namespace {
 
 using prometheus::BuildCounter;
@@ -121,4 +121,4 @@ std::string ControlMetrics::Serialize() {
   return serializer.Serialize(registry_->Collect());
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::metrics

@@ -16,7 +16,7 @@
 
 #include "absl/time/time.h"
 
-namespace palisade::control {
+namespace palisade::control::metrics {
 
 // Thread-safe (prometheus-cpp metrics are).
 class ControlMetrics {
@@ -53,6 +53,6 @@ class ControlMetrics {
   prometheus::Gauge& jwks_keys_;
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::metrics
 
 #endif  // PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_

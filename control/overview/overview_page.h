@@ -3,10 +3,10 @@
 #ifndef PALISADE_CONTROL_OVERVIEW_OVERVIEW_PAGE_H_
 #define PALISADE_CONTROL_OVERVIEW_OVERVIEW_PAGE_H_
 
-namespace palisade::control {
+namespace palisade::control::overview {
 
 extern const char kOverviewHtml[];
 
-}  // namespace palisade::control
+}  // namespace palisade::control::overview
 
 #endif  // PALISADE_CONTROL_OVERVIEW_OVERVIEW_PAGE_H_

@@ -10,7 +10,7 @@
 #include "runtime/files/files.h"
 #include "runtime/log/logging.h"
 
-namespace palisade::control {
+namespace palisade::control::server {
 namespace {
 
 constexpr char kRolloverFile[] = "rollover.json";
@@ -57,7 +57,7 @@ absl::Status ControlServer::Open() {
                                            "authentication (pass --admin_allow_non_loopback to "
                                            "insist)"));
   }
-  if (absl::Status s = EnsureDirectory(o.state_dir, 0700); !s.ok()) {
+  if (absl::Status s = state::EnsureDirectory(o.state_dir, 0700); !s.ok()) {
     return FlagError("state_dir", s.message());
   }
 
@@ -65,28 +65,29 @@ absl::Status ControlServer::Open() {
   const bool plugin = !o.plugin_ca_cert.empty() || !o.plugin_ca_key.empty() ||
                       !o.plugin_root_bundle.empty() || !o.plugin_ca_chain.empty();
   if (plugin) {
-    CertificateAuthority::PluginOptions p{o.trust_domain,  o.state_dir,       o.plugin_ca_cert,
-                                          o.plugin_ca_key, o.plugin_ca_chain, o.plugin_root_bundle};
-    absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca =
-        CertificateAuthority::OpenPlugin(p, now);
+    ca::CertificateAuthority::PluginOptions p{o.trust_domain,    o.state_dir,
+                                              o.plugin_ca_cert,  o.plugin_ca_key,
+                                              o.plugin_ca_chain, o.plugin_root_bundle};
+    absl::StatusOr<std::unique_ptr<ca::CertificateAuthority>> ca =
+        ca::CertificateAuthority::OpenPlugin(p, now);
     if (!ca.ok()) return ca.status();
     ca_ = *std::move(ca);
   } else {
-    absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca =
-        CertificateAuthority::OpenSelfManaged({o.trust_domain, o.state_dir}, now);
+    absl::StatusOr<std::unique_ptr<ca::CertificateAuthority>> ca =
+        ca::CertificateAuthority::OpenSelfManaged({o.trust_domain, o.state_dir}, now);
     if (!ca.ok()) return ca.status();
     ca_ = *std::move(ca);
   }
-  absl::StatusOr<std::unique_ptr<JoinTokenStore>> tokens =
-      JoinTokenStore::Open(JoinPath(o.state_dir, "tokens.json"));
+  absl::StatusOr<std::unique_ptr<auth::JoinTokenStore>> tokens =
+      auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json"));
   if (!tokens.ok()) return tokens.status();
   tokens_ = *std::move(tokens);
-  absl::StatusOr<std::unique_ptr<WorkloadRegistry>> registry =
-      WorkloadRegistry::Open(JoinPath(o.state_dir, "workloads.json"));
+  absl::StatusOr<std::unique_ptr<service::WorkloadRegistry>> registry =
+      service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json"));
   if (!registry.ok()) return registry.status();
   registry_ = *std::move(registry);
-  absl::StatusOr<std::unique_ptr<AuditLog>> audit =
-      AuditLog::Open(JoinPath(o.state_dir, "audit.log"));
+  absl::StatusOr<std::unique_ptr<service::AuditLog>> audit =
+      service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log"));
   if (!audit.ok()) return audit.status();
   audit_ = *std::move(audit);
 
@@ -95,28 +96,28 @@ absl::Status ControlServer::Open() {
     if (o.sa_audience.empty()) return FlagError("sa_audience", "is required with --jwks_file");
     absl::StatusOr<std::string> text = files::ReadSmallFile(o.jwks_file, "");
     if (!text.ok()) return FlagError("jwks_file", text.status().message());
-    absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
+    absl::StatusOr<std::shared_ptr<const auth::Jwks>> jwks = auth::Jwks::Parse(*text);
     if (!jwks.ok())
       return FlagError("jwks_file", absl::StrCat(o.jwks_file, ": ", jwks.status().message()));
     metrics_.OnJwksLoad(/*accepted=*/true, (*jwks)->size());
     sync::MutexLock lock(&jwks_mu_);
     jwks_text_ = *std::move(text);
-    service_accounts_ = std::make_unique<ServiceAccountVerifier>(
-        *jwks,
-        ServiceAccountVerifier::Options{o.trust_domain, o.sa_issuer, o.sa_audience, o.clock_skew});
+    service_accounts_ = std::make_unique<auth::ServiceAccountVerifier>(
+        *jwks, auth::ServiceAccountVerifier::Options{o.trust_domain, o.sa_issuer, o.sa_audience,
+                                                     o.clock_skew});
   } else if (!o.sa_issuer.empty() || !o.sa_audience.empty()) {
     return FlagError("jwks_file", "is required with --sa_issuer/--sa_audience");
   }
 
   {
     sync::MutexLock lock(&mu_);
-    const std::string path = JoinPath(o.state_dir, kRolloverFile);
-    absl::StatusOr<std::string> text = ReadStateFile(path);
+    const std::string path = state::JoinPath(o.state_dir, kRolloverFile);
+    absl::StatusOr<std::string> text = state::ReadStateFile(path);
     if (text.ok()) {
       nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
-      absl::StatusOr<RolloverStatus> status = doc.is_discarded()
-                                                  ? absl::InvalidArgumentError("not valid JSON")
-                                                  : RolloverStatusFromJson(doc);
+      absl::StatusOr<ca::RolloverStatus> status = doc.is_discarded()
+                                                      ? absl::InvalidArgumentError("not valid JSON")
+                                                      : ca::RolloverStatusFromJson(doc);
       if (!status.ok()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "state file ", path, ": ", status.status().message(), " (corrupt); refusing to start"));
@@ -124,7 +125,8 @@ absl::Status ControlServer::Open() {
       rollover_.Restore(*status);
       // Issuance must be under the new root from rekeying on, whatever
       // point a crash interrupted.
-      if (status->phase == RolloverPhase::kRekeying || status->phase == RolloverPhase::kRetiring) {
+      if (status->phase == ca::RolloverPhase::kRekeying ||
+          status->phase == ca::RolloverPhase::kRetiring) {
         if (absl::Status s = ca_->ActivateNewest(); !s.ok()) return s;
       }
     } else if (!absl::IsNotFound(text.status())) {
@@ -132,15 +134,16 @@ absl::Status ControlServer::Open() {
     }
   }
 
-  IdentityServiceOptions service_options;
+  service::IdentityServiceOptions service_options;
   service_options.trust_domain = o.trust_domain;
   service_options.svid_ttl = o.svid_ttl;
   service_options.backdate = o.clock_skew;
   service_options.hello_timeout = o.hello_timeout;
   service_options.csr_timeout = o.csr_timeout;
-  service_ = std::make_unique<IdentityService>(
-      service_options, IdentityServiceDeps{ca_.get(), tokens_.get(), service_accounts_.get(),
-                                           registry_.get(), &peers_, audit_.get(), &metrics_});
+  service_ = std::make_unique<service::IdentityService>(
+      service_options,
+      service::IdentityServiceDeps{ca_.get(), tokens_.get(), service_accounts_.get(),
+                                   registry_.get(), &peers_, audit_.get(), &metrics_});
 
   int grpc_port = 0;
   grpc::ServerBuilder builder;
@@ -156,17 +159,17 @@ absl::Status ControlServer::Open() {
     return absl::InternalError("cannot start the in-process gRPC server on 127.0.0.1");
   }
 
-  IdentityPort::Options port;
+  service::IdentityPort::Options port;
   port.listen = *listen;
   port.backend = *net::SocketAddress::Parse(absl::StrCat("127.0.0.1:", grpc_port));
   port.trust_domain = o.trust_domain;
   port.clock_skew = o.clock_skew;
-  absl::StatusOr<std::unique_ptr<IdentityPort>> identity_port =
-      IdentityPort::Create(port, &peers_, &metrics_);
+  absl::StatusOr<std::unique_ptr<service::IdentityPort>> identity_port =
+      service::IdentityPort::Create(port, &peers_, &metrics_);
   if (!identity_port.ok()) return FlagError("listen", identity_port.status().message());
   identity_port_ = *std::move(identity_port);
   http_ = std::make_unique<http::HttpServer>();
-  InstallAdminRoutes(http_.get(), this);
+  admin::InstallAdminRoutes(http_.get(), this);
   return absl::OkStatus();
 }
 
@@ -222,11 +225,11 @@ absl::Status ControlServer::RenewServingSvid() {
   leaf.now = now;
   leaf.ttl = options_.svid_ttl;
   leaf.backdate = std::min(options_.clock_skew, absl::Minutes(5));
-  absl::StatusOr<IssuedSvid> svid = ca_->Issue(csr, leaf);
+  absl::StatusOr<ca::IssuedSvid> svid = ca_->Issue(csr, leaf);
   if (!svid.ok()) return svid.status();
   std::vector<X509*> chain = {svid->leaf.get()};
   for (const auto& c : svid->intermediates) chain.push_back(c.get());
-  const Bundle bundle = ca_->CurrentBundle();
+  const ca::Bundle bundle = ca_->CurrentBundle();
   identity::TrustBundleSet::Builder builder;
   for (const auto& root : bundle.roots) {
     if (absl::Status s = builder.Add(options_.trust_domain, root.get()); !s.ok()) return s;
@@ -257,8 +260,9 @@ void ControlServer::AfterBundleChange() {
 }
 
 absl::Status ControlServer::SaveRollover() {
-  return WriteFileAtomically(JoinPath(options_.state_dir, kRolloverFile),
-                             RolloverStatusToJson(rollover_.status()).dump(2) + "\n", 0600);
+  return state::WriteFileAtomically(state::JoinPath(options_.state_dir, kRolloverFile),
+                                    ca::RolloverStatusToJson(rollover_.status()).dump(2) + "\n",
+                                    0600);
 }
 
 void ControlServer::Housekeeping() {
@@ -285,7 +289,7 @@ absl::Status ControlServer::ReloadJwks() {
       jwks_problem_.clear();
       return absl::OkStatus();
     }
-    absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
+    absl::StatusOr<std::shared_ptr<const auth::Jwks>> jwks = auth::Jwks::Parse(*text);
     if (jwks.ok()) {
       service_accounts_->ReplaceJwks(*jwks);
       metrics_.OnJwksLoad(/*accepted=*/true, (*jwks)->size());
@@ -311,7 +315,7 @@ absl::Status ControlServer::ReloadJwks() {
 
 void ControlServer::Tick() {
   service_->CheckDeadlines();
-  const std::vector<ProxyView> fleet = service_->Fleet();
+  const std::vector<ca::ProxyView> fleet = service_->Fleet();
   sync::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   if (now >= serving_issued_ + (serving_not_after_ - serving_issued_) / 2 ||
@@ -327,22 +331,22 @@ void ControlServer::Tick() {
   } else if (*renewed) {
     log::LogEvent(log::Level::kInfo, "control", "issuing intermediate renewed", {});
   }
-  const RolloverPhase before = rollover_.status().phase;
-  const RolloverMachine::Transition step = rollover_.Evaluate(now, fleet);
+  const ca::RolloverPhase before = rollover_.status().phase;
+  const ca::RolloverMachine::Transition step = rollover_.Evaluate(now, fleet);
   absl::Status done;
   switch (step) {
-    case RolloverMachine::Transition::kNone:
+    case ca::RolloverMachine::Transition::kNone:
       break;
-    case RolloverMachine::Transition::kEnterRekeying:
+    case ca::RolloverMachine::Transition::kEnterRekeying:
       done = ca_->ActivateNewest();
       if (done.ok()) {
         AfterBundleChange();
         service_->RequestRekey("root_rollover");
       }
       break;
-    case RolloverMachine::Transition::kEnterRetiring:
+    case ca::RolloverMachine::Transition::kEnterRetiring:
       break;
-    case RolloverMachine::Transition::kFinish:
+    case ca::RolloverMachine::Transition::kFinish:
       done = ca_->RetireInactive();
       if (done.ok()) AfterBundleChange();
       break;
@@ -351,20 +355,20 @@ void ControlServer::Tick() {
     log::LogEvent(log::Level::kError, "control", "root rollover step failed; will retry",
                   {{"error", std::string(done.message())}});
     // Retried on the next tick from the same phase.
-    RolloverStatus status = rollover_.status();
+    ca::RolloverStatus status = rollover_.status();
     status.phase = before;
     if (!status.history.empty()) status.history.pop_back();
     rollover_.Restore(status);
-  } else if (step != RolloverMachine::Transition::kNone) {
+  } else if (step != ca::RolloverMachine::Transition::kNone) {
     if (absl::Status s = SaveRollover(); !s.ok()) {
       log::LogEvent(log::Level::kError, "control", "cannot save rollover state",
                     {{"error", std::string(s.message())}});
     }
     log::LogEvent(log::Level::kInfo, "control", "root rollover",
-                  {{"phase", std::string(PhaseName(rollover_.status().phase))},
+                  {{"phase", std::string(ca::PhaseName(rollover_.status().phase))},
                    {"step", rollover_.status().history.back()}});
   }
-  metrics_.SetRollover(std::string(PhaseName(rollover_.status().phase)),
+  metrics_.SetRollover(std::string(ca::PhaseName(rollover_.status().phase)),
                        rollover_.status().waiting_on.size());
   if (now - last_flush_ >= absl::Seconds(5)) {
     last_flush_ = now;
@@ -377,7 +381,7 @@ void ControlServer::Tick() {
 
 std::string ControlServer::MetricsText() {
   metrics_.SetStreams(static_cast<int64_t>(service_->stream_count()));
-  const Bundle bundle = ca_->CurrentBundle();
+  const ca::Bundle bundle = ca_->CurrentBundle();
   metrics_.SetBundle(bundle.version, bundle.roots.size());
   return metrics_.Serialize();
 }
@@ -393,8 +397,8 @@ std::string ControlServer::NotReadyReason() {
 std::string ControlServer::BundlePem() { return ca_->BundlePem(); }
 
 nlohmann::json ControlServer::RolloverJson() {
-  const RolloverStatus& s = rollover_.status();
-  return {{"phase", std::string(PhaseName(s.phase))},
+  const ca::RolloverStatus& s = rollover_.status();
+  return {{"phase", std::string(ca::PhaseName(s.phase))},
           {"started_at", Rfc3339(s.started_at)},
           {"phase_started_at", Rfc3339(s.phase_started_at)},
           {"target_bundle_version", s.target_bundle_version},
@@ -414,7 +418,7 @@ nlohmann::json ControlServer::RolloverState() {
 }
 
 nlohmann::json ControlServer::State() {
-  const Bundle bundle = ca_->CurrentBundle();
+  const ca::Bundle bundle = ca_->CurrentBundle();
   const std::string active = ca_->ActiveRootFingerprint();
   nlohmann::json roots = nlohmann::json::array();
   for (size_t i = 0; i < bundle.roots.size(); ++i) {
@@ -423,13 +427,13 @@ nlohmann::json ControlServer::State() {
                      {"issuing", bundle.fingerprints[i] == active}});
   }
   std::map<std::pair<std::string, std::string>, int> connected;
-  const std::vector<StreamInfo> streams = service_->Streams();
-  for (const StreamInfo& s : streams) {
+  const std::vector<service::StreamInfo> streams = service_->Streams();
+  for (const service::StreamInfo& s : streams) {
     if (s.spiffe_id.has_value()) connected[{s.spiffe_id->ToString(), s.instance}]++;
   }
   nlohmann::json workloads = nlohmann::json::array();
-  for (const WorkloadRecord& w : registry_->Workloads()) {
-    const IssuedCertificate& c = w.latest;
+  for (const service::WorkloadRecord& w : registry_->Workloads()) {
+    const service::IssuedCertificate& c = w.latest;
     workloads.push_back({{"spiffe_id", c.spiffe_id},
                          {"instance", c.instance},
                          {"connected", connected.count({c.spiffe_id, c.instance}) > 0},
@@ -442,7 +446,8 @@ nlohmann::json ControlServer::State() {
                          {"deregistered", registry_->IsDeregistered(c.spiffe_id)}});
   }
   nlohmann::json events = nlohmann::json::array();
-  for (const AuditEvent& e : audit_->Recent()) events.push_back(AuditEventToJson(e));
+  for (const service::AuditEvent& e : audit_->Recent())
+    events.push_back(service::AuditEventToJson(e));
   nlohmann::json state = {{"now", Rfc3339(absl::Now())},
                           {"trust_domain", options_.trust_domain},
                           {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
@@ -468,7 +473,7 @@ absl::StatusOr<nlohmann::json> ControlServer::CreateJoinToken(const std::string&
     return absl::InvalidArgumentError(
         absl::StrCat(spiffe_id, " is not in trust domain ", options_.trust_domain));
   }
-  absl::StatusOr<JoinTokenStore::Created> created =
+  absl::StatusOr<auth::JoinTokenStore::Created> created =
       tokens_->Create(*id, ttl, single_use, absl::Now());
   if (!created.ok()) return created.status();
   log::LogEvent(log::Level::kInfo, "control", "join token created",
@@ -482,7 +487,7 @@ absl::StatusOr<nlohmann::json> ControlServer::CreateJoinToken(const std::string&
 
 nlohmann::json ControlServer::ListJoinTokens() {
   nlohmann::json out = nlohmann::json::array();
-  for (const JoinToken& t : tokens_->List()) {
+  for (const auth::JoinToken& t : tokens_->List()) {
     out.push_back({{"id", t.id},
                    {"spiffe_id", t.spiffe_id},
                    {"single_use", t.single_use},
@@ -495,7 +500,7 @@ nlohmann::json ControlServer::ListJoinTokens() {
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::RevokeJoinToken(const std::string& id) {
-  absl::StatusOr<JoinToken> token = tokens_->Revoke(id);
+  absl::StatusOr<auth::JoinToken> token = tokens_->Revoke(id);
   if (!token.ok()) return token.status();
   const size_t closed = service_->CloseStreamsOfToken(token->id, "token_revoked");
   log::LogEvent(log::Level::kInfo, "control", "join token revoked",
@@ -530,7 +535,7 @@ absl::StatusOr<nlohmann::json> ControlServer::Reregister(const std::string& spif
 
 absl::StatusOr<nlohmann::json> ControlServer::StartRollover() {
   sync::MutexLock lock(&mu_);
-  if (rollover_.status().phase != RolloverPhase::kIdle) {
+  if (rollover_.status().phase != ca::RolloverPhase::kIdle) {
     return rollover_.Start(absl::Now(), 0, "", {});  // the "already under way" error
   }
   if (!ca_->self_managed()) {
@@ -555,4 +560,4 @@ absl::StatusOr<nlohmann::json> ControlServer::StartRollover() {
   return RolloverJson();
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::server

@@ -29,7 +29,7 @@
 #include "runtime/http/http_server.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::server {
 
 struct ControlServerOptions {
   std::string trust_domain;
@@ -50,11 +50,11 @@ struct ControlServerOptions {
   std::string plugin_ca_key;
   std::string plugin_ca_chain;
   std::string plugin_root_bundle;
-  RolloverTimeouts rollover;
+  ca::RolloverTimeouts rollover;
   absl::Duration tick = absl::Seconds(1);
 };
 
-class ControlServer final : public ControlApi {
+class ControlServer final : public admin::ControlApi {
  public:
   // Opens the state (refusing a corrupt one) and binds the identity and
   // admin ports. Errors name the flag or file at fault.
@@ -99,23 +99,23 @@ class ControlServer final : public ControlApi {
   nlohmann::json RolloverJson() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ControlServerOptions options_;
-  ControlMetrics metrics_;
-  PeerTable peers_;
-  std::unique_ptr<CertificateAuthority> ca_;
-  std::unique_ptr<JoinTokenStore> tokens_;
-  std::unique_ptr<WorkloadRegistry> registry_;
-  std::unique_ptr<AuditLog> audit_;
-  std::unique_ptr<ServiceAccountVerifier> service_accounts_;
-  std::unique_ptr<IdentityService> service_;
+  metrics::ControlMetrics metrics_;
+  service::PeerTable peers_;
+  std::unique_ptr<ca::CertificateAuthority> ca_;
+  std::unique_ptr<auth::JoinTokenStore> tokens_;
+  std::unique_ptr<service::WorkloadRegistry> registry_;
+  std::unique_ptr<service::AuditLog> audit_;
+  std::unique_ptr<auth::ServiceAccountVerifier> service_accounts_;
+  std::unique_ptr<service::IdentityService> service_;
   std::unique_ptr<grpc::Server> grpc_;
-  std::unique_ptr<IdentityPort> identity_port_;
+  std::unique_ptr<service::IdentityPort> identity_port_;
   std::unique_ptr<http::HttpServer> http_;
   std::thread housekeeping_;
 
   sync::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  RolloverMachine rollover_ ABSL_GUARDED_BY(mu_);
+  ca::RolloverMachine rollover_ ABSL_GUARDED_BY(mu_);
   bssl::UniquePtr<EVP_PKEY> serving_key_ ABSL_GUARDED_BY(mu_);
   std::string serving_serial_ ABSL_GUARDED_BY(mu_);
   absl::Time serving_issued_ ABSL_GUARDED_BY(mu_);
@@ -128,6 +128,6 @@ class ControlServer final : public ControlApi {
   std::string jwks_problem_ ABSL_GUARDED_BY(jwks_mu_);  // last refusal logged, to log once
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::server
 
 #endif  // PALISADE_CONTROL_SERVER_CONTROL_SERVER_H_

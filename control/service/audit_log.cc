@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/log/logging.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 namespace {
 
 std::string Rfc3339(absl::Time t) {
@@ -79,4 +79,4 @@ std::vector<AuditEvent> AuditLog::Recent() const {
   return std::vector<AuditEvent>(recent_.begin(), recent_.end());
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service

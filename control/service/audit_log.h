@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 
 struct AuditEvent {
   absl::Time time;
@@ -51,6 +51,6 @@ class AuditLog {
   std::deque<AuditEvent> recent_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service
 
 #endif  // PALISADE_CONTROL_SERVICE_AUDIT_LOG_H_

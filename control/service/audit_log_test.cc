@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/util/status_matchers.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 namespace {
 
 TEST(AuditLogTest, WritesOneJsonLinePerEventWithTheRequiredFields) {
@@ -36,7 +36,7 @@ TEST(AuditLogTest, WritesOneJsonLinePerEventWithTheRequiredFields) {
   audit->Record(issued);
   audit->Record(refused);
   const std::vector<std::string> lines =
-      absl::StrSplit(*ReadStateFile(path), '\n', absl::SkipEmpty());
+      absl::StrSplit(*state::ReadStateFile(path), '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u);
   const nlohmann::json first = nlohmann::json::parse(lines[0]);
   for (const char* field :
@@ -66,4 +66,4 @@ TEST(AuditLogTest, KeepsOnlyTheMostRecentEventsInMemory) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::service

@@ -5,11 +5,10 @@
 #include "runtime/status/status_macros.h"
 #include "runtime/tls/context_setup.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 
-absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(Options options,
-                                                                   PeerTable* peers,
-                                                                   ControlMetrics* metrics) {
+absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(
+    Options options, PeerTable* peers, metrics::ControlMetrics* metrics) {
   tls::TlsTerminator::Options terminator;
   terminator.listen = options.listen;
   terminator.backend = options.backend;
@@ -78,4 +77,4 @@ absl::Status IdentityPort::SetCredentials(const std::vector<X509*>& chain, EVP_P
   return absl::OkStatus();
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service

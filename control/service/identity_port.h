@@ -26,7 +26,7 @@
 #include "runtime/net/socket_address.h"
 #include "runtime/tls/tls_terminator.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 
 class IdentityPort {
  public:
@@ -44,7 +44,7 @@ class IdentityPort {
   // Binds the listener (so address() is known) but accepts nothing until
   // Start(). `peers` and `metrics` (optional) must outlive this.
   static absl::StatusOr<std::unique_ptr<IdentityPort>> Create(Options options, PeerTable* peers,
-                                                              ControlMetrics* metrics);
+                                                              metrics::ControlMetrics* metrics);
 
   // The serving SVID (leaf first) and key, and the roots client SVIDs must
   // chain to. Thread-safe; new connections use the latest, live ones keep theirs.
@@ -63,6 +63,6 @@ class IdentityPort {
   std::unique_ptr<tls::TlsTerminator> terminator_;
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service
 
 #endif  // PALISADE_CONTROL_SERVICE_IDENTITY_PORT_H_

@@ -11,7 +11,7 @@
 #include "identity/csr.h"
 #include "identity/signer.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 namespace {
 
 constexpr size_t kMaxInstanceName = 253;
@@ -59,8 +59,8 @@ absl::Status IdentityService::OnStreamStart(const std::shared_ptr<WatchStream>& 
   if (!peer.has_value()) {
     StreamInfo info = stream->info();
     return Refuse(info, "",
-                  Refusal(absl::StatusCode::kPermissionDenied, "unauthenticated_transport",
-                          "this connection did not come through the TLS front-end"));
+                  auth::Refusal(absl::StatusCode::kPermissionDenied, "unauthenticated_transport",
+                                "this connection did not come through the TLS front-end"));
   }
   stream->Update([&peer](StreamInfo& info) { info.peer = peer; });
   {
@@ -95,7 +95,7 @@ absl::Status IdentityService::Refuse(const StreamInfo& info, const std::string& 
                         : "";
   event.instance = info.instance;
   event.result = absl::StatusCodeToString(refusal.code());
-  event.reason = RefusalReason(refusal);
+  event.reason = auth::RefusalReason(refusal);
   event.detail = std::string(refusal.message());
   event.peer = info.credential;
   deps_.audit->Record(event);
@@ -108,9 +108,9 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
   if (request.ByteSizeLong() > options_.max_message_bytes) {
     return Refuse(
         stream->info(), "",
-        Refusal(absl::StatusCode::kResourceExhausted, "message_too_large",
-                absl::StrCat("message of ", request.ByteSizeLong(), " bytes exceeds the limit of ",
-                             options_.max_message_bytes)));
+        auth::Refusal(absl::StatusCode::kResourceExhausted, "message_too_large",
+                      absl::StrCat("message of ", request.ByteSizeLong(),
+                                   " bytes exceeds the limit of ", options_.max_message_bytes)));
   }
   switch (request.kind_case()) {
     case v1::WatchRequest::kHello:
@@ -121,8 +121,8 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
       const StreamInfo info = stream->info();
       if (!info.hello_done()) {
         return Refuse(info, "",
-                      Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
-                              "the first message must be Hello"));
+                      auth::Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
+                                    "the first message must be Hello"));
       }
       const uint64_t version = request.bundle_ack().version();
       stream->Update([version](StreamInfo& i) {
@@ -134,15 +134,15 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
       const StreamInfo info = stream->info();
       if (!info.hello_done()) {
         return Refuse(info, "",
-                      Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
-                              "the first message must be Hello"));
+                      auth::Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
+                                    "the first message must be Hello"));
       }
       const auto& roots = request.connection_report().roots();
       if (static_cast<size_t>(roots.size()) > kMaxReportedRoots) {
         return Refuse(info, "",
-                      Refusal(absl::StatusCode::kInvalidArgument, "malformed_report",
-                              absl::StrCat("ConnectionReport lists more than ", kMaxReportedRoots,
-                                           " roots")));
+                      auth::Refusal(absl::StatusCode::kInvalidArgument, "malformed_report",
+                                    absl::StrCat("ConnectionReport lists more than ",
+                                                 kMaxReportedRoots, " roots")));
       }
       std::map<std::string, uint64_t> usage;
       for (const auto& r : roots) usage[r.fingerprint_sha256()] += r.live_connections();
@@ -152,10 +152,11 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
     case v1::WatchRequest::KIND_NOT_SET:
       break;
   }
-  return Refuse(stream->info(), "",
-                Refusal(absl::StatusCode::kInvalidArgument, "unknown_message",
-                        "WatchRequest carries no message this server knows (empty, or a newer "
-                        "kind)"));
+  return Refuse(
+      stream->info(), "",
+      auth::Refusal(absl::StatusCode::kInvalidArgument, "unknown_message",
+                    "WatchRequest carries no message this server knows (empty, or a newer "
+                    "kind)"));
 }
 
 absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hello) {
@@ -163,16 +164,16 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
   info.instance = hello.instance_name().substr(0, kMaxInstanceName);
   if (info.hello_done()) {
     return Refuse(info, "",
-                  Refusal(absl::StatusCode::kFailedPrecondition, "duplicate_hello",
-                          "Hello was already received on this stream"));
+                  auth::Refusal(absl::StatusCode::kFailedPrecondition, "duplicate_hello",
+                                "Hello was already received on this stream"));
   }
   if (hello.instance_name().size() > kMaxInstanceName || !PrintableName(hello.instance_name()) ||
       hello.version().size() > kMaxInstanceName || !PrintableName(hello.version())) {
     info.instance = "";
     return Refuse(
         info, "",
-        Refusal(absl::StatusCode::kInvalidArgument, "malformed_hello",
-                "instance_name and version must be printable ASCII of at most 253 bytes"));
+        auth::Refusal(absl::StatusCode::kInvalidArgument, "malformed_hello",
+                      "instance_name and version must be printable ASCII of at most 253 bytes"));
   }
   const absl::Time now = options_.clock();
   std::optional<identity::SpiffeId> id;
@@ -189,15 +190,16 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
     if (absl::StartsWith(info.lineage, kTokenLineage)) {
       info.token_id = info.lineage.substr(kTokenLineage.size());
       if (deps_.tokens->IsRevoked(info.token_id)) {
-        return Refuse(info, id->ToString(),
-                      Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
-                              absl::StrCat("the join token ", info.token_id,
-                                           " this identity was bootstrapped with is revoked")));
+        return Refuse(
+            info, id->ToString(),
+            auth::Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
+                          absl::StrCat("the join token ", info.token_id,
+                                       " this identity was bootstrapped with is revoked")));
       }
     }
   } else if (hello.credential_case() == v1::Hello::kJoinToken) {
     info.credential = "join_token";
-    absl::StatusOr<JoinToken> token = deps_.tokens->Authenticate(hello.join_token(), now);
+    absl::StatusOr<auth::JoinToken> token = deps_.tokens->Authenticate(hello.join_token(), now);
     if (!token.ok()) return Refuse(info, "", token.status());
     absl::StatusOr<identity::SpiffeId> parsed = identity::SpiffeId::Parse(token->spiffe_id);
     if (!parsed.ok()) return Refuse(info, "", absl::InternalError("stored SPIFFE ID is invalid"));
@@ -208,9 +210,10 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
   } else if (hello.credential_case() == v1::Hello::kServiceAccountToken) {
     info.credential = "service_account";
     if (deps_.service_accounts == nullptr) {
-      return Refuse(info, "",
-                    Refusal(absl::StatusCode::kUnauthenticated, "service_account_not_configured",
-                            "this control plane has no JWKS for service-account tokens"));
+      return Refuse(
+          info, "",
+          auth::Refusal(absl::StatusCode::kUnauthenticated, "service_account_not_configured",
+                        "this control plane has no JWKS for service-account tokens"));
     }
     absl::StatusOr<identity::SpiffeId> verified =
         deps_.service_accounts->Verify(hello.service_account_token(), now);
@@ -220,19 +223,19 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
     info.lineage = "service_account";
   } else {
     return Refuse(info, "",
-                  Refusal(absl::StatusCode::kUnauthenticated, "no_credential",
-                          "no client SVID, join token or service-account token"));
+                  auth::Refusal(absl::StatusCode::kUnauthenticated, "no_credential",
+                                "no client SVID, join token or service-account token"));
   }
   if (!id->IsMemberOf(options_.trust_domain)) {
-    return Refuse(
-        info, id->ToString(),
-        Refusal(absl::StatusCode::kPermissionDenied, "wrong_trust_domain",
-                absl::StrCat(id->ToString(), " is not in trust domain ", options_.trust_domain)));
+    return Refuse(info, id->ToString(),
+                  auth::Refusal(absl::StatusCode::kPermissionDenied, "wrong_trust_domain",
+                                absl::StrCat(id->ToString(), " is not in trust domain ",
+                                             options_.trust_domain)));
   }
   if (deps_.registry->IsDeregistered(id->ToString())) {
     return Refuse(info, id->ToString(),
-                  Refusal(absl::StatusCode::kPermissionDenied, "deregistered",
-                          absl::StrCat(id->ToString(), " is de-registered")));
+                  auth::Refusal(absl::StatusCode::kPermissionDenied, "deregistered",
+                                absl::StrCat(id->ToString(), " is de-registered")));
   }
   info.spiffe_id = id;
   info.version = hello.version();
@@ -256,46 +259,47 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
   StreamInfo info = stream.info();
   if (!info.hello_done()) {
     return Refuse(info, "",
-                  Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
-                          "the first message must be Hello"));
+                  auth::Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
+                                "the first message must be Hello"));
   }
   const std::string id = info.spiffe_id->ToString();
   if (info.bootstrap && info.svids_issued > 0) {
     return Refuse(info, id,
-                  Refusal(absl::StatusCode::kFailedPrecondition, "bootstrap_already_issued",
-                          "a bootstrap stream gets one SVID; reconnect with it"));
+                  auth::Refusal(absl::StatusCode::kFailedPrecondition, "bootstrap_already_issued",
+                                "a bootstrap stream gets one SVID; reconnect with it"));
   }
   if (deps_.registry->IsDeregistered(id)) {
     return Refuse(info, id,
-                  Refusal(absl::StatusCode::kPermissionDenied, "deregistered",
-                          absl::StrCat(id, " is de-registered")));
+                  auth::Refusal(absl::StatusCode::kPermissionDenied, "deregistered",
+                                absl::StrCat(id, " is de-registered")));
   }
   if (!info.token_id.empty() && deps_.tokens->IsRevoked(info.token_id)) {
     return Refuse(info, id,
-                  Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
-                          absl::StrCat("join token ", info.token_id, " is revoked")));
+                  auth::Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
+                                absl::StrCat("join token ", info.token_id, " is revoked")));
   }
   absl::StatusOr<identity::CheckedCsr> csr = identity::ParseAndCheckCsr(request.csr_der());
   if (!csr.ok()) {
     return Refuse(
         info, id,
-        Refusal(absl::StatusCode::kInvalidArgument, "malformed_csr", csr.status().message()));
+        auth::Refusal(absl::StatusCode::kInvalidArgument, "malformed_csr", csr.status().message()));
   }
   if (csr->spiffe_id != *info.spiffe_id) {
     return Refuse(info, csr->spiffe_id.ToString(),
-                  Refusal(absl::StatusCode::kPermissionDenied, "wrong_identity",
-                          absl::StrCat("CSR asks for ", csr->spiffe_id.ToString(),
-                                       " but this stream is authenticated as ", id)));
+                  auth::Refusal(absl::StatusCode::kPermissionDenied, "wrong_identity",
+                                absl::StrCat("CSR asks for ", csr->spiffe_id.ToString(),
+                                             " but this stream is authenticated as ", id)));
   }
   const absl::Time now = options_.clock();
   identity::LeafOptions leaf_options;
   leaf_options.now = now;
   leaf_options.ttl = options_.svid_ttl;
   leaf_options.backdate = std::min(options_.backdate, absl::Minutes(5));
-  absl::StatusOr<IssuedSvid> svid = deps_.ca->Issue(*csr, leaf_options);
+  absl::StatusOr<ca::IssuedSvid> svid = deps_.ca->Issue(*csr, leaf_options);
   if (!svid.ok()) {
-    return Refuse(info, id,
-                  Refusal(absl::StatusCode::kInternal, "issuance_failed", svid.status().message()));
+    return Refuse(
+        info, id,
+        auth::Refusal(absl::StatusCode::kInternal, "issuance_failed", svid.status().message()));
   }
   // Spent only once the SVID exists, and atomically: of two streams racing
   // with one single-use token, one gets it.
@@ -361,7 +365,7 @@ absl::Time IdentityService::RenewAfter(absl::Time now, absl::Time not_after) {
 }
 
 v1::TrustBundleUpdate IdentityService::BundleMessage() const {
-  const Bundle bundle = deps_.ca->CurrentBundle();
+  const ca::Bundle bundle = deps_.ca->CurrentBundle();
   v1::TrustBundleUpdate update;
   update.set_version(bundle.version);
   v1::TrustDomainBundle* domain = update.add_trust_domains();
@@ -407,8 +411,8 @@ size_t IdentityService::CloseStreamsOf(const std::string& spiffe_id, const std::
     if (!info.spiffe_id.has_value() || info.spiffe_id->ToString() != spiffe_id) continue;
     if (stream->ending()) continue;
     if (stream->End(Refuse(info, spiffe_id,
-                           Refusal(absl::StatusCode::kPermissionDenied, reason,
-                                   absl::StrCat(spiffe_id, " is ", reason))))) {
+                           auth::Refusal(absl::StatusCode::kPermissionDenied, reason,
+                                         absl::StrCat(spiffe_id, " is ", reason))))) {
       ++closed;
     }
   }
@@ -422,8 +426,8 @@ size_t IdentityService::CloseStreamsOfToken(const std::string& token_id,
     const StreamInfo info = stream->info();
     if (info.token_id != token_id || stream->ending()) continue;
     if (stream->End(Refuse(info, "",
-                           Refusal(absl::StatusCode::kPermissionDenied, reason,
-                                   absl::StrCat("join token ", token_id, " was revoked"))))) {
+                           auth::Refusal(absl::StatusCode::kPermissionDenied, reason,
+                                         absl::StrCat("join token ", token_id, " was revoked"))))) {
       ++closed;
     }
   }
@@ -438,20 +442,22 @@ void IdentityService::CheckDeadlines() {
     if (!info.hello_done() && now - info.started_at >= options_.hello_timeout) {
       stream->End(Refuse(
           info, "",
-          Refusal(absl::StatusCode::kDeadlineExceeded, "hello_timeout",
-                  absl::StrCat("no Hello within ", absl::FormatDuration(options_.hello_timeout)))));
+          auth::Refusal(
+              absl::StatusCode::kDeadlineExceeded, "hello_timeout",
+              absl::StrCat("no Hello within ", absl::FormatDuration(options_.hello_timeout)))));
     } else if (info.hello_done() && !info.bootstrap && info.leaf_not_after < now) {
       // The SVID that authenticated this stream (or its last renewal on it)
       // has expired: the stream no longer proves anything.
-      stream->End(Refuse(info, "",
-                         Refusal(absl::StatusCode::kUnauthenticated, "svid_expired",
-                                 "the SVID authenticating this stream expired without renewal")));
+      stream->End(
+          Refuse(info, "",
+                 auth::Refusal(absl::StatusCode::kUnauthenticated, "svid_expired",
+                               "the SVID authenticating this stream expired without renewal")));
     } else if (info.hello_done() && info.bootstrap && info.svids_issued == 0 &&
                now - info.hello_at >= options_.csr_timeout) {
       stream->End(Refuse(info, "",
-                         Refusal(absl::StatusCode::kDeadlineExceeded, "csr_timeout",
-                                 absl::StrCat("bootstrap stream sent no CSR within ",
-                                              absl::FormatDuration(options_.csr_timeout)))));
+                         auth::Refusal(absl::StatusCode::kDeadlineExceeded, "csr_timeout",
+                                       absl::StrCat("bootstrap stream sent no CSR within ",
+                                                    absl::FormatDuration(options_.csr_timeout)))));
     }
   }
 }
@@ -462,13 +468,13 @@ std::vector<StreamInfo> IdentityService::Streams() const {
   return out;
 }
 
-std::vector<ProxyView> IdentityService::Fleet() const {
-  std::vector<ProxyView> fleet;
+std::vector<ca::ProxyView> IdentityService::Fleet() const {
+  std::vector<ca::ProxyView> fleet;
   for (const auto& stream : Snapshot()) {
     const StreamInfo info = stream->info();
     // Bootstrap streams end after one SVID; the proxy comes back over mTLS.
     if (!info.hello_done() || info.bootstrap || stream->ending()) continue;
-    ProxyView view;
+    ca::ProxyView view;
     view.name = ProxyName(info);
     view.acked_bundle_version = info.acked_bundle_version;
     view.leaf_root_fingerprint = info.leaf_root_fingerprint;
@@ -483,4 +489,4 @@ size_t IdentityService::stream_count() const {
   return streams_.size();
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service

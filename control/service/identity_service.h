@@ -27,7 +27,7 @@
 #include "proto/palisade/control/v1/control.grpc.pb.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 
 struct IdentityServiceOptions {
   std::string trust_domain;
@@ -42,13 +42,13 @@ struct IdentityServiceOptions {
 };
 
 struct IdentityServiceDeps {
-  CertificateAuthority* ca = nullptr;
-  JoinTokenStore* tokens = nullptr;
-  const ServiceAccountVerifier* service_accounts = nullptr;  // null: SA tokens refused
+  ca::CertificateAuthority* ca = nullptr;
+  auth::JoinTokenStore* tokens = nullptr;
+  const auth::ServiceAccountVerifier* service_accounts = nullptr;  // null: SA tokens refused
   WorkloadRegistry* registry = nullptr;
   const PeerTable* peers = nullptr;
   AuditLog* audit = nullptr;
-  ControlMetrics* metrics = nullptr;  // optional
+  metrics::ControlMetrics* metrics = nullptr;  // optional
 };
 
 // Thread-safe: gRPC runs the streams on its threads; pushes and sweeps come
@@ -74,7 +74,7 @@ class IdentityService final : public v1::IdentityService::CallbackService, publi
 
   std::vector<StreamInfo> Streams() const;
   // The authenticated streams as the rollover machine sees them.
-  std::vector<ProxyView> Fleet() const;
+  std::vector<ca::ProxyView> Fleet() const;
   size_t stream_count() const;
 
   // StreamHost.
@@ -101,6 +101,6 @@ class IdentityService final : public v1::IdentityService::CallbackService, publi
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service
 
 #endif  // PALISADE_CONTROL_SERVICE_IDENTITY_SERVICE_H_

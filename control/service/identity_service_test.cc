@@ -35,7 +35,7 @@
 #include "tests/util/status_matchers.h"
 #include "tests/util/test_jwt.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 namespace {
 
 using ::palisade::testing::TestJwtIssuer;
@@ -52,16 +52,16 @@ class IdentityServiceTest : public ::testing::Test {
     const char* base = std::getenv("TEST_TMPDIR");
     static int counter = 0;
     dir_ = absl::StrCat(base != nullptr ? base : "/tmp", "/svc-", counter++);
-    ASSERT_OK(EnsureDirectory(dir_, 0700));
+    ASSERT_OK(state::EnsureDirectory(dir_, 0700));
     now_ms_.store(absl::ToUnixMillis(absl::Now()));
-    ASSERT_OK_AND_ASSIGN(ca_, CertificateAuthority::OpenSelfManaged({kTd, dir_}, Now()));
-    ASSERT_OK_AND_ASSIGN(tokens_, JoinTokenStore::Open(dir_ + "/tokens.json"));
+    ASSERT_OK_AND_ASSIGN(ca_, ca::CertificateAuthority::OpenSelfManaged({kTd, dir_}, Now()));
+    ASSERT_OK_AND_ASSIGN(tokens_, auth::JoinTokenStore::Open(dir_ + "/tokens.json"));
     ASSERT_OK_AND_ASSIGN(registry_, WorkloadRegistry::Open(""));
     ASSERT_OK_AND_ASSIGN(audit_, AuditLog::Open(dir_ + "/audit.log"));
     if (jwt_ == nullptr) jwt_ = new TestJwtIssuer();
-    ASSERT_OK_AND_ASSIGN(auto jwks, Jwks::Parse(jwt_->JwksJson()));
-    sa_ = std::make_unique<ServiceAccountVerifier>(
-        jwks, ServiceAccountVerifier::Options{kTd, kIssuer, kAudience, absl::Seconds(30)});
+    ASSERT_OK_AND_ASSIGN(auto jwks, auth::Jwks::Parse(jwt_->JwksJson()));
+    sa_ = std::make_unique<auth::ServiceAccountVerifier>(
+        jwks, auth::ServiceAccountVerifier::Options{kTd, kIssuer, kAudience, absl::Seconds(30)});
     IdentityServiceOptions options;
     options.trust_domain = kTd;
     options.svid_ttl = absl::Minutes(10);
@@ -153,16 +153,16 @@ class IdentityServiceTest : public ::testing::Test {
     return peer;
   }
 
-  std::string AuditText() { return *ReadStateFile(dir_ + "/audit.log"); }
+  std::string AuditText() { return *state::ReadStateFile(dir_ + "/audit.log"); }
 
   std::string dir_;
   std::atomic<int64_t> now_ms_{0};
-  std::unique_ptr<CertificateAuthority> ca_;
-  std::unique_ptr<JoinTokenStore> tokens_;
+  std::unique_ptr<ca::CertificateAuthority> ca_;
+  std::unique_ptr<auth::JoinTokenStore> tokens_;
   std::unique_ptr<WorkloadRegistry> registry_;
   std::unique_ptr<AuditLog> audit_;
   static TestJwtIssuer* jwt_;
-  std::unique_ptr<ServiceAccountVerifier> sa_;
+  std::unique_ptr<auth::ServiceAccountVerifier> sa_;
   PeerTable peers_;
   std::unique_ptr<IdentityService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -490,4 +490,4 @@ TEST_F(IdentityServiceTest, ManyConcurrentBootstrapsEachGetTheirSvid) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::service

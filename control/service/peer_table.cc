@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 
 std::string PeerTable::KeyFor(const net::SocketAddress& forwarder_local) {
   if (forwarder_local.family() == AF_INET6) {
@@ -35,4 +35,4 @@ size_t PeerTable::size() const {
   return peers_.size();
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service

@@ -16,7 +16,7 @@
 #include "runtime/net/socket_address.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 
 struct PeerIdentity {
   // Set when the client presented an X.509-SVID that verified.
@@ -44,6 +44,6 @@ class PeerTable {
   absl::flat_hash_map<std::string, PeerIdentity> peers_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service
 
 #endif  // PALISADE_CONTROL_SERVICE_PEER_TABLE_H_

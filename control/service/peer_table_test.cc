@@ -5,7 +5,7 @@
 
 #include "gtest/gtest.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 namespace {
 
 TEST(PeerTableTest, KeyMatchesTheFormGrpcReportsForTheForwardersAddress) {
@@ -60,4 +60,4 @@ TEST(PeerTableTest, ConcurrentAddsLookupsAndRemovesAreSafe) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::service

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace palisade::control {
+namespace palisade::control::service {
 
 // Lifetime: gRPC calls OnDone only after Finish() was called and every
 // operation completed. Finish() is called only once no write is in flight,
@@ -151,4 +151,4 @@ void WatchStream::Update(const std::function<void(StreamInfo&)>& change) {
   change(info_);
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service

@@ -24,7 +24,7 @@
 #include "proto/palisade/control/v1/control.pb.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 
 class WatchStream;
 
@@ -106,6 +106,6 @@ class WatchStream {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service
 
 #endif  // PALISADE_CONTROL_SERVICE_WATCH_STREAM_H_

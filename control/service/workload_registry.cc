@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "control/state/state_files.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 namespace {
 
 nlohmann::json CertToJson(const IssuedCertificate& c) {
@@ -39,7 +39,7 @@ IssuedCertificate CertFromJson(const nlohmann::json& j) {
 absl::StatusOr<std::unique_ptr<WorkloadRegistry>> WorkloadRegistry::Open(const std::string& path) {
   std::unique_ptr<WorkloadRegistry> registry(new WorkloadRegistry(path));
   if (path.empty()) return registry;
-  absl::StatusOr<std::string> text = ReadStateFile(path);
+  absl::StatusOr<std::string> text = state::ReadStateFile(path);
   if (absl::IsNotFound(text.status())) return registry;
   if (!text.ok()) return text.status();
   nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
@@ -163,9 +163,9 @@ absl::Status WorkloadRegistry::Save() {
   nlohmann::json certs = nlohmann::json::array();
   for (const auto& [serial, c] : certificates_) certs.push_back(CertToJson(c));
   const nlohmann::json doc = {{"deregistered", deregistered}, {"certificates", certs}};
-  absl::Status s = WriteFileAtomically(path_, doc.dump(1) + "\n", 0600);
+  absl::Status s = state::WriteFileAtomically(path_, doc.dump(1) + "\n", 0600);
   if (!s.ok()) dirty_ = true;
   return s;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service

@@ -19,7 +19,7 @@
 #include "absl/time/time.h"
 #include "runtime/sync/mutex.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 
 struct IssuedCertificate {
   std::string serial;
@@ -74,6 +74,6 @@ class WorkloadRegistry {
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::service
 
 #endif  // PALISADE_CONTROL_SERVICE_WORKLOAD_REGISTRY_H_

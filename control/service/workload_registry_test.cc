@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "tests/util/status_matchers.h"
 
-namespace palisade::control {
+namespace palisade::control::service {
 namespace {
 
 using ::palisade::testing::StatusIs;
@@ -77,13 +77,13 @@ TEST(WorkloadRegistryTest, FlushForgetsExpiredCertificates) {
 
 TEST(WorkloadRegistryTest, RefusesACorruptFile) {
   const std::string path = TempPath();
-  ASSERT_OK(WriteFileAtomically(path, "{\"deregistered\": {}, \"certificates\": [{\"serial\": 5}]}",
-                                0600));
+  ASSERT_OK(state::WriteFileAtomically(
+      path, "{\"deregistered\": {}, \"certificates\": [{\"serial\": 5}]}", 0600));
   EXPECT_THAT(WorkloadRegistry::Open(path),
               StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr(path)));
-  ASSERT_OK(WriteFileAtomically(path, "{", 0600));
+  ASSERT_OK(state::WriteFileAtomically(path, "{", 0600));
   EXPECT_THAT(WorkloadRegistry::Open(path), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::service

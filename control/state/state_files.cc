@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace palisade::control {
+namespace palisade::control::state {
 namespace {
 
 absl::Status Errno(absl::string_view what, const std::string& path, int error_number) {
@@ -124,4 +124,4 @@ absl::Status EnsureDirectory(const std::string& path, mode_t mode) {
   return absl::OkStatus();
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::state

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace palisade::control {
+namespace palisade::control::state {
 
 // Replaces `path` with `contents`, created with `mode` (0600 for keys and
 // secrets). Writes "<path>.tmp", fsyncs it, renames it over `path` and fsyncs
@@ -32,6 +32,6 @@ absl::Status EnsureDirectory(const std::string& path, mode_t mode);
 // "<dir>/<name>".
 std::string JoinPath(absl::string_view dir, absl::string_view name);
 
-}  // namespace palisade::control
+}  // namespace palisade::control::state
 
 #endif  // PALISADE_CONTROL_STATE_STATE_FILES_H_

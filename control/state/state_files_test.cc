@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "tests/util/status_matchers.h"
 
-namespace palisade::control {
+namespace palisade::control::state {
 namespace {
 
 using ::palisade::testing::StatusIs;
@@ -74,4 +74,4 @@ TEST(StateFilesTest, EnsureDirectoryMakesParentsAndRefusesAFile) {
 }
 
 }  // namespace
-}  // namespace palisade::control
+}  // namespace palisade::control::state

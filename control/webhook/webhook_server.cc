@@ -11,7 +11,7 @@
 #include "runtime/status/status_macros.h"
 #include "runtime/tls/context_setup.h"
 
-namespace palisade::control {
+namespace palisade::control::webhook {
 namespace {
 
 struct LoadedCertificate {
@@ -101,4 +101,4 @@ absl::StatusOr<bool> WebhookServer::ReloadCertificate() {
   return true;
 }
 
-}  // namespace palisade::control
+}  // namespace palisade::control::webhook

@@ -18,7 +18,7 @@
 #include "runtime/sync/mutex.h"
 #include "runtime/tls/tls_terminator.h"
 
-namespace palisade::control {
+namespace palisade::control::webhook {
 
 class WebhookServer {
  public:
@@ -49,6 +49,6 @@ class WebhookServer {
   bssl::UniquePtr<X509> serving_ ABSL_GUARDED_BY(mu_);  // the leaf being served
 };
 
-}  // namespace palisade::control
+}  // namespace palisade::control::webhook
 
 #endif  // PALISADE_CONTROL_WEBHOOK_WEBHOOK_SERVER_H_
