@@ -1,6 +1,6 @@
 // palisade-control's Prometheus metrics (prefix palisade_control_):
 // certificates issued, refusals by reason, connected streams, bundle version,
-// rollover phase, issuance latency, TLS front-end handshakes, JWKS loads.
+// rollover phase, issuance latency, identity-port TLS handshakes, JWKS loads.
 #ifndef PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
 #define PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
 

@@ -60,7 +60,7 @@ absl::Status IdentityService::OnStreamStart(const std::shared_ptr<WatchStream>& 
     StreamInfo info = stream->info();
     return Refuse(info, "",
                   auth::Refusal(absl::StatusCode::kPermissionDenied, "unauthenticated_transport",
-                                "this connection did not come through the TLS front-end"));
+                                "this connection did not come through the identity port"));
   }
   stream->Update([&peer](StreamInfo& info) { info.peer = peer; });
   {

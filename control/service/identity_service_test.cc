@@ -1,6 +1,6 @@
 // The identity service over a real in-process gRPC server and an insecure
 // channel made from a socket the test connected itself, so the test can put
-// that socket's address in the peer table as the TLS front-end would.
+// that socket's address in the peer table as the identity port would.
 #include "control/service/identity_service.h"
 
 #include <arpa/inet.h>
@@ -142,7 +142,7 @@ class IdentityServiceTest : public ::testing::Test {
     return c.stream->Finish();
   }
 
-  // The PeerIdentity the front-end would record for a verified SVID.
+  // The PeerIdentity the identity port would record for a verified SVID.
   PeerIdentity PeerFor(const v1::SvidUpdate& svid) {
     auto leaf = identity::ParseDerCertificate(svid.certificate_chain_der(0));
     PeerIdentity peer;
