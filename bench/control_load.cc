@@ -35,6 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "control/admin/admin_client.h"
+#include "identity/authz_policy.h"
 #include "identity/certificate.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
@@ -47,6 +48,8 @@
 #include "runtime/net/socket_address.h"
 #include "runtime/net/sockets.h"
 #include "runtime/sync/mutex.h"
+#include "runtime/tls/context_setup.h"
+#include "runtime/tls/tls_dialer.h"
 #include "runtime/tls/tls_transport.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:15012", "palisade-control's identity port.");
@@ -102,103 +105,56 @@ double OwnRssMib() {
   return u.ru_maxrss / 1024.0;
 }
 
-// Client TLS + a socketpair pump for one stream, on one loop.
+// One stream's transport, on one loop: the runtime's TLS dialer (the server
+// must present the control plane's SVID), then a socketpair pump whose other
+// end gRPC speaks on.
 class Tunnel {
  public:
   using Ready = std::function<void(Tunnel*, int grpc_fd, const std::string& error)>;
-  Tunnel(event::EventLoop* loop, SSL_CTX* ctx, const identity::TrustBundleSet* bundles,
-         net::SocketAddress address, Ready ready)
-      : loop_(loop), ctx_(ctx), bundles_(bundles), address_(address), ready_(std::move(ready)) {}
+  Tunnel(event::EventLoop* loop, tls::TlsDialer::Options options, Ready ready)
+      : loop_(loop),
+        ready_(std::move(ready)),
+        dialer_(loop, std::move(options),
+                [this](absl::StatusOr<tls::TlsDialer::Dialed> d) { OnDialed(std::move(d)); }) {}
   ~Tunnel() {
     pump_.reset();
     up_watch_.reset();
     down_watch_.reset();
   }
 
-  // Checks the server's SVID: the control plane's ID, under the bundle.
-  static ssl_verify_result_t Verify(SSL* ssl, uint8_t* alert);
-
-  void Start() {
-    auto fd = net::StartConnect(address_);
-    if (!fd.ok()) return Fail(std::string(fd.status().message()));
-    const int number = fd->get();
-    connecting_ = *std::move(fd);
-    up_watch_ =
-        std::make_unique<event::FdWatcher>(loop_, number, [this](bool r, bool w) { OnUp(r, w); });
-  }
+  void Start() { dialer_.Start(); }
 
  private:
-  static ssl_verify_result_t VerifyImpl(SSL* ssl, uint8_t* alert) {
-    auto* self = static_cast<Tunnel*>(SSL_get_app_data(ssl));
-    STACK_OF(X509)* stack = SSL_get_peer_full_cert_chain(ssl);
-    std::vector<X509*> chain;
-    for (size_t i = 0; stack != nullptr && i < sk_X509_num(stack); ++i) {
-      chain.push_back(sk_X509_value(stack, i));
+  void OnDialed(absl::StatusOr<tls::TlsDialer::Dialed> dialed) {
+    if (!dialed.ok()) return ready_(this, -1, std::string(dialed.status().message()));
+    tls_ = std::move(dialed->transport);
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+      return ready_(this, -1, "socketpair failed (descriptor limit?)");
     }
-    identity::VerifyOptions options;
-    options.now = absl::Now();
-    options.peer_role = identity::PeerRole::kServer;
-    auto v = identity::VerifySvidChain(chain, *self->bundles_, options);
-    if (!v.ok() || v.svid->spiffe_id.path() != "/palisade/control") {
-      *alert = SSL_AD_BAD_CERTIFICATE;
-      return ssl_verify_invalid;
-    }
-    return ssl_verify_ok;
-  }
-
-  void OnUp(bool readable, bool writable) {
-    if (phase_ == 3) return;  // failed; waiting to be destroyed
-    if (phase_ == 0) {
-      if (!net::ConnectResult(connecting_.get()).ok()) return Fail("connect failed");
-      bssl::UniquePtr<SSL> ssl(SSL_new(ctx_));
-      SSL_set_app_data(ssl.get(), this);
-      SSL_set_connect_state(ssl.get());
-      tls_ = std::make_unique<tls::TlsTransport>(std::move(connecting_), std::move(ssl));
-      phase_ = 1;
-    }
-    if (phase_ == 1) {
-      const net::IoResult r = tls_->Handshake();
-      if (r.status == net::IoStatus::kWouldBlock) return;
-      if (r.status != net::IoStatus::kOk) return Fail("handshake: " + tls_->error_detail());
-      int pair[2];
-      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
-        return Fail("socketpair failed (descriptor limit?)");
-      }
-      local_ = std::make_unique<net::PlainTransport>(net::UniqueFd(pair[0]));
-      down_watch_ = std::make_unique<event::FdWatcher>(loop_, pair[0], [this](bool r, bool w) {
-        pump_->OnReadiness(net::Side::kDownstream, r, w);
-      });
-      pump_ = std::make_unique<net::Pump>(
-          loop_, local_.get(), tls_.get(), net::Pump::Options{},
-          net::Pump::Callbacks{[] {}, [](net::Side, const std::string&) {}});
-      phase_ = 2;
-      pump_->Start();
-      ready_(this, pair[1], "");
-      return;
-    }
-    pump_->OnReadiness(net::Side::kUpstream, readable, writable);
-  }
-
-  void Fail(const std::string& error) {
-    phase_ = 3;
-    ready_(this, -1, error);
+    local_ = std::make_unique<net::PlainTransport>(net::UniqueFd(pair[0]));
+    pump_ = std::make_unique<net::Pump>(
+        loop_, local_.get(), tls_.get(), net::Pump::Options{},
+        net::Pump::Callbacks{[] {}, [](net::Side, const std::string&) {}});
+    down_watch_ = std::make_unique<event::FdWatcher>(loop_, pair[0], [this](bool r, bool w) {
+      pump_->OnReadiness(net::Side::kDownstream, r, w);
+    });
+    up_watch_ = std::make_unique<event::FdWatcher>(loop_, tls_->fd(), [this](bool r, bool w) {
+      pump_->OnReadiness(net::Side::kUpstream, r, w);
+    });
+    pump_->Start();
+    ready_(this, pair[1], "");
   }
 
   event::EventLoop* loop_;
-  SSL_CTX* ctx_;
-  const identity::TrustBundleSet* bundles_;
-  net::SocketAddress address_;
   Ready ready_;
-  int phase_ = 0;
-  net::UniqueFd connecting_;
+  tls::TlsDialer dialer_;
   std::unique_ptr<tls::TlsTransport> tls_;
   std::unique_ptr<net::PlainTransport> local_;
   std::unique_ptr<event::FdWatcher> up_watch_;
   std::unique_ptr<event::FdWatcher> down_watch_;
   std::unique_ptr<net::Pump> pump_;
 };
-
-ssl_verify_result_t Tunnel::Verify(SSL* ssl, uint8_t* alert) { return VerifyImpl(ssl, alert); }
 
 // One Watch stream: Hello, then count the first bundle.
 class Stream final : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchResponse> {
@@ -281,8 +237,24 @@ int Run() {
     event::EventLoop* loop = loops.back().get();
     threads.emplace_back([loop] { loop->Run(); });
   }
-  bssl::UniquePtr<SSL_CTX> bootstrap_ctx(SSL_CTX_new(TLS_method()));
-  SSL_CTX_set_min_proto_version(bootstrap_ctx.get(), TLS1_2_VERSION);
+  // Every tunnel checks that the server is the control plane, under the bundle.
+  const std::string server_id = absl::StrCat("spiffe://", td, "/palisade/control");
+  const identity::AuthorizationPolicy expected =
+      *identity::AuthorizationPolicy::Create({server_id}, {}, {});
+  auto dial_options = [&](SSL_CTX* ctx) {
+    tls::TlsDialer::Options options;
+    options.target = *net::HostPort::Parse(address.ToString());
+    options.name = absl::StrCat("palisade-control ", address.ToString());
+    options.context = bssl::UpRef(ctx);
+    options.bundles = bundles;
+    options.expected = expected;
+    options.expected_description = server_id;
+    return options;
+  };
+  tls::ContextOptions client;
+  client.role = tls::Role::kClient;
+  client.alpn = std::string("\x02h2", 3);
+  bssl::UniquePtr<SSL_CTX> bootstrap_ctx = *tls::NewContext(client);  // no certificate yet
 
   sync::Mutex mu;
   std::vector<std::unique_ptr<Tunnel>> tunnels;  // destroyed on their loops at the end
@@ -295,7 +267,7 @@ int Run() {
   auto open = [&](SSL_CTX* ctx, int index) {
     event::EventLoop* loop = loops[index % loops.size()].get();
     loop->Post([&, loop, ctx] {
-      auto tunnel = std::make_unique<Tunnel>(loop, ctx, &bundles, address,
+      auto tunnel = std::make_unique<Tunnel>(loop, dial_options(ctx),
                                              [&](Tunnel*, int fd, const std::string& error) {
                                                sync::MutexLock lock(&mu);
                                                if (fd < 0) {
@@ -317,9 +289,6 @@ int Run() {
   };
 
   // Bootstrap over a tunnel without a client certificate.
-  SSL_CTX_set_custom_verify(bootstrap_ctx.get(), SSL_VERIFY_PEER, [](SSL*, uint8_t*) {
-    return ssl_verify_ok;  // the load tool trusts its own server; streams verify below
-  });
   {
     sync::MutexLock lock(&mu);
     ready_fds_pending = 1;
@@ -365,12 +334,14 @@ int Run() {
       return 1;
     }
   }
-  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_use_certificate(ctx.get(), chain[0].get());
-  for (size_t i = 1; i < chain.size(); ++i) SSL_CTX_add1_chain_cert(ctx.get(), chain[i].get());
-  SSL_CTX_use_PrivateKey(ctx.get(), key->get());
-  SSL_CTX_set_custom_verify(ctx.get(), SSL_VERIFY_PEER, &Tunnel::Verify);  // checks the server SVID
+  // Every stream presents the SVID: a renewal stream, as proxies hold them.
+  for (const auto& cert : chain) client.chain.push_back(cert.get());
+  client.key = key->get();
+  absl::StatusOr<bssl::UniquePtr<SSL_CTX>> ctx = tls::NewContext(client);
+  if (!ctx.ok()) {
+    std::cerr << "client SVID: " << ctx.status() << "\n";
+    return 1;
+  }
 
   const int target = absl::GetFlag(FLAGS_streams);
   const int in_flight = absl::GetFlag(FLAGS_in_flight);
@@ -386,7 +357,7 @@ int Run() {
       sync::MutexLock lock(&mu);
       while (opened < target && ready_fds_pending < in_flight) {
         ++ready_fds_pending;
-        open(ctx.get(), opened++);
+        open(ctx->get(), opened++);
       }
       mu.AwaitWithTimeout(
           [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
