@@ -1,10 +1,8 @@
 #include "proxy/server/worker.h"
 
 #include <pthread.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <cerrno>
 
 #include "identity/certificate.h"
 #include "proxy/forward/inbound_connection.h"
