@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "identity/boringssl_error.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade {
 namespace identity {
@@ -196,16 +197,15 @@ absl::StatusOr<std::vector<std::string>> UriSansOf(const X509* cert) {
 
 absl::StatusOr<SpiffeId> SpiffeIdOf(const X509* leaf) {
   if (leaf == nullptr) return absl::InvalidArgumentError("no certificate");
-  absl::StatusOr<std::vector<std::string>> uris = UriSansOf(leaf);
-  if (!uris.ok()) return uris.status();
-  if (uris->empty()) {
+  ASSIGN_OR_RETURN(std::vector<std::string> uris, UriSansOf(leaf));
+  if (uris.empty()) {
     return absl::InvalidArgumentError("certificate has no URI SAN; an X.509-SVID has exactly one");
   }
-  if (uris->size() > 1) {
+  if (uris.size() > 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("certificate has ", uris->size(), " URI SANs; an X.509-SVID has exactly one"));
+        absl::StrCat("certificate has ", uris.size(), " URI SANs; an X.509-SVID has exactly one"));
   }
-  return SpiffeId::Parse(uris->front());
+  return SpiffeId::Parse(uris.front());
 }
 
 }  // namespace identity

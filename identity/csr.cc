@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "identity/boringssl_error.h"
 #include "identity/keys.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade {
 namespace identity {
@@ -137,12 +138,11 @@ absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der) {
                                  OBJ_nid2sn(X509_REQ_get_signature_nid(req.get())),
                                  "; SHA-1 and MD5 based signatures are refused"));
   }
-  absl::StatusOr<std::vector<std::string>> uris = RequestedUris(req.get());
-  if (!uris.ok()) return uris.status();
-  if (uris->size() != 1) {
-    return CsrError(absl::StrCat("requests ", uris->size(), " URI SANs; exactly one is required"));
+  ASSIGN_OR_RETURN(std::vector<std::string> uris, RequestedUris(req.get()));
+  if (uris.size() != 1) {
+    return CsrError(absl::StrCat("requests ", uris.size(), " URI SANs; exactly one is required"));
   }
-  absl::StatusOr<SpiffeId> id = SpiffeId::Parse(uris->front());
+  absl::StatusOr<SpiffeId> id = SpiffeId::Parse(uris.front());
   if (!id.ok()) return CsrError(id.status().message());
   ERR_clear_error();
   return CheckedCsr{*std::move(id), std::move(key), PublicKeyInfoDer(der)};

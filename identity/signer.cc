@@ -15,6 +15,7 @@
 #include "identity/certificate_builder.h"
 #include "identity/keys.h"
 #include "identity/spiffe_id.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade {
 namespace identity {
@@ -28,10 +29,9 @@ const EVP_MD* Digest() { return EVP_sha256(); }
 
 // The trust domain a CA certificate names in its first URI SAN, if any.
 absl::StatusOr<std::optional<std::string>> TrustDomainOf(X509* ca) {
-  absl::StatusOr<std::vector<std::string>> uris = UriSansOf(ca);
-  if (!uris.ok()) return uris.status();
-  if (uris->empty()) return std::optional<std::string>();
-  absl::StatusOr<SpiffeId> id = SpiffeId::Parse(uris->front());
+  ASSIGN_OR_RETURN(std::vector<std::string> uris, UriSansOf(ca));
+  if (uris.empty()) return std::optional<std::string>();
+  absl::StatusOr<SpiffeId> id = SpiffeId::Parse(uris.front());
   if (!id.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("issuer's URI SAN is not a SPIFFE ID: ", id.status().message()));
@@ -65,7 +65,7 @@ absl::StatusOr<std::optional<std::string>> CheckIssuer(const Issuer& issuer, abs
 }
 
 absl::Status CheckCaOptions(EVP_PKEY* key, const CaOptions& options) {
-  if (absl::Status s = ValidateTrustDomain(options.trust_domain); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateTrustDomain(options.trust_domain));
   if (options.common_name.size() > kMaxCommonName) {
     return absl::InvalidArgumentError(
         absl::StrCat("common_name is longer than ", kMaxCommonName, " bytes"));
@@ -111,12 +111,10 @@ absl::StatusOr<bssl::UniquePtr<X509>> IssueSvid(const CheckedCsr& csr, const Iss
   if (absl::Status s = CheckKeyStrength(csr.public_key.get(), KeyPolicy::kCsr); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("CSR key: ", s.message()));
   }
-  absl::StatusOr<std::optional<std::string>> issuer_domain = CheckIssuer(issuer, options.now);
-  if (!issuer_domain.ok()) return issuer_domain.status();
-  if (issuer_domain->has_value() && **issuer_domain != csr.spiffe_id.trust_domain()) {
-    return absl::InvalidArgumentError(absl::StrCat(csr.spiffe_id.ToString(),
-                                                   " is not in the issuer's trust domain \"",
-                                                   **issuer_domain, "\""));
+  ASSIGN_OR_RETURN(std::optional<std::string> issuer_domain, CheckIssuer(issuer, options.now));
+  if (issuer_domain.has_value() && *issuer_domain != csr.spiffe_id.trust_domain()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        csr.spiffe_id.ToString(), " is not in the issuer's trust domain \"", *issuer_domain, "\""));
   }
   const absl::Time not_after = std::min(options.now + options.ttl, NotAfter(issuer.certificate));
 
@@ -151,7 +149,7 @@ absl::StatusOr<bssl::UniquePtr<X509>> IssueSvid(const CheckedCsr& csr, const Iss
 
 absl::StatusOr<bssl::UniquePtr<X509>> CreateSelfSignedRoot(EVP_PKEY* key,
                                                            const CaOptions& options) {
-  if (absl::Status s = CheckCaOptions(key, options); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckCaOptions(key, options));
   CertificateBuilder builder;
   AddCaFields(builder, key, options, options.now + options.ttl);
   builder.AddAuthorityKeyId(nullptr);
@@ -161,12 +159,11 @@ absl::StatusOr<bssl::UniquePtr<X509>> CreateSelfSignedRoot(EVP_PKEY* key,
 absl::StatusOr<bssl::UniquePtr<X509>> CreateIntermediate(EVP_PKEY* subject_key,
                                                          const Issuer& issuer,
                                                          const CaOptions& options) {
-  if (absl::Status s = CheckCaOptions(subject_key, options); !s.ok()) return s;
-  absl::StatusOr<std::optional<std::string>> issuer_domain = CheckIssuer(issuer, options.now);
-  if (!issuer_domain.ok()) return issuer_domain.status();
-  if (issuer_domain->has_value() && **issuer_domain != options.trust_domain) {
+  RETURN_IF_ERROR(CheckCaOptions(subject_key, options));
+  ASSIGN_OR_RETURN(std::optional<std::string> issuer_domain, CheckIssuer(issuer, options.now));
+  if (issuer_domain.has_value() && *issuer_domain != options.trust_domain) {
     return absl::InvalidArgumentError(absl::StrCat("trust domain \"", options.trust_domain,
-                                                   "\" is not the issuer's (\"", **issuer_domain,
+                                                   "\" is not the issuer's (\"", *issuer_domain,
                                                    "\")"));
   }
   const long issuer_path_len = X509_get_pathlen(issuer.certificate);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade {
 namespace identity {
@@ -123,8 +124,8 @@ absl::StatusOr<SpiffeId> SpiffeId::Parse(absl::string_view uri) {
 
 absl::StatusOr<SpiffeId> SpiffeId::FromParts(absl::string_view trust_domain,
                                              absl::string_view path) {
-  if (absl::Status s = ValidateTrustDomain(trust_domain); !s.ok()) return s;
-  if (absl::Status s = ValidateSpiffePath(path); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateTrustDomain(trust_domain));
+  RETURN_IF_ERROR(ValidateSpiffePath(path));
   if (kScheme.size() + trust_domain.size() + path.size() > kMaxSpiffeIdLength) {
     return InvalidId(absl::StrCat(kScheme, trust_domain, path),
                      absl::StrCat("is longer than ", kMaxSpiffeIdLength, " bytes"));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
 #include "identity/spiffe_id.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade {
 namespace identity {
@@ -38,7 +39,7 @@ absl::Status CheckAnchor(X509* root) {
 
 absl::Status TrustBundleSet::Builder::AddPem(absl::string_view trust_domain,
                                              absl::string_view pem) {
-  if (absl::Status s = ValidateTrustDomain(trust_domain); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateTrustDomain(trust_domain));
   absl::StatusOr<std::vector<bssl::UniquePtr<X509>>> certs = ParsePemCertificates(pem);
   if (!certs.ok()) return BundleError(trust_domain, certs.status().message());
   for (const bssl::UniquePtr<X509>& cert : *certs) {
@@ -47,13 +48,13 @@ absl::Status TrustBundleSet::Builder::AddPem(absl::string_view trust_domain,
     }
   }
   for (const bssl::UniquePtr<X509>& cert : *certs) {
-    if (absl::Status s = Add(trust_domain, cert.get()); !s.ok()) return s;
+    RETURN_IF_ERROR(Add(trust_domain, cert.get()));
   }
   return absl::OkStatus();
 }
 
 absl::Status TrustBundleSet::Builder::Add(absl::string_view trust_domain, X509* root) {
-  if (absl::Status s = ValidateTrustDomain(trust_domain); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateTrustDomain(trust_domain));
   if (absl::Status s = CheckAnchor(root); !s.ok()) return BundleError(trust_domain, s.message());
   auto it = roots_.find(trust_domain);
   if (it == roots_.end()) {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "control/auth/base64url.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::control::auth {
 namespace {
@@ -33,12 +34,10 @@ bssl::UniquePtr<BIGNUM> ToBignum(const std::string& bytes) {
 }
 
 absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> RsaKey(const nlohmann::json& key) {
-  absl::StatusOr<std::string> n = Member(key, "n");
-  if (!n.ok()) return n.status();
-  absl::StatusOr<std::string> e = Member(key, "e");
-  if (!e.ok()) return e.status();
-  bssl::UniquePtr<BIGNUM> bn_n = ToBignum(*n);
-  bssl::UniquePtr<BIGNUM> bn_e = ToBignum(*e);
+  ASSIGN_OR_RETURN(std::string n, Member(key, "n"));
+  ASSIGN_OR_RETURN(std::string e, Member(key, "e"));
+  bssl::UniquePtr<BIGNUM> bn_n = ToBignum(n);
+  bssl::UniquePtr<BIGNUM> bn_e = ToBignum(e);
   if (!bn_n || !bn_e) return absl::InternalError("BN_bin2bn failed");
   if (BN_num_bits(bn_n.get()) < 2048) {
     return absl::InvalidArgumentError(
@@ -68,17 +67,15 @@ absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> EcKey(const nlohmann::json& key) {
   if (!key.contains("crv") || key["crv"] != "P-256") {
     return absl::InvalidArgumentError("EC key: only crv \"P-256\" is supported");
   }
-  absl::StatusOr<std::string> x = Member(key, "x");
-  if (!x.ok()) return x.status();
-  absl::StatusOr<std::string> y = Member(key, "y");
-  if (!y.ok()) return y.status();
-  if (x->size() != 32 || y->size() != 32) {
+  ASSIGN_OR_RETURN(std::string x, Member(key, "x"));
+  ASSIGN_OR_RETURN(std::string y, Member(key, "y"));
+  if (x.size() != 32 || y.size() != 32) {
     return absl::InvalidArgumentError("EC P-256 key: x and y must be 32 bytes each");
   }
   bssl::UniquePtr<EC_KEY> ec(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
   if (!ec) return absl::InternalError("EC_KEY_new_by_curve_name failed");
-  bssl::UniquePtr<BIGNUM> bx = ToBignum(*x);
-  bssl::UniquePtr<BIGNUM> by = ToBignum(*y);
+  bssl::UniquePtr<BIGNUM> bx = ToBignum(x);
+  bssl::UniquePtr<BIGNUM> by = ToBignum(y);
   // Rejects points that are not on the curve.
   if (!bx || !by || !EC_KEY_set_public_key_affine_coordinates(ec.get(), bx.get(), by.get())) {
     ERR_clear_error();

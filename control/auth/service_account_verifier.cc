@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "control/auth/base64url.h"
 #include "control/auth/refusal.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::control::auth {
 namespace {
@@ -94,12 +95,11 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
   if (parts.size() != 3) {
     return Refuse("token_malformed", "not a compact JWS (header.payload.signature)");
   }
-  absl::StatusOr<nlohmann::json> header = DecodeObject(parts[0], "header");
-  if (!header.ok()) return header.status();
-  if (!header->contains("alg") || !(*header)["alg"].is_string()) {
+  ASSIGN_OR_RETURN(nlohmann::json header, DecodeObject(parts[0], "header"));
+  if (!header.contains("alg") || !header["alg"].is_string()) {
     return Refuse("token_malformed", "header has no \"alg\"");
   }
-  const std::string alg = (*header)["alg"].get<std::string>();
+  const std::string alg = header["alg"].get<std::string>();
   JwkAlgorithm algorithm;
   if (alg == "RS256") {
     algorithm = JwkAlgorithm::kRs256;
@@ -109,13 +109,13 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
     return Refuse("token_unsupported_algorithm",
                   absl::StrCat("alg \"", alg, "\" is not accepted (RS256 or ES256 only)"));
   }
-  if (header->contains("crit")) {
+  if (header.contains("crit")) {
     return Refuse("token_malformed", "header has \"crit\" extensions this verifier does not know");
   }
   std::string kid;
-  if (header->contains("kid")) {
-    if (!(*header)["kid"].is_string()) return Refuse("token_malformed", "\"kid\" is not a string");
-    kid = (*header)["kid"].get<std::string>();
+  if (header.contains("kid")) {
+    if (!header["kid"].is_string()) return Refuse("token_malformed", "\"kid\" is not a string");
+    kid = header["kid"].get<std::string>();
   }
   const std::shared_ptr<const Jwks> jwks = this->jwks();  // the same set throughout
   const std::vector<const Jwk*> keys = jwks->Find(algorithm, kid);
@@ -130,9 +130,7 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
     return Refuse("token_malformed", absl::StrCat("signature: ", signature.status().message()));
   }
   if (algorithm == JwkAlgorithm::kEs256) {
-    absl::StatusOr<std::string> der = EcdsaRawToDer(*signature);
-    if (!der.ok()) return der.status();
-    signature = *std::move(der);
+    ASSIGN_OR_RETURN(signature, EcdsaRawToDer(*signature));
   }
   const absl::string_view signed_part(parts[0].data(), parts[0].size() + 1 + parts[1].size());
   bool verified = false;
@@ -141,14 +139,13 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
   if (!verified) return Refuse("token_bad_signature", "signature does not verify");
 
   // Only now, with the signature checked, are the claims worth reading.
-  absl::StatusOr<nlohmann::json> claims = DecodeObject(parts[1], "payload");
-  if (!claims.ok()) return claims.status();
-  if (!claims->contains("iss") || (*claims)["iss"] != options_.issuer) {
+  ASSIGN_OR_RETURN(nlohmann::json claims, DecodeObject(parts[1], "payload"));
+  if (!claims.contains("iss") || claims["iss"] != options_.issuer) {
     return Refuse("token_wrong_issuer", absl::StrCat("\"iss\" is not \"", options_.issuer, "\""));
   }
   bool audience_ok = false;
-  if (claims->contains("aud")) {
-    const nlohmann::json& aud = (*claims)["aud"];
+  if (claims.contains("aud")) {
+    const nlohmann::json& aud = claims["aud"];
     if (aud.is_string()) audience_ok = aud == options_.audience;
     if (aud.is_array()) {
       for (const auto& a : aud)
@@ -159,24 +156,22 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
     return Refuse("token_wrong_audience",
                   absl::StrCat("\"aud\" does not include \"", options_.audience, "\""));
   }
-  if (!claims->contains("exp")) return Refuse("token_malformed", "no \"exp\"");
-  absl::StatusOr<absl::Time> exp = TimeClaim(*claims, "exp");
-  if (!exp.ok()) return exp.status();
-  if (now >= *exp + options_.clock_skew) {
-    return Refuse("token_expired", absl::StrCat("expired at ", Rfc3339(*exp)));
+  if (!claims.contains("exp")) return Refuse("token_malformed", "no \"exp\"");
+  ASSIGN_OR_RETURN(absl::Time exp, TimeClaim(claims, "exp"));
+  if (now >= exp + options_.clock_skew) {
+    return Refuse("token_expired", absl::StrCat("expired at ", Rfc3339(exp)));
   }
-  if (claims->contains("nbf")) {
-    absl::StatusOr<absl::Time> nbf = TimeClaim(*claims, "nbf");
-    if (!nbf.ok()) return nbf.status();
-    if (now < *nbf - options_.clock_skew) {
-      return Refuse("token_not_yet_valid", absl::StrCat("not valid before ", Rfc3339(*nbf)));
+  if (claims.contains("nbf")) {
+    ASSIGN_OR_RETURN(absl::Time nbf, TimeClaim(claims, "nbf"));
+    if (now < nbf - options_.clock_skew) {
+      return Refuse("token_not_yet_valid", absl::StrCat("not valid before ", Rfc3339(nbf)));
     }
   }
-  if (!claims->contains("sub") || !(*claims)["sub"].is_string()) {
+  if (!claims.contains("sub") || !claims["sub"].is_string()) {
     return Refuse("token_bad_subject", "no \"sub\"");
   }
-  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdForServiceAccount(
-      options_.trust_domain, (*claims)["sub"].get<std::string>());
+  absl::StatusOr<identity::SpiffeId> id =
+      identity::SpiffeIdForServiceAccount(options_.trust_domain, claims["sub"].get<std::string>());
   if (!id.ok()) return Refuse("token_bad_subject", id.status().message());
   return id;
 }

@@ -16,6 +16,7 @@
 #include "identity/keys.h"
 #include "identity/svid_verifier.h"
 #include "identity/trust_bundle.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::control::ca {
 namespace {
@@ -86,16 +87,16 @@ CertificateAuthority::~CertificateAuthority() = default;
 
 absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::OpenSelfManaged(
     const SelfManagedOptions& options, absl::Time now) {
-  if (absl::Status s = identity::ValidateTrustDomain(options.trust_domain); !s.ok()) return s;
+  RETURN_IF_ERROR(identity::ValidateTrustDomain(options.trust_domain));
   std::unique_ptr<CertificateAuthority> ca(
       new CertificateAuthority(options.trust_domain, true, options.state_dir));
   ca->options_ = options;
   const std::string ca_dir = state::JoinPath(options.state_dir, "ca");
-  if (absl::Status s = state::EnsureDirectory(ca_dir, 0700); !s.ok()) return s;
+  RETURN_IF_ERROR(state::EnsureDirectory(ca_dir, 0700));
   sync::MutexLock lock(&ca->mu_);
   const std::string manifest = state::JoinPath(ca_dir, "manifest.json");
   if (state::PathExists(manifest)) {
-    if (absl::Status s = ca->LoadManifest(now); !s.ok()) return s;
+    RETURN_IF_ERROR(ca->LoadManifest(now));
   } else {
     const std::vector<std::string> entries = ListDirectory(ca_dir);
     if (!entries.empty()) {
@@ -103,20 +104,19 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
                     absl::StrCat("missing while ", ca_dir, " holds ", absl::StrJoin(entries, ", "),
                                  " (half-written state from an interrupted first start)"));
     }
-    if (absl::Status s = ca->CreateGeneration(1, now); !s.ok()) return s;
+    RETURN_IF_ERROR(ca->CreateGeneration(1, now));
     ca->active_ = 1;
     ca->bundle_version_ = 1;
-    if (absl::Status s = ca->WriteManifest(); !s.ok()) return s;
+    RETURN_IF_ERROR(ca->WriteManifest());
   }
-  if (absl::Status s = ca->WriteBundleFile(); !s.ok()) return s;
+  RETURN_IF_ERROR(ca->WriteBundleFile());
   return ca;
 }
 
 absl::Status CertificateAuthority::CreateGeneration(int number, absl::Time now) {
   auto gen = std::make_unique<Generation>();
   gen->number = number;
-  absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> root_key = identity::GenerateP256Key();
-  if (!root_key.ok()) return root_key.status();
+  ASSIGN_OR_RETURN(bssl::UniquePtr<EVP_PKEY> root_key, identity::GenerateP256Key());
   identity::CaOptions root_options;
   root_options.trust_domain = trust_domain_;
   root_options.common_name = absl::StrCat("Palisade root ", number);
@@ -124,45 +124,38 @@ absl::Status CertificateAuthority::CreateGeneration(int number, absl::Time now) 
   root_options.ttl = options_.root_ttl;
   root_options.path_len = 1;
   root_options.name_constrain_to_trust_domain = true;
-  absl::StatusOr<bssl::UniquePtr<X509>> root =
-      identity::CreateSelfSignedRoot(root_key->get(), root_options);
-  if (!root.ok()) return root.status();
-  absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> int_key = identity::GenerateP256Key();
-  if (!int_key.ok()) return int_key.status();
+  ASSIGN_OR_RETURN(bssl::UniquePtr<X509> root,
+                   identity::CreateSelfSignedRoot(root_key.get(), root_options));
+  ASSIGN_OR_RETURN(bssl::UniquePtr<EVP_PKEY> int_key, identity::GenerateP256Key());
   identity::CaOptions int_options = root_options;
   int_options.common_name = absl::StrCat("Palisade intermediate ", number);
   int_options.ttl = options_.intermediate_ttl;
   int_options.path_len = 0;
   int_options.name_constrain_to_trust_domain = false;
-  absl::StatusOr<bssl::UniquePtr<X509>> intermediate = identity::CreateIntermediate(
-      int_key->get(), identity::Issuer{root->get(), root_key->get()}, int_options);
-  if (!intermediate.ok()) return intermediate.status();
+  ASSIGN_OR_RETURN(bssl::UniquePtr<X509> intermediate,
+                   identity::CreateIntermediate(
+                       int_key.get(), identity::Issuer{root.get(), root_key.get()}, int_options));
 
   const std::string dir =
       state::JoinPath(state::JoinPath(state_dir_, "ca"), absl::StrCat("gen-", number));
-  if (absl::Status s = state::EnsureDirectory(dir, 0700); !s.ok()) return s;
-  absl::StatusOr<std::string> root_key_pem = identity::PrivateKeyToPem(root_key->get());
-  absl::StatusOr<std::string> int_key_pem = identity::PrivateKeyToPem(int_key->get());
-  if (!root_key_pem.ok()) return root_key_pem.status();
-  if (!int_key_pem.ok()) return int_key_pem.status();
+  RETURN_IF_ERROR(state::EnsureDirectory(dir, 0700));
+  ASSIGN_OR_RETURN(std::string root_key_pem, identity::PrivateKeyToPem(root_key.get()));
+  ASSIGN_OR_RETURN(std::string int_key_pem, identity::PrivateKeyToPem(int_key.get()));
   const std::vector<std::tuple<const char*, std::string, mode_t>> files = {
-      {kRootPem, identity::CertificateToPem(root->get()), 0644},
-      {kRootKey, *root_key_pem, 0600},
-      {kIntermediatePem, identity::CertificateToPem(intermediate->get()), 0644},
-      {kIntermediateKey, *int_key_pem, 0600},
+      {kRootPem, identity::CertificateToPem(root.get()), 0644},
+      {kRootKey, root_key_pem, 0600},
+      {kIntermediatePem, identity::CertificateToPem(intermediate.get()), 0644},
+      {kIntermediateKey, int_key_pem, 0600},
   };
   for (const auto& [name, contents, mode] : files) {
-    if (absl::Status s = state::WriteFileAtomically(state::JoinPath(dir, name), contents, mode);
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(state::WriteFileAtomically(state::JoinPath(dir, name), contents, mode));
     gen->checksums[name] = Sha256Hex(contents);
   }
-  gen->root_fingerprint = identity::Sha256Fingerprint(root->get());
-  gen->root = *std::move(root);
-  gen->root_key = *std::move(root_key);
-  gen->intermediate = *std::move(intermediate);
-  gen->intermediate_key = *std::move(int_key);
+  gen->root_fingerprint = identity::Sha256Fingerprint(root.get());
+  gen->root = std::move(root);
+  gen->root_key = std::move(root_key);
+  gen->intermediate = std::move(intermediate);
+  gen->intermediate_key = std::move(int_key);
   generations_.push_back(std::move(gen));
   return absl::OkStatus();
 }
@@ -333,10 +326,9 @@ absl::StatusOr<IssuedSvid> CertificateAuthority::Issue(const identity::CheckedCs
     for (const auto& c : active->chain_above) out.intermediates.push_back(bssl::UpRef(c.get()));
     out.root_fingerprint = active->root_fingerprint;
   }
-  absl::StatusOr<bssl::UniquePtr<X509>> leaf =
-      identity::IssueSvid(csr, identity::Issuer{issuer_cert.get(), issuer_key.get()}, options);
-  if (!leaf.ok()) return leaf.status();
-  out.leaf = *std::move(leaf);
+  ASSIGN_OR_RETURN(
+      out.leaf,
+      identity::IssueSvid(csr, identity::Issuer{issuer_cert.get(), issuer_key.get()}, options));
   out.intermediates.insert(out.intermediates.begin(), std::move(issuer_cert));
   return out;
 }
@@ -381,10 +373,10 @@ absl::StatusOr<std::string> CertificateAuthority::AddNextRoot(absl::Time now) {
   }
   sync::MutexLock lock(&mu_);
   if (generations_.back()->number != active_) return generations_.back()->root_fingerprint;
-  if (absl::Status s = CreateGeneration(generations_.back()->number + 1, now); !s.ok()) return s;
+  RETURN_IF_ERROR(CreateGeneration(generations_.back()->number + 1, now));
   ++bundle_version_;
-  if (absl::Status s = WriteManifest(); !s.ok()) return s;
-  if (absl::Status s = WriteBundleFile(); !s.ok()) return s;
+  RETURN_IF_ERROR(WriteManifest());
+  RETURN_IF_ERROR(WriteBundleFile());
   return generations_.back()->root_fingerprint;
 }
 
@@ -408,7 +400,7 @@ absl::Status CertificateAuthority::RetireInactive() {
   }
   if (!changed) return absl::OkStatus();
   ++bundle_version_;
-  if (absl::Status s = WriteManifest(); !s.ok()) return s;
+  RETURN_IF_ERROR(WriteManifest());
   return WriteBundleFile();
 }
 
@@ -423,8 +415,7 @@ absl::StatusOr<bool> CertificateAuthority::RenewIntermediateIfDue(absl::Time now
   if (identity::NotAfter(active->intermediate.get()) - now > options_.intermediate_ttl / 3) {
     return false;
   }
-  absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> key = identity::GenerateP256Key();
-  if (!key.ok()) return key.status();
+  ASSIGN_OR_RETURN(bssl::UniquePtr<EVP_PKEY> key, identity::GenerateP256Key());
   identity::CaOptions o;
   o.trust_domain = trust_domain_;
   o.common_name =
@@ -432,37 +423,28 @@ absl::StatusOr<bool> CertificateAuthority::RenewIntermediateIfDue(absl::Time now
   o.now = now - absl::Minutes(5);
   o.ttl = options_.intermediate_ttl;
   o.path_len = 0;
-  absl::StatusOr<bssl::UniquePtr<X509>> cert = identity::CreateIntermediate(
-      key->get(), identity::Issuer{active->root.get(), active->root_key.get()}, o);
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key_pem = identity::PrivateKeyToPem(key->get());
-  if (!key_pem.ok()) return key_pem.status();
+  ASSIGN_OR_RETURN(bssl::UniquePtr<X509> cert,
+                   identity::CreateIntermediate(
+                       key.get(), identity::Issuer{active->root.get(), active->root_key.get()}, o));
+  ASSIGN_OR_RETURN(std::string key_pem, identity::PrivateKeyToPem(key.get()));
   const std::string name = absl::StrCat("intermediate-", absl::ToUnixSeconds(now));
   const std::string dir =
       state::JoinPath(state::JoinPath(state_dir_, "ca"), absl::StrCat("gen-", active->number));
-  const std::string cert_pem = identity::CertificateToPem(cert->get());
+  const std::string cert_pem = identity::CertificateToPem(cert.get());
   // New files first; the manifest that names them is the commit point.
-  if (absl::Status s =
-          state::WriteFileAtomically(state::JoinPath(dir, name + ".pem"), cert_pem, 0644);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          state::WriteFileAtomically(state::JoinPath(dir, name + ".key"), *key_pem, 0600);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(state::WriteFileAtomically(state::JoinPath(dir, name + ".pem"), cert_pem, 0644));
+  RETURN_IF_ERROR(state::WriteFileAtomically(state::JoinPath(dir, name + ".key"), key_pem, 0600));
   const std::string old_name = active->intermediate_name;
   const auto old_checksums = active->checksums;
   active->checksums.erase(old_name + ".pem");
   active->checksums.erase(old_name + ".key");
   active->checksums[name + ".pem"] = Sha256Hex(cert_pem);
-  active->checksums[name + ".key"] = Sha256Hex(*key_pem);
+  active->checksums[name + ".key"] = Sha256Hex(key_pem);
   active->intermediate_name = name;
   bssl::UniquePtr<X509> old_cert = std::move(active->intermediate);
   bssl::UniquePtr<EVP_PKEY> old_key = std::move(active->intermediate_key);
-  active->intermediate = *std::move(cert);
-  active->intermediate_key = *std::move(key);
+  active->intermediate = std::move(cert);
+  active->intermediate_key = std::move(key);
   if (absl::Status s = WriteManifest(); !s.ok()) {
     active->intermediate_name = old_name;
     active->checksums = old_checksums;
@@ -486,7 +468,7 @@ std::vector<std::string> CertificateAuthority::InactiveFingerprints() const {
 
 absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::OpenPlugin(
     const PluginOptions& options, absl::Time now) {
-  if (absl::Status s = identity::ValidateTrustDomain(options.trust_domain); !s.ok()) return s;
+  RETURN_IF_ERROR(identity::ValidateTrustDomain(options.trust_domain));
   auto read = [](const std::string& flag, const std::string& path) -> absl::StatusOr<std::string> {
     if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is required"));
     absl::StatusOr<std::string> data = state::ReadStateFile(path);
@@ -496,26 +478,21 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
     }
     return data;
   };
-  auto cert_pem = read("plugin_ca_cert", options.cert_file);
-  if (!cert_pem.ok()) return cert_pem.status();
-  auto key_pem = read("plugin_ca_key", options.key_file);
-  if (!key_pem.ok()) return key_pem.status();
-  auto bundle_pem = read("plugin_root_bundle", options.bundle_file);
-  if (!bundle_pem.ok()) return bundle_pem.status();
+  ASSIGN_OR_RETURN(std::string cert_pem, read("plugin_ca_cert", options.cert_file));
+  ASSIGN_OR_RETURN(std::string key_pem, read("plugin_ca_key", options.key_file));
+  ASSIGN_OR_RETURN(std::string bundle_pem, read("plugin_root_bundle", options.bundle_file));
   std::string chain_pem;
   if (!options.chain_file.empty()) {
-    auto chain = read("plugin_ca_chain", options.chain_file);
-    if (!chain.ok()) return chain.status();
-    chain_pem = *std::move(chain);
+    ASSIGN_OR_RETURN(chain_pem, read("plugin_ca_chain", options.chain_file));
   }
   auto bad = [](const std::string& path, absl::string_view problem) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
   };
-  auto certs = identity::ParsePemCertificates(*cert_pem);
+  auto certs = identity::ParsePemCertificates(cert_pem);
   if (!certs.ok()) return bad(options.cert_file, certs.status().message());
-  auto key = identity::ParsePrivateKeyPem(*key_pem);
+  auto key = identity::ParsePrivateKeyPem(key_pem);
   if (!key.ok()) return bad(options.key_file, key.status().message());
-  auto roots = identity::ParsePemCertificates(*bundle_pem);
+  auto roots = identity::ParsePemCertificates(bundle_pem);
   if (!roots.ok()) return bad(options.bundle_file, roots.status().message());
   std::vector<bssl::UniquePtr<X509>> chain;
   if (!chain_pem.empty()) {
@@ -539,11 +516,10 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
 
   // Proves the whole path the way proxies will check it: issue a throwaway
   // SVID and verify it under the bundle.
-  auto probe_key = identity::GenerateP256Key();
-  if (!probe_key.ok()) return probe_key.status();
+  ASSIGN_OR_RETURN(bssl::UniquePtr<EVP_PKEY> probe_key, identity::GenerateP256Key());
   identity::CheckedCsr probe{
       *identity::SpiffeId::FromParts(options.trust_domain, "/palisade/probe"),
-      std::move(*probe_key)};
+      std::move(probe_key)};
   identity::LeafOptions leaf_options;
   leaf_options.now = now;
   leaf_options.ttl = absl::Minutes(5);
@@ -597,9 +573,8 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
       }
     }
     nlohmann::json out = {{"version", ca->bundle_version_}, {"roots", prints}};
-    if (absl::Status s = state::WriteFileAtomically(path, out.dump() + "\n", 0600); !s.ok())
-      return s;
-    if (absl::Status s = ca->WriteBundleFile(); !s.ok()) return s;
+    RETURN_IF_ERROR(state::WriteFileAtomically(path, out.dump() + "\n", 0600));
+    RETURN_IF_ERROR(ca->WriteBundleFile());
   }
   return ca;
 }

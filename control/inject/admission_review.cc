@@ -3,6 +3,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "control/inject/pod_injector.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::inject {
 namespace {
@@ -19,8 +20,7 @@ std::string StringAt(const Json& object, const char* key) {
 
 absl::StatusOr<std::string> HandleAdmissionReview(absl::string_view request_json,
                                                   const InjectOptions& options) {
-  absl::StatusOr<PodInjector> injector = PodInjector::Create(options);
-  if (!injector.ok()) return injector.status();
+  ASSIGN_OR_RETURN(PodInjector injector, PodInjector::Create(options));
   const Json review = Json::parse(request_json.begin(), request_json.end(), nullptr,
                                   /*allow_exceptions=*/false);
   if (review.is_discarded() || !review.is_object()) {
@@ -57,7 +57,7 @@ absl::StatusOr<std::string> HandleAdmissionReview(absl::string_view request_json
 
   absl::StatusOr<InjectPlan> plan =
       pod.contains("spec") && pod["spec"].is_object()
-          ? injector->Plan(pod.value("metadata", Json()), pod["spec"])
+          ? injector.Plan(pod.value("metadata", Json()), pod["spec"])
           : absl::StatusOr<InjectPlan>(absl::InvalidArgumentError("spec is missing"));
   if (!plan.ok()) {
     response["allowed"] = false;

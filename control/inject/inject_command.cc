@@ -14,6 +14,7 @@
 #include "control/inject/admission_review.h"
 #include "control/inject/inject_options.h"
 #include "control/inject/manifest_injector.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::inject {
 namespace {
@@ -35,7 +36,7 @@ absl::Status SetInt(const std::string& text, int64_t* value) {
 
 absl::Status SetPort(const std::string& text, int* port) {
   int64_t value = 0;
-  if (absl::Status s = SetInt(text, &value); !s.ok()) return s;
+  RETURN_IF_ERROR(SetInt(text, &value));
   *port = static_cast<int>(value);
   return absl::OkStatus();
 }

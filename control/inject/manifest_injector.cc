@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "control/inject/pod_injector.h"
 #include "control/inject/yaml_json.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::inject {
 namespace {
@@ -144,9 +145,8 @@ class DocumentInjector {
 
 absl::StatusOr<std::string> InjectManifests(absl::string_view yaml, const InjectOptions& options,
                                             InjectReport* report) {
-  absl::StatusOr<PodInjector> injector = PodInjector::Create(options);
-  if (!injector.ok()) return injector.status();
-  DocumentInjector documents(*injector, report);
+  ASSIGN_OR_RETURN(PodInjector injector, PodInjector::Create(options));
+  DocumentInjector documents(injector, report);
   std::string out;
   int index = 0;
   for (const Chunk& chunk : SplitDocuments(yaml)) {

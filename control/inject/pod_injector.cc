@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::inject {
 namespace {
@@ -116,7 +117,7 @@ Json Resources(const std::string& cpu_request, const std::string& memory_request
 }  // namespace
 
 absl::StatusOr<PodInjector> PodInjector::Create(const InjectOptions& options) {
-  if (absl::Status s = ValidateInjectOptions(options); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateInjectOptions(options));
   return PodInjector(options);
 }
 
@@ -133,12 +134,9 @@ absl::StatusOr<InjectPlan> PodInjector::Plan(const Json& metadata, const Json& s
     plan.skip_reason = absl::StrCat(kInjectKey, " is \"false\"");
     return plan;
   }
-  absl::StatusOr<const Json*> containers = ListAt(spec, "containers");
-  if (!containers.ok()) return containers.status();
-  absl::StatusOr<const Json*> init_containers = ListAt(spec, "initContainers");
-  if (!init_containers.ok()) return init_containers.status();
-  absl::StatusOr<const Json*> volumes = ListAt(spec, "volumes");
-  if (!volumes.ok()) return volumes.status();
+  ASSIGN_OR_RETURN(const Json* containers, ListAt(spec, "containers"));
+  ASSIGN_OR_RETURN(const Json* init_containers, ListAt(spec, "initContainers"));
+  ASSIGN_OR_RETURN(const Json* volumes, ListAt(spec, "volumes"));
 
   // Idempotence: the marker, or our sidecar put there by hand or by an older injector.
   if (metadata.is_object() && metadata.contains("annotations") &&
@@ -147,7 +145,7 @@ absl::StatusOr<InjectPlan> PodInjector::Plan(const Json& metadata, const Json& s
     plan.skip_reason = absl::StrCat("already injected (", kInjectedAnnotation, ")");
     return plan;
   }
-  for (const Json* list : {*containers, *init_containers}) {
+  for (const Json* list : {containers, init_containers}) {
     for (const Json& c : *list) {
       if (NameOf(c) == kProxyContainerName) {
         plan.skip_reason = absl::StrCat("already has a ", kProxyContainerName, " container");
@@ -160,15 +158,15 @@ absl::StatusOr<InjectPlan> PodInjector::Plan(const Json& metadata, const Json& s
     plan.warnings.push_back(absl::StrCat("not injected: ", plan.skip_reason));
     return plan;
   }
-  if ((*containers)->empty()) return Invalid("spec.containers is empty");
+  if (containers->empty()) return Invalid("spec.containers is empty");
 
-  for (const Json& c : **init_containers) {
+  for (const Json& c : *init_containers) {
     if (NameOf(c) == kInitContainerName) {
       return Invalid(absl::StrCat("spec.initContainers already has a container named \"",
                                   kInitContainerName, "\""));
     }
   }
-  for (const Json& v : **volumes) {
+  for (const Json& v : *volumes) {
     if (NameOf(v) == kVolumeName) {
       return Invalid(absl::StrCat("spec.volumes already has a volume named \"", kVolumeName, "\""));
     }
@@ -178,7 +176,7 @@ absl::StatusOr<InjectPlan> PodInjector::Plan(const Json& metadata, const Json& s
                                                   {options_.health_port, "health and metrics"},
                                                   {kAdminPort, "admin"}};
   for (const char* list : {"containers", "initContainers"}) {
-    const Json& items = std::string(list) == "containers" ? **containers : **init_containers;
+    const Json& items = std::string(list) == "containers" ? *containers : *init_containers;
     for (size_t i = 0; i < items.size(); ++i) {
       const Json& c = items[i];
       if (!c.is_object()) return Invalid(absl::StrCat("spec.", list, "[", i, "] is not a map"));
@@ -230,7 +228,7 @@ absl::StatusOr<InjectPlan> PodInjector::Plan(const Json& metadata, const Json& s
   }
 
   // The kubelet probes in plaintext from the node; a captured port expects mTLS.
-  for (const Json* list : {*containers, *init_containers}) {
+  for (const Json* list : {containers, init_containers}) {
     for (const Json& c : *list) {
       for (const char* probe : {"startupProbe", "readinessProbe", "livenessProbe"}) {
         if (!c.contains(probe)) continue;

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::inject {
 namespace {
@@ -127,9 +128,8 @@ absl::StatusOr<Json> Convert(const YAML::Node& node) {
     case YAML::NodeType::Sequence: {
       Json array = Json::array();
       for (const YAML::Node& item : node) {
-        absl::StatusOr<Json> value = Convert(item);
-        if (!value.ok()) return value.status();
-        array.push_back(*std::move(value));
+        ASSIGN_OR_RETURN(Json value, Convert(item));
+        array.push_back(std::move(value));
       }
       return array;
     }
@@ -140,9 +140,8 @@ absl::StatusOr<Json> Convert(const YAML::Node& node) {
           return absl::InvalidArgumentError(
               absl::StrCat("line ", entry.first.Mark().line + 1, ": a map key is not a scalar"));
         }
-        absl::StatusOr<Json> value = Convert(entry.second);
-        if (!value.ok()) return value.status();
-        object[entry.first.Scalar()] = *std::move(value);
+        ASSIGN_OR_RETURN(Json value, Convert(entry.second));
+        object[entry.first.Scalar()] = std::move(value);
       }
       return object;
     }

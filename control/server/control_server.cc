@@ -9,6 +9,7 @@
 #include "identity/trust_bundle.h"
 #include "runtime/files/files.h"
 #include "runtime/log/logging.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::control::server {
 namespace {
@@ -35,7 +36,7 @@ ControlServer::~ControlServer() { Stop(); }
 absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Create(
     const ControlServerOptions& options) {
   std::unique_ptr<ControlServer> server(new ControlServer(options));
-  if (absl::Status s = server->Open(); !s.ok()) return s;
+  RETURN_IF_ERROR(server->Open());
   return server;
 }
 
@@ -68,28 +69,16 @@ absl::Status ControlServer::Open() {
     ca::CertificateAuthority::PluginOptions p{o.trust_domain,    o.state_dir,
                                               o.plugin_ca_cert,  o.plugin_ca_key,
                                               o.plugin_ca_chain, o.plugin_root_bundle};
-    absl::StatusOr<std::unique_ptr<ca::CertificateAuthority>> ca =
-        ca::CertificateAuthority::OpenPlugin(p, now);
-    if (!ca.ok()) return ca.status();
-    ca_ = *std::move(ca);
+    ASSIGN_OR_RETURN(ca_, ca::CertificateAuthority::OpenPlugin(p, now));
   } else {
-    absl::StatusOr<std::unique_ptr<ca::CertificateAuthority>> ca =
-        ca::CertificateAuthority::OpenSelfManaged({o.trust_domain, o.state_dir}, now);
-    if (!ca.ok()) return ca.status();
-    ca_ = *std::move(ca);
+    ASSIGN_OR_RETURN(ca_,
+                     ca::CertificateAuthority::OpenSelfManaged({o.trust_domain, o.state_dir}, now));
   }
-  absl::StatusOr<std::unique_ptr<auth::JoinTokenStore>> tokens =
-      auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json"));
-  if (!tokens.ok()) return tokens.status();
-  tokens_ = *std::move(tokens);
-  absl::StatusOr<std::unique_ptr<service::WorkloadRegistry>> registry =
-      service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json"));
-  if (!registry.ok()) return registry.status();
-  registry_ = *std::move(registry);
-  absl::StatusOr<std::unique_ptr<service::AuditLog>> audit =
-      service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log"));
-  if (!audit.ok()) return audit.status();
-  audit_ = *std::move(audit);
+  ASSIGN_OR_RETURN(tokens_,
+                   auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json")));
+  ASSIGN_OR_RETURN(registry_,
+                   service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json")));
+  ASSIGN_OR_RETURN(audit_, service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log")));
 
   if (!o.jwks_file.empty()) {
     if (o.sa_issuer.empty()) return FlagError("sa_issuer", "is required with --jwks_file");
@@ -127,7 +116,7 @@ absl::Status ControlServer::Open() {
       // point a crash interrupted.
       if (status->phase == ca::RolloverPhase::kRekeying ||
           status->phase == ca::RolloverPhase::kRetiring) {
-        if (absl::Status s = ca_->ActivateNewest(); !s.ok()) return s;
+        RETURN_IF_ERROR(ca_->ActivateNewest());
       }
     } else if (!absl::IsNotFound(text.status())) {
       return text.status();
@@ -176,10 +165,10 @@ absl::Status ControlServer::Open() {
 absl::Status ControlServer::Start() {
   {
     sync::MutexLock lock(&mu_);
-    if (absl::Status s = RenewServingSvid(); !s.ok()) return s;
+    RETURN_IF_ERROR(RenewServingSvid());
     last_flush_ = absl::Now();
   }
-  if (absl::Status s = identity_port_->Start(); !s.ok()) return s;
+  RETURN_IF_ERROR(identity_port_->Start());
   if (absl::Status s = http_->Start(*net::SocketAddress::Parse(options_.admin)); !s.ok()) {
     return FlagError("admin", absl::StrCat(options_.admin, ": ", s.message()));
   }
@@ -213,35 +202,30 @@ void ControlServer::Stop() {
 }
 
 absl::Status ControlServer::RenewServingSvid() {
-  absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> key = identity::GenerateP256Key();
-  if (!key.ok()) return key.status();
-  EVP_PKEY_up_ref(key->get());
+  ASSIGN_OR_RETURN(bssl::UniquePtr<EVP_PKEY> key, identity::GenerateP256Key());
+  EVP_PKEY_up_ref(key.get());
   identity::CheckedCsr csr{
       *identity::SpiffeId::FromParts(options_.trust_domain, "/palisade/control"),
-      bssl::UniquePtr<EVP_PKEY>(key->get())};
+      bssl::UniquePtr<EVP_PKEY>(key.get())};
   const absl::Time now = absl::Now();
   const absl::Time started = now;
   identity::LeafOptions leaf;
   leaf.now = now;
   leaf.ttl = options_.svid_ttl;
   leaf.backdate = std::min(options_.clock_skew, absl::Minutes(5));
-  absl::StatusOr<ca::IssuedSvid> svid = ca_->Issue(csr, leaf);
-  if (!svid.ok()) return svid.status();
-  std::vector<X509*> chain = {svid->leaf.get()};
-  for (const auto& c : svid->intermediates) chain.push_back(c.get());
+  ASSIGN_OR_RETURN(ca::IssuedSvid svid, ca_->Issue(csr, leaf));
+  std::vector<X509*> chain = {svid.leaf.get()};
+  for (const auto& c : svid.intermediates) chain.push_back(c.get());
   const ca::Bundle bundle = ca_->CurrentBundle();
   identity::TrustBundleSet::Builder builder;
   for (const auto& root : bundle.roots) {
-    if (absl::Status s = builder.Add(options_.trust_domain, root.get()); !s.ok()) return s;
+    RETURN_IF_ERROR(builder.Add(options_.trust_domain, root.get()));
   }
-  if (absl::Status s = identity_port_->SetCredentials(chain, key->get(), builder.Build());
-      !s.ok()) {
-    return s;
-  }
-  serving_key_ = *std::move(key);
-  serving_serial_ = identity::SerialHex(svid->leaf.get());
+  RETURN_IF_ERROR(identity_port_->SetCredentials(chain, key.get(), builder.Build()));
+  serving_key_ = std::move(key);
+  serving_serial_ = identity::SerialHex(svid.leaf.get());
   serving_issued_ = now;
-  serving_not_after_ = identity::NotAfter(svid->leaf.get());
+  serving_not_after_ = identity::NotAfter(svid.leaf.get());
   installed_bundle_version_ = bundle.version;
   metrics_.OnIssued("self", absl::Now() - started);
   metrics_.SetServingSvidExpiry(serving_not_after_);
@@ -467,22 +451,20 @@ nlohmann::json ControlServer::State() {
 
 absl::StatusOr<nlohmann::json> ControlServer::CreateJoinToken(const std::string& spiffe_id,
                                                               absl::Duration ttl, bool single_use) {
-  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeId::Parse(spiffe_id);
-  if (!id.ok()) return id.status();
-  if (!id->IsMemberOf(options_.trust_domain)) {
+  ASSIGN_OR_RETURN(identity::SpiffeId id, identity::SpiffeId::Parse(spiffe_id));
+  if (!id.IsMemberOf(options_.trust_domain)) {
     return absl::InvalidArgumentError(
         absl::StrCat(spiffe_id, " is not in trust domain ", options_.trust_domain));
   }
-  absl::StatusOr<auth::JoinTokenStore::Created> created =
-      tokens_->Create(*id, ttl, single_use, absl::Now());
-  if (!created.ok()) return created.status();
+  ASSIGN_OR_RETURN(auth::JoinTokenStore::Created created,
+                   tokens_->Create(id, ttl, single_use, absl::Now()));
   log::LogEvent(log::Level::kInfo, "control", "join token created",
-                {{"id", created->info.id}, {"spiffe_id", spiffe_id}, {"single_use", single_use}});
-  return nlohmann::json{{"token", created->token},
-                        {"id", created->info.id},
+                {{"id", created.info.id}, {"spiffe_id", spiffe_id}, {"single_use", single_use}});
+  return nlohmann::json{{"token", created.token},
+                        {"id", created.info.id},
                         {"spiffe_id", spiffe_id},
                         {"single_use", single_use},
-                        {"expires_at", Rfc3339(created->info.expires_at)}};
+                        {"expires_at", Rfc3339(created.info.expires_at)}};
 }
 
 nlohmann::json ControlServer::ListJoinTokens() {
@@ -500,37 +482,32 @@ nlohmann::json ControlServer::ListJoinTokens() {
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::RevokeJoinToken(const std::string& id) {
-  absl::StatusOr<auth::JoinToken> token = tokens_->Revoke(id);
-  if (!token.ok()) return token.status();
-  const size_t closed = service_->CloseStreamsOfToken(token->id, "token_revoked");
+  ASSIGN_OR_RETURN(auth::JoinToken token, tokens_->Revoke(id));
+  const size_t closed = service_->CloseStreamsOfToken(token.id, "token_revoked");
   log::LogEvent(log::Level::kInfo, "control", "join token revoked",
-                {{"id", token->id}, {"streams_closed", closed}});
-  return nlohmann::json{{"id", token->id},
-                        {"spiffe_id", token->spiffe_id},
+                {{"id", token.id}, {"streams_closed", closed}});
+  return nlohmann::json{{"id", token.id},
+                        {"spiffe_id", token.spiffe_id},
                         {"revoked", true},
                         {"streams_closed", closed}};
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::Deregister(const std::string& spiffe_id) {
-  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeId::Parse(spiffe_id);
-  if (!id.ok()) return id.status();
-  absl::StatusOr<bool> changed = registry_->Deregister(id->ToString(), absl::Now());
-  if (!changed.ok()) return changed.status();
-  const size_t closed = service_->CloseStreamsOf(id->ToString(), "deregistered");
+  ASSIGN_OR_RETURN(identity::SpiffeId id, identity::SpiffeId::Parse(spiffe_id));
+  ASSIGN_OR_RETURN(bool changed, registry_->Deregister(id.ToString(), absl::Now()));
+  const size_t closed = service_->CloseStreamsOf(id.ToString(), "deregistered");
   log::LogEvent(log::Level::kInfo, "control", "workload de-registered",
-                {{"spiffe_id", id->ToString()}, {"streams_closed", closed}});
-  return nlohmann::json{{"spiffe_id", id->ToString()},
+                {{"spiffe_id", id.ToString()}, {"streams_closed", closed}});
+  return nlohmann::json{{"spiffe_id", id.ToString()},
                         {"deregistered", true},
-                        {"already", !*changed},
+                        {"already", !changed},
                         {"streams_closed", closed}};
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::Reregister(const std::string& spiffe_id) {
-  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeId::Parse(spiffe_id);
-  if (!id.ok()) return id.status();
-  absl::StatusOr<bool> changed = registry_->Reregister(id->ToString());
-  if (!changed.ok()) return changed.status();
-  return nlohmann::json{{"spiffe_id", id->ToString()}, {"deregistered", false}};
+  ASSIGN_OR_RETURN(identity::SpiffeId id, identity::SpiffeId::Parse(spiffe_id));
+  RETURN_IF_ERROR(registry_->Reregister(id.ToString()));
+  return nlohmann::json{{"spiffe_id", id.ToString()}, {"deregistered", false}};
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::StartRollover() {
@@ -543,20 +520,16 @@ absl::StatusOr<nlohmann::json> ControlServer::StartRollover() {
         "root rollover needs a self-managed CA; a plug-in CA's roots belong to its operator");
   }
   const std::vector<std::string> old_roots = ca_->CurrentBundle().fingerprints;
-  absl::StatusOr<std::string> new_root = ca_->AddNextRoot(absl::Now());
-  if (!new_root.ok()) return new_root.status();
+  ASSIGN_OR_RETURN(std::string new_root, ca_->AddNextRoot(absl::Now()));
   std::vector<std::string> retiring;
   for (const std::string& f : old_roots) {
-    if (f != *new_root) retiring.push_back(f);
+    if (f != new_root) retiring.push_back(f);
   }
-  if (absl::Status s = rollover_.Start(absl::Now(), ca_->bundle_version(), *new_root, retiring);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = SaveRollover(); !s.ok()) return s;
+  RETURN_IF_ERROR(rollover_.Start(absl::Now(), ca_->bundle_version(), new_root, retiring));
+  RETURN_IF_ERROR(SaveRollover());
   AfterBundleChange();
   log::LogEvent(log::Level::kInfo, "control", "root rollover started",
-                {{"new_root", *new_root}, {"bundle_version", ca_->bundle_version()}});
+                {{"new_root", new_root}, {"bundle_version", ca_->bundle_version()}});
   return RolloverJson();
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::control::state {
 namespace {
@@ -115,7 +116,7 @@ absl::Status EnsureDirectory(const std::string& path, mode_t mode) {
   }
   const std::string parent = DirectoryOf(path);
   if (parent != path && parent != "." && parent != "/") {
-    if (absl::Status s = EnsureDirectory(parent, mode); !s.ok()) return s;
+    RETURN_IF_ERROR(EnsureDirectory(parent, mode));
   }
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError(

@@ -9,6 +9,7 @@
 #include "proxy/config/config_validator.h"
 #include "proxy/config/yaml_to_proto.h"
 #include "runtime/files/files.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::config {
 namespace {
@@ -84,11 +85,10 @@ absl::StatusOr<ProxyConfig> LoadProxyConfigYaml(absl::string_view yaml,
 }
 
 absl::StatusOr<ProxyConfig> LoadProxyConfigFile(const std::string& path) {
-  absl::StatusOr<std::string> yaml = files::ReadSmallFile(path, "config file");
-  if (!yaml.ok()) return yaml.status();
+  ASSIGN_OR_RETURN(std::string yaml, files::ReadSmallFile(path, "config file"));
   LoadOptions options;
   options.base_directory = DirectoryOf(path);
-  return LoadProxyConfigYaml(*yaml, path, options);
+  return LoadProxyConfigYaml(yaml, path, options);
 }
 
 }  // namespace palisade::config

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/files/files.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::config {
 namespace {
@@ -16,9 +17,7 @@ std::string Quote(absl::string_view text) {
 }  // namespace
 
 absl::Status CheckConfigFile(const std::string& file, FileKind kind) {
-  absl::StatusOr<std::string> read = files::ReadSmallFile(file, "");
-  if (!read.ok()) return read.status();
-  const std::string& contents = *read;
+  ASSIGN_OR_RETURN(const std::string contents, files::ReadSmallFile(file, ""));
   if (kind == FileKind::kToken) {
     if (!absl::StripAsciiWhitespace(contents).empty()) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat(Quote(file), " is empty"));

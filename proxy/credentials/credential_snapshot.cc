@@ -6,6 +6,7 @@
 #include "identity/keys.h"
 #include "identity/svid_verifier.h"
 #include "identity/verify_reason.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::credentials {
 
@@ -55,10 +56,8 @@ absl::StatusOr<std::shared_ptr<CredentialSnapshot>> BuildSnapshot(
   snapshot->chain_not_after = verified.svid->chain_not_after;
   snapshot->root_fingerprint = verified.svid->root_fingerprint;
 
-  absl::StatusOr<std::shared_ptr<const tls::TlsContext>> tls =
-      tls::TlsContext::Create(chain, snapshot->key.get(), options.tls, std::move(ticket_keys));
-  if (!tls.ok()) return tls.status();
-  snapshot->tls = *std::move(tls);
+  ASSIGN_OR_RETURN(snapshot->tls, tls::TlsContext::Create(chain, snapshot->key.get(), options.tls,
+                                                          std::move(ticket_keys)));
   return snapshot;
 }
 

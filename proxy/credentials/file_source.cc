@@ -14,6 +14,7 @@
 #include "identity/certificate.h"
 #include "identity/keys.h"
 #include "runtime/files/files.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::credentials {
 namespace {
@@ -31,20 +32,18 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
     const config::v1::FileIdentitySource& files) {
   CredentialMaterial material;
   material.source = "files";
-  absl::StatusOr<std::string> chain_pem =
-      files::ReadSmallFile(files.certificate_chain_file(), "certificate_chain_file");
-  if (!chain_pem.ok()) return chain_pem.status();
-  auto chain = identity::ParsePemCertificates(*chain_pem);
+  ASSIGN_OR_RETURN(std::string chain_pem,
+                   files::ReadSmallFile(files.certificate_chain_file(), "certificate_chain_file"));
+  auto chain = identity::ParsePemCertificates(chain_pem);
   if (!chain.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "certificate_chain_file ", files.certificate_chain_file(), ": ", chain.status().message()));
   }
   material.chain = *std::move(chain);
 
-  absl::StatusOr<std::string> key_pem =
-      files::ReadSmallFile(files.private_key_file(), "private_key_file");
-  if (!key_pem.ok()) return key_pem.status();
-  auto key = identity::ParsePrivateKeyPem(*key_pem);
+  ASSIGN_OR_RETURN(std::string key_pem,
+                   files::ReadSmallFile(files.private_key_file(), "private_key_file"));
+  auto key = identity::ParsePrivateKeyPem(key_pem);
   if (!key.ok()) {
     // Never echo key material; the parser's message names only the problem.
     return absl::InvalidArgumentError(
@@ -54,9 +53,8 @@ absl::StatusOr<CredentialMaterial> LoadCredentialFiles(
 
   identity::TrustBundleSet::Builder bundles;
   for (const auto& bundle : files.trust_bundles()) {
-    absl::StatusOr<std::string> pem = files::ReadSmallFile(bundle.file(), "trust_bundles");
-    if (!pem.ok()) return pem.status();
-    if (absl::Status s = bundles.AddPem(bundle.trust_domain(), *pem); !s.ok()) {
+    ASSIGN_OR_RETURN(std::string pem, files::ReadSmallFile(bundle.file(), "trust_bundles"));
+    if (absl::Status s = bundles.AddPem(bundle.trust_domain(), pem); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("trust bundle ", bundle.file(), " (",
                                                      bundle.trust_domain(), "): ", s.message()));
     }

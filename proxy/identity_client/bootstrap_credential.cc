@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runtime/files/files.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::identity_client {
 namespace {
@@ -17,9 +18,8 @@ namespace {
 using Config = config::v1::ControlPlaneIdentitySource;
 
 absl::StatusOr<std::string> ReadToken(const std::string& path, absl::string_view what) {
-  absl::StatusOr<std::string> contents = files::ReadSmallFile(path, what);
-  if (!contents.ok()) return contents.status();
-  std::string token(absl::StripAsciiWhitespace(*contents));
+  ASSIGN_OR_RETURN(std::string contents, files::ReadSmallFile(path, what));
+  std::string token(absl::StripAsciiWhitespace(contents));
   if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is empty"));
   return token;
 }
@@ -34,10 +34,9 @@ absl::StatusOr<identity::TrustBundleSet> LoadBootstrapBundle(const Config& confi
         absl::StrCat("server_spiffe_id: ", server_id.status().message()));
   }
   const std::string& path = config.bootstrap_bundle_file();
-  absl::StatusOr<std::string> pem = files::ReadSmallFile(path, "bootstrap_bundle_file");
-  if (!pem.ok()) return pem.status();
+  ASSIGN_OR_RETURN(std::string pem, files::ReadSmallFile(path, "bootstrap_bundle_file"));
   identity::TrustBundleSet::Builder builder;
-  if (absl::Status s = builder.AddPem(server_id->trust_domain(), *pem); !s.ok()) {
+  if (absl::Status s = builder.AddPem(server_id->trust_domain(), pem); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("bootstrap_bundle_file ", path, ": ", s.message()));
   }
@@ -47,16 +46,14 @@ absl::StatusOr<identity::TrustBundleSet> LoadBootstrapBundle(const Config& confi
 absl::Status AddBootstrapCredential(const Config& config, control::v1::Hello* hello) {
   switch (config.bootstrap_case()) {
     case Config::kJoinTokenFile: {
-      absl::StatusOr<std::string> token = ReadToken(config.join_token_file(), "join_token_file");
-      if (!token.ok()) return token.status();
-      hello->set_join_token(*std::move(token));
+      ASSIGN_OR_RETURN(std::string token, ReadToken(config.join_token_file(), "join_token_file"));
+      hello->set_join_token(std::move(token));
       return absl::OkStatus();
     }
     case Config::kServiceAccountTokenFile: {
-      absl::StatusOr<std::string> token =
-          ReadToken(config.service_account_token_file(), "service_account_token_file");
-      if (!token.ok()) return token.status();
-      hello->set_service_account_token(*std::move(token));
+      ASSIGN_OR_RETURN(std::string token, ReadToken(config.service_account_token_file(),
+                                                    "service_account_token_file"));
+      hello->set_service_account_token(std::move(token));
       return absl::OkStatus();
     }
     case Config::BOOTSTRAP_NOT_SET:
@@ -84,12 +81,11 @@ absl::StatusOr<identity::SpiffeId> ResolveWorkloadId(absl::string_view configure
                                                      const Config& config) {
   if (!configured.empty()) return identity::SpiffeId::Parse(configured);
   if (config.bootstrap_case() == Config::kServiceAccountTokenFile) {
-    absl::StatusOr<identity::SpiffeId> server =
-        identity::SpiffeId::Parse(config.server_spiffe_id());
-    if (!server.ok()) return server.status();
+    ASSIGN_OR_RETURN(identity::SpiffeId server,
+                     identity::SpiffeId::Parse(config.server_spiffe_id()));
     control::v1::Hello hello;
-    if (absl::Status s = AddBootstrapCredential(config, &hello); !s.ok()) return s;
-    return SpiffeIdFromServiceAccountToken(hello.service_account_token(), server->trust_domain());
+    RETURN_IF_ERROR(AddBootstrapCredential(config, &hello));
+    return SpiffeIdFromServiceAccountToken(hello.service_account_token(), server.trust_domain());
   }
   return absl::InvalidArgumentError(
       "identity.spiffe_id is required with a join token: the CSR must name the identity the "

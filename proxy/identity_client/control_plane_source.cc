@@ -12,6 +12,7 @@
 #include "proxy/identity_client/bootstrap_credential.h"
 #include "proxy/identity_client/watch_messages.h"
 #include "runtime/log/logging.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::identity_client {
 namespace {
@@ -61,17 +62,15 @@ struct ControlPlaneSource::Stream {
 absl::StatusOr<std::unique_ptr<ControlPlaneSource>> ControlPlaneSource::Start(Options options) {
   if (options.store == nullptr) return absl::InvalidArgumentError("no credential store");
   const config::v1::ControlPlaneIdentitySource& config = options.config;
-  absl::StatusOr<identity::TrustBundleSet> bootstrap = LoadBootstrapBundle(config);
-  if (!bootstrap.ok()) return bootstrap.status();
-  absl::StatusOr<identity::SpiffeId> workload_id = ResolveWorkloadId(options.spiffe_id, config);
-  if (!workload_id.ok()) return workload_id.status();
+  ASSIGN_OR_RETURN(identity::TrustBundleSet bootstrap, LoadBootstrapBundle(config));
+  ASSIGN_OR_RETURN(identity::SpiffeId workload_id, ResolveWorkloadId(options.spiffe_id, config));
   if (config.renew_fraction() > 0) options.renewal.fraction = config.renew_fraction();
   if (!options.unit_random) {
     auto gen = std::make_shared<absl::BitGen>();  // control thread only
     options.unit_random = [gen] { return absl::Uniform(*gen, 0.0, 1.0); };
   }
   std::unique_ptr<ControlPlaneSource> source(
-      new ControlPlaneSource(std::move(options), *std::move(workload_id), *std::move(bootstrap)));
+      new ControlPlaneSource(std::move(options), std::move(workload_id), std::move(bootstrap)));
   source->thread_ = std::thread([s = source.get()] { s->Run(); });
   return source;
 }

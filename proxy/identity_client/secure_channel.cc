@@ -193,9 +193,8 @@ absl::StatusOr<std::unique_ptr<SecureChannel>> SecureChannel::Start(SecureChanne
 
 absl::StatusOr<std::unique_ptr<SecureChannel>> SecureChannel::Connect(
     SecureChannelOptions options) {
-  absl::StatusOr<std::unique_ptr<SecureChannel>> channel = Start(std::move(options));
-  if (!channel.ok()) return channel.status();
-  if (absl::Status s = (*channel)->WaitConnected(); !s.ok()) return s;
+  ASSIGN_OR_RETURN(std::unique_ptr<SecureChannel> channel, Start(std::move(options)));
+  RETURN_IF_ERROR(channel->WaitConnected());
   return channel;
 }
 

@@ -2,12 +2,14 @@
 
 #include <utility>
 
+#include "runtime/status/status_macros.h"
+
 namespace palisade::identity_client {
 
 absl::StatusOr<std::unique_ptr<WatchCall>> WatchCall::Start(SecureChannelOptions options) {
-  absl::StatusOr<std::unique_ptr<SecureChannel>> channel = SecureChannel::Start(std::move(options));
-  if (!channel.ok()) return channel.status();
-  return std::unique_ptr<WatchCall>(new WatchCall(*std::move(channel)));
+  ASSIGN_OR_RETURN(std::unique_ptr<SecureChannel> channel,
+                   SecureChannel::Start(std::move(options)));
+  return std::unique_ptr<WatchCall>(new WatchCall(std::move(channel)));
 }
 
 WatchCall::WatchCall(std::unique_ptr<SecureChannel> channel) : channel_(std::move(channel)) {}
@@ -15,7 +17,7 @@ WatchCall::WatchCall(std::unique_ptr<SecureChannel> channel) : channel_(std::mov
 WatchCall::~WatchCall() { Finish(); }
 
 absl::Status WatchCall::WaitOpen() {
-  if (absl::Status connected = channel_->WaitConnected(); !connected.ok()) return connected;
+  RETURN_IF_ERROR(channel_->WaitConnected());
   stub_ = control::v1::IdentityService::NewStub(channel_->channel());
   stream_ = stub_->Watch(&context_);
   {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::identity_client {
 
@@ -45,10 +46,9 @@ absl::StatusOr<credentials::CredentialMaterial> MaterialFromSvidUpdate(
   if (material.chain.empty()) {
     return absl::InvalidArgumentError("the SvidUpdate holds no certificate");
   }
-  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdOf(material.chain[0].get());
-  if (!id.ok()) return id.status();
-  if (*id != requested) {
-    return absl::InvalidArgumentError(absl::StrCat("the SVID is for ", id->ToString(),
+  ASSIGN_OR_RETURN(identity::SpiffeId id, identity::SpiffeIdOf(material.chain[0].get()));
+  if (id != requested) {
+    return absl::InvalidArgumentError(absl::StrCat("the SVID is for ", id.ToString(),
                                                    ", the CSR asked for ", requested.ToString()));
   }
   material.key = std::move(key);

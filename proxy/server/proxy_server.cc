@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "proxy/config/config_defaults.h"
 #include "runtime/net/sockets.h"
+#include "runtime/status/status_macros.h"
 #include "runtime/sync/mutex.h"
 
 namespace palisade::server {
@@ -90,10 +91,9 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
   if (!forward_to.ok()) return Named("inbound", in.name(), forward_to.status());
   c->forward_to = *forward_to;
   c->original_destination = in.original_destination();
-  absl::StatusOr<forward::ListenerPolicy> policy = InboundPolicy(in);
-  if (!policy.ok()) return policy.status();
-  c->policy = std::move(policy->policy);
-  c->policy_description = std::move(policy->description);
+  ASSIGN_OR_RETURN(forward::ListenerPolicy policy, InboundPolicy(in));
+  c->policy = std::move(policy.policy);
+  c->policy_description = std::move(policy.description);
   ApplyCommon(in.limits(), in.timeouts(), runtime, c.get());
   return c;
 }
@@ -139,14 +139,14 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
     forward::ConnectionObserver* observer) {
   std::unique_ptr<ProxyServer> server(new ProxyServer(config, store));
   for (const auto& in : config.inbound()) {
-    auto c = InboundContext(in, config.runtime());
-    if (!c.ok()) return c.status();
-    server->contexts_.push_back(*std::move(c));
+    ASSIGN_OR_RETURN(std::unique_ptr<forward::ListenerContext> c,
+                     InboundContext(in, config.runtime()));
+    server->contexts_.push_back(std::move(c));
   }
   for (const auto& out : config.outbound()) {
-    auto c = OutboundContext(out, config.runtime());
-    if (!c.ok()) return c.status();
-    server->contexts_.push_back(*std::move(c));
+    ASSIGN_OR_RETURN(std::unique_ptr<forward::ListenerContext> c,
+                     OutboundContext(out, config.runtime()));
+    server->contexts_.push_back(std::move(c));
   }
   const int workers = config.runtime().workers() > 0
                           ? static_cast<int>(config.runtime().workers())
@@ -164,9 +164,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
   options.dns_cache = config::DurationOr(config.runtime().has_dns_cache(),
                                          config.runtime().dns_cache(), config::kDefaultDnsCache);
   for (int i = 0; i < workers; ++i) {
-    auto worker = Worker::Create(i, options, observer);
-    if (!worker.ok()) return worker.status();
-    server->workers_.push_back(*std::move(worker));
+    ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker, Worker::Create(i, options, observer));
+    server->workers_.push_back(std::move(worker));
   }
   return server;
 }
@@ -188,9 +187,7 @@ absl::Status ProxyServer::Start() {
                                          context->name, "\": ", socket.status().message()));
       }
       if (address.port() == 0) {
-        absl::StatusOr<net::SocketAddress> bound = net::LocalAddressOf(socket->get());
-        if (!bound.ok()) return bound.status();
-        address = *bound;
+        ASSIGN_OR_RETURN(address, net::LocalAddressOf(socket->get()));
       }
       worker->AddListener(context.get(), *std::move(socket));
     }
@@ -246,9 +243,8 @@ absl::StatusOr<std::vector<std::string>> ProxyServer::ReloadPolicies(
       if (c->direction == forward::Direction::kInbound && c->name == in.name()) context = c.get();
     }
     if (context == nullptr) continue;  // new listeners need a restart
-    absl::StatusOr<forward::ListenerPolicy> policy = InboundPolicy(in);
-    if (!policy.ok()) return policy.status();
-    updates.emplace_back(context, std::make_shared<const forward::ListenerPolicy>(*policy));
+    ASSIGN_OR_RETURN(forward::ListenerPolicy policy, InboundPolicy(in));
+    updates.emplace_back(context, std::make_shared<const forward::ListenerPolicy>(policy));
     names.push_back(in.name());
   }
   for (const auto& [context, policy] : updates) {

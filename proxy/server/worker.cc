@@ -8,6 +8,7 @@
 #include "proxy/forward/inbound_connection.h"
 #include "proxy/forward/outbound_connection.h"
 #include "runtime/net/sockets.h"
+#include "runtime/status/status_macros.h"
 #include "runtime/verify/peer_verifier.h"
 
 namespace palisade::server {
@@ -23,9 +24,8 @@ constexpr absl::Duration kSessionPeerMargin = absl::Seconds(5);
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(int index, Options options,
                                                        forward::ConnectionObserver* observer) {
-  absl::StatusOr<std::unique_ptr<event::EventLoop>> loop = event::EventLoop::Create();
-  if (!loop.ok()) return loop.status();
-  return std::unique_ptr<Worker>(new Worker(index, std::move(options), observer, *std::move(loop)));
+  ASSIGN_OR_RETURN(std::unique_ptr<event::EventLoop> loop, event::EventLoop::Create());
+  return std::unique_ptr<Worker>(new Worker(index, std::move(options), observer, std::move(loop)));
 }
 
 Worker::Worker(int index, Options options, forward::ConnectionObserver* observer,

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/net/sockets.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::http {
 namespace {
@@ -35,14 +36,9 @@ void HttpServer::Route(const std::string& method, const std::string& path, Handl
 }
 
 absl::Status HttpServer::Start(const net::SocketAddress& address) {
-  absl::StatusOr<std::unique_ptr<event::EventLoop>> loop = event::EventLoop::Create();
-  if (!loop.ok()) return loop.status();
-  loop_ = *std::move(loop);
-  absl::StatusOr<net::UniqueFd> socket = net::BindListener(address, /*reuse_port=*/false, 128);
-  if (!socket.ok()) return socket.status();
-  absl::StatusOr<net::SocketAddress> bound = net::LocalAddressOf(socket->get());
-  if (!bound.ok()) return bound.status();
-  bound_ = *bound;
+  ASSIGN_OR_RETURN(loop_, event::EventLoop::Create());
+  ASSIGN_OR_RETURN(net::UniqueFd socket, net::BindListener(address, /*reuse_port=*/false, 128));
+  ASSIGN_OR_RETURN(bound_, net::LocalAddressOf(socket.get()));
   http_ = evhttp_new(loop_->base());
   if (http_ == nullptr) return absl::InternalError("evhttp_new failed");
   evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
@@ -50,7 +46,7 @@ absl::Status HttpServer::Start(const net::SocketAddress& address) {
   evhttp_set_max_headers_size(http_, 16 * 1024);
   evhttp_set_timeout(http_, 30);
   evhttp_set_gencb(http_, &HttpServer::OnRequest, this);
-  if (evhttp_accept_socket_with_handle(http_, socket->Release()) == nullptr) {
+  if (evhttp_accept_socket_with_handle(http_, socket.Release()) == nullptr) {
     return absl::InternalError("evhttp_accept_socket failed");
   }
   thread_ = std::thread([this] {

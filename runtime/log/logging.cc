@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "runtime/status/status_macros.h"
 #include "runtime/sync/mutex.h"
 
 namespace palisade::log {
@@ -140,8 +141,7 @@ absl::StatusOr<Level> ParseLevel(absl::string_view name) {
 }
 
 absl::Status InitLogging(const LogOptions& options) {
-  absl::StatusOr<Level> level = ParseLevel(options.level);
-  if (!level.ok()) return level.status();
+  ASSIGN_OR_RETURN(Level level, ParseLevel(options.level));
   Format format;
   if (options.format == "text") {
     format = Format::kText;
@@ -153,7 +153,7 @@ absl::Status InitLogging(const LogOptions& options) {
   }
   std::shared_ptr<spdlog::sinks::sink> sink = options.sink;
   if (sink == nullptr) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  auto state = std::make_unique<State>(format, ToSpdlog(*level), options.access_log, sink);
+  auto state = std::make_unique<State>(format, ToSpdlog(level), options.access_log, sink);
   sync::MutexLock lock(&init_mu);
   spdlog::set_default_logger(state->proxy());
   Publish(std::move(state));

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::net {
 namespace {
@@ -102,9 +103,8 @@ bool LooksNumeric(absl::string_view host) {
 absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view text) {
   absl::string_view host_text, port_text;
   bool bracketed;
-  if (absl::Status s = Split(text, &host_text, &port_text, &bracketed); !s.ok()) return s;
-  absl::StatusOr<uint16_t> port = ParsePort(text, port_text);
-  if (!port.ok()) return port.status();
+  RETURN_IF_ERROR(Split(text, &host_text, &port_text, &bracketed));
+  ASSIGN_OR_RETURN(uint16_t port, ParsePort(text, port_text));
   const std::string host(host_text);
   SocketAddress address;
   if (!bracketed) {
@@ -116,7 +116,7 @@ absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view text) {
           "address in brackets; host names are not allowed here)"));
     }
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(*port);
+    v4->sin_port = htons(port);
     address.length_ = sizeof(sockaddr_in);
     return address;
   }
@@ -126,7 +126,7 @@ absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view text) {
         absl::StrCat(Quote(text), ": ", Quote(host), " is not an IPv6 address"));
   }
   v6->sin6_family = AF_INET6;
-  v6->sin6_port = htons(*port);
+  v6->sin6_port = htons(port);
   address.length_ = sizeof(sockaddr_in6);
   return address;
 }
@@ -199,7 +199,7 @@ std::string SocketAddress::ToString() const {
 absl::StatusOr<HostPort> HostPort::Parse(absl::string_view text) {
   absl::string_view host, port_text;
   bool bracketed;
-  if (absl::Status s = Split(text, &host, &port_text, &bracketed); !s.ok()) return s;
+  RETURN_IF_ERROR(Split(text, &host, &port_text, &bracketed));
   const std::string host_string(host);
   uint8_t scratch[16];
   if (bracketed) {
@@ -218,12 +218,11 @@ absl::StatusOr<HostPort> HostPort::Parse(absl::string_view text) {
         " is not a host name (letters, digits, '-' and '_' in dot-separated labels of 1 to 63 "
         "characters) or an IP address"));
   }
-  absl::StatusOr<uint16_t> port = ParsePort(text, port_text);
-  if (!port.ok()) return port.status();
-  if (*port == 0) {
+  ASSIGN_OR_RETURN(uint16_t port, ParsePort(text, port_text));
+  if (port == 0) {
     return absl::InvalidArgumentError(absl::StrCat(Quote(text), ": port 0 cannot be connected to"));
   }
-  return HostPort{host_string, *port};
+  return HostPort{host_string, port};
 }
 
 bool operator==(const SocketAddress& a, const SocketAddress& b) {

@@ -200,13 +200,12 @@ class TlsTerminator::Connection {
 
 absl::StatusOr<std::unique_ptr<TlsTerminator>> TlsTerminator::Create(Options options,
                                                                      Events events) {
-  absl::StatusOr<net::UniqueFd> listener =
-      net::BindListener(options.listen, /*reuse_port=*/false, options.backlog);
-  if (!listener.ok()) return listener.status();
-  ASSIGN_OR_RETURN(net::SocketAddress address, net::LocalAddressOf(listener->get()));
+  ASSIGN_OR_RETURN(net::UniqueFd listener,
+                   net::BindListener(options.listen, /*reuse_port=*/false, options.backlog));
+  ASSIGN_OR_RETURN(net::SocketAddress address, net::LocalAddressOf(listener.get()));
   ASSIGN_OR_RETURN(std::unique_ptr<event::EventLoop> loop, event::EventLoop::Create());
   return std::unique_ptr<TlsTerminator>(new TlsTerminator(
-      std::move(options), std::move(events), *std::move(listener), address, std::move(loop)));
+      std::move(options), std::move(events), std::move(listener), address, std::move(loop)));
 }
 
 TlsTerminator::TlsTerminator(Options options, Events events, net::UniqueFd listener,
