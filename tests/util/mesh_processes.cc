@@ -32,8 +32,9 @@ absl::StatusOr<std::unique_ptr<ProxyProcess>> ProxyProcess::Start(const std::str
       },
       absl::Seconds(20));
   if (!up || address.empty()) {
-    return absl::UnavailableError(
-        absl::StrCat("palisade-proxy ", name, " did not start:\n", proxy->process_->Output()));
+    return absl::UnavailableError(absl::StrCat("palisade-proxy ", name, " did not start",
+                                               ExitForCaller(*proxy->process_), ":\n",
+                                               proxy->process_->Output()));
   }
   proxy->admin_url_ = "http://" + address;
   return proxy;
@@ -79,7 +80,11 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const std::string&
         return absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFileOrEmpty(port_file)), &port);
       },
       absl::Seconds(10));
-  if (port == 0) return absl::UnavailableError("echo server did not start");
+  if (port == 0) {
+    return absl::UnavailableError(absl::StrCat("echo server ", name, " did not start",
+                                               ExitForCaller(*server->process_), ":\n",
+                                               server->process_->Output()));
+  }
   server->port_ = static_cast<uint16_t>(port);
   return server;
 }
