@@ -175,8 +175,9 @@ int main(int argc, char** argv) {
     std::rename((file + ".tmp").c_str(), file.c_str());
   }
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  // Never destroyed: a detached thread may still be returning from it.
-  Connections& connections = *new Connections;
+  // Never destroyed (a detached thread may still be returning from it), and
+  // held by a static so that LeakSanitizer sees it reachable.
+  static Connections* const connections = new Connections;
   for (;;) {
     pollfd fds[2] = {{lfd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) continue;
@@ -188,8 +189,8 @@ int main(int argc, char** argv) {
     Record(absl::StrCat("accept ", palisade::net::SocketAddress::FromSockaddr(
                                        reinterpret_cast<sockaddr*>(&peer), len)
                                        .ToString()));
-    connections.Add(fd);
-    std::thread([fd, mode, &connections] {
+    connections->Add(fd);
+    std::thread([fd, mode] {
       uint64_t bytes = 0;
       if (mode == "http") {
         ServeHttp(fd, &bytes);
@@ -198,12 +199,12 @@ int main(int argc, char** argv) {
       } else {
         ServeEcho(fd, &bytes);
       }
-      connections.Close(fd);
+      connections->Close(fd);
       Record(absl::StrCat("close bytes=", bytes));
-      connections.ThreadDone();
+      connections->ThreadDone();
     }).detach();
   }
-  if (!connections.EndAll(std::chrono::seconds(5))) {
+  if (!connections->EndAll(std::chrono::seconds(5))) {
     std::cerr << "connections did not end within 5 s of the stop signal\n";
     return 1;
   }
