@@ -18,7 +18,7 @@ corpus=tests/fuzz/corpus/$name
 # Built through the test target: its configuration transition is what adds
 # coverage instrumentation to the fuzzer's dependencies.
 bazel build --config=asan "//tests/fuzz:${name}_fuzz_test"
-fuzzer=bazel-bin/tests/fuzz/${name}_fuzz_test.runfiles/palisade/tests/fuzz/${name}_fuzz_test_bin
+fuzzer=bazel-bin/tests/fuzz/${name}_fuzz_test.sh.runfiles/palisade/tests/fuzz/${name}_fuzz_test_bin
 work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-$name-XXXXXX")
 cp "$corpus"/* "$work"/
 before=$(ls "$corpus" | wc -l)
