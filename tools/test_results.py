@@ -43,7 +43,8 @@ def read_cases(xml_path):
               or case.find("skipped") is not None):
             reason = case.find("skipped")
             message = reason.get("message", "") if reason is not None else ""
-            skipped.append(f"{name} ({message.strip()})" if message.strip() else name)
+            message = " ".join(message.split())  # one line per skipped case
+            skipped.append(f"{name} ({message})" if message else name)
         else:
             passed.append(name)
     return passed, failed, skipped
