@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, then runs every test,
 # once as built normally and once under AddressSanitizer + UBSan (fuzz targets
-# fuzz for a bounded time in that run), plus the format check. Ends with the
-# line "N passed, N failed" (test cases that ran, read from Bazel's test XML)
-# and exits non-zero if any failed or none ran.
+# fuzz for a bounded time in that run), plus the format and layering checks. Prints one line
+# per pass ("pass plain: N passed, N failed, N skipped (bazel exit 0, complete)"),
+# the skipped cases, then ends with the line "N passed, N failed, N skipped"
+# (test cases read from Bazel's build events and test XML). Exits non-zero if
+# any case failed, Bazel failed, a pass did not complete, or nothing passed.
 #
 #   tools/test.sh               everything
 #   tools/test.sh --quick       the normal run only (no sanitizer run)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-tools/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+tools/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
@@ -18,11 +20,16 @@ quick=0
 events=$(mktemp -d)
 trap 'rm -rf "$events"' EXIT
 
+passes=()
 run_suite() {  # name, bazel flags...
   local name=$1
   shift
   echo "== bazel test $* //..."
   bazel test --keep_going --build_event_json_file="$events/$name.json" "$@" //...
+  local status=$?
+  # Bazel's own verdict counts too: an interrupted or crashed pass may have
+  # written events for only some of its tests.
+  passes+=(--pass "$name" "$status" "$events/$name.json")
 }
 
 run_suite plain
@@ -31,11 +38,13 @@ if [ "$quick" -eq 0 ]; then
 fi
 
 checks=()
-if tools/check_format.sh >"$events/format.log" 2>&1; then
-  checks+=(--check format=passed)
-else
-  cat "$events/format.log"
-  checks+=(--check format=failed)
-fi
+for check in format layering; do  # tools/check_format.sh, tools/check_layering.sh
+  if tools/check_"$check".sh >"$events/$check.log" 2>&1; then
+    checks+=(--check "$check=passed")
+  else
+    cat "$events/$check.log"
+    checks+=(--check "$check=failed")
+  fi
+done
 
-python3 tools/test_results.py "${checks[@]}" "$events"/*.json
+python3 tools/test_results.py "${passes[@]}" "${checks[@]}"

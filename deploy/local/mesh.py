@@ -14,6 +14,7 @@ import argparse
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +25,10 @@ import time
 import urllib.request
 
 TRUST_DOMAIN = "demo.local"
+# What AddressSanitizer, LeakSanitizer, UBSan and TSan print when the binaries
+# are built with --config=asan (as mesh_demo_test runs them).
+SANITIZER_REPORT = re.compile(
+    r"(ERROR|SUMMARY): [A-Za-z]*Sanitizer|WARNING: ThreadSanitizer|runtime error:")
 WORKLOADS = ("frontend", "backend", "intruder")
 # Port offsets from the base port.
 PORTS = {"control": 0, "control_admin": 1, "backend_app": 2,
@@ -73,6 +78,8 @@ class Mesh:
         self.args = args
         self.work = tempfile.mkdtemp(prefix="palisade-mesh-")
         self.procs = []  # (name, Popen), in start order
+        self.exits = {}  # name -> exit status once stopped (negative: killed by that signal)
+        self.reports = {}  # name -> the start of a sanitizer report it wrote
         self.ports = choose_ports(args.base_port, args.base_port_given)
         self.history = {w: {"serials": []} for w in WORKLOADS}
 
@@ -104,7 +111,15 @@ class Mesh:
     def control(self, *args):
         cmd = [os.path.join(self.args.bin_dir, "control/palisade-control"), *args,
                f"--admin=127.0.0.1:{self.ports['control_admin']}"]
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        self.note_report(f"palisade-control {args[0]}", result.stderr)
+        return result.stdout.strip()
+
+    def note_report(self, name, output):
+        match = SANITIZER_REPORT.search(output)
+        if match:
+            start = output.rfind("\n", 0, match.start()) + 1
+            self.reports[name] = "\n".join(output[start:].splitlines()[:30])
 
     def proxy_yaml(self, workload):
         p = self.ports
@@ -180,6 +195,15 @@ logging:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+            # Each should end cleanly on its SIGTERM; the summary tells.
+            self.exits[name] = proc.returncode
+            with open(self.path(f"{name}.log"), errors="replace") as log:
+                self.note_report(name, log.read())
+        for name in self.exits:
+            if self.exits[name] != 0 or name in self.reports:
+                print(f"mesh: {name} exited with {self.exits[name]}"
+                      f"{', with a sanitizer report' if name in self.reports else ''}",
+                      file=sys.stderr)
         if self.args.keep:
             print(f"logs and state kept in {self.work}")
         else:
@@ -320,6 +344,8 @@ def main():
         mesh.down()
         print("stopped; nothing left running.")
         if args.summary and summary:
+            summary["exits"] = mesh.exits
+            summary["sanitizer_reports"] = mesh.reports
             with open(args.summary, "w") as f:
                 json.dump(summary, f, indent=2)
     return status

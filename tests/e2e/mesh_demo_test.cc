@@ -2,7 +2,7 @@
 // tools/mesh.sh runs after building) with palisade-control, three workloads
 // and their proxies. Demo traffic must flow over mTLS between the expected
 // identities, SVIDs must rotate, the intruder must be refused, and nothing
-// the runner started may outlive it.
+// the runner started may outlive it or end badly.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -59,6 +59,14 @@ TEST(MeshDemoTest, RunsTrafficOverMtlsRotatesRefusesTheIntruderAndCleansUp) {
   // The intruder was refused by the backend's policy, visibly.
   EXPECT_GE(w["backend"]["denied"].get<int>(), 1);
   EXPECT_EQ(summary["callers"]["intruder"]["ok"].get<int>(), 0);
+
+  // Everything it started ended cleanly on its SIGTERM, without a sanitizer
+  // report (under --config=asan the binaries are sanitized).
+  EXPECT_EQ(summary["exits"].size(), summary["pids"].size()) << summary["exits"].dump();
+  for (const auto& [name, status] : summary["exits"].items()) {
+    EXPECT_EQ(status.get<int>(), 0) << name << " exited with " << status;
+  }
+  EXPECT_TRUE(summary["sanitizer_reports"].empty()) << summary["sanitizer_reports"].dump(2);
 
   // Nothing it started is left: no process, no listening port.
   for (const auto& [name, pid] : summary["pids"].items()) {

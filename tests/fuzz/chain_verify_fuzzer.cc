@@ -2,16 +2,18 @@
 // trust anchor, bundle construction, and every rule of VerifySvidChainDer. Checks
 // the result's own invariants (a verdict is ok exactly when it carries an SVID;
 // the SVID names the leaf's SPIFFE ID; failures say why).
+#include "tests/fuzz/chain_verify_fuzzer.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "identity/certificate.h"
-#include "identity/svid_verifier.h"
 #include "identity/trust_bundle.h"
 #include "tests/fuzz/chain_input.h"
 
+namespace palisade::fuzz {
 namespace {
 
 using palisade::identity::PeerRole;
@@ -20,16 +22,13 @@ void Check(bool condition) {
   if (!condition) std::abort();
 }
 
-// The instant the seed corpus was issued around (see make_seed_corpus.cc).
-const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+const absl::Time kNow = kChainFuzzNow;
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  namespace identity = palisade::identity;
-  const palisade::fuzz::ChainInput input = palisade::fuzz::DecodeChainInput(
-      absl::string_view(reinterpret_cast<const char*>(data), size));
-  if (input.certificates.empty()) return 0;
+std::optional<identity::SvidVerification> FuzzChainVerify(absl::string_view data) {
+  const ChainInput input = DecodeChainInput(data);
+  if (input.certificates.empty()) return std::nullopt;
 
   // The anchor goes into the bundle of the trust domain the leaf claims, if any.
   std::string trust_domain = "example.org";
@@ -65,5 +64,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(result.svid->leaf_not_after + options.clock_skew >= kNow);
     Check(result.svid->root_fingerprint.size() == 64);
   }
+  return result;
+}
+
+}  // namespace palisade::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  palisade::fuzz::FuzzChainVerify(absl::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

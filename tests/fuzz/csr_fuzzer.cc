@@ -2,6 +2,8 @@
 // property checked end to end: every CSR that ParseAndCheckCsr accepts for the
 // issuer's trust domain yields an SVID that VerifySvidChain accepts for both TLS
 // roles, and a CSR for another trust domain is refused by the signer.
+#include "tests/fuzz/csr_fuzzer.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -13,9 +15,8 @@
 #include "identity/svid_verifier.h"
 #include "identity/trust_bundle.h"
 
+namespace palisade::fuzz {
 namespace {
-
-namespace identity = palisade::identity;
 
 void Check(bool condition) {
   if (!condition) std::abort();
@@ -46,18 +47,21 @@ const Ca& TheCa() {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+CsrVerdict FuzzCsr(absl::string_view der) {
   const Ca& ca = TheCa();
-  absl::StatusOr<identity::CheckedCsr> csr =
-      identity::ParseAndCheckCsr(absl::string_view(reinterpret_cast<const char*>(data), size));
-  if (!csr.ok()) return 0;
+  CsrVerdict verdict;
+  absl::StatusOr<identity::CheckedCsr> csr = identity::ParseAndCheckCsr(der);
+  verdict.check = csr.status();
+  if (!csr.ok()) return verdict;
+  verdict.spiffe_id = csr->spiffe_id.ToString();
   Check(identity::CheckKeyStrength(csr->public_key.get(), identity::KeyPolicy::kCsr).ok());
 
   absl::StatusOr<bssl::UniquePtr<X509>> leaf =
       identity::IssueSvid(*csr, {ca.root.get(), ca.key.get()}, {.now = kNow});
+  verdict.issue = leaf.status();
   if (csr->spiffe_id.trust_domain() != "example.org") {
     Check(!leaf.ok());
-    return 0;
+    return verdict;
   }
   Check(leaf.ok());
   for (identity::PeerRole role : {identity::PeerRole::kClient, identity::PeerRole::kServer}) {
@@ -65,5 +69,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         identity::VerifySvidChain({leaf->get()}, ca.bundles, {.now = kNow, .peer_role = role});
     Check(result.ok() && result.svid->spiffe_id == csr->spiffe_id);
   }
+  return verdict;
+}
+
+}  // namespace palisade::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  palisade::fuzz::FuzzCsr(absl::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

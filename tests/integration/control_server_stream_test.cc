@@ -370,6 +370,8 @@ TEST_F(ControlServerStreamTest, CliReportsUsageErrorsAndAnUnreachableServer) {
   EXPECT_NE(no_id.output.find("--spiffe_id"), std::string::npos);
   CommandResult unknown = RunCommand({kControlBinary, "launch"});
   EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("unknown subcommand \"launch\""), std::string::npos)
+      << unknown.output;
   CommandResult down = RunCommand({kControlBinary, "status", "--admin=127.0.0.1:1"});
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.output.find("cannot reach"), std::string::npos) << down.output;

@@ -69,7 +69,9 @@ absl::StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
         },
         absl::Seconds(60), absl::Milliseconds(100));
     if (ready && server->process_->Running()) return server;
-    last_output = server->process_->Output();
+    // Losing the port race ends Prometheus with an error; the next attempt
+    // (or the error below) covers it.
+    last_output = absl::StrCat(server->process_->Output(), ExitForCaller(*server->process_));
   }
   return absl::UnavailableError(absl::StrCat("prometheus did not start:\n", last_output));
 }

@@ -165,6 +165,8 @@ test("the webhook's caBundle placeholder is the marked value the README replaces
 // The validator itself finds what the API server would refuse.
 test("the schema check refuses unknown fields, wrong types and broken pod rules", () => {
   const bad = documents(fs.readFileSync("tests/k8s/testdata/invalid.yaml", "utf8"));
+  // An empty list would pass the loop below without checking anything.
+  assert.strictEqual(bad.length, 6, "invalid.yaml's documents");
   for (const object of bad) {
     assert.notDeepStrictEqual(validateObject(object, MODULES), [],
         `${object.kind} ${object.metadata.name} should fail`);

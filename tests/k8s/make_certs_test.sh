@@ -44,8 +44,16 @@ YAML
 config root-bundle.pem >good.yaml
 config webhook-ca.crt >bad.yaml
 "$proxy" --config=good.yaml --validate
-if "$proxy" --config=bad.yaml --validate 2>/dev/null; then
+# Refused for the root, not for anything else that could make it exit non-zero.
+if bad=$("$proxy" --config=bad.yaml --validate 2>&1); then
   echo "FAIL: the SVID verified under an unrelated root"
+  exit 1
+fi
+grep -q "not valid under its trust bundle (untrusted_chain)" <<<"$bad" ||
+  { echo "FAIL: bad.yaml refused for another reason: $bad"; exit 1; }
+# Under --config=asan a sanitizer report would also make it exit non-zero.
+if grep -qE "(ERROR|SUMMARY): [A-Za-z]*Sanitizer|runtime error:" <<<"$bad"; then
+  echo "FAIL: palisade-proxy wrote a sanitizer report: $bad"
   exit 1
 fi
 echo "make_certs_test: ok"

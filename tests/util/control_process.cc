@@ -41,8 +41,9 @@ absl::StatusOr<std::unique_ptr<ControlProcess>> ControlProcess::Start(
       },
       absl::Seconds(30));
   if (!up || !control->process_->Running()) {
-    return absl::UnavailableError(
-        absl::StrCat("palisade-control did not start:\n", control->process_->Output()));
+    return absl::UnavailableError(absl::StrCat("palisade-control did not start",
+                                               ExitForCaller(*control->process_), ":\n",
+                                               control->process_->Output()));
   }
   control->identity_ = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(listen_file)));
   control->admin_ = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(admin_file)));

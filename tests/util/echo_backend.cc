@@ -33,8 +33,9 @@ absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(const std::strin
       },
       absl::Seconds(10));
   if (port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("echo server ", name, " did not start:\n", server->process_->Output()));
+    return absl::UnavailableError(absl::StrCat("echo server ", name, " did not start",
+                                               ExitForCaller(*server->process_), ":\n",
+                                               server->process_->Output()));
   }
   server->port_ = static_cast<uint16_t>(port);
   return server;

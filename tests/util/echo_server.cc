@@ -2,18 +2,26 @@
 // half-close), or answers HTTP requests. It records every connection it
 // accepts and how many bytes it got, so a test can prove a refused peer
 // reached nothing. Thread per connection: simple, and enough for tests.
+// SIGTERM (or SIGINT) ends it cleanly: live connections are shut down, their
+// threads finish, and it exits 0, so tests can hold it to a clean exit.
 //
 //   echo_server --listen=127.0.0.1:0 --port_file=PATH [--record=PATH] [--mode=echo|http]
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -97,10 +105,53 @@ void ServeHttp(int fd, uint64_t* bytes) {
   }
 }
 
+// The connections being served, so that SIGTERM can end them and wait for
+// their threads before exiting.
+class Connections {
+ public:
+  void Add(int fd) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_.insert(fd);
+    ++threads_;
+  }
+  // Called by a connection's thread when it is done with `fd`.
+  void Close(int fd) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_.erase(fd);  // before close: the number may be reused at once
+    }
+    close(fd);
+  }
+  void ThreadDone() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --threads_;
+    done_.notify_all();
+  }
+  // Shuts every open connection down; true once their threads have ended.
+  bool EndAll(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (int fd : open_) shutdown(fd, SHUT_RDWR);
+    return done_.wait_for(lock, timeout, [this] { return threads_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::set<int> open_;
+  int threads_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // Blocked before any thread starts, so only the signalfd below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int stop_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
   auto address = palisade::net::SocketAddress::Parse(absl::GetFlag(FLAGS_listen));
   if (!address.ok()) {
     std::cerr << address.status() << "\n";
@@ -117,17 +168,20 @@ int main(int argc, char** argv) {
     std::cerr << listener.status() << "\n";
     return 1;
   }
-  const int lfd = listener->get();
-  // Blocking accept: clear O_NONBLOCK that BindListener set.
-  const int flags = fcntl(lfd, F_GETFL);
-  fcntl(lfd, F_SETFL, flags & ~O_NONBLOCK);
+  const int lfd = listener->get();  // non-blocking: accepted only when poll says so
   const auto bound = palisade::net::LocalAddressOf(lfd);
   if (const std::string file = absl::GetFlag(FLAGS_port_file); !file.empty()) {
     std::ofstream(file + ".tmp") << bound->port() << "\n";
     std::rename((file + ".tmp").c_str(), file.c_str());
   }
   const std::string mode = absl::GetFlag(FLAGS_mode);
+  // Never destroyed (a detached thread may still be returning from it), and
+  // held by a static so that LeakSanitizer sees it reachable.
+  static Connections* const connections = new Connections;
   for (;;) {
+    pollfd fds[2] = {{lfd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents != 0) break;
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
     const int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
@@ -135,6 +189,7 @@ int main(int argc, char** argv) {
     Record(absl::StrCat("accept ", palisade::net::SocketAddress::FromSockaddr(
                                        reinterpret_cast<sockaddr*>(&peer), len)
                                        .ToString()));
+    connections->Add(fd);
     std::thread([fd, mode] {
       uint64_t bytes = 0;
       if (mode == "http") {
@@ -144,8 +199,14 @@ int main(int argc, char** argv) {
       } else {
         ServeEcho(fd, &bytes);
       }
-      close(fd);
+      connections->Close(fd);
       Record(absl::StrCat("close bytes=", bytes));
+      connections->ThreadDone();
     }).detach();
   }
+  if (!connections->EndAll(std::chrono::seconds(5))) {
+    std::cerr << "connections did not end within 5 s of the stop signal\n";
+    return 1;
+  }
+  return 0;
 }

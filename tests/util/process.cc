@@ -1,6 +1,7 @@
 #include "tests/util/process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,6 +19,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tests/util/sanitizer_report.h"
 
 extern char** environ;
 
@@ -37,6 +40,16 @@ int DecodeStatus(int status) {
   return -1;
 }
 
+std::string DescribeStatus(int status) {
+  if (status > 128) return absl::StrCat(status, " (signal ", status - 128, ")");
+  return absl::StrCat(status);
+}
+
+size_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::string>& argv,
@@ -54,6 +67,7 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::s
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  const size_t log_offset = FileSize(log_path);
   pid_t pid;
   std::vector<char*> args = Argv(argv);
   const int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
@@ -62,10 +76,14 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::s
   if (rc != 0) {
     return absl::InternalError(absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc)));
   }
-  return std::unique_ptr<Process>(new Process(pid, log_path));
+  return std::unique_ptr<Process>(new Process(pid, absl::StrJoin(argv, " "), log_path, log_offset));
 }
 
-Process::~Process() { Stop(); }
+Process::~Process() {
+  Stop();
+  if (checked_) return;
+  if (absl::Status s = CheckExit(); !s.ok()) ADD_FAILURE() << s.message();
+}
 
 bool Process::Running() {
   if (exit_status_.has_value()) return false;
@@ -91,11 +109,49 @@ std::optional<int> Process::Stop(absl::Duration grace) {
   if (!Running()) return exit_status_;
   kill(pid_, SIGTERM);
   if (Wait(grace).has_value()) return exit_status_;
+  escalated_to_kill_ = true;
   kill(pid_, SIGKILL);
   return Wait(absl::Seconds(10));
 }
 
+std::optional<int> Process::Kill() {
+  expected_exit_ = 128 + SIGKILL;
+  if (!Running()) return exit_status_;
+  kill(pid_, SIGKILL);
+  return Wait(absl::Seconds(10));
+}
+
+absl::Status Process::CheckExit() {
+  if (Running()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(command_, " (pid ", pid_, ") still runs; log: ", log_path_));
+  }
+  checked_ = true;
+  std::vector<std::string> problems;
+  if (*exit_status_ != expected_exit_) {
+    problems.push_back(absl::StrCat(
+        "exited with status ", DescribeStatus(*exit_status_), ", expected ",
+        DescribeStatus(expected_exit_),
+        escalated_to_kill_ ? " (it did not end after SIGTERM, so it was killed)" : ""));
+  }
+  const std::string log = ReadFileOrEmpty(log_path_);
+  const std::string mine = log.size() > log_offset_ ? log.substr(log_offset_) : "";
+  if (std::optional<std::string> report = FindSanitizerReport(mine)) {
+    problems.push_back(absl::StrCat("wrote a sanitizer report:\n", *report));
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(command_, " (pid ", pid_, ") ",
+                                          absl::StrJoin(problems, "; "), "\nlog: ", log_path_));
+}
+
 std::string Process::Output() const { return ReadFileOrEmpty(log_path_); }
+
+std::string ExitForCaller(Process& process) {
+  if (process.Running()) return "";
+  const int status = *process.Wait(absl::ZeroDuration());
+  process.ExpectExit(status);
+  return absl::StrCat(" (exited with status ", DescribeStatus(status), ")");
+}
 
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
              absl::Duration interval) {

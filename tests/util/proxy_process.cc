@@ -33,8 +33,9 @@ absl::StatusOr<std::unique_ptr<ProxyProcess>> ProxyProcess::Start(const std::str
       },
       absl::Seconds(20));
   if (!up || address.empty()) {
-    return absl::UnavailableError(
-        absl::StrCat("palisade-proxy ", name, " did not start:\n", proxy->process_->Output()));
+    return absl::UnavailableError(absl::StrCat("palisade-proxy ", name, " did not start",
+                                               ExitForCaller(*proxy->process_), ":\n",
+                                               proxy->process_->Output()));
   }
   proxy->admin_url_ = "http://" + address;
   return proxy;

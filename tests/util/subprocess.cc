@@ -1,6 +1,7 @@
 #include "tests/util/subprocess.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "tests/util/sanitizer_report.h"
 
 extern char** environ;
 
@@ -23,6 +25,20 @@ namespace {
 int DecodeStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return -1;
+}
+
+// A command that crashed or wrote a sanitizer report fails the test whatever
+// exit code the caller expects: "exit_code != 0" must not pass on a crash.
+void CheckForCrash(const CommandResult& result, int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    if (sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
+      ADD_FAILURE() << result.command << " crashed (signal " << sig << "):\n" << result.output;
+    }
+  }
+  if (std::optional<std::string> report = FindSanitizerReport(result.output)) {
+    ADD_FAILURE() << result.command << " wrote a sanitizer report:\n" << *report;
+  }
 }
 
 }  // namespace
@@ -96,6 +112,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration ti
   }
   waitpid(pid, &status, 0);
   result.exit_code = DecodeStatus(status);
+  CheckForCrash(result, status);
   return result;
 }
 

@@ -19,7 +19,9 @@ struct CommandResult {
 };
 
 // Runs argv (no shell; argv[0] is looked up in PATH unless it is a path),
-// feeding `input` on stdin (then EOF). Kills it after `timeout`.
+// feeding `input` on stdin (then EOF). Kills it after `timeout`. Fails the
+// current test (ADD_FAILURE) if the command crashed (SIGSEGV, SIGABRT, ...) or
+// its output holds a sanitizer report; the exit code is the caller's to check.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          absl::Duration timeout = absl::Seconds(60), const std::string& input = "");
 
