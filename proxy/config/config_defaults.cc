@@ -91,7 +91,9 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
 
   using Reauth = v1::ReauthenticationConfig;
   Reauth* reauth = config->mutable_reauthentication();
-  if (!reauth->has_on_peer_expiry()) reauth->set_on_peer_expiry(kDefaultReauthenticate);
+  if (!reauth->has_on_peer_expiry()) {
+    reauth->set_on_peer_expiry(kDefaultReauthenticateOnPeerExpiry);
+  }
   if (!reauth->has_on_root_removed()) reauth->set_on_root_removed(kDefaultReauthenticate);
   if (!reauth->has_on_policy_change()) reauth->set_on_policy_change(kDefaultReauthenticate);
   DefaultDuration(reauth, &Reauth::has_grace_period, &Reauth::mutable_grace_period,

@@ -28,6 +28,9 @@ inline constexpr char kDefaultLogFormat[] = "text";
 inline constexpr bool kDefaultAccessLog = true;
 inline constexpr uint32_t kDefaultMaxPeerIdentities = 1000;
 inline constexpr bool kDefaultReauthenticate = true;
+// A peer's certificate running out is routine rotation, not a loss of trust:
+// the peer has renewed, and its live connections are left alone.
+inline constexpr bool kDefaultReauthenticateOnPeerExpiry = false;
 inline constexpr absl::Duration kDefaultGracePeriod = absl::Seconds(10);
 inline constexpr double kDefaultRenewFraction = 0.5;
 inline constexpr absl::Duration kDefaultInitialBackoff = absl::Seconds(1);

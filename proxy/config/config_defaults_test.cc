@@ -56,7 +56,9 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
   const v1::ReauthenticationConfig& reauth = config.reauthentication();
   ASSERT_TRUE(reauth.has_on_peer_expiry() && reauth.has_on_root_removed() &&
               reauth.has_on_policy_change());
-  EXPECT_TRUE(reauth.on_peer_expiry() && reauth.on_root_removed() && reauth.on_policy_change());
+  // Loss of trust closes connections; routine expiry of a rotated certificate does not.
+  EXPECT_FALSE(reauth.on_peer_expiry());
+  EXPECT_TRUE(reauth.on_root_removed() && reauth.on_policy_change());
   EXPECT_EQ(Millis(reauth.grace_period()), 10000);
 }
 
@@ -82,7 +84,7 @@ TEST(ConfigDefaultsTest, KeepsEveryValueTheOperatorSet) {
   EXPECT_EQ(config.tls().min_version(), "1.3");
   EXPECT_FALSE(config.logging().access_log());
   EXPECT_FALSE(config.reauthentication().on_root_removed());
-  EXPECT_TRUE(config.reauthentication().on_peer_expiry());
+  EXPECT_FALSE(config.reauthentication().on_peer_expiry());  // the default, unset
   EXPECT_EQ(config.admin().address(), "127.0.0.1:9");
   EXPECT_EQ(Millis(config.runtime().drain_timeout()), 0);
 }

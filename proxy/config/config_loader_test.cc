@@ -134,7 +134,8 @@ outbound:
   EXPECT_EQ(config.logging().format(), "text");
   EXPECT_TRUE(config.logging().access_log());
   EXPECT_EQ(config.metrics().max_peer_identities(), 1000u);
-  EXPECT_TRUE(config.reauthentication().on_peer_expiry());
+  EXPECT_TRUE(config.reauthentication().has_on_peer_expiry());
+  EXPECT_FALSE(config.reauthentication().on_peer_expiry());  // rotation is not a loss of trust
   EXPECT_TRUE(config.reauthentication().on_root_removed());
   EXPECT_TRUE(config.reauthentication().on_policy_change());
   EXPECT_EQ(Millis(config.reauthentication().grace_period()), 10000);

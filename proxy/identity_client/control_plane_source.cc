@@ -138,11 +138,14 @@ void ControlPlaneSource::Run() {
         ++s.failed_attempts;
         s.last_error = attempt.error;
       });
+      const credentials::CredentialStore::Snapshot current = options_.store->Current();
       log::LogEvent(
           Level::kWarn, kLogger,
-          options_.store->Current() != nullptr
-              ? "control plane unavailable; serving with the current SVID"
-              : "control plane unavailable; no SVID yet",
+          current == nullptr ? "control plane unavailable; no SVID yet"
+          : current->not_after <= options_.clock()
+              ? "control plane unavailable; the SVID is past its notAfter: new connections are "
+                "refused until it is renewed"
+              : "control plane unavailable; serving with the current SVID",
           {{"error", attempt.error},
            {"attempt", reconnect_backoff_.attempts()},
            {"retry_in", absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1)))}});

@@ -91,6 +91,13 @@ void Worker::OnAccepted(const forward::ListenerContext* listener, net::UniqueFd 
     observer_->OnRefused(*listener, "max_connections");
     return;
   }
+  if (listener->direction == forward::Direction::kOutbound && snapshot_ != nullptr &&
+      snapshot_->not_after <= Now()) {
+    // An expired SVID is no identity: say so at once rather than take the
+    // app's bytes and drop them when the handshake cannot happen.
+    observer_->OnRefused(*listener, "identity_expired");
+    return;
+  }
   std::unique_ptr<forward::Connection> connection;
   if (listener->direction == forward::Direction::kInbound) {
     connection = std::make_unique<forward::InboundConnection>(this, listener, std::move(fd), peer);
@@ -161,6 +168,12 @@ void Worker::Reauthenticate() {
 bssl::UniquePtr<SSL_SESSION> Worker::TakeSession(const std::string& key) {
   auto it = sessions_.find(key);
   if (it == sessions_.end()) return nullptr;
+  if (snapshot_ == nullptr || it->second.snapshot_generation != snapshot_->generation) {
+    // Made with a certificate of ours that has been superseded since (the
+    // ticket may have arrived after the swap cleared the cache).
+    sessions_.erase(it);
+    return nullptr;
+  }
   if (it->second.peer_valid_until <= Now() + kSessionPeerMargin) {
     sessions_.erase(it);  // the peer has (or soon will have) renewed: full handshake
     return nullptr;
@@ -170,8 +183,8 @@ bssl::UniquePtr<SSL_SESSION> Worker::TakeSession(const std::string& key) {
 }
 
 void Worker::StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
-                          absl::Time peer_valid_until) {
-  sessions_[key] = CachedSession{std::move(session), peer_valid_until};
+                          absl::Time peer_valid_until, uint64_t snapshot_generation) {
+  sessions_[key] = CachedSession{std::move(session), peer_valid_until, snapshot_generation};
 }
 
 std::shared_ptr<void> Worker::Resolve(const net::HostPort& upstream, ResolveCallback callback) {
@@ -195,9 +208,17 @@ void Worker::Drain(absl::Duration timeout, std::function<void()> on_drained) {
       l.acceptor.reset();
       l.socket.Reset();  // refuse new connections at once
     }
-    // Parked connections have nothing to finish.
+    // Parked connections have nothing to finish; established ones are asked
+    // to finish without losing a byte, within the drain timeout. Those still
+    // setting up are asked as soon as they carry bytes (Connection::StartPump).
     std::vector<forward::Connection*> waiting(parked_.begin(), parked_.end());
     for (forward::Connection* c : waiting) c->Abort("drained");
+    drain_grace_ = timeout;
+    std::vector<forward::Connection*> live;
+    for (auto& [raw, owned] : connections_) {
+      if (raw->established()) live.push_back(raw);
+    }
+    for (forward::Connection* c : live) c->CloseGracefully("drained", timeout);
     drain_timer_.Arm(timeout);
     CheckDrained();
   });

@@ -27,7 +27,7 @@ namespace palisade::server {
 
 // When live connections are closed because their trust ended.
 struct ReauthenticationPolicy {
-  bool on_peer_expiry = true;
+  bool on_peer_expiry = false;  // rotation is not a loss of trust
   bool on_root_removed = true;
   bool on_policy_change = true;
   absl::Duration grace_period = absl::Seconds(10);
@@ -80,12 +80,15 @@ class Worker final : public forward::ConnectionHost {
   }
   absl::Time Now() override { return options_.clock(); }
   absl::Duration clock_skew() override { return options_.clock_skew; }
+  absl::Duration close_grace() override { return drain_grace_; }
+  bool draining() override { return draining_; }
   forward::ConnectionObserver* observer() override { return observer_; }
   void Park(forward::Connection* connection) override { parked_.insert(connection); }
   void Unpark(forward::Connection* connection) override { parked_.erase(connection); }
   bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) override;
   void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
-                    absl::Time peer_valid_until) override;
+                    absl::Time peer_valid_until, uint64_t snapshot_generation) override;
+  void ForgetSession(const std::string& key) override { sessions_.erase(key); }
   bool resumption_enabled() override { return options_.resumption; }
   verify::VerifiedChainCache& verified_chains() override { return verified_chains_; }
   std::shared_ptr<const forward::ListenerPolicy> ReloadedPolicy(
@@ -122,6 +125,7 @@ class Worker final : public forward::ConnectionHost {
   struct CachedSession {
     bssl::UniquePtr<SSL_SESSION> session;
     absl::Time peer_valid_until;
+    uint64_t snapshot_generation = 0;  // of the connection that got the ticket
   };
   absl::flat_hash_map<std::string, CachedSession> sessions_;
   verify::VerifiedChainCache verified_chains_;
@@ -132,6 +136,9 @@ class Worker final : public forward::ConnectionHost {
   event::Timer reauth_timer_;
   event::Timer drain_timer_;
   bool draining_ = false;
+  // Graceful closes get the reauthentication grace period; while draining,
+  // the drain timeout.
+  absl::Duration drain_grace_ = options_.reauthentication.grace_period;
   std::function<void()> on_drained_;
 };
 

@@ -65,6 +65,12 @@ IoResult TlsTransport::ShutdownWrite() {
   return {IoStatus::kOk, 0};
 }
 
+bool TlsTransport::HasUnreadData() const {
+  return SSL_pending(ssl_.get()) > 0 || net::UnreadBytes(fd_.get()) > 0;
+}
+
+void TlsTransport::ResetOnClose() { net::SetResetOnClose(fd_.get()); }
+
 IoResult TlsTransport::Classify(int ret, bool in_handshake) {
   const int err = SSL_get_error(ssl_.get(), ret);
   switch (err) {
@@ -84,8 +90,12 @@ IoResult TlsTransport::Classify(int ret, bool in_handshake) {
           error_detail_ = "peer closed the connection during the handshake";
           return {IoStatus::kError, 0};
         }
+        // Not an end the peer vouched for: it may have died, or bytes may
+        // have been cut off. Passing it on as a clean FIN would hide that.
         truncated_ = true;
-        return {IoStatus::kEof, 0};
+        error_ = "truncated";
+        error_detail_ = "the peer closed TCP without close_notify";
+        return {IoStatus::kError, 0};
       }
       if (ERR_peek_error() == 0) {
         error_ = net::SocketErrorReason(saved_errno);
