@@ -131,7 +131,12 @@ void ControlPlaneSource::Run() {
       reconnect_backoff_.Reset();
     } else {
       if (attempt.healthy) reconnect_backoff_.Reset();
-      delay = reconnect_backoff_.Next();
+      // Never so long that the SVID runs out before the next attempt.
+      const credentials::CredentialStore::Snapshot current = options_.store->Current();
+      delay = RetryDelay(
+          reconnect_backoff_.Next(), options_.clock(),
+          current != nullptr ? std::optional<absl::Time>(current->not_after) : std::nullopt,
+          options_.retry);
     }
     if (!attempt.error.empty()) {
       Update([&](Status& s) {

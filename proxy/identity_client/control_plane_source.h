@@ -59,6 +59,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
     std::function<std::map<std::string, uint64_t>()> connections_by_root;
     std::string version;    // sent in Hello
     RenewalPolicy renewal;  // its fraction is taken from config.renew_fraction
+    RetryBounds retry;      // reconnect waits bent to the SVID's expiry
     absl::Duration report_interval = absl::Seconds(10);
     absl::Duration connect_timeout = absl::Seconds(5);
     absl::Duration handshake_timeout = absl::Seconds(10);
