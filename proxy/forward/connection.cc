@@ -211,9 +211,6 @@ void Connection::StartPump() {
           }});
   timer_.Arm(listener_->idle_timeout);
   pump_->Start();
-  if (host_->draining() && phase_ == Phase::kPumping) {
-    CloseGracefully("drained", host_->close_grace());
-  }
 }
 
 void Connection::OnFdEvent(net::Side side, bool readable, bool writable) {

@@ -69,9 +69,6 @@ class ConnectionHost {
   virtual absl::Duration clock_skew() = 0;
   // How long a graceful close may take before it becomes a reset.
   virtual absl::Duration close_grace() = 0;
-  // The worker is draining: a connection that starts carrying bytes now is
-  // asked to finish at once.
-  virtual bool draining() = 0;
   virtual ConnectionObserver* observer() = 0;
   // Outbound connections that arrive before the first SVID wait here.
   virtual void Park(Connection* connection) = 0;

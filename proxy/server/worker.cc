@@ -40,6 +40,18 @@ Worker::Worker(int index, Options options, forward::ConnectionObserver* observer
                       Reauthenticate();
                       reauth_timer_.Arm(kReauthenticationScan);
                     }),
+      wind_down_timer_(loop_.get(),
+                       [this] {
+                         // The drain's end nears: what is still open is asked
+                         // to finish without losing a byte, in the time left.
+                         std::vector<forward::Connection*> live;
+                         for (auto& [raw, owned] : connections_) {
+                           if (raw->established()) live.push_back(raw);
+                         }
+                         for (forward::Connection* c : live) {
+                           c->CloseGracefully("drained", wind_down_grace_);
+                         }
+                       }),
       drain_timer_(loop_.get(), [this] {
         // The drain timeout: whatever is still open is closed now.
         std::vector<forward::Connection*> open;
@@ -57,17 +69,9 @@ void Worker::Start() {
   thread_ = std::thread([this] {
     const std::string name = "palisade-w" + std::to_string(index_);
     pthread_setname_np(pthread_self(), name.c_str());
-    for (Listening& l : listening_) {
-      const forward::ListenerContext* listener = l.listener;
-      l.acceptor = std::make_unique<net::Acceptor>(
-          loop_.get(), l.socket.get(),
-          [this, listener](net::UniqueFd fd, const net::SocketAddress& peer) {
-            OnAccepted(listener, std::move(fd), peer);
-          },
-          [this, listener](const char* reason) { observer_->OnRefused(*listener, reason); },
-          net::Acceptor::Options{1024, kAcceptRetry});
-      l.acceptor->Start();
-    }
+    // Tasks posted before Start() (a first snapshot) run before the first
+    // accept: posted tasks run in order, and accepting starts as one.
+    loop_->Post([this] { StartAccepting(); });
     reauth_timer_.Arm(kReauthenticationScan);
     loop_->Run();
     // Shutting down: close what is left, on this thread, before the loop goes.
@@ -76,6 +80,21 @@ void Worker::Start() {
     for (Listening& l : listening_) l.acceptor.reset();
     sessions_.clear();
   });
+}
+
+void Worker::StartAccepting() {
+  if (draining_) return;
+  for (Listening& l : listening_) {
+    const forward::ListenerContext* listener = l.listener;
+    l.acceptor = std::make_unique<net::Acceptor>(
+        loop_.get(), l.socket.get(),
+        [this, listener](net::UniqueFd fd, const net::SocketAddress& peer) {
+          OnAccepted(listener, std::move(fd), peer);
+        },
+        [this, listener](const char* reason) { observer_->OnRefused(*listener, reason); },
+        net::Acceptor::Options{1024, kAcceptRetry});
+    l.acceptor->Start();
+  }
 }
 
 void Worker::Stop() {
@@ -208,17 +227,11 @@ void Worker::Drain(absl::Duration timeout, std::function<void()> on_drained) {
       l.acceptor.reset();
       l.socket.Reset();  // refuse new connections at once
     }
-    // Parked connections have nothing to finish; established ones are asked
-    // to finish without losing a byte, within the drain timeout. Those still
-    // setting up are asked as soon as they carry bytes (Connection::StartPump).
+    // Parked connections have nothing to finish.
     std::vector<forward::Connection*> waiting(parked_.begin(), parked_.end());
     for (forward::Connection* c : waiting) c->Abort("drained");
-    drain_grace_ = timeout;
-    std::vector<forward::Connection*> live;
-    for (auto& [raw, owned] : connections_) {
-      if (raw->established()) live.push_back(raw);
-    }
-    for (forward::Connection* c : live) c->CloseGracefully("drained", timeout);
+    wind_down_grace_ = std::min(options_.reauthentication.grace_period, timeout / 2);
+    wind_down_timer_.Arm(timeout - wind_down_grace_);
     drain_timer_.Arm(timeout);
     CheckDrained();
   });
@@ -226,6 +239,7 @@ void Worker::Drain(absl::Duration timeout, std::function<void()> on_drained) {
 
 void Worker::CheckDrained() {
   if (!connections_.empty() || !on_drained_) return;
+  wind_down_timer_.Cancel();
   drain_timer_.Cancel();
   auto done = std::move(on_drained_);
   on_drained_ = nullptr;

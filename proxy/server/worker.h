@@ -61,8 +61,11 @@ class Worker final : public forward::ConnectionHost {
   void Adopt(const forward::ListenerContext* listener, net::UniqueFd fd, net::SocketAddress peer);
   // Thread-safe.
   void PublishSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
-  // Stops accepting; live connections go on until `timeout`, then are closed
-  // ("drained"). `on_drained` runs (on this worker's thread) once none is left.
+  // Stops accepting; live connections go on as before. Near the end (a
+  // grace period before `timeout`, at most half of it) those still open are
+  // asked to finish without losing a byte; at `timeout` what is left is
+  // reset ("drained"). `on_drained` runs (on this worker's thread) once none
+  // is left.
   void Drain(absl::Duration timeout, std::function<void()> on_drained);
   // A reloaded authorization for `listener` (inbound): new connections use
   // it, and live ones whose peer it no longer allows are closed gracefully
@@ -80,8 +83,7 @@ class Worker final : public forward::ConnectionHost {
   }
   absl::Time Now() override { return options_.clock(); }
   absl::Duration clock_skew() override { return options_.clock_skew; }
-  absl::Duration close_grace() override { return drain_grace_; }
-  bool draining() override { return draining_; }
+  absl::Duration close_grace() override { return options_.reauthentication.grace_period; }
   forward::ConnectionObserver* observer() override { return observer_; }
   void Park(forward::Connection* connection) override { parked_.insert(connection); }
   void Unpark(forward::Connection* connection) override { parked_.erase(connection); }
@@ -105,6 +107,7 @@ class Worker final : public forward::ConnectionHost {
 
   Worker(int index, Options options, forward::ConnectionObserver* observer,
          std::unique_ptr<event::EventLoop> loop);
+  void StartAccepting();
   void OnAccepted(const forward::ListenerContext* listener, net::UniqueFd fd,
                   const net::SocketAddress& peer);
   void InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
@@ -134,11 +137,11 @@ class Worker final : public forward::ConnectionHost {
       policies_;
   net::Resolver resolver_;
   event::Timer reauth_timer_;
+  // Near the end of a drain, live connections are asked to finish.
+  event::Timer wind_down_timer_;
   event::Timer drain_timer_;
   bool draining_ = false;
-  // Graceful closes get the reauthentication grace period; while draining,
-  // the drain timeout.
-  absl::Duration drain_grace_ = options_.reauthentication.grace_period;
+  absl::Duration wind_down_grace_;
   std::function<void()> on_drained_;
 };
 

@@ -512,9 +512,10 @@ class ResumptionTest : public WorkerTest {
     const net::SocketAddress address = *net::LocalAddressOf(socket->get());
     upstream_ = *Worker::Create(1, Worker::Options{}, &upstream_observer_);
     upstream_->AddListener(&upstream_listener_, *std::move(socket));
-    upstream_->Start();
+    // Published first: installed before the first accept.
     upstream_->PublishSnapshot(
         SnapshotOf(upstream_leaf_, 1, std::make_shared<tls::TicketKeyRing>(absl::Hours(1))));
+    upstream_->Start();
     outbound_.upstream = *net::HostPort::Parse(address.ToString());
     outbound_.upstream_address = address;
     outbound_.session_key = "out|" + address.ToString();

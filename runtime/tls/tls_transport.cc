@@ -90,11 +90,15 @@ IoResult TlsTransport::Classify(int ret, bool in_handshake) {
           error_detail_ = "peer closed the connection during the handshake";
           return {IoStatus::kError, 0};
         }
-        // Not an end the peer vouched for: it may have died, or bytes may
-        // have been cut off. Passing it on as a clean FIN would hide that.
         truncated_ = true;
+        // Clients that are done often skip close_notify (openssl s_client,
+        // many HTTP clients): a server takes the FIN as their end. A server
+        // (for us: an upstream proxy, which always sends close_notify) that
+        // skips it has died or been cut off: passing that on as a clean end
+        // would hide bytes it may have lost.
+        if (SSL_is_server(ssl_.get())) return {IoStatus::kEof, 0};
         error_ = "truncated";
-        error_detail_ = "the peer closed TCP without close_notify";
+        error_detail_ = "the server closed TCP without close_notify";
         return {IoStatus::kError, 0};
       }
       if (ERR_peek_error() == 0) {

@@ -29,8 +29,9 @@ class TlsTransport final : public net::Transport {
   bool HasUnreadData() const override;
   void ResetOnClose() override;
   const std::string& error() const override { return error_; }
-  // The peer closed TCP without close_notify (possible truncation): Read()
-  // reports it as the error "truncated", not as an end of stream.
+  // The peer closed TCP without close_notify (possible truncation). Read()
+  // reports it as the end of stream from a client, as the error "truncated"
+  // from a server.
   bool truncated() const { return truncated_; }
   // Human-readable detail of the last error (BoringSSL's error queue).
   const std::string& error_detail() const { return error_detail_; }
