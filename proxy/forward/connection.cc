@@ -214,6 +214,9 @@ void Connection::StartPump() {
   if (host_->draining() && phase_ == Phase::kPumping) {
     CloseGracefully("drained", host_->close_grace());
   }
+  if (phase_ == Phase::kPumping && !host_->PolicyAllows(*this)) {
+    CloseGracefully("policy_changed", host_->close_grace());
+  }
 }
 
 void Connection::OnFdEvent(net::Side side, bool readable, bool writable) {
