@@ -211,6 +211,10 @@ void Connection::StartPump() {
           }});
   timer_.Arm(listener_->idle_timeout);
   pump_->Start();
+  // A policy reloaded while this connection was being set up judges it now.
+  if (phase_ == Phase::kPumping && !host_->PolicyAllows(*this)) {
+    CloseGracefully("policy_changed", host_->close_grace());
+  }
 }
 
 void Connection::OnFdEvent(net::Side side, bool readable, bool writable) {

@@ -90,6 +90,11 @@ class ConnectionHost {
   virtual verify::VerifiedChainCache& verified_chains() = 0;
   // The listener's authorization as last reloaded, or null if never.
   virtual std::shared_ptr<const ListenerPolicy> ReloadedPolicy(const ListenerContext& listener) = 0;
+  // False when the listener's policy, as last reloaded, no longer allows the
+  // connection's verified peer (and re-authentication on policy change is
+  // on). Asked again when a connection is established: a reload that lands
+  // during its handshake was not the policy the handshake judged it by.
+  virtual bool PolicyAllows(const Connection& connection) = 0;
   // Resolves `host` (numeric or DNS); calls back on the loop thread. The
   // returned handle cancels the lookup when destroyed.
   using ResolveCallback = std::function<void(absl::StatusOr<net::SocketAddress>)>;

@@ -252,19 +252,28 @@ std::shared_ptr<const forward::ListenerPolicy> Worker::ReloadedPolicy(
   return it == policies_.end() ? nullptr : it->second;
 }
 
+bool Worker::PolicyAllows(const forward::Connection& connection) {
+  if (!options_.reauthentication.on_policy_change || snapshot_ == nullptr ||
+      !connection.peer().has_value()) {
+    return true;
+  }
+  auto it = policies_.find(&connection.listener());
+  if (it == policies_.end()) return true;  // never reloaded: the handshake judged it
+  const identity::AuthorizationPolicy* rule =
+      it->second->policy.has_value() ? &*it->second->policy : nullptr;
+  return verify::PeerAllowed(rule, snapshot_->spiffe_id.trust_domain(),
+                             connection.peer()->spiffe_id);
+}
+
 void Worker::UpdatePolicy(const forward::ListenerContext* listener,
                           std::shared_ptr<const forward::ListenerPolicy> policy) {
   loop_->Post([this, listener, policy = std::move(policy)] {
     policies_[listener] = policy;
-    if (!options_.reauthentication.on_policy_change || snapshot_ == nullptr) return;
+    // Connections still being set up are judged when they are established
+    // (PolicyAllows): their handshake may have used the policy just replaced.
     std::vector<forward::Connection*> denied;
     for (auto& [raw, owned] : connections_) {
-      if (&raw->listener() != listener || !raw->established() || !raw->peer().has_value()) {
-        continue;
-      }
-      const identity::AuthorizationPolicy* rule =
-          policy->policy.has_value() ? &*policy->policy : nullptr;
-      if (!verify::PeerAllowed(rule, snapshot_->spiffe_id.trust_domain(), raw->peer()->spiffe_id)) {
+      if (&raw->listener() == listener && raw->established() && !PolicyAllows(*raw)) {
         denied.push_back(raw);
       }
     }

@@ -95,6 +95,7 @@ class Worker final : public forward::ConnectionHost {
   verify::VerifiedChainCache& verified_chains() override { return verified_chains_; }
   std::shared_ptr<const forward::ListenerPolicy> ReloadedPolicy(
       const forward::ListenerContext& listener) override;
+  bool PolicyAllows(const forward::Connection& connection) override;
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
   void Release(forward::Connection* connection) override;
 
