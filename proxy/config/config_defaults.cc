@@ -57,6 +57,10 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
     DefaultDuration(cp, &Cp::has_initial_backoff, &Cp::mutable_initial_backoff,
                     kDefaultInitialBackoff);
     DefaultDuration(cp, &Cp::has_max_backoff, &Cp::mutable_max_backoff, kDefaultMaxBackoff);
+    if (cp->reattestation_token_file().empty() && cp->has_join_token_file() &&
+        !cp->join_token_file().empty()) {
+      cp->set_reattestation_token_file(cp->join_token_file() + kReattestationTokenSuffix);
+    }
   }
 
   v1::AdminConfig* admin = config->mutable_admin();

@@ -35,6 +35,8 @@ inline constexpr absl::Duration kDefaultGracePeriod = absl::Seconds(10);
 inline constexpr double kDefaultRenewFraction = 0.5;
 inline constexpr absl::Duration kDefaultInitialBackoff = absl::Seconds(1);
 inline constexpr absl::Duration kDefaultMaxBackoff = absl::Seconds(30);
+// reattestation_token_file defaults to join_token_file + this.
+inline constexpr char kReattestationTokenSuffix[] = ".reattest";
 
 // Fills every field left unset (or zero, where the schema says zero means the
 // default) with its documented default. `workers: 0` becomes

@@ -154,6 +154,11 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                         .Help("When the last SVID renewal succeeded, Unix time")
                         .Register(*registry_)
                         .Add({})),
+      reattestation_writes_(BuildCounter()
+                                .Name("palisade_reattestation_token_writes_total")
+                                .Help("Re-attestation tokens from the control plane written to "
+                                      "reattestation_token_file, by result (ok, failed)")
+                                .Register(*registry_)),
       ready_(BuildGauge()
                  .Name("palisade_ready")
                  .Help("1 when an SVID is loaded, listeners are bound and not draining")
@@ -329,6 +334,10 @@ void ProxyMetrics::SetControlPlaneConnected(bool connected) {
 void ProxyMetrics::OnControlPlaneReconnect() { control_reconnects_.Increment(); }
 
 void ProxyMetrics::OnRenewal(absl::Time when) { last_renewal_.Set(Seconds(when)); }
+
+void ProxyMetrics::OnReattestationTokenWrite(bool ok) {
+  reattestation_writes_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
 
 void ProxyMetrics::SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
 
