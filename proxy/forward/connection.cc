@@ -200,15 +200,22 @@ void Connection::StartPump() {
   options.high_water_bytes = listener_->high_water_bytes;
   pump_ = std::make_unique<net::Pump>(
       host_->loop(), downstream_.get(), upstream_.get(), options,
-      net::Pump::Callbacks{
-          [this] {
-            pump_done_ = true;
-            Close(phase_ == Phase::kClosing ? closing_reason_ : "done");
-          },
-          [this](net::Side side, const std::string& reason) {
-            Close(
-                absl::StrCat(side == net::Side::kDownstream ? "downstream_" : "upstream_", reason));
-          }});
+      net::Pump::Callbacks{[this] {
+                             pump_done_ = true;
+                             Close(phase_ == Phase::kClosing ? closing_reason_ : "done");
+                           },
+                           [this](net::Side side, const std::string& reason) {
+                             const std::string where = absl::StrCat(
+                                 side == net::Side::kDownstream ? "downstream_" : "upstream_",
+                                 reason);
+                             if (phase_ == Phase::kClosing) {
+                               // Still the close it was (policy_changed, drained...), now a reset.
+                               failure_detail_ = where;
+                               Close(closing_reason_);
+                               return;
+                             }
+                             Close(where);
+                           }});
   timer_.Arm(listener_->idle_timeout);
   pump_->Start();
   // A policy reloaded while this connection was being set up judges it now.

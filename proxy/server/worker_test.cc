@@ -396,7 +396,8 @@ TEST_F(WorkerTest, BytesThePeerSendsAfterTheAppWasToldResetTheConnection) {
   ASSERT_TRUE(SslWriteAll(tls.get(), "but one more thing"));  // the peer did not know yet
   auto summary = observer_.WaitClosed();
   ASSERT_TRUE(summary.has_value());
-  EXPECT_EQ(summary->close_reason, "downstream_undeliverable");
+  EXPECT_EQ(summary->close_reason, "policy_changed");  // still that close, now a reset
+  EXPECT_EQ(summary->detail, "downstream_undeliverable");
   EXPECT_TRUE(summary->reset);
   bool clean = true;
   SslReadUpTo(tls.get(), 1, &clean);

@@ -66,7 +66,9 @@ IoResult TlsTransport::ShutdownWrite() {
 }
 
 bool TlsTransport::HasUnreadData() const {
-  return SSL_pending(ssl_.get()) > 0 || net::UnreadBytes(fd_.get()) > 0;
+  // BoringSSL reads no further ahead than the record it decrypts, so what it
+  // has not decrypted yet is still in the socket.
+  return SSL_has_pending(ssl_.get()) || net::UnreadBytes(fd_.get()) > 0;
 }
 
 void TlsTransport::ResetOnClose() { net::SetResetOnClose(fd_.get()); }

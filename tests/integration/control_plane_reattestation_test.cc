@@ -1,12 +1,16 @@
 // Identity survives control-plane outages of any length: real palisade-control
 // and palisade-proxy processes on loopback. A proxy bootstrapped with a
 // single-use join token and 6 s SVIDs loses its SVID while the control plane
-// is killed (and, in one case, restarts itself meanwhile); when the control
+// is killed for twice that long (and, in one case, restarts itself
+// meanwhile), and meanwhile shows no certificate to anyone; when the control
 // plane comes back on the same state and ports, the proxy holds a valid SVID
 // again within 30 s by its re-attestation token, with no operator action. A
-// revoked re-attestation token does not heal it, and its log says why.
+// revoked re-attestation token does not heal it, and its log says why. A
+// service-account proxy heals the same way.
 #include <sys/stat.h>
 
+#include <functional>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -26,6 +30,8 @@ namespace {
 constexpr char kBackend[] = "spiffe://example.org/ns/shop/sa/backend";
 // What the issue asks: a valid SVID again within 30 s of the control plane's return.
 constexpr absl::Duration kHealWithin = absl::Seconds(30);
+// Short SVIDs so an outage outlives them in seconds.
+constexpr absl::Duration kSvidTtl = absl::Seconds(6);
 
 class ControlPlaneReattestationTest : public ::testing::Test {
  protected:
@@ -43,11 +49,11 @@ class ControlPlaneReattestationTest : public ::testing::Test {
     }
   }
 
-  // Short SVIDs so an outage outlives them in seconds.
   std::vector<std::string> ControlFlags() const {
-    std::vector<std::string> flags = {
-        "--svid_ttl=6s", "--clock_skew=1s", "--jwks_file=" + JwksFile(),
-        std::string("--sa_issuer=") + kSaIssuer, "--sa_audience=palisade"};
+    std::vector<std::string> flags = {"--svid_ttl=" + absl::FormatDuration(kSvidTtl),
+                                      "--clock_skew=1s", "--jwks_file=" + JwksFile(),
+                                      std::string("--sa_issuer=") + kSaIssuer,
+                                      "--sa_audience=palisade"};
     if (!identity_address_.empty()) {
       flags.push_back("--listen=" + identity_address_);
       flags.push_back("--admin=" + admin_address_);
@@ -66,6 +72,7 @@ class ControlPlaneReattestationTest : public ::testing::Test {
     struct stat info;
     ASSERT_EQ(::stat(TokenFile().c_str(), &info), 0);
     EXPECT_EQ(info.st_mode & 0777, 0600u);
+    EXPECT_TRUE(OffersACertificate()) << "positive control";
   }
   void RestartProxy() { ASSERT_OK_AND_ASSIGN(proxy_, mesh_.StartProxy("backend", config_)); }
 
@@ -75,14 +82,58 @@ class ControlPlaneReattestationTest : public ::testing::Test {
   // kill -9: no clean shutdown, as in a crash or a lost node.
   void KillControl() { EXPECT_TRUE(mesh_.control().process().Kill().has_value()); }
 
+  // Whether the inbound listener shows a certificate to a TLS client
+  // (openssl s_client, with none of its own): it must not while it has no
+  // valid SVID.
+  bool OffersACertificate() {
+    const absl::StatusOr<uint16_t> port = proxy_->ListenerPort("in");
+    if (!port.ok()) return false;
+    const CommandResult r = RunCommand(
+        {"openssl", "s_client", "-connect", absl::StrCat("127.0.0.1:", *port), "-showcerts"},
+        absl::Seconds(5), "");
+    return absl::StrContains(r.output, "-----BEGIN CERTIFICATE-----");
+  }
+
+  // kill -9 of the control plane, away for twice the SVID's life (`meanwhile`
+  // runs first, e.g. a proxy restart). The proxy fails closed: once its SVID
+  // has expired it shows no certificate to anyone.
+  void OutageOfTwiceTheTtl(const std::function<void()>& meanwhile = nullptr) {
+    const absl::Time killed = absl::Now();
+    KillControl();
+    if (meanwhile) meanwhile();
+    WaitUntilTheSvidHasExpired();
+    EXPECT_FALSE(OffersACertificate()) << "a handshake with an expired SVID";
+    // The outage's length is what is under test: nothing to wait for.
+    absl::SleepFor(killed + 2 * kSvidTtl - absl::Now());
+    EXPECT_FALSE(OffersACertificate()) << "a handshake with an expired SVID";
+  }
+
+  // Restarts the control plane and waits until the proxy is ready again,
+  // within kHealWithin; reports how long that took.
+  void ExpectHealed() {
+    RestartControl();
+    const absl::Time returned = absl::Now();
+    ASSERT_TRUE(proxy_->WaitReady(kHealWithin)) << Ready() << mesh_.Logs();
+    const absl::Duration healed = absl::Now() - returned;
+    EXPECT_LT(healed, kHealWithin);
+    EXPECT_TRUE(OffersACertificate());
+    std::cout << "healed " << absl::FormatDuration(healed) << " after the control plane's return\n";
+    RecordProperty("healed_ms", static_cast<int>(absl::ToInt64Milliseconds(healed)));
+  }
+
   // On the same state directory and ports; returns when it is ready.
   void RestartControl() { ASSERT_OK(mesh_.StartControl(ControlFlags())); }
 
   std::string Ready() { return HttpGet(proxy_->admin_url() + "/ready").body; }
 
   void WaitUntilTheSvidHasExpired() {
-    ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Ready(), "the SVID has expired"); },
-                        absl::Seconds(20), absl::Milliseconds(100)))
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const std::string ready = Ready();
+          return absl::StrContains(ready, "the SVID has expired") ||
+                 absl::StrContains(ready, "no SVID loaded yet");
+        },
+        absl::Seconds(20), absl::Milliseconds(100)))
         << Ready() << mesh_.Logs();
   }
 
@@ -91,9 +142,7 @@ class ControlPlaneReattestationTest : public ::testing::Test {
   // The proxy is ready again within kHealWithin of the control plane's
   // return, with a valid SVID obtained by re-attestation.
   void ExpectHealsByReattestation() {
-    const absl::Time returned = absl::Now();
-    ASSERT_TRUE(proxy_->WaitReady(kHealWithin)) << Ready() << mesh_.Logs();
-    EXPECT_LT(absl::Now() - returned, kHealWithin);
+    ExpectHealed();
     const nlohmann::json certs = proxy_->Certs();
     EXPECT_EQ(certs["svid"]["spiffe_id"], kBackend) << certs.dump(2);
     EXPECT_TRUE(absl::StrContains(Audit(), "\"reason\":\"bootstrap_reattestation_token\""))
@@ -112,11 +161,9 @@ class ControlPlaneReattestationTest : public ::testing::Test {
   ProxyProcess* proxy_ = nullptr;
 };
 
-TEST_F(ControlPlaneReattestationTest, AnOutageLongerThanTheSvidHealsByItselfOnReturn) {
+TEST_F(ControlPlaneReattestationTest, AnOutageOfTwiceTheSvidsLifeHealsByItselfOnReturn) {
   StartProxy();
-  KillControl();
-  WaitUntilTheSvidHasExpired();
-  RestartControl();
+  OutageOfTwiceTheTtl();
   ExpectHealsByReattestation();
   EXPECT_TRUE(absl::StrContains(Audit(), "re-attestation token rt-")) << Audit();
   // Healed for good: it renews over mTLS again.
@@ -128,12 +175,8 @@ TEST_F(ControlPlaneReattestationTest, AnOutageLongerThanTheSvidHealsByItselfOnRe
 
 TEST_F(ControlPlaneReattestationTest, AProxyRestartedDuringTheOutageHealsByItselfOnReturn) {
   StartProxy();
-  KillControl();
-  RestartProxy();  // its SVID and key were in memory only
-  ASSERT_TRUE(
-      WaitFor([&] { return absl::StrContains(Ready(), "no SVID loaded yet"); }, absl::Seconds(10)))
-      << Ready();
-  RestartControl();
+  OutageOfTwiceTheTtl([&] { RestartProxy(); });  // its SVID and key were in memory only
+  EXPECT_TRUE(absl::StrContains(Ready(), "no SVID loaded yet")) << Ready();
   ExpectHealsByReattestation();
 }
 
@@ -182,15 +225,12 @@ TEST_F(ControlPlaneReattestationTest, AServiceAccountProxyHealsAfterAnOutageAndA
   config_.AddInbound("in", echo_->address());
   ASSERT_OK_AND_ASSIGN(proxy_, mesh_.StartReadyProxy("backend", config_));
 
-  KillControl();
-  WaitUntilTheSvidHasExpired();
-  RestartControl();
-  ASSERT_TRUE(proxy_->WaitReady(kHealWithin)) << Ready() << mesh_.Logs();
+  EXPECT_TRUE(OffersACertificate()) << "positive control";
+  OutageOfTwiceTheTtl();
+  ExpectHealed();
 
-  KillControl();
-  RestartProxy();
-  RestartControl();
-  ASSERT_TRUE(proxy_->WaitReady(kHealWithin)) << Ready() << mesh_.Logs();
+  OutageOfTwiceTheTtl([&] { RestartProxy(); });
+  ExpectHealed();
   EXPECT_EQ(proxy_->Certs()["svid"]["spiffe_id"], kBackend);
   EXPECT_TRUE(absl::StrContains(Audit(), "\"reason\":\"bootstrap_service_account\"")) << Audit();
   EXPECT_FALSE(absl::StrContains(Audit(), "reattestation")) << Audit();
