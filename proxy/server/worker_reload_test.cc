@@ -4,6 +4,7 @@
 // connection again once it is established.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <openssl/bio.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
@@ -147,10 +148,14 @@ TEST_F(WorkerReloadTest, AConnectionWhoseHandshakeSpansAReloadIsJudgedByTheNewPo
   bssl::UniquePtr<SSL_CTX> context = testing::ClientContext(pki_, &peer_leaf_);
   bssl::UniquePtr<SSL> tls(SSL_new(context.get()));
   tls::AttachHooks(tls.get(), &any_server_);
-  SSL_set_fd(tls.get(), peer.get());
-  // Our ClientHello goes out; once the proxy has answered, it has started
-  // the handshake under the policy of the moment and waits for our
-  // certificate.
+  // Our ClientHello goes out, but we read nothing yet (an empty memory BIO
+  // stands in for the socket's read side): once the proxy has answered, it
+  // has started the handshake under the policy of the moment and waits for
+  // our certificate. (Reading at once could finish a TLS 1.3 client's side
+  // before the reload.)
+  SetBlockingWithTimeout(peer.get());
+  BIO* socket_bio = BIO_new_socket(peer.get(), BIO_NOCLOSE);
+  SSL_set_bio(tls.get(), BIO_new(BIO_s_mem()), socket_bio);
   const int hello = SSL_connect(tls.get());
   ASSERT_EQ(SSL_get_error(tls.get(), hello), SSL_ERROR_WANT_READ);
   pollfd p{peer.get(), POLLIN, 0};
@@ -159,7 +164,8 @@ TEST_F(WorkerReloadTest, AConnectionWhoseHandshakeSpansAReloadIsJudgedByTheNewPo
   DenyEveryone();
   // The handshake completes (it judges us by the policy it started with),
   // and the proxy connects to the app.
-  SetBlockingWithTimeout(peer.get());
+  BIO_up_ref(socket_bio);
+  SSL_set0_rbio(tls.get(), socket_bio);
   ASSERT_EQ(SSL_connect(tls.get()), 1);
   net::UniqueFd app = AcceptApp();
   ASSERT_TRUE(app.valid());
