@@ -2,7 +2,7 @@
 //
 //   palisade-control serve --trust_domain=TD --state_dir=DIR [--listen=...] [--admin=...]
 //   palisade-control token create --spiffe_id=ID [--ttl=1h] [--single_use=true]
-//   palisade-control token revoke --id=jt-...      | token list
+//   palisade-control token revoke --id=jt-...|rt-... | token list
 //   palisade-control deregister --spiffe_id=ID     | register --spiffe_id=ID
 //   palisade-control rollover start                | rollover status
 //   palisade-control status
@@ -51,6 +51,9 @@ ABSL_FLAG(absl::Duration, hello_timeout, absl::Seconds(10),
           "serve: time a stream has to send Hello.");
 ABSL_FLAG(absl::Duration, csr_timeout, absl::Seconds(30),
           "serve: time a bootstrap stream has to send its CSR after Hello.");
+ABSL_FLAG(absl::Duration, reattestation_ttl, absl::Hours(720),
+          "serve: a re-attestation token expires this long after its last use or the last SVID "
+          "issued to its identity.");
 ABSL_FLAG(std::string, jwks_file, "", "serve: JWKS of the Kubernetes service-account issuer.");
 ABSL_FLAG(std::string, sa_issuer, "", "serve: required \"iss\" of service-account tokens.");
 ABSL_FLAG(std::string, sa_audience, "", "serve: required \"aud\" of service-account tokens.");
@@ -83,7 +86,8 @@ ABSL_FLAG(std::string, log_format, "text", "serve: text or json.");
 ABSL_FLAG(std::string, spiffe_id, "", "token create, deregister, register: the SPIFFE ID.");
 ABSL_FLAG(absl::Duration, ttl, absl::Hours(1), "token create: validity (0 = never expires).");
 ABSL_FLAG(bool, single_use, true, "token create: the token issues one SVID only.");
-ABSL_FLAG(std::string, id, "", "token revoke: the token id (jt-...) or the token itself.");
+ABSL_FLAG(std::string, id, "",
+          "token revoke: the token id (jt-... or rt-...) or the token itself.");
 
 namespace palisade::control {
 namespace {
@@ -95,7 +99,8 @@ constexpr char kUsage[] =
     "--sa_audience=A]\n"
     "      [--plugin_ca_cert=F --plugin_ca_key=F --plugin_root_bundle=F [--plugin_ca_chain=F]]\n"
     "  palisade-control token create --spiffe_id=ID [--ttl=1h] [--single_use=true]\n"
-    "  palisade-control token revoke --id=jt-...\n"
+    "  palisade-control token revoke --id=jt-...|rt-...   (a join token also revokes its "
+    "re-attestation tokens)\n"
     "  palisade-control token list\n"
     "  palisade-control deregister --spiffe_id=ID\n"
     "  palisade-control register --spiffe_id=ID\n"
@@ -187,6 +192,7 @@ int Serve() {
   options.clock_skew = absl::GetFlag(FLAGS_clock_skew);
   options.hello_timeout = absl::GetFlag(FLAGS_hello_timeout);
   options.csr_timeout = absl::GetFlag(FLAGS_csr_timeout);
+  options.reattestation_ttl = absl::GetFlag(FLAGS_reattestation_ttl);
   options.jwks_file = absl::GetFlag(FLAGS_jwks_file);
   options.sa_issuer = absl::GetFlag(FLAGS_sa_issuer);
   options.sa_audience = absl::GetFlag(FLAGS_sa_audience);
@@ -326,7 +332,7 @@ int Dispatch(const std::vector<std::string>& args) {
                 });
   }
   if (command == "token" && sub == "revoke" && args.size() == 2) {
-    if (absl::GetFlag(FLAGS_id).empty()) return UsageError("--id=jt-... is required");
+    if (absl::GetFlag(FLAGS_id).empty()) return UsageError("--id=jt-... or rt-... is required");
     return Call("POST", "/api/v1/tokens/revoke", {{"id", absl::GetFlag(FLAGS_id)}});
   }
   if (command == "token" && sub == "list" && args.size() == 2) {

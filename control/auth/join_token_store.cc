@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
@@ -13,11 +14,16 @@
 #include "control/auth/base64url.h"
 #include "control/auth/refusal.h"
 #include "control/state/state_files.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::control::auth {
 namespace {
 
-constexpr absl::string_view kPrefix = "pjt";
+constexpr absl::string_view kJoinPrefix = "pjt";
+constexpr absl::string_view kReattestationPrefix = "prt";
+// Renewals slide re-attestation tokens' expiry; tokens.json is rewritten only
+// when that moves an expiry by more than this (or a tenth of the lifetime).
+constexpr absl::Duration kSlideGranularity = absl::Hours(24);
 
 std::string Sha256Hex(absl::string_view data) {
   uint8_t digest[SHA256_DIGEST_LENGTH];
@@ -41,11 +47,23 @@ absl::Time FromUnix(int64_t s) {
   return s == 0 ? absl::InfiniteFuture() : absl::FromUnixSeconds(s);
 }
 
-absl::Status Unauthenticated(absl::string_view reason, absl::string_view detail) {
-  return Refusal(absl::StatusCode::kUnauthenticated, reason, absl::StrCat("join token: ", detail));
+absl::string_view SecretPrefix(TokenKind kind) {
+  return kind == TokenKind::kJoin ? kJoinPrefix : kReattestationPrefix;
+}
+
+// An UNAUTHENTICATED Refusal with reason "<kind>_token_<what>".
+absl::Status Unauthenticated(TokenKind kind, absl::string_view what, absl::string_view detail) {
+  const bool join = kind == TokenKind::kJoin;
+  return Refusal(absl::StatusCode::kUnauthenticated,
+                 absl::StrCat(join ? "join" : "reattestation", "_token_", what),
+                 absl::StrCat(join ? "join token: " : "re-attestation token: ", detail));
 }
 
 }  // namespace
+
+const char* TokenKindName(TokenKind kind) {
+  return kind == TokenKind::kJoin ? "join" : "reattestation";
+}
 
 absl::StatusOr<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::string& path) {
   std::unique_ptr<JoinTokenStore> store(new JoinTokenStore(path));
@@ -69,6 +87,11 @@ absl::StatusOr<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::
         return corrupt("a token entry lacks id, sha256 or spiffe_id");
       }
       JoinToken token;
+      const std::string kind = t.value("kind", std::string("join"));
+      if (kind != "join" && kind != "reattestation") {
+        return corrupt(absl::StrCat("a token entry has the unknown kind \"", kind, "\""));
+      }
+      token.kind = kind == "join" ? TokenKind::kJoin : TokenKind::kReattestation;
       token.id = t["id"].get<std::string>();
       token.sha256 = t["sha256"].get<std::string>();
       token.spiffe_id = t["spiffe_id"].get<std::string>();
@@ -77,6 +100,7 @@ absl::StatusOr<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::
       token.expires_at = FromUnix(t.value("expires_at", int64_t{0}));
       token.revoked = t.value("revoked", false);
       token.uses = t.value("uses", uint64_t{0});
+      token.parent_id = t.value("parent_id", std::string());
       store->tokens_[token.id] = token;
     }
   } catch (const nlohmann::json::exception& e) {
@@ -88,31 +112,39 @@ absl::StatusOr<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::
 absl::Status JoinTokenStore::Save() {
   nlohmann::json tokens = nlohmann::json::array();
   for (const auto& [id, t] : tokens_) {
-    tokens.push_back({{"id", t.id},
-                      {"sha256", t.sha256},
-                      {"spiffe_id", t.spiffe_id},
-                      {"single_use", t.single_use},
-                      {"created_at", absl::ToUnixSeconds(t.created_at)},
-                      {"expires_at", ToUnix(t.expires_at)},
-                      {"revoked", t.revoked},
-                      {"uses", t.uses}});
+    nlohmann::json entry = {{"kind", TokenKindName(t.kind)},
+                            {"id", t.id},
+                            {"sha256", t.sha256},
+                            {"spiffe_id", t.spiffe_id},
+                            {"single_use", t.single_use},
+                            {"created_at", absl::ToUnixSeconds(t.created_at)},
+                            {"expires_at", ToUnix(t.expires_at)},
+                            {"revoked", t.revoked},
+                            {"uses", t.uses}};
+    if (!t.parent_id.empty()) entry["parent_id"] = t.parent_id;
+    tokens.push_back(std::move(entry));
   }
   return state::WriteFileAtomically(path_, nlohmann::json{{"tokens", tokens}}.dump(1) + "\n", 0600);
 }
 
-absl::StatusOr<JoinTokenStore::Created> JoinTokenStore::Create(const identity::SpiffeId& id,
-                                                               absl::Duration ttl, bool single_use,
-                                                               absl::Time now) {
+absl::StatusOr<JoinTokenStore::Created> JoinTokenStore::Add(TokenKind kind,
+                                                            const identity::SpiffeId& id,
+                                                            absl::Duration ttl, bool single_use,
+                                                            const std::string& parent_id,
+                                                            absl::Time now) {
   if (ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("ttl must not be negative");
   Created created;
-  created.info.id = absl::StrCat("jt-", absl::BytesToHexString(RandomBytes(8)));
+  created.info.kind = kind;
+  created.info.id = absl::StrCat(kind == TokenKind::kJoin ? "jt-" : "rt-",
+                                 absl::BytesToHexString(RandomBytes(8)));
   created.token =
-      absl::StrCat(kPrefix, ".", created.info.id, ".", Base64UrlEncode(RandomBytes(32)));
+      absl::StrCat(SecretPrefix(kind), ".", created.info.id, ".", Base64UrlEncode(RandomBytes(32)));
   created.info.sha256 = Sha256Hex(created.token);
   created.info.spiffe_id = id.ToString();
   created.info.single_use = single_use;
   created.info.created_at = now;
   created.info.expires_at = ttl == absl::ZeroDuration() ? absl::InfiniteFuture() : now + ttl;
+  created.info.parent_id = parent_id;
   sync::MutexLock lock(&mu_);
   tokens_[created.info.id] = created.info;
   if (absl::Status s = Save(); !s.ok()) {
@@ -122,11 +154,26 @@ absl::StatusOr<JoinTokenStore::Created> JoinTokenStore::Create(const identity::S
   return created;
 }
 
-const JoinToken* JoinTokenStore::Find(absl::string_view token) const {
+absl::StatusOr<JoinTokenStore::Created> JoinTokenStore::Create(const identity::SpiffeId& id,
+                                                               absl::Duration ttl, bool single_use,
+                                                               absl::Time now) {
+  return Add(TokenKind::kJoin, id, ttl, single_use, "", now);
+}
+
+absl::StatusOr<JoinTokenStore::Created> JoinTokenStore::CreateReattestation(
+    const identity::SpiffeId& id, const std::string& parent_id, absl::Duration ttl,
+    absl::Time now) {
+  if (ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("a re-attestation token's lifetime must be positive");
+  }
+  return Add(TokenKind::kReattestation, id, ttl, /*single_use=*/false, parent_id, now);
+}
+
+const JoinToken* JoinTokenStore::Find(absl::string_view token, TokenKind kind) const {
   const std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
-  if (parts.size() != 3 || parts[0] != kPrefix) return nullptr;
+  if (parts.size() != 3 || parts[0] != SecretPrefix(kind)) return nullptr;
   auto it = tokens_.find(std::string(parts[1]));
-  if (it == tokens_.end()) return nullptr;
+  if (it == tokens_.end() || it->second.kind != kind) return nullptr;
   const std::string hash = Sha256Hex(token);
   if (hash.size() != it->second.sha256.size() ||
       CRYPTO_memcmp(hash.data(), it->second.sha256.data(), hash.size()) != 0) {
@@ -135,35 +182,44 @@ const JoinToken* JoinTokenStore::Find(absl::string_view token) const {
   return &it->second;
 }
 
+absl::Status JoinTokenStore::Unusable(const JoinToken& t, absl::Time now) {
+  if (t.revoked) return Unauthenticated(t.kind, "revoked", absl::StrCat(t.id, " was revoked"));
+  if (now >= t.expires_at) {
+    return Unauthenticated(t.kind, "expired", absl::StrCat(t.id, " has expired"));
+  }
+  if (t.single_use && t.uses > 0) {
+    return Unauthenticated(t.kind, "used",
+                           absl::StrCat(t.id, " is single-use and was already used"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<JoinToken> JoinTokenStore::Authenticate(absl::string_view token,
                                                        absl::Time now) const {
   sync::MutexLock lock(&mu_);
-  const JoinToken* t = Find(token);
-  if (t == nullptr) return Unauthenticated("join_token_unknown", "unknown token");
-  if (t->revoked) return Unauthenticated("join_token_revoked", absl::StrCat(t->id, " was revoked"));
-  if (now >= t->expires_at) {
-    return Unauthenticated("join_token_expired", absl::StrCat(t->id, " has expired"));
-  }
-  if (t->single_use && t->uses > 0) {
-    return Unauthenticated("join_token_used",
-                           absl::StrCat(t->id, " is single-use and was already used"));
-  }
+  const JoinToken* t = Find(token, TokenKind::kJoin);
+  if (t == nullptr) return Unauthenticated(TokenKind::kJoin, "unknown", "unknown token");
+  RETURN_IF_ERROR(Unusable(*t, now));
+  return *t;
+}
+
+absl::StatusOr<JoinToken> JoinTokenStore::AuthenticateReattestation(absl::string_view token,
+                                                                    absl::Time now) const {
+  sync::MutexLock lock(&mu_);
+  const JoinToken* t = Find(token, TokenKind::kReattestation);
+  if (t == nullptr) return Unauthenticated(TokenKind::kReattestation, "unknown", "unknown token");
+  RETURN_IF_ERROR(Unusable(*t, now));
   return *t;
 }
 
 absl::Status JoinTokenStore::Spend(const std::string& id, absl::Time now) {
   sync::MutexLock lock(&mu_);
   auto it = tokens_.find(id);
-  if (it == tokens_.end()) return Unauthenticated("join_token_unknown", "unknown token");
+  if (it == tokens_.end() || it->second.kind != TokenKind::kJoin) {
+    return Unauthenticated(TokenKind::kJoin, "unknown", "unknown token");
+  }
   JoinToken& t = it->second;
-  if (t.revoked) return Unauthenticated("join_token_revoked", absl::StrCat(id, " was revoked"));
-  if (now >= t.expires_at) {
-    return Unauthenticated("join_token_expired", absl::StrCat(id, " has expired"));
-  }
-  if (t.single_use && t.uses > 0) {
-    return Unauthenticated("join_token_used",
-                           absl::StrCat(id, " is single-use and was already used"));
-  }
+  RETURN_IF_ERROR(Unusable(t, now));
   ++t.uses;
   if (absl::Status s = Save(); !s.ok()) {
     --t.uses;
@@ -172,19 +228,77 @@ absl::Status JoinTokenStore::Spend(const std::string& id, absl::Time now) {
   return absl::OkStatus();
 }
 
+absl::Status JoinTokenStore::UseReattestation(const std::string& id, absl::Time now,
+                                              absl::Duration ttl) {
+  sync::MutexLock lock(&mu_);
+  auto it = tokens_.find(id);
+  if (it == tokens_.end() || it->second.kind != TokenKind::kReattestation) {
+    return Unauthenticated(TokenKind::kReattestation, "unknown", "unknown token");
+  }
+  JoinToken& t = it->second;
+  RETURN_IF_ERROR(Unusable(t, now));
+  const JoinToken before = t;
+  ++t.uses;
+  t.expires_at = std::max(t.expires_at, now + ttl);
+  if (absl::Status s = Save(); !s.ok()) {
+    t = before;
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JoinTokenStore::SlideReattestation(const std::string& spiffe_id, absl::Time now,
+                                                absl::Duration ttl) {
+  const absl::Duration granularity = std::min(kSlideGranularity, ttl / 10);
+  sync::MutexLock lock(&mu_);
+  std::map<std::string, absl::Time> before;  // by id, to undo a failed write
+  for (auto& [id, t] : tokens_) {
+    if (t.kind != TokenKind::kReattestation || t.spiffe_id != spiffe_id || t.revoked ||
+        now >= t.expires_at || now + ttl - t.expires_at <= granularity) {
+      continue;
+    }
+    before[id] = t.expires_at;
+    t.expires_at = now + ttl;
+  }
+  if (before.empty()) return absl::OkStatus();
+  absl::Status saved = Save();
+  if (!saved.ok()) {
+    for (const auto& [id, expires_at] : before) tokens_[id].expires_at = expires_at;
+  }
+  return saved;
+}
+
 absl::StatusOr<JoinToken> JoinTokenStore::Revoke(absl::string_view id_or_token) {
   sync::MutexLock lock(&mu_);
   JoinToken* t = nullptr;
   if (auto it = tokens_.find(std::string(id_or_token)); it != tokens_.end()) t = &it->second;
-  if (t == nullptr) t = const_cast<JoinToken*>(Find(id_or_token));
-  if (t == nullptr) return absl::NotFoundError("no such join token");
-  if (t->revoked) return *t;
-  t->revoked = true;
+  for (TokenKind kind : {TokenKind::kJoin, TokenKind::kReattestation}) {
+    if (t == nullptr) t = const_cast<JoinToken*>(Find(id_or_token, kind));
+  }
+  if (t == nullptr) return absl::NotFoundError("no such join or re-attestation token");
+  std::vector<JoinToken*> revoking;
+  if (!t->revoked) revoking.push_back(t);
+  if (t->kind == TokenKind::kJoin) {
+    for (auto& [id, child] : tokens_) {
+      if (child.parent_id == t->id && !child.revoked) revoking.push_back(&child);
+    }
+  }
+  if (revoking.empty()) return *t;
+  for (JoinToken* r : revoking) r->revoked = true;
   if (absl::Status s = Save(); !s.ok()) {
-    t->revoked = false;
+    for (JoinToken* r : revoking) r->revoked = false;
     return s;
   }
   return *t;
+}
+
+std::vector<std::string> JoinTokenStore::DescendantsOf(const std::string& id) const {
+  sync::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [child_id, child] : tokens_) {
+    if (child.parent_id == id) out.push_back(child_id);
+  }
+  return out;
 }
 
 bool JoinTokenStore::IsRevoked(const std::string& id) const {

@@ -1,5 +1,8 @@
 // Join tokens: bootstrap credentials for hosts without Kubernetes, each made
-// for one SPIFFE ID, optionally single-use and expiring, revocable. Only a
+// for one SPIFFE ID, optionally single-use and expiring, revocable; and the
+// re-attestation tokens issued with a join token's SVID, which let that proxy
+// obtain an SVID again after it lost its own (multi-use, expiring long after
+// their last use, revoked with the join token they descend from). Only a
 // SHA-256 of each token is kept, in <state_dir>/tokens.json (0600).
 #ifndef PALISADE_CONTROL_AUTH_JOIN_TOKEN_STORE_H_
 #define PALISADE_CONTROL_AUTH_JOIN_TOKEN_STORE_H_
@@ -20,15 +23,24 @@
 
 namespace palisade::control::auth {
 
+enum class TokenKind { kJoin, kReattestation };
+
+// "join" or "reattestation", as in tokens.json and the admin API.
+const char* TokenKindName(TokenKind kind);
+
 struct JoinToken {
-  std::string id;      // public handle: "jt-" + 16 hex digits; printed, revoked by
+  TokenKind kind = TokenKind::kJoin;
+  // Public handle, printed and revoked by: "jt-" (join) or "rt-"
+  // (re-attestation) + 16 hex digits.
+  std::string id;
   std::string sha256;  // of the whole token, lowercase hex
   std::string spiffe_id;
-  bool single_use = true;
+  bool single_use = true;  // re-attestation tokens: false
   absl::Time created_at;
   absl::Time expires_at = absl::InfiniteFuture();
   bool revoked = false;
-  uint64_t uses = 0;  // SVIDs issued with it
+  uint64_t uses = 0;      // SVIDs issued with it
+  std::string parent_id;  // re-attestation tokens: the join token it descends from
 };
 
 // Thread-safe. Every change is written to disk before it returns.
@@ -51,15 +63,50 @@ class JoinTokenStore {
   // Records an SVID issued with token `id`, atomically with the single-use
   // check: the second spend of a single-use token is join_token_used.
   absl::Status Spend(const std::string& id, absl::Time now);
-  // By id or by the token itself. NotFound if unknown.
+
+  // Re-attestation tokens. `ttl` is the sliding lifetime (--reattestation_ttl):
+  // a token expires `ttl` after its last use or after the last SVID issued to
+  // its identity, whichever is later.
+  //
+  // A new one for `id`, descending from join token `parent_id`: the secret
+  // is "prt.<rt-id>.<43 base64url chars>".
+  absl::StatusOr<Created> CreateReattestation(const identity::SpiffeId& id,
+                                              const std::string& parent_id, absl::Duration ttl,
+                                              absl::Time now);
+  // The token's record, or an UNAUTHENTICATED Refusal:
+  // reattestation_token_unknown, reattestation_token_expired,
+  // reattestation_token_revoked. A join token is unknown here, and a
+  // re-attestation token is unknown to Authenticate.
+  absl::StatusOr<JoinToken> AuthenticateReattestation(absl::string_view token,
+                                                      absl::Time now) const;
+  // Records an SVID issued with re-attestation token `id` (refused as
+  // AuthenticateReattestation refuses if it was revoked or expired since) and
+  // slides its expiry.
+  absl::Status UseReattestation(const std::string& id, absl::Time now, absl::Duration ttl);
+  // An SVID was issued to `spiffe_id`: slides the expiry of its live
+  // re-attestation tokens to now + ttl. tokens.json is rewritten only when
+  // that moves an expiry by more than a day (or ttl/10, if shorter), so
+  // renewals do not rewrite it every time.
+  absl::Status SlideReattestation(const std::string& spiffe_id, absl::Time now, absl::Duration ttl);
+
+  // By id or by the token itself, of either kind. Revoking a join token also
+  // revokes the re-attestation tokens descending from it. NotFound if unknown.
   absl::StatusOr<JoinToken> Revoke(absl::string_view id_or_token);
+  // The ids of the re-attestation tokens descending from join token `id`.
+  std::vector<std::string> DescendantsOf(const std::string& id) const;
   bool IsRevoked(const std::string& id) const;
   std::vector<JoinToken> List() const;
 
  private:
   explicit JoinTokenStore(std::string path) : path_(std::move(path)) {}
   absl::Status Save() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const JoinToken* Find(absl::string_view token) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Created> Add(TokenKind kind, const identity::SpiffeId& id, absl::Duration ttl,
+                              bool single_use, const std::string& parent_id, absl::Time now);
+  // The record of `token` if it is of `kind` and its hash matches.
+  const JoinToken* Find(absl::string_view token, TokenKind kind) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why `t` cannot issue an SVID now, or OK.
+  static absl::Status Unusable(const JoinToken& t, absl::Time now);
 
   const std::string path_;
   mutable sync::Mutex mu_;

@@ -48,6 +48,9 @@ absl::Status ControlServer::Open() {
   }
   if (o.state_dir.empty()) return FlagError("state_dir", "is required");
   if (o.svid_ttl < absl::Seconds(2)) return FlagError("svid_ttl", "must be at least 2s");
+  if (o.reattestation_ttl <= absl::ZeroDuration()) {
+    return FlagError("reattestation_ttl", "must be more than zero");
+  }
   absl::StatusOr<net::SocketAddress> listen = net::SocketAddress::Parse(o.listen);
   if (!listen.ok()) return FlagError("listen", listen.status().message());
   absl::StatusOr<net::SocketAddress> admin = net::SocketAddress::Parse(o.admin);
@@ -129,6 +132,7 @@ absl::Status ControlServer::Open() {
   service_options.backdate = o.clock_skew;
   service_options.hello_timeout = o.hello_timeout;
   service_options.csr_timeout = o.csr_timeout;
+  service_options.reattestation_ttl = o.reattestation_ttl;
   service_ = std::make_unique<service::IdentityService>(
       service_options,
       service::IdentityServiceDeps{ca_.get(), tokens_.get(), service_accounts_.get(),
@@ -470,26 +474,40 @@ absl::StatusOr<nlohmann::json> ControlServer::CreateJoinToken(const std::string&
 nlohmann::json ControlServer::ListJoinTokens() {
   nlohmann::json out = nlohmann::json::array();
   for (const auth::JoinToken& t : tokens_->List()) {
-    out.push_back({{"id", t.id},
-                   {"spiffe_id", t.spiffe_id},
-                   {"single_use", t.single_use},
-                   {"created_at", Rfc3339(t.created_at)},
-                   {"expires_at", Rfc3339(t.expires_at)},
-                   {"revoked", t.revoked},
-                   {"uses", t.uses}});
+    nlohmann::json entry = {{"id", t.id},
+                            {"kind", auth::TokenKindName(t.kind)},
+                            {"spiffe_id", t.spiffe_id},
+                            {"single_use", t.single_use},
+                            {"created_at", Rfc3339(t.created_at)},
+                            {"expires_at", Rfc3339(t.expires_at)},
+                            {"revoked", t.revoked},
+                            {"uses", t.uses}};
+    if (!t.parent_id.empty()) entry["parent_id"] = t.parent_id;
+    out.push_back(std::move(entry));
   }
   return out;
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::RevokeJoinToken(const std::string& id) {
   ASSIGN_OR_RETURN(auth::JoinToken token, tokens_->Revoke(id));
-  const size_t closed = service_->CloseStreamsOfToken(token.id, "token_revoked");
-  log::LogEvent(log::Level::kInfo, "control", "join token revoked",
-                {{"id", token.id}, {"streams_closed", closed}});
-  return nlohmann::json{{"id", token.id},
-                        {"spiffe_id", token.spiffe_id},
-                        {"revoked", true},
-                        {"streams_closed", closed}};
+  // A join token's re-attestation tokens were revoked with it.
+  const std::vector<std::string> descendants = tokens_->DescendantsOf(token.id);
+  size_t closed = service_->CloseStreamsOfToken(token.id, "token_revoked");
+  for (const std::string& d : descendants)
+    closed += service_->CloseStreamsOfToken(d, "token_revoked");
+  log::LogEvent(
+      log::Level::kInfo, "control",
+      token.kind == auth::TokenKind::kJoin ? "join token revoked" : "re-attestation token revoked",
+      {{"id", token.id},
+       {"reattestation_tokens_revoked", descendants.size()},
+       {"streams_closed", closed}});
+  nlohmann::json answer = {{"id", token.id},
+                           {"kind", auth::TokenKindName(token.kind)},
+                           {"spiffe_id", token.spiffe_id},
+                           {"revoked", true},
+                           {"streams_closed", closed}};
+  if (!descendants.empty()) answer["reattestation_tokens_revoked"] = descendants;
+  return answer;
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::Deregister(const std::string& spiffe_id) {

@@ -41,6 +41,9 @@ struct ControlServerOptions {
   absl::Duration clock_skew = absl::Seconds(30);
   absl::Duration hello_timeout = absl::Seconds(10);
   absl::Duration csr_timeout = absl::Seconds(30);
+  // Re-attestation tokens expire this long after their last use or the last
+  // SVID issued to their identity.
+  absl::Duration reattestation_ttl = absl::Hours(720);
   // Service-account tokens; all three or none.
   std::string jwks_file;
   std::string sa_issuer;

@@ -10,6 +10,7 @@
 #include "identity/certificate.h"
 #include "identity/csr.h"
 #include "identity/signer.h"
+#include "runtime/log/logging.h"
 
 namespace palisade::control::service {
 namespace {
@@ -29,6 +30,11 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t nanos = absl::ToUnixNanos(t);
   out->set_seconds(nanos / 1'000'000'000);
   out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
+// What an operator calls the token with this id.
+absl::string_view TokenNoun(absl::string_view token_id) {
+  return absl::StartsWith(token_id, "rt-") ? "re-attestation token" : "join token";
 }
 
 std::string ProxyName(const StreamInfo& info) {
@@ -186,27 +192,31 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
     info.leaf_serial = info.peer->serial;
     info.leaf_root_fingerprint = info.peer->root_fingerprint;
     info.leaf_not_after = info.peer->not_after;
-    constexpr absl::string_view kTokenLineage = "join_token:";
-    if (absl::StartsWith(info.lineage, kTokenLineage)) {
-      info.token_id = info.lineage.substr(kTokenLineage.size());
+    for (absl::string_view kind : {"join_token:", "reattestation_token:"}) {
+      if (!absl::StartsWith(info.lineage, kind)) continue;
+      info.token_id = info.lineage.substr(kind.size());
       if (deps_.tokens->IsRevoked(info.token_id)) {
         return Refuse(
             info, id->ToString(),
             auth::Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
-                          absl::StrCat("the join token ", info.token_id,
+                          absl::StrCat("the ", TokenNoun(info.token_id), " ", info.token_id,
                                        " this identity was bootstrapped with is revoked")));
       }
     }
-  } else if (hello.credential_case() == v1::Hello::kJoinToken) {
-    info.credential = "join_token";
-    absl::StatusOr<auth::JoinToken> token = deps_.tokens->Authenticate(hello.join_token(), now);
+  } else if (hello.credential_case() == v1::Hello::kJoinToken ||
+             hello.credential_case() == v1::Hello::kReattestationToken) {
+    const bool join = hello.credential_case() == v1::Hello::kJoinToken;
+    info.credential = join ? "join_token" : "reattestation_token";
+    absl::StatusOr<auth::JoinToken> token =
+        join ? deps_.tokens->Authenticate(hello.join_token(), now)
+             : deps_.tokens->AuthenticateReattestation(hello.reattestation_token(), now);
     if (!token.ok()) return Refuse(info, "", token.status());
     absl::StatusOr<identity::SpiffeId> parsed = identity::SpiffeId::Parse(token->spiffe_id);
     if (!parsed.ok()) return Refuse(info, "", absl::InternalError("stored SPIFFE ID is invalid"));
     id = *parsed;
     info.bootstrap = true;
     info.token_id = token->id;
-    info.lineage = absl::StrCat("join_token:", token->id);
+    info.lineage = absl::StrCat(info.credential, ":", token->id);
   } else if (hello.credential_case() == v1::Hello::kServiceAccountToken) {
     info.credential = "service_account";
     if (deps_.service_accounts == nullptr) {
@@ -224,7 +234,8 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
   } else {
     return Refuse(info, "",
                   auth::Refusal(absl::StatusCode::kUnauthenticated, "no_credential",
-                                "no client SVID, join token or service-account token"));
+                                "no client SVID, join token, re-attestation token or "
+                                "service-account token"));
   }
   if (!id->IsMemberOf(options_.trust_domain)) {
     return Refuse(info, id->ToString(),
@@ -274,9 +285,10 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
                                 absl::StrCat(id, " is de-registered")));
   }
   if (!info.token_id.empty() && deps_.tokens->IsRevoked(info.token_id)) {
-    return Refuse(info, id,
-                  auth::Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
-                                absl::StrCat("join token ", info.token_id, " is revoked")));
+    return Refuse(
+        info, id,
+        auth::Refusal(absl::StatusCode::kPermissionDenied, "token_revoked",
+                      absl::StrCat(TokenNoun(info.token_id), " ", info.token_id, " is revoked")));
   }
   absl::StatusOr<identity::CheckedCsr> csr = identity::ParseAndCheckCsr(request.csr_der());
   if (!csr.ok()) {
@@ -302,12 +314,15 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
         auth::Refusal(absl::StatusCode::kInternal, "issuance_failed", svid.status().message()));
   }
   // Spent only once the SVID exists, and atomically: of two streams racing
-  // with one single-use token, one gets it.
+  // with one single-use token, one gets it. A re-attestation token is
+  // checked again the same way (revoked meanwhile?) and its expiry slides.
+  absl::Status spent = absl::OkStatus();
   if (info.credential == "join_token") {
-    if (absl::Status spent = deps_.tokens->Spend(info.token_id, now); !spent.ok()) {
-      return Refuse(info, id, spent);
-    }
+    spent = deps_.tokens->Spend(info.token_id, now);
+  } else if (info.credential == "reattestation_token") {
+    spent = deps_.tokens->UseReattestation(info.token_id, now, options_.reattestation_ttl);
   }
+  if (!spent.ok()) return Refuse(info, id, spent);
   IssuedCertificate record;
   record.serial = identity::SerialHex(svid->leaf.get());
   record.spiffe_id = id;
@@ -329,6 +344,28 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
   }
   SetTimestamp(RenewAfter(now, record.not_after), update->mutable_renew_after());
   *update->mutable_bundle() = BundleMessage();
+  std::string detail;
+  if (info.credential == "join_token") {
+    // Outlives the spent join token: the proxy obtains an SVID with it again
+    // whenever it has lost its own (an outage longer than the SVID, a restart).
+    absl::StatusOr<auth::JoinTokenStore::Created> reattestation = deps_.tokens->CreateReattestation(
+        *info.spiffe_id, info.token_id, options_.reattestation_ttl, now);
+    if (reattestation.ok()) {
+      update->set_reattestation_token(reattestation->token);
+      detail = absl::StrCat("re-attestation token ", reattestation->info.id, " issued");
+    } else {
+      log::LogEvent(log::Level::kError, "control",
+                    "cannot issue a re-attestation token; the SVID goes without one",
+                    {{"spiffe_id", id}, {"error", std::string(reattestation.status().message())}});
+    }
+  } else if (info.credential == "reattestation_token") {
+    detail = info.lineage;
+  }
+  if (absl::Status s = deps_.tokens->SlideReattestation(id, now, options_.reattestation_ttl);
+      !s.ok()) {
+    log::LogEvent(log::Level::kWarn, "control", "cannot extend re-attestation tokens",
+                  {{"spiffe_id", id}, {"error", std::string(s.message())}});
+  }
   stream.Update([&record](StreamInfo& i) {
     ++i.svids_issued;
     i.leaf_serial = record.serial;
@@ -345,6 +382,7 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
   event.instance = info.instance;
   event.result = "OK";
   event.reason = info.bootstrap ? absl::StrCat("bootstrap_", info.credential) : "renewal";
+  event.detail = detail;
   event.peer = info.credential;
   deps_.audit->Record(event);
   if (deps_.metrics != nullptr) {
@@ -425,9 +463,10 @@ size_t IdentityService::CloseStreamsOfToken(const std::string& token_id,
   for (const auto& stream : Snapshot()) {
     const StreamInfo info = stream->info();
     if (info.token_id != token_id || stream->ending()) continue;
-    if (stream->End(Refuse(info, "",
-                           auth::Refusal(absl::StatusCode::kPermissionDenied, reason,
-                                         absl::StrCat("join token ", token_id, " was revoked"))))) {
+    if (stream->End(Refuse(
+            info, "",
+            auth::Refusal(absl::StatusCode::kPermissionDenied, reason,
+                          absl::StrCat(TokenNoun(token_id), " ", token_id, " was revoked"))))) {
       ++closed;
     }
   }

@@ -1,7 +1,9 @@
 // IdentityService.Watch: authenticates each proxy (its SVID over mTLS, a join
-// token, or a Kubernetes service-account token), answers Hello with the trust
-// bundle and each CSR with an SVID, pushes bundle changes and re-key requests,
-// and audits every issuance and refusal. See control/README.md.
+// token, a re-attestation token, or a Kubernetes service-account token),
+// answers Hello with the trust bundle and each CSR with an SVID (with a
+// re-attestation token when a join token bootstrapped it), pushes bundle
+// changes and re-key requests, and audits every issuance and refusal. See
+// control/README.md.
 #ifndef PALISADE_CONTROL_SERVICE_IDENTITY_SERVICE_H_
 #define PALISADE_CONTROL_SERVICE_IDENTITY_SERVICE_H_
 
@@ -36,6 +38,9 @@ struct IdentityServiceOptions {
   absl::Duration backdate = absl::Seconds(30);
   absl::Duration hello_timeout = absl::Seconds(10);
   absl::Duration csr_timeout = absl::Seconds(30);  // bootstrap streams
+  // Re-attestation tokens expire this long after their last use or after the
+  // last SVID issued to their identity (--reattestation_ttl).
+  absl::Duration reattestation_ttl = absl::Hours(720);
   size_t max_message_bytes = 64 * 1024;
   double renew_spread = 0.1;  // renew_after = half the lifetime, +/- this fraction
   std::function<absl::Time()> clock = [] { return absl::Now(); };
@@ -67,7 +72,8 @@ class IdentityService final : public v1::IdentityService::CallbackService, publi
   void RequestRekey(const std::string& reason);
   // Ends the streams of `spiffe_id` (de-registration) with PERMISSION_DENIED.
   size_t CloseStreamsOf(const std::string& spiffe_id, const std::string& reason);
-  // Ends the streams whose identity descends from join token `token_id`.
+  // Ends the streams whose identity descends from join or re-attestation
+  // token `token_id`.
   size_t CloseStreamsOfToken(const std::string& token_id, const std::string& reason);
   // Ends streams past their Hello or CSR deadline.
   void CheckDeadlines();

@@ -36,6 +36,7 @@ void AccessLog::OnClosed(const forward::ListenerContext& listener,
                                     {"duration_ms", absl::ToInt64Milliseconds(s.duration)},
                                     {"close_reason", s.close_reason}};
   if (!s.detail.empty()) fields.emplace_back("detail", s.detail);
+  if (s.reset) fields.emplace_back("reset", true);
   log::LogEvent(log::Level::kInfo, "access", "connection", absl::MakeConstSpan(fields));
 }
 

@@ -57,6 +57,10 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
     DefaultDuration(cp, &Cp::has_initial_backoff, &Cp::mutable_initial_backoff,
                     kDefaultInitialBackoff);
     DefaultDuration(cp, &Cp::has_max_backoff, &Cp::mutable_max_backoff, kDefaultMaxBackoff);
+    if (cp->reattestation_token_file().empty() && cp->has_join_token_file() &&
+        !cp->join_token_file().empty()) {
+      cp->set_reattestation_token_file(cp->join_token_file() + kReattestationTokenSuffix);
+    }
   }
 
   v1::AdminConfig* admin = config->mutable_admin();
@@ -91,7 +95,9 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
 
   using Reauth = v1::ReauthenticationConfig;
   Reauth* reauth = config->mutable_reauthentication();
-  if (!reauth->has_on_peer_expiry()) reauth->set_on_peer_expiry(kDefaultReauthenticate);
+  if (!reauth->has_on_peer_expiry()) {
+    reauth->set_on_peer_expiry(kDefaultReauthenticateOnPeerExpiry);
+  }
   if (!reauth->has_on_root_removed()) reauth->set_on_root_removed(kDefaultReauthenticate);
   if (!reauth->has_on_policy_change()) reauth->set_on_policy_change(kDefaultReauthenticate);
   DefaultDuration(reauth, &Reauth::has_grace_period, &Reauth::mutable_grace_period,

@@ -28,10 +28,15 @@ inline constexpr char kDefaultLogFormat[] = "text";
 inline constexpr bool kDefaultAccessLog = true;
 inline constexpr uint32_t kDefaultMaxPeerIdentities = 1000;
 inline constexpr bool kDefaultReauthenticate = true;
+// A peer's certificate running out is routine rotation, not a loss of trust:
+// the peer has renewed, and its live connections are left alone.
+inline constexpr bool kDefaultReauthenticateOnPeerExpiry = false;
 inline constexpr absl::Duration kDefaultGracePeriod = absl::Seconds(10);
 inline constexpr double kDefaultRenewFraction = 0.5;
 inline constexpr absl::Duration kDefaultInitialBackoff = absl::Seconds(1);
 inline constexpr absl::Duration kDefaultMaxBackoff = absl::Seconds(30);
+// reattestation_token_file defaults to join_token_file + this.
+inline constexpr char kReattestationTokenSuffix[] = ".reattest";
 
 // Fills every field left unset (or zero, where the schema says zero means the
 // default) with its documented default. `workers: 0` becomes

@@ -38,6 +38,7 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
   EXPECT_EQ(cp.renew_fraction(), 0.5);
   EXPECT_EQ(Millis(cp.initial_backoff()), 1000);
   EXPECT_EQ(Millis(cp.max_backoff()), 30000);
+  EXPECT_EQ(cp.reattestation_token_file(), "");  // no join token file to put it beside
   EXPECT_EQ(config.admin().address(), "127.0.0.1:15000");
   EXPECT_FALSE(config.admin().allow_non_loopback());
   EXPECT_EQ(config.runtime().workers(), 8u);
@@ -56,7 +57,9 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
   const v1::ReauthenticationConfig& reauth = config.reauthentication();
   ASSERT_TRUE(reauth.has_on_peer_expiry() && reauth.has_on_root_removed() &&
               reauth.has_on_policy_change());
-  EXPECT_TRUE(reauth.on_peer_expiry() && reauth.on_root_removed() && reauth.on_policy_change());
+  // Loss of trust closes connections; routine expiry of a rotated certificate does not.
+  EXPECT_FALSE(reauth.on_peer_expiry());
+  EXPECT_TRUE(reauth.on_root_removed() && reauth.on_policy_change());
   EXPECT_EQ(Millis(reauth.grace_period()), 10000);
 }
 
@@ -82,9 +85,20 @@ TEST(ConfigDefaultsTest, KeepsEveryValueTheOperatorSet) {
   EXPECT_EQ(config.tls().min_version(), "1.3");
   EXPECT_FALSE(config.logging().access_log());
   EXPECT_FALSE(config.reauthentication().on_root_removed());
-  EXPECT_TRUE(config.reauthentication().on_peer_expiry());
+  EXPECT_FALSE(config.reauthentication().on_peer_expiry());  // the default, unset
   EXPECT_EQ(config.admin().address(), "127.0.0.1:9");
   EXPECT_EQ(Millis(config.runtime().drain_timeout()), 0);
+}
+
+TEST(ConfigDefaultsTest, KeepsTheReattestationTokenBesideTheJoinTokenUnlessTold) {
+  ProxyConfig config = TwoListeners();
+  config.mutable_identity()->mutable_control_plane()->set_join_token_file("/etc/palisade/token");
+  ApplyDefaults(2, &config);
+  EXPECT_EQ(config.identity().control_plane().reattestation_token_file(),
+            "/etc/palisade/token.reattest");
+  config.mutable_identity()->mutable_control_plane()->set_reattestation_token_file("/var/lib/x");
+  ApplyDefaults(2, &config);
+  EXPECT_EQ(config.identity().control_plane().reattestation_token_file(), "/var/lib/x");
 }
 
 TEST(ConfigDefaultsTest, ResolvesWorkersToAtLeastOne) {

@@ -45,6 +45,7 @@ void ResolveFileNames(const std::string& base, ProxyConfig* config) {
     if (cp->has_service_account_token_file()) {
       Resolve(base, cp->mutable_service_account_token_file());
     }
+    Resolve(base, cp->mutable_reattestation_token_file());
   }
 }
 

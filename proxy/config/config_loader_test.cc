@@ -4,12 +4,16 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "tests/util/status_matchers.h"
 
 namespace palisade::config {
@@ -134,7 +138,8 @@ outbound:
   EXPECT_EQ(config.logging().format(), "text");
   EXPECT_TRUE(config.logging().access_log());
   EXPECT_EQ(config.metrics().max_peer_identities(), 1000u);
-  EXPECT_TRUE(config.reauthentication().on_peer_expiry());
+  EXPECT_TRUE(config.reauthentication().has_on_peer_expiry());
+  EXPECT_FALSE(config.reauthentication().on_peer_expiry());  // rotation is not a loss of trust
   EXPECT_TRUE(config.reauthentication().on_root_removed());
   EXPECT_TRUE(config.reauthentication().on_policy_change());
   EXPECT_EQ(Millis(config.reauthentication().grace_period()), 10000);
@@ -164,6 +169,21 @@ outbound:
   ASSERT_OK_AND_ASSIGN(ProxyConfig config, LoadProxyConfigFile(path));
   EXPECT_EQ(config.identity().control_plane().bootstrap_bundle_file(), bundle);
   EXPECT_EQ(config.identity().control_plane().join_token_file(), dir + "/rel_token");
+  // The default sits beside it; a relative one is resolved like the others.
+  EXPECT_EQ(config.identity().control_plane().reattestation_token_file(),
+            dir + "/rel_token.reattest");
+  std::string yaml;
+  {
+    std::ifstream in(path);
+    yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string explicit_path =
+      Write("rel.yaml", absl::StrReplaceAll(yaml, {{"    join_token_file: rel_token\n",
+                                                    "    join_token_file: rel_token\n"
+                                                    "    reattestation_token_file: kept/rt\n"}}));
+  ASSERT_TRUE(::mkdir((dir + "/kept").c_str(), 0700) == 0 || errno == EEXIST);
+  ASSERT_OK_AND_ASSIGN(config, LoadProxyConfigFile(explicit_path));
+  EXPECT_EQ(config.identity().control_plane().reattestation_token_file(), dir + "/kept/rt");
 }
 
 TEST(ConfigLoaderTest, NamesTheOsErrorWhenTheFileCannotBeRead) {

@@ -172,6 +172,16 @@ class Validator {
               "obtains the first certificate");
         break;
     }
+    // Checked where it will be (the default beside the join token file).
+    const std::string reattestation = !cp.reattestation_token_file().empty()
+                                          ? cp.reattestation_token_file()
+                                      : cp.has_join_token_file() && !cp.join_token_file().empty()
+                                          ? cp.join_token_file() + kReattestationTokenSuffix
+                                          : "";
+    if (!reattestation.empty()) {
+      Check(Join(path, "reattestation_token_file"),
+            CheckConfigFile(reattestation, FileKind::kWrittenByProxy));
+    }
     if (cp.renew_fraction() != 0 && !(cp.renew_fraction() > 0 && cp.renew_fraction() < 1)) {
       Error(Join(path, "renew_fraction"),
             absl::StrCat(cp.renew_fraction(), " must be more than 0 and less than 1"));

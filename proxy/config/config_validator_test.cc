@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -488,6 +489,22 @@ TEST_F(ConfigValidatorTest, ChecksTheControlPlaneAddressAndTokenFile) {
               ElementsAre(HasSubstr("identity.control_plane.address: \"palisade control:15012\""),
                           HasSubstr("identity.control_plane.service_account_token_file: \"" + dir_ +
                                     "/empty_token\" is empty")));
+}
+
+TEST_F(ConfigValidatorTest, ChecksWhereTheReattestationTokenWillBeKept) {
+  ProxyConfig config = ControlPlaneConfig();
+  v1::ControlPlaneIdentitySource* cp = config.mutable_identity()->mutable_control_plane();
+  EXPECT_THAT(Problems(config), IsEmpty());  // beside the join token, not there yet
+  cp->set_reattestation_token_file(dir_ + "/missing/token.reattest");
+  EXPECT_THAT(Problems(config),
+              ElementsAre(HasSubstr("identity.control_plane.reattestation_token_file: \"" + dir_ +
+                                    "/missing/token.reattest\" cannot be written")));
+  // The default is checked too: here it would be a directory.
+  cp->clear_reattestation_token_file();
+  ASSERT_EQ(::mkdir((token_ + ".reattest").c_str(), 0700), 0);
+  EXPECT_THAT(Problems(config),
+              ElementsAre(HasSubstr("identity.control_plane.reattestation_token_file: \"" + token_ +
+                                    ".reattest\": is a directory")));
 }
 
 TEST_F(ConfigValidatorTest, ReportsEveryProblemInOneStatus) {

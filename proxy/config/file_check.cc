@@ -1,5 +1,7 @@
 #include "proxy/config/file_check.h"
 
+#include <sys/stat.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -17,6 +19,21 @@ std::string Quote(absl::string_view text) {
 }  // namespace
 
 absl::Status CheckConfigFile(const std::string& file, FileKind kind) {
+  if (kind == FileKind::kWrittenByProxy) {
+    if (const absl::Status read = files::ReadSmallFile(file, "").status();
+        !absl::IsNotFound(read)) {
+      return read;
+    }
+    const size_t slash = file.rfind('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : file.substr(0, slash == 0 ? 1 : slash);
+    struct stat info;
+    if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Quote(file), " cannot be written: its directory ", Quote(dir), " does not exist"));
+    }
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(const std::string contents, files::ReadSmallFile(file, ""));
   if (kind == FileKind::kToken) {
     if (!absl::StripAsciiWhitespace(contents).empty()) return absl::OkStatus();

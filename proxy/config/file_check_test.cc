@@ -54,6 +54,19 @@ TEST_F(FileCheckTest, NamesTheOsErrorForAnUnreadableFile) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("Permission denied")));
 }
 
+TEST_F(FileCheckTest, AFileTheProxyWritesMayBeAbsentOrEmptyButItsDirectoryMustExist) {
+  const std::string token = Write("token", "abc\n");
+  EXPECT_THAT(CheckConfigFile(token, FileKind::kWrittenByProxy), IsOk());
+  EXPECT_THAT(CheckConfigFile(Write("blank", ""), FileKind::kWrittenByProxy), IsOk());
+  EXPECT_THAT(CheckConfigFile(token + ".not-yet", FileKind::kWrittenByProxy), IsOk());
+  EXPECT_THAT(CheckConfigFile("/nonexistent/token.reattest", FileKind::kWrittenByProxy),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "\"/nonexistent/token.reattest\" cannot be written: its directory "
+                       "\"/nonexistent\" does not exist"));
+  EXPECT_THAT(CheckConfigFile("/", FileKind::kWrittenByProxy),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is a directory")));
+}
+
 TEST_F(FileCheckTest, RefusesADirectory) {
   EXPECT_THAT(CheckConfigFile("/", FileKind::kCertificates),
               StatusIs(absl::StatusCode::kInvalidArgument, "\"/\": is a directory, not a file"));

@@ -167,7 +167,14 @@ void Connection::OnHandshakeResult(const tls::HandshakeResult& result) {
   outcome.resumed = result.resumed;
   outcome.duration = result.duration;
   host_->observer()->OnHandshake(*listener_, outcome);
-  OnHandshakeDone();
+  OnHandshakeDone(result.resumed);
+}
+
+void Connection::DropUpstream() {
+  up_watch_.reset();
+  handshaker_.reset();
+  if (tls_side_ == net::Side::kUpstream) tls_ = nullptr;
+  upstream_.reset();
 }
 
 void Connection::FailHandshake(const std::string& reason, const std::string& detail) {
@@ -193,14 +200,28 @@ void Connection::StartPump() {
   options.high_water_bytes = listener_->high_water_bytes;
   pump_ = std::make_unique<net::Pump>(
       host_->loop(), downstream_.get(), upstream_.get(), options,
-      net::Pump::Callbacks{
-          [this] { Close(phase_ == Phase::kClosing ? closing_reason_ : "done"); },
-          [this](net::Side side, const std::string& reason) {
-            Close(
-                absl::StrCat(side == net::Side::kDownstream ? "downstream_" : "upstream_", reason));
-          }});
+      net::Pump::Callbacks{[this] {
+                             pump_done_ = true;
+                             Close(phase_ == Phase::kClosing ? closing_reason_ : "done");
+                           },
+                           [this](net::Side side, const std::string& reason) {
+                             const std::string where = absl::StrCat(
+                                 side == net::Side::kDownstream ? "downstream_" : "upstream_",
+                                 reason);
+                             if (phase_ == Phase::kClosing) {
+                               // Still the close it was (policy_changed, drained...), now a reset.
+                               failure_detail_ = where;
+                               Close(closing_reason_);
+                               return;
+                             }
+                             Close(where);
+                           }});
   timer_.Arm(listener_->idle_timeout);
   pump_->Start();
+  // A policy reloaded while this connection was being set up judges it now.
+  if (phase_ == Phase::kPumping && !host_->PolicyAllows(*this)) {
+    CloseGracefully("policy_changed", host_->close_grace());
+  }
 }
 
 void Connection::OnFdEvent(net::Side side, bool readable, bool writable) {
@@ -210,6 +231,9 @@ void Connection::OnFdEvent(net::Side side, bool readable, bool writable) {
       return;
     case Phase::kHandshaking:
       if (side == tls_side_) handshaker_->OnReadiness();
+      return;
+    case Phase::kConfirming:
+      if (side == net::Side::kUpstream) OnConfirmReadiness();
       return;
     case Phase::kPumping:
     case Phase::kClosing:
@@ -232,7 +256,7 @@ void Connection::OnTimer() {
     case Phase::kPumping: {
       const absl::Duration quiet = host_->Now() - pump_->last_activity();
       if (quiet >= listener_->idle_timeout) {
-        Close("idle_timeout");
+        CloseGracefully("idle_timeout", host_->close_grace());
       } else {
         timer_.Arm(listener_->idle_timeout - quiet);
       }
@@ -240,6 +264,9 @@ void Connection::OnTimer() {
     }
     case Phase::kClosing:
       Close(closing_reason_);
+      return;
+    case Phase::kConfirming:
+      OnConfirmTimeout();
       return;
     default:
       return;
@@ -270,6 +297,13 @@ void Connection::Close(const std::string& reason) {
     summary.peer_serial = peer_->leaf_serial;
   } else {
     summary.peer_id = refused_peer_id_;
+  }
+  if (pump_ != nullptr && !pump_done_) {
+    // Bytes may have been lost (an error, or the grace period ran out): the
+    // peers must see a reset, never an end that looks clean.
+    downstream_->ResetOnClose();
+    upstream_->ResetOnClose();
+    summary.reset = true;
   }
   summary.handshake_ok = handshake_ok_;
   summary.handshake_failed = handshake_failed_;

@@ -36,8 +36,9 @@ class Connection {
   void Start();
   // Outbound, parked: the first SVID has arrived.
   virtual void OnIdentityAvailable() {}
-  // Stops reading, flushes, ends both write directions; closes for good
-  // after `grace` at the latest. Used by drain and re-authentication.
+  // Ends the connection without losing a byte (net::Pump::FinishGracefully);
+  // after `grace` what is still open is reset. Used by drain,
+  // re-authentication and the idle timeout.
   void CloseGracefully(const std::string& reason, absl::Duration grace);
   void Abort(const std::string& reason) { Close(reason); }
 
@@ -54,6 +55,7 @@ class Connection {
     kResolving,
     kConnecting,
     kHandshaking,
+    kConfirming,  // outbound, resumed: waiting for the server to accept the session
     kPumping,
     kClosing,
     kDone
@@ -67,9 +69,12 @@ class Connection {
   // The connection onwards (ConnectTo) is up.
   virtual void OnConnected(net::UniqueFd fd) = 0;
   // The handshake succeeded and was reported.
-  virtual void OnHandshakeDone() = 0;
+  virtual void OnHandshakeDone(bool resumed) = 0;
   // A new client session from the TLS upstream (outbound).
   virtual void OnNewSession(bssl::UniquePtr<SSL_SESSION> session) {}
+  // kConfirming: the upstream is readable, or the wait is over.
+  virtual void OnConfirmReadiness() {}
+  virtual void OnConfirmTimeout() {}
 
   // The snapshot new connections use; false (and closed) when there is
   // none or it has expired: an expired SVID is no identity at all.
@@ -87,6 +92,9 @@ class Connection {
   void StartPump();
   void Close(const std::string& reason);
   void Park();
+  // Gives up the upstream connection and its handshake (to connect again).
+  void DropUpstream();
+  tls::TlsTransport* tls() const { return tls_; }
 
   ConnectionHost* const host_;
   const ListenerContext* const listener_;
@@ -120,6 +128,7 @@ class Connection {
   std::unique_ptr<net::Pump> pump_;
   net::UniqueFd connecting_;
   std::shared_ptr<const ListenerPolicy> reloaded_policy_;  // keeps policy_ alive
+  bool pump_done_ = false;                                 // the pump ended both directions cleanly
   bool handshake_ok_ = false;
   bool handshake_failed_ = false;
   absl::Time accepted_at_;

@@ -32,15 +32,17 @@ struct HandshakeOutcome {
 // At the end of every connection: one access-log line and the counters.
 struct ConnectionSummary {
   std::string peer_id;
-  std::string peer_serial;  // the peer certificate's serial (hex), when verified  // verified, or
-                            // refused by the authorization policy
+  std::string peer_serial;  // the peer certificate's serial (hex), when verified
   std::string peer_address;
   bool handshake_ok = false;
   // A TLS handshake was attempted and failed; close_reason is its reason,
   // already reported through OnHandshake.
   bool handshake_failed = false;
   std::string close_reason;  // "done", "idle_timeout", "drained", "connection_reset"...
-  std::string detail;        // why a handshake failed, in words
+  // The proxy reset both sides (an error, or a graceful close that ran out
+  // of time): the peers saw RST, not a clean end.
+  bool reset = false;
+  std::string detail;  // why a handshake failed, in words
   uint64_t bytes_from_downstream = 0;
   uint64_t bytes_from_upstream = 0;
   absl::Duration duration;
@@ -65,23 +67,34 @@ class ConnectionHost {
   virtual const std::shared_ptr<const credentials::CredentialSnapshot>& snapshot() = 0;
   virtual absl::Time Now() = 0;
   virtual absl::Duration clock_skew() = 0;
+  // How long a graceful close may take before it becomes a reset.
+  virtual absl::Duration close_grace() = 0;
   virtual ConnectionObserver* observer() = 0;
   // Outbound connections that arrive before the first SVID wait here.
   virtual void Park(Connection* connection) = 0;
   virtual void Unpark(Connection* connection) = 0;
-  // Client sessions by upstream, valid for one snapshot generation. A session
-  // is offered only while the peer it recorded stays valid for a while: a
-  // resumed session carries the peer's old certificate, and re-checking an
+  // Client sessions by upstream. A session is offered only under the
+  // snapshot generation it was made with (it records our own certificate,
+  // which a newer snapshot supersedes, even when its ticket arrives after
+  // the swap), and only while the peer it recorded stays valid for a while:
+  // a resumed session carries the peer's old certificate, and re-checking an
   // expired one would fail the connection instead of falling back to a full
   // handshake.
   virtual bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) = 0;
   virtual void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
-                            absl::Time peer_valid_until) = 0;
+                            absl::Time peer_valid_until, uint64_t snapshot_generation) = 0;
+  // A session the server refused: not offered again.
+  virtual void ForgetSession(const std::string& key) = 0;
   virtual bool resumption_enabled() = 0;
   // Peer chains verified before on this worker.
   virtual verify::VerifiedChainCache& verified_chains() = 0;
   // The listener's authorization as last reloaded, or null if never.
   virtual std::shared_ptr<const ListenerPolicy> ReloadedPolicy(const ListenerContext& listener) = 0;
+  // False when the listener's policy, as last reloaded, no longer allows the
+  // connection's verified peer (and re-authentication on policy change is
+  // on). Asked again when a connection is established: a reload that lands
+  // during its handshake was not the policy the handshake judged it by.
+  virtual bool PolicyAllows(const Connection& connection) = 0;
   // Resolves `host` (numeric or DNS); calls back on the loop thread. The
   // returned handle cancels the lookup when destroyed.
   using ResolveCallback = std::function<void(absl::StatusOr<net::SocketAddress>)>;

@@ -9,7 +9,7 @@ void InboundConnection::Begin() {
   BeginHandshake(std::move(accepted_), tls::Role::kServer);
 }
 
-void InboundConnection::OnHandshakeDone() {
+void InboundConnection::OnHandshakeDone(bool) {
   ConnectTo(listener_->original_destination
                 ? listener_->forward_to.WithPort(original_destination_.port())
                 : listener_->forward_to,

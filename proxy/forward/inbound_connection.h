@@ -17,7 +17,7 @@ class InboundConnection final : public Connection {
 
  private:
   void Begin() override;
-  void OnHandshakeDone() override;
+  void OnHandshakeDone(bool resumed) override;
   void OnConnected(net::UniqueFd fd) override;
 };
 

@@ -1,5 +1,7 @@
 #include "proxy/forward/outbound_connection.h"
 
+#include <openssl/err.h>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/net/plain_transport.h"
 
@@ -23,11 +25,11 @@ void OutboundConnection::OnIdentityAvailable() {
   // One deadline for the lookup and the connect.
   timer_.Arm(listener_->connect_timeout);
   if (listener_->original_destination) {
-    ConnectTo(original_destination_, "upstream");
+    ConnectUpstream(original_destination_);
     return;
   }
   if (listener_->upstream_address.has_value()) {
-    ConnectTo(*listener_->upstream_address, "upstream");
+    ConnectUpstream(*listener_->upstream_address);
     return;
   }
   phase_ = Phase::kResolving;
@@ -38,8 +40,13 @@ void OutboundConnection::OnIdentityAvailable() {
       Close("upstream_unresolved");
       return;
     }
-    ConnectTo(*a, "upstream");
+    ConnectUpstream(*a);
   });
+}
+
+void OutboundConnection::ConnectUpstream(const net::SocketAddress& address) {
+  target_ = address;
+  ConnectTo(address, "upstream");
 }
 
 void OutboundConnection::OnConnected(net::UniqueFd fd) {
@@ -56,14 +63,61 @@ void OutboundConnection::PrepareSsl(SSL* ssl) {
   session_key_ = listener_->original_destination
                      ? absl::StrCat(listener_->name, "|", original_destination_.ToString())
                      : listener_->session_key;
+  if (retried_) return;  // the server refused the last one: a full handshake
   if (bssl::UniquePtr<SSL_SESSION> session = host_->TakeSession(session_key_)) {
     SSL_set_session(ssl, session.get());
   }
 }
 
+void OutboundConnection::OnHandshakeDone(bool resumed) {
+  if (!resumed || SSL_version(tls()->ssl()) != TLS1_3_VERSION) {
+    StartPump();
+    return;
+  }
+  // TLS 1.3: the server judges the peer a resumed session recorded only
+  // after our side of the handshake is done. Its ticket (or its first bytes)
+  // says it accepted; an alert says it did not. Until then the app's bytes
+  // stay with the app.
+  phase_ = Phase::kConfirming;
+  timer_.Arm(listener_->handshake_timeout);
+  OnConfirmReadiness();
+}
+
+void OutboundConnection::OnConfirmReadiness() {
+  char byte;
+  ERR_clear_error();
+  // Processes what arrived (a ticket calls OnNewSession) without taking
+  // application bytes, which the pump will read.
+  const int n = confirmed_ ? 1 : SSL_peek(tls()->ssl(), &byte, 1);
+  if (confirmed_ || n > 0) {
+    timer_.Cancel();
+    StartPump();
+    return;
+  }
+  const int error = SSL_get_error(tls()->ssl(), n);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return;
+  ERR_clear_error();
+  RetryWithFullHandshake();
+}
+
+void OutboundConnection::OnConfirmTimeout() {
+  // Nothing either way from the server: carry on rather than fail the app.
+  StartPump();
+}
+
+void OutboundConnection::RetryWithFullHandshake() {
+  host_->ForgetSession(session_key_);
+  retried_ = true;
+  timer_.Cancel();
+  DropUpstream();
+  ConnectUpstream(target_);
+}
+
 void OutboundConnection::OnNewSession(bssl::UniquePtr<SSL_SESSION> session) {
-  if (!session_key_.empty() && peer().has_value()) {
-    host_->StoreSession(session_key_, std::move(session), peer()->chain_not_after);
+  if (phase_ == Phase::kConfirming) confirmed_ = true;
+  if (!session_key_.empty() && peer().has_value() && snapshot_ != nullptr) {
+    host_->StoreSession(session_key_, std::move(session), peer()->chain_not_after,
+                        snapshot_->generation);
   }
 }
 

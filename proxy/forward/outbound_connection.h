@@ -2,7 +2,10 @@
 // proxy over mTLS. It waits (parked) until this proxy holds its first SVID,
 // looks the upstream up, connects, then handshakes as a client offering a
 // session from the last connection there; the upstream's SVID must match the
-// expected identity. Only then does the pump start.
+// expected identity. A resumed session is confirmed by the server (TLS 1.3:
+// its ticket or first bytes) before any of the app's bytes go out; a refused
+// one is retried once with a full handshake, so a stale session never costs
+// the app its connection. Then the pump starts.
 #ifndef PALISADE_PROXY_FORWARD_OUTBOUND_CONNECTION_H_
 #define PALISADE_PROXY_FORWARD_OUTBOUND_CONNECTION_H_
 
@@ -23,14 +26,21 @@ class OutboundConnection final : public Connection {
 
  private:
   void Begin() override;
+  void ConnectUpstream(const net::SocketAddress& address);
   void OnConnected(net::UniqueFd fd) override;
-  void OnHandshakeDone() override { StartPump(); }
+  void OnHandshakeDone(bool resumed) override;
   void OnNewSession(bssl::UniquePtr<SSL_SESSION> session) override;
+  void OnConfirmReadiness() override;
+  void OnConfirmTimeout() override;
   // SNI and a session to resume, on the new client SSL.
   void PrepareSsl(SSL* ssl);
+  void RetryWithFullHandshake();
 
   std::shared_ptr<void> resolving_;  // the lookup in flight; dropping it cancels
+  net::SocketAddress target_;        // the upstream's address, for a retry
   std::string session_key_;
+  bool confirmed_ = false;  // the server sent a ticket after a resumption
+  bool retried_ = false;    // a refused resumption was retried in full
 };
 
 }  // namespace palisade::forward

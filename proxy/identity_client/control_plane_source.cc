@@ -80,6 +80,7 @@ ControlPlaneSource::ControlPlaneSource(Options options, identity::SpiffeId workl
     : options_(std::move(options)),
       workload_id_(std::move(workload_id)),
       bootstrap_bundles_(std::move(bootstrap_bundles)),
+      reattestation_(ReattestationTokenFile::PathFor(options_.config)),
       reconnect_backoff_(BackoffOptions(options_.config), options_.unit_random),
       retry_backoff_(BackoffOptions(options_.config), options_.unit_random) {}
 
@@ -131,18 +132,26 @@ void ControlPlaneSource::Run() {
       reconnect_backoff_.Reset();
     } else {
       if (attempt.healthy) reconnect_backoff_.Reset();
-      delay = reconnect_backoff_.Next();
+      // Never so long that the SVID runs out before the next attempt.
+      const credentials::CredentialStore::Snapshot current = options_.store->Current();
+      delay = RetryDelay(
+          reconnect_backoff_.Next(), options_.clock(),
+          current != nullptr ? std::optional<absl::Time>(current->not_after) : std::nullopt,
+          options_.retry);
     }
     if (!attempt.error.empty()) {
       Update([&](Status& s) {
         ++s.failed_attempts;
         s.last_error = attempt.error;
       });
+      const credentials::CredentialStore::Snapshot current = options_.store->Current();
       log::LogEvent(
           Level::kWarn, kLogger,
-          options_.store->Current() != nullptr
-              ? "control plane unavailable; serving with the current SVID"
-              : "control plane unavailable; no SVID yet",
+          current == nullptr ? "control plane unavailable; no SVID yet"
+          : current->not_after <= options_.clock()
+              ? "control plane unavailable; the SVID is past its notAfter: new connections are "
+                "refused until it is renewed"
+              : "control plane unavailable; serving with the current SVID",
           {{"error", attempt.error},
            {"attempt", reconnect_backoff_.attempts()},
            {"retry_in", absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1)))}});
@@ -192,7 +201,7 @@ ControlPlaneSource::Attempt ControlPlaneSource::RunAttempt() {
   hello.mutable_hello()->set_version(options_.version);
   absl::Status ready = stream.call->WaitOpen();
   if (ready.ok() && stream.credential == Credential::kBootstrap) {
-    ready = AddBootstrapCredential(options_.config, hello.mutable_hello());
+    ready = reattestation_.AddCredential(options_.config, hello.mutable_hello());
   }
   WatchCall::Outcome outcome;
   if (ready.ok()) {
@@ -215,6 +224,15 @@ ControlPlaneSource::Attempt ControlPlaneSource::RunAttempt() {
                               absl::StrContains(ready.message(), "peer_rejected_certificate");
     attempt.error = Message(ready);
     return attempt;
+  }
+  if (hello.hello().has_reattestation_token() &&
+      outcome.status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    // Revoked or expired: an operator may have written a new join token.
+    reattestation_.MarkRefused(hello.hello().reattestation_token());
+    log::LogEvent(Level::kWarn, kLogger,
+                  "the control plane refused the re-attestation token; the next attempt uses the "
+                  "join token, and this one is not offered again until its file changes",
+                  {{"file", reattestation_.path()}, {"error", outcome.status.error_message()}});
   }
   // In TLS 1.3 a refusal of our certificate arrives after the handshake.
   svid_refused_by_server_ =
@@ -254,7 +272,8 @@ void ControlPlaneSource::OnOpened(const Stream& stream, const control::v1::Hello
                 {{"address", options_.config.address()},
                  {"server_spiffe_id", server.has_value() ? server->spiffe_id.ToString() : ""},
                  {"authenticated_with", stream.credential == Credential::kSvid ? "svid"
-                                        : hello.has_join_token()               ? "join_token"
+                                        : hello.has_reattestation_token() ? "reattestation_token"
+                                        : hello.has_join_token()          ? "join_token"
                                                                  : "service_account_token"}});
 }
 
@@ -372,6 +391,8 @@ void ControlPlaneSource::OnSvid(Stream& stream, const control::v1::SvidUpdate& u
   bssl::UniquePtr<EVP_PKEY> key = std::move(stream.pending_key);
   stream.pending_request.reset();
   stream.csr_deadline = absl::InfiniteFuture();
+  // Kept whether or not the SVID is accepted: the join token is spent either way.
+  if (!update.reattestation_token().empty()) SaveReattestationToken(update.reattestation_token());
   const absl::Time now = options_.clock();
   const auto refuse = [&](const absl::Status& why) {
     RecordRejection("the control plane issued an SVID this proxy refuses", why);
@@ -422,6 +443,22 @@ void ControlPlaneSource::OnSvid(Stream& stream, const control::v1::SvidUpdate& u
   const std::optional<uint64_t> version =
       with_bundle ? std::optional<uint64_t>(update.bundle().version()) : stream.bundle_version;
   if (version.has_value() && stream.acked_version != version) SendBundleAck(stream, *version);
+}
+
+void ControlPlaneSource::SaveReattestationToken(const std::string& token) {
+  const absl::Status saved = reattestation_.Save(token);
+  if (options_.metrics != nullptr) options_.metrics->OnReattestationTokenWrite(saved.ok());
+  if (saved.ok()) {
+    log::LogEvent(Level::kInfo, kLogger, "re-attestation token saved",
+                  {{"file", reattestation_.path()}});
+    return;
+  }
+  Update([](Status& s) { ++s.reattestation_write_failures; });
+  // The SVID is still used; after losing it this proxy needs a new join token.
+  log::LogEvent(Level::kError, kLogger,
+                "cannot save the re-attestation token: after losing its SVID this proxy will "
+                "need a new join token",
+                {{"file", reattestation_.path()}, {"error", Message(saved)}});
 }
 
 void ControlPlaneSource::SendCsr(Stream& stream, const std::string& reason) {

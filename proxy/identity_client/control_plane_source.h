@@ -27,6 +27,7 @@
 #include "proxy/credentials/credential_store.h"
 #include "proxy/credentials/identity_source.h"
 #include "proxy/identity_client/backoff.h"
+#include "proxy/identity_client/reattestation_token_file.h"
 #include "proxy/identity_client/renewal_policy.h"
 #include "proxy/identity_client/watch_call.h"
 #include "proxy/metrics/proxy_metrics.h"
@@ -44,7 +45,10 @@ namespace palisade::identity_client {
 //
 // Keys: a fresh P-256 key pair is made in this process for every CSR; only
 // the CSR leaves it. The key goes to the store with its SVID and is never
-// logged or written anywhere.
+// logged or written anywhere. The one secret written to disk is the
+// re-attestation token a join token's SVID comes with (a bearer token, not a
+// key; mode 0600): a stream without a usable SVID presents it before the join
+// token, so a proxy whose SVID expired or that restarted gets one again.
 class ControlPlaneSource final : public credentials::IdentitySource {
  public:
   struct Options {
@@ -59,6 +63,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
     std::function<std::map<std::string, uint64_t>()> connections_by_root;
     std::string version;    // sent in Hello
     RenewalPolicy renewal;  // its fraction is taken from config.renew_fraction
+    RetryBounds retry;      // reconnect waits bent to the SVID's expiry
     absl::Duration report_interval = absl::Seconds(10);
     absl::Duration connect_timeout = absl::Seconds(5);
     absl::Duration handshake_timeout = absl::Seconds(10);
@@ -93,6 +98,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
     uint64_t bundle_acks = 0;
     uint64_t reports_sent = 0;
     uint64_t expired_warnings = 0;
+    uint64_t reattestation_write_failures = 0;
     std::optional<absl::Time> next_renewal;
     std::string last_error;
   };
@@ -119,6 +125,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
   // True (and logged) for a bundle older than one this stream already had.
   bool IsStale(Stream& stream, const control::v1::TrustBundleUpdate& update);
   void OnSvid(Stream& stream, const control::v1::SvidUpdate& update, Attempt& attempt);
+  void SaveReattestationToken(const std::string& token);
   void SendCsr(Stream& stream, const std::string& reason);
   void SendBundleAck(Stream& stream, uint64_t version);
   void SendReport(Stream& stream);
@@ -141,6 +148,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
   // Control thread only.
   std::optional<identity::TrustBundleSet> bundles_;  // the latest the server sent
   std::optional<absl::Time> next_renewal_;
+  ReattestationTokenFile reattestation_;
   Backoff reconnect_backoff_;
   Backoff retry_backoff_;                // for CSRs whose SVID the store refused
   bool svid_refused_by_server_ = false;  // the last mTLS attempt: our SVID was refused

@@ -24,4 +24,15 @@ absl::Time NextRenewalTime(absl::Time not_before, absl::Time not_after, absl::Ti
   return std::max(at, now);
 }
 
+absl::Duration RetryDelay(absl::Duration backoff, absl::Time now,
+                          std::optional<absl::Time> not_after, const RetryBounds& bounds) {
+  if (!not_after.has_value() || *not_after <= now) {
+    return std::min(backoff, bounds.expired_max_wait);
+  }
+  const absl::Duration life = *not_after - now;
+  // Past the last chance, but still valid: keep trying, halving what is left.
+  const absl::Duration usable = life > bounds.last_chance ? life - bounds.last_chance : life;
+  return std::min(backoff, std::max(bounds.min_wait, usable / 2));
+}
+
 }  // namespace palisade::identity_client

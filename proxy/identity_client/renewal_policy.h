@@ -27,6 +27,25 @@ absl::Time NextRenewalTime(absl::Time not_before, absl::Time not_after, absl::Ti
                            std::optional<absl::Time> renew_after, const RenewalPolicy& policy,
                            double unit_random);
 
+// How the wait between attempts to reach the control plane bends to the SVID.
+struct RetryBounds {
+  // The last attempt falls at least this long before notAfter.
+  absl::Duration last_chance = absl::Seconds(2);
+  absl::Duration min_wait = absl::Milliseconds(100);
+  // Without a valid SVID (none yet, or expired), no wait is longer: the
+  // proxy is back soon after the control plane is.
+  absl::Duration expired_max_wait = absl::Seconds(5);
+};
+
+// The wait before the next attempt: the backoff's `backoff`, but never so
+// long that the SVID valid until `not_after` (none: nullopt) runs out first.
+// While it is valid, at most half of what is left until `last_chance`
+// before notAfter, so the attempts come more often as expiry nears and
+// several, the last shortly before expiry, fall within any outage shorter
+// than the remaining life.
+absl::Duration RetryDelay(absl::Duration backoff, absl::Time now,
+                          std::optional<absl::Time> not_after, const RetryBounds& bounds);
+
 }  // namespace palisade::identity_client
 
 #endif  // PALISADE_PROXY_IDENTITY_CLIENT_RENEWAL_POLICY_H_

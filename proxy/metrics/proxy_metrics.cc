@@ -78,6 +78,13 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                     "reset, idle_timeout, drained...) and side; failed "
                     "handshakes count in palisade_handshakes_total instead")
               .Register(*registry_)),
+      connection_resets_(
+          BuildCounter()
+              .Name("palisade_connection_resets_total")
+              .Help("Connections the proxy ended with a reset to both peers, by close reason: "
+                    "an error after bytes flowed, or a graceful close that ran out of time. "
+                    "Bytes in flight may have been lost; the peers were told so")
+              .Register(*registry_)),
       bytes_received_(BuildCounter()
                           .Name("palisade_bytes_received_total")
                           .Help("Bytes received from the downstream side and forwarded")
@@ -147,6 +154,11 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                         .Help("When the last SVID renewal succeeded, Unix time")
                         .Register(*registry_)
                         .Add({})),
+      reattestation_writes_(BuildCounter()
+                                .Name("palisade_reattestation_token_writes_total")
+                                .Help("Re-attestation tokens from the control plane written to "
+                                      "reattestation_token_file, by result (ok, failed)")
+                                .Register(*registry_)),
       ready_(BuildGauge()
                  .Name("palisade_ready")
                  .Help("1 when an SVID is loaded, listeners are bound and not draining")
@@ -187,7 +199,7 @@ void ProxyMetrics::AddListener(const std::string& name, forward::Direction direc
   connections_active_.Add(labels);
   bytes_received_.Add(labels);
   bytes_sent_.Add(labels);
-  for (const char* reason : {"max_connections", "fd_limit"}) {
+  for (const char* reason : {"max_connections", "fd_limit", "identity_expired"}) {
     connections_refused_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
   }
 }
@@ -264,6 +276,9 @@ void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
   if (summary.bytes_from_upstream > 0) {
     series.bytes_sent->Increment(static_cast<double>(summary.bytes_from_upstream));
   }
+  if (summary.reset) {
+    CounterFor(connection_resets_, listener, {{"reason", summary.close_reason}}).Increment();
+  }
   // A failed handshake was counted by OnHandshake, with its own reason.
   if (summary.handshake_failed) return;
   const ConnectionError error = ClassifyCloseReason(summary.close_reason);
@@ -319,6 +334,10 @@ void ProxyMetrics::SetControlPlaneConnected(bool connected) {
 void ProxyMetrics::OnControlPlaneReconnect() { control_reconnects_.Increment(); }
 
 void ProxyMetrics::OnRenewal(absl::Time when) { last_renewal_.Set(Seconds(when)); }
+
+void ProxyMetrics::OnReattestationTokenWrite(bool ok) {
+  reattestation_writes_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
 
 void ProxyMetrics::SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
 

@@ -47,6 +47,9 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   void SetControlPlaneConnected(bool connected);
   void OnControlPlaneReconnect();
   void OnRenewal(absl::Time when);
+  // The re-attestation token from the control plane was written to its file,
+  // or could not be.
+  void OnReattestationTokenWrite(bool ok);
   void SetReady(bool ready);
 
   // Prometheus text format. Time-relative gauges are computed against `now`.
@@ -94,6 +97,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& connections_total_;
   prometheus::Family<prometheus::Counter>& connections_refused_;
   prometheus::Family<prometheus::Counter>& connection_errors_;
+  prometheus::Family<prometheus::Counter>& connection_resets_;
   prometheus::Family<prometheus::Counter>& bytes_received_;
   prometheus::Family<prometheus::Counter>& bytes_sent_;
 
@@ -109,6 +113,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Gauge& control_connected_;
   prometheus::Counter& control_reconnects_;
   prometheus::Gauge& last_renewal_;
+  prometheus::Family<prometheus::Counter>& reattestation_writes_;
   prometheus::Gauge& ready_;
 
   const uint64_t instance_;  // tells thread caches of several instances apart

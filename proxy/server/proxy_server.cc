@@ -154,7 +154,9 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
   Worker::Options options;
   options.resumption = !config.tls().has_session_resumption() || config.tls().session_resumption();
   const auto& reauth = config.reauthentication();
-  options.reauthentication.on_peer_expiry = !reauth.has_on_peer_expiry() || reauth.on_peer_expiry();
+  options.reauthentication.on_peer_expiry = reauth.has_on_peer_expiry()
+                                                ? reauth.on_peer_expiry()
+                                                : config::kDefaultReauthenticateOnPeerExpiry;
   options.reauthentication.on_root_removed =
       !reauth.has_on_root_removed() || reauth.on_root_removed();
   options.reauthentication.on_policy_change =

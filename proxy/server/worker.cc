@@ -40,6 +40,18 @@ Worker::Worker(int index, Options options, forward::ConnectionObserver* observer
                       Reauthenticate();
                       reauth_timer_.Arm(kReauthenticationScan);
                     }),
+      wind_down_timer_(loop_.get(),
+                       [this] {
+                         // The drain's end nears: what is still open is asked
+                         // to finish without losing a byte, in the time left.
+                         std::vector<forward::Connection*> live;
+                         for (auto& [raw, owned] : connections_) {
+                           if (raw->established()) live.push_back(raw);
+                         }
+                         for (forward::Connection* c : live) {
+                           c->CloseGracefully("drained", wind_down_grace_);
+                         }
+                       }),
       drain_timer_(loop_.get(), [this] {
         // The drain timeout: whatever is still open is closed now.
         std::vector<forward::Connection*> open;
@@ -57,17 +69,9 @@ void Worker::Start() {
   thread_ = std::thread([this] {
     const std::string name = "palisade-w" + std::to_string(index_);
     pthread_setname_np(pthread_self(), name.c_str());
-    for (Listening& l : listening_) {
-      const forward::ListenerContext* listener = l.listener;
-      l.acceptor = std::make_unique<net::Acceptor>(
-          loop_.get(), l.socket.get(),
-          [this, listener](net::UniqueFd fd, const net::SocketAddress& peer) {
-            OnAccepted(listener, std::move(fd), peer);
-          },
-          [this, listener](const char* reason) { observer_->OnRefused(*listener, reason); },
-          net::Acceptor::Options{1024, kAcceptRetry});
-      l.acceptor->Start();
-    }
+    // Tasks posted before Start() (a first snapshot) run before the first
+    // accept: posted tasks run in order, and accepting starts as one.
+    loop_->Post([this] { StartAccepting(); });
     reauth_timer_.Arm(kReauthenticationScan);
     loop_->Run();
     // Shutting down: close what is left, on this thread, before the loop goes.
@@ -76,6 +80,21 @@ void Worker::Start() {
     for (Listening& l : listening_) l.acceptor.reset();
     sessions_.clear();
   });
+}
+
+void Worker::StartAccepting() {
+  if (draining_) return;
+  for (Listening& l : listening_) {
+    const forward::ListenerContext* listener = l.listener;
+    l.acceptor = std::make_unique<net::Acceptor>(
+        loop_.get(), l.socket.get(),
+        [this, listener](net::UniqueFd fd, const net::SocketAddress& peer) {
+          OnAccepted(listener, std::move(fd), peer);
+        },
+        [this, listener](const char* reason) { observer_->OnRefused(*listener, reason); },
+        net::Acceptor::Options{1024, kAcceptRetry});
+    l.acceptor->Start();
+  }
 }
 
 void Worker::Stop() {
@@ -89,6 +108,13 @@ void Worker::OnAccepted(const forward::ListenerContext* listener, net::UniqueFd 
   if (draining_) return;  // closing `fd` refuses it
   if (listener->active.load(std::memory_order_relaxed) >= listener->max_connections) {
     observer_->OnRefused(*listener, "max_connections");
+    return;
+  }
+  if (listener->direction == forward::Direction::kOutbound && snapshot_ != nullptr &&
+      snapshot_->not_after <= Now()) {
+    // An expired SVID is no identity: say so at once rather than take the
+    // app's bytes and drop them when the handshake cannot happen.
+    observer_->OnRefused(*listener, "identity_expired");
     return;
   }
   std::unique_ptr<forward::Connection> connection;
@@ -161,6 +187,12 @@ void Worker::Reauthenticate() {
 bssl::UniquePtr<SSL_SESSION> Worker::TakeSession(const std::string& key) {
   auto it = sessions_.find(key);
   if (it == sessions_.end()) return nullptr;
+  if (snapshot_ == nullptr || it->second.snapshot_generation != snapshot_->generation) {
+    // Made with a certificate of ours that has been superseded since (the
+    // ticket may have arrived after the swap cleared the cache).
+    sessions_.erase(it);
+    return nullptr;
+  }
   if (it->second.peer_valid_until <= Now() + kSessionPeerMargin) {
     sessions_.erase(it);  // the peer has (or soon will have) renewed: full handshake
     return nullptr;
@@ -170,8 +202,8 @@ bssl::UniquePtr<SSL_SESSION> Worker::TakeSession(const std::string& key) {
 }
 
 void Worker::StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
-                          absl::Time peer_valid_until) {
-  sessions_[key] = CachedSession{std::move(session), peer_valid_until};
+                          absl::Time peer_valid_until, uint64_t snapshot_generation) {
+  sessions_[key] = CachedSession{std::move(session), peer_valid_until, snapshot_generation};
 }
 
 std::shared_ptr<void> Worker::Resolve(const net::HostPort& upstream, ResolveCallback callback) {
@@ -198,6 +230,8 @@ void Worker::Drain(absl::Duration timeout, std::function<void()> on_drained) {
     // Parked connections have nothing to finish.
     std::vector<forward::Connection*> waiting(parked_.begin(), parked_.end());
     for (forward::Connection* c : waiting) c->Abort("drained");
+    wind_down_grace_ = std::min(options_.reauthentication.grace_period, timeout / 2);
+    wind_down_timer_.Arm(timeout - wind_down_grace_);
     drain_timer_.Arm(timeout);
     CheckDrained();
   });
@@ -205,6 +239,7 @@ void Worker::Drain(absl::Duration timeout, std::function<void()> on_drained) {
 
 void Worker::CheckDrained() {
   if (!connections_.empty() || !on_drained_) return;
+  wind_down_timer_.Cancel();
   drain_timer_.Cancel();
   auto done = std::move(on_drained_);
   on_drained_ = nullptr;
@@ -217,19 +252,28 @@ std::shared_ptr<const forward::ListenerPolicy> Worker::ReloadedPolicy(
   return it == policies_.end() ? nullptr : it->second;
 }
 
+bool Worker::PolicyAllows(const forward::Connection& connection) {
+  if (!options_.reauthentication.on_policy_change || snapshot_ == nullptr ||
+      !connection.peer().has_value()) {
+    return true;
+  }
+  auto it = policies_.find(&connection.listener());
+  if (it == policies_.end()) return true;  // never reloaded: the handshake judged it
+  const identity::AuthorizationPolicy* rule =
+      it->second->policy.has_value() ? &*it->second->policy : nullptr;
+  return verify::PeerAllowed(rule, snapshot_->spiffe_id.trust_domain(),
+                             connection.peer()->spiffe_id);
+}
+
 void Worker::UpdatePolicy(const forward::ListenerContext* listener,
                           std::shared_ptr<const forward::ListenerPolicy> policy) {
   loop_->Post([this, listener, policy = std::move(policy)] {
     policies_[listener] = policy;
-    if (!options_.reauthentication.on_policy_change || snapshot_ == nullptr) return;
+    // Connections still being set up are judged when they are established
+    // (PolicyAllows): their handshake may have used the policy just replaced.
     std::vector<forward::Connection*> denied;
     for (auto& [raw, owned] : connections_) {
-      if (&raw->listener() != listener || !raw->established() || !raw->peer().has_value()) {
-        continue;
-      }
-      const identity::AuthorizationPolicy* rule =
-          policy->policy.has_value() ? &*policy->policy : nullptr;
-      if (!verify::PeerAllowed(rule, snapshot_->spiffe_id.trust_domain(), raw->peer()->spiffe_id)) {
+      if (&raw->listener() == listener && raw->established() && !PolicyAllows(*raw)) {
         denied.push_back(raw);
       }
     }

@@ -27,7 +27,7 @@ namespace palisade::server {
 
 // When live connections are closed because their trust ended.
 struct ReauthenticationPolicy {
-  bool on_peer_expiry = true;
+  bool on_peer_expiry = false;  // rotation is not a loss of trust
   bool on_root_removed = true;
   bool on_policy_change = true;
   absl::Duration grace_period = absl::Seconds(10);
@@ -61,8 +61,11 @@ class Worker final : public forward::ConnectionHost {
   void Adopt(const forward::ListenerContext* listener, net::UniqueFd fd, net::SocketAddress peer);
   // Thread-safe.
   void PublishSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
-  // Stops accepting; live connections go on until `timeout`, then are closed
-  // ("drained"). `on_drained` runs (on this worker's thread) once none is left.
+  // Stops accepting; live connections go on as before. Near the end (a
+  // grace period before `timeout`, at most half of it) those still open are
+  // asked to finish without losing a byte; at `timeout` what is left is
+  // reset ("drained"). `on_drained` runs (on this worker's thread) once none
+  // is left.
   void Drain(absl::Duration timeout, std::function<void()> on_drained);
   // A reloaded authorization for `listener` (inbound): new connections use
   // it, and live ones whose peer it no longer allows are closed gracefully
@@ -80,16 +83,19 @@ class Worker final : public forward::ConnectionHost {
   }
   absl::Time Now() override { return options_.clock(); }
   absl::Duration clock_skew() override { return options_.clock_skew; }
+  absl::Duration close_grace() override { return options_.reauthentication.grace_period; }
   forward::ConnectionObserver* observer() override { return observer_; }
   void Park(forward::Connection* connection) override { parked_.insert(connection); }
   void Unpark(forward::Connection* connection) override { parked_.erase(connection); }
   bssl::UniquePtr<SSL_SESSION> TakeSession(const std::string& key) override;
   void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session,
-                    absl::Time peer_valid_until) override;
+                    absl::Time peer_valid_until, uint64_t snapshot_generation) override;
+  void ForgetSession(const std::string& key) override { sessions_.erase(key); }
   bool resumption_enabled() override { return options_.resumption; }
   verify::VerifiedChainCache& verified_chains() override { return verified_chains_; }
   std::shared_ptr<const forward::ListenerPolicy> ReloadedPolicy(
       const forward::ListenerContext& listener) override;
+  bool PolicyAllows(const forward::Connection& connection) override;
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
   void Release(forward::Connection* connection) override;
 
@@ -102,6 +108,7 @@ class Worker final : public forward::ConnectionHost {
 
   Worker(int index, Options options, forward::ConnectionObserver* observer,
          std::unique_ptr<event::EventLoop> loop);
+  void StartAccepting();
   void OnAccepted(const forward::ListenerContext* listener, net::UniqueFd fd,
                   const net::SocketAddress& peer);
   void InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
@@ -122,6 +129,7 @@ class Worker final : public forward::ConnectionHost {
   struct CachedSession {
     bssl::UniquePtr<SSL_SESSION> session;
     absl::Time peer_valid_until;
+    uint64_t snapshot_generation = 0;  // of the connection that got the ticket
   };
   absl::flat_hash_map<std::string, CachedSession> sessions_;
   verify::VerifiedChainCache verified_chains_;
@@ -130,8 +138,11 @@ class Worker final : public forward::ConnectionHost {
       policies_;
   net::Resolver resolver_;
   event::Timer reauth_timer_;
+  // Near the end of a drain, live connections are asked to finish.
+  event::Timer wind_down_timer_;
   event::Timer drain_timer_;
   bool draining_ = false;
+  absl::Duration wind_down_grace_;
   std::function<void()> on_drained_;
 };
 

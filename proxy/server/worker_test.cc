@@ -44,7 +44,14 @@ constexpr char kPeerId[] = "spiffe://cluster.local/ns/shop/sa/frontend";
 class RecordingObserver : public forward::ConnectionObserver {
  public:
   void OnAccepted(const forward::ListenerContext&) override {}
-  void OnRefused(const forward::ListenerContext&, const std::string&) override {}
+  void OnRefused(const forward::ListenerContext&, const std::string& reason) override {
+    sync::MutexLock lock(&mu_);
+    refused_.push_back(reason);
+  }
+  std::vector<std::string> refused() {
+    sync::MutexLock lock(&mu_);
+    return refused_;
+  }
   void OnHandshake(const forward::ListenerContext&,
                    const forward::HandshakeOutcome& outcome) override {
     sync::MutexLock lock(&mu_);
@@ -77,6 +84,7 @@ class RecordingObserver : public forward::ConnectionObserver {
   sync::Mutex mu_;
   std::vector<forward::HandshakeOutcome> handshakes_ ABSL_GUARDED_BY(mu_);
   std::vector<forward::ConnectionSummary> closed_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> refused_ ABSL_GUARDED_BY(mu_);
 };
 
 // The test's TLS client accepts whatever server it reaches: these tests
@@ -178,22 +186,29 @@ class WorkerTest : public ::testing::Test {
   }
 
   std::shared_ptr<const credentials::CredentialSnapshot> Snapshot() {
+    return SnapshotOf(proxy_leaf_, 1, nullptr);
+  }
+  // `leaf`'s snapshot as generation `generation`; tickets under `ring`.
+  std::shared_ptr<const credentials::CredentialSnapshot> SnapshotOf(
+      const Credential& leaf, uint64_t generation, std::shared_ptr<tls::TicketKeyRing> ring) {
     credentials::CredentialMaterial material;
-    for (X509* cert : pki_.Chain(proxy_leaf_)) material.chain.push_back(bssl::UpRef(cert));
-    material.key = bssl::UpRef(proxy_leaf_.key);
+    for (X509* cert : pki_.Chain(leaf)) material.chain.push_back(bssl::UpRef(cert));
+    material.key = bssl::UpRef(leaf.key);
     material.bundles = testing::BundleOf(pki_);
     credentials::SnapshotOptions options;
     options.now = absl::Now();
-    auto snapshot = credentials::BuildSnapshot(std::move(material), options, nullptr);
+    auto snapshot = credentials::BuildSnapshot(std::move(material), options, std::move(ring));
     EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-    (*snapshot)->generation = 1;
+    (*snapshot)->generation = generation;
     (*snapshot)->bundle_generation = 1;
     return *snapshot;
   }
 
-  void StartWorker(bool with_identity = true) {
+  void StartWorker(bool with_identity = true, absl::Duration grace = absl::Seconds(5),
+                   absl::Duration clock_offset = absl::ZeroDuration()) {
     Worker::Options options;
-    options.reauthentication.grace_period = absl::Seconds(5);
+    options.reauthentication.grace_period = grace;
+    options.clock = [clock_offset] { return absl::Now() + clock_offset; };
     worker_ = *Worker::Create(0, options, &observer_);
     worker_->Start();
     if (with_identity) worker_->PublishSnapshot(Snapshot());
@@ -303,7 +318,15 @@ TEST_F(WorkerTest, InboundRefusesAPeerThePolicyDeniesBeforeTheAppSeesAnything) {
   EXPECT_FALSE(AcceptApp(absl::Milliseconds(200)).valid());
 }
 
-TEST_F(WorkerTest, AGracefulCloseEndsCleanlyWithAnIntactPrefix) {
+// A reloaded policy no longer allows the peer: re-authentication closes the
+// live connection gracefully.
+void DenyEveryone(Worker& worker, const forward::ListenerContext* listener) {
+  auto policy = std::make_shared<forward::ListenerPolicy>();
+  policy->policy = *identity::AuthorizationPolicy::Create({"spiffe://cluster.local/x"}, {}, {});
+  worker.UpdatePolicy(listener, policy);
+}
+
+TEST_F(WorkerTest, AGracefulCloseDeliversEveryByteThenEndsCleanly) {
   StartWorker();
   net::UniqueFd peer = Adopt(&inbound_);
   bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
@@ -316,33 +339,88 @@ TEST_F(WorkerTest, AGracefulCloseEndsCleanlyWithAnIntactPrefix) {
   ASSERT_EQ(ReadUpTo(app.get(), 4), "ping");
   const std::string sent = Payload(64 * 1024, 3);
   ASSERT_TRUE(WriteAll(app.get(), sent));
-  // A reloaded policy no longer allows the peer: re-authentication closes
-  // the live connection gracefully.
-  auto policy = std::make_shared<forward::ListenerPolicy>();
-  policy->policy = *identity::AuthorizationPolicy::Create({"spiffe://cluster.local/x"}, {}, {});
-  worker_->UpdatePolicy(&inbound_, policy);
+  DenyEveryone(*worker_, &inbound_);
+  // The app is told first that its peer is done; it finishes in its turn.
+  char byte;
+  ASSERT_EQ(read(app.get(), &byte, 1), 0);
+  const std::string last = Payload(1000, 4);
+  ASSERT_TRUE(WriteAll(app.get(), last));
+  shutdown(app.get(), SHUT_WR);
   bool clean = false;
-  const std::string received = SslReadUpTo(tls.get(), sent.size() + 1, &clean);
-  EXPECT_EQ(received, sent.substr(0, received.size()));
+  EXPECT_EQ(SslReadUpTo(tls.get(), sent.size() + last.size() + 1, &clean), sent + last);
   EXPECT_TRUE(clean) << "a graceful close must end with close_notify";
   auto summary = observer_.WaitClosed();
   ASSERT_TRUE(summary.has_value());
   EXPECT_EQ(summary->close_reason, "policy_changed");
+  EXPECT_FALSE(summary->reset);
 }
 
-TEST_F(WorkerTest, AnAbortEndsTheConnectionAtOnce) {
+TEST_F(WorkerTest, AGracefulCloseThatRunsOutOfTimeResetsBothSides) {
+  StartWorker(/*with_identity=*/true, /*grace=*/absl::Milliseconds(300));
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+  ASSERT_NE(tls, nullptr);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid());
+  ASSERT_TRUE(SslWriteAll(tls.get(), "ping"));
+  ASSERT_EQ(ReadUpTo(app.get(), 4), "ping");
+  DenyEveryone(*worker_, &inbound_);
+  // The app never finishes: after the grace period neither side may take
+  // the end for a clean one.
+  bool clean = true;
+  SslReadUpTo(tls.get(), 1, &clean);
+  EXPECT_FALSE(clean) << "the peer saw a clean end after the grace period ran out";
+  auto summary = observer_.WaitClosed();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->close_reason, "policy_changed");
+  EXPECT_TRUE(summary->reset);
+  // The app was told its peer is done (every byte of it delivered); what it
+  // sends now cannot be delivered, and its writes say so.
+  EXPECT_EQ(ReadUpTo(app.get(), 1), "");
+  const std::string reply(64 * 1024, 'r');
+  EXPECT_FALSE(WriteAll(app.get(), reply) && WriteAll(app.get(), reply));
+}
+
+TEST_F(WorkerTest, BytesThePeerSendsAfterTheAppWasToldResetTheConnection) {
   StartWorker();
   net::UniqueFd peer = Adopt(&inbound_);
   bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
   ASSERT_NE(tls, nullptr);
   net::UniqueFd app = AcceptApp();
   ASSERT_TRUE(app.valid());
+  ASSERT_TRUE(SslWriteAll(tls.get(), "ping"));
+  ASSERT_EQ(ReadUpTo(app.get(), 4), "ping");
+  DenyEveryone(*worker_, &inbound_);
+  char byte;
+  ASSERT_EQ(read(app.get(), &byte, 1), 0);                    // the app was told the peer is done
+  ASSERT_TRUE(SslWriteAll(tls.get(), "but one more thing"));  // the peer did not know yet
+  auto summary = observer_.WaitClosed();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->close_reason, "policy_changed");  // still that close, now a reset
+  EXPECT_EQ(summary->detail, "downstream_undeliverable");
+  EXPECT_TRUE(summary->reset);
+  bool clean = true;
+  SslReadUpTo(tls.get(), 1, &clean);
+  EXPECT_FALSE(clean);
+}
+
+TEST_F(WorkerTest, AnAbortEndsTheConnectionAtOnceWithAReset) {
+  StartWorker();
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+  ASSERT_NE(tls, nullptr);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid());
+  ASSERT_TRUE(SslWriteAll(tls.get(), "ping"));
+  ASSERT_EQ(ReadUpTo(app.get(), 4), "ping");
   worker_->Drain(absl::ZeroDuration(), [] {});  // no time to finish: aborted
   auto summary = observer_.WaitClosed();
   ASSERT_TRUE(summary.has_value());
   EXPECT_EQ(summary->close_reason, "drained");
-  char byte;
-  EXPECT_EQ(read(app.get(), &byte, 1), 0);  // the app's side is closed too
+  EXPECT_TRUE(summary->reset);
+  bool clean = true;
+  SslReadUpTo(tls.get(), 1, &clean);
+  EXPECT_FALSE(clean);
 }
 
 class OutboundTest : public WorkerTest {
@@ -405,6 +483,102 @@ TEST_F(OutboundTest, RefusesAnUpstreamWithAnotherIdentityAndSaysWhoWasExpected) 
   char byte;
   EXPECT_EQ(read(app.get(), &byte, 1), 0);
   EXPECT_TRUE(echo_.peers().empty());
+}
+
+TEST_F(OutboundTest, RefusesTheAppAtOnceWhileItsSvidIsExpired) {
+  StartUpstream(pki_.IssueLeaf("/ns/shop/sa/payments"));
+  // The worker's clock is past the SVID's notAfter.
+  StartWorker(/*with_identity=*/true, absl::Seconds(5), /*clock_offset=*/absl::Hours(24 * 400));
+  net::UniqueFd app = Adopt(&outbound_);
+  char byte;
+  EXPECT_EQ(read(app.get(), &byte, 1), 0);  // closed without a byte taken
+  ASSERT_TRUE(WaitFor([&] { return !observer_.refused().empty(); }, absl::Seconds(10)));
+  EXPECT_EQ(observer_.refused(), std::vector<std::string>{"identity_expired"});
+  EXPECT_TRUE(observer_.handshakes().empty());
+  EXPECT_TRUE(echo_.peers().empty());
+}
+
+// Outbound to an upstream that resumes sessions: a second worker whose
+// inbound listener (a real loopback socket) forwards to an echo thread.
+class ResumptionTest : public WorkerTest {
+ protected:
+  void SetUp() override {
+    upstream_leaf_ = pki_.IssueLeaf("/ns/shop/sa/payments");
+    upstream_listener_.name = "in";
+    upstream_listener_.label = "listener in";
+    upstream_listener_.direction = forward::Direction::kInbound;
+    upstream_listener_.forward_to = echo_.address();
+    auto socket = net::BindListener(*net::SocketAddress::Parse("127.0.0.1:0"), true);
+    ASSERT_TRUE(socket.ok());
+    const net::SocketAddress address = *net::LocalAddressOf(socket->get());
+    upstream_ = *Worker::Create(1, Worker::Options{}, &upstream_observer_);
+    upstream_->AddListener(&upstream_listener_, *std::move(socket));
+    // Published first: installed before the first accept.
+    upstream_->PublishSnapshot(
+        SnapshotOf(upstream_leaf_, 1, std::make_shared<tls::TicketKeyRing>(absl::Hours(1))));
+    upstream_->Start();
+    outbound_.upstream = *net::HostPort::Parse(address.ToString());
+    outbound_.upstream_address = address;
+    outbound_.session_key = "out|" + address.ToString();
+    outbound_.policy = *identity::AuthorizationPolicy::Create(
+        {"spiffe://cluster.local/ns/shop/sa/payments"}, {}, {});
+    // Our own snapshot with a ticket key ring: its client context keeps sessions.
+    StartWorker(/*with_identity=*/false);
+    worker_->PublishSnapshot(SnapshotOf(proxy_leaf_, 1, ring_));
+  }
+  void TearDown() override { upstream_->Stop(); }
+
+  // One app connection through the outbound listener: a checked round trip.
+  bool RoundTrip(int seed) {
+    net::UniqueFd app = Adopt(&outbound_);
+    const std::string sent = Payload(5000, seed);
+    return WriteAll(app.get(), sent) && ReadUpTo(app.get(), sent.size()) == sent;
+  }
+
+  Credential upstream_leaf_;
+  forward::ListenerContext upstream_listener_;
+  testing::EchoThread echo_;
+  RecordingObserver upstream_observer_;
+  std::unique_ptr<Worker> upstream_;
+  std::shared_ptr<tls::TicketKeyRing> ring_ = std::make_shared<tls::TicketKeyRing>(absl::Hours(1));
+};
+
+TEST_F(ResumptionTest, TheSecondConnectionResumesAndItsBytesArriveOnlyOnceAccepted) {
+  ASSERT_TRUE(RoundTrip(1));
+  ASSERT_TRUE(RoundTrip(2));
+  const auto handshakes = observer_.handshakes();
+  ASSERT_EQ(handshakes.size(), 2u);
+  EXPECT_FALSE(handshakes[0].resumed);
+  EXPECT_TRUE(handshakes[1].resumed) << "no session was offered or accepted";
+}
+
+TEST_F(ResumptionTest, NeverOffersASessionMadeWithACertificateOfOursThatWasReplaced) {
+  ASSERT_TRUE(RoundTrip(1));
+  // Renewed: a new leaf, a new snapshot generation.
+  worker_->PublishSnapshot(SnapshotOf(pki_.IssueLeaf("/ns/shop/sa/backend"), 2, ring_));
+  ASSERT_TRUE(RoundTrip(2));
+  const auto handshakes = observer_.handshakes();
+  ASSERT_EQ(handshakes.size(), 2u);
+  EXPECT_FALSE(handshakes[1].resumed);
+}
+
+TEST_F(ResumptionTest, ARefusedResumptionIsRetriedWithAFullHandshakeBeforeTheAppFails) {
+  ASSERT_TRUE(RoundTrip(1));
+  // The upstream stops allowing us: it refuses the resumed session, and then
+  // (honestly) the full handshake too. The app's connection fails only then.
+  auto deny = std::make_shared<forward::ListenerPolicy>();
+  deny->policy = *identity::AuthorizationPolicy::Create({"spiffe://cluster.local/x"}, {}, {});
+  upstream_->UpdatePolicy(&upstream_listener_, deny);
+  EXPECT_FALSE(RoundTrip(2));
+  ASSERT_TRUE(
+      WaitFor([&] { return upstream_observer_.handshakes().size() >= 3; }, absl::Seconds(10)));
+  const auto seen = upstream_observer_.handshakes();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_FALSE(seen[1].ok);
+  EXPECT_THAT(seen[1].detail, HasSubstr("resumed session"));
+  EXPECT_FALSE(seen[2].ok);
+  EXPECT_THAT(seen[2].detail, ::testing::Not(HasSubstr("resumed session")));
+  EXPECT_TRUE(echo_.peers().size() == 1u) << "the refused connection reached the app";
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -14,6 +16,7 @@ namespace palisade::files {
 namespace {
 
 using ::palisade::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class ReadSmallFileTest : public ::testing::Test {
@@ -60,6 +63,37 @@ TEST_F(ReadSmallFileTest, RefusesAFileLargerThanTheLimit) {
   EXPECT_THAT(ReadSmallFile(path, "", 1000),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("larger than 1000 bytes")));
   EXPECT_OK(ReadSmallFile(path, "", 1001).status());
+}
+
+class WriteFileAtomicallyTest : public ReadSmallFileTest {};
+
+TEST_F(WriteFileAtomicallyTest, ReplacesTheFileWithExactlyTheModeAskedFor) {
+  const std::string path = Write("atomic", "old contents, longer than the new");
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  const mode_t umask_before = ::umask(0277);  // would narrow 0600 to 0400
+  const absl::Status written = WriteFileAtomically(path, "new", 0600, "token_file");
+  ::umask(umask_before);
+  ASSERT_OK(written);
+  ASSERT_OK_AND_ASSIGN(std::string read, ReadSmallFile(path, ""));
+  EXPECT_EQ(read, "new");
+  struct stat info;
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  EXPECT_NE(::access((path + ".tmp").c_str(), F_OK), 0);  // no temporary file left
+}
+
+TEST_F(WriteFileAtomicallyTest, FailureNamesTheFileAndLeavesNothingBehind) {
+  const std::string dir = Path("no_such_dir");
+  EXPECT_THAT(WriteFileAtomically(dir + "/token", "x", 0600, "token_file"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("token_file"), HasSubstr(dir + "/token.tmp"),
+                             HasSubstr("cannot create"))));
+  // Over a directory: the rename fails and the temporary file is removed.
+  const std::string target = Path("a_directory");
+  ASSERT_TRUE(::mkdir(target.c_str(), 0700) == 0 || errno == EEXIST);
+  EXPECT_THAT(WriteFileAtomically(target, "x", 0600, "token_file"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cannot rename")));
+  EXPECT_NE(::access((target + ".tmp").c_str(), F_OK), 0);
 }
 
 }  // namespace

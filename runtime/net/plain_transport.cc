@@ -37,6 +37,10 @@ IoResult PlainTransport::ShutdownWrite() {
   return {IoStatus::kOk, 0};
 }
 
+bool PlainTransport::HasUnreadData() const { return UnreadBytes(fd_.get()) > 0; }
+
+void PlainTransport::ResetOnClose() { SetResetOnClose(fd_.get()); }
+
 IoResult PlainTransport::Fail(int error_number) {
   error_ = SocketErrorReason(error_number);
   return {IoStatus::kError, 0};

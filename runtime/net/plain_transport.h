@@ -16,6 +16,8 @@ class PlainTransport final : public Transport {
   IoResult Read(char* buffer, size_t length) override;
   IoResult Write(const char* data, size_t length) override;
   IoResult ShutdownWrite() override;
+  bool HasUnreadData() const override;
+  void ResetOnClose() override;
   const std::string& error() const override { return error_; }
 
  private:

@@ -43,9 +43,23 @@ void Pump::OnReadiness(Side side, bool readable, bool writable) {
 }
 
 void Pump::FinishGracefully() {
-  down_to_up_.src_eof = true;
-  up_to_down_.src_eof = true;
+  finishing_ = true;
   if (started_ && !finished_) Progress();
+}
+
+void Pump::CutWhenDrained(Direction& d) {
+  if (d.dst_shut || !d.pending.empty() || d.dst->write_wait != Wait::kNone ||
+      d.src->transport->HasUnreadData()) {
+    return;
+  }
+  const IoResult r = d.dst->transport->ShutdownWrite();
+  if (r.status == IoStatus::kWouldBlock) {
+    d.dst->write_wait = r.wants == Readiness::kRead ? Wait::kRead : Wait::kWrite;
+    return;
+  }
+  // kError: the peer is already gone; nothing is left to tell it.
+  d.dst_shut = true;
+  d.cut = !d.src_eof;
 }
 
 void Pump::Progress() {
@@ -67,8 +81,15 @@ void Pump::Progress() {
     }
   }
   if (moved_any) last_activity_ = absl::Now();
-  const bool done =
-      down_to_up_.src_eof && down_to_up_.dst_shut && up_to_down_.src_eof && up_to_down_.dst_shut;
+  if (finishing_) CutWhenDrained(down_to_up_);
+  // A cut direction needs no end from its source: both peers have been told
+  // ours, and whatever it still sends could not be delivered.
+  const bool down_done = down_to_up_.dst_shut && (down_to_up_.src_eof || down_to_up_.cut);
+  const bool done = down_done && up_to_down_.src_eof && up_to_down_.dst_shut;
+  if (done && !down_to_up_.src_eof && downstream_.transport->HasUnreadData()) {
+    Fail(Side::kDownstream, "undeliverable");
+    return;
+  }
   if (done && !finished_) {
     finished_ = true;
     resume_.Cancel();
@@ -113,6 +134,10 @@ long Pump::Flow(Direction& d, size_t budget) {
     }
     if (r.status == IoStatus::kError) {
       Fail(d.src_side, d.src->transport->error());
+      return -1;
+    }
+    if (d.cut) {
+      Fail(d.src_side, "undeliverable");
       return -1;
     }
     read_total += r.bytes;

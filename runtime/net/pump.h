@@ -1,7 +1,8 @@
 // Moves bytes both ways between two transports: backpressure (stop reading a
 // side while the other has too much pending), half-close (one side's EOF
-// becomes the other's FIN/close_notify), and a per-turn budget so one busy
-// connection cannot starve the rest of its worker.
+// becomes the other's FIN/close_notify), a per-turn budget so one busy
+// connection cannot starve the rest of its worker, and a graceful finish
+// that never ends a side cleanly after dropping a byte it accepted.
 #ifndef PALISADE_RUNTIME_NET_PUMP_H_
 #define PALISADE_RUNTIME_NET_PUMP_H_
 
@@ -29,7 +30,8 @@ class Pump {
   struct Callbacks {
     // Both directions ended cleanly (EOF seen and passed on, all flushed).
     std::function<void()> on_done;
-    // A read or write failed on `side`; `reason` is the transport's code.
+    // A read or write failed on `side`; `reason` is the transport's code, or
+    // "undeliverable": `side` sent bytes after its direction was finished.
     std::function<void(Side side, const std::string& reason)> on_error;
   };
 
@@ -39,9 +41,17 @@ class Pump {
   // Starts moving bytes (both sides assumed ready until they say otherwise).
   void Start();
   void OnReadiness(Side side, bool readable, bool writable);
-  // Stops reading both sides and ends both write directions once what is
-  // pending is flushed (drain, re-authentication). on_done follows.
+  // Ends the connection without losing a byte (drain, re-authentication,
+  // idle timeout). Bytes keep moving both ways. Once nothing from downstream
+  // waits to be delivered (buffered here or unread in the socket), the
+  // upstream gets its end (FIN / close_notify): for a server, "the client is
+  // done". The upstream's own end, passed on after everything it sent, then
+  // finishes the pump (on_done). Should downstream send more after its
+  // direction was ended, those bytes cannot be delivered: on_error
+  // ("undeliverable"), and the owner resets both sides. An upstream that
+  // never ends is the owner's grace period to cut short, with a reset.
   void FinishGracefully();
+  bool finishing() const { return finishing_; }
 
   uint64_t bytes_from_downstream() const { return down_to_up_.moved; }
   uint64_t bytes_from_upstream() const { return up_to_down_.moved; }
@@ -63,6 +73,8 @@ class Pump {
     ByteBuffer pending;
     bool src_eof = false;
     bool dst_shut = false;
+    // dst was ended before src was: whatever src still sends is undeliverable.
+    bool cut = false;
     uint64_t moved = 0;
   };
 
@@ -70,6 +82,8 @@ class Pump {
   // Moves what it can in one direction; returns bytes moved, or -1 on error.
   long Flow(Direction& d, size_t budget);
   bool Flush(Direction& d);
+  // Finishing: ends the downstream-to-upstream direction once it is empty.
+  void CutWhenDrained(Direction& d);
   void Fail(Side side, const std::string& reason);
   static void Unblock(Endpoint& e, bool readable, bool writable);
 
@@ -83,6 +97,7 @@ class Pump {
   absl::Time last_activity_;
   bool started_ = false;
   bool finished_ = false;
+  bool finishing_ = false;
 };
 
 }  // namespace palisade::net

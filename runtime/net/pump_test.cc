@@ -15,6 +15,7 @@
 #include "runtime/event/event_loop.h"
 #include "runtime/net/plain_transport.h"
 #include "runtime/sync/mutex.h"
+#include "tests/util/process.h"
 
 namespace palisade::net {
 namespace {
@@ -67,6 +68,16 @@ class PumpHarness {
     destroyed.WaitForNotification();
     loop_->Stop();
     thread_.join();
+  }
+
+  // FinishGracefully, on the pump's thread.
+  void FinishGracefully() {
+    sync::Notification asked;
+    loop_->Post([&] {
+      pump_->FinishGracefully();
+      asked.Notify();
+    });
+    asked.WaitForNotification();
   }
 
   int app_client() const { return app_client_.get(); }
@@ -191,6 +202,47 @@ TEST(PumpTest, ReportsTheSideThatBroke) {
   ASSERT_TRUE(h.failed_.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_EQ(h.error_side_, Side::kUpstream);
   EXPECT_FALSE(h.error_reason_.empty());
+}
+
+TEST(PumpTest, AGracefulFinishDeliversWhatWasAcceptedThenEndsUpstreamFirst) {
+  Pump::Options options;
+  options.high_water_bytes = 64 * 1024;
+  PumpHarness h(options);
+  // Written in full while the server reads nothing: some of it waits unread
+  // in the client's socket, some in the pump, some in the server's socket
+  // when the finish is asked for. (A writer still writing is another story:
+  // what it has not written yet was never accepted.)
+  const std::string request = Pattern(256 << 10, 3);
+  std::thread client([&] { ASSERT_TRUE(WriteAll(h.app_client(), request)); });
+  client.join();
+  h.FinishGracefully();
+  // The server gets every byte the client wrote, then its end ...
+  std::string server_got;
+  std::thread server([&] { server_got = ReadToEof(h.app_server()); });
+  server.join();
+  EXPECT_TRUE(server_got == request) << "got " << server_got.size() << " of " << request.size();
+  // ... and what it still sends reaches the client before the client's end.
+  const std::string reply = Pattern(1 << 20, 9);
+  std::string client_got;
+  std::thread reader([&] { client_got = ReadToEof(h.app_client()); });
+  ASSERT_TRUE(WriteAll(h.app_server(), reply));
+  shutdown(h.app_server(), SHUT_WR);
+  reader.join();
+  EXPECT_TRUE(client_got == reply) << "got " << client_got.size() << " of " << reply.size();
+  EXPECT_TRUE(h.done_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_FALSE(h.failed_.HasBeenNotified());
+}
+
+TEST(PumpTest, BytesSentAfterTheirDirectionEndedAreReportedNotDropped) {
+  PumpHarness h;
+  h.FinishGracefully();
+  char byte;
+  ASSERT_EQ(read(h.app_server(), &byte, 1), 0);   // the server was told the client is done
+  ASSERT_TRUE(WriteAll(h.app_client(), "late"));  // the client did not know
+  ASSERT_TRUE(h.failed_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(h.error_side_, Side::kDownstream);
+  EXPECT_EQ(h.error_reason_, "undeliverable");
+  EXPECT_FALSE(h.done_.HasBeenNotified());
 }
 
 }  // namespace

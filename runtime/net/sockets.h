@@ -32,6 +32,11 @@ absl::Status ConnectResult(int fd);
 // endpoints' business.
 void SetNoDelay(int fd);
 
+// Bytes waiting in the socket's receive queue (0 on error).
+int UnreadBytes(int fd);
+// SO_LINGER with a zero timeout: closing the socket sends RST, not FIN.
+void SetResetOnClose(int fd);
+
 // The reason code of a socket errno as used in metrics and access logs
 // ("connection_refused", "connection_reset", ...).
 const char* SocketErrorReason(int error_number);

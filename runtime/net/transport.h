@@ -32,6 +32,12 @@ class Transport {
   virtual IoResult Write(const char* data, size_t length) = 0;
   // Ends our write direction (TCP FIN, or TLS close_notify) and keeps reading.
   virtual IoResult ShutdownWrite() = 0;
+  // Bytes have arrived that Read() has not returned yet (in the kernel's
+  // receive queue, or decrypted and waiting): what a clean close must not leave.
+  virtual bool HasUnreadData() const = 0;
+  // Makes the coming close a reset (RST, and no close_notify): the peer must
+  // not take the end for a clean one when bytes were lost on the way.
+  virtual void ResetOnClose() = 0;
   // Why the last kError happened, as a short reason code for metrics/logs
   // ("connection_reset", "tls_error"...).
   virtual const std::string& error() const = 0;

@@ -76,10 +76,11 @@ void Handshaker::Succeed() {
       return;
     }
   }
-  if (SSL_is_server(ssl) && !resumed) {
+  if (SSL_is_server(ssl)) {
     // BoringSSL holds TLS 1.3 tickets until the server's first write; the
     // app may never write (or the peer may half-close first), so flush them
-    // now for the peer's next connection to resume.
+    // now for the peer's next connection to resume. After a resumption the
+    // ticket also tells the client that its session was accepted.
     SSL_write(ssl, "", 0);
   }
   done_ = true;

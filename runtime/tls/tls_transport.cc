@@ -65,6 +65,14 @@ IoResult TlsTransport::ShutdownWrite() {
   return {IoStatus::kOk, 0};
 }
 
+bool TlsTransport::HasUnreadData() const {
+  // BoringSSL reads no further ahead than the record it decrypts, so what it
+  // has not decrypted yet is still in the socket.
+  return SSL_has_pending(ssl_.get()) || net::UnreadBytes(fd_.get()) > 0;
+}
+
+void TlsTransport::ResetOnClose() { net::SetResetOnClose(fd_.get()); }
+
 IoResult TlsTransport::Classify(int ret, bool in_handshake) {
   const int err = SSL_get_error(ssl_.get(), ret);
   switch (err) {
@@ -85,7 +93,15 @@ IoResult TlsTransport::Classify(int ret, bool in_handshake) {
           return {IoStatus::kError, 0};
         }
         truncated_ = true;
-        return {IoStatus::kEof, 0};
+        // Clients that are done often skip close_notify (openssl s_client,
+        // many HTTP clients): a server takes the FIN as their end. A server
+        // (for us: an upstream proxy, which always sends close_notify) that
+        // skips it has died or been cut off: passing that on as a clean end
+        // would hide bytes it may have lost.
+        if (SSL_is_server(ssl_.get())) return {IoStatus::kEof, 0};
+        error_ = "truncated";
+        error_detail_ = "the server closed TCP without close_notify";
+        return {IoStatus::kError, 0};
       }
       if (ERR_peek_error() == 0) {
         error_ = net::SocketErrorReason(saved_errno);

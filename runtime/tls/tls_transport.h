@@ -26,8 +26,12 @@ class TlsTransport final : public net::Transport {
   net::IoResult Read(char* buffer, size_t length) override;
   net::IoResult Write(const char* data, size_t length) override;
   net::IoResult ShutdownWrite() override;
+  bool HasUnreadData() const override;
+  void ResetOnClose() override;
   const std::string& error() const override { return error_; }
-  // The peer closed TCP without close_notify (possible truncation).
+  // The peer closed TCP without close_notify (possible truncation). Read()
+  // reports it as the end of stream from a client, as the error "truncated"
+  // from a server.
   bool truncated() const { return truncated_; }
   // Human-readable detail of the last error (BoringSSL's error queue).
   const std::string& error_detail() const { return error_detail_; }

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "tests/util/echo_load.h"
 #include "tests/util/loopback.h"
 #include "tests/util/mesh_fixture.h"
 #include "tests/util/process.h"
@@ -41,87 +42,6 @@ absl::Duration LoadDuration() {
   int seconds = 60;
   if (env != nullptr) (void)absl::SimpleAtoi(env, &seconds);
   return absl::Seconds(seconds);
-}
-
-// One request of 64 bytes and its echo; false if the connection ended first.
-bool RoundTrip(int fd, const std::string& request, bool* corrupted) {
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    return false;
-  }
-  std::string echoed;
-  char buf[256];
-  while (echoed.size() < request.size()) {
-    const ssize_t n = recv(fd, buf, std::min(sizeof(buf), request.size() - echoed.size()), 0);
-    if (n <= 0) return false;
-    echoed.append(buf, n);
-  }
-  if (echoed != request) *corrupted = true;
-  return true;
-}
-
-std::string Request(int stream, int64_t n) {
-  std::string r = absl::StrCat("stream ", stream, " request ", n, " ");
-  r.resize(64, '.');
-  return r;
-}
-
-struct LoadResult {
-  std::atomic<int64_t> new_ok{0}, new_failed{0};
-  std::atomic<int64_t> stream_requests{0}, stream_reconnects{0}, stream_failures{0};
-  std::atomic<int64_t> lost_requests{0}, corrupted{0};
-};
-
-// Traffic until `stop`: short connections, and long-lived streams that, when
-// `reconnect` is set, reconnect after a graceful close and resend the request
-// that had no answer (so a close costs no request).
-void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult* result) {
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&, t] {
-      for (int64_t n = 0; !stop->load(); ++n) {
-        bool corrupted = false;
-        const int fd = ConnectLoopback(port, absl::Seconds(10));
-        if (fd >= 0 && RoundTrip(fd, Request(100 + t, n), &corrupted)) {
-          ++result->new_ok;
-        } else {
-          ++result->new_failed;
-        }
-        if (corrupted) ++result->corrupted;
-        if (fd >= 0) close(fd);
-        absl::SleepFor(absl::Milliseconds(20));  // pacing: the load's rate, not a wait
-      }
-    });
-  }
-  for (int s = 0; s < 4; ++s) {
-    threads.emplace_back([&, s] {
-      int fd = ConnectLoopback(port, absl::Seconds(10));
-      for (int64_t n = 0; !stop->load(); ++n) {
-        bool corrupted = false;
-        const std::string request = Request(s, n);
-        bool answered = fd >= 0 && RoundTrip(fd, request, &corrupted);
-        if (!answered && reconnect && !stop->load()) {
-          // Closed gracefully (re-authentication): reconnect, resend.
-          if (fd >= 0) close(fd);
-          fd = ConnectLoopback(port, absl::Seconds(10));
-          ++result->stream_reconnects;
-          answered = fd >= 0 && RoundTrip(fd, request, &corrupted);
-        }
-        if (corrupted) ++result->corrupted;
-        if (answered) {
-          ++result->stream_requests;
-        } else if (!stop->load()) {
-          ++result->stream_failures;
-          ++result->lost_requests;
-          if (fd >= 0) close(fd);
-          fd = ConnectLoopback(port, absl::Seconds(10));
-        }
-        absl::SleepFor(absl::Milliseconds(50));  // pacing: the load's rate, not a wait
-      }
-      if (fd >= 0) close(fd);
-    });
-  }
-  for (auto& t : threads) t.join();
 }
 
 class RotationUnderLoadTest : public ::testing::Test {
@@ -142,13 +62,14 @@ class RotationUnderLoadTest : public ::testing::Test {
   }
 
   // Control-plane identity with a join token, JSON logs (read back by
-  // ReportPropagation), and re-authentication on peer expiry as the test says.
+  // ReportPropagation), and re-authentication on peer expiry only where the
+  // test asks for it (the default is off).
   absl::StatusOr<ProxyYaml> Config(const std::string& name, const std::string& id) {
     absl::StatusOr<ProxyYaml> config = mesh_.ControlPlaneConfig(name, id);
     if (!config.ok()) return config.status();
     config->logging.level = "info";
     config->logging.format = "json";
-    config->reauthentication.on_peer_expiry = expiry_reauth_;
+    if (expiry_reauth_) config->reauthentication.on_peer_expiry = true;
     config->reauthentication.grace_period = "2s";
     return config;
   }

@@ -43,6 +43,12 @@ std::optional<int> MeshFixture::StopControl() {
   return status;
 }
 
+void MeshFixture::KillControl() {
+  if (control_ == nullptr) return;
+  control_->process().Kill();
+  control_.reset();
+}
+
 absl::StatusOr<EchoBackend*> MeshFixture::StartBackend(const std::string& name,
                                                        const std::string& mode) {
   backends_.erase(name);

@@ -48,6 +48,8 @@ class MeshFixture {
   bool has_control() const { return control_ != nullptr; }
   // SIGTERM; its exit status, or nullopt when none ran or it hung.
   std::optional<int> StopControl();
+  // kill -9: the control plane vanishes without a word (an outage).
+  void KillControl();
 
   // mode: "echo", "http" or "sink".
   absl::StatusOr<EchoBackend*> StartBackend(const std::string& name,

@@ -80,6 +80,7 @@ class FakeIdentityService::Reactor
   // Set by the first Hello; read-side only.
   bool greeted = false;
   bool bootstrap = false;
+  bool join_token = false;  // authenticated by a join token
   std::string identity;
 
  private:
@@ -110,6 +111,16 @@ void FakeIdentityService::AcceptServiceAccountToken(const std::string& token,
                                                     const std::string& spiffe_id) {
   sync::MutexLock lock(&mutex_);
   sa_tokens_[token] = spiffe_id;
+}
+
+void FakeIdentityService::IssueReattestationToken(const std::string& token) {
+  sync::MutexLock lock(&mutex_);
+  reattestation_to_issue_ = token;
+}
+
+void FakeIdentityService::RevokeReattestationTokens() {
+  sync::MutexLock lock(&mutex_);
+  reattestation_tokens_.clear();
 }
 
 void FakeIdentityService::SetIssuer(Issuer issuer) {
@@ -219,6 +230,14 @@ void FakeIdentityService::OnHello(Reactor* reactor, const control::v1::Hello& he
                hello.has_join_token() && it != join_tokens_.end()) {
       reactor->identity = it->second;
       reactor->bootstrap = true;
+      reactor->join_token = true;
+    } else if (auto rt = reattestation_tokens_.find(hello.reattestation_token());
+               hello.has_reattestation_token() && rt != reattestation_tokens_.end()) {
+      reactor->identity = rt->second;
+      reactor->bootstrap = true;
+    } else if (hello.has_reattestation_token()) {
+      return reactor->End(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                       "re-attestation token: rt-fake was revoked"));
     } else if (auto sa = sa_tokens_.find(hello.service_account_token());
                hello.has_service_account_token() && sa != sa_tokens_.end()) {
       reactor->identity = sa->second;
@@ -286,6 +305,10 @@ void FakeIdentityService::OnCsr(Reactor* reactor,
       log_.renew_after.push_back(at);
     }
     *svid->mutable_bundle() = bundle_;
+    if (reactor->join_token && !reattestation_to_issue_.empty()) {
+      svid->set_reattestation_token(reattestation_to_issue_);
+      reattestation_tokens_[reattestation_to_issue_] = reactor->identity;
+    }
     reactor->Send(std::move(response));
   }
   // A bootstrap stream gets exactly one SVID; the proxy comes back with it.

@@ -1,8 +1,9 @@
 // For tests: an IdentityService that follows control/README.md (Hello
 // authenticated by the peer's SVID or a bootstrap token, a bundle answers
 // Hello, one SVID per bootstrap stream, then the stream ends OK), with knobs
-// to push bundles and re-key requests or to misbehave, and a record of what
-// it received. Reached through a TestTlsServer, which says who the peer is.
+// to push bundles and re-key requests, to issue and revoke re-attestation
+// tokens, or to misbehave, and a record of what it received. Reached through a TestTlsServer, which
+// says who the peer is.
 #ifndef PALISADE_PROXY_IDENTITY_CLIENT_TESTING_FAKE_IDENTITY_SERVICE_H_
 #define PALISADE_PROXY_IDENTITY_CLIENT_TESTING_FAKE_IDENTITY_SERVICE_H_
 
@@ -62,6 +63,12 @@ class FakeIdentityService final : public control::v1::IdentityService::CallbackS
   // A join token (or service-account token) and the identity it stands for.
   void AcceptJoinToken(const std::string& token, const std::string& spiffe_id);
   void AcceptServiceAccountToken(const std::string& token, const std::string& spiffe_id);
+  // SVIDs issued on join-token streams carry `token` as their re-attestation
+  // token, which is then accepted for that identity ("" = none from now on).
+  void IssueReattestationToken(const std::string& token);
+  // Every re-attestation token accepted so far is refused from now on
+  // (UNAUTHENTICATED), as after a revocation.
+  void RevokeReattestationTokens();
   void SetIssuer(Issuer issuer);
   void SetTtl(absl::Duration ttl);
   // renew_after = issue time + `after`; nullopt: no hint.
@@ -93,6 +100,8 @@ class FakeIdentityService final : public control::v1::IdentityService::CallbackS
   control::v1::TrustBundleUpdate bundle_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, std::string> join_tokens_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, std::string> sa_tokens_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, std::string> reattestation_tokens_ ABSL_GUARDED_BY(mutex_);
+  std::string reattestation_to_issue_ ABSL_GUARDED_BY(mutex_);
   absl::Duration ttl_ ABSL_GUARDED_BY(mutex_) = absl::Hours(1);
   std::optional<absl::Duration> renew_after_ ABSL_GUARDED_BY(mutex_);
   std::set<Reactor*> live_ ABSL_GUARDED_BY(mutex_);
