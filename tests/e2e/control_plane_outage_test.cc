@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -112,7 +113,7 @@ TEST_F(ControlPlaneOutageTest, ARenewalDueDuringAnOutageShorterThanTheLifeStillH
   traffic.join();
   ASSERT_TRUE(renewed) << mesh_.Logs();
   std::cout << "renewed " << absl::FormatDuration(to_renew)
-            << " after the control plane returned\n";
+            << " after the control plane returned; load: " << Describe(load) << "\n";
   RecordProperty("renewed_after_return_ms", static_cast<int>(absl::ToInt64Milliseconds(to_renew)));
 
   EXPECT_GT(load.new_ok.load(), 100);

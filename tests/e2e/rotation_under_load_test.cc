@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -110,6 +111,7 @@ class RotationUnderLoadTest : public ::testing::Test {
   }
 
   void ExpectNothingLost() {
+    std::cout << "load: " << Describe(result_) << "\n";
     EXPECT_GT(result_.new_ok.load(), 100);
     EXPECT_EQ(result_.new_failed.load(), 0);
     EXPECT_GT(result_.stream_requests.load(), 100);

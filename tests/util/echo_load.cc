@@ -89,4 +89,12 @@ void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult*
   for (auto& t : threads) t.join();
 }
 
+std::string Describe(const LoadResult& r) {
+  return absl::StrCat("short connections ", r.new_ok.load(), " ok, ", r.new_failed.load(),
+                      " failed; stream requests ", r.stream_requests.load(), ", reconnects ",
+                      r.stream_reconnects.load(), ", stream failures ", r.stream_failures.load(),
+                      "; lost requests ", r.lost_requests.load(), ", corrupted ",
+                      r.corrupted.load());
+}
+
 }  // namespace palisade::testing

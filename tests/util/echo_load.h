@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace palisade::testing {
 
@@ -21,6 +22,9 @@ struct LoadResult {
 // whose connection ended reconnects and resends the request that had no
 // answer, so a graceful close costs no request.
 void RunLoad(uint16_t port, bool reconnect, std::atomic<bool>* stop, LoadResult* result);
+
+// One line for the test log: every count, for the figures of a run.
+std::string Describe(const LoadResult& result);
 
 }  // namespace palisade::testing
 
