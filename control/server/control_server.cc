@@ -62,6 +62,8 @@ absl::Status ControlServer::Open() {
                                            "insist)"));
   }
   if (absl::Status s = state::EnsureDirectory(o.state_dir, 0700); !s.ok()) {
+    // Who may write it is the host's problem, not the flag's (exit 1, not 2).
+    if (absl::IsPermissionDenied(s)) return s;
     return FlagError("state_dir", s.message());
   }
 
