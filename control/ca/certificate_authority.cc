@@ -368,6 +368,16 @@ std::string CertificateAuthority::ActiveRootFingerprint() const {
   return Active()->root_fingerprint;
 }
 
+absl::Time CertificateAuthority::IssuingChainNotAfter() const {
+  sync::MutexLock lock(&mu_);
+  const Generation* active = Active();
+  absl::Time earliest = std::min(identity::NotAfter(active->intermediate.get()),
+                                 identity::NotAfter(active->root.get()));
+  for (const auto& c : active->chain_above)
+    earliest = std::min(earliest, identity::NotAfter(c.get()));
+  return earliest;
+}
+
 uint64_t CertificateAuthority::bundle_version() const {
   sync::MutexLock lock(&mu_);
   return bundle_version_;
