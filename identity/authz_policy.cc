@@ -26,6 +26,12 @@ absl::StatusOr<AuthorizationPolicy> AuthorizationPolicy::Create(
   for (size_t i = 0; i < spiffe_ids.size(); ++i) {
     absl::StatusOr<SpiffeId> id = SpiffeId::Parse(spiffe_ids[i]);
     if (!id.ok()) return EntryError("spiffe_ids", i, spiffe_ids[i], id.status());
+    if (id->path().empty()) {
+      return EntryError(
+          "spiffe_ids", i, spiffe_ids[i],
+          absl::InvalidArgumentError("a workload's ID has a path (X509-SVID section 3); use "
+                                     "trust_domains to allow a whole domain"));
+    }
     policy.ids_.insert(*std::move(id));
   }
   for (size_t i = 0; i < trust_domains.size(); ++i) {
@@ -60,6 +66,9 @@ absl::StatusOr<AuthorizationPolicy> AuthorizationPolicy::Create(
 }
 
 bool AuthorizationPolicy::Allows(const SpiffeId& peer) const {
+  // A trust domain's own ID names no workload (X509-SVID section 3); the verifier
+  // refuses such a leaf, and no entry may allow one that reaches here another way.
+  if (peer.path().empty()) return false;
   if (ids_.contains(peer) || domains_.contains(peer.trust_domain())) return true;
   auto it = prefixes_.find(peer.trust_domain());
   if (it == prefixes_.end()) return false;

@@ -17,7 +17,7 @@ namespace identity {
 // Immutable after Create; any thread may call Allows concurrently.
 class AuthorizationPolicy {
  public:
-  // `spiffe_ids`: exact IDs ("spiffe://td/ns/shop/sa/cart").
+  // `spiffe_ids`: exact IDs with a path ("spiffe://td/ns/shop/sa/cart").
   // `trust_domains`: every ID of a domain; "td" or "spiffe://td".
   // `path_prefixes`: "spiffe://td/ns/shop" or "spiffe://td/ns/shop/" allow that ID
   //   and every ID below it ("spiffe://td/ns/shop/sa/x"), never a sibling that merely
@@ -33,7 +33,8 @@ class AuthorizationPolicy {
   // A policy with no entries: allows nobody.
   AuthorizationPolicy() = default;
 
-  // True when some entry allows `peer`; always false for an empty policy.
+  // True when some entry allows `peer`; always false for an empty policy and for
+  // a trust domain's own ID ("spiffe://td", no path).
   bool Allows(const SpiffeId& peer) const;
   bool empty() const { return ids_.empty() && domains_.empty() && prefixes_.empty(); }
 

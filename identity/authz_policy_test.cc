@@ -40,7 +40,6 @@ TEST(AuthorizationPolicyTest, AllowsWholeTrustDomainsGivenEitherWay) {
       AuthorizationPolicy policy,
       AuthorizationPolicy::Create({}, {"shop.example", "spiffe://bank.example"}, {}));
   EXPECT_TRUE(policy.Allows(Id("spiffe://shop.example/anything/at/all")));
-  EXPECT_TRUE(policy.Allows(Id("spiffe://shop.example")));
   EXPECT_TRUE(policy.Allows(Id("spiffe://bank.example/teller")));
   EXPECT_FALSE(policy.Allows(Id("spiffe://shop.example.evil/a")));
   EXPECT_FALSE(policy.Allows(Id("spiffe://example/a")));
@@ -65,8 +64,23 @@ TEST(AuthorizationPolicyTest, PrefixOfTheDomainRootAllowsTheWholeDomain) {
   ASSERT_OK_AND_ASSIGN(AuthorizationPolicy policy,
                        AuthorizationPolicy::Create({}, {}, {"spiffe://td/"}));
   EXPECT_TRUE(policy.Allows(Id("spiffe://td/a/b")));
-  EXPECT_TRUE(policy.Allows(Id("spiffe://td")));
   EXPECT_FALSE(policy.Allows(Id("spiffe://tdx/a")));
+}
+
+TEST(AuthorizationPolicyTest, NeverAllowsATrustDomainsOwnIdAsAWorkload) {
+  // X509-SVID §3: a leaf's ID has a path; the bare domain ID names no workload.
+  ASSERT_OK_AND_ASSIGN(AuthorizationPolicy policy,
+                       AuthorizationPolicy::Create({}, {"td"}, {"spiffe://td/"}));
+  EXPECT_TRUE(policy.Allows(Id("spiffe://td/a")));
+  EXPECT_FALSE(policy.Allows(Id("spiffe://td")));
+}
+
+TEST(AuthorizationPolicyTest, RefusesAnExactIdWithoutAPath) {
+  EXPECT_THAT(
+      AuthorizationPolicy::Create({"spiffe://td/a", "spiffe://td"}, {}, {}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("spiffe_ids[1] \"spiffe://td\": a workload's ID has a path "
+                         "(X509-SVID section 3); use trust_domains to allow a whole domain")));
 }
 
 TEST(AuthorizationPolicyTest, CombinesAllThreeKindsOfEntry) {

@@ -144,6 +144,7 @@ absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der) {
   }
   absl::StatusOr<SpiffeId> id = SpiffeId::Parse(uris.front());
   if (!id.ok()) return CsrError(id.status().message());
+  if (absl::Status s = ValidateWorkloadId(*id); !s.ok()) return CsrError(s.message());
   ERR_clear_error();
   return CheckedCsr{*std::move(id), std::move(key), PublicKeyInfoDer(der)};
 }

@@ -36,7 +36,7 @@ struct CheckedCsr {
 // Parses a DER CSR and checks, in order: size and DER (nothing after it), the
 // public key parses and is EC P-256/P-384 or RSA 2048-8192 bits, the signature
 // verifies and is not SHA-1/MD5 based, exactly one subjectAltName extension request
-// with exactly one URI, a valid SPIFFE ID. InvalidArgument naming the failed rule
+// with exactly one URI, a valid SPIFFE ID with a path. InvalidArgument naming the failed rule
 // ("CSR: ..."). Whether the caller may have that ID is the caller's decision.
 absl::StatusOr<CheckedCsr> ParseAndCheckCsr(absl::string_view der);
 

@@ -135,6 +135,11 @@ TEST_F(CsrTest, RejectsInvalidSpiffeIds) {
                  "port is not allowed");
 }
 
+TEST_F(CsrTest, RejectsABareTrustDomainId) {
+  ExpectRejected(MakeCsrDer({.uri_sans = {"spiffe://shop.example"}}, key_.get()),
+                 "CSR: SPIFFE ID spiffe://shop.example has no path (X509-SVID section 3");
+}
+
 }  // namespace
 }  // namespace identity
 }  // namespace palisade

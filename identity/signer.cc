@@ -111,6 +111,8 @@ absl::StatusOr<bssl::UniquePtr<X509>> IssueSvid(const CheckedCsr& csr, const Iss
   if (absl::Status s = CheckKeyStrength(csr.public_key.get(), KeyPolicy::kCsr); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("CSR key: ", s.message()));
   }
+  // A hand-made CheckedCsr bypasses ParseAndCheckCsr; no leaf may name a bare domain.
+  RETURN_IF_ERROR(ValidateWorkloadId(csr.spiffe_id));
   ASSIGN_OR_RETURN(std::optional<std::string> issuer_domain, CheckIssuer(issuer, options.now));
   if (issuer_domain.has_value() && *issuer_domain != csr.spiffe_id.trust_domain()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -33,10 +33,10 @@ struct LeafOptions {
 // O=Palisade; the CSR's key; validity [now - backdate, min(now + ttl, issuer's
 // notAfter)]; basicConstraints CA:false (critical); keyUsage digitalSignature
 // (critical); EKU serverAuth + clientAuth; SKI; AKI = the issuer's SKI; the URI SAN.
-// Nothing else is taken from the request. Errors: InvalidArgument for bad options or
-// a SPIFFE ID outside the issuer's trust domain (when the issuer names one in a URI
-// SAN); FailedPrecondition when the issuer cannot issue (not a CA with keyCertSign,
-// key mismatch, expired or not yet valid at `now`).
+// Nothing else is taken from the request. Errors: InvalidArgument for bad options, a
+// SPIFFE ID without a path, or one outside the issuer's trust domain (when the issuer names one in
+// a URI SAN); FailedPrecondition when the issuer cannot issue (not a CA with keyCertSign, key
+// mismatch, expired or not yet valid at `now`).
 absl::StatusOr<bssl::UniquePtr<X509>> IssueSvid(const CheckedCsr& csr, const Issuer& issuer,
                                                 const LeafOptions& options);
 

@@ -197,6 +197,14 @@ TEST_F(SignerTest, RefusesExpiredOrNotYetValidIssuers) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not yet valid")));
 }
 
+TEST_F(SignerTest, RefusesToIssueALeafForABareTrustDomainId) {
+  // A hand-made CheckedCsr skips ParseAndCheckCsr; the signer is the last gate.
+  CheckedCsr csr{*SpiffeId::Parse("spiffe://shop.example"), testing::GenerateKey(KeyType::kEcP256)};
+  EXPECT_THAT(IssueSvid(csr, IntermediateIssuer(), {.now = kNow}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("spiffe://shop.example has no path (X509-SVID section 3")));
+}
+
 TEST_F(SignerTest, RefusesBadLeafOptionsAndWeakCsrKeys) {
   CheckedCsr csr = Csr("spiffe://shop.example/a");
   EXPECT_THAT(IssueSvid(csr, IntermediateIssuer(), {.now = kNow, .ttl = absl::ZeroDuration()}),

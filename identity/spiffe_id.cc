@@ -161,6 +161,14 @@ absl::Status ValidateSpiffePath(absl::string_view path) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateWorkloadId(const SpiffeId& id) {
+  if (!id.path().empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("SPIFFE ID ", id.ToString(),
+                   " has no path (X509-SVID section 3: a trust domain's own ID names no "
+                   "workload, so no SVID carries it)"));
+}
+
 absl::StatusOr<SpiffeId> SpiffeIdForServiceAccount(absl::string_view trust_domain,
                                                    absl::string_view subject) {
   const std::vector<absl::string_view> fields = absl::StrSplit(subject, ':');

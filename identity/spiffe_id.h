@@ -81,6 +81,11 @@ absl::Status ValidateTrustDomain(absl::string_view trust_domain);
 // InvalidArgument naming the rule that failed.
 absl::Status ValidateSpiffePath(absl::string_view path);
 
+// OK when `id` may name a workload, i.e. has a path: X509-SVID section 3 gives no
+// leaf the trust domain's own ID. Otherwise InvalidArgument
+// ("SPIFFE ID spiffe://td has no path (X509-SVID section 3: ...)").
+absl::Status ValidateWorkloadId(const SpiffeId& id);
+
 }  // namespace identity
 }  // namespace palisade
 

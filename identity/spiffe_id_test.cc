@@ -177,6 +177,15 @@ TEST(SpiffeIdTest, ValidateTrustDomainNamesTheRule) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'/'")));
 }
 
+TEST(SpiffeIdTest, OnlyAnIdWithAPathNamesAWorkload) {
+  ASSERT_OK_AND_ASSIGN(SpiffeId workload, SpiffeId::Parse("spiffe://a.org/x"));
+  ASSERT_OK_AND_ASSIGN(SpiffeId domain, SpiffeId::Parse("spiffe://a.org"));
+  EXPECT_OK(ValidateWorkloadId(workload));
+  EXPECT_THAT(ValidateWorkloadId(domain),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("SPIFFE ID spiffe://a.org has no path (X509-SVID section 3")));
+}
+
 TEST(SpiffeIdTest, ComparesAndHashesByValue) {
   ASSERT_OK_AND_ASSIGN(SpiffeId a, SpiffeId::Parse("spiffe://a.org/x"));
   ASSERT_OK_AND_ASSIGN(SpiffeId a2, SpiffeId::Parse("spiffe://a.org/x"));

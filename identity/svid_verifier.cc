@@ -168,14 +168,20 @@ SvidVerification CheckLeafRules(X509* leaf, PeerRole role) {
   if (flags & EXFLAG_CA) {
     return Fail(VerifyReason::kLeafIsCa, "leaf has basicConstraints CA:true");
   }
-  if (flags & EXFLAG_KUSAGE) {
-    const uint32_t usage = X509_get_key_usage(leaf);
-    if (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) {
-      return Fail(VerifyReason::kLeafIsCa, "leaf keyUsage has keyCertSign or cRLSign");
-    }
-    if (!(usage & KU_DIGITAL_SIGNATURE)) {
-      return Fail(VerifyReason::kBadKeyUsage, "leaf keyUsage lacks digitalSignature");
-    }
+  // BoringSSL reads a missing keyUsage as "any usage"; X509-SVID does not.
+  if (!(flags & EXFLAG_KUSAGE)) {
+    return Fail(VerifyReason::kBadKeyUsage,
+                "leaf has no keyUsage extension (X509-SVID section 4.3: required on a leaf, "
+                "with digitalSignature)");
+  }
+  const uint32_t usage = X509_get_key_usage(leaf);
+  if (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) {
+    return Fail(VerifyReason::kLeafIsCa,
+                "leaf keyUsage has keyCertSign or cRLSign (X509-SVID section 4.3)");
+  }
+  if (!(usage & KU_DIGITAL_SIGNATURE)) {
+    return Fail(VerifyReason::kBadKeyUsage,
+                "leaf keyUsage lacks digitalSignature (X509-SVID section 4.3)");
   }
   if (role != PeerRole::kAny && (flags & EXFLAG_XKUSAGE)) {
     const bool client = role == PeerRole::kClient;
@@ -275,6 +281,9 @@ SvidVerification VerifySvidChain(absl::Span<X509* const> chain, const TrustBundl
 
   absl::StatusOr<SpiffeId> id = SpiffeIdOf(leaf);
   if (!id.ok()) return Fail(VerifyReason::kBadSpiffeId, std::string(id.status().message()));
+  if (absl::Status s = ValidateWorkloadId(*id); !s.ok()) {
+    return Fail(VerifyReason::kBadSpiffeId, absl::StrCat("leaf ", s.message()));
+  }
   const std::string& trust_domain = id->trust_domain();
   if (!options.expected_trust_domain.empty() && trust_domain != options.expected_trust_domain) {
     return Fail(VerifyReason::kWrongTrustDomain,

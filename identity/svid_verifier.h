@@ -56,16 +56,18 @@ inline constexpr size_t kMaxPeerChainLength = 10;
 //  1. a chain, no null entries, at most kMaxPeerChainLength   no_certificate,
 //     certificates, the leaf's extensions parse                malformed_certificate,
 //                                                              untrusted_chain
-//  2. the leaf has exactly one URI SAN, a valid SPIFFE ID      bad_spiffe_id
+//  2. the leaf has exactly one URI SAN, a valid SPIFFE ID
+//     with a path (X509-SVID section 3)                        bad_spiffe_id
 //  3. there is a bundle for its trust domain (and it is the
 //     expected one, if options name one)                       wrong_trust_domain
 //  4. a path to one of that domain's anchors, with valid
 //     signatures, CA:true signers, pathLen, name constraints   untrusted_chain (or the
 //                                                              specific reason below)
 //  5. the leaf is not a CA and has no keyCertSign/cRLSign      leaf_is_ca
-//  6. leaf keyUsage, if present, has digitalSignature; leaf
-//     EKU, if present, has clientAuth/serverAuth for the
-//     role; every signer has keyUsage with keyCertSign         bad_key_usage
+//  6. leaf keyUsage present, with digitalSignature (X509-SVID
+//     section 4.3); leaf EKU, if present, has clientAuth/
+//     serverAuth for the role; every signer has keyUsage
+//     with keyCertSign                                         bad_key_usage
 //  7. every key on the path: RSA >= 2048, EC P-256/384/521     weak_key
 //  8. no signature on the path (the anchor's self-signature
 //     excepted) uses SHA-1, MD5, MD4 or MD2                   weak_signature

@@ -136,9 +136,8 @@ TEST_F(SvidVerifierTest, ReportsTheEarliestNotAfterAlongThePath) {
   EXPECT_EQ(result.svid->chain_not_after, kNow + absl::Minutes(30));
 }
 
-TEST_F(SvidVerifierTest, AcceptsLeavesWithoutKeyUsageOrEkuAndWithDnsSans) {
+TEST_F(SvidVerifierTest, AcceptsLeavesWithoutEkuAndWithDnsSans) {
   CertSpec spec = shop_.LeafSpec("/a");
-  spec.key_usage = std::nullopt;
   spec.extended_key_usage = std::nullopt;
   spec.dns_sans = {"a.shop.example"};
   EXPECT_TRUE(VerifyLeaf(spec, PeerRole::kClient).ok());
@@ -220,6 +219,14 @@ TEST_F(SvidVerifierTest, RejectsLeafWithInvalidSpiffeId) {
   ExpectFailure(VerifyLeaf(spec), VerifyReason::kBadSpiffeId, "lowercase");
   spec.uri_sans = {"spiffe://shop.example/a/"};
   ExpectFailure(VerifyLeaf(spec), VerifyReason::kBadSpiffeId, "trailing slash");
+}
+
+TEST_F(SvidVerifierTest, RejectsLeafWhoseSpiffeIdIsABareTrustDomain) {
+  // X509-SVID §3: a trust domain's own ID names no workload, so no leaf carries it.
+  ExpectFailure(VerifyLeaf(testing::LeafSpec("spiffe://shop.example", kNow)),
+                VerifyReason::kBadSpiffeId, "X509-SVID section 3");
+  ExpectFailure(VerifyLeaf(testing::LeafSpec("spiffe://shop.example", kNow)),
+                VerifyReason::kBadSpiffeId, "has no path");
 }
 
 TEST_F(SvidVerifierTest, RejectsLeafWithRepeatedSanExtensionAsMalformed) {
@@ -374,6 +381,15 @@ TEST_F(SvidVerifierTest, RejectsLeafWithKeyCertSignOrCrlSign) {
 }
 
 // ---- bad_key_usage ----
+
+TEST_F(SvidVerifierTest, RejectsLeafWithoutKeyUsage) {
+  // X509-SVID §4.3: keyUsage MUST be present on a leaf, with digitalSignature.
+  CertSpec spec = shop_.LeafSpec("/a");
+  spec.key_usage = std::nullopt;
+  ExpectFailure(VerifyLeaf(spec), VerifyReason::kBadKeyUsage, "X509-SVID section 4.3");
+  ExpectFailure(VerifyLeaf(spec, PeerRole::kClient), VerifyReason::kBadKeyUsage,
+                "leaf has no keyUsage extension");
+}
 
 TEST_F(SvidVerifierTest, RejectsLeafKeyUsageWithoutDigitalSignature) {
   CertSpec spec = shop_.LeafSpec("/a");

@@ -14,6 +14,7 @@
 #include "control/auth/base64url.h"
 #include "control/auth/refusal.h"
 #include "control/state/state_files.h"
+#include "identity/spiffe_id.h"
 #include "runtime/status/status_macros.h"
 
 namespace palisade::control::auth {
@@ -133,6 +134,8 @@ absl::StatusOr<JoinTokenStore::Created> JoinTokenStore::Add(TokenKind kind,
                                                             const std::string& parent_id,
                                                             absl::Time now) {
   if (ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("ttl must not be negative");
+  // No SVID could ever be issued for it, so the token would only mislead.
+  RETURN_IF_ERROR(identity::ValidateWorkloadId(id));
   Created created;
   created.info.kind = kind;
   created.info.id = absl::StrCat(kind == TokenKind::kJoin ? "jt-" : "rt-",

@@ -43,6 +43,15 @@ TEST_F(JoinTokenStoreTest, AuthenticatesAFreshTokenForItsSpiffeId) {
   EXPECT_EQ(t.spiffe_id, id_.ToString());
 }
 
+TEST_F(JoinTokenStoreTest, RefusesATokenForABareTrustDomainId) {
+  // Its SVID could never be issued (X509-SVID section 3), so the token would be a trap.
+  const identity::SpiffeId domain = *identity::SpiffeId::Parse("spiffe://example.org");
+  EXPECT_THAT(store_->Create(domain, absl::Hours(1), true, now_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("spiffe://example.org has no path (X509-SVID section 3")));
+  EXPECT_TRUE(store_->List().empty());
+}
+
 TEST_F(JoinTokenStoreTest, StoresOnlyTheHashNeverTheToken) {
   ASSERT_OK_AND_ASSIGN(auto created, store_->Create(id_, absl::Hours(1), true, now_));
   const std::string file = *state::ReadStateFile(path_);

@@ -12,10 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "control/state/state_files.h"
+#include "control/state/state_permissions.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
 #include "identity/svid_verifier.h"
 #include "identity/trust_bundle.h"
+#include "runtime/files/files.h"
 #include "runtime/status/status_macros.h"
 
 namespace palisade::control::ca {
@@ -142,9 +144,9 @@ absl::Status CertificateAuthority::CreateGeneration(int number, absl::Time now) 
   ASSIGN_OR_RETURN(std::string root_key_pem, identity::PrivateKeyToPem(root_key.get()));
   ASSIGN_OR_RETURN(std::string int_key_pem, identity::PrivateKeyToPem(int_key.get()));
   const std::vector<std::tuple<const char*, std::string, mode_t>> files = {
-      {kRootPem, identity::CertificateToPem(root.get()), 0644},
+      {kRootPem, identity::CertificateToPem(root.get()), 0600},
       {kRootKey, root_key_pem, 0600},
-      {kIntermediatePem, identity::CertificateToPem(intermediate.get()), 0644},
+      {kIntermediatePem, identity::CertificateToPem(intermediate.get()), 0600},
       {kIntermediateKey, int_key_pem, 0600},
   };
   for (const auto& [name, contents, mode] : files) {
@@ -164,6 +166,8 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
   const std::string ca_dir = state::JoinPath(state_dir_, "ca");
   const std::string manifest_path = state::JoinPath(ca_dir, "manifest.json");
   absl::StatusOr<std::string> text = state::ReadStateFile(manifest_path);
+  // A permission refusal carries its own fix; a new root is not it.
+  if (absl::IsPermissionDenied(text.status())) return text.status();
   if (!text.ok()) return Refuse(manifest_path, text.status().message());
   nlohmann::json manifest = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (manifest.is_discarded() || !manifest.is_object()) {
@@ -200,6 +204,8 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
     }
     gen->in_bundle = !g.contains("in_bundle") || g["in_bundle"].get<bool>();
     const std::string dir = state::JoinPath(ca_dir, absl::StrCat("gen-", gen->number));
+    // Whoever may write here may swap a key in between our reads.
+    RETURN_IF_ERROR(state::CheckStateDirectory(dir));
     if (g.contains("intermediate")) {
       if (!g["intermediate"].is_string() || g["intermediate"].get<std::string>().empty() ||
           g["intermediate"].get<std::string>().find('/') != std::string::npos) {
@@ -217,6 +223,7 @@ absl::Status CertificateAuthority::LoadManifest(absl::Time now) {
         return Refuse(manifest_path, absl::StrCat("no checksum for ", path));
       }
       absl::StatusOr<std::string> data = state::ReadStateFile(path);
+      if (absl::IsPermissionDenied(data.status())) return data.status();
       if (!data.ok()) {
         return Refuse(path, absl::IsNotFound(data.status()) ? "missing (half-written state)"
                                                             : std::string(data.status().message()));
@@ -302,7 +309,7 @@ absl::Status CertificateAuthority::WriteBundleFile() {
     pem += identity::CertificateToPem(g->root.get());
     for (const auto& extra : g->extra_roots) pem += identity::CertificateToPem(extra.get());
   }
-  return state::WriteFileAtomically(state::JoinPath(state_dir_, "bundle.pem"), pem, 0644);
+  return state::WriteFileAtomically(state::JoinPath(state_dir_, "bundle.pem"), pem, 0600);
 }
 
 const CertificateAuthority::Generation* CertificateAuthority::Active() const {
@@ -359,6 +366,16 @@ std::string CertificateAuthority::BundlePem() const {
 std::string CertificateAuthority::ActiveRootFingerprint() const {
   sync::MutexLock lock(&mu_);
   return Active()->root_fingerprint;
+}
+
+absl::Time CertificateAuthority::IssuingChainNotAfter() const {
+  sync::MutexLock lock(&mu_);
+  const Generation* active = Active();
+  absl::Time earliest = std::min(identity::NotAfter(active->intermediate.get()),
+                                 identity::NotAfter(active->root.get()));
+  for (const auto& c : active->chain_above)
+    earliest = std::min(earliest, identity::NotAfter(c.get()));
+  return earliest;
 }
 
 uint64_t CertificateAuthority::bundle_version() const {
@@ -432,7 +449,7 @@ absl::StatusOr<bool> CertificateAuthority::RenewIntermediateIfDue(absl::Time now
       state::JoinPath(state::JoinPath(state_dir_, "ca"), absl::StrCat("gen-", active->number));
   const std::string cert_pem = identity::CertificateToPem(cert.get());
   // New files first; the manifest that names them is the commit point.
-  RETURN_IF_ERROR(state::WriteFileAtomically(state::JoinPath(dir, name + ".pem"), cert_pem, 0644));
+  RETURN_IF_ERROR(state::WriteFileAtomically(state::JoinPath(dir, name + ".pem"), cert_pem, 0600));
   RETURN_IF_ERROR(state::WriteFileAtomically(state::JoinPath(dir, name + ".key"), key_pem, 0600));
   const std::string old_name = active->intermediate_name;
   const auto old_checksums = active->checksums;
@@ -471,11 +488,9 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open
   RETURN_IF_ERROR(identity::ValidateTrustDomain(options.trust_domain));
   auto read = [](const std::string& flag, const std::string& path) -> absl::StatusOr<std::string> {
     if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is required"));
-    absl::StatusOr<std::string> data = state::ReadStateFile(path);
-    if (!data.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", flag, "=", path, ": ", data.status().message()));
-    }
+    // The operator's files, not state: a mounted Secret may belong to root.
+    absl::StatusOr<std::string> data = files::ReadSmallFile(path, absl::StrCat("--", flag));
+    if (!data.ok()) return absl::InvalidArgumentError(data.status().message());
     return data;
   };
   ASSIGN_OR_RETURN(std::string cert_pem, read("plugin_ca_cert", options.cert_file));

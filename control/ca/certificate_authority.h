@@ -78,6 +78,9 @@ class CertificateAuthority {
   std::string BundlePem() const;
   // Fingerprint of the root the active intermediate chains to.
   std::string ActiveRootFingerprint() const;
+  // The earliest notAfter of the active issuing chain (intermediate, any chain
+  // above it, root): no SVID it issues can outlive it.
+  absl::Time IssuingChainNotAfter() const;
   uint64_t bundle_version() const;
 
   // Root rollover (self-managed only; FailedPrecondition otherwise). Each step

@@ -9,6 +9,7 @@
 #include "identity/trust_bundle.h"
 #include "runtime/files/files.h"
 #include "runtime/log/logging.h"
+#include "runtime/net/sockets.h"
 #include "runtime/status/status_macros.h"
 
 namespace palisade::control::server {
@@ -24,6 +25,15 @@ std::string Rfc3339(absl::Time t) {
 
 absl::Status FlagError(absl::string_view flag, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
+}
+
+// Binds and closes `address` at once, so that a port in use is found before
+// anything is written. A fixed port only: port 0 always binds.
+absl::Status CheckCanListen(absl::string_view flag, const net::SocketAddress& address) {
+  if (address.port() == 0) return absl::OkStatus();
+  absl::StatusOr<net::UniqueFd> probe = net::BindListener(address, /*reuse_port=*/false, 1);
+  if (!probe.ok()) return FlagError(flag, probe.status().message());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -61,28 +71,6 @@ absl::Status ControlServer::Open() {
                                            "authentication (pass --admin_allow_non_loopback to "
                                            "insist)"));
   }
-  if (absl::Status s = state::EnsureDirectory(o.state_dir, 0700); !s.ok()) {
-    return FlagError("state_dir", s.message());
-  }
-
-  const absl::Time now = absl::Now();
-  const bool plugin = !o.plugin_ca_cert.empty() || !o.plugin_ca_key.empty() ||
-                      !o.plugin_root_bundle.empty() || !o.plugin_ca_chain.empty();
-  if (plugin) {
-    ca::CertificateAuthority::PluginOptions p{o.trust_domain,    o.state_dir,
-                                              o.plugin_ca_cert,  o.plugin_ca_key,
-                                              o.plugin_ca_chain, o.plugin_root_bundle};
-    ASSIGN_OR_RETURN(ca_, ca::CertificateAuthority::OpenPlugin(p, now));
-  } else {
-    ASSIGN_OR_RETURN(ca_,
-                     ca::CertificateAuthority::OpenSelfManaged({o.trust_domain, o.state_dir}, now));
-  }
-  ASSIGN_OR_RETURN(tokens_,
-                   auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json")));
-  ASSIGN_OR_RETURN(registry_,
-                   service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json")));
-  ASSIGN_OR_RETURN(audit_, service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log")));
-
   if (!o.jwks_file.empty()) {
     if (o.sa_issuer.empty()) return FlagError("sa_issuer", "is required with --jwks_file");
     if (o.sa_audience.empty()) return FlagError("sa_audience", "is required with --jwks_file");
@@ -100,6 +88,49 @@ absl::Status ControlServer::Open() {
   } else if (!o.sa_issuer.empty() || !o.sa_audience.empty()) {
     return FlagError("jwks_file", "is required with --sa_issuer/--sa_audience");
   }
+
+  // A serve that cannot start must leave the state directory as it was: a new
+  // CA written by a run that then fails would be a root nobody asked for.
+  RETURN_IF_ERROR(CheckCanListen("listen", *listen));
+  RETURN_IF_ERROR(CheckCanListen("admin", *admin));
+  const bool plugin = !o.plugin_ca_cert.empty() || !o.plugin_ca_key.empty() ||
+                      !o.plugin_root_bundle.empty() || !o.plugin_ca_chain.empty();
+  const ca::CertificateAuthority::SelfManagedOptions self_managed{o.trust_domain, o.state_dir};
+  const absl::Duration fresh_ca_life =
+      std::min(self_managed.root_ttl, self_managed.intermediate_ttl);
+  if (!plugin && o.svid_ttl > fresh_ca_life) {
+    return FlagError("svid_ttl", absl::StrCat(absl::FormatDuration(o.svid_ttl),
+                                              " is longer than the CA's own life (",
+                                              absl::FormatDuration(fresh_ca_life), ")"));
+  }
+  if (absl::Status s = state::EnsureDirectory(o.state_dir, 0700); !s.ok()) {
+    // Who may write it is the host's problem, not the flag's (exit 1, not 2).
+    if (absl::IsPermissionDenied(s)) return s;
+    return FlagError("state_dir", s.message());
+  }
+
+  const absl::Time now = absl::Now();
+  if (plugin) {
+    ca::CertificateAuthority::PluginOptions p{o.trust_domain,    o.state_dir,
+                                              o.plugin_ca_cert,  o.plugin_ca_key,
+                                              o.plugin_ca_chain, o.plugin_root_bundle};
+    ASSIGN_OR_RETURN(ca_, ca::CertificateAuthority::OpenPlugin(p, now));
+  } else {
+    ASSIGN_OR_RETURN(ca_, ca::CertificateAuthority::OpenSelfManaged(self_managed, now));
+  }
+  // Issuance would cut every SVID short at the chain's end without a word.
+  if (const absl::Duration left = ca_->IssuingChainNotAfter() - now; o.svid_ttl > left) {
+    return FlagError(
+        "svid_ttl",
+        absl::StrCat(absl::FormatDuration(o.svid_ttl), " is longer than the CA's remaining life (",
+                     absl::FormatDuration(absl::Trunc(left, absl::Seconds(1))), ", until ",
+                     Rfc3339(ca_->IssuingChainNotAfter()), ")"));
+  }
+  ASSIGN_OR_RETURN(tokens_,
+                   auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json")));
+  ASSIGN_OR_RETURN(registry_,
+                   service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json")));
+  ASSIGN_OR_RETURN(audit_, service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log")));
 
   {
     sync::MutexLock lock(&mu_);

@@ -1,9 +1,14 @@
 #include "control/service/audit_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "control/state/state_permissions.h"
 #include "runtime/log/logging.h"
 
 namespace palisade::control::service {
@@ -35,10 +40,29 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path
                                                          size_t keep_recent) {
   std::FILE* file = nullptr;
   if (!path.empty()) {
-    file = std::fopen(path.c_str(), "ae");
-    if (file == nullptr) {
+    // fopen would create it 0666 minus the umask; an audit trail is the service's
+    // alone. O_NOFOLLOW: a planted symlink must not aim our appends elsewhere.
+    const int fd =
+        ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("audit log ", path, ": ", std::strerror(errno)));
+    }
+    struct stat st;
+    absl::Status usable = ::fstat(fd, &st) == 0
+                              ? state::CheckStateFileStat(path, st)
+                              : absl::FailedPreconditionError(
+                                    absl::StrCat("audit log ", path, ": ", std::strerror(errno)));
+    if (usable.ok()) {
+      file = ::fdopen(fd, "a");
+      if (file == nullptr) {
+        usable = absl::FailedPreconditionError(
+            absl::StrCat("audit log ", path, ": ", std::strerror(errno)));
+      }
+    }
+    if (!usable.ok()) {
+      ::close(fd);
+      return usable;
     }
   }
   return std::unique_ptr<AuditLog>(new AuditLog(file, keep_recent));

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "control/state/state_permissions.h"
 #include "runtime/status/status_macros.h"
 
 namespace palisade::control::state {
@@ -89,6 +90,17 @@ absl::StatusOr<std::string> ReadStateFile(const std::string& path) {
     if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("state file ", path, ": missing"));
     return Errno("open", path, errno);
   }
+  // Checked on the open descriptor: what is read is what was checked.
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return Errno("fstat", path, e);
+  }
+  if (absl::Status s = CheckStateFileStat(path, st); !s.ok()) {
+    ::close(fd);
+    return s;
+  }
   std::string out;
   char buffer[16 * 1024];
   for (;;) {
@@ -106,7 +118,10 @@ absl::StatusOr<std::string> ReadStateFile(const std::string& path) {
   return out;
 }
 
-absl::Status EnsureDirectory(const std::string& path, mode_t mode) {
+namespace {
+
+// mkdir -p: parents are created with `mode` too but are not the state's own.
+absl::Status MakeDirectories(const std::string& path, mode_t mode) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) {
@@ -116,13 +131,21 @@ absl::Status EnsureDirectory(const std::string& path, mode_t mode) {
   }
   const std::string parent = DirectoryOf(path);
   if (parent != path && parent != "." && parent != "/") {
-    RETURN_IF_ERROR(EnsureDirectory(parent, mode));
+    RETURN_IF_ERROR(MakeDirectories(parent, mode));
   }
+  // mkdir's mode is narrowed by the umask, never widened, so `mode` is the most.
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": cannot create directory: ", std::strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EnsureDirectory(const std::string& path, mode_t mode) {
+  RETURN_IF_ERROR(MakeDirectories(path, mode));
+  return CheckStateDirectory(path);
 }
 
 }  // namespace palisade::control::state

@@ -20,13 +20,15 @@ namespace palisade::control::state {
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode);
 
 // The whole of `path`. NotFound when it does not exist; other failures are
-// FailedPrecondition; both name the file.
+// FailedPrecondition; both name the file. A file not owned by the service user,
+// group- or world-writable is PermissionDenied (state_permissions.h).
 absl::StatusOr<std::string> ReadStateFile(const std::string& path);
 
 bool PathExists(const std::string& path);
 
 // Creates `path` (and its parents) with `mode` if missing; FailedPrecondition
-// naming the path if it exists and is not a directory or cannot be made.
+// naming the path if it exists and is not a directory or cannot be made, or if
+// `path` itself is not the service user's or is group- or world-writable.
 absl::Status EnsureDirectory(const std::string& path, mode_t mode);
 
 // "<dir>/<name>".

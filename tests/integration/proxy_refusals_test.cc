@@ -134,6 +134,38 @@ TEST_F(ProxyRefusalsTest, RefusesASpiffeIdOutsideTheAllowList) {
   ExpectBackendGotNothing();
 }
 
+TEST_F(ProxyRefusalsTest, RefusesALeafWithoutKeyUsage) {
+  // X509-SVID section 4.3; BoringSSL alone would take a missing keyUsage as "any".
+  CertSpec spec = pki().LeafSpec("/ns/shop/sa/frontend");
+  spec.key_usage = std::nullopt;
+  pki().WriteFiles(dir(), "no-key-usage", pki().IssueLeaf(spec));
+  SClient({"-cert", dir() + "/no-key-usage.pem", "-cert_chain", dir() + "/no-key-usage.pem", "-key",
+           dir() + "/no-key-usage.key"});
+  EXPECT_TRUE(WaitFor([&] { return Failures("bad_key_usage") >= 1; }, absl::Seconds(5)))
+      << inbound_->Metrics();
+  ExpectBackendGotNothing();
+}
+
+TEST_F(ProxyRefusalsTest, RefusesABareTrustDomainIdEvenUnderATrustDomainPolicy) {
+  // X509-SVID section 3: the domain's own ID names no workload, so allowing the
+  // whole domain must not let it in.
+  mesh_.StopProxy("inbound");
+  ProxyYaml config = IdentityConfig("backend", kBackendId);
+  config.AddInbound("in", echo_->address()).authorization.trust_domains = {kTrustDomain};
+  StartInbound(config);
+  pki().WriteFiles(dir(), "domain",
+                   pki().IssueLeaf(LeafSpec(absl::StrCat("spiffe://", kTrustDomain), absl::Now())));
+  SClient({"-cert", dir() + "/domain.pem", "-cert_chain", dir() + "/domain.pem", "-key",
+           dir() + "/domain.key"});
+  EXPECT_TRUE(WaitFor([&] { return Failures("bad_spiffe_id") >= 1; }, absl::Seconds(5)))
+      << inbound_->Metrics();
+  ExpectBackendGotNothing();
+  // A workload of the domain still gets through the same policy.
+  const CommandResult r = SClient({"-cert", dir() + "/frontend.pem", "-cert_chain",
+                                   dir() + "/frontend.pem", "-key", dir() + "/frontend.key"});
+  EXPECT_NE(r.output.find("hello-through-mtls"), std::string::npos) << r.output;
+}
+
 TEST_F(ProxyRefusalsTest, RefusesTlsBelowVersionOnePointTwo) {
   // Debian's OpenSSL offers TLS 1.1 only at security level 0: without it the
   // client gives up before sending anything and the proxy is never asked.

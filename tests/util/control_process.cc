@@ -11,7 +11,7 @@
 namespace palisade::testing {
 
 absl::StatusOr<std::unique_ptr<ControlProcess>> ControlProcess::Start(
-    const std::string& dir, const std::vector<std::string>& extra) {
+    const std::string& dir, const std::vector<std::string>& extra, const SpawnOptions& spawn) {
   auto control = std::make_unique<ControlProcess>();
   control->dir_ = dir;
   const std::string listen_file = dir + "/listen.addr";
@@ -31,7 +31,8 @@ absl::StatusOr<std::unique_ptr<ControlProcess>> ControlProcess::Start(
   for (absl::string_view arg : argv) {
     if (absl::ConsumePrefix(&arg, "--trust_domain=")) control->trust_domain_ = std::string(arg);
   }
-  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(argv, dir + "/control.log");
+  absl::StatusOr<std::unique_ptr<Process>> process =
+      Process::Start(argv, dir + "/control.log", spawn);
   if (!process.ok()) return process.status();
   control->process_ = *std::move(process);
   const bool up = WaitFor(

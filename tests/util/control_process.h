@@ -25,7 +25,8 @@ class ControlProcess {
   // --trust_domain=cluster.local or a fixed --listen); returns once both
   // addresses are known and /ready answers. Log: <dir>/control.log.
   static absl::StatusOr<std::unique_ptr<ControlProcess>> Start(
-      const std::string& dir, const std::vector<std::string>& extra = {});
+      const std::string& dir, const std::vector<std::string>& extra = {},
+      const SpawnOptions& spawn = {});
   // Runs a CLI subcommand against this server's admin API.
   CommandResult Cli(std::vector<std::string> args) const;
   // A join token for `spiffe_id` from the admin API (single use, one hour):

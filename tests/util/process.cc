@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "tests/util/sanitizer_report.h"
 
@@ -52,8 +53,16 @@ size_t FileSize(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::string>& argv,
-                                                        const std::string& log_path) {
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::string>& given,
+                                                        const std::string& log_path,
+                                                        const SpawnOptions& options) {
+  std::vector<std::string> argv = given;
+  if (options.umask.has_value()) {
+    // posix_spawn cannot set a umask, and setting ours would race other threads.
+    argv.insert(
+        argv.begin(),
+        {"/bin/sh", "-c", absl::StrFormat("umask %03o && exec \"$0\" \"$@\"", *options.umask)});
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);

@@ -19,11 +19,18 @@
 
 namespace palisade::testing {
 
+struct SpawnOptions {
+  // The child's umask (e.g. 0, to see that it sets its files' modes itself);
+  // unset: inherited. Applied by a shell that then execs argv, so pid() stays it.
+  std::optional<mode_t> umask;
+};
+
 class Process {
  public:
   // stdout and stderr go to `log_path` (appended to).
   static absl::StatusOr<std::unique_ptr<Process>> Start(const std::vector<std::string>& argv,
-                                                        const std::string& log_path);
+                                                        const std::string& log_path,
+                                                        const SpawnOptions& options = {});
   // Stops the process if it still runs (SIGTERM, SIGKILL after 10 s), then
   // fails the current test (ADD_FAILURE) unless CheckExit() is OK.
   ~Process();

@@ -1,0 +1,126 @@
+// A palisade-control serve that cannot start says which flag is wrong and
+// leaves the state directory without a CA: a root written by a failed run is
+// a root nobody asked for. Real processes; each refusal exits at once.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/util/control_process.h"
+#include "tests/util/process.h"
+#include "tests/util/subprocess.h"
+#include "tests/util/test_pki.h"
+
+namespace palisade::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A loopback port held in LISTEN by this test until it ends.
+class HeldPort {
+ public:
+  HeldPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    EXPECT_EQ(::listen(fd_, 1), 0);
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    address_ = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  }
+  ~HeldPort() { ::close(fd_); }
+  const std::string& address() const { return address_; }
+
+ private:
+  int fd_ = -1;
+  std::string address_;
+};
+
+class ControlStartRefusalsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = MakeTempDir("control-start"); }
+
+  std::string state() const { return dir_ + "/state"; }
+
+  // `serve` with `extra` flags (which win). A refusal exits at once; a serve
+  // that starts is killed at the timeout (exit -1).
+  CommandResult Serve(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {kControlBinary,
+                                     "serve",
+                                     "--trust_domain=example.org",
+                                     "--state_dir=" + state(),
+                                     "--listen=127.0.0.1:0",
+                                     "--admin=127.0.0.1:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(argv, absl::Seconds(10));
+  }
+
+  void ExpectRefusedWithoutCa(const CommandResult& r, int exit_code, const std::string& problem) {
+    EXPECT_EQ(r.exit_code, exit_code) << r.output;
+    EXPECT_THAT(r.output, HasSubstr(problem));
+    EXPECT_FALSE(PathExists(state() + "/ca")) << "a CA was written by a serve that failed";
+    EXPECT_FALSE(PathExists(state() + "/bundle.pem"));
+  }
+
+  static bool PathExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+  std::string dir_;
+};
+
+TEST_F(ControlStartRefusalsTest, IdentityPortInUseWritesNoCa) {
+  HeldPort taken;
+  ExpectRefusedWithoutCa(Serve({"--listen=" + taken.address()}), 2,
+                         absl::StrCat("--listen: cannot bind ", taken.address()));
+}
+
+TEST_F(ControlStartRefusalsTest, AdminPortInUseWritesNoCaAndExitsAsForTheIdentityPort) {
+  HeldPort taken;
+  ExpectRefusedWithoutCa(Serve({"--admin=" + taken.address()}), 2,
+                         absl::StrCat("--admin: cannot bind ", taken.address()));
+}
+
+TEST_F(ControlStartRefusalsTest, MissingJwksFileWritesNoCa) {
+  ExpectRefusedWithoutCa(
+      Serve({"--jwks_file=" + dir_ + "/absent.json", "--sa_issuer=https://kubernetes.default.svc",
+             "--sa_audience=palisade"}),
+      2, "--jwks_file");
+}
+
+TEST_F(ControlStartRefusalsTest, SvidTtlBeyondANewCasLifeIsRefusedNamingTheFlag) {
+  ExpectRefusedWithoutCa(Serve({"--svid_ttl=10000h"}), 2,
+                         "--svid_ttl: 10000h is longer than the CA's own life (8760h)");
+}
+
+TEST_F(ControlStartRefusalsTest, SvidTtlBeyondTheCasRemainingLifeIsRefusedNamingTheFlag) {
+  // A plug-in intermediate with two hours left cannot back three-hour SVIDs.
+  TestPki pki({.trust_domain = "example.org", .with_intermediate = false});
+  CertSpec spec = IntermediateSpec("example.org", absl::Now() - absl::Minutes(1));
+  spec.not_after = absl::Now() + absl::Hours(2);
+  const Credential intermediate = Issue(spec, &pki.root());
+  WriteFileOrDie(dir_ + "/int.pem", PemOf({intermediate.x509()}));
+  WriteFileOrDie(dir_ + "/int.key", PemOf(intermediate.key.get()));
+  WriteFileOrDie(dir_ + "/roots.pem", pki.BundlePem());
+  const std::vector<std::string> plugin = {"--plugin_ca_cert=" + dir_ + "/int.pem",
+                                           "--plugin_ca_key=" + dir_ + "/int.key",
+                                           "--plugin_root_bundle=" + dir_ + "/roots.pem"};
+  std::vector<std::string> flags = plugin;
+  flags.push_back("--svid_ttl=3h");
+  const CommandResult r = Serve(flags);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--svid_ttl: 3h is longer than the CA's remaining life (1h59m"));
+  // One hour fits.
+  flags.back() = "--svid_ttl=1h";
+  auto control = ControlProcess::Start(MakeTempDir("control-start-ok"), flags);
+  EXPECT_TRUE(control.ok()) << control.status();
+}
+
+}  // namespace
+}  // namespace palisade::testing
