@@ -35,6 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "control/admin/admin_client.h"
+#include "control/admin/admin_token.h"
 #include "identity/authz_policy.h"
 #include "identity/certificate.h"
 #include "identity/csr.h"
@@ -55,6 +56,8 @@
 ABSL_FLAG(std::string, address, "127.0.0.1:15012", "palisade-control's identity port.");
 ABSL_FLAG(std::string, admin, "127.0.0.1:15013", "Its admin API (to make a join token).");
 ABSL_FLAG(std::string, bundle_file, "", "Its bundle.pem (verifies the server).");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "Its admin credential (default: admin.token beside --bundle_file, in the state dir).");
 ABSL_FLAG(std::string, trust_domain, "example.org", "The trust domain.");
 ABSL_FLAG(int, streams, 1000, "Streams to open and hold.");
 ABSL_FLAG(int, in_flight, 64, "Connections being set up at once.");
@@ -208,11 +211,24 @@ int Run() {
   const std::string td = absl::GetFlag(FLAGS_trust_domain);
 
   // One SVID for every stream, bootstrapped with a join token.
+  std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
+  if (token_file.empty()) {
+    const std::string bundle = absl::GetFlag(FLAGS_bundle_file);
+    const size_t slash = bundle.rfind('/');
+    token_file = (slash == std::string::npos ? "." : bundle.substr(0, slash)) + "/" +
+                 control::admin::kAdminTokenFile;
+  }
+  absl::StatusOr<std::string> admin_token = control::admin::ReadAdminToken(token_file);
+  if (!admin_token.ok()) {
+    std::cerr << admin_token.status().message() << "\n";
+    return 1;
+  }
   auto made = control::admin::AdminRequest(
       absl::GetFlag(FLAGS_admin), "POST", "/api/v1/tokens",
       nlohmann::json{{"spiffe_id", absl::StrCat("spiffe://", td, "/load/proxy")},
                      {"single_use", true}}
-          .dump());
+          .dump(),
+      *admin_token);
   if (!made.ok() || made->status != 200) {
     std::cerr << "cannot create a join token: "
               << (made.ok() ? made->body : made.status().ToString()) << "\n";

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "control/admin/admin_api.h"
 #include "control/admin/admin_client.h"
+#include "control/admin/admin_token.h"
 #include "control/inject/inject_command.h"
 #include "control/server/control_server.h"
 #include "control/state/state_files.h"
@@ -37,12 +38,20 @@
 
 ABSL_FLAG(bool, version, false, "Print the version and exit.");
 ABSL_FLAG(std::string, trust_domain, "", "serve: the SPIFFE trust domain (required).");
-ABSL_FLAG(std::string, state_dir, "", "serve: directory for the CA, tokens, workloads, audit log.");
+ABSL_FLAG(std::string, state_dir, "",
+          "serve: directory for the CA, tokens, workloads, audit log; other subcommands: where "
+          "to read the admin credential (admin.token) from.");
 ABSL_FLAG(std::string, listen, "0.0.0.0:15012", "serve: the identity port (TLS); port 0 allowed.");
 ABSL_FLAG(std::string, admin, "127.0.0.1:15013",
           "The admin API address: where serve listens, and where the other subcommands connect.");
 ABSL_FLAG(bool, admin_allow_non_loopback, false,
-          "serve: allow a non-loopback --admin (the admin API has no authentication).");
+          "serve: allow a non-loopback --admin (the admin API is meant for this host).");
+ABSL_FLAG(std::vector<std::string>, admin_host, {},
+          "serve: further names the admin API answers to in a Host header (comma-separated); "
+          "loopback addresses, localhost and the bound address always work.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "The admin credential: serve writes a fresh one here (0600) at every start, the other "
+          "subcommands send it. Default: <--state_dir>/admin.token.");
 ABSL_FLAG(absl::Duration, svid_ttl, absl::Hours(1),
           "serve: lifetime of issued SVIDs (e.g. 5s, 1h).");
 ABSL_FLAG(absl::Duration, clock_skew, absl::Seconds(30),
@@ -98,6 +107,8 @@ constexpr char kUsage[] =
     "      [--admin=127.0.0.1:15013] [--svid_ttl=1h] [--jwks_file=F --sa_issuer=I "
     "--sa_audience=A]\n"
     "      [--plugin_ca_cert=F --plugin_ca_key=F --plugin_root_bundle=F [--plugin_ca_chain=F]]\n"
+    "  The subcommands below call the admin API at --admin with its credential from\n"
+    "  --state_dir=DIR (DIR/admin.token, as serve wrote it) or --admin_token_file=F.\n"
     "  palisade-control token create --spiffe_id=ID [--ttl=1h] [--single_use=true]\n"
     "  palisade-control token revoke --id=jt-...|rt-...   (a join token also revokes its "
     "re-attestation tokens)\n"
@@ -188,6 +199,8 @@ int Serve() {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.admin = absl::GetFlag(FLAGS_admin);
   options.admin_allow_non_loopback = absl::GetFlag(FLAGS_admin_allow_non_loopback);
+  options.admin_host_names = absl::GetFlag(FLAGS_admin_host);
+  options.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
   options.svid_ttl = absl::GetFlag(FLAGS_svid_ttl);
   options.clock_skew = absl::GetFlag(FLAGS_clock_skew);
   options.hello_timeout = absl::GetFlag(FLAGS_hello_timeout);
@@ -282,8 +295,23 @@ int Serve() {
 int Call(const std::string& method, const std::string& path, const nlohmann::json& body,
          const std::function<void(const nlohmann::json&)>& print = nullptr) {
   const std::string admin = absl::GetFlag(FLAGS_admin);
+  // The credential serve wrote, where this user can read it; without one
+  // only the routes that need none answer.
+  std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
+  if (token_file.empty() && !absl::GetFlag(FLAGS_state_dir).empty()) {
+    token_file = state::JoinPath(absl::GetFlag(FLAGS_state_dir), admin::kAdminTokenFile);
+  }
+  std::string token;
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> read = admin::ReadAdminToken(token_file);
+    if (!read.ok()) {
+      std::cerr << "palisade-control: " << read.status().message() << "\n";
+      return 1;
+    }
+    token = *std::move(read);
+  }
   absl::StatusOr<admin::AdminResponse> response =
-      admin::AdminRequest(admin, method, path, body.is_null() ? "" : body.dump());
+      admin::AdminRequest(admin, method, path, body.is_null() ? "" : body.dump(), token);
   if (!response.ok()) {
     std::cerr << "palisade-control: " << response.status().message() << "\n";
     return 1;
@@ -294,6 +322,10 @@ int Call(const std::string& method, const std::string& path, const nlohmann::jso
                                   ? answer["error"].get<std::string>()
                                   : response->body;
     std::cerr << "palisade-control: " << error << " (HTTP " << response->status << ")\n";
+    if (response->status == 401 && token.empty()) {
+      std::cerr << "palisade-control: pass the server's --state_dir (or --admin_token_file) so "
+                   "that its admin credential is sent\n";
+    }
     return response->status == 400 ? 2 : 1;
   }
   if (answer.is_discarded()) {

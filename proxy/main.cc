@@ -231,7 +231,8 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   sources.server = server->get();
   sources.config = &config;
   sources.begin_drain = [&server] {
-    log::Log(log::Level::kInfo, "drain requested through the admin endpoint", {});
+    log::Log(log::Level::kInfo, "drain requested through the admin endpoint; exiting once drained",
+             {{"drain_timeout", absl::FormatDuration((*server)->DrainTimeout())}});
     (*server)->BeginDrain();
   };
   admin::InstallProxyAdminRoutes(&http, sources);
@@ -266,13 +267,21 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     }
   }
 
+  // Until SIGTERM/SIGINT, or a drain through the admin API: a drain cannot
+  // be undone (the listeners are closed), so it ends like SIGTERM does, with
+  // exit 0 once drained, and whatever supervises the proxy starts a new one.
   int signal_number = 0;
+  const timespec tick = absl::ToTimespec(absl::Milliseconds(200));
   for (;;) {
-    sigwait(&signals, &signal_number);
-    if (signal_number != SIGHUP) break;
-    Reload(path, **server);
+    signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number == SIGHUP) {
+      Reload(path, **server);
+    } else if (signal_number > 0 || (*server)->draining()) {
+      break;
+    }
   }
-  log::Log(log::Level::kInfo, "draining before exit", {{"signal", strsignal(signal_number)}});
+  log::Log(log::Level::kInfo, "draining before exit",
+           {{"cause", signal_number > 0 ? strsignal(signal_number) : "POST /drain"}});
   (*server)->BeginDrain();
   const absl::Duration drain = (*server)->DrainTimeout();
   // A second signal cuts the drain short.

@@ -1,5 +1,8 @@
 #include "control/admin/admin_api.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "control/overview/overview_page.h"
 
@@ -57,33 +60,61 @@ int HttpStatusFor(const absl::Status& status) {
   }
 }
 
-void InstallPublicRoutes(http::HttpServer* http, ControlApi* api) {
-  http->Route("GET", "/metrics", [api](const http::HttpRequest&) {
-    return http::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", api->MetricsText()};
-  });
-  http->Route("GET", "/healthz", [](const http::HttpRequest&) {
-    return http::HttpResponse{200, "text/plain", "ok\n"};
-  });
-  http->Route("GET", "/ready", [api](const http::HttpRequest&) {
-    const std::string reason = api->NotReadyReason();
-    if (reason.empty()) return http::HttpResponse{200, "text/plain", "ready\n"};
-    return http::HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
-  });
+namespace {
+
+// /metrics, /healthz and /ready, by path.
+std::vector<std::pair<std::string, http::HttpServer::Handler>> PublicHandlers(ControlApi* api) {
+  return {
+      {"/metrics",
+       [api](const http::HttpRequest&) {
+         return http::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                   api->MetricsText()};
+       }},
+      {"/healthz",
+       [](const http::HttpRequest&) {
+         return http::HttpResponse{200, "text/plain", "ok\n"};
+       }},
+      {"/ready",
+       [api](const http::HttpRequest&) {
+         const std::string reason = api->NotReadyReason();
+         if (reason.empty()) return http::HttpResponse{200, "text/plain", "ready\n"};
+         return http::HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
+       }},
+  };
 }
 
-void InstallAdminRoutes(http::HttpServer* http, ControlApi* api) {
-  InstallPublicRoutes(http, api);
-  http->Route("GET", "/", [](const http::HttpRequest&) {
+}  // namespace
+
+void InstallPublicRoutes(http::HttpServer* http, ControlApi* api) {
+  for (auto& [path, handler] : PublicHandlers(api)) http->Route("GET", path, std::move(handler));
+}
+
+void InstallAdminRoutes(http::HttpServer* http, ControlApi* api, const http::RequestGuard& guard) {
+  const auto get = [&](const std::string& path, http::Access access,
+                       http::HttpServer::Handler handler) {
+    http->Route("GET", path, guard.Guard(access, std::move(handler)));
+  };
+  // Every POST changes something (or could): all of the guard's rules.
+  const auto post = [&](const std::string& path, http::HttpServer::Handler handler) {
+    http->Route("POST", path, guard.Guard(http::Access::kWrite, std::move(handler)));
+  };
+  for (auto& [path, handler] : PublicHandlers(api)) {
+    get(path, http::Access::kRead, std::move(handler));
+  }
+  // The overview page and what it reads hold no secret: the Host check keeps
+  // a rebound DNS name from reading them, and a page elsewhere cannot.
+  get("/", http::Access::kRead, [](const http::HttpRequest&) {
     return http::HttpResponse{200, "text/html; charset=utf-8", overview::kOverviewHtml};
   });
-  http->Route("GET", "/api/v1/state",
-              [api](const http::HttpRequest&) { return Json(200, api->State()); });
-  http->Route("GET", "/api/v1/bundle.pem", [api](const http::HttpRequest&) {
+  get("/api/v1/state", http::Access::kRead,
+      [api](const http::HttpRequest&) { return Json(200, api->State()); });
+  get("/api/v1/bundle.pem", http::Access::kRead, [api](const http::HttpRequest&) {
     return http::HttpResponse{200, "application/x-pem-file", api->BundlePem()};
   });
-  http->Route("GET", "/api/v1/tokens",
-              [api](const http::HttpRequest&) { return Json(200, api->ListJoinTokens()); });
-  http->Route("POST", "/api/v1/tokens", [api](const http::HttpRequest& request) {
+  // The inventory of bearer credentials: ids, identities, expiries.
+  get("/api/v1/tokens", http::Access::kCredential,
+      [api](const http::HttpRequest&) { return Json(200, api->ListJoinTokens()); });
+  post("/api/v1/tokens", [api](const http::HttpRequest& request) {
     absl::StatusOr<nlohmann::json> body = Body(request);
     if (!body.ok()) return Error(body.status());
     absl::StatusOr<std::string> id = StringField(*body, "spiffe_id");
@@ -107,34 +138,34 @@ void InstallAdminRoutes(http::HttpServer* http, ControlApi* api) {
     }
     return FromResult(api->CreateJoinToken(*id, absl::Seconds(ttl_seconds), single_use));
   });
-  http->Route("POST", "/api/v1/tokens/revoke", [api](const http::HttpRequest& request) {
+  post("/api/v1/tokens/revoke", [api](const http::HttpRequest& request) {
     absl::StatusOr<nlohmann::json> body = Body(request);
     if (!body.ok()) return Error(body.status());
     absl::StatusOr<std::string> id = StringField(*body, "id");
     if (!id.ok()) return Error(id.status());
     return FromResult(api->RevokeJoinToken(*id));
   });
-  http->Route("POST", "/api/v1/deregister", [api](const http::HttpRequest& request) {
+  post("/api/v1/deregister", [api](const http::HttpRequest& request) {
     absl::StatusOr<nlohmann::json> body = Body(request);
     if (!body.ok()) return Error(body.status());
     absl::StatusOr<std::string> id = StringField(*body, "spiffe_id");
     if (!id.ok()) return Error(id.status());
     return FromResult(api->Deregister(*id));
   });
-  http->Route("POST", "/api/v1/register", [api](const http::HttpRequest& request) {
+  post("/api/v1/register", [api](const http::HttpRequest& request) {
     absl::StatusOr<nlohmann::json> body = Body(request);
     if (!body.ok()) return Error(body.status());
     absl::StatusOr<std::string> id = StringField(*body, "spiffe_id");
     if (!id.ok()) return Error(id.status());
     return FromResult(api->Reregister(*id));
   });
-  http->Route("POST", "/api/v1/rollover/start",
-              [api](const http::HttpRequest&) { return FromResult(api->StartRollover()); });
+  post("/api/v1/rollover/start",
+       [api](const http::HttpRequest&) { return FromResult(api->StartRollover()); });
   const http::HttpServer::Handler status = [api](const http::HttpRequest&) {
     return Json(200, api->RolloverState());
   };
-  http->Route("GET", "/api/v1/rollover", status);
-  http->Route("POST", "/api/v1/rollover/status", status);
+  get("/api/v1/rollover", http::Access::kRead, status);
+  post("/api/v1/rollover/status", status);
 }
 
 }  // namespace palisade::control::admin

@@ -10,6 +10,8 @@
 namespace palisade::control::admin {
 namespace {
 
+constexpr char kToken[] = "5f0e1d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100";
+
 class FakeControl final : public ControlApi {
  public:
   std::string MetricsText() override { return "palisade_control_streams_connected 3\n"; }
@@ -50,13 +52,14 @@ class FakeControl final : public ControlApi {
 class AdminApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    InstallAdminRoutes(&http_, &fake_);
+    InstallAdminRoutes(&http_, &fake_,
+                       http::RequestGuard({*net::SocketAddress::Parse("127.0.0.1:0"), {}, kToken}));
     ASSERT_OK(http_.Start(*net::SocketAddress::Parse("127.0.0.1:0")));
     address_ = http_.address().ToString();
   }
   AdminResponse Call(const std::string& method, const std::string& path,
                      const std::string& body = "") {
-    absl::StatusOr<AdminResponse> r = AdminRequest(address_, method, path, body);
+    absl::StatusOr<AdminResponse> r = AdminRequest(address_, method, path, body, kToken);
     EXPECT_OK(r.status());
     return r.ok() ? *r : AdminResponse{};
   }
@@ -109,6 +112,25 @@ TEST_F(AdminApiTest, MapsErrorsToHttpStatuses) {
   EXPECT_EQ(Call("POST", "/api/v1/rollover/status").status, 200);
   EXPECT_EQ(Call("GET", "/api/v1/deregister").status, 405);
   EXPECT_EQ(Call("GET", "/nope").status, 404);
+}
+
+TEST_F(AdminApiTest, RoutesThatChangeOrListCredentialsNeedTheCredential) {
+  for (const auto& [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"POST", "/api/v1/tokens"},
+                                                        {"POST", "/api/v1/tokens/revoke"},
+                                                        {"POST", "/api/v1/deregister"},
+                                                        {"POST", "/api/v1/register"},
+                                                        {"POST", "/api/v1/rollover/start"},
+                                                        {"GET", "/api/v1/tokens"}}) {
+    absl::StatusOr<AdminResponse> r =
+        AdminRequest(address_, method, path, R"({"spiffe_id": "spiffe://example.org/a"})");
+    ASSERT_OK(r.status());
+    EXPECT_EQ(r->status, 401) << method << " " << path;
+  }
+  EXPECT_FALSE(fake_.rolling);
+  absl::StatusOr<AdminResponse> state = AdminRequest(address_, "GET", "/api/v1/state");
+  ASSERT_OK(state.status());
+  EXPECT_EQ(state->status, 200) << "the overview page reads it without a credential";
 }
 
 TEST_F(AdminApiTest, ClientNamesAnUnreachableServer) {

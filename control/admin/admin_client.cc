@@ -35,6 +35,7 @@ bool WaitReady(int fd, short events, absl::Time deadline) {
 
 absl::StatusOr<AdminResponse> AdminRequest(const std::string& address, const std::string& method,
                                            const std::string& path, const std::string& body,
+                                           const std::string& bearer_token,
                                            absl::Duration timeout) {
   absl::StatusOr<net::SocketAddress> target = net::SocketAddress::Parse(address);
   if (!target.ok())
@@ -47,10 +48,12 @@ absl::StatusOr<AdminResponse> AdminRequest(const std::string& address, const std
         absl::StrCat("cannot reach palisade-control's admin API at ", address,
                      " (is `palisade-control serve` running? see --admin)"));
   }
-  std::string request = absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", address,
-                                     "\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                                     "Content-Length: ",
-                                     body.size(), "\r\n\r\n", body);
+  const std::string authorization =
+      bearer_token.empty() ? "" : absl::StrCat("Authorization: Bearer ", bearer_token, "\r\n");
+  std::string request =
+      absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", address,
+                   "\r\nConnection: close\r\nContent-Type: application/json\r\n", authorization,
+                   "Content-Length: ", body.size(), "\r\n\r\n", body);
   size_t sent = 0;
   while (sent < request.size()) {
     const ssize_t n = ::send(fd->get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);

@@ -15,9 +15,12 @@ struct AdminResponse {
   std::string body;
 };
 
-// `address` is "ip:port". Unavailable when nothing answers there.
+// `address` is "ip:port". Unavailable when nothing answers there. The body
+// goes as application/json; a non-empty `bearer_token` (the admin
+// credential, see admin_token.h) as "Authorization: Bearer".
 absl::StatusOr<AdminResponse> AdminRequest(const std::string& address, const std::string& method,
                                            const std::string& path, const std::string& body = "",
+                                           const std::string& bearer_token = "",
                                            absl::Duration timeout = absl::Seconds(10));
 
 }  // namespace palisade::control::admin

@@ -3,11 +3,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "control/admin/admin_token.h"
 #include "control/state/state_files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
 #include "identity/trust_bundle.h"
 #include "runtime/files/files.h"
+#include "runtime/http/request_guard.h"
 #include "runtime/log/logging.h"
 #include "runtime/net/sockets.h"
 #include "runtime/status/status_macros.h"
@@ -67,8 +69,8 @@ absl::Status ControlServer::Open() {
   if (!admin.ok()) return FlagError("admin", admin.status().message());
   if (!admin->IsLoopback() && !o.admin_allow_non_loopback) {
     return FlagError("admin", absl::StrCat(o.admin,
-                                           " is not a loopback address; the admin API has no "
-                                           "authentication (pass --admin_allow_non_loopback to "
+                                           " is not a loopback address; the admin API is for "
+                                           "this host (pass --admin_allow_non_loopback to "
                                            "insist)"));
   }
   if (!o.jwks_file.empty()) {
@@ -192,8 +194,15 @@ absl::Status ControlServer::Open() {
       service::IdentityPort::Create(port, &peers_, &metrics_);
   if (!identity_port.ok()) return FlagError("listen", identity_port.status().message());
   identity_port_ = *std::move(identity_port);
+  // A fresh credential at every start: one that leaked dies with a restart.
+  const std::string token_file = o.admin_token_file.empty()
+                                     ? state::JoinPath(o.state_dir, admin::kAdminTokenFile)
+                                     : o.admin_token_file;
+  absl::StatusOr<std::string> token = admin::CreateAdminToken(token_file);
+  if (!token.ok()) return FlagError("admin_token_file", token.status().message());
   http_ = std::make_unique<http::HttpServer>();
-  admin::InstallAdminRoutes(http_.get(), this);
+  admin::InstallAdminRoutes(http_.get(), this,
+                            http::RequestGuard({*admin, o.admin_host_names, *std::move(token)}));
   return absl::OkStatus();
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -37,6 +38,12 @@ struct ControlServerOptions {
   std::string listen = "0.0.0.0:15012";
   std::string admin = "127.0.0.1:15013";
   bool admin_allow_non_loopback = false;
+  // Names (besides loopback ones and the bound IP) the admin API answers to
+  // in a Host header.
+  std::vector<std::string> admin_host_names;
+  // Where the admin credential is written at start (0600); empty:
+  // <state_dir>/admin.token.
+  std::string admin_token_file;
   absl::Duration svid_ttl = absl::Hours(1);
   absl::Duration clock_skew = absl::Seconds(30);
   absl::Duration hello_timeout = absl::Seconds(10);

@@ -109,8 +109,10 @@ class Mesh:
         raise RuntimeError(f"{url} did not answer {want} within {timeout}s")
 
     def control(self, *args):
+        # --state_dir: where the CLI reads the admin credential serve wrote.
         cmd = [os.path.join(self.args.bin_dir, "control/palisade-control"), *args,
-               f"--admin=127.0.0.1:{self.ports['control_admin']}"]
+               f"--admin=127.0.0.1:{self.ports['control_admin']}",
+               f"--state_dir={self.path('state')}"]
         result = subprocess.run(cmd, capture_output=True, text=True, check=True)
         self.note_report(f"palisade-control {args[0]}", result.stderr)
         return result.stdout.strip()

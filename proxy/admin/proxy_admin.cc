@@ -5,9 +5,13 @@
 #include <openssl/x509.h>
 
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
+#include "runtime/http/request_guard.h"
+#include "runtime/net/socket_address.h"
 
 namespace palisade::admin {
 namespace {
@@ -72,29 +76,54 @@ std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Tim
   return out.dump(2) + "\n";
 }
 
+namespace {
+
+// /metrics, /healthz and /ready, by path.
+std::vector<std::pair<std::string, http::HttpServer::Handler>> PublicHandlers(
+    const ProxyAdminSources& s) {
+  return {
+      {"/metrics",
+       [s](const http::HttpRequest&) {
+         s.metrics->SetReady(NotReadyReason(s).empty());
+         return http::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                   s.metrics->Serialize(s.clock())};
+       }},
+      // Healthy while draining: the drain ends with the process (main.cc).
+      {"/healthz",
+       [](const http::HttpRequest&) {
+         return http::HttpResponse{200, "text/plain", "ok\n"};
+       }},
+      {"/ready",
+       [s](const http::HttpRequest&) {
+         const std::string reason = NotReadyReason(s);
+         if (reason.empty()) return http::HttpResponse{200, "text/plain", "ready\n"};
+         return http::HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
+       }},
+  };
+}
+
+}  // namespace
+
 void InstallPublicRoutes(http::HttpServer* http, ProxyAdminSources s) {
-  http->Route("GET", "/metrics", [s](const http::HttpRequest&) {
-    s.metrics->SetReady(NotReadyReason(s).empty());
-    return http::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                              s.metrics->Serialize(s.clock())};
-  });
-  http->Route("GET", "/healthz", [](const http::HttpRequest&) {
-    return http::HttpResponse{200, "text/plain", "ok\n"};
-  });
-  http->Route("GET", "/ready", [s](const http::HttpRequest&) {
-    const std::string reason = NotReadyReason(s);
-    if (reason.empty()) return http::HttpResponse{200, "text/plain", "ready\n"};
-    return http::HttpResponse{503, "text/plain", "not ready: " + reason + "\n"};
-  });
+  for (auto& [path, handler] : PublicHandlers(s)) http->Route("GET", path, std::move(handler));
 }
 
 void InstallProxyAdminRoutes(http::HttpServer* http, ProxyAdminSources s) {
-  InstallPublicRoutes(http, s);
-  http->Route("GET", "/certs", [s](const http::HttpRequest&) {
+  // No credential here (the port stays on loopback and serves no secret),
+  // but no web page may drive it: the Host on every route (DNS rebinding),
+  // and POST /drain only as a same-origin application/json request, which a
+  // page elsewhere cannot send without a preflight this server never grants.
+  const http::RequestGuard guard(
+      {*net::SocketAddress::Parse(s.config->admin().address()), {}, /*bearer_token=*/""});
+  const auto get = [&](const std::string& path, http::HttpServer::Handler handler) {
+    http->Route("GET", path, guard.Guard(http::Access::kRead, std::move(handler)));
+  };
+  for (auto& [path, handler] : PublicHandlers(s)) get(path, std::move(handler));
+  get("/certs", [s](const http::HttpRequest&) {
     const auto snapshot = s.store->Current();
     return http::HttpResponse{200, "application/json", CertsJson(snapshot.get(), s.clock())};
   });
-  http->Route("GET", "/config", [s](const http::HttpRequest&) {
+  get("/config", [s](const http::HttpRequest&) {
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;
@@ -104,7 +133,7 @@ void InstallProxyAdminRoutes(http::HttpServer* http, ProxyAdminSources s) {
     (void)google::protobuf::util::MessageToJsonString(*s.config, &json, options);
     return http::HttpResponse{200, "application/json", json};
   });
-  http->Route("GET", "/listeners", [s](const http::HttpRequest&) {
+  get("/listeners", [s](const http::HttpRequest&) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& l : s.server->listeners()) {
       out.push_back({{"name", l.name},
@@ -113,10 +142,12 @@ void InstallProxyAdminRoutes(http::HttpServer* http, ProxyAdminSources s) {
     }
     return Json(200, out);
   });
-  http->Route("POST", "/drain", [s](const http::HttpRequest&) {
+  http->Route("POST", "/drain", guard.Guard(http::Access::kWrite, [s](const http::HttpRequest&) {
     s.begin_drain();
-    return http::HttpResponse{200, "text/plain", "draining\n"};
-  });
+    return http::HttpResponse{200, "text/plain",
+                              absl::StrCat("draining; the proxy exits once drained (at most ",
+                                           absl::FormatDuration(s.server->DrainTimeout()), ")\n")};
+  }));
 }
 
 }  // namespace palisade::admin

@@ -1,5 +1,7 @@
 // The proxy's admin endpoints on an http::HttpServer: /metrics, /healthz, /ready,
-// /certs, /config, /listeners and POST /drain.
+// /certs, /config, /listeners and POST /drain (after which the process exits
+// once drained: main.cc). Only loopback names and the bound address may call
+// them, and /drain only as a same-origin application/json POST.
 #ifndef PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_
 #define PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_
 
@@ -21,6 +23,7 @@ struct ProxyAdminSources {
   credentials::CredentialStore* store = nullptr;
   server::ProxyServer* server = nullptr;
   const config::v1::ProxyConfig* config = nullptr;  // the effective config
+  // Starts the drain that ends the process.
   std::function<void()> begin_drain;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };

@@ -5,6 +5,7 @@
 #include <event2/keyvalq_struct.h>
 #include <pthread.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/net/sockets.h"
 #include "runtime/status/status_macros.h"
@@ -29,7 +30,40 @@ const char* MethodName(evhttp_cmd_type type) {
   }
 }
 
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 415:
+      return "Unsupported Media Type";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> HttpRequest::HeaderValues(const std::string& lower_case_name) const {
+  std::vector<std::string> values;
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) values.push_back(value);
+  }
+  return values;
+}
 
 void HttpServer::Route(const std::string& method, const std::string& path, Handler handler) {
   routes_[{method, path}] = std::move(handler);
@@ -73,6 +107,10 @@ void HttpServer::OnRequest(evhttp_request* request, void* arg) {
   req.path = path != nullptr && *path != '\0' ? path : "/";
   const char* query = uri != nullptr ? evhttp_uri_get_query(uri) : nullptr;
   if (query != nullptr) req.query = query;
+  const evkeyvalq* in_headers = evhttp_request_get_input_headers(request);
+  for (const evkeyval* h = in_headers->tqh_first; h != nullptr; h = h->next.tqe_next) {
+    req.headers.emplace_back(absl::AsciiStrToLower(h->key), h->value);
+  }
   evbuffer* in = evhttp_request_get_input_buffer(request);
   const size_t length = evbuffer_get_length(in);
   req.body.resize(length);
@@ -96,13 +134,7 @@ void HttpServer::OnRequest(evhttp_request* request, void* arg) {
   evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
   evbuffer* out = evbuffer_new();
   evbuffer_add(out, response.body.data(), response.body.size());
-  const char* reason = response.status == 200   ? "OK"
-                       : response.status == 404 ? "Not Found"
-                       : response.status == 405 ? "Method Not Allowed"
-                       : response.status == 503 ? "Service Unavailable"
-                       : response.status == 400 ? "Bad Request"
-                                                : "Status";
-  evhttp_send_reply(request, response.status, reason, out);
+  evhttp_send_reply(request, response.status, ReasonPhrase(response.status), out);
   evbuffer_free(out);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "runtime/event/event_loop.h"
@@ -30,6 +31,11 @@ struct HttpRequest {
   std::string path;
   std::string query;  // raw, without '?'
   std::string body;
+  // Every header as sent, names in lower case, in order; a name may repeat.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The values of header `lower_case_name`, in order.
+  std::vector<std::string> HeaderValues(const std::string& lower_case_name) const;
 };
 
 // Handlers run on the server's own thread, one at a time.

@@ -59,7 +59,8 @@ async function startMesh() {
   for (const w of workloads) {
     const id = `spiffe://demo.local/ns/demo/sa/${w}`;
     const token = childProcess.execFileSync("control/palisade-control",
-      ["token", "create", `--spiffe_id=${id}`, `--admin=${admin}`], { encoding: "utf8" }).trim();
+      ["token", "create", `--spiffe_id=${id}`, `--admin=${admin}`, `--state_dir=${TMP}/state`],
+      { encoding: "utf8" }).trim();
     fs.writeFileSync(path.join(TMP, w + ".token"), token + "\n", { mode: 0o600 });
     fs.writeFileSync(path.join(TMP, w + ".yaml"), `identity:
   spiffe_id: "${id}"

@@ -120,7 +120,7 @@ TEST_F(ControlPlaneMeshTest, ARootRolloverRunsThroughEveryPhaseWithRealProxies) 
   StartControl();
   StartMesh();
   const std::string old_root = Certs(*inbound_)["svid"]["root_fingerprint"];
-  const HttpResult started = HttpPost(control_->admin_url() + "/api/v1/rollover/start", "{}");
+  const HttpResult started = control_->AdminPost("/api/v1/rollover/start");
   ASSERT_EQ(started.status, 200) << started.body;
   // propagating -> rekeying -> retiring -> idle, each ended by the proxies
   // (acks, re-keyed leaves, connection reports), long before any timeout.
@@ -156,7 +156,7 @@ TEST_F(ControlPlaneMeshTest, RetiringWaitsForTheConnectionsTheProxiesReportOnThe
   const int fd = ConnectOut();
   ASSERT_GE(fd, 0);
   ASSERT_EQ(EchoExchange(fd, "before"), "before");
-  const HttpResult started = HttpPost(control_->admin_url() + "/api/v1/rollover/start", "{}");
+  const HttpResult started = control_->AdminPost("/api/v1/rollover/start");
   ASSERT_EQ(started.status, 200) << started.body;
   ASSERT_TRUE(WaitFor(
       [&] {

@@ -182,8 +182,8 @@ TEST_F(ControlPlaneReattestationTest, AProxyRestartedDuringTheOutageHealsByItsel
 
 TEST_F(ControlPlaneReattestationTest, ARevokedReattestationTokenDoesNotHealAndTheProxySaysWhy) {
   StartProxy();
-  const nlohmann::json tokens = nlohmann::json::parse(
-      HttpGet(mesh_.control().admin_url() + "/api/v1/tokens").body, nullptr, false);
+  const nlohmann::json tokens =
+      nlohmann::json::parse(mesh_.control().AdminGet("/api/v1/tokens").body, nullptr, false);
   std::string rt_id;
   for (const auto& t : tokens) {
     if (t.value("kind", "") == "reattestation" && t.value("spiffe_id", "") == kBackend) {

@@ -1,6 +1,6 @@
 // The admin endpoints of a running proxy, through curl: each endpoint's
 // status and content, /ready's 503 reasons, no key material in /config or
-// /certs, and POST /drain turning /ready to 503 "draining".
+// /certs (POST /drain: proxy_drain_test.cc).
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -77,19 +77,6 @@ TEST_F(ObservabilityAdminTest, ReadyAnswers503OnceTheSvidExpires) {
   EXPECT_TRUE(WaitFor([&] { return Get(*inbound_, "/ready").status == 503; }, absl::Seconds(15)));
   EXPECT_EQ(Get(*inbound_, "/ready").body, "not ready: the SVID has expired\n");
   EXPECT_LE(*MetricValue(inbound_->Metrics(), "palisade_svid_expires_in_seconds"), 0);
-}
-
-TEST_F(ObservabilityAdminTest, PostDrainTurnsReadyTo503Draining) {
-  StartInbound();
-  ASSERT_EQ(Get(*inbound_, "/ready").status, 200);
-  const HttpResult drain = HttpPost(inbound_->admin_url() + "/drain");
-  EXPECT_EQ(drain.status, 200);
-  EXPECT_EQ(drain.body, "draining\n");
-  const HttpResult r = Get(*inbound_, "/ready");
-  EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(r.body, "not ready: draining\n");
-  EXPECT_EQ(Get(*inbound_, "/healthz").status, 200) << "draining is not unhealthy";
-  EXPECT_EQ(MetricValue(inbound_->Metrics(), "palisade_ready"), 0);
 }
 
 TEST_F(ObservabilityAdminTest, CertsDescribesTheSvidChainAndBundlesWithoutKeys) {

@@ -59,12 +59,24 @@ absl::StatusOr<std::unique_ptr<ControlProcess>> ControlProcess::Start(
 CommandResult ControlProcess::Cli(std::vector<std::string> args) const {
   args.insert(args.begin(), kControlBinary);
   args.push_back("--admin=" + admin_);
+  args.push_back("--state_dir=" + state_dir());
   return RunCommand(args, absl::Seconds(20));
 }
 
+std::string ControlProcess::AdminToken() const {
+  return std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(state_dir() + "/admin.token")));
+}
+
+HttpResult ControlProcess::AdminPost(const std::string& path, const std::string& body) const {
+  return HttpPostJson(admin_url_ + path, body, AdminToken());
+}
+
+HttpResult ControlProcess::AdminGet(const std::string& path) const {
+  return HttpRequest("GET", admin_url_ + path, {"Authorization: Bearer " + AdminToken()});
+}
+
 absl::StatusOr<nlohmann::json> ControlProcess::CreateJoinToken(const std::string& spiffe_id) const {
-  const HttpResult r =
-      HttpPost(admin_url_ + "/api/v1/tokens", nlohmann::json{{"spiffe_id", spiffe_id}}.dump());
+  const HttpResult r = AdminPost("/api/v1/tokens", nlohmann::json{{"spiffe_id", spiffe_id}}.dump());
   nlohmann::json created = nlohmann::json::parse(r.body, nullptr, false);
   if (r.status != 200 || created.is_discarded() || !created.contains("token")) {
     return absl::UnavailableError(

@@ -27,8 +27,15 @@ class ControlProcess {
   static absl::StatusOr<std::unique_ptr<ControlProcess>> Start(
       const std::string& dir, const std::vector<std::string>& extra = {},
       const SpawnOptions& spawn = {});
-  // Runs a CLI subcommand against this server's admin API.
+  // Runs a CLI subcommand against this server's admin API, with its
+  // credential (--state_dir).
   CommandResult Cli(std::vector<std::string> args) const;
+  // The admin credential the server wrote at start ("" if unreadable).
+  std::string AdminToken() const;
+  // POST to the admin API as the CLI does: application/json, the credential.
+  HttpResult AdminPost(const std::string& path, const std::string& body = "{}") const;
+  // GET with the credential (e.g. /api/v1/tokens).
+  HttpResult AdminGet(const std::string& path) const;
   // A join token for `spiffe_id` from the admin API (single use, one hour):
   // {"token": ..., "id": ...}.
   absl::StatusOr<nlohmann::json> CreateJoinToken(const std::string& spiffe_id) const;

@@ -194,6 +194,24 @@ HttpResult HttpPost(const std::string& url, const std::string& body) {
   return Curl({"-X", "POST", "--data-binary", body, url});
 }
 
+HttpResult HttpRequest(const std::string& method, const std::string& url,
+                       const std::vector<std::string>& headers, const std::string& body) {
+  // -H "Content-Type:" drops the type --data-binary would add, unless a
+  // header below sets one.
+  std::vector<std::string> args = {"-X", method, "-H", "Content-Type:"};
+  for (const std::string& h : headers) args.insert(args.end(), {"-H", h});
+  if (!body.empty() || method == "POST") args.insert(args.end(), {"--data-binary", body});
+  args.push_back(url);
+  return Curl(args);
+}
+
+HttpResult HttpPostJson(const std::string& url, const std::string& body,
+                        const std::string& bearer_token) {
+  std::vector<std::string> headers = {"Content-Type: application/json"};
+  if (!bearer_token.empty()) headers.push_back("Authorization: Bearer " + bearer_token);
+  return HttpRequest("POST", url, headers, body);
+}
+
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

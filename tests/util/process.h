@@ -87,6 +87,14 @@ struct HttpResult {
 };
 HttpResult HttpGet(const std::string& url);
 HttpResult HttpPost(const std::string& url, const std::string& body = "");
+// Any method, with extra headers ("Name: value"); curl sends no Content-Type
+// unless one of them sets it.
+HttpResult HttpRequest(const std::string& method, const std::string& url,
+                       const std::vector<std::string>& headers, const std::string& body = "");
+// A POST as the admin APIs want it: application/json, and with a non-empty
+// `bearer_token`, "Authorization: Bearer <it>".
+HttpResult HttpPostJson(const std::string& url, const std::string& body,
+                        const std::string& bearer_token = "");
 
 std::string ReadFileOrEmpty(const std::string& path);
 bool WriteFile(const std::string& path, const std::string& contents);
