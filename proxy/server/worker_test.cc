@@ -8,16 +8,19 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "identity/authz_policy.h"
 #include "proxy/credentials/credential_snapshot.h"
 #include "proxy/forward/connection_host.h"
@@ -157,6 +160,13 @@ std::string SslReadUpTo(SSL* ssl, size_t size, bool* clean = nullptr) {
   return out;
 }
 
+// Reloads a policy on `listener` that allows nobody these tests know.
+void DenyEveryone(Worker& worker, const forward::ListenerContext* listener) {
+  auto policy = std::make_shared<forward::ListenerPolicy>();
+  policy->policy = *identity::AuthorizationPolicy::Create({"spiffe://cluster.local/x"}, {}, {});
+  worker.UpdatePolicy(listener, policy);
+}
+
 class WorkerTest : public ::testing::Test {
  protected:
   WorkerTest()
@@ -230,6 +240,15 @@ class WorkerTest : public ::testing::Test {
     SSL_set_fd(ssl.get(), fd);
     if (SSL_connect(ssl.get()) != 1) return nullptr;
     return ssl;
+  }
+
+  // DenyEveryone on `inbound_`, returning once the worker has applied it
+  // (its loop runs posted work in order).
+  void DenyEveryoneApplied() {
+    DenyEveryone(*worker_, &inbound_);
+    absl::Notification applied;
+    worker_->CountConnectionsByRoot([&](std::map<std::string, uint64_t>) { applied.Notify(); });
+    ASSERT_TRUE(applied.WaitForNotificationWithTimeout(absl::Seconds(10)));
   }
 
   // The app's side: the connection the proxy opened to it, or none within `wait`.
@@ -316,14 +335,6 @@ TEST_F(WorkerTest, InboundRefusesAPeerThePolicyDeniesBeforeTheAppSeesAnything) {
   EXPECT_EQ(summary->peer_id, kPeerId);
   EXPECT_THAT(summary->detail, HasSubstr("is not allowed by listener in"));
   EXPECT_FALSE(AcceptApp(absl::Milliseconds(200)).valid());
-}
-
-// A reloaded policy no longer allows the peer: re-authentication closes the
-// live connection gracefully.
-void DenyEveryone(Worker& worker, const forward::ListenerContext* listener) {
-  auto policy = std::make_shared<forward::ListenerPolicy>();
-  policy->policy = *identity::AuthorizationPolicy::Create({"spiffe://cluster.local/x"}, {}, {});
-  worker.UpdatePolicy(listener, policy);
 }
 
 TEST_F(WorkerTest, AGracefulCloseDeliversEveryByteThenEndsCleanly) {
@@ -421,6 +432,52 @@ TEST_F(WorkerTest, AnAbortEndsTheConnectionAtOnceWithAReset) {
   bool clean = true;
   SslReadUpTo(tls.get(), 1, &clean);
   EXPECT_FALSE(clean);
+}
+
+// A policy reloaded while an inbound connection is still being set up: its
+// handshake judged the peer by the policy the reload replaced, and the reload
+// itself looked only at established connections, so the worker judges the
+// connection again once it is established.
+TEST_F(WorkerTest, AConnectionWhoseHandshakeSpansAReloadIsJudgedByTheNewPolicy) {
+  StartWorker();
+  auto [peer, theirs] = testing::SocketPair();
+  worker_->Adopt(&inbound_, std::move(theirs), *net::SocketAddress::Parse("127.0.0.1:40000"));
+  bssl::UniquePtr<SSL_CTX> context = testing::ClientContext(pki_, &peer_leaf_);
+  bssl::UniquePtr<SSL> tls(SSL_new(context.get()));
+  tls::AttachHooks(tls.get(), &any_server_);
+  // Our ClientHello goes out, but we read nothing yet (an empty memory BIO
+  // stands in for the socket's read side): once the proxy has answered, it
+  // has started the handshake under the policy of the moment and waits for
+  // our certificate. (Reading at once could finish a TLS 1.3 client's side
+  // before the reload.)
+  SetBlockingWithTimeout(peer.get());
+  BIO* socket_bio = BIO_new_socket(peer.get(), BIO_NOCLOSE);
+  SSL_set_bio(tls.get(), BIO_new(BIO_s_mem()), socket_bio);
+  const int hello = SSL_connect(tls.get());
+  ASSERT_EQ(SSL_get_error(tls.get(), hello), SSL_ERROR_WANT_READ);
+  pollfd p{peer.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10000), 1);
+
+  DenyEveryoneApplied();
+  // The handshake completes (it judges us by the policy it started with),
+  // and the proxy connects to the app.
+  BIO_up_ref(socket_bio);
+  SSL_set0_rbio(tls.get(), socket_bio);
+  ASSERT_EQ(SSL_connect(tls.get()), 1);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid());
+
+  // Established under a policy that no longer allows us: closed gracefully
+  // at once. The app is told its peer is done; its own end finishes it.
+  char byte;
+  EXPECT_EQ(read(app.get(), &byte, 1), 0) << "the connection outlived the reloaded policy";
+  shutdown(app.get(), SHUT_WR);
+  EXPECT_EQ(SSL_read(tls.get(), &byte, 1), 0);
+  EXPECT_EQ(SSL_get_error(tls.get(), 0), SSL_ERROR_ZERO_RETURN);
+  std::optional<forward::ConnectionSummary> summary = observer_.WaitClosed();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->close_reason, "policy_changed");
+  EXPECT_FALSE(summary->reset);
 }
 
 class OutboundTest : public WorkerTest {
@@ -566,9 +623,7 @@ TEST_F(ResumptionTest, ARefusedResumptionIsRetriedWithAFullHandshakeBeforeTheApp
   ASSERT_TRUE(RoundTrip(1));
   // The upstream stops allowing us: it refuses the resumed session, and then
   // (honestly) the full handshake too. The app's connection fails only then.
-  auto deny = std::make_shared<forward::ListenerPolicy>();
-  deny->policy = *identity::AuthorizationPolicy::Create({"spiffe://cluster.local/x"}, {}, {});
-  upstream_->UpdatePolicy(&upstream_listener_, deny);
+  DenyEveryone(*upstream_, &upstream_listener_);
   EXPECT_FALSE(RoundTrip(2));
   ASSERT_TRUE(
       WaitFor([&] { return upstream_observer_.handshakes().size() >= 3; }, absl::Seconds(10)));
