@@ -161,7 +161,7 @@ TEST_F(AdminFloodTest, SlowHeadersOnTheAdminPortDoNotStarveInboundMtls) {
   EXPECT_GE(first_close, absl::Seconds(9)) << figures;
   EXPECT_LE(first_close, absl::Seconds(12)) << figures;
   EXPECT_GE(MetricSum(inbound_->Metrics(), "palisade_admin_connections_closed_total",
-                      {{"reason", "head_deadline"}}),
+                      {{"server", "admin"}, {"reason", "request_deadline"}}),
             1)
       << figures;
 }
