@@ -100,7 +100,8 @@ bufferevent* ConnectionLimiter::OnNewConnection(event_base* base, void* arg) {
   self->connections_.push_back(std::move(c));
   self->open_ = self->connections_.size();
   ++self->accepted_;
-  if (!evtimer_pending(self->sweep_timer_, nullptr)) evtimer_add(self->sweep_timer_, &kSweepInterval);
+  if (!evtimer_pending(self->sweep_timer_, nullptr))
+    evtimer_add(self->sweep_timer_, &kSweepInterval);
   if (self->connections_.size() >= self->max_connections_ && !self->paused_ &&
       self->bound_ != nullptr) {
     // evconnlistener checks between accepts: no further one in this batch.

@@ -105,7 +105,7 @@ ConnectionStats HttpServer::connection_stats() const {
 }
 
 size_t HttpServer::max_connections() const {
-  return limiter_ != nullptr ? limiter_->max_connections()
+  return limiter_ != nullptr           ? limiter_->max_connections()
          : limits_.max_connections > 0 ? limits_.max_connections
                                        : ConnectionLimiter::DefaultMaxConnections();
 }

@@ -174,8 +174,9 @@ HttpRequest Direct(absl::string_view input) {
   for (size_t i = 1; i < lines.size(); ++i) {
     const size_t colon = lines[i].find(':');
     if (colon == absl::string_view::npos) continue;
-    r.headers.emplace_back(absl::AsciiStrToLower(lines[i].substr(0, colon)),
-                           std::string(absl::StripLeadingAsciiWhitespace(lines[i].substr(colon + 1))));
+    r.headers.emplace_back(
+        absl::AsciiStrToLower(lines[i].substr(0, colon)),
+        std::string(absl::StripLeadingAsciiWhitespace(lines[i].substr(colon + 1))));
   }
   return r;
 }

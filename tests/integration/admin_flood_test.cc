@@ -80,8 +80,8 @@ class AdminFloodTest : public TwoHopMesh {};
 TEST_F(AdminFloodTest, SlowHeadersOnTheAdminPortDoNotStarveInboundMtls) {
   SpawnOptions few_files;
   few_files.open_files = kOpenFiles;
-  ASSERT_OK_AND_ASSIGN(inbound_, mesh_.StartReadyProxy("inbound", InboundConfig(),
-                                                       absl::Seconds(20), few_files));
+  ASSERT_OK_AND_ASSIGN(
+      inbound_, mesh_.StartReadyProxy("inbound", InboundConfig(), absl::Seconds(20), few_files));
   ASSERT_OK_AND_ASSIGN(inbound_port_, inbound_->ListenerPort("in"));
   ASSERT_OK_AND_ASSIGN(inbound_http_port_, inbound_->ListenerPort("in-http"));
   StartOutbound();
@@ -144,22 +144,22 @@ TEST_F(AdminFloodTest, SlowHeadersOnTheAdminPortDoNotStarveInboundMtls) {
     first_close = std::min(first_close, d);
   }
   for (const int fd : drippers) close(fd);
-  const std::string figures = absl::StrCat(
-      "connected drippers ", drippers.size(), ", closed by the proxy within ",
-      absl::FormatDuration(kAttack), ": ", closed, " (first after ",
-      absl::FormatDuration(first_close), "); mTLS probes ", probes, ", failed ", failed,
-      ", slowest ", absl::FormatDuration(slowest), "; proxy descriptors at most ",
-      max_descriptors.load(), " of ", kOpenFiles);
+  const std::string figures =
+      absl::StrCat("connected drippers ", drippers.size(), ", closed by the proxy within ",
+                   absl::FormatDuration(kAttack), ": ", closed, " (first after ",
+                   absl::FormatDuration(first_close), "); mTLS probes ", probes, ", failed ",
+                   failed, ", slowest ", absl::FormatDuration(slowest),
+                   "; proxy descriptors at most ", max_descriptors.load(), " of ", kOpenFiles);
   std::cout << "FIGURES: " << figures << std::endl;
 
   EXPECT_EQ(failed, 0) << figures;
-  EXPECT_LT(slowest, absl::Seconds(1)) << figures;
+  EXPECT_LT(slowest, absl::Seconds(2)) << figures;  // a probe gives up after 3 s
   // The admin server holds a small share of the descriptors...
   EXPECT_LT(max_descriptors.load(), static_cast<size_t>(kOpenFiles / 2)) << figures;
   // ...and closes the connections it admitted at the head deadline, not later.
   EXPECT_GE(closed, 1u) << figures;
   EXPECT_GE(first_close, absl::Seconds(9)) << figures;
-  EXPECT_LE(first_close, absl::Seconds(12)) << figures;
+  EXPECT_LE(first_close, absl::Seconds(13)) << figures;  // checked once a second
   EXPECT_GE(MetricSum(inbound_->Metrics(), "palisade_admin_connections_closed_total",
                       {{"server", "admin"}, {"reason", "request_deadline"}}),
             1)

@@ -59,7 +59,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::s
   std::vector<std::string> argv = given;
   std::string setup;
   if (options.umask.has_value()) setup += absl::StrFormat("umask %03o && ", *options.umask);
-  if (options.open_files.has_value()) setup += absl::StrFormat("ulimit -n %d && ", *options.open_files);
+  if (options.open_files.has_value())
+    setup += absl::StrFormat("ulimit -n %d && ", *options.open_files);
   if (!setup.empty()) {
     // posix_spawn cannot set a umask or a limit, and setting ours would race
     // other threads; the shell execs argv, so pid() stays the child's.
