@@ -3,6 +3,7 @@
 #include "runtime/http/connection_limiter.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -131,6 +132,39 @@ TEST_F(ConnectionLimiterTest, AKeptAliveConnectionGetsAFreshDeadlinePerRequest) 
   }
   EXPECT_EQ(server_->connection_stats().request_deadline_closed, 0u);
   EXPECT_EQ(server_->connection_stats().open, 1u);
+}
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (readdir(dir) != nullptr) ++n;
+    closedir(dir);
+  }
+  return n;
+}
+
+TEST_F(ConnectionLimiterTest, GivesBackEveryDescriptorOnceConnectionsEnd) {
+  ConnectionLimits limits;
+  limits.request_deadline = absl::Milliseconds(300);
+  Start(limits);
+  const size_t before = OpenDescriptors();
+  for (int i = 0; i < 10; ++i) {
+    const int fd = Open();
+    Send(fd, i % 2 == 0 ? std::string(kGet) : std::string("GET /hel"));  // served, or cut off
+    EXPECT_NE(ReadFor(fd, absl::Seconds(3)), "");
+  }
+  for (const int fd : fds_) close(fd);
+  fds_.clear();
+  // evhttp frees each connection and closes its socket; our reference keeps
+  // no descriptor, and the sweep forgets them.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while ((server_->connection_stats().open > 0 || OpenDescriptors() > before) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(server_->connection_stats().open, 0u);
+  EXPECT_EQ(OpenDescriptors(), before);
+  EXPECT_EQ(server_->connection_stats().request_deadline_closed, 5u);
 }
 
 TEST(ConnectionLimiterDefaultTest, TakesAtMostAThirtySecondOfTheDescriptors) {
