@@ -132,10 +132,11 @@ void ConnectionLimiter::OnDeadline(int, short, void* arg) {
   if (!c->reading || !c->Alive()) return;
   const int fd = bufferevent_getfd(c->bev);
   if (fd < 0) return;
+  c->reading = false;
+  // Counted before the client can see the close.
+  c->owner->Note(ConnectionEvent::kRequestDeadlineClosed);
   // evhttp reads EOF and frees the connection itself.
   shutdown(fd, SHUT_RDWR);
-  c->reading = false;
-  c->owner->Note(ConnectionEvent::kRequestDeadlineClosed);
 }
 
 void ConnectionLimiter::OnSweepTimer(int, short, void* arg) {

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -96,9 +97,9 @@ TEST_F(ConnectionLimiterTest, WaitsAtTheCapAndAcceptsAgainOnceAConnectionEnds) {
 TEST_F(ConnectionLimiterTest, ClosesAHeadDrippedPastTheDeadlineHoweverSteadyTheDrip) {
   ConnectionLimits limits;
   limits.request_deadline = absl::Milliseconds(800);
-  int observed = 0;
+  std::atomic<int> observed{0};  // written on the server's thread
   limits.observer = [&observed](ConnectionEvent e) {
-    observed += e == ConnectionEvent::kRequestDeadlineClosed;
+    if (e == ConnectionEvent::kRequestDeadlineClosed) ++observed;
   };
   Start(limits);
   const int fd = Open();
@@ -115,7 +116,7 @@ TEST_F(ConnectionLimiterTest, ClosesAHeadDrippedPastTheDeadlineHoweverSteadyTheD
   EXPECT_GE(closed_after, absl::Milliseconds(750));
   EXPECT_LT(closed_after, absl::Milliseconds(2000));
   EXPECT_EQ(server_->connection_stats().request_deadline_closed, 1u);
-  EXPECT_EQ(observed, 1);
+  EXPECT_EQ(observed.load(), 1);
 }
 
 TEST_F(ConnectionLimiterTest, AKeptAliveConnectionGetsAFreshDeadlinePerRequest) {
