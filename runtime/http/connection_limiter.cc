@@ -16,9 +16,10 @@
 namespace palisade::http {
 namespace {
 
-// How often connections that evhttp has freed are forgotten (and, at the
-// cap, how soon the server accepts again after one ends).
+// How often connections that evhttp has freed are forgotten; at the cap,
+// more often, since that is how soon the server accepts again after one ends.
 constexpr timeval kSweepInterval = {0, 200 * 1000};
+constexpr timeval kSweepIntervalAtCap = {0, 20 * 1000};
 constexpr absl::Duration kLogInterval = absl::Seconds(10);
 
 }  // namespace
@@ -71,6 +72,7 @@ ConnectionLimiter::ConnectionLimiter(event_base* base, ConnectionLimits limits)
 
 ConnectionLimiter::~ConnectionLimiter() {
   if (sweep_timer_ != nullptr) event_free(sweep_timer_);
+  sweep_timer_ = nullptr;
   paused_ = false;  // the listener went with evhttp_free()
   Sweep();          // and so did every connection
 }
@@ -107,6 +109,7 @@ bufferevent* ConnectionLimiter::OnNewConnection(event_base* base, void* arg) {
     // evconnlistener checks between accepts: no further one in this batch.
     evconnlistener_disable(evhttp_bound_socket_get_listener(self->bound_));
     self->paused_ = true;
+    evtimer_add(self->sweep_timer_, &kSweepIntervalAtCap);
     self->Note(ConnectionEvent::kCapReached);
   }
   return bev;
@@ -162,6 +165,7 @@ void ConnectionLimiter::Sweep() {
   if (paused_ && connections_.size() < max_connections_) {
     evconnlistener_enable(evhttp_bound_socket_get_listener(bound_));
     paused_ = false;
+    if (sweep_timer_ != nullptr) evtimer_add(sweep_timer_, &kSweepInterval);
   }
 }
 
