@@ -9,9 +9,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
 #include <utility>
 
 #include "runtime/log/logging.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::http {
 namespace {
@@ -21,6 +25,20 @@ namespace {
 constexpr timeval kSweepInterval = {0, 200 * 1000};
 constexpr timeval kSweepIntervalAtCap = {0, 20 * 1000};
 constexpr absl::Duration kLogInterval = absl::Seconds(10);
+// After a failed accept (out of descriptors, most likely): the listening
+// socket stays readable, and retrying at once would spin.
+constexpr timeval kAcceptRetry = {0, 100 * 1000};
+
+// evconnlistener's error callback is handed evhttp's argument (the evhttp),
+// not ours: this maps one to the other.
+struct Registry {
+  sync::Mutex mutex;
+  std::map<const evhttp*, ConnectionLimiter*> by_http ABSL_GUARDED_BY(mutex);
+};
+Registry& TheRegistry() {
+  static auto* registry = new Registry;
+  return *registry;
+}
 
 }  // namespace
 
@@ -68,18 +86,33 @@ ConnectionLimiter::ConnectionLimiter(event_base* base, ConnectionLimits limits)
     : limits_(std::move(limits)),
       max_connections_(limits_.max_connections > 0 ? limits_.max_connections
                                                    : DefaultMaxConnections()),
-      sweep_timer_(event_new(base, -1, EV_PERSIST, &ConnectionLimiter::OnSweepTimer, this)) {}
+      sweep_timer_(event_new(base, -1, EV_PERSIST, &ConnectionLimiter::OnSweepTimer, this)),
+      accept_retry_timer_(evtimer_new(base, &ConnectionLimiter::OnAcceptRetry, this)) {}
 
 ConnectionLimiter::~ConnectionLimiter() {
+  if (http_ != nullptr) {
+    Registry& registry = TheRegistry();
+    sync::MutexLock lock(&registry.mutex);
+    registry.by_http.erase(http_);
+  }
   if (sweep_timer_ != nullptr) event_free(sweep_timer_);
   sweep_timer_ = nullptr;
+  if (accept_retry_timer_ != nullptr) event_free(accept_retry_timer_);
   paused_ = false;  // the listener went with evhttp_free()
   Sweep();          // and so did every connection
 }
 
 void ConnectionLimiter::Install(evhttp* http, evhttp_bound_socket* bound) {
   bound_ = bound;
+  http_ = http;
   evhttp_set_bevcb(http, &ConnectionLimiter::OnNewConnection, this);
+  {
+    Registry& registry = TheRegistry();
+    sync::MutexLock lock(&registry.mutex);
+    registry.by_http[http] = this;
+  }
+  evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bound),
+                              &ConnectionLimiter::OnAcceptError);
 }
 
 bufferevent* ConnectionLimiter::OnNewConnection(event_base* base, void* arg) {
@@ -148,6 +181,33 @@ void ConnectionLimiter::OnSweepTimer(int, short, void* arg) {
   if (self->connections_.empty()) evtimer_del(self->sweep_timer_);
 }
 
+void ConnectionLimiter::OnAcceptError(evconnlistener* listener, void* http) {
+  const int error = errno;
+  ConnectionLimiter* self = nullptr;
+  {
+    Registry& registry = TheRegistry();
+    sync::MutexLock lock(&registry.mutex);
+    auto it = registry.by_http.find(static_cast<const evhttp*>(http));
+    if (it != registry.by_http.end()) self = it->second;
+  }
+  if (self == nullptr) return;
+  evconnlistener_disable(listener);
+  evtimer_add(self->accept_retry_timer_, &kAcceptRetry);
+  ++self->accept_errors_;
+  const absl::Time now = absl::Now();
+  if (now - self->last_accept_log_ < kLogInterval) return;
+  self->last_accept_log_ = now;
+  log::Log(log::Level::kWarn, "HTTP server cannot accept; retrying in 100 ms",
+           {{"server", self->limits_.name},
+            {"error", std::strerror(error)},
+            {"accept_errors_total", self->accept_errors_.load()}});
+}
+
+void ConnectionLimiter::OnAcceptRetry(int, short, void* arg) {
+  auto* self = static_cast<ConnectionLimiter*>(arg);
+  if (!self->paused_) evconnlistener_enable(evhttp_bound_socket_get_listener(self->bound_));
+}
+
 void ConnectionLimiter::Sweep() {
   auto dead = std::partition(connections_.begin(), connections_.end(),
                              [](const std::unique_ptr<Connection>& c) { return c->Alive(); });
@@ -188,7 +248,7 @@ void ConnectionLimiter::Note(ConnectionEvent e) {
 
 ConnectionStats ConnectionLimiter::stats() const {
   return ConnectionStats{open_.load(), accepted_.load(), cap_reached_.load(),
-                         deadline_closed_.load()};
+                         deadline_closed_.load(), accept_errors_.load()};
 }
 
 }  // namespace palisade::http

@@ -20,6 +20,7 @@ struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
 struct evhttp_request;
+struct evconnlistener;
 
 namespace palisade::http {
 
@@ -45,6 +46,9 @@ struct ConnectionStats {
   uint64_t accepted = 0;
   uint64_t cap_reached = 0;
   uint64_t request_deadline_closed = 0;
+  // accept() failed (e.g. out of descriptors): the server pauses 100 ms
+  // instead of retrying at once.
+  uint64_t accept_errors = 0;
 };
 
 // Loop thread only, except stats().
@@ -74,6 +78,8 @@ class ConnectionLimiter {
   static bufferevent* OnNewConnection(event_base* base, void* arg);
   static void OnDeadline(int fd, short what, void* arg);
   static void OnSweepTimer(int fd, short what, void* arg);
+  static void OnAcceptError(evconnlistener* listener, void* http);
+  static void OnAcceptRetry(int fd, short what, void* arg);
   // Forgets the connections evhttp has freed; accepts again below the cap.
   void Sweep();
   void Note(ConnectionEvent e);
@@ -81,16 +87,20 @@ class ConnectionLimiter {
   const ConnectionLimits limits_;
   const size_t max_connections_;
   evhttp_bound_socket* bound_ = nullptr;
+  evhttp* http_ = nullptr;
   struct event* sweep_timer_ = nullptr;
+  struct event* accept_retry_timer_ = nullptr;
   bool paused_ = false;
   std::vector<std::unique_ptr<Connection>> connections_;
   absl::Time last_log_ = absl::InfinitePast();
+  absl::Time last_accept_log_ = absl::InfinitePast();
   uint64_t unlogged_ = 0;
 
   std::atomic<uint64_t> open_{0};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> cap_reached_{0};
   std::atomic<uint64_t> deadline_closed_{0};
+  std::atomic<uint64_t> accept_errors_{0};
 };
 
 }  // namespace palisade::http
