@@ -49,9 +49,8 @@ IssuanceLimiter::Entry& IssuanceLimiter::EntryFor(const std::string& spiffe_id, 
   if (inserted) {
     e.tokens = limits_.burst;
   } else if (now > e.updated) {
-    e.tokens = std::min<double>(limits_.burst,
-                                e.tokens + absl::FDivDuration(now - e.updated,
-                                                              limits_.RefillInterval()));
+    e.tokens = std::min<double>(
+        limits_.burst, e.tokens + absl::FDivDuration(now - e.updated, limits_.RefillInterval()));
   }
   e.updated = std::max(e.updated, now);
   return e;
@@ -62,13 +61,12 @@ absl::Status IssuanceLimiter::Admit(const std::string& spiffe_id, size_t unexpir
   sync::MutexLock lock(&mu_);
   Entry& e = EntryFor(spiffe_id, now);
   if (unexpired >= static_cast<size_t>(limits_.max_unexpired)) {
-    return auth::Refusal(
-        absl::StatusCode::kResourceExhausted, kUnexpiredCapReason,
-        absl::StrCat(spiffe_id, " holds ", unexpired,
-                     " unexpired certificates, the most one identity may hold "
-                     "(--issuance_max_unexpired=",
-                     limits_.max_unexpired, "); retry in ", RetryIn(earliest_expiry - now),
-                     ", when the oldest expires"));
+    return auth::Refusal(absl::StatusCode::kResourceExhausted, kUnexpiredCapReason,
+                         absl::StrCat(spiffe_id, " holds ", unexpired,
+                                      " unexpired certificates, the most one identity may hold "
+                                      "(--issuance_max_unexpired=",
+                                      limits_.max_unexpired, "); retry in ",
+                                      RetryIn(earliest_expiry - now), ", when the oldest expires"));
   }
   if (e.tokens < 1) {
     return auth::Refusal(

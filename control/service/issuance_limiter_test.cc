@@ -30,7 +30,8 @@ const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
 
 TEST(IssuanceLimiterTest, AllowsTheBurstThenRefusesWithTheRetryTime) {
   IssuanceLimiter limiter(Limits());
-  for (int i = 0; i < 3; ++i) EXPECT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), kStart), IsOk());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), kStart), IsOk());
   const absl::Status refused = limiter.Admit(kA, 0, absl::InfiniteFuture(), kStart);
   EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted,
                                 AllOf(HasSubstr(kA), HasSubstr("a burst of 3, then 60 per 1h"),
@@ -40,13 +41,15 @@ TEST(IssuanceLimiterTest, AllowsTheBurstThenRefusesWithTheRetryTime) {
 
 TEST(IssuanceLimiterTest, RefillsAtTheSteadyRateAndNeverBeyondTheBurst) {
   IssuanceLimiter limiter(Limits());
-  for (int i = 0; i < 3; ++i) ASSERT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), kStart), IsOk());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), kStart), IsOk());
   EXPECT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), kStart + absl::Seconds(59)),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry in 1s")));
   EXPECT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), kStart + absl::Seconds(60)), IsOk());
   // A day idle refills the burst, not 1440 certificates.
   const absl::Time later = kStart + absl::Hours(24);
-  for (int i = 0; i < 3; ++i) EXPECT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), later), IsOk());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), later), IsOk());
   EXPECT_THAT(limiter.Admit(kA, 0, absl::InfiniteFuture(), later),
               StatusIs(absl::StatusCode::kResourceExhausted));
 }
@@ -54,20 +57,21 @@ TEST(IssuanceLimiterTest, RefillsAtTheSteadyRateAndNeverBeyondTheBurst) {
 TEST(IssuanceLimiterTest, OneIdentitysFloodLeavesOthersTheirBurst) {
   IssuanceLimiter limiter(Limits());
   for (int i = 0; i < 100; ++i) (void)limiter.Admit(kA, 0, absl::InfiniteFuture(), kStart);
-  for (int i = 0; i < 3; ++i) EXPECT_THAT(limiter.Admit(kB, 0, absl::InfiniteFuture(), kStart), IsOk());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(limiter.Admit(kB, 0, absl::InfiniteFuture(), kStart), IsOk());
 }
 
 TEST(IssuanceLimiterTest, RefusesAtTheUnexpiredCapUntilTheOldestExpires) {
   IssuanceLimiter limiter(Limits());
-  const absl::Status refused =
-      limiter.Admit(kA, 10, kStart + absl::Minutes(30), kStart);
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted,
-                                AllOf(HasSubstr("10 unexpired certificates"),
-                                      HasSubstr("--issuance_max_unexpired=10"),
-                                      HasSubstr("retry in 30m"))));
+  const absl::Status refused = limiter.Admit(kA, 10, kStart + absl::Minutes(30), kStart);
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       AllOf(HasSubstr("10 unexpired certificates"),
+                             HasSubstr("--issuance_max_unexpired=10"), HasSubstr("retry in 30m"))));
   EXPECT_EQ(auth::RefusalReason(refused), kUnexpiredCapReason);
   // The refusal spent nothing: below the cap the whole burst is there.
-  for (int i = 0; i < 3; ++i) EXPECT_THAT(limiter.Admit(kA, 9, absl::InfiniteFuture(), kStart), IsOk());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(limiter.Admit(kA, 9, absl::InfiniteFuture(), kStart), IsOk());
 }
 
 TEST(IssuanceLimiterTest, AuditsOneRefusalPerIntervalAndCountsTheRest) {

@@ -133,7 +133,8 @@ void WorkloadRegistry::UpdateWorkload(const IssuedCertificate& cert) {
     for (auto it = workloads_.lower_bound({cert.spiffe_id, ""});
          it != workloads_.end() && it->first.first == cert.spiffe_id; ++it) {
       ++count;
-      if (oldest == workloads_.end() || it->second.latest.issued_at < oldest->second.latest.issued_at) {
+      if (oldest == workloads_.end() ||
+          it->second.latest.issued_at < oldest->second.latest.issued_at) {
         oldest = it;
       }
     }

@@ -3,12 +3,13 @@
 // RESOURCE_EXHAUSTED, counted and audited (a bounded number of lines), another
 // identity still gets its certificate at once, and the control plane's memory
 // and registry file stay bounded.
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <sys/stat.h>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -88,7 +89,8 @@ class ControlIssuanceFloodTest : public ::testing::Test {
     StreamTally tally;
     auto stream = IdentityStream::Open(*control_, &svid);
     if (!stream.ok()) {
-      tally.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(stream.status().message()));
+      tally.status =
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(stream.status().message()));
       return tally;
     }
     bssl::UniquePtr<EVP_PKEY> key;
@@ -138,6 +140,14 @@ class ControlIssuanceFloodTest : public ::testing::Test {
 TEST_F(ControlIssuanceFloodTest, OneIdentityFloodingCsrsIsLimitedAndOthersStillGetCertificates) {
   const Svid flooder = Bootstrap(kFlooder);
   const Svid bystander = Bootstrap(kBystander);
+  // The refusal series exist from the start, so increase() sees the first.
+  const std::string metrics_before = HttpGet(control_->admin_url() + "/metrics").body;
+  EXPECT_EQ(MetricValue(metrics_before, "palisade_control_refusals_total",
+                        {{"reason", "issuance_rate_limited"}}),
+            0.0);
+  EXPECT_EQ(MetricValue(metrics_before, "palisade_control_refusals_total",
+                        {{"reason", "unexpired_certificates_cap"}}),
+            0.0);
   const pid_t pid = control_->process().pid();
   const double rss_before = RssMiB(pid);
 
@@ -190,11 +200,12 @@ TEST_F(ControlIssuanceFloodTest, OneIdentityFloodingCsrsIsLimitedAndOthersStillG
   }
   const int64_t registry_bytes = FileSize(control_->state_dir() + "/workloads.json");
   const std::string metrics = HttpGet(control_->admin_url() + "/metrics").body;
-  const double refusals_counted = MetricSum(metrics, "palisade_control_refusals_total",
-                                            {{"reason", "issuance_rate_limited"}}) +
-                                  MetricSum(metrics, "palisade_control_refusals_total",
-                                            {{"reason", "unexpired_certificates_cap"}});
-  const size_t audit_lines = AuditLines("issuance_rate_limited").size();
+  const double refusals_counted =
+      MetricSum(metrics, "palisade_control_refusals_total", {{"reason", "issuance_rate_limited"}}) +
+      MetricSum(metrics, "palisade_control_refusals_total",
+                {{"reason", "unexpired_certificates_cap"}});
+  const std::vector<nlohmann::json> refusal_lines = AuditLines("issuance_rate_limited");
+  const size_t audit_lines = refusal_lines.size();
 
   std::printf(
       "flood of %s: %d certificates signed on %d streams, %d ended RESOURCE_EXHAUSTED; "
@@ -202,19 +213,24 @@ TEST_F(ControlIssuanceFloodTest, OneIdentityFloodingCsrsIsLimitedAndOthersStillG
       "%.1f MiB; workloads.json %lld bytes (%d certificates); audit.log %lld bytes\n",
       absl::FormatDuration(kFloodTime).c_str(), signed_certificates, streams, resource_exhausted,
       refusals_counted, audit_lines, bystander_ok ? "renewed" : "NOT renewed",
-      absl::FormatDuration(absl::Trunc(bystander_wait, absl::Milliseconds(1))).c_str(),
-      rss_before, rss_after, static_cast<long long>(registry_bytes), RegistryCertificates(),
+      absl::FormatDuration(absl::Trunc(bystander_wait, absl::Milliseconds(1))).c_str(), rss_before,
+      rss_after, static_cast<long long>(registry_bytes), RegistryCertificates(),
       static_cast<long long>(FileSize(control_->state_dir() + "/audit.log")));
 
   // Bounded by the burst, plus what 5 s of refill adds at the default rate (none).
   EXPECT_LE(signed_certificates, kDefaultBurst + 1);
   EXPECT_GE(signed_certificates, 1);
   EXPECT_GT(resource_exhausted, 0);
-  EXPECT_NE(refusal_message.find("retry"), std::string::npos) << refusal_message;
+  EXPECT_NE(refusal_message.find("rate limit"), std::string::npos) << refusal_message;
+  EXPECT_NE(refusal_message.find("retry in"), std::string::npos) << refusal_message;
   EXPECT_GE(refusals_counted, resource_exhausted);
   // One line, then the rest counted in a later line's "suppressed".
   EXPECT_GE(audit_lines, 1u);
   EXPECT_LE(audit_lines, 3u);
+  if (!refusal_lines.empty()) {
+    EXPECT_EQ(refusal_lines[0]["spiffe_id"], kFlooder);
+    EXPECT_EQ(refusal_lines[0]["result"], "RESOURCE_EXHAUSTED");
+  }
   EXPECT_TRUE(bystander_ok);
   EXPECT_LT(bystander_wait, absl::Seconds(3));
   EXPECT_LT(rss_after - rss_before, 32.0);
