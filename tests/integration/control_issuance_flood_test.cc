@@ -3,6 +3,7 @@
 // RESOURCE_EXHAUSTED, counted and audited (a bounded number of lines), another
 // identity still gets its certificate at once, and the control plane's memory
 // and registry file stay bounded.
+#include <grpc/grpc.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -56,6 +57,10 @@ struct StreamTally {
 class ControlIssuanceFloodTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // gRPC stays initialised for the whole test: otherwise each flood stream's
+    // end shuts the library down, and a shutdown that waits (up to 10 s) for
+    // its last objects blocks the bystander's next channel in this process.
+    grpc_init();
     dir_ = MakeTempDir("issuance");
     auto control = ControlProcess::Start(dir_);
     ASSERT_TRUE(control.ok()) << control.status();
@@ -66,6 +71,7 @@ class ControlIssuanceFloodTest : public ::testing::Test {
     if (control_ != nullptr && control_->process().Running()) {
       EXPECT_EQ(control_->process().Stop(), 0) << control_->process().Output();
     }
+    grpc_shutdown();
   }
 
   Svid Bootstrap(const std::string& id) {
@@ -154,11 +160,13 @@ TEST_F(ControlIssuanceFloodTest, OneIdentityFloodingCsrsIsLimitedAndOthersStillG
   // The bystander renews halfway through the flood, on its own stream.
   std::atomic<bool> bystander_ok{false};
   absl::Duration bystander_wait = absl::InfiniteDuration();
+  absl::Duration bystander_opened = absl::InfiniteDuration();
   std::thread bystander_thread([&] {
     absl::SleepFor(kFloodTime / 2);
     const absl::Time asked = absl::Now();
     auto stream = IdentityStream::Open(*control_, &bystander);
     if (!stream.ok()) return;
+    bystander_opened = absl::Now() - asked;
     bssl::UniquePtr<EVP_PKEY> key;
     (*stream)->Write(HelloRequest());
     (*stream)->Write(CsrRequest(kBystander, &key));
@@ -209,12 +217,14 @@ TEST_F(ControlIssuanceFloodTest, OneIdentityFloodingCsrsIsLimitedAndOthersStillG
 
   std::printf(
       "flood of %s: %d certificates signed on %d streams, %d ended RESOURCE_EXHAUSTED; "
-      "refusals counted %.0f, audit lines %zu; bystander %s after %s; control RSS %.1f -> "
+      "refusals counted %.0f, audit lines %zu; bystander %s after %s (connected after %s); control "
+      "RSS %.1f -> "
       "%.1f MiB; workloads.json %lld bytes (%d certificates); audit.log %lld bytes\n",
       absl::FormatDuration(kFloodTime).c_str(), signed_certificates, streams, resource_exhausted,
       refusals_counted, audit_lines, bystander_ok ? "renewed" : "NOT renewed",
-      absl::FormatDuration(absl::Trunc(bystander_wait, absl::Milliseconds(1))).c_str(), rss_before,
-      rss_after, static_cast<long long>(registry_bytes), RegistryCertificates(),
+      absl::FormatDuration(absl::Trunc(bystander_wait, absl::Milliseconds(1))).c_str(),
+      absl::FormatDuration(absl::Trunc(bystander_opened, absl::Milliseconds(1))).c_str(),
+      rss_before, rss_after, static_cast<long long>(registry_bytes), RegistryCertificates(),
       static_cast<long long>(FileSize(control_->state_dir() + "/audit.log")));
 
   // Bounded by the burst, plus what 5 s of refill adds at the default rate (none).
