@@ -27,6 +27,14 @@ namespace {
 using control::v1::WatchRequest;
 using control::v1::WatchResponse;
 
+// Under ASan freed memory sits in its quarantine (up to 256 MiB), so RSS
+// says nothing about what the server keeps; the plain build checks it.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PALISADE_ASAN 1
+#endif
+#endif
+
 constexpr char kFlooder[] = "spiffe://example.org/ns/shop/sa/flooder";
 constexpr char kBystander[] = "spiffe://example.org/ns/shop/sa/cart";
 constexpr absl::Duration kFloodTime = absl::Seconds(5);
@@ -243,7 +251,9 @@ TEST_F(ControlIssuanceFloodTest, OneIdentityFloodingCsrsIsLimitedAndOthersStillG
   }
   EXPECT_TRUE(bystander_ok);
   EXPECT_LT(bystander_wait, absl::Seconds(3));
+#ifndef PALISADE_ASAN
   EXPECT_LT(rss_after - rss_before, 32.0);
+#endif
   EXPECT_LT(registry_bytes, 64 * 1024);
 }
 
