@@ -95,6 +95,14 @@ absl::Status ControlServer::Open() {
   // CA written by a run that then fails would be a root nobody asked for.
   RETURN_IF_ERROR(CheckCanListen("listen", *listen));
   RETURN_IF_ERROR(CheckCanListen("admin", *admin));
+  for (const auto& [flag, text] :
+       {std::pair<absl::string_view, const std::string&>{"public_listen", o.public_listen},
+        {"webhook_listen", o.webhook_listen}}) {
+    if (text.empty()) continue;
+    absl::StatusOr<net::SocketAddress> address = net::SocketAddress::Parse(text);
+    if (!address.ok()) return FlagError(flag, address.status().message());
+    RETURN_IF_ERROR(CheckCanListen(flag, *address));
+  }
   const bool plugin = !o.plugin_ca_cert.empty() || !o.plugin_ca_key.empty() ||
                       !o.plugin_root_bundle.empty() || !o.plugin_ca_chain.empty();
   const ca::CertificateAuthority::SelfManagedOptions self_managed{o.trust_domain, o.state_dir};

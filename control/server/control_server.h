@@ -62,6 +62,11 @@ struct ControlServerOptions {
   std::string plugin_root_bundle;
   ca::RolloverTimeouts rollover;
   absl::Duration tick = absl::Seconds(1);
+  // The read-only port and the admission webhook run beside the server
+  // (main.cc starts them), but a bad or taken address must stop `serve`
+  // before it writes anything, like --listen and --admin. Empty: none.
+  std::string public_listen;
+  std::string webhook_listen;
 };
 
 class ControlServer final : public admin::ControlApi {
