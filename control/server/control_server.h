@@ -110,6 +110,7 @@ class ControlServer final : public admin::ControlApi {
   absl::Status SaveRollover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Housekeeping();
   void Tick() ABSL_LOCKS_EXCLUDED(mu_);
+  void PruneTokensIfDue();  // housekeeping thread only
   void AfterBundleChange() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   nlohmann::json RolloverJson() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -134,6 +135,7 @@ class ControlServer final : public admin::ControlApi {
   bssl::UniquePtr<EVP_PKEY> serving_key_ ABSL_GUARDED_BY(mu_);
   std::string serving_serial_ ABSL_GUARDED_BY(mu_);
   absl::Time serving_issued_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_token_prune_ = absl::InfinitePast();  // housekeeping thread only
   absl::Time serving_not_after_ ABSL_GUARDED_BY(mu_);
   uint64_t installed_bundle_version_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_flush_ ABSL_GUARDED_BY(mu_);
