@@ -227,6 +227,12 @@ int Serve() {
   options.rollover.propagating = absl::GetFlag(FLAGS_rollover_propagating_timeout);
   options.rollover.rekeying = absl::GetFlag(FLAGS_rollover_rekeying_timeout);
   options.rollover.retiring = absl::GetFlag(FLAGS_rollover_retiring_timeout);
+  options.public_listen = absl::GetFlag(FLAGS_public_listen);
+  options.webhook_listen = absl::GetFlag(FLAGS_webhook_listen);
+  if (!options.webhook_listen.empty() && (absl::GetFlag(FLAGS_webhook_tls_cert).empty() ||
+                                          absl::GetFlag(FLAGS_webhook_tls_key).empty())) {
+    return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
+  }
   // Short-lived test SVIDs want a faster housekeeping tick.
   options.tick = std::clamp(options.svid_ttl / 20, absl::Milliseconds(100), absl::Seconds(1));
 
@@ -266,10 +272,6 @@ int Serve() {
     absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
     if (!parsed.ok())
       return UsageError("--webhook_listen: " + std::string(parsed.status().message()));
-    if (absl::GetFlag(FLAGS_webhook_tls_cert).empty() ||
-        absl::GetFlag(FLAGS_webhook_tls_key).empty()) {
-      return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
-    }
     webhook::WebhookServer::Options webhook_options;
     webhook_options.listen = *parsed;
     webhook_options.tls_certificate_file = absl::GetFlag(FLAGS_webhook_tls_cert);

@@ -87,6 +87,22 @@ TEST_F(ControlStartRefusalsTest, AdminPortInUseWritesNoCaAndExitsAsForTheIdentit
                          absl::StrCat("--admin: cannot bind ", taken.address()));
 }
 
+TEST_F(ControlStartRefusalsTest, PublicPortInUseWritesNoCaAndExitsAsForTheIdentityPort) {
+  HeldPort taken;
+  ExpectRefusedWithoutCa(Serve({"--public_listen=" + taken.address()}), 2,
+                         absl::StrCat("--public_listen: cannot bind ", taken.address()));
+}
+
+TEST_F(ControlStartRefusalsTest, WebhookPortInUseOrWithoutItsCertificateWritesNoCa) {
+  HeldPort taken;
+  ExpectRefusedWithoutCa(
+      Serve({"--webhook_listen=" + taken.address(), "--webhook_tls_cert=" + dir_ + "/w.pem",
+             "--webhook_tls_key=" + dir_ + "/w.key"}),
+      2, absl::StrCat("--webhook_listen: cannot bind ", taken.address()));
+  ExpectRefusedWithoutCa(Serve({"--webhook_listen=127.0.0.1:0"}), 2,
+                         "--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
+}
+
 TEST_F(ControlStartRefusalsTest, MissingJwksFileWritesNoCa) {
   ExpectRefusedWithoutCa(
       Serve({"--jwks_file=" + dir_ + "/absent.json", "--sa_issuer=https://kubernetes.default.svc",
