@@ -63,6 +63,7 @@ absl::Status ControlServer::Open() {
   if (o.reattestation_ttl <= absl::ZeroDuration()) {
     return FlagError("reattestation_ttl", "must be more than zero");
   }
+  RETURN_IF_ERROR(o.issuance.Validate());
   absl::StatusOr<net::SocketAddress> listen = net::SocketAddress::Parse(o.listen);
   if (!listen.ok()) return FlagError("listen", listen.status().message());
   absl::StatusOr<net::SocketAddress> admin = net::SocketAddress::Parse(o.admin);
@@ -139,7 +140,8 @@ absl::Status ControlServer::Open() {
   ASSIGN_OR_RETURN(tokens_,
                    auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json")));
   ASSIGN_OR_RETURN(registry_,
-                   service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json")));
+                   service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json"),
+                                                   static_cast<size_t>(o.issuance.max_unexpired)));
   ASSIGN_OR_RETURN(audit_, service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log")));
 
   {
@@ -174,6 +176,7 @@ absl::Status ControlServer::Open() {
   service_options.hello_timeout = o.hello_timeout;
   service_options.csr_timeout = o.csr_timeout;
   service_options.reattestation_ttl = o.reattestation_ttl;
+  service_options.limits = o.issuance;
   service_ = std::make_unique<service::IdentityService>(
       service_options,
       service::IdentityServiceDeps{ca_.get(), tokens_.get(), service_accounts_.get(),
@@ -370,6 +373,7 @@ void ControlServer::PruneTokensIfDue() {
 
 void ControlServer::Tick() {
   service_->CheckDeadlines();
+  service_->SweepLimits();
   PruneTokensIfDue();
   const std::vector<ca::ProxyView> fleet = service_->Fleet();
   sync::MutexLock lock(&mu_);

@@ -51,6 +51,9 @@ struct ControlServerOptions {
   // Re-attestation tokens expire this long after their last use or the last
   // SVID issued to their identity.
   absl::Duration reattestation_ttl = absl::Hours(720);
+  // Per-identity issuance limits (--issuance_burst, --issuance_per_ttl,
+  // --issuance_max_unexpired); svid_ttl above scales the rate.
+  service::IssuanceLimits issuance;
   // Service-account tokens; all three or none.
   std::string jwks_file;
   std::string sa_issuer;

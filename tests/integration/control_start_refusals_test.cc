@@ -115,6 +115,15 @@ TEST_F(ControlStartRefusalsTest, SvidTtlBeyondANewCasLifeIsRefusedNamingTheFlag)
                          "--svid_ttl: 10000h is longer than the CA's own life (8760h)");
 }
 
+TEST_F(ControlStartRefusalsTest, IssuanceLimitsOutOfRangeAreRefusedNamingTheFlag) {
+  ExpectRefusedWithoutCa(Serve({"--issuance_burst=0"}), 2,
+                         "--issuance_burst: 0 is not between 1 and");
+  ExpectRefusedWithoutCa(Serve({"--issuance_per_ttl=-5"}), 2,
+                         "--issuance_per_ttl: -5 is not between 1 and");
+  ExpectRefusedWithoutCa(Serve({"--issuance_burst=20", "--issuance_max_unexpired=10"}), 2,
+                         "--issuance_max_unexpired: 10 is less than --issuance_burst (20)");
+}
+
 TEST_F(ControlStartRefusalsTest, SvidTtlBeyondTheCasRemainingLifeIsRefusedNamingTheFlag) {
   // A plug-in intermediate with two hours left cannot back three-hour SVIDs.
   TestPki pki({.trust_domain = "example.org", .with_intermediate = false});
