@@ -63,6 +63,14 @@ ABSL_FLAG(absl::Duration, csr_timeout, absl::Seconds(30),
 ABSL_FLAG(absl::Duration, reattestation_ttl, absl::Hours(720),
           "serve: a re-attestation token expires this long after its last use or the last SVID "
           "issued to its identity.");
+ABSL_FLAG(int32_t, issuance_burst, 16,
+          "serve: certificates one SPIFFE ID may get at once, before --issuance_per_ttl applies.");
+ABSL_FLAG(int32_t, issuance_per_ttl, 64,
+          "serve: certificates one SPIFFE ID may get per --svid_ttl, sustained (64: 32 proxies "
+          "sharing the identity, each renewing at half-life); more are refused "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int32_t, issuance_max_unexpired, 128,
+          "serve: unexpired certificates one SPIFFE ID may hold; at least --issuance_burst.");
 ABSL_FLAG(std::string, jwks_file, "", "serve: JWKS of the Kubernetes service-account issuer.");
 ABSL_FLAG(std::string, sa_issuer, "", "serve: required \"iss\" of service-account tokens.");
 ABSL_FLAG(std::string, sa_audience, "", "serve: required \"aud\" of service-account tokens.");
@@ -206,6 +214,9 @@ int Serve() {
   options.hello_timeout = absl::GetFlag(FLAGS_hello_timeout);
   options.csr_timeout = absl::GetFlag(FLAGS_csr_timeout);
   options.reattestation_ttl = absl::GetFlag(FLAGS_reattestation_ttl);
+  options.issuance.burst = absl::GetFlag(FLAGS_issuance_burst);
+  options.issuance.per_ttl = absl::GetFlag(FLAGS_issuance_per_ttl);
+  options.issuance.max_unexpired = absl::GetFlag(FLAGS_issuance_max_unexpired);
   options.jwks_file = absl::GetFlag(FLAGS_jwks_file);
   options.sa_issuer = absl::GetFlag(FLAGS_sa_issuer);
   options.sa_audience = absl::GetFlag(FLAGS_sa_audience);
@@ -216,6 +227,12 @@ int Serve() {
   options.rollover.propagating = absl::GetFlag(FLAGS_rollover_propagating_timeout);
   options.rollover.rekeying = absl::GetFlag(FLAGS_rollover_rekeying_timeout);
   options.rollover.retiring = absl::GetFlag(FLAGS_rollover_retiring_timeout);
+  options.public_listen = absl::GetFlag(FLAGS_public_listen);
+  options.webhook_listen = absl::GetFlag(FLAGS_webhook_listen);
+  if (!options.webhook_listen.empty() && (absl::GetFlag(FLAGS_webhook_tls_cert).empty() ||
+                                          absl::GetFlag(FLAGS_webhook_tls_key).empty())) {
+    return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
+  }
   // Short-lived test SVIDs want a faster housekeeping tick.
   options.tick = std::clamp(options.svid_ttl / 20, absl::Milliseconds(100), absl::Seconds(1));
 
@@ -255,10 +272,6 @@ int Serve() {
     absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
     if (!parsed.ok())
       return UsageError("--webhook_listen: " + std::string(parsed.status().message()));
-    if (absl::GetFlag(FLAGS_webhook_tls_cert).empty() ||
-        absl::GetFlag(FLAGS_webhook_tls_key).empty()) {
-      return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
-    }
     webhook::WebhookServer::Options webhook_options;
     webhook_options.listen = *parsed;
     webhook_options.tls_certificate_file = absl::GetFlag(FLAGS_webhook_tls_cert);

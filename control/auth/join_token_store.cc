@@ -4,8 +4,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -269,6 +269,35 @@ absl::Status JoinTokenStore::SlideReattestation(const std::string& spiffe_id, ab
     for (const auto& [id, expires_at] : before) tokens_[id].expires_at = expires_at;
   }
   return saved;
+}
+
+absl::StatusOr<size_t> JoinTokenStore::PruneExpired(absl::Time now, absl::Duration retention) {
+  sync::MutexLock lock(&mu_);
+  auto gone = [&](const JoinToken& t) {
+    return t.expires_at != absl::InfiniteFuture() && t.expires_at + retention <= now;
+  };
+  std::map<std::string, JoinToken> kept;
+  for (const auto& [id, t] : tokens_) {
+    if (t.kind == TokenKind::kReattestation && gone(t)) continue;
+    kept.emplace(id, t);
+  }
+  std::set<std::string> parents;
+  for (const auto& [id, t] : kept) {
+    if (!t.parent_id.empty()) parents.insert(t.parent_id);
+  }
+  for (auto it = kept.begin(); it != kept.end();) {
+    const JoinToken& t = it->second;
+    const bool forget = t.kind == TokenKind::kJoin && gone(t) && parents.count(t.id) == 0;
+    it = forget ? kept.erase(it) : std::next(it);
+  }
+  const size_t pruned = tokens_.size() - kept.size();
+  if (pruned == 0) return 0;
+  kept.swap(tokens_);
+  if (absl::Status saved = Save(); !saved.ok()) {
+    kept.swap(tokens_);  // the file still holds them; so does memory
+    return saved;
+  }
+  return pruned;
 }
 
 absl::StatusOr<JoinToken> JoinTokenStore::Revoke(absl::string_view id_or_token) {

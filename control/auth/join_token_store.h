@@ -95,6 +95,12 @@ class JoinTokenStore {
   // The ids of the re-attestation tokens descending from join token `id`.
   std::vector<std::string> DescendantsOf(const std::string& id) const;
   bool IsRevoked(const std::string& id) const;
+  // Forgets tokens that expired more than `retention` before `now` (a
+  // forgotten token is refused as unknown instead of expired), so that
+  // re-attestation tokens, one per bootstrap, do not pile up in tokens.json.
+  // A join token stays while a token descending from it does: revoking it
+  // must still reach them. Returns how many were forgotten.
+  absl::StatusOr<size_t> PruneExpired(absl::Time now, absl::Duration retention);
   std::vector<JoinToken> List() const;
 
  private:

@@ -235,5 +235,29 @@ TEST_F(JoinTokenStoreTest, RefusesACorruptFileNamingIt) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(path_)));
 }
 
+TEST_F(JoinTokenStoreTest, PrunesTokensLongExpiredButKeepsAParentWithLiveDescendants) {
+  ASSERT_OK_AND_ASSIGN(auto stale, store_->Create(id_, absl::Hours(1), true, now_));
+  ASSERT_OK_AND_ASSIGN(auto parent, store_->Create(id_, absl::Hours(1), true, now_));
+  ASSERT_OK_AND_ASSIGN(auto child,
+                       store_->CreateReattestation(id_, parent.info.id, absl::Hours(48), now_));
+  ASSERT_OK_AND_ASSIGN(auto forever, store_->Create(id_, absl::ZeroDuration(), true, now_));
+  const absl::Time later = now_ + absl::Hours(30);
+  // Within the retention nothing goes: an expired token is still refused as expired.
+  ASSERT_OK_AND_ASSIGN(size_t pruned, store_->PruneExpired(later, absl::Hours(48)));
+  EXPECT_EQ(pruned, 0u);
+  ASSERT_OK_AND_ASSIGN(pruned, store_->PruneExpired(later, absl::Hours(24)));
+  EXPECT_EQ(pruned, 1u);  // `stale`; `parent` stays for its live child
+  EXPECT_EQ(ReasonOf(store_->Authenticate(stale.token, later).status()), "join_token_unknown");
+  EXPECT_EQ(ReasonOf(store_->Authenticate(parent.token, later).status()), "join_token_expired");
+  // The child expires too: both go, and the file forgets them across a restart.
+  ASSERT_OK_AND_ASSIGN(pruned, store_->PruneExpired(now_ + absl::Hours(100), absl::Hours(24)));
+  EXPECT_EQ(pruned, 2u);
+  ASSERT_OK_AND_ASSIGN(auto reopened, JoinTokenStore::Open(path_));
+  ASSERT_EQ(reopened->List().size(), 1u);
+  EXPECT_EQ(reopened->List()[0].id, forever.info.id);
+  EXPECT_EQ(ReasonOf(reopened->AuthenticateReattestation(child.token, now_).status()),
+            "reattestation_token_unknown");
+}
+
 }  // namespace
 }  // namespace palisade::control::auth

@@ -89,6 +89,10 @@ ControlMetrics::ControlMetrics()
   // Series that exist from the start at 0, so increase() sees their first event.
   for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
   for (const char* result : {"accepted", "refused"}) jwks_loads_.Add({{"result", result}});
+  // The issuance limiter's refusals (control/service/issuance_limiter.h).
+  for (const char* reason : {"issuance_rate_limited", "unexpired_certificates_cap"}) {
+    refusals_.Add({{"reason", reason}});
+  }
   SetRollover("idle", 0);
   admin_cap_reached_.Add({{"server", "admin"}});
   admin_closed_.Add({{"server", "admin"}, {"reason", "request_deadline"}});

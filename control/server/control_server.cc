@@ -63,6 +63,7 @@ absl::Status ControlServer::Open() {
   if (o.reattestation_ttl <= absl::ZeroDuration()) {
     return FlagError("reattestation_ttl", "must be more than zero");
   }
+  RETURN_IF_ERROR(o.issuance.Validate());
   absl::StatusOr<net::SocketAddress> listen = net::SocketAddress::Parse(o.listen);
   if (!listen.ok()) return FlagError("listen", listen.status().message());
   absl::StatusOr<net::SocketAddress> admin = net::SocketAddress::Parse(o.admin);
@@ -95,6 +96,14 @@ absl::Status ControlServer::Open() {
   // CA written by a run that then fails would be a root nobody asked for.
   RETURN_IF_ERROR(CheckCanListen("listen", *listen));
   RETURN_IF_ERROR(CheckCanListen("admin", *admin));
+  for (const auto& [flag, text] :
+       {std::pair<absl::string_view, const std::string&>{"public_listen", o.public_listen},
+        {"webhook_listen", o.webhook_listen}}) {
+    if (text.empty()) continue;
+    absl::StatusOr<net::SocketAddress> address = net::SocketAddress::Parse(text);
+    if (!address.ok()) return FlagError(flag, address.status().message());
+    RETURN_IF_ERROR(CheckCanListen(flag, *address));
+  }
   const bool plugin = !o.plugin_ca_cert.empty() || !o.plugin_ca_key.empty() ||
                       !o.plugin_root_bundle.empty() || !o.plugin_ca_chain.empty();
   const ca::CertificateAuthority::SelfManagedOptions self_managed{o.trust_domain, o.state_dir};
@@ -131,7 +140,8 @@ absl::Status ControlServer::Open() {
   ASSIGN_OR_RETURN(tokens_,
                    auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json")));
   ASSIGN_OR_RETURN(registry_,
-                   service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json")));
+                   service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json"),
+                                                   static_cast<size_t>(o.issuance.max_unexpired)));
   ASSIGN_OR_RETURN(audit_, service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log")));
 
   {
@@ -166,6 +176,7 @@ absl::Status ControlServer::Open() {
   service_options.hello_timeout = o.hello_timeout;
   service_options.csr_timeout = o.csr_timeout;
   service_options.reattestation_ttl = o.reattestation_ttl;
+  service_options.limits = o.issuance;
   service_ = std::make_unique<service::IdentityService>(
       service_options,
       service::IdentityServiceDeps{ca_.get(), tokens_.get(), service_accounts_.get(),
@@ -354,8 +365,29 @@ absl::Status ControlServer::ReloadJwks() {
   return problem;
 }
 
+// Expired tokens are kept a week, so that `tokens list` and the refusals
+// still say "expired" for a while, then forgotten: one re-attestation token
+// per bootstrap must not grow tokens.json forever.
+void ControlServer::PruneTokensIfDue() {
+  constexpr absl::Duration kEvery = absl::Hours(1);
+  constexpr absl::Duration kRetention = absl::Hours(24 * 7);
+  const absl::Time now = absl::Now();
+  if (now < next_token_prune_) return;
+  next_token_prune_ = now + kEvery;
+  absl::StatusOr<size_t> pruned = tokens_->PruneExpired(now, kRetention);
+  if (!pruned.ok()) {
+    log::LogEvent(log::Level::kError, "control", "cannot prune expired tokens; will retry",
+                  {{"error", std::string(pruned.status().message())}});
+  } else if (*pruned > 0) {
+    log::LogEvent(log::Level::kInfo, "control", "expired tokens forgotten",
+                  {{"count", *pruned}, {"expired_before", Rfc3339(now - kRetention)}});
+  }
+}
+
 void ControlServer::Tick() {
   service_->CheckDeadlines();
+  service_->SweepLimits();
+  PruneTokensIfDue();
   const std::vector<ca::ProxyView> fleet = service_->Fleet();
   sync::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();

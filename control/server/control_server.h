@@ -51,6 +51,9 @@ struct ControlServerOptions {
   // Re-attestation tokens expire this long after their last use or the last
   // SVID issued to their identity.
   absl::Duration reattestation_ttl = absl::Hours(720);
+  // Per-identity issuance limits (--issuance_burst, --issuance_per_ttl,
+  // --issuance_max_unexpired); svid_ttl above scales the rate.
+  service::IssuanceLimits issuance;
   // Service-account tokens; all three or none.
   std::string jwks_file;
   std::string sa_issuer;
@@ -62,6 +65,11 @@ struct ControlServerOptions {
   std::string plugin_root_bundle;
   ca::RolloverTimeouts rollover;
   absl::Duration tick = absl::Seconds(1);
+  // The read-only port and the admission webhook run beside the server
+  // (main.cc starts them), but a bad or taken address must stop `serve`
+  // before it writes anything, like --listen and --admin. Empty: none.
+  std::string public_listen;
+  std::string webhook_listen;
 };
 
 class ControlServer final : public admin::ControlApi {
@@ -108,6 +116,7 @@ class ControlServer final : public admin::ControlApi {
   absl::Status SaveRollover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Housekeeping();
   void Tick() ABSL_LOCKS_EXCLUDED(mu_);
+  void PruneTokensIfDue();  // housekeeping thread only
   void AfterBundleChange() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   nlohmann::json RolloverJson() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -132,6 +141,7 @@ class ControlServer final : public admin::ControlApi {
   bssl::UniquePtr<EVP_PKEY> serving_key_ ABSL_GUARDED_BY(mu_);
   std::string serving_serial_ ABSL_GUARDED_BY(mu_);
   absl::Time serving_issued_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_token_prune_ = absl::InfinitePast();  // housekeeping thread only
   absl::Time serving_not_after_ ABSL_GUARDED_BY(mu_);
   uint64_t installed_bundle_version_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_flush_ ABSL_GUARDED_BY(mu_);

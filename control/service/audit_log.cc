@@ -33,6 +33,7 @@ nlohmann::json AuditEventToJson(const AuditEvent& e) {
       {"reason", e.reason}};
   if (!e.detail.empty()) j["detail"] = e.detail;
   if (!e.peer.empty()) j["peer"] = e.peer;
+  if (e.suppressed > 0) j["suppressed"] = e.suppressed;
   return j;
 }
 

@@ -4,6 +4,7 @@
 #ifndef PALISADE_CONTROL_SERVICE_AUDIT_LOG_H_
 #define PALISADE_CONTROL_SERVICE_AUDIT_LOG_H_
 
+#include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <nlohmann/json.hpp>
@@ -28,6 +29,9 @@ struct AuditEvent {
   std::string reason;  // "bootstrap_join_token", "renewal", or the refusal reason
   std::string detail;  // human text
   std::string peer;    // how the stream authenticated: "svid", "join_token:<id>", ...
+  // Refusals of the same identity and reason not written since its previous
+  // line (throttled refusals, see IssuanceLimiter); written only when > 0.
+  uint64_t suppressed = 0;
 };
 
 nlohmann::json AuditEventToJson(const AuditEvent& event);

@@ -43,10 +43,16 @@ std::string ProxyName(const StreamInfo& info) {
   return name;
 }
 
+IssuanceLimits LimitsFor(const IdentityServiceOptions& options) {
+  IssuanceLimits limits = options.limits;
+  limits.svid_ttl = options.svid_ttl;
+  return limits;
+}
+
 }  // namespace
 
 IdentityService::IdentityService(IdentityServiceOptions options, IdentityServiceDeps deps)
-    : options_(std::move(options)), deps_(deps) {}
+    : options_(std::move(options)), deps_(deps), limiter_(LimitsFor(options_)) {}
 
 IdentityService::~IdentityService() = default;
 
@@ -104,9 +110,33 @@ absl::Status IdentityService::Refuse(const StreamInfo& info, const std::string& 
   event.reason = auth::RefusalReason(refusal);
   event.detail = std::string(refusal.message());
   event.peer = info.credential;
-  deps_.audit->Record(event);
   if (deps_.metrics != nullptr) deps_.metrics->OnRefused(event.reason);
+  // A flood of these must not flood the audit log: one line per identity
+  // per interval, the next one saying how many went unwritten.
+  if ((event.reason == kRateLimitedReason || event.reason == kUnexpiredCapReason) &&
+      !event.spiffe_id.empty()) {
+    const IssuanceLimiter::AuditTurn turn =
+        limiter_.OnRefusal(event.spiffe_id, event.reason, event.time);
+    if (!turn.record) return refusal;
+    event.suppressed = turn.suppressed;
+  }
+  deps_.audit->Record(event);
   return refusal;
+}
+
+void IdentityService::SweepLimits() {
+  const absl::Time now = options_.clock();
+  for (const IssuanceLimiter::Suppressed& s : limiter_.Sweep(now)) {
+    AuditEvent event;
+    event.time = now;
+    event.event = "refused";
+    event.spiffe_id = s.spiffe_id;
+    event.result = absl::StatusCodeToString(absl::StatusCode::kResourceExhausted);
+    event.reason = s.reason;
+    event.detail = absl::StrCat(s.count, " further refusals of this identity were not written");
+    event.suppressed = s.count;
+    deps_.audit->Record(event);
+  }
 }
 
 absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stream,
@@ -303,6 +333,12 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
                                              " but this stream is authenticated as ", id)));
   }
   const absl::Time now = options_.clock();
+  const WorkloadRegistry::Unexpired unexpired = deps_.registry->UnexpiredOf(id, now);
+  if (absl::Status admitted =
+          limiter_.Admit(id, unexpired.count, unexpired.earliest_not_after, now);
+      !admitted.ok()) {
+    return Refuse(info, id, admitted);
+  }
   identity::LeafOptions leaf_options;
   leaf_options.now = now;
   leaf_options.ttl = options_.svid_ttl;

@@ -23,6 +23,7 @@
 #include "control/ca/rollover_machine.h"
 #include "control/metrics/control_metrics.h"
 #include "control/service/audit_log.h"
+#include "control/service/issuance_limiter.h"
 #include "control/service/peer_table.h"
 #include "control/service/watch_stream.h"
 #include "control/service/workload_registry.h"
@@ -43,6 +44,8 @@ struct IdentityServiceOptions {
   absl::Duration reattestation_ttl = absl::Hours(720);
   size_t max_message_bytes = 64 * 1024;
   double renew_spread = 0.1;  // renew_after = half the lifetime, +/- this fraction
+  // Per-identity issuance limits; its svid_ttl is set from the one above.
+  IssuanceLimits limits;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
@@ -77,6 +80,9 @@ class IdentityService final : public v1::IdentityService::CallbackService, publi
   size_t CloseStreamsOfToken(const std::string& token_id, const std::string& reason);
   // Ends streams past their Hello or CSR deadline.
   void CheckDeadlines();
+  // Writes the closing audit line of identities whose throttled refusals
+  // went unwritten, and lets the limiter forget idle identities.
+  void SweepLimits();
 
   std::vector<StreamInfo> Streams() const;
   // The authenticated streams as the rollover machine sees them.
@@ -102,6 +108,7 @@ class IdentityService final : public v1::IdentityService::CallbackService, publi
 
   const IdentityServiceOptions options_;
   const IdentityServiceDeps deps_;
+  IssuanceLimiter limiter_;
   mutable sync::Mutex mu_;
   std::map<uint64_t, std::shared_ptr<WatchStream>> streams_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -3,8 +3,10 @@
 // pushes.
 #include "control/service/identity_service.h"
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "control/service/identity_service_fixture.h"
 #include "identity/svid_verifier.h"
 #include "identity/trust_bundle.h"
@@ -141,6 +143,63 @@ TEST_F(IdentityServiceTest, RenewalOverMtlsKeepsTheStreamAndIssuesAgain) {
   EXPECT_NE(AuditText().find("\"reason\":\"renewal\""), std::string::npos);
   renew.stream->WritesDone();
   EXPECT_TRUE(renew.stream->Finish().ok());
+}
+
+// The default burst (16) less the bootstrap, then RESOURCE_EXHAUSTED; the
+// refusals' audit lines are one per minute, then a closing count.
+TEST_F(IdentityServiceTest, IssuanceBeyondTheBurstIsRefusedForNowAndAuditedSparingly) {
+  const std::string id = "spiffe://example.org/host/db-1";
+  Client boot = Connect(std::nullopt);
+  std::vector<v1::WatchResponse> responses;
+  ASSERT_TRUE(Exchange(boot, {Hello(NewToken(id)), Csr(id)}, &responses).ok());
+  const PeerIdentity peer = PeerFor(responses[1].svid());
+  Client renew = Connect(peer);
+  v1::WatchResponse response;
+  ASSERT_TRUE(renew.stream->Write(Hello()));
+  ASSERT_TRUE(renew.stream->Read(&response));
+  for (uint64_t i = 1; i <= 15; ++i) {
+    ASSERT_TRUE(renew.stream->Write(Csr(id, i)));
+    ASSERT_TRUE(renew.stream->Read(&response));
+    ASSERT_TRUE(response.has_svid()) << i;
+  }
+  const grpc::Status refused = Exchange(renew, {Csr(id, 16)});
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // 10m / 64 per TTL: one every 9.375 s.
+  EXPECT_EQ(refused.error_message(),
+            id + " reached its issuance rate limit (a burst of 16, then 64 per 10m); retry in 10s");
+  for (int i = 0; i < 5; ++i) {
+    Client again = Connect(peer);
+    EXPECT_EQ(Exchange(again, {Hello(), Csr(id)}).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  auto lines = [&] {
+    std::vector<nlohmann::json> out;
+    for (absl::string_view line : absl::StrSplit(AuditText(), '\n', absl::SkipEmpty())) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.value("reason", "") == "issuance_rate_limited") out.push_back(j);
+    }
+    return out;
+  };
+  ASSERT_EQ(lines().size(), 1u);  // six refusals, one line
+  EXPECT_FALSE(lines()[0].contains("suppressed"));
+  service_->SweepLimits();
+  EXPECT_EQ(lines().size(), 1u);  // not a minute yet
+  Advance(absl::Minutes(1));
+  service_->SweepLimits();
+  ASSERT_EQ(lines().size(), 2u);
+  EXPECT_EQ(lines()[1]["spiffe_id"], id);
+  EXPECT_EQ(lines()[1]["suppressed"], 5);
+  EXPECT_EQ(lines()[1]["result"], "RESOURCE_EXHAUSTED");
+  // A minute refilled the bucket by six: renewals work again.
+  Client later = Connect(peer);
+  responses.clear();
+  ASSERT_TRUE(later.stream->Write(Hello()));
+  ASSERT_TRUE(later.stream->Read(&response));
+  ASSERT_TRUE(later.stream->Write(Csr(id, 99)));
+  ASSERT_TRUE(later.stream->Read(&response));
+  EXPECT_TRUE(response.has_svid());
+  later.stream->WritesDone();
+  EXPECT_TRUE(later.stream->Finish().ok());
 }
 
 TEST_F(IdentityServiceTest, DeregisteredWorkloadCannotRenewAndItsStreamsClose) {

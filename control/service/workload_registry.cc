@@ -1,5 +1,7 @@
 #include "control/service/workload_registry.h"
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -36,8 +38,10 @@ IssuedCertificate CertFromJson(const nlohmann::json& j) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<WorkloadRegistry>> WorkloadRegistry::Open(const std::string& path) {
-  std::unique_ptr<WorkloadRegistry> registry(new WorkloadRegistry(path));
+absl::StatusOr<std::unique_ptr<WorkloadRegistry>> WorkloadRegistry::Open(
+    const std::string& path, size_t max_instances_per_identity) {
+  std::unique_ptr<WorkloadRegistry> registry(
+      new WorkloadRegistry(path, std::max<size_t>(max_instances_per_identity, 1)));
   if (path.empty()) return registry;
   absl::StatusOr<std::string> text = state::ReadStateFile(path);
   if (absl::IsNotFound(text.status())) return registry;
@@ -60,10 +64,15 @@ absl::StatusOr<std::unique_ptr<WorkloadRegistry>> WorkloadRegistry::Open(const s
     for (const nlohmann::json& j : doc["certificates"]) {
       if (!j.is_object()) continue;
       IssuedCertificate c = CertFromJson(j);
+      if (registry->certificates_.count(c.serial) > 0) continue;
       registry->certificates_[c.serial] = c;
-      WorkloadRecord& w = registry->workloads_[{c.spiffe_id, c.instance}];
-      if (c.issued_at >= w.latest.issued_at) w.latest = c;
-      w.renewals += c.renewal ? 1 : 0;
+      registry->Index(c);
+      auto w = registry->workloads_.find({c.spiffe_id, c.instance});
+      if (w == registry->workloads_.end() || c.issued_at >= w->second.latest.issued_at) {
+        registry->UpdateWorkload(c);
+      } else {
+        w->second.renewals += c.renewal ? 1 : 0;
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -109,13 +118,53 @@ std::vector<std::string> WorkloadRegistry::Deregistered() const {
   return out;
 }
 
+void WorkloadRegistry::Index(const IssuedCertificate& cert) {
+  by_identity_[cert.spiffe_id].emplace(cert.not_after, cert.serial);
+}
+
+void WorkloadRegistry::UpdateWorkload(const IssuedCertificate& cert) {
+  const std::pair<std::string, std::string> key{cert.spiffe_id, cert.instance};
+  auto found = workloads_.find(key);
+  if (found == workloads_.end()) {
+    // The identity's records are adjacent in the map: count them, and find
+    // the least recently issued.
+    size_t count = 0;
+    auto oldest = workloads_.end();
+    for (auto it = workloads_.lower_bound({cert.spiffe_id, ""});
+         it != workloads_.end() && it->first.first == cert.spiffe_id; ++it) {
+      ++count;
+      if (oldest == workloads_.end() ||
+          it->second.latest.issued_at < oldest->second.latest.issued_at) {
+        oldest = it;
+      }
+    }
+    if (count >= max_instances_ && oldest != workloads_.end()) workloads_.erase(oldest);
+    found = workloads_.emplace(key, WorkloadRecord{}).first;
+  }
+  found->second.latest = cert;
+  if (cert.renewal) ++found->second.renewals;
+}
+
 void WorkloadRegistry::RecordIssuance(const IssuedCertificate& cert) {
   sync::MutexLock lock(&mu_);
-  certificates_[cert.serial] = cert;
-  WorkloadRecord& w = workloads_[{cert.spiffe_id, cert.instance}];
-  w.latest = cert;
-  if (cert.renewal) ++w.renewals;
+  if (!certificates_.emplace(cert.serial, cert).second) return;  // serials are unique
+  Index(cert);
+  UpdateWorkload(cert);
   dirty_ = true;
+}
+
+WorkloadRegistry::Unexpired WorkloadRegistry::UnexpiredOf(const std::string& spiffe_id,
+                                                          absl::Time now) const {
+  sync::MutexLock lock(&mu_);
+  Unexpired out;
+  auto found = by_identity_.find(spiffe_id);
+  if (found == by_identity_.end()) return out;
+  const auto& certs = found->second;
+  auto first = certs.lower_bound({now, ""});  // not_after >= now: still valid at now
+  if (first == certs.end()) return out;
+  out.earliest_not_after = first->first;
+  out.count = static_cast<size_t>(std::distance(first, certs.end()));
+  return out;
 }
 
 std::optional<std::string> WorkloadRegistry::LineageOf(const std::string& serial) const {
@@ -136,6 +185,11 @@ absl::Status WorkloadRegistry::Flush(absl::Time now) {
   sync::MutexLock lock(&mu_);
   for (auto it = certificates_.begin(); it != certificates_.end();) {
     if (it->second.not_after < now) {
+      auto index = by_identity_.find(it->second.spiffe_id);
+      if (index != by_identity_.end()) {
+        index->second.erase({it->second.not_after, it->first});
+        if (index->second.empty()) by_identity_.erase(index);
+      }
       it = certificates_.erase(it);
       dirty_ = true;
     } else {

@@ -2,7 +2,9 @@
 // SPIFFE IDs are de-registered, and every certificate it issued that has not
 // expired (serial -> identity and the bootstrap credential it descends from),
 // so renewals can be traced back to a revoked join token. Persisted in
-// <state_dir>/workloads.json.
+// <state_dir>/workloads.json. What it holds per identity is bounded: the
+// issuance limiter caps unexpired certificates per identity (counted here),
+// and at most `max_instances_per_identity` workload records are kept.
 #ifndef PALISADE_CONTROL_SERVICE_WORKLOAD_REGISTRY_H_
 #define PALISADE_CONTROL_SERVICE_WORKLOAD_REGISTRY_H_
 
@@ -10,7 +12,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -45,7 +49,8 @@ struct WorkloadRecord {
 class WorkloadRegistry {
  public:
   // `path` empty: memory only (tests).
-  static absl::StatusOr<std::unique_ptr<WorkloadRegistry>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<WorkloadRegistry>> Open(
+      const std::string& path, size_t max_instances_per_identity = 128);
 
   bool IsDeregistered(const std::string& spiffe_id) const;
   // Returns whether it was registered before.
@@ -58,18 +63,35 @@ class WorkloadRegistry {
   std::optional<std::string> LineageOf(const std::string& serial) const;
   std::vector<WorkloadRecord> Workloads() const;
 
+  // The certificates of `spiffe_id` not expired at `now`, and when the
+  // earliest of them expires (InfiniteFuture if none).
+  struct Unexpired {
+    size_t count = 0;
+    absl::Time earliest_not_after = absl::InfiniteFuture();
+  };
+  Unexpired UnexpiredOf(const std::string& spiffe_id, absl::Time now) const;
+
   // Forgets certificates expired before `now` and writes the file if anything
   // changed since the last write.
   absl::Status Flush(absl::Time now);
 
  private:
-  explicit WorkloadRegistry(std::string path) : path_(std::move(path)) {}
+  WorkloadRegistry(std::string path, size_t max_instances)
+      : path_(std::move(path)), max_instances_(max_instances) {}
   absl::Status Save() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Index(const IssuedCertificate& cert) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Instance names come from the proxy: a new one past the limit replaces
+  // the identity's least recently issued record.
+  void UpdateWorkload(const IssuedCertificate& cert) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
+  const size_t max_instances_;
   mutable sync::Mutex mu_;
   std::map<std::string, absl::Time> deregistered_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, IssuedCertificate> certificates_ ABSL_GUARDED_BY(mu_);  // by serial
+  // spiffe_id -> (not_after, serial) of its certificates in certificates_.
+  std::map<std::string, std::set<std::pair<absl::Time, std::string>>> by_identity_
+      ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, std::string>, WorkloadRecord> workloads_ ABSL_GUARDED_BY(mu_);
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
 };

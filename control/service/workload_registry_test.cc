@@ -75,6 +75,45 @@ TEST(WorkloadRegistryTest, FlushForgetsExpiredCertificates) {
   EXPECT_TRUE(registry->Workloads().empty());
 }
 
+TEST(WorkloadRegistryTest, CountsTheUnexpiredCertificatesOfEachIdentity) {
+  ASSERT_OK_AND_ASSIGN(auto registry, WorkloadRegistry::Open(""));
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < 5; ++i) {
+    registry->RecordIssuance(Cert(absl::StrCat("0", i), now + absl::Minutes(i), true));
+  }
+  IssuedCertificate other = Cert("99", now, false);
+  other.spiffe_id = "spiffe://td/b";
+  registry->RecordIssuance(other);
+  WorkloadRegistry::Unexpired a = registry->UnexpiredOf("spiffe://td/a", now);
+  EXPECT_EQ(a.count, 5u);
+  EXPECT_EQ(a.earliest_not_after, now + absl::Hours(1));
+  // Two have expired 61 minutes on, whether or not a flush has pruned them.
+  a = registry->UnexpiredOf("spiffe://td/a", now + absl::Minutes(61) + absl::Seconds(1));
+  EXPECT_EQ(a.count, 3u);
+  EXPECT_EQ(a.earliest_not_after, now + absl::Minutes(62));
+  ASSERT_OK(registry->Flush(now + absl::Hours(3)));
+  EXPECT_EQ(registry->UnexpiredOf("spiffe://td/a", now).count, 0u);
+  EXPECT_EQ(registry->UnexpiredOf("spiffe://td/nobody", now).count, 0u);
+}
+
+// Instance names are the proxy's to choose: a proxy that makes up a new one
+// per stream must not grow the workload records without bound.
+TEST(WorkloadRegistryTest, KeepsAtMostTheLimitOfInstancesPerIdentity) {
+  ASSERT_OK_AND_ASSIGN(auto registry, WorkloadRegistry::Open("", /*max_instances_per_identity=*/3));
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < 10; ++i) {
+    IssuedCertificate c = Cert(absl::StrCat("a", i), now + absl::Seconds(i), false);
+    c.instance = absl::StrCat("made-up-", i);
+    registry->RecordIssuance(c);
+  }
+  IssuedCertificate other = Cert("b0", now, false);
+  other.spiffe_id = "spiffe://td/b";
+  registry->RecordIssuance(other);
+  std::vector<std::string> instances;
+  for (const WorkloadRecord& w : registry->Workloads()) instances.push_back(w.latest.instance);
+  EXPECT_EQ(instances, (std::vector<std::string>{"made-up-7", "made-up-8", "made-up-9", "pod-1"}));
+}
+
 TEST(WorkloadRegistryTest, RefusesACorruptFile) {
   const std::string path = TempPath();
   ASSERT_OK(state::WriteFileAtomically(

@@ -1,5 +1,6 @@
 #include "proxy/identity_client/control_plane_source.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -210,6 +211,19 @@ ControlPlaneSource::Attempt ControlPlaneSource::RunAttempt() {
     Write(stream, hello);
     Serve(stream, attempt);
     outcome = stream.call->Finish();
+    if (stream.pending_request.has_value() && next_renewal_.has_value()) {
+      // A CSR went unanswered (refused for now by the issuance limit, or the
+      // stream broke): the next stream asks again, even for a re-key it
+      // would not be sent again.
+      next_renewal_ = std::min(*next_renewal_, options_.clock());
+      Update([&](Status& s) { s.next_renewal = next_renewal_; });
+      if (outcome.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        log::LogEvent(Level::kWarn, kLogger,
+                      "the control plane's issuance limit refused the CSR for now; the current "
+                      "SVID stays and the CSR is sent again after the backoff",
+                      {{"error", outcome.status.error_message()}});
+      }
+    }
     Update([](Status& s) { s.connected = false; });
     if (options_.metrics != nullptr) options_.metrics->SetControlPlaneConnected(false);
   }

@@ -152,6 +152,26 @@ TEST_F(ControlPlaneSourceTest, KeepsTheRunningSvidWhenTheStoreRefusesAnIssuedOne
   EXPECT_GE(Metric("palisade_identity_updates_rejected_total{source=\"control-plane\"}"), 1);
 }
 
+// palisade-control's issuance limit refuses a CSR for now: the proxy keeps
+// its SVID, reconnects with backoff and asks again, even when what it asked
+// for was a re-key the new stream will not repeat.
+TEST_F(ControlPlaneSourceTest, RetriesACsrTheIssuanceLimitRefusedForNow) {
+  StartSource();
+  WaitForMtlsStream();
+  const std::string serial = Serial();
+  fake_->RefuseCsrs(2, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    "spiffe://cluster.local/ns/shop/sa/cart reached its issuance "
+                                    "rate limit; retry in 1s"));
+  fake_->PushRekey("root_rollover");
+  ASSERT_TRUE(WaitFor([&] { return source_->status().failed_attempts >= 1; }, absl::Seconds(20)));
+  EXPECT_EQ(Serial(), serial);  // still serving with the same SVID
+  EXPECT_THAT(source_->status().last_error, HasSubstr("retry in 1s"));
+  ASSERT_TRUE(fake_->WaitFor([](const Log& log) { return log.csrs.size() >= 4; }));
+  ASSERT_TRUE(WaitFor([&] { return Serial() != serial; }, absl::Seconds(20)));
+  EXPECT_EQ(Serial(), fake_->log().issued_serials.back());
+  EXPECT_TRUE(source_->status().connected);
+}
+
 TEST_F(ControlPlaneSourceTest, ReportsConnectionsEveryInterval) {
   ControlPlaneSource::Options options = Options();
   options.report_interval = absl::Milliseconds(50);

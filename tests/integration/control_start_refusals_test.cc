@@ -87,6 +87,22 @@ TEST_F(ControlStartRefusalsTest, AdminPortInUseWritesNoCaAndExitsAsForTheIdentit
                          absl::StrCat("--admin: cannot bind ", taken.address()));
 }
 
+TEST_F(ControlStartRefusalsTest, PublicPortInUseWritesNoCaAndExitsAsForTheIdentityPort) {
+  HeldPort taken;
+  ExpectRefusedWithoutCa(Serve({"--public_listen=" + taken.address()}), 2,
+                         absl::StrCat("--public_listen: cannot bind ", taken.address()));
+}
+
+TEST_F(ControlStartRefusalsTest, WebhookPortInUseOrWithoutItsCertificateWritesNoCa) {
+  HeldPort taken;
+  ExpectRefusedWithoutCa(
+      Serve({"--webhook_listen=" + taken.address(), "--webhook_tls_cert=" + dir_ + "/w.pem",
+             "--webhook_tls_key=" + dir_ + "/w.key"}),
+      2, absl::StrCat("--webhook_listen: cannot bind ", taken.address()));
+  ExpectRefusedWithoutCa(Serve({"--webhook_listen=127.0.0.1:0"}), 2,
+                         "--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
+}
+
 TEST_F(ControlStartRefusalsTest, MissingJwksFileWritesNoCa) {
   ExpectRefusedWithoutCa(
       Serve({"--jwks_file=" + dir_ + "/absent.json", "--sa_issuer=https://kubernetes.default.svc",
@@ -97,6 +113,15 @@ TEST_F(ControlStartRefusalsTest, MissingJwksFileWritesNoCa) {
 TEST_F(ControlStartRefusalsTest, SvidTtlBeyondANewCasLifeIsRefusedNamingTheFlag) {
   ExpectRefusedWithoutCa(Serve({"--svid_ttl=10000h"}), 2,
                          "--svid_ttl: 10000h is longer than the CA's own life (8760h)");
+}
+
+TEST_F(ControlStartRefusalsTest, IssuanceLimitsOutOfRangeAreRefusedNamingTheFlag) {
+  ExpectRefusedWithoutCa(Serve({"--issuance_burst=0"}), 2,
+                         "--issuance_burst: 0 is not between 1 and");
+  ExpectRefusedWithoutCa(Serve({"--issuance_per_ttl=-5"}), 2,
+                         "--issuance_per_ttl: -5 is not between 1 and");
+  ExpectRefusedWithoutCa(Serve({"--issuance_burst=20", "--issuance_max_unexpired=10"}), 2,
+                         "--issuance_max_unexpired: 10 is less than --issuance_burst (20)");
 }
 
 TEST_F(ControlStartRefusalsTest, SvidTtlBeyondTheCasRemainingLifeIsRefusedNamingTheFlag) {

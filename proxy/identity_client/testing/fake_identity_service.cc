@@ -153,6 +153,12 @@ void FakeIdentityService::PushRekey(const std::string& reason) {
   for (Reactor* reactor : live_) reactor->Send(response);
 }
 
+void FakeIdentityService::RefuseCsrs(int count, const grpc::Status& status) {
+  sync::MutexLock lock(&mutex_);
+  csrs_to_refuse_ = count;
+  csr_refusal_ = status;
+}
+
 void FakeIdentityService::EndStreams(const grpc::Status& status) {
   sync::MutexLock lock(&mutex_);
   for (Reactor* reactor : live_) reactor->End(status);
@@ -280,6 +286,10 @@ void FakeIdentityService::OnCsr(Reactor* reactor,
     mutex_.NotifyAll();
     if (record.spiffe_id != reactor->identity) {
       return reactor->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong_identity"));
+    }
+    if (csrs_to_refuse_ > 0) {
+      --csrs_to_refuse_;
+      return reactor->End(csr_refusal_);
     }
     identity::LeafOptions options;
     options.now = absl::Now();

@@ -78,6 +78,9 @@ class FakeIdentityService final : public control::v1::IdentityService::CallbackS
   void PushRekey(const std::string& reason);
   // Ends every live stream with `status`.
   void EndStreams(const grpc::Status& status);
+  // The next `count` CSRs are logged, then refused: their stream ends with
+  // `status` (as palisade-control's issuance limit does).
+  void RefuseCsrs(int count, const grpc::Status& status);
 
   Log log() const;
   // Waits until `condition` holds for the log, at most `timeout`.
@@ -104,6 +107,8 @@ class FakeIdentityService final : public control::v1::IdentityService::CallbackS
   std::string reattestation_to_issue_ ABSL_GUARDED_BY(mutex_);
   absl::Duration ttl_ ABSL_GUARDED_BY(mutex_) = absl::Hours(1);
   std::optional<absl::Duration> renew_after_ ABSL_GUARDED_BY(mutex_);
+  int csrs_to_refuse_ ABSL_GUARDED_BY(mutex_) = 0;
+  grpc::Status csr_refusal_ ABSL_GUARDED_BY(mutex_);
   std::set<Reactor*> live_ ABSL_GUARDED_BY(mutex_);
   Log log_ ABSL_GUARDED_BY(mutex_);
 };
