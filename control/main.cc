@@ -255,7 +255,7 @@ int Serve() {
   }
   std::unique_ptr<http::HttpServer> public_http;
   if (const std::string address = absl::GetFlag(FLAGS_public_listen); !address.empty()) {
-    public_http = std::make_unique<http::HttpServer>();
+    public_http = std::make_unique<http::HttpServer>((*server)->AdminConnectionLimits("public"));
     absl::StatusOr<net::SocketAddress> parsed = net::SocketAddress::Parse(address);
     if (!parsed.ok())
       return UsageError("--public_listen: " + std::string(parsed.status().message()));

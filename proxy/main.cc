@@ -224,7 +224,21 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     identity_source = *std::move(source);
   }
 
-  http::HttpServer http;
+  // Each admin server takes at most 1/32 of the descriptors (or 64): a flood
+  // on an admin port never takes what the data plane needs.
+  const auto admin_limits = [&metrics](const std::string& name) {
+    http::ConnectionLimits limits;
+    limits.name = name;
+    limits.observer = [&metrics, name](http::ConnectionEvent e) {
+      if (e == http::ConnectionEvent::kCapReached) {
+        metrics.OnAdminCapReached(name);
+      } else {
+        metrics.OnAdminRequestDeadlineClosed(name);
+      }
+    };
+    return limits;
+  };
+  http::HttpServer http(admin_limits("admin"));
   admin::ProxyAdminSources sources;
   sources.metrics = &metrics;
   sources.store = &store;
@@ -242,8 +256,9 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
              {{"error", std::string(s.message())}});
     return 1;
   }
-  log::Log(log::Level::kInfo, "admin server up", {{"address", http.address().ToString()}});
-  http::HttpServer public_http;
+  log::Log(log::Level::kInfo, "admin server up",
+           {{"address", http.address().ToString()}, {"max_connections", http.max_connections()}});
+  http::HttpServer public_http(admin_limits("public"));
   if (!config.admin().public_address().empty()) {
     admin::InstallPublicRoutes(&public_http, sources);
     auto public_address = net::SocketAddress::Parse(config.admin().public_address());

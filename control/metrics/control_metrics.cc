@@ -75,7 +75,17 @@ ControlMetrics::ControlMetrics()
                      .Name("palisade_control_jwks_keys")
                      .Help("Service-account token keys in use")
                      .Register(*registry_)
-                     .Add({})) {
+                     .Add({})),
+      admin_cap_reached_(BuildCounter()
+                             .Name("palisade_control_admin_connection_cap_reached_total")
+                             .Help("Times an admin HTTP server stopped accepting at its "
+                                   "connection cap, by server (admin, public)")
+                             .Register(*registry_)),
+      admin_closed_(BuildCounter()
+                        .Name("palisade_control_admin_connections_closed_total")
+                        .Help("Admin HTTP connections the server closed, by server and reason "
+                              "(request_deadline: the request was not read in time)")
+                        .Register(*registry_)) {
   // Series that exist from the start at 0, so increase() sees their first event.
   for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
   for (const char* result : {"accepted", "refused"}) jwks_loads_.Add({{"result", result}});
@@ -84,6 +94,8 @@ ControlMetrics::ControlMetrics()
     refusals_.Add({{"reason", reason}});
   }
   SetRollover("idle", 0);
+  admin_cap_reached_.Add({{"server", "admin"}});
+  admin_closed_.Add({{"server", "admin"}, {"reason", "request_deadline"}});
 }
 
 void ControlMetrics::OnIssued(const std::string& kind, absl::Duration latency) {
@@ -118,6 +130,14 @@ void ControlMetrics::SetServingSvidExpiry(absl::Time not_after) {
 void ControlMetrics::OnJwksLoad(bool accepted, size_t keys) {
   jwks_loads_.Add({{"result", accepted ? "accepted" : "refused"}}).Increment();
   if (accepted) jwks_keys_.Set(static_cast<double>(keys));
+}
+
+void ControlMetrics::OnAdminCapReached(const std::string& server) {
+  admin_cap_reached_.Add({{"server", server}}).Increment();
+}
+
+void ControlMetrics::OnAdminRequestDeadlineClosed(const std::string& server) {
+  admin_closed_.Add({{"server", server}, {"reason", "request_deadline"}}).Increment();
 }
 
 std::string ControlMetrics::Serialize() {

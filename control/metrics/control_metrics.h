@@ -34,6 +34,11 @@ class ControlMetrics {
   void SetServingSvidExpiry(absl::Time not_after);
   // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
   void OnJwksLoad(bool accepted, size_t keys);
+  // An admin HTTP server (`server`: "admin", "public") stopped accepting at
+  // its connection cap, or closed a connection whose request missed its
+  // deadline.
+  void OnAdminCapReached(const std::string& server);
+  void OnAdminRequestDeadlineClosed(const std::string& server);
 
   std::string Serialize();
 
@@ -51,6 +56,8 @@ class ControlMetrics {
   prometheus::Gauge& serving_expiry_;
   prometheus::Family<prometheus::Counter>& jwks_loads_;
   prometheus::Gauge& jwks_keys_;
+  prometheus::Family<prometheus::Counter>& admin_cap_reached_;
+  prometheus::Family<prometheus::Counter>& admin_closed_;
 };
 
 }  // namespace palisade::control::metrics

@@ -211,10 +211,23 @@ absl::Status ControlServer::Open() {
                                      : o.admin_token_file;
   absl::StatusOr<std::string> token = admin::CreateAdminToken(token_file);
   if (!token.ok()) return FlagError("admin_token_file", token.status().message());
-  http_ = std::make_unique<http::HttpServer>();
+  http_ = std::make_unique<http::HttpServer>(AdminConnectionLimits("admin"));
   admin::InstallAdminRoutes(http_.get(), this,
                             http::RequestGuard({*admin, o.admin_host_names, *std::move(token)}));
   return absl::OkStatus();
+}
+
+http::ConnectionLimits ControlServer::AdminConnectionLimits(const std::string& name) {
+  http::ConnectionLimits limits;
+  limits.name = name;
+  limits.observer = [this, name](http::ConnectionEvent e) {
+    if (e == http::ConnectionEvent::kCapReached) {
+      metrics_.OnAdminCapReached(name);
+    } else {
+      metrics_.OnAdminRequestDeadlineClosed(name);
+    }
+  };
+  return limits;
 }
 
 absl::Status ControlServer::Start() {

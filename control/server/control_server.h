@@ -90,6 +90,9 @@ class ControlServer final : public admin::ControlApi {
 
   net::SocketAddress identity_address() const { return identity_port_->address(); }
   net::SocketAddress admin_address() const { return http_->address(); }
+  // Limits for an admin HTTP server `name` ("admin", "public") whose shed
+  // connections count in this server's metrics.
+  http::ConnectionLimits AdminConnectionLimits(const std::string& name);
 
   // ControlApi.
   std::string MetricsText() override;

@@ -159,6 +159,16 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                                 .Help("Re-attestation tokens from the control plane written to "
                                       "reattestation_token_file, by result (ok, failed)")
                                 .Register(*registry_)),
+      admin_cap_reached_(BuildCounter()
+                             .Name("palisade_admin_connection_cap_reached_total")
+                             .Help("Times an admin HTTP server stopped accepting at its "
+                                   "connection cap, by server (admin, public)")
+                             .Register(*registry_)),
+      admin_closed_(BuildCounter()
+                        .Name("palisade_admin_connections_closed_total")
+                        .Help("Admin HTTP connections the server closed, by server and reason "
+                              "(request_deadline: the request was not read in time)")
+                        .Register(*registry_)),
       ready_(BuildGauge()
                  .Name("palisade_ready")
                  .Help("1 when an SVID is loaded, listeners are bound and not draining")
@@ -175,6 +185,8 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
     }
     resumed_by_direction_[d] = &resumed_.Add({{"direction", direction}});
   }
+  admin_cap_reached_.Add({{"server", "admin"}});
+  admin_closed_.Add({{"server", "admin"}, {"reason", "request_deadline"}});
 }
 
 std::string ProxyMetrics::PeerLabel(const std::string& peer_id) {
@@ -337,6 +349,14 @@ void ProxyMetrics::OnRenewal(absl::Time when) { last_renewal_.Set(Seconds(when))
 
 void ProxyMetrics::OnReattestationTokenWrite(bool ok) {
   reattestation_writes_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
+
+void ProxyMetrics::OnAdminCapReached(const std::string& server) {
+  admin_cap_reached_.Add({{"server", server}}).Increment();
+}
+
+void ProxyMetrics::OnAdminRequestDeadlineClosed(const std::string& server) {
+  admin_closed_.Add({{"server", server}, {"reason", "request_deadline"}}).Increment();
 }
 
 void ProxyMetrics::SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }

@@ -50,6 +50,11 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   // The re-attestation token from the control plane was written to its file,
   // or could not be.
   void OnReattestationTokenWrite(bool ok);
+  // An admin HTTP server (`server`: "admin", "public") stopped accepting at
+  // its connection cap, or closed a connection whose request missed its
+  // deadline.
+  void OnAdminCapReached(const std::string& server);
+  void OnAdminRequestDeadlineClosed(const std::string& server);
   void SetReady(bool ready);
 
   // Prometheus text format. Time-relative gauges are computed against `now`.
@@ -114,6 +119,8 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Counter& control_reconnects_;
   prometheus::Gauge& last_renewal_;
   prometheus::Family<prometheus::Counter>& reattestation_writes_;
+  prometheus::Family<prometheus::Counter>& admin_cap_reached_;
+  prometheus::Family<prometheus::Counter>& admin_closed_;
   prometheus::Gauge& ready_;
 
   const uint64_t instance_;  // tells thread caches of several instances apart

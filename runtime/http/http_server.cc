@@ -80,9 +80,10 @@ absl::Status HttpServer::Start(const net::SocketAddress& address) {
   evhttp_set_max_headers_size(http_, 16 * 1024);
   evhttp_set_timeout(http_, 30);
   evhttp_set_gencb(http_, &HttpServer::OnRequest, this);
-  if (evhttp_accept_socket_with_handle(http_, socket.Release()) == nullptr) {
-    return absl::InternalError("evhttp_accept_socket failed");
-  }
+  evhttp_bound_socket* bound = evhttp_accept_socket_with_handle(http_, socket.Release());
+  if (bound == nullptr) return absl::InternalError("evhttp_accept_socket failed");
+  limiter_ = std::make_unique<ConnectionLimiter>(loop_->base(), limits_);
+  limiter_->Install(http_, bound);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "palisade-admin");
     loop_->Run();
@@ -96,10 +97,22 @@ HttpServer::~HttpServer() {
     thread_.join();
   }
   if (http_ != nullptr) evhttp_free(http_);
+  limiter_.reset();  // after evhttp_free(), before the loop goes
+}
+
+ConnectionStats HttpServer::connection_stats() const {
+  return limiter_ != nullptr ? limiter_->stats() : ConnectionStats{};
+}
+
+size_t HttpServer::max_connections() const {
+  return limiter_ != nullptr           ? limiter_->max_connections()
+         : limits_.max_connections > 0 ? limits_.max_connections
+                                       : ConnectionLimiter::DefaultMaxConnections();
 }
 
 void HttpServer::OnRequest(evhttp_request* request, void* arg) {
   auto* server = static_cast<HttpServer*>(arg);
+  server->limiter_->OnRequestRead(request);
   HttpRequest req;
   req.method = MethodName(evhttp_request_get_command(request));
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(request);

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/event/event_loop.h"
+#include "runtime/http/connection_limiter.h"
 #include "runtime/net/socket_address.h"
 
 struct evhttp;
@@ -38,10 +39,15 @@ struct HttpRequest {
   std::vector<std::string> HeaderValues(const std::string& lower_case_name) const;
 };
 
-// Handlers run on the server's own thread, one at a time.
+// Handlers run on the server's own thread, one at a time. At most
+// `limits.max_connections` connections at once; each request must arrive
+// within `limits.request_deadline`; an idle keep-alive connection closes
+// after 30 s (evhttp's own timeout, which also bounds each read and write).
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  explicit HttpServer(ConnectionLimits limits = {}) : limits_(std::move(limits)) {}
 
   // Registers before Start().
   void Route(const std::string& method, const std::string& path, Handler handler);
@@ -49,12 +55,18 @@ class HttpServer {
   ~HttpServer();
 
   net::SocketAddress address() const { return bound_; }
+  // Any thread; zero before Start().
+  ConnectionStats connection_stats() const;
+  // The cap in force; meaningful after Start().
+  size_t max_connections() const;
 
  private:
   static void OnRequest(evhttp_request* request, void* arg);
 
   std::map<std::pair<std::string, std::string>, Handler> routes_;
+  ConnectionLimits limits_;
   std::unique_ptr<event::EventLoop> loop_;
+  std::unique_ptr<ConnectionLimiter> limiter_;
   evhttp* http_ = nullptr;
   net::SocketAddress bound_;
   std::thread thread_;

@@ -3,7 +3,7 @@
 # inputs that reach new code into its committed corpus, tests/fuzz/corpus/NAME.
 #
 #   tests/fuzz/grow_corpus.sh NAME [SECONDS]      NAME: spiffe_id, pem_bundle,
-#                                                 chain_verify or csr; 240 s
+#                                                 chain_verify, csr or admin_http; 240 s
 #
 # libFuzzer's -merge=1 adds only inputs that cover something the corpus does
 # not (named by the SHA-1 of their content, so duplicates collapse); the named

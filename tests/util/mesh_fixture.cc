@@ -105,10 +105,11 @@ absl::StatusOr<ProxyYaml> MeshFixture::ControlPlaneConfig(const std::string& nam
 }
 
 absl::StatusOr<ProxyProcess*> MeshFixture::StartProxy(const std::string& name,
-                                                      const ProxyYaml& config) {
+                                                      const ProxyYaml& config,
+                                                      const SpawnOptions& spawn) {
   StopProxy(name);
   absl::StatusOr<std::unique_ptr<ProxyProcess>> proxy =
-      ProxyProcess::Start(dir_, name, config.ToString());
+      ProxyProcess::Start(dir_, name, config.ToString(), spawn);
   if (!proxy.ok()) return proxy.status();
   ProxyProcess* started = proxy->get();
   proxies_[name] = *std::move(proxy);
@@ -117,8 +118,9 @@ absl::StatusOr<ProxyProcess*> MeshFixture::StartProxy(const std::string& name,
 
 absl::StatusOr<ProxyProcess*> MeshFixture::StartReadyProxy(const std::string& name,
                                                            const ProxyYaml& config,
-                                                           absl::Duration timeout) {
-  absl::StatusOr<ProxyProcess*> proxy = StartProxy(name, config);
+                                                           absl::Duration timeout,
+                                                           const SpawnOptions& spawn) {
+  absl::StatusOr<ProxyProcess*> proxy = StartProxy(name, config, spawn);
   if (!proxy.ok()) return proxy.status();
   if (!(*proxy)->WaitReady(timeout)) {
     return absl::DeadlineExceededError(absl::StrCat(

@@ -72,10 +72,12 @@ class MeshFixture {
 
   // Starts proxy `name` (stopping one of that name first); returns once its
   // admin API answers.
-  absl::StatusOr<ProxyProcess*> StartProxy(const std::string& name, const ProxyYaml& config);
+  absl::StatusOr<ProxyProcess*> StartProxy(const std::string& name, const ProxyYaml& config,
+                                           const SpawnOptions& spawn = {});
   // The same, then waits until it is ready.
   absl::StatusOr<ProxyProcess*> StartReadyProxy(const std::string& name, const ProxyYaml& config,
-                                                absl::Duration timeout = absl::Seconds(20));
+                                                absl::Duration timeout = absl::Seconds(20),
+                                                const SpawnOptions& spawn = {});
   ProxyProcess& proxy(const std::string& name) { return *proxies_.at(name); }
   void StopProxy(const std::string& name);
   void StopProxies();

@@ -57,11 +57,14 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::s
                                                         const std::string& log_path,
                                                         const SpawnOptions& options) {
   std::vector<std::string> argv = given;
-  if (options.umask.has_value()) {
-    // posix_spawn cannot set a umask, and setting ours would race other threads.
-    argv.insert(
-        argv.begin(),
-        {"/bin/sh", "-c", absl::StrFormat("umask %03o && exec \"$0\" \"$@\"", *options.umask)});
+  std::string setup;
+  if (options.umask.has_value()) setup += absl::StrFormat("umask %03o && ", *options.umask);
+  if (options.open_files.has_value())
+    setup += absl::StrFormat("ulimit -n %d && ", *options.open_files);
+  if (!setup.empty()) {
+    // posix_spawn cannot set a umask or a limit, and setting ours would race
+    // other threads; the shell execs argv, so pid() stays the child's.
+    argv.insert(argv.begin(), {"/bin/sh", "-c", setup + "exec \"$0\" \"$@\""});
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

@@ -23,6 +23,9 @@ struct SpawnOptions {
   // The child's umask (e.g. 0, to see that it sets its files' modes itself);
   // unset: inherited. Applied by a shell that then execs argv, so pid() stays it.
   std::optional<mode_t> umask;
+  // The child's RLIMIT_NOFILE (soft and hard), e.g. to see how it copes with
+  // few descriptors; unset: inherited. Applied by the same shell.
+  std::optional<int> open_files;
 };
 
 class Process {

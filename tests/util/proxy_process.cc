@@ -12,7 +12,8 @@ namespace palisade::testing {
 
 absl::StatusOr<std::unique_ptr<ProxyProcess>> ProxyProcess::Start(const std::string& dir,
                                                                   const std::string& name,
-                                                                  const std::string& config_yaml) {
+                                                                  const std::string& config_yaml,
+                                                                  const SpawnOptions& spawn) {
   auto proxy = std::unique_ptr<ProxyProcess>(new ProxyProcess());
   proxy->config_path_ = absl::StrCat(dir, "/", name, ".yaml");
   const std::string address_file = absl::StrCat(dir, "/", name, ".admin");
@@ -22,7 +23,7 @@ absl::StatusOr<std::unique_ptr<ProxyProcess>> ProxyProcess::Start(const std::str
   std::remove(address_file.c_str());  // a previous proxy's address is not ours
   auto process = Process::Start(
       {kProxyBinary, "--config=" + proxy->config_path_, "--admin_address_file=" + address_file},
-      absl::StrCat(dir, "/", name, ".log"));
+      absl::StrCat(dir, "/", name, ".log"), spawn);
   if (!process.ok()) return process.status();
   proxy->process_ = *std::move(process);
   std::string address;

@@ -26,7 +26,8 @@ class ProxyProcess {
   // WaitReady).
   static absl::StatusOr<std::unique_ptr<ProxyProcess>> Start(const std::string& dir,
                                                              const std::string& name,
-                                                             const std::string& config_yaml);
+                                                             const std::string& config_yaml,
+                                                             const SpawnOptions& spawn = {});
   const std::string& admin_url() const { return admin_url_; }
   // The file it was started with; rewrite it and send SIGHUP to reload.
   const std::string& config_path() const { return config_path_; }
