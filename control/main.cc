@@ -58,6 +58,9 @@ ABSL_FLAG(absl::Duration, clock_skew, absl::Seconds(30),
           "serve: tolerated clock skew: SVIDs are backdated by it (at most 5m), tokens get it.");
 ABSL_FLAG(absl::Duration, hello_timeout, absl::Seconds(10),
           "serve: time a stream has to send Hello.");
+ABSL_FLAG(int64_t, max_connections, 0,
+          "serve: identity-port connections held at once after their handshake (0 = what the "
+          "descriptor limit allows).");
 ABSL_FLAG(absl::Duration, csr_timeout, absl::Seconds(30),
           "serve: time a bootstrap stream has to send its CSR after Hello.");
 ABSL_FLAG(absl::Duration, reattestation_ttl, absl::Hours(720),
@@ -213,6 +216,10 @@ int Serve() {
   options.clock_skew = absl::GetFlag(FLAGS_clock_skew);
   options.hello_timeout = absl::GetFlag(FLAGS_hello_timeout);
   options.csr_timeout = absl::GetFlag(FLAGS_csr_timeout);
+  if (absl::GetFlag(FLAGS_max_connections) < 0) {
+    return UsageError("--max_connections: must not be negative");
+  }
+  options.max_connections = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
   options.reattestation_ttl = absl::GetFlag(FLAGS_reattestation_ttl);
   options.issuance.burst = absl::GetFlag(FLAGS_issuance_burst);
   options.issuance.per_ttl = absl::GetFlag(FLAGS_issuance_per_ttl);

@@ -201,6 +201,7 @@ absl::Status ControlServer::Open() {
   port.backend = *net::SocketAddress::Parse(absl::StrCat("127.0.0.1:", grpc_port));
   port.trust_domain = o.trust_domain;
   port.clock_skew = o.clock_skew;
+  port.max_connections = o.max_connections;
   absl::StatusOr<std::unique_ptr<service::IdentityPort>> identity_port =
       service::IdentityPort::Create(port, &peers_, &metrics_);
   if (!identity_port.ok()) return FlagError("listen", identity_port.status().message());

@@ -64,6 +64,8 @@ struct ControlServerOptions {
   std::string plugin_ca_chain;
   std::string plugin_root_bundle;
   ca::RolloverTimeouts rollover;
+  // The identity port's limits (IdentityPort::Options; 0 = its default).
+  size_t max_connections = 0;
   absl::Duration tick = absl::Seconds(1);
   // The read-only port and the admission webhook run beside the server
   // (main.cc starts them), but a bad or taken address must stop `serve`
