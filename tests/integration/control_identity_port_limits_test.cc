@@ -239,7 +239,8 @@ TEST_F(ControlIdentityPortLimitsTest, SilentHandshakesBeyondThePendingBoundDoNot
   StartControl({"--max_connections=32"});
   Svid svid;
   ASSERT_TRUE(Bootstrap(Token(), &svid).ok());
-  for (int i = 0; i < 80; ++i) held_.push_back(ConnectFrom(kAttacker, control_->identity_address()));
+  for (int i = 0; i < 80; ++i)
+    held_.push_back(ConnectFrom(kAttacker, control_->identity_address()));
   absl::SleepFor(absl::Milliseconds(300));
   int ok = 0;
   absl::Duration slowest;
