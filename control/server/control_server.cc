@@ -113,6 +113,24 @@ absl::Status ControlServer::Open() {
     return FlagError("jwks_file", "is required with --sa_issuer/--sa_audience");
   }
 
+  service::IdentityPort::Options port;
+  port.listen = *listen;
+  port.trust_domain = o.trust_domain;
+  port.clock_skew = o.clock_skew;
+  port.max_connections = o.max_connections;
+  port.reserved_for_svids = o.svid_reserved_connections;
+  port.max_anonymous_per_source = o.max_anonymous_connections_per_source;
+  port.max_pending = o.max_pending_handshakes;
+  port.max_pending_per_source = o.max_pending_handshakes_per_source;
+  port.first_byte_timeout = o.first_byte_timeout;
+  port.refusal_log_burst = o.tls_refusal_log_burst;
+  port.refusal_log_interval = o.tls_refusal_log_interval;
+  // Only the reserve can be wrong once the flags above passed: against the
+  // cap the descriptor limit gives.
+  if (auto resolved = service::IdentityPort::Resolve(port); !resolved.ok()) {
+    return FlagError("svid_reserved_connections", resolved.status().message());
+  }
+
   // A serve that cannot start must leave the state directory as it was: a new
   // CA written by a run that then fails would be a root nobody asked for.
   RETURN_IF_ERROR(CheckCanListen("listen", *listen));
@@ -224,28 +242,10 @@ absl::Status ControlServer::Open() {
     return absl::InternalError("cannot start the in-process gRPC server on 127.0.0.1");
   }
 
-  service::IdentityPort::Options port;
-  port.listen = *listen;
   port.backend = *net::SocketAddress::Parse(absl::StrCat("127.0.0.1:", grpc_port));
-  port.trust_domain = o.trust_domain;
-  port.clock_skew = o.clock_skew;
-  port.max_connections = o.max_connections;
-  port.reserved_for_svids = o.svid_reserved_connections;
-  port.max_anonymous_per_source = o.max_anonymous_connections_per_source;
-  port.max_pending = o.max_pending_handshakes;
-  port.max_pending_per_source = o.max_pending_handshakes_per_source;
-  port.first_byte_timeout = o.first_byte_timeout;
-  port.refusal_log_burst = o.tls_refusal_log_burst;
-  port.refusal_log_interval = o.tls_refusal_log_interval;
   absl::StatusOr<std::unique_ptr<service::IdentityPort>> identity_port =
       service::IdentityPort::Create(port, &peers_, &metrics_, audit_.get());
-  if (!identity_port.ok()) {
-    // Only the reserve can be wrong once the flags above passed: it is
-    // checked against the cap the descriptor limit gives.
-    return FlagError(
-        absl::IsInvalidArgument(identity_port.status()) ? "svid_reserved_connections" : "listen",
-        identity_port.status().message());
-  }
+  if (!identity_port.ok()) return FlagError("listen", identity_port.status().message());
   identity_port_ = *std::move(identity_port);
   // A fresh credential at every start: one that leaked dies with a restart.
   const std::string token_file = o.admin_token_file.empty()

@@ -10,20 +10,10 @@
 
 namespace palisade::control::service {
 
-absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(Options options,
-                                                                   PeerTable* peers,
-                                                                   metrics::ControlMetrics* metrics,
-                                                                   AuditLog* audit) {
-  std::unique_ptr<IdentityPort> port(new IdentityPort());
-  port->metrics_ = metrics;
-  port->audit_ = audit;
-  port->clock_ = options.clock;
+absl::StatusOr<tls::TlsTerminator::Options> IdentityPort::Resolve(const Options& options) {
   if (options.refusal_log_burst == 0 || options.refusal_log_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the refusal log needs a burst and an interval above zero");
   }
-  port->refusal_log_ = std::make_unique<LogRateLimiter>(
-      LogRateLimiter::Options{options.refusal_log_burst, options.refusal_log_interval});
-
   tls::TlsTerminator::Options terminator;
   terminator.listen = options.listen;
   terminator.backend = options.backend;
@@ -41,9 +31,8 @@ absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(Options optio
   const tls::TlsTerminator::Limits limits = tls::TlsTerminator::EffectiveLimits(terminator);
   terminator.max_connections = limits.max_connections;
   terminator.max_pending = limits.max_pending;
-  terminator.reserved_for_svids = options.reserved_for_svids > 0
-                                      ? options.reserved_for_svids
-                                      : std::max<size_t>(limits.max_connections / 4, 1);
+  terminator.reserved_for_svids =
+      options.reserved_for_svids > 0 ? options.reserved_for_svids : limits.max_connections / 4;
   terminator.max_anonymous_per_source = options.max_anonymous_per_source > 0
                                             ? options.max_anonymous_per_source
                                             : std::max<size_t>(limits.max_connections / 8, 4);
@@ -59,6 +48,21 @@ absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(Options optio
   if (terminator.first_byte_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the first-byte timeout must be more than zero");
   }
+  return terminator;
+}
+
+absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(Options options,
+                                                                   PeerTable* peers,
+                                                                   metrics::ControlMetrics* metrics,
+                                                                   AuditLog* audit) {
+  std::unique_ptr<IdentityPort> port(new IdentityPort());
+  port->metrics_ = metrics;
+  port->audit_ = audit;
+  port->clock_ = options.clock;
+  port->refusal_log_ = std::make_unique<LogRateLimiter>(
+      LogRateLimiter::Options{options.refusal_log_burst, options.refusal_log_interval});
+
+  ASSIGN_OR_RETURN(tls::TlsTerminator::Options terminator, Resolve(options));
   port->resolved_ = terminator;
 
   IdentityPort* raw = port.get();

@@ -63,6 +63,12 @@ class IdentityPort {
     std::function<absl::Time()> clock = [] { return absl::Now(); };
   };
 
+  // The terminator's options `options` come to, zeros resolved (the reserve
+  // and per-source share follow the cap); InvalidArgument when they cannot
+  // work. Create calls it; a server checks its flags with it before it
+  // writes anything.
+  static absl::StatusOr<tls::TlsTerminator::Options> Resolve(const Options& options);
+
   // Binds the listener (so address() is known) but accepts nothing until
   // Start(). `peers`, `metrics` and `audit` (both optional) must outlive
   // this. InvalidArgument names the option that cannot work.

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -26,6 +27,7 @@
 #include "identity/certificate.h"
 #include "tests/integration/identity_stream.h"
 #include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::testing {
@@ -169,6 +171,11 @@ class ControlIdentityPortLimitsTest : public ::testing::Test {
   }
 
   std::string Metrics() { return HttpGet(control_->admin_url() + "/metrics").body; }
+  // Identity-port connections closed unserved for `reason`.
+  double Refused(const std::string& reason) {
+    return MetricSum(Metrics(), "palisade_control_tls_handshakes_total",
+                     {{"result", "refused_" + reason}});
+  }
 
   // The audit lines (parsed) whose reason starts with `prefix`.
   std::vector<nlohmann::json> AuditLines(const std::string& prefix) {
@@ -216,6 +223,8 @@ TEST_F(ControlIdentityPortLimitsTest, IdleConnectionsFromOneSourceDoNotLockOutBo
 
   ExpectQuick("bootstrap", Bootstrap(token, nullptr));
   ExpectQuick("renewal", Renew(svid));
+  // The default share for one source of a cap of 32 is 4 anonymous connections.
+  EXPECT_GE(Refused("anonymous_per_source"), 36) << Metrics();
 }
 
 TEST_F(ControlIdentityPortLimitsTest, AnonymousConnectionsFromManySourcesLeaveRoomForRenewals) {
@@ -233,10 +242,13 @@ TEST_F(ControlIdentityPortLimitsTest, AnonymousConnectionsFromManySourcesLeaveRo
   }
   absl::SleepFor(absl::Milliseconds(300));
   ExpectQuick("renewal", Renew(svid));
+  // Anonymous ones may hold 32 less the reserve of 8 (and 4 per source).
+  EXPECT_GE(Refused("anonymous_limit"), 1) << Metrics();
+  EXPECT_GE(Refused("anonymous_limit") + Refused("anonymous_per_source"), 64 - 24) << Metrics();
 }
 
 TEST_F(ControlIdentityPortLimitsTest, SilentHandshakesBeyondThePendingBoundDoNotRefuseRealClients) {
-  StartControl({"--max_connections=32"});
+  StartControl({"--max_connections=32", "--max_pending_handshakes=48"});
   Svid svid;
   ASSERT_TRUE(Bootstrap(Token(), &svid).ok());
   for (int i = 0; i < 80; ++i)
@@ -257,6 +269,45 @@ TEST_F(ControlIdentityPortLimitsTest, SilentHandshakesBeyondThePendingBoundDoNot
             << absl::FormatDuration(slowest) << "\n";
   EXPECT_EQ(ok, 5);
   EXPECT_LT(slowest, kWithin);
+  // Each silent connection beyond the 48 pending evicted the oldest (and the
+  // first real client one more; it was pending only for its handshake).
+  EXPECT_GE(Refused("pending_evicted"), 80 - 48) << Metrics();
+}
+
+// Closed within `within`: the server sent EOF or reset it.
+bool ClosedWithin(Held& held, absl::Duration within) {
+  const absl::Time deadline = absl::Now() + within;
+  char buffer[256];
+  while (absl::Now() < deadline) {
+    const int n = SSL_read(held.ssl.get(), buffer, sizeof(buffer));
+    if (n > 0) continue;  // session tickets, a GOAWAY
+    if (SSL_get_error(held.ssl.get(), n) == SSL_ERROR_SYSCALL && errno == EAGAIN) continue;
+    return true;
+  }
+  return false;
+}
+
+TEST_F(ControlIdentityPortLimitsTest, ClientsThatSayNothingOrOpenNoStreamAreClosed) {
+  StartControl({"--first_byte_timeout=1s", "--first_stream_timeout=1s"});
+  bssl::UniquePtr<SSL_CTX> anonymous = AttackerContext();
+  // Silent after its handshake.
+  Held silent = HandshakeFrom(kAttacker, control_->identity_address(), anonymous.get());
+  ASSERT_NE(silent.ssl, nullptr);
+  // An HTTP/2 connection (preface and SETTINGS) that opens no stream.
+  Held no_stream = HandshakeFrom(kAttacker, control_->identity_address(), anonymous.get());
+  ASSERT_NE(no_stream.ssl, nullptr);
+  const std::string preface = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                              std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);
+  ASSERT_EQ(SSL_write(no_stream.ssl.get(), preface.data(), static_cast<int>(preface.size())),
+            static_cast<int>(preface.size()));
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(ClosedWithin(silent, absl::Seconds(5)));
+  std::cout << "silent connection closed after " << absl::FormatDuration(absl::Now() - start)
+            << "\n";
+  EXPECT_TRUE(ClosedWithin(no_stream, absl::Seconds(5)));
+  std::cout << "connection without a stream closed after "
+            << absl::FormatDuration(absl::Now() - start) << "\n";
+  EXPECT_GE(Refused("first_byte_timeout"), 1) << Metrics();
 }
 
 TEST_F(ControlIdentityPortLimitsTest, TlsRefusalsAreLoggedAndAuditedAtABoundedRate) {
