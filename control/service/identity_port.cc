@@ -73,7 +73,10 @@ absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(Options optio
         result.ok ? (result.peer.anonymous() ? "ok_no_certificate" : "ok_svid") : result.reason;
     if (raw->metrics_ != nullptr) raw->metrics_->OnHandshake(outcome);
     if (!result.ok) {
-      raw->LogRefusal(result.reason, result.detail, remote.ToString(), result.claimed_spiffe_id);
+      // A certificate judged and refused is an identity decision: warn and
+      // audit. A timeout or a protocol error (a scanner) is only noted.
+      raw->LogRefusal(result.reason, result.detail, remote.ToString(), result.claimed_spiffe_id,
+                      /*identity=*/!result.peer.ok());
     }
   };
   events.on_forward = [peers](const net::SocketAddress& forwarder, const verify::PeerVerdict& peer,
@@ -115,19 +118,23 @@ absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(Options optio
 }
 
 void IdentityPort::LogRefusal(const std::string& reason, const std::string& detail,
-                              const std::string& remote, const std::string& claimed_spiffe_id) {
+                              const std::string& remote, const std::string& claimed_spiffe_id,
+                              bool identity) {
   const absl::Time now = clock_();
   FlushRefusalLog(now);
-  if (!refusal_log_->Admit(reason, now)) {
-    if (metrics_ != nullptr) metrics_->OnRefusalLogSuppressed(reason);
+  // Keys: a verification reason as is; "handshake_<reason>" for the rest.
+  const std::string key = identity ? reason : absl::StrCat("handshake_", reason);
+  if (!refusal_log_->Admit(key, now)) {
+    if (metrics_ != nullptr) metrics_->OnRefusalLogSuppressed(key);
     return;
   }
-  log::LogEvent(log::Level::kWarn, "control", "identity port refused a TLS client",
+  log::LogEvent(identity ? log::Level::kWarn : log::Level::kInfo, "control",
+                "identity port refused a TLS client",
                 {{"reason", reason},
                  {"remote", remote},
                  {"claimed_spiffe_id", claimed_spiffe_id},
                  {"detail", detail}});
-  if (audit_ != nullptr) {
+  if (audit_ != nullptr && identity) {
     AuditEvent event;
     event.time = now;
     event.event = "refused";
@@ -143,9 +150,14 @@ void IdentityPort::LogRefusal(const std::string& reason, const std::string& deta
 
 void IdentityPort::FlushRefusalLog(absl::Time now) {
   for (const auto& [reason, count] : refusal_log_->TakeSuppressed(now)) {
-    log::LogEvent(log::Level::kWarn, "control", "identity port: TLS refusals not logged",
+    log::LogEvent(log::Level::kWarn, "control",
+                  absl::StartsWith(reason, "refused_")
+                      ? "identity port: connections closed unserved not logged"
+                      : "identity port: TLS refusals not logged",
                   {{"reason", reason}, {"count", count}});
-    if (audit_ != nullptr && !absl::StartsWith(reason, "refused_")) {
+    // Audited as the lines it stands for were.
+    if (audit_ != nullptr && !absl::StartsWith(reason, "refused_") &&
+        !absl::StartsWith(reason, "handshake_")) {
       AuditEvent event;
       event.time = now;
       event.event = "refused";

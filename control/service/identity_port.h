@@ -97,7 +97,7 @@ class IdentityPort {
  private:
   IdentityPort() = default;
   void LogRefusal(const std::string& reason, const std::string& detail, const std::string& remote,
-                  const std::string& claimed_spiffe_id);
+                  const std::string& claimed_spiffe_id, bool identity);
 
   metrics::ControlMetrics* metrics_ = nullptr;
   AuditLog* audit_ = nullptr;

@@ -83,8 +83,12 @@ class TlsTerminator::Connection {
     handshaker_->Start();
   }
 
-  // Closed by the terminator (to make room for a newer pending connection).
-  void Evict() { Close(); }
+  // Closed by the terminator (to make room for a newer pending connection),
+  // never from inside this connection's callbacks: its handshake can stop now.
+  void Evict() {
+    handshaker_.reset();
+    Close();
+  }
 
   bool established() const { return established_; }
   bool anonymous() const { return anonymous_; }
@@ -94,6 +98,7 @@ class TlsTerminator::Connection {
   enum class Phase { kHandshaking, kConnecting, kPumping, kLingering, kDone };
 
   void OnHandshake(const HandshakeResult& result) {
+    if (phase_ != Phase::kHandshaking) return;
     if (owner_->events_.on_handshake) owner_->events_.on_handshake(result, remote_);
     if (!result.ok) {
       Linger();  // still pending: a flood of failures evicts its own
