@@ -356,12 +356,13 @@ std::string TlsTerminator::Establish(uint64_t id, bool anonymous, const std::str
   if (anonymous) {
     const size_t reserve = std::min(options_.reserved_for_svids, limits_.max_connections);
     if (anonymous_ >= limits_.max_connections - reserve) return "anonymous_limit";
-    size_t& from = anonymous_by_source_[source];
-    if (options_.max_anonymous_per_source > 0 && from >= options_.max_anonymous_per_source) {
-      if (from == 0) anonymous_by_source_.erase(source);
-      return "anonymous_per_source";
+    if (options_.max_anonymous_per_source > 0) {
+      auto from = anonymous_by_source_.find(source);
+      if (from != anonymous_by_source_.end() && from->second >= options_.max_anonymous_per_source) {
+        return "anonymous_per_source";
+      }
     }
-    ++from;
+    ++anonymous_by_source_[source];
     ++anonymous_;
   }
   ++established_;
