@@ -165,6 +165,7 @@ void IdentityPort::FlushRefusalLog(absl::Time now) {
       event.reason = absl::StrCat("tls_", reason);
       event.detail =
           absl::StrCat(count, " more refusals for this reason were not recorded (rate limit)");
+      event.suppressed = count;
       event.peer = "tls_handshake";
       audit_->Record(event);
     }
