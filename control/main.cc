@@ -17,6 +17,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -58,6 +59,31 @@ ABSL_FLAG(absl::Duration, clock_skew, absl::Seconds(30),
           "serve: tolerated clock skew: SVIDs are backdated by it (at most 5m), tokens get it.");
 ABSL_FLAG(absl::Duration, hello_timeout, absl::Seconds(10),
           "serve: time a stream has to send Hello.");
+ABSL_FLAG(int64_t, max_connections, 0,
+          "serve: identity-port connections held at once after their handshake (0 = what the "
+          "descriptor limit allows).");
+ABSL_FLAG(int64_t, svid_reserved_connections, 0,
+          "serve: of --max_connections, how many only clients with a valid SVID may use, so "
+          "renewals get through while anonymous (bootstrap) connections are many (0 = a "
+          "quarter).");
+ABSL_FLAG(int64_t, max_anonymous_connections_per_source, 0,
+          "serve: identity-port connections without a client SVID from one IP address (0 = an "
+          "eighth of --max_connections, at least 4).");
+ABSL_FLAG(int64_t, max_pending_handshakes, 0,
+          "serve: identity-port TLS handshakes in progress; when full the oldest is closed "
+          "(0 = a quarter of the descriptor budget, at most 1024).");
+ABSL_FLAG(int64_t, max_pending_handshakes_per_source, 64,
+          "serve: identity-port TLS handshakes in progress from one IP address.");
+ABSL_FLAG(absl::Duration, first_byte_timeout, absl::Seconds(10),
+          "serve: an identity-port client that sends nothing this long after its TLS handshake "
+          "is closed.");
+ABSL_FLAG(absl::Duration, first_stream_timeout, absl::Seconds(30),
+          "serve: an identity-port connection with no gRPC stream this long is closed.");
+ABSL_FLAG(int64_t, tls_refusal_log_burst, 10,
+          "serve: identity-port TLS refusals logged and audited per reason and interval; the "
+          "rest are counted (palisade_control_tls_refusal_log_suppressed_total).");
+ABSL_FLAG(absl::Duration, tls_refusal_log_interval, absl::Seconds(10),
+          "serve: the interval of --tls_refusal_log_burst.");
 ABSL_FLAG(absl::Duration, csr_timeout, absl::Seconds(30),
           "serve: time a bootstrap stream has to send its CSR after Hello.");
 ABSL_FLAG(absl::Duration, reattestation_ttl, absl::Hours(720),
@@ -213,6 +239,26 @@ int Serve() {
   options.clock_skew = absl::GetFlag(FLAGS_clock_skew);
   options.hello_timeout = absl::GetFlag(FLAGS_hello_timeout);
   options.csr_timeout = absl::GetFlag(FLAGS_csr_timeout);
+  for (const auto& [name, value, field] : std::vector<std::tuple<const char*, int64_t, size_t*>>{
+           {"max_connections", absl::GetFlag(FLAGS_max_connections), &options.max_connections},
+           {"svid_reserved_connections", absl::GetFlag(FLAGS_svid_reserved_connections),
+            &options.svid_reserved_connections},
+           {"max_anonymous_connections_per_source",
+            absl::GetFlag(FLAGS_max_anonymous_connections_per_source),
+            &options.max_anonymous_connections_per_source},
+           {"max_pending_handshakes", absl::GetFlag(FLAGS_max_pending_handshakes),
+            &options.max_pending_handshakes},
+           {"max_pending_handshakes_per_source",
+            absl::GetFlag(FLAGS_max_pending_handshakes_per_source),
+            &options.max_pending_handshakes_per_source},
+           {"tls_refusal_log_burst", absl::GetFlag(FLAGS_tls_refusal_log_burst),
+            &options.tls_refusal_log_burst}}) {
+    if (value < 0) return UsageError(absl::StrCat("--", name, ": must not be negative"));
+    *field = static_cast<size_t>(value);
+  }
+  options.first_byte_timeout = absl::GetFlag(FLAGS_first_byte_timeout);
+  options.first_stream_timeout = absl::GetFlag(FLAGS_first_stream_timeout);
+  options.tls_refusal_log_interval = absl::GetFlag(FLAGS_tls_refusal_log_interval);
   options.reattestation_ttl = absl::GetFlag(FLAGS_reattestation_ttl);
   options.issuance.burst = absl::GetFlag(FLAGS_issuance_burst);
   options.issuance.per_ttl = absl::GetFlag(FLAGS_issuance_per_ttl);

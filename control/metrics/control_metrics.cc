@@ -61,6 +61,12 @@ ControlMetrics::ControlMetrics()
                       .Name("palisade_control_tls_handshakes_total")
                       .Help("TLS handshakes on the identity port, by result")
                       .Register(*registry_)),
+      refusal_log_suppressed_(
+          BuildCounter()
+              .Name("palisade_control_tls_refusal_log_suppressed_total")
+              .Help("Identity-port refusals not written to the log and audit log (rate limit), "
+                    "by reason")
+              .Register(*registry_)),
       serving_expiry_(BuildGauge()
                           .Name("palisade_control_serving_svid_expiry_timestamp_seconds")
                           .Help("notAfter of the control plane's own serving SVID, Unix time")
@@ -121,6 +127,10 @@ void ControlMetrics::SetRollover(const std::string& phase, size_t waiting_on) {
 
 void ControlMetrics::OnHandshake(const std::string& result) {
   handshakes_.Add({{"result", result}}).Increment();
+}
+
+void ControlMetrics::OnRefusalLogSuppressed(const std::string& reason) {
+  refusal_log_suppressed_.Add({{"reason", reason}}).Increment();
 }
 
 void ControlMetrics::SetServingSvidExpiry(absl::Time not_after) {

@@ -31,6 +31,9 @@ class ControlMetrics {
   // phase: "idle", "propagating", "rekeying", "retiring".
   void SetRollover(const std::string& phase, size_t waiting_on);
   void OnHandshake(const std::string& result);
+  // A refusal on the identity port whose log and audit line were left out
+  // (rate limit), by reason.
+  void OnRefusalLogSuppressed(const std::string& reason);
   void SetServingSvidExpiry(absl::Time not_after);
   // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
   void OnJwksLoad(bool accepted, size_t keys);
@@ -53,6 +56,7 @@ class ControlMetrics {
   prometheus::Gauge& rollover_waiting_;
   prometheus::Histogram& issuance_seconds_;
   prometheus::Family<prometheus::Counter>& handshakes_;
+  prometheus::Family<prometheus::Counter>& refusal_log_suppressed_;
   prometheus::Gauge& serving_expiry_;
   prometheus::Family<prometheus::Counter>& jwks_loads_;
   prometheus::Gauge& jwks_keys_;

@@ -2,6 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "control/admin/admin_token.h"
 #include "control/state/state_files.h"
@@ -64,6 +67,24 @@ absl::Status ControlServer::Open() {
     return FlagError("reattestation_ttl", "must be more than zero");
   }
   RETURN_IF_ERROR(o.issuance.Validate());
+  if (o.first_byte_timeout <= absl::ZeroDuration()) {
+    return FlagError("first_byte_timeout", "must be more than zero");
+  }
+  if (o.first_stream_timeout < absl::Seconds(1)) {
+    return FlagError("first_stream_timeout", "must be at least 1s");
+  }
+  if (o.tls_refusal_log_interval <= absl::ZeroDuration()) {
+    return FlagError("tls_refusal_log_interval", "must be more than zero");
+  }
+  if (o.tls_refusal_log_burst == 0) return FlagError("tls_refusal_log_burst", "must be at least 1");
+  if (o.max_pending_handshakes_per_source == 0) {
+    return FlagError("max_pending_handshakes_per_source", "must be at least 1");
+  }
+  if (o.max_connections > 0 && o.svid_reserved_connections >= o.max_connections) {
+    return FlagError("svid_reserved_connections",
+                     absl::StrCat("must be fewer than --max_connections (", o.max_connections,
+                                  "): bootstrap needs room too"));
+  }
   absl::StatusOr<net::SocketAddress> listen = net::SocketAddress::Parse(o.listen);
   if (!listen.ok()) return FlagError("listen", listen.status().message());
   absl::StatusOr<net::SocketAddress> admin = net::SocketAddress::Parse(o.admin);
@@ -90,6 +111,24 @@ absl::Status ControlServer::Open() {
                                                      o.clock_skew});
   } else if (!o.sa_issuer.empty() || !o.sa_audience.empty()) {
     return FlagError("jwks_file", "is required with --sa_issuer/--sa_audience");
+  }
+
+  service::IdentityPort::Options port;
+  port.listen = *listen;
+  port.trust_domain = o.trust_domain;
+  port.clock_skew = o.clock_skew;
+  port.max_connections = o.max_connections;
+  port.reserved_for_svids = o.svid_reserved_connections;
+  port.max_anonymous_per_source = o.max_anonymous_connections_per_source;
+  port.max_pending = o.max_pending_handshakes;
+  port.max_pending_per_source = o.max_pending_handshakes_per_source;
+  port.first_byte_timeout = o.first_byte_timeout;
+  port.refusal_log_burst = o.tls_refusal_log_burst;
+  port.refusal_log_interval = o.tls_refusal_log_interval;
+  // Only the reserve can be wrong once the flags above passed: against the
+  // cap the descriptor limit gives.
+  if (auto resolved = service::IdentityPort::Resolve(port); !resolved.ok()) {
+    return FlagError("svid_reserved_connections", resolved.status().message());
   }
 
   // A serve that cannot start must leave the state directory as it was: a new
@@ -191,18 +230,21 @@ absl::Status ControlServer::Open() {
   builder.SetMaxReceiveMessageSize(1 << 20);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  // A connection that opens no stream (or has none left) is closed: idle
+  // connections must not hold the identity port's slots (README "Identity
+  // port limits"). A proxy's Watch stream stays open, so it is never idle.
+  const int first_stream_ms = static_cast<int>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(o.first_stream_timeout), std::numeric_limits<int>::max()));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, first_stream_ms);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, first_stream_ms);
   grpc_ = builder.BuildAndStart();
   if (grpc_ == nullptr || grpc_port == 0) {
     return absl::InternalError("cannot start the in-process gRPC server on 127.0.0.1");
   }
 
-  service::IdentityPort::Options port;
-  port.listen = *listen;
   port.backend = *net::SocketAddress::Parse(absl::StrCat("127.0.0.1:", grpc_port));
-  port.trust_domain = o.trust_domain;
-  port.clock_skew = o.clock_skew;
   absl::StatusOr<std::unique_ptr<service::IdentityPort>> identity_port =
-      service::IdentityPort::Create(port, &peers_, &metrics_);
+      service::IdentityPort::Create(port, &peers_, &metrics_, audit_.get());
   if (!identity_port.ok()) return FlagError("listen", identity_port.status().message());
   identity_port_ = *std::move(identity_port);
   // A fresh credential at every start: one that leaked dies with a restart.
@@ -245,13 +287,18 @@ absl::Status ControlServer::Start() {
     started_ = true;
   }
   housekeeping_ = std::thread([this] { Housekeeping(); });
-  log::LogEvent(log::Level::kInfo, "control", "palisade-control serving",
-                {{"trust_domain", options_.trust_domain},
-                 {"identity_port", identity_port_->address().ToString()},
-                 {"admin", http_->address().ToString()},
-                 {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
-                 {"root", ca_->ActiveRootFingerprint()},
-                 {"bundle_version", ca_->bundle_version()}});
+  log::LogEvent(
+      log::Level::kInfo, "control", "palisade-control serving",
+      {{"trust_domain", options_.trust_domain},
+       {"identity_port", identity_port_->address().ToString()},
+       {"max_connections", identity_port_->limits().max_connections},
+       {"svid_reserved_connections", identity_port_->limits().reserved_for_svids},
+       {"max_anonymous_connections_per_source", identity_port_->limits().max_anonymous_per_source},
+       {"max_pending_handshakes", identity_port_->limits().max_pending},
+       {"admin", http_->address().ToString()},
+       {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
+       {"root", ca_->ActiveRootFingerprint()},
+       {"bundle_version", ca_->bundle_version()}});
   return absl::OkStatus();
 }
 
@@ -387,6 +434,7 @@ void ControlServer::PruneTokensIfDue() {
 void ControlServer::Tick() {
   service_->CheckDeadlines();
   service_->SweepLimits();
+  identity_port_->FlushRefusalLog(absl::Now());
   PruneTokensIfDue();
   const std::vector<ca::ProxyView> fleet = service_->Fleet();
   sync::MutexLock lock(&mu_);

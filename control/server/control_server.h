@@ -64,6 +64,19 @@ struct ControlServerOptions {
   std::string plugin_ca_chain;
   std::string plugin_root_bundle;
   ca::RolloverTimeouts rollover;
+  // The identity port's limits (IdentityPort::Options; 0 = its default).
+  size_t max_connections = 0;
+  size_t svid_reserved_connections = 0;
+  size_t max_anonymous_connections_per_source = 0;
+  size_t max_pending_handshakes = 0;
+  size_t max_pending_handshakes_per_source = 64;
+  // After its handshake a client must send a byte within this, and open a
+  // stream (gRPC: a connection with no RPC is closed) within the other.
+  absl::Duration first_byte_timeout = absl::Seconds(10);
+  absl::Duration first_stream_timeout = absl::Seconds(30);
+  // TLS refusals logged and audited per reason and interval.
+  size_t tls_refusal_log_burst = 10;
+  absl::Duration tls_refusal_log_interval = absl::Seconds(10);
   absl::Duration tick = absl::Seconds(1);
   // The read-only port and the admission webhook run beside the server
   // (main.cc starts them), but a bad or taken address must stop `serve`

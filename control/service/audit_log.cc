@@ -34,6 +34,7 @@ nlohmann::json AuditEventToJson(const AuditEvent& e) {
   if (!e.detail.empty()) j["detail"] = e.detail;
   if (!e.peer.empty()) j["peer"] = e.peer;
   if (e.suppressed > 0) j["suppressed"] = e.suppressed;
+  if (!e.remote.empty()) j["remote"] = e.remote;
   return j;
 }
 

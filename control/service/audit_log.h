@@ -32,6 +32,7 @@ struct AuditEvent {
   // Refusals of the same identity and reason not written since its previous
   // line (throttled refusals, see IssuanceLimiter); written only when > 0.
   uint64_t suppressed = 0;
+  std::string remote;  // the client's address, for refusals before any stream ("" if not)
 };
 
 nlohmann::json AuditEventToJson(const AuditEvent& event);

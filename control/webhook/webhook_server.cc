@@ -80,6 +80,8 @@ absl::StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(Options opti
   https.max_connections = options.max_connections;
   https.handshake_timeout = options.handshake_timeout;
   https.idle_timeout = options.idle_timeout;
+  // The API server speaks first; a client that does not is holding a slot.
+  https.first_byte_timeout = options.handshake_timeout;
   https.backlog = 128;
   https.thread_name = "palisade-webhook";
   ASSIGN_OR_RETURN(server->https_, tls::TlsTerminator::Create(std::move(https), {}));

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "identity/certificate.h"
 #include "identity/verify_reason.h"
 
 namespace palisade::tls {
@@ -54,6 +55,11 @@ verify::PeerVerdict Handshaker::Judge(const SSL* ssl) {
 }
 
 ssl_verify_result_t Handshaker::VerifyPeer(SSL* ssl, uint8_t* out_alert) {
+  if (STACK_OF(X509)* chain = SSL_get_peer_full_cert_chain(ssl);
+      chain != nullptr && sk_X509_num(chain) > 0) {
+    absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdOf(sk_X509_value(chain, 0));
+    if (id.ok()) claimed_spiffe_id_ = id->ToString();
+  }
   verdict_ = Judge(ssl);
   judged_ = true;
   // Not final yet: the peer has still to prove it holds the leaf's key
@@ -89,6 +95,7 @@ void Handshaker::Succeed() {
   result.ok = true;
   result.reason = "ok";
   result.peer = verdict_;
+  result.claimed_spiffe_id = claimed_spiffe_id_;
   result.resumed = resumed;
   result.duration = options_.clock() - started_;
   callbacks_.on_done(result);
@@ -102,6 +109,7 @@ void Handshaker::Fail(std::string reason, std::string detail) {
   result.reason = std::move(reason);
   result.detail = std::move(detail);
   result.peer = verdict_;
+  result.claimed_spiffe_id = claimed_spiffe_id_;
   result.duration = options_.clock() - started_;
   callbacks_.on_done(result);
 }

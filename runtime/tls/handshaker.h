@@ -29,6 +29,9 @@ struct HandshakeResult {
   // The verdict on the peer. On success its SVID (or none: anonymous); on
   // failure it may still name who was refused.
   verify::PeerVerdict peer;
+  // The SPIFFE ID the peer's leaf names, verified or not ("" if none): who
+  // a refusal was for, in logs.
+  std::string claimed_spiffe_id;
   bool resumed = false;
   absl::Duration duration;
 };
@@ -81,6 +84,7 @@ class Handshaker final : public TlsConnectionHooks {
   absl::Time started_;
   verify::PeerVerdict verdict_;
   bool judged_ = false;
+  std::string claimed_spiffe_id_;  // from the leaf, before it is judged
   bool done_ = false;
 };
 

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,11 +21,13 @@
 namespace palisade::tls {
 namespace {
 
-size_t DefaultMaxConnections() {
+// Descriptors the terminator may hold: the limit less a reserve for state
+// files, the admin API and gRPC's internals.
+size_t DescriptorBudget() {
   rlimit limit;
   const rlim_t fds = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
-  constexpr rlim_t kReserve = 256;  // state files, admin API, gRPC internals
-  return fds > 2 * kReserve ? static_cast<size_t>((fds - kReserve) / 3) : 64;
+  constexpr rlim_t kReserve = 256;
+  return fds > 2 * kReserve ? static_cast<size_t>(fds - kReserve) : 256;
 }
 
 }  // namespace
@@ -37,6 +41,7 @@ class TlsTerminator::Connection {
         id_(id),
         loop_(owner->loop_.get()),
         remote_(remote),
+        source_(remote.HostString()),
         credentials_(owner->credentials()),
         timer_(loop_, [this] { OnTimer(); }) {
     bssl::UniquePtr<SSL> ssl(SSL_new(credentials_->context.get()));
@@ -78,15 +83,35 @@ class TlsTerminator::Connection {
     handshaker_->Start();
   }
 
+  // Closed by the terminator (to make room for a newer pending connection),
+  // never from inside this connection's callbacks: its handshake can stop now.
+  void Evict() {
+    handshaker_.reset();
+    Close();
+  }
+
+  bool established() const { return established_; }
+  bool anonymous() const { return anonymous_; }
+  const std::string& source() const { return source_; }
+
  private:
   enum class Phase { kHandshaking, kConnecting, kPumping, kLingering, kDone };
 
   void OnHandshake(const HandshakeResult& result) {
+    if (phase_ != Phase::kHandshaking) return;
     if (owner_->events_.on_handshake) owner_->events_.on_handshake(result, remote_);
     if (!result.ok) {
-      Linger();
+      Linger();  // still pending: a flood of failures evicts its own
       return;
     }
+    const bool anonymous = result.peer.anonymous();
+    if (const std::string refused = owner_->Establish(id_, anonymous, source_); !refused.empty()) {
+      owner_->Refuse(refused);
+      Close();
+      return;
+    }
+    established_ = true;
+    anonymous_ = anonymous;
     absl::StatusOr<net::UniqueFd> backend = net::StartConnect(owner_->options_.backend);
     absl::StatusOr<net::SocketAddress> local =
         backend.ok() ? net::LocalAddressOf(backend->get()) : backend.status();
@@ -116,9 +141,10 @@ class TlsTerminator::Connection {
         loop_, tls_.get(), backend_.get(), net::Pump::Options{},
         net::Pump::Callbacks{[this] { Close(); },
                              [this](net::Side, const std::string&) { Close(); }});
-    if (owner_->options_.idle_timeout != absl::InfiniteDuration()) {
-      timer_.Arm(owner_->options_.idle_timeout);
-    }
+    pumping_since_ = owner_->options_.clock();
+    const absl::Duration first =
+        std::min(owner_->options_.first_byte_timeout, owner_->options_.idle_timeout);
+    if (first != absl::InfiniteDuration()) timer_.Arm(first);
     pump_->Start();
   }
 
@@ -160,12 +186,26 @@ class TlsTerminator::Connection {
     }
   }
 
-  // The linger time is up, or no byte moved for the idle timeout.
+  // The linger time is up, the client sent nothing after its handshake,
+  // or no byte moved for the idle timeout.
   void OnTimer() {
     if (phase_ == Phase::kPumping) {
-      const absl::Duration quiet = owner_->options_.clock() - pump_->last_activity();
-      if (quiet < owner_->options_.idle_timeout) {
-        timer_.Arm(owner_->options_.idle_timeout - quiet);
+      const Options& o = owner_->options_;
+      const absl::Time now = o.clock();
+      if (!spoke_ && pump_->bytes_from_downstream() > 0) spoke_ = true;
+      if (!spoke_ && o.first_byte_timeout != absl::InfiniteDuration()) {
+        if (now - pumping_since_ >= o.first_byte_timeout) {
+          owner_->Refuse("first_byte_timeout");
+          Close();
+          return;
+        }
+        timer_.Arm(std::min(o.first_byte_timeout - (now - pumping_since_), o.idle_timeout));
+        return;
+      }
+      if (o.idle_timeout == absl::InfiniteDuration()) return;
+      const absl::Duration quiet = now - pump_->last_activity();
+      if (quiet < o.idle_timeout) {
+        timer_.Arm(o.idle_timeout - quiet);
         return;
       }
     }
@@ -183,6 +223,7 @@ class TlsTerminator::Connection {
   const uint64_t id_;
   event::EventLoop* const loop_;
   const net::SocketAddress remote_;
+  const std::string source_;  // the IP address, no port
   const std::shared_ptr<const Credentials> credentials_;
   bool ok_ = false;
   Phase phase_ = Phase::kHandshaking;
@@ -196,7 +237,24 @@ class TlsTerminator::Connection {
   event::Timer timer_;
   net::SocketAddress forwarder_;
   bool forwarding_ = false;
+  bool established_ = false;  // counted in the terminator's established bounds
+  bool anonymous_ = false;
+  bool spoke_ = false;  // the client sent a byte since the handshake
+  absl::Time pumping_since_;
 };
+
+TlsTerminator::Limits TlsTerminator::EffectiveLimits(const Options& options) {
+  const size_t budget = DescriptorBudget();
+  Limits limits;
+  limits.max_pending =
+      options.max_pending > 0 ? options.max_pending : std::clamp<size_t>(budget / 4, 16, 1024);
+  limits.max_connections =
+      options.max_connections > 0
+          ? options.max_connections
+          : std::max<size_t>(budget > limits.max_pending ? (budget - limits.max_pending) / 3 : 0,
+                             16);
+  return limits;
+}
 
 absl::StatusOr<std::unique_ptr<TlsTerminator>> TlsTerminator::Create(Options options,
                                                                      Events events) {
@@ -212,11 +270,12 @@ TlsTerminator::TlsTerminator(Options options, Events events, net::UniqueFd liste
                              net::SocketAddress address, std::unique_ptr<event::EventLoop> loop)
     : options_(std::move(options)),
       events_(std::move(events)),
-      max_connections_(options_.max_connections > 0 ? options_.max_connections
-                                                    : DefaultMaxConnections()),
+      limits_(EffectiveLimits(options_)),
       listener_(std::move(listener)),
       address_(address),
-      loop_(std::move(loop)) {}
+      loop_(std::move(loop)),
+      pending_(
+          net::PendingConnections::Limits{limits_.max_pending, options_.max_pending_per_source}) {}
 
 TlsTerminator::~TlsTerminator() { Stop(); }
 
@@ -252,8 +311,7 @@ absl::Status TlsTerminator::Start() {
     acceptor_->Start();
     loop_->Run();
     // Stopping: close every connection on this thread before the loop goes.
-    live_.clear();
-    live_count_.store(0, std::memory_order_relaxed);
+    CloseAll();
     acceptor_.reset();
   });
   return absl::OkStatus();
@@ -270,11 +328,21 @@ void TlsTerminator::OnAccepted(net::UniqueFd fd, const net::SocketAddress& remot
     Refuse("not_serving");
     return;  // closing `fd` refuses it
   }
-  if (live_.size() >= max_connections_) {
+  // No room even for an SVID: not worth a handshake.
+  if (established_ >= limits_.max_connections) {
     Refuse("max_connections");
     return;
   }
   const uint64_t id = next_id_++;
+  if (std::optional<uint64_t> evict = pending_.Admit(id, remote); evict.has_value()) {
+    auto found = live_.find(*evict);
+    if (found != live_.end()) {
+      Refuse("pending_evicted");
+      found->second->Evict();
+    } else {
+      pending_.Finish(*evict);
+    }
+  }
   auto connection = std::make_unique<Connection>(this, id, std::move(fd), remote);
   Connection* raw = connection.get();
   live_.emplace(id, std::move(connection));
@@ -282,11 +350,41 @@ void TlsTerminator::OnAccepted(net::UniqueFd fd, const net::SocketAddress& remot
   raw->Start();
 }
 
+std::string TlsTerminator::Establish(uint64_t id, bool anonymous, const std::string& source) {
+  pending_.Finish(id);  // no longer pending, either way
+  if (established_ >= limits_.max_connections) return "max_connections";
+  if (anonymous) {
+    const size_t reserve = std::min(options_.reserved_for_svids, limits_.max_connections);
+    if (anonymous_ >= limits_.max_connections - reserve) return "anonymous_limit";
+    if (options_.max_anonymous_per_source > 0) {
+      auto from = anonymous_by_source_.find(source);
+      if (from != anonymous_by_source_.end() && from->second >= options_.max_anonymous_per_source) {
+        return "anonymous_per_source";
+      }
+    }
+    ++anonymous_by_source_[source];
+    ++anonymous_;
+  }
+  ++established_;
+  return "";
+}
+
 void TlsTerminator::Refuse(absl::string_view reason) {
   if (events_.on_refused) events_.on_refused(reason);
 }
 
 void TlsTerminator::Release(uint64_t id) {
+  pending_.Finish(id);
+  if (auto found = live_.find(id); found != live_.end() && found->second->established()) {
+    --established_;
+    if (found->second->anonymous()) {
+      --anonymous_;
+      auto from = anonymous_by_source_.find(found->second->source());
+      if (from != anonymous_by_source_.end() && --from->second == 0) {
+        anonymous_by_source_.erase(from);
+      }
+    }
+  }
   // Not now: we may be inside the connection's own callback.
   loop_->Post([this, id] {
     live_.erase(id);
@@ -299,11 +397,19 @@ void TlsTerminator::SetServing(bool serving) {
   if (serving || !thread_.joinable()) return;
   sync::Notification closed;
   loop_->Post([this, &closed] {
-    live_.clear();
-    live_count_.store(0, std::memory_order_relaxed);
+    CloseAll();
     closed.Notify();
   });
   closed.WaitForNotification();
+}
+
+void TlsTerminator::CloseAll() {
+  for (const auto& [id, connection] : live_) pending_.Finish(id);
+  live_.clear();
+  established_ = 0;
+  anonymous_ = 0;
+  anonymous_by_source_.clear();
+  live_count_.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace palisade::tls

@@ -74,7 +74,7 @@ class TlsTerminatorTest : public ::testing::Test {
   void StartTerminator(TlsTerminator::Options options = {}) {
     options.listen = *net::SocketAddress::Parse("127.0.0.1:0");
     options.backend = backend_.address();
-    options.client_certificates = PeerCertificates::kRequired;
+    options.client_certificates = client_certificates_;
     options.handshake_timeout = options.handshake_timeout == absl::Seconds(10)
                                     ? absl::Seconds(5)
                                     : options.handshake_timeout;
@@ -86,7 +86,8 @@ class TlsTerminatorTest : public ::testing::Test {
     events.on_forward = [this](const net::SocketAddress& forwarder, const verify::PeerVerdict& peer,
                                const net::SocketAddress&) {
       sync::MutexLock lock(&record_.mu);
-      record_.forwarded.push_back(forwarder.ToString() + " " + peer.svid->spiffe_id.ToString());
+      record_.forwarded.push_back(forwarder.ToString() + " " +
+                                  (peer.svid ? peer.svid->spiffe_id.ToString() : "anonymous"));
     };
     events.on_forward_end = [this](const net::SocketAddress& forwarder) {
       sync::MutexLock lock(&record_.mu);
@@ -100,7 +101,7 @@ class TlsTerminatorTest : public ::testing::Test {
     ASSERT_TRUE(terminator.ok()) << terminator.status();
     terminator_ = *std::move(terminator);
     auto credentials = std::make_shared<TlsTerminator::Credentials>();
-    credentials->context = testing::ServerContext(pki_, server_leaf_, PeerCertificates::kRequired);
+    credentials->context = testing::ServerContext(pki_, server_leaf_, client_certificates_);
     credentials->bundles = bundles_;
     terminator_->SetCredentials(std::move(credentials));
     ASSERT_TRUE(terminator_->Start().ok());
@@ -170,6 +171,7 @@ class TlsTerminatorTest : public ::testing::Test {
     return true;
   }
 
+  PeerCertificates client_certificates_ = PeerCertificates::kRequired;
   TestPki pki_;
   Credential server_leaf_;
   Credential client_leaf_;
@@ -245,6 +247,88 @@ TEST_F(TlsTerminatorTest, RefusesConnectionsBeyondItsCap) {
   EXPECT_FALSE(second.ok());
   EXPECT_EQ(record_.Get(&Record::refused), std::vector<std::string>{"max_connections"});
   EXPECT_TRUE(RoundTrip(first->transport->ssl(), "still served"));
+}
+
+TEST_F(TlsTerminatorTest, PendingHandshakesDoNotCountAgainstTheCapAndTheOldestMakesRoom) {
+  TlsTerminator::Options options;
+  options.max_connections = 1;
+  options.max_pending = 4;
+  StartTerminator(options);
+  std::vector<net::UniqueFd> silent;
+  for (int i = 0; i < 6; ++i) silent.push_back(*net::StartConnect(terminator_->address()));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return record_.Get(&Record::refused) == std::vector<std::string>(2, "pending_evicted");
+      },
+      absl::Seconds(10)));
+  // A real client gets in (evicting one more silent connection) and is served.
+  auto dialed = Dial(pki_, &client_leaf_, "spiffe://cluster.local/palisade/control");
+  ASSERT_TRUE(dialed.ok()) << dialed.status();
+  EXPECT_TRUE(RoundTrip(dialed->transport->ssl(), "served"));
+  EXPECT_EQ(record_.Get(&Record::refused), std::vector<std::string>(3, "pending_evicted"));
+  char byte;
+  EXPECT_EQ(read(silent[0].get(), &byte, 1), 0);  // the oldest went first
+}
+
+TEST_F(TlsTerminatorTest, AnonymousClientsLeaveTheReserveToClientsWithAnSvid) {
+  client_certificates_ = PeerCertificates::kOptional;
+  TlsTerminator::Options options;
+  options.max_connections = 2;
+  options.reserved_for_svids = 1;
+  StartTerminator(options);
+  const std::string server = "spiffe://cluster.local/palisade/control";
+  auto first = Dial(pki_, nullptr, server);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(RoundTrip(first->transport->ssl(), "anonymous"));
+  // TLS 1.3: the handshake finishes on the client's side; then it is closed.
+  auto second = Dial(pki_, nullptr, server);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(RoundTrip(second->transport->ssl(), "no room"));
+  EXPECT_EQ(record_.Get(&Record::refused), std::vector<std::string>{"anonymous_limit"});
+  auto svid = Dial(pki_, &client_leaf_, server);
+  ASSERT_TRUE(svid.ok()) << svid.status();
+  EXPECT_TRUE(RoundTrip(svid->transport->ssl(), "the reserve"));
+}
+
+TEST_F(TlsTerminatorTest, BoundsAnonymousClientsPerSource) {
+  client_certificates_ = PeerCertificates::kOptional;
+  TlsTerminator::Options options;
+  options.max_connections = 8;
+  options.max_anonymous_per_source = 1;
+  StartTerminator(options);
+  const std::string server = "spiffe://cluster.local/palisade/control";
+  auto first = Dial(pki_, nullptr, server);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(RoundTrip(first->transport->ssl(), "one"));
+  auto second = Dial(pki_, nullptr, server);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(RoundTrip(second->transport->ssl(), "two"));
+  EXPECT_EQ(record_.Get(&Record::refused), std::vector<std::string>{"anonymous_per_source"});
+  first->transport.reset();  // its share comes back
+  EXPECT_TRUE(WaitFor([&] { return terminator_->connection_count() == 0; }, absl::Seconds(10)));
+  auto third = Dial(pki_, nullptr, server);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE(RoundTrip(third->transport->ssl(), "three"));
+}
+
+TEST_F(TlsTerminatorTest, ClosesAClientThatSendsNothingAfterItsHandshake) {
+  TlsTerminator::Options options;
+  options.first_byte_timeout = absl::Milliseconds(300);
+  StartTerminator(options);
+  const std::string server = "spiffe://cluster.local/palisade/control";
+  auto speaks = Dial(pki_, &client_leaf_, server);
+  ASSERT_TRUE(speaks.ok()) << speaks.status();
+  EXPECT_TRUE(RoundTrip(speaks->transport->ssl(), "at once"));
+  auto silent = Dial(pki_, &client_leaf_, server);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return record_.Get(&Record::refused) == std::vector<std::string>{"first_byte_timeout"};
+      },
+      absl::Seconds(10)));
+  EXPECT_FALSE(RoundTrip(silent->transport->ssl(), "too late"));
+  absl::SleepFor(absl::Milliseconds(400));
+  EXPECT_TRUE(RoundTrip(speaks->transport->ssl(), "still served"));
 }
 
 TEST_F(TlsTerminatorTest, TakenOutOfServiceItClosesLiveConnectionsAndRefusesNewOnes) {

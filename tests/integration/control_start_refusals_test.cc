@@ -110,6 +110,23 @@ TEST_F(ControlStartRefusalsTest, MissingJwksFileWritesNoCa) {
       2, "--jwks_file");
 }
 
+TEST_F(ControlStartRefusalsTest, IdentityPortLimitsThatCannotWorkAreRefusedNamingTheFlag) {
+  ExpectRefusedWithoutCa(Serve({"--max_connections=32", "--svid_reserved_connections=32"}), 2,
+                         "--svid_reserved_connections: must be fewer than --max_connections (32)");
+  ExpectRefusedWithoutCa(Serve({"--svid_reserved_connections=4000000000"}), 2,
+                         "--svid_reserved_connections: the connections reserved for SVIDs");
+  ExpectRefusedWithoutCa(Serve({"--first_byte_timeout=0s"}), 2,
+                         "--first_byte_timeout: must be more than zero");
+  ExpectRefusedWithoutCa(Serve({"--first_stream_timeout=100ms"}), 2,
+                         "--first_stream_timeout: must be at least 1s");
+  ExpectRefusedWithoutCa(Serve({"--max_pending_handshakes=-1"}), 2,
+                         "--max_pending_handshakes: must not be negative");
+  ExpectRefusedWithoutCa(Serve({"--max_pending_handshakes_per_source=0"}), 2,
+                         "--max_pending_handshakes_per_source: must be at least 1");
+  ExpectRefusedWithoutCa(Serve({"--tls_refusal_log_interval=0s"}), 2,
+                         "--tls_refusal_log_interval: must be more than zero");
+}
+
 TEST_F(ControlStartRefusalsTest, SvidTtlBeyondANewCasLifeIsRefusedNamingTheFlag) {
   ExpectRefusedWithoutCa(Serve({"--svid_ttl=10000h"}), 2,
                          "--svid_ttl: 10000h is longer than the CA's own life (8760h)");
