@@ -75,26 +75,49 @@ bool EchoThroughMtls(uint16_t port, const Credential& leaf, X509* intermediate) 
   return ok && got == sent;
 }
 
-class ProxyPendingHandshakesTest : public TwoHopMesh {};
+class ProxyPendingHandshakesTest : public TwoHopMesh {
+ protected:
+  // Opens `per_source` silent connections from each of `sources` to the
+  // inbound listener "in" (max_connections lowered to 300), holds them, and
+  // meanwhile runs legitimate mTLS clients from 127.0.0.1.
+  void LegitimateClientsGetThroughSilentConnections(const std::vector<std::string>& sources,
+                                                    int per_source);
+};
 
 TEST_F(ProxyPendingHandshakesTest, SilentConnectionsDoNotLockOutLegitimateClients) {
+  LegitimateClientsGetThroughSilentConnections({kAttacker}, kSilent);
+}
+
+// Many sources, each under its own share, together past the listener's
+// pending bound (1024 by default): the oldest make room.
+TEST_F(ProxyPendingHandshakesTest, SilentConnectionsFromManySourcesDoNotLockOutEither) {
+  std::vector<std::string> sources;
+  for (int i = 1; i <= 40; ++i) sources.push_back(absl::StrCat("127.0.1.", i));
+  LegitimateClientsGetThroughSilentConnections(sources, 30);
+}
+
+void ProxyPendingHandshakesTest::LegitimateClientsGetThroughSilentConnections(
+    const std::vector<std::string>& sources, int per_source) {
   ProxyYaml config = InboundConfig();
   config.inbound[0].limits.max_connections = kMaxConnections;
   StartInbound(config);
 
   std::vector<int> silent;
-  for (int i = 0; i < kSilent; ++i) {
-    const int fd = ConnectFrom(kAttacker, inbound_port_);
-    ASSERT_GE(fd, 0) << "connection " << i << " from " << kAttacker;
-    silent.push_back(fd);
+  for (int i = 0; i < per_source; ++i) {
+    for (const std::string& source : sources) {
+      const int fd = ConnectFrom(source.c_str(), inbound_port_);
+      ASSERT_GE(fd, 0) << "connection " << i << " from " << source;
+      silent.push_back(fd);
+    }
   }
+  const int total = static_cast<int>(silent.size());
   // Every silent connection has reached the proxy (accepted, or refused at accept).
   ASSERT_TRUE(WaitFor(
       [&] {
         const std::string m = inbound_->Metrics();
         return MetricSum(m, "palisade_connections_total", {{"listener", "in"}}) +
                    MetricSum(m, "palisade_connections_refused_total", {{"listener", "in"}}) >=
-               kSilent;
+               total;
       },
       absl::Seconds(5)))
       << inbound_->Metrics();
@@ -117,14 +140,17 @@ TEST_F(ProxyPendingHandshakesTest, SilentConnectionsDoNotLockOutLegitimateClient
     if (recv(fd, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN) ++still_open;
   }
   const std::string metrics = inbound_->Metrics();
+  const double evicted = MetricSum(metrics, "palisade_connection_errors_total",
+                                   {{"listener", "in"}, {"reason", "pending_evicted"}});
   // For the report: the before/after figure.
   std::cout << "legitimate clients: " << succeeded << "/" << kLegitimate << " succeeded in " << all
             << " (median " << took[took.size() / 2] << ", max " << took.back() << "); silent "
-            << "connections still held by the proxy: " << still_open << "/" << kSilent
+            << "connections still held by the proxy: " << still_open << "/" << total
             << "; refused at accept: "
             << MetricSum(metrics, "palisade_connections_refused_total", {{"listener", "in"}})
-            << "\n";
+            << "; evicted: " << evicted << "\n";
   EXPECT_EQ(succeeded, kLegitimate);
+  EXPECT_GE(evicted, 1) << "more silent connections than their share, and none made room";
   EXPECT_LT(took.back(), absl::Seconds(2));
   EXPECT_LT(all, absl::Seconds(8)) << "still within the silent connections' handshake window";
   for (int fd : silent) close(fd);
