@@ -315,6 +315,19 @@ TEST_F(WorkerTest, TheOldestSilentConnectionMakesRoomWhenPendingHandshakesAreFul
   EXPECT_EQ(ReadUpTo(app.get(), 4), "ping");
 }
 
+TEST_F(WorkerTest, OutboundConnectionsWaitingForAnIdentityArePendingToo) {
+  outbound_.max_pending_handshakes = 1;
+  outbound_.max_pending_handshakes_per_source = 1;
+  StartWorker(/*with_identity=*/false);  // both are parked: no upstream handshake yet
+  net::UniqueFd first = Adopt(&outbound_);
+  net::UniqueFd second = Adopt(&outbound_);
+  const auto closed = observer_.WaitClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->close_reason, "pending_evicted");
+  char c;
+  EXPECT_LE(recv(first.get(), &c, 1, 0), 0);
+}
+
 TEST_F(WorkerTest, MaxConnectionsCountsEstablishedConnectionsOnly) {
   inbound_.max_connections = 1;
   StartWorker();
