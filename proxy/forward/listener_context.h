@@ -73,8 +73,8 @@ struct ListenerContext {
   // handshake are bounded apart, by the two below, so that silent ones
   // cannot hold every slot: see net::PendingConnections.
   uint32_t max_connections = 10000;
-  uint32_t max_pending_handshakes = 1024;
-  uint32_t max_pending_handshakes_per_source = 128;
+  uint32_t max_pending_handshakes = 4096;
+  uint32_t max_pending_handshakes_per_source = 2048;
   size_t high_water_bytes = 256 * 1024;
 
   // Established connections now, across all workers, for max_connections.
