@@ -158,7 +158,12 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   metrics::ProxyMetrics metrics(config.metrics().max_peer_identities() > 0
                                     ? config.metrics().max_peer_identities()
                                     : config::kDefaultMaxPeerIdentities);
-  access_log::AccessLog access_log;
+  access_log::AccessLog::Options access_log_options;
+  access_log_options.on_suppressed = [&metrics](const forward::ListenerContext& listener,
+                                                const std::string& reason) {
+    metrics.OnAccessLogSuppressed(listener, reason);
+  };
+  access_log::AccessLog access_log(std::move(access_log_options));
   forward::FanOutObserver observers = config.metrics().enabled()
                                           ? forward::FanOutObserver({&metrics, &access_log})
                                           : forward::FanOutObserver({&access_log});
@@ -180,6 +185,57 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
              {{"error", std::string(server.status().message())}});
     return 1;
   }
+
+  // The admin ports are bound before any listener: a proxy that cannot serve
+  // /ready and /drain exits without having taken (and dropped) a connection.
+  // Until the listeners are up, /ready says so. Each admin server takes at
+  // most 1/32 of the descriptors (or 64): a flood on an admin port never
+  // takes what the data plane needs.
+  const auto admin_limits = [&metrics](const std::string& name) {
+    http::ConnectionLimits limits;
+    limits.name = name;
+    limits.observer = [&metrics, name](http::ConnectionEvent e) {
+      if (e == http::ConnectionEvent::kCapReached) {
+        metrics.OnAdminCapReached(name);
+      } else {
+        metrics.OnAdminRequestDeadlineClosed(name);
+      }
+    };
+    return limits;
+  };
+  http::HttpServer http(admin_limits("admin"));
+  admin::ProxyAdminSources sources;
+  sources.metrics = &metrics;
+  sources.store = &store;
+  sources.server = server->get();
+  sources.config = &config;
+  sources.begin_drain = [&server] {
+    log::Log(log::Level::kInfo, "drain requested through the admin endpoint; exiting once drained",
+             {{"drain_timeout", absl::FormatDuration((*server)->DrainTimeout())}});
+    (*server)->BeginDrain();
+  };
+  admin::InstallProxyAdminRoutes(&http, sources);
+  auto admin_address = net::SocketAddress::Parse(config.admin().address());
+  if (absl::Status s = http.Start(*admin_address); !s.ok()) {
+    log::Log(log::Level::kError, "cannot start the admin server",
+             {{"error", absl::StrCat("admin.address: ", s.message())}});
+    return 1;
+  }
+  log::Log(log::Level::kInfo, "admin server up",
+           {{"address", http.address().ToString()}, {"max_connections", http.max_connections()}});
+  http::HttpServer public_http(admin_limits("public"));
+  if (!config.admin().public_address().empty()) {
+    admin::InstallPublicRoutes(&public_http, sources);
+    auto public_address = net::SocketAddress::Parse(config.admin().public_address());
+    if (absl::Status s = public_http.Start(*public_address); !s.ok()) {
+      log::Log(log::Level::kError, "cannot start the public health/metrics server",
+               {{"error", absl::StrCat("admin.public_address: ", s.message())}});
+      return 1;
+    }
+    log::Log(log::Level::kInfo, "health and metrics server up",
+             {{"address", public_http.address().ToString()}});
+  }
+
   if (absl::Status s = (*server)->Start(); !s.ok()) {
     log::Log(log::Level::kError, "cannot start listeners", {{"error", std::string(s.message())}});
     return 1;
@@ -224,52 +280,6 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     identity_source = *std::move(source);
   }
 
-  // Each admin server takes at most 1/32 of the descriptors (or 64): a flood
-  // on an admin port never takes what the data plane needs.
-  const auto admin_limits = [&metrics](const std::string& name) {
-    http::ConnectionLimits limits;
-    limits.name = name;
-    limits.observer = [&metrics, name](http::ConnectionEvent e) {
-      if (e == http::ConnectionEvent::kCapReached) {
-        metrics.OnAdminCapReached(name);
-      } else {
-        metrics.OnAdminRequestDeadlineClosed(name);
-      }
-    };
-    return limits;
-  };
-  http::HttpServer http(admin_limits("admin"));
-  admin::ProxyAdminSources sources;
-  sources.metrics = &metrics;
-  sources.store = &store;
-  sources.server = server->get();
-  sources.config = &config;
-  sources.begin_drain = [&server] {
-    log::Log(log::Level::kInfo, "drain requested through the admin endpoint; exiting once drained",
-             {{"drain_timeout", absl::FormatDuration((*server)->DrainTimeout())}});
-    (*server)->BeginDrain();
-  };
-  admin::InstallProxyAdminRoutes(&http, sources);
-  auto admin_address = net::SocketAddress::Parse(config.admin().address());
-  if (absl::Status s = http.Start(*admin_address); !s.ok()) {
-    log::Log(log::Level::kError, "cannot start the admin server",
-             {{"error", std::string(s.message())}});
-    return 1;
-  }
-  log::Log(log::Level::kInfo, "admin server up",
-           {{"address", http.address().ToString()}, {"max_connections", http.max_connections()}});
-  http::HttpServer public_http(admin_limits("public"));
-  if (!config.admin().public_address().empty()) {
-    admin::InstallPublicRoutes(&public_http, sources);
-    auto public_address = net::SocketAddress::Parse(config.admin().public_address());
-    if (absl::Status s = public_http.Start(*public_address); !s.ok()) {
-      log::Log(log::Level::kError, "cannot start the public health/metrics server",
-               {{"error", std::string(s.message())}});
-      return 1;
-    }
-    log::Log(log::Level::kInfo, "health and metrics server up",
-             {{"address", public_http.address().ToString()}});
-  }
   if (const std::string file = absl::GetFlag(FLAGS_admin_address_file); !file.empty()) {
     const std::string tmp = file + ".tmp";
     std::ofstream out(tmp);
@@ -287,8 +297,13 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   // exit 0 once drained, and whatever supervises the proxy starts a new one.
   int signal_number = 0;
   const timespec tick = absl::ToTimespec(absl::Milliseconds(200));
+  absl::Time reported = absl::Now();
   for (;;) {
     signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (absl::Now() - reported >= absl::Seconds(1)) {
+      access_log.ReportSuppressed();  // a flood that stopped is told too
+      reported = absl::Now();
+    }
     if (signal_number == SIGHUP) {
       Reload(path, **server);
     } else if (signal_number > 0 || (*server)->draining()) {
@@ -308,6 +323,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   }
   identity_source.reset();  // joins its threads; the store keeps the SVID
   (*server)->Stop();
+  access_log.ReportSuppressed();
   log::Log(log::Level::kInfo, "stopped", {});
   return 0;
 }

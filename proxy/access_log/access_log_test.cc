@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "runtime/log/logging.h"
 
@@ -83,6 +84,91 @@ TEST_F(AccessLogTest, TellsHandshakeFailuresFromOtherErrors) {
   EXPECT_STREQ(AccessLog::Result(s), "error");
   s.close_reason = "done";
   EXPECT_STREQ(AccessLog::Result(s), "ok");
+}
+
+// Every line written, parsed.
+std::vector<nlohmann::json> LinesOf(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  size_t from = 0;
+  for (size_t end; (end = text.find('\n', from)) != std::string::npos; from = end + 1) {
+    lines.push_back(nlohmann::json::parse(text.substr(from, end - from), nullptr, false));
+  }
+  return lines;
+}
+
+TEST_F(AccessLogTest, RateLimitsFailedHandshakesAndSaysHowManyItHeldBack) {
+  absl::Time now = absl::FromUnixSeconds(1000);
+  int suppressed = 0;
+  AccessLog::Options options;
+  options.failures.burst = 3;
+  options.failures.per_second = 1;
+  options.clock = [&now] { return now; };
+  options.on_suppressed = [&](const forward::ListenerContext& l, const std::string& reason) {
+    EXPECT_EQ(l.name, "in");
+    EXPECT_EQ(reason, "tls_error");
+    ++suppressed;
+  };
+  AccessLog limited(options);
+  forward::ConnectionSummary failed;
+  failed.handshake_failed = true;
+  failed.close_reason = "tls_error";
+  for (int i = 0; i < 100; ++i) limited.OnClosed(listener_, failed);
+  EXPECT_EQ(LinesOf(out_->str()).size(), 3u);
+  EXPECT_EQ(suppressed, 97);
+
+  // A connection that finished its handshake is never held back.
+  forward::ConnectionSummary good;
+  good.handshake_ok = true;
+  good.close_reason = "done";
+  for (int i = 0; i < 10; ++i) limited.OnClosed(listener_, good);
+  EXPECT_EQ(LinesOf(out_->str()).size(), 13u);
+
+  // A second later: the count of held-back lines, then the next line.
+  now += absl::Seconds(1);
+  limited.OnClosed(listener_, failed);
+  const std::vector<nlohmann::json> lines = LinesOf(out_->str());
+  ASSERT_EQ(lines.size(), 15u);
+  EXPECT_EQ(lines[13]["msg"], "suppressed");
+  EXPECT_EQ(lines[13]["suppressed"], 97);
+  EXPECT_EQ(lines[13]["close_reason"], "tls_error");
+  EXPECT_EQ(lines[13]["listener"], "in");
+  EXPECT_EQ(lines[14]["msg"], "connection");
+  EXPECT_EQ(lines[14]["result"], "handshake_failed");
+}
+
+TEST_F(AccessLogTest, ReportsWhatAFloodThatStoppedHeldBack) {
+  AccessLog::Options options;
+  options.failures.burst = 1;
+  options.failures.per_second = 0;
+  AccessLog limited(options);
+  forward::ConnectionSummary failed;
+  failed.handshake_failed = true;
+  failed.close_reason = "not_tls";
+  for (int i = 0; i < 5; ++i) limited.OnClosed(listener_, failed);
+  limited.ReportSuppressed();
+  limited.ReportSuppressed();  // nothing new: no line
+  const std::vector<nlohmann::json> lines = LinesOf(out_->str());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["msg"], "suppressed");
+  EXPECT_EQ(lines[1]["suppressed"], 4);
+  EXPECT_EQ(lines[1]["listener"], "in");
+  EXPECT_EQ(lines[1]["direction"], "inbound");
+  EXPECT_EQ(lines[1]["result"], "handshake_failed");
+  EXPECT_EQ(lines[1]["close_reason"], "not_tls");
+}
+
+TEST_F(AccessLogTest, RateLimitsRefusalsAtAccept) {
+  AccessLog::Options options;
+  options.failures.burst = 2;
+  options.failures.per_second = 0;
+  int suppressed = 0;
+  options.on_suppressed = [&](const forward::ListenerContext&, const std::string&) {
+    ++suppressed;
+  };
+  AccessLog limited(options);
+  for (int i = 0; i < 10; ++i) limited.OnRefused(listener_, "max_connections");
+  EXPECT_EQ(LinesOf(out_->str()).size(), 2u);
+  EXPECT_EQ(suppressed, 8);
 }
 
 TEST_F(AccessLogTest, LogsARefusalAtAccept) {

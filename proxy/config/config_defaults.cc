@@ -17,10 +17,18 @@ void DefaultDuration(Message* parent, bool (Message::*has)() const,
   if (!(parent->*has)()) SetDuration(d, (parent->*mutable_field)());
 }
 
-void DefaultLimits(v1::ListenerLimits* limits) {
+void DefaultLimits(bool inbound, v1::ListenerLimits* limits) {
   if (limits->max_connections() == 0) limits->set_max_connections(kDefaultMaxConnections);
   if (limits->buffer_high_water_bytes() == 0) {
     limits->set_buffer_high_water_bytes(kDefaultBufferHighWaterBytes);
+  }
+  if (limits->max_pending_handshakes() == 0) {
+    limits->set_max_pending_handshakes(kDefaultMaxPendingHandshakes);
+  }
+  if (limits->max_pending_handshakes_per_source() == 0) {
+    limits->set_max_pending_handshakes_per_source(
+        inbound ? std::min(kDefaultMaxPendingHandshakesPerSource, limits->max_pending_handshakes())
+                : limits->max_pending_handshakes());
   }
 }
 
@@ -42,11 +50,11 @@ absl::Duration DurationOr(bool present, const google::protobuf::Duration& value,
 
 void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
   for (v1::InboundListener& in : *config->mutable_inbound()) {
-    DefaultLimits(in.mutable_limits());
+    DefaultLimits(/*inbound=*/true, in.mutable_limits());
     DefaultTimeouts(in.mutable_timeouts());
   }
   for (v1::OutboundListener& out : *config->mutable_outbound()) {
-    DefaultLimits(out.mutable_limits());
+    DefaultLimits(/*inbound=*/false, out.mutable_limits());
     DefaultTimeouts(out.mutable_timeouts());
   }
 

@@ -16,6 +16,11 @@ inline constexpr absl::Duration kDefaultConnectTimeout = absl::Seconds(5);
 inline constexpr absl::Duration kDefaultIdleTimeout = absl::Hours(1);
 inline constexpr uint32_t kDefaultMaxConnections = 10000;
 inline constexpr uint32_t kDefaultBufferHighWaterBytes = 262144;
+inline constexpr uint32_t kDefaultMaxPendingHandshakes = 4096;
+// Inbound; an outbound listener's one source is the local app, whose share
+// is the whole of max_pending_handshakes.
+// One peer proxy bursting a thousand new connections stays well inside it.
+inline constexpr uint32_t kDefaultMaxPendingHandshakesPerSource = 2048;
 inline constexpr char kDefaultAdminAddress[] = "127.0.0.1:15000";
 inline constexpr absl::Duration kDefaultDrainTimeout = absl::Seconds(30);
 inline constexpr absl::Duration kDefaultStartupHold = absl::Seconds(15);

@@ -28,7 +28,11 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
        {config.inbound(0).limits(), config.outbound(0).limits()}) {
     EXPECT_EQ(limits.max_connections(), 10000u);
     EXPECT_EQ(limits.buffer_high_water_bytes(), 262144u);
+    EXPECT_EQ(limits.max_pending_handshakes(), 4096u);
   }
+  // Inbound peers each get a share; an outbound listener's one source is the app.
+  EXPECT_EQ(config.inbound(0).limits().max_pending_handshakes_per_source(), 2048u);
+  EXPECT_EQ(config.outbound(0).limits().max_pending_handshakes_per_source(), 4096u);
   for (const v1::Timeouts& t : {config.inbound(0).timeouts(), config.outbound(0).timeouts()}) {
     EXPECT_EQ(Millis(t.handshake()), 10000);
     EXPECT_EQ(Millis(t.connect()), 5000);

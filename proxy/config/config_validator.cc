@@ -220,6 +220,7 @@ class Validator {
       Error(forward_path, absl::StrCat(Quote(in.forward_to()), ": port 0 cannot be connected to"));
     }
     if (in.has_authorization()) CheckAuthorization(Join(path, "authorization"), in.authorization());
+    CheckLimits(path, in.limits());
     CheckTimeouts(path, in.has_timeouts(), in.timeouts());
   }
 
@@ -249,6 +250,7 @@ class Validator {
       CheckExpectedPeer(Join(rule, "expected_peer"), out.destinations(d).expected_peer());
     }
     CheckExpectedPeer(Join(path, "expected_peer"), out.expected_peer());
+    CheckLimits(path, out.limits());
     CheckTimeouts(path, out.has_timeouts(), out.timeouts());
   }
 
@@ -395,6 +397,18 @@ class Validator {
     if (!present || DurationOr(true, d, absl::ZeroDuration()) >= absl::ZeroDuration()) return true;
     Error(path, "must not be negative");
     return false;
+  }
+
+  // Zero means the default; a source's share cannot be more than the whole.
+  void CheckLimits(const std::string& listener, const v1::ListenerLimits& limits) {
+    const uint32_t per_source = limits.max_pending_handshakes_per_source();
+    const uint32_t pending = limits.max_pending_handshakes() > 0 ? limits.max_pending_handshakes()
+                                                                 : kDefaultMaxPendingHandshakes;
+    if (per_source > pending) {
+      Error(Join(Join(listener, "limits"), "max_pending_handshakes_per_source"),
+            absl::StrCat(per_source, " is more than max_pending_handshakes (", pending,
+                         limits.max_pending_handshakes() > 0 ? "" : ", the default", ")"));
+    }
   }
 
   void CheckTimeouts(const std::string& listener, bool present, const v1::Timeouts& t) {

@@ -450,6 +450,21 @@ TEST_F(ConfigValidatorTest, CapsWorkersAt1024) {
               ElementsAre("runtime.workers: 1025 is more than 1024 (0 means one per core)"));
 }
 
+TEST_F(ConfigValidatorTest, RefusesAPerSourcePendingBoundAboveTheListenersBound) {
+  ProxyConfig config = FileConfig();
+  config.mutable_inbound(0)->mutable_limits()->set_max_pending_handshakes(100);
+  config.mutable_inbound(0)->mutable_limits()->set_max_pending_handshakes_per_source(100);
+  config.mutable_outbound(0)->mutable_limits()->set_max_pending_handshakes_per_source(4096);
+  EXPECT_THAT(Problems(config), IsEmpty());
+  config.mutable_inbound(0)->mutable_limits()->set_max_pending_handshakes_per_source(101);
+  config.mutable_outbound(0)->mutable_limits()->set_max_pending_handshakes_per_source(5000);
+  EXPECT_THAT(Problems(config),
+              ElementsAre("inbound[0].limits.max_pending_handshakes_per_source: 101 is more than "
+                          "max_pending_handshakes (100)",
+                          "outbound[0].limits.max_pending_handshakes_per_source: 5000 is more "
+                          "than max_pending_handshakes (4096, the default)"));
+}
+
 TEST_F(ConfigValidatorTest, RefusesUnknownLogLevelsAndFormats) {
   ProxyConfig config = FileConfig();
   config.mutable_logging()->set_level("verbose");

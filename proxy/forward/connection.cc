@@ -24,7 +24,6 @@ Connection::~Connection() {
 }
 
 void Connection::Start() {
-  listener_->active.fetch_add(1, std::memory_order_relaxed);
   host_->observer()->OnAccepted(*listener_);
   SelectPolicy();
   if (listener_->original_destination) {
@@ -167,6 +166,19 @@ void Connection::OnHandshakeResult(const tls::HandshakeResult& result) {
   outcome.resumed = result.resumed;
   outcome.duration = result.duration;
   host_->observer()->OnHandshake(*listener_, outcome);
+  // From here on the connection counts against max_connections, not as a
+  // pending handshake (an outbound retry after a refused session is counted
+  // once). Many handshakes may finish at once on several workers: the
+  // counter, not the check at accept, keeps the limit.
+  host_->HandshakeFinished(this);
+  if (!counted_) {
+    if (listener_->active.fetch_add(1, std::memory_order_relaxed) >= listener_->max_connections) {
+      listener_->active.fetch_sub(1, std::memory_order_relaxed);
+      Close("max_connections");
+      return;
+    }
+    counted_ = true;
+  }
   OnHandshakeDone(result.resumed);
 }
 
@@ -314,7 +326,7 @@ void Connection::Close(const std::string& reason) {
     summary.bytes_from_upstream = pump_->bytes_from_upstream();
   }
   summary.duration = host_->Now() - accepted_at_;
-  listener_->active.fetch_sub(1, std::memory_order_relaxed);
+  if (counted_) listener_->active.fetch_sub(1, std::memory_order_relaxed);
   host_->observer()->OnClosed(*listener_, summary);
   host_->Release(this);
 }

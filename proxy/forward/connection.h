@@ -131,6 +131,7 @@ class Connection {
   bool pump_done_ = false;                                 // the pump ended both directions cleanly
   bool handshake_ok_ = false;
   bool handshake_failed_ = false;
+  bool counted_ = false;  // in listener_->active, against max_connections
   absl::Time accepted_at_;
   std::string closing_reason_;
   std::optional<identity::VerifiedSvid> peer_;

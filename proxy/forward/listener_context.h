@@ -68,10 +68,16 @@ struct ListenerContext {
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration idle_timeout = absl::Hours(1);
   absl::Duration startup_hold = absl::Seconds(15);
+  // Established connections (inbound: the peer's handshake is done;
+  // outbound: the upstream's), across all workers. Connections still in their
+  // handshake are bounded apart, by the two below, so that silent ones
+  // cannot hold every slot: see net::PendingConnections.
   uint32_t max_connections = 10000;
+  uint32_t max_pending_handshakes = 4096;
+  uint32_t max_pending_handshakes_per_source = 2048;
   size_t high_water_bytes = 256 * 1024;
 
-  // Live connections across all workers, for max_connections.
+  // Established connections now, across all workers, for max_connections.
   mutable std::atomic<uint32_t> active{0};
 };
 

@@ -28,7 +28,8 @@ ConnectionError ClassifyCloseReason(absl::string_view close_reason) {
   } else if (rest == "timeout") {
     error.reason = "timeout";
   } else if (rest == "idle_timeout" || rest == "drained" || rest == "peer_expired" ||
-             rest == "root_removed" || rest == "policy_changed" || rest == "no_identity") {
+             rest == "root_removed" || rest == "policy_changed" || rest == "no_identity" ||
+             rest == "pending_evicted" || rest == "max_connections") {
     error.reason = std::string(rest);
   } else {
     // io_error, socket_error, peer_closed and whatever a later change adds:

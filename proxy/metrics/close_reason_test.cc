@@ -30,6 +30,8 @@ TEST(ClassifyCloseReasonTest, KeepsLifecycleReasonsAsTheyAre) {
   ExpectClassified("peer_expired", "peer_expired", "");
   ExpectClassified("root_removed", "root_removed", "");
   ExpectClassified("no_identity", "no_identity", "");
+  ExpectClassified("pending_evicted", "pending_evicted", "");
+  ExpectClassified("max_connections", "max_connections", "");
 }
 
 TEST(ClassifyCloseReasonTest, NamesConnectFailures) {

@@ -93,6 +93,12 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                       .Name("palisade_bytes_sent_total")
                       .Help("Bytes from the upstream side forwarded to the downstream side")
                       .Register(*registry_)),
+      access_log_suppressed_(
+          BuildCounter()
+              .Name("palisade_access_log_suppressed_total")
+              .Help("Access-log lines held back by the rate limit on connections that never "
+                    "finished a handshake (refused, failed, evicted), by close reason")
+              .Register(*registry_)),
       svid_not_after_(BuildGauge()
                           .Name("palisade_svid_expiry_timestamp_seconds")
                           .Help("notAfter of the current SVID leaf, Unix time")
@@ -297,6 +303,11 @@ void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
   if (error.reason.empty()) return;
   CounterFor(connection_errors_, listener, {{"reason", error.reason}, {"side", error.side}})
       .Increment();
+}
+
+void ProxyMetrics::OnAccessLogSuppressed(const forward::ListenerContext& listener,
+                                         const std::string& reason) {
+  CounterFor(access_log_suppressed_, listener, {{"reason", reason}}).Increment();
 }
 
 void ProxyMetrics::OnSnapshot(const credentials::CredentialSnapshot& snapshot) {

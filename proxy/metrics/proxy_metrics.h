@@ -40,6 +40,9 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   void OnClosed(const forward::ListenerContext& listener,
                 const forward::ConnectionSummary& summary) override;
 
+  // The access log held back a line of `listener` (rate limit), by close reason.
+  void OnAccessLogSuppressed(const forward::ListenerContext& listener, const std::string& reason);
+
   // A new credential snapshot was published.
   void OnSnapshot(const credentials::CredentialSnapshot& snapshot);
   void OnIdentityUpdateRejected(const std::string& source);
@@ -105,6 +108,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& connection_resets_;
   prometheus::Family<prometheus::Counter>& bytes_received_;
   prometheus::Family<prometheus::Counter>& bytes_sent_;
+  prometheus::Family<prometheus::Counter>& access_log_suppressed_;
 
   prometheus::Gauge& svid_not_after_;
   prometheus::Gauge& svid_lifetime_;

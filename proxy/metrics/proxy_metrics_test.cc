@@ -154,6 +154,21 @@ TEST_F(ProxyMetricsTest, DoesNotCountAFailedHandshakeAgainAsAConnectionError) {
   EXPECT_EQ(MetricValue(text, "palisade_handshakes_total", {{"reason", "timeout"}}), 1);
 }
 
+TEST_F(ProxyMetricsTest, CountsPendingEvictionsAndSuppressedAccessLogLines) {
+  metrics_.OnAccepted(in_);
+  forward::ConnectionSummary evicted;
+  evicted.close_reason = "pending_evicted";
+  metrics_.OnClosed(in_, evicted);
+  for (int i = 0; i < 3; ++i) metrics_.OnAccessLogSuppressed(in_, "pending_evicted");
+  const std::string text = Text();
+  EXPECT_EQ(MetricValue(text, "palisade_connection_errors_total", {{"reason", "pending_evicted"}}),
+            1);
+  EXPECT_EQ(
+      MetricValue(text, "palisade_access_log_suppressed_total",
+                  {{"listener", "in"}, {"direction", "inbound"}, {"reason", "pending_evicted"}}),
+      3);
+}
+
 TEST_F(ProxyMetricsTest, ReportsExpiryIdentityLossAndRotations) {
   testing::TestPki pki({.trust_domain = "td.example", .now = kNow});
   metrics_.OnSnapshot(Snapshot(pki, "01", kNow + absl::Hours(1), kNow + absl::Minutes(30)));

@@ -1,5 +1,6 @@
 #include "proxy/server/proxy_server.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,17 @@ namespace {
 void ApplyCommon(const config::v1::ListenerLimits& limits, const config::v1::Timeouts& timeouts,
                  const config::v1::RuntimeConfig& runtime, forward::ListenerContext* c) {
   if (limits.max_connections() > 0) c->max_connections = limits.max_connections();
+  c->max_pending_handshakes = limits.max_pending_handshakes() > 0
+                                  ? limits.max_pending_handshakes()
+                                  : config::kDefaultMaxPendingHandshakes;
+  if (limits.max_pending_handshakes_per_source() > 0) {
+    c->max_pending_handshakes_per_source = limits.max_pending_handshakes_per_source();
+  } else if (c->direction == forward::Direction::kInbound) {
+    c->max_pending_handshakes_per_source =
+        std::min(config::kDefaultMaxPendingHandshakesPerSource, c->max_pending_handshakes);
+  } else {
+    c->max_pending_handshakes_per_source = c->max_pending_handshakes;  // the app alone
+  }
   if (limits.buffer_high_water_bytes() > 0) c->high_water_bytes = limits.buffer_high_water_bytes();
   // A value that is present is used as is (0 included); absent ones (a
   // config that skipped ApplyDefaults) take the documented default.
@@ -165,6 +177,7 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
       reauth.has_grace_period(), reauth.grace_period(), config::kDefaultGracePeriod);
   options.dns_cache = config::DurationOr(config.runtime().has_dns_cache(),
                                          config.runtime().dns_cache(), config::kDefaultDnsCache);
+  options.workers = workers;
   for (int i = 0; i < workers; ++i) {
     ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker, Worker::Create(i, options, observer));
     server->workers_.push_back(std::move(worker));

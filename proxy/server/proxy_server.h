@@ -45,7 +45,11 @@ class ProxyServer {
   bool WaitDrained(absl::Duration timeout);
   void Stop();
 
-  std::vector<BoundListener> listeners() const { return bound_; }
+  // Empty until Start() has bound them all (the admin server, up before
+  // the listeners, may ask earlier; bound_ does not change after).
+  std::vector<BoundListener> listeners() const {
+    return started_.load() ? bound_ : std::vector<BoundListener>();
+  }
   bool draining() const { return draining_.load(); }
   absl::Duration DrainTimeout() const;
   bool started() const { return started_.load(); }

@@ -77,6 +77,7 @@ void Worker::Start() {
     // Shutting down: close what is left, on this thread, before the loop goes.
     connections_.clear();
     parked_.clear();
+    pending_.clear();
     for (Listening& l : listening_) l.acceptor.reset();
     sessions_.clear();
   });
@@ -106,6 +107,8 @@ void Worker::Stop() {
 void Worker::OnAccepted(const forward::ListenerContext* listener, net::UniqueFd fd,
                         const net::SocketAddress& peer) {
   if (draining_) return;  // closing `fd` refuses it
+  // Established connections only: a handshake that cannot be served is not
+  // begun. Pending ones are bounded below instead.
   if (listener->active.load(std::memory_order_relaxed) >= listener->max_connections) {
     observer_->OnRefused(*listener, "max_connections");
     return;
@@ -125,7 +128,34 @@ void Worker::OnAccepted(const forward::ListenerContext* listener, net::UniqueFd 
   }
   forward::Connection* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
+  // The new connection is always admitted; when that takes its source or the
+  // listener past its share, the oldest pending one (the source's own first)
+  // makes room. A real client finishes its handshake in milliseconds, so the
+  // oldest is the one that has said least.
+  const std::optional<net::PendingConnections::Id> evict =
+      PendingOf(*listener).Admit(reinterpret_cast<uintptr_t>(raw), peer);
+  if (evict.has_value()) {
+    auto victim = connections_.find(reinterpret_cast<forward::Connection*>(*evict));
+    if (victim != connections_.end()) victim->first->Abort("pending_evicted");
+  }
   raw->Start();
+}
+
+net::PendingConnections& Worker::PendingOf(const forward::ListenerContext& listener) {
+  std::unique_ptr<net::PendingConnections>& table = pending_[&listener];
+  if (table == nullptr) {
+    const uint32_t workers = static_cast<uint32_t>(std::max(options_.workers, 1));
+    net::PendingConnections::Limits limits;
+    limits.max_pending = std::max<uint32_t>(listener.max_pending_handshakes / workers, 1);
+    limits.max_pending_per_source =
+        std::max<uint32_t>(listener.max_pending_handshakes_per_source / workers, 1);
+    table = std::make_unique<net::PendingConnections>(limits);
+  }
+  return *table;
+}
+
+void Worker::HandshakeFinished(forward::Connection* connection) {
+  PendingOf(connection->listener()).Finish(reinterpret_cast<uintptr_t>(connection));
 }
 
 void Worker::Adopt(const forward::ListenerContext* listener, net::UniqueFd fd,
@@ -211,6 +241,7 @@ std::shared_ptr<void> Worker::Resolve(const net::HostPort& upstream, ResolveCall
 }
 
 void Worker::Release(forward::Connection* connection) {
+  PendingOf(connection->listener()).Finish(reinterpret_cast<uintptr_t>(connection));
   // Destroy after the current callback has unwound.
   loop_->Post([this, connection] {
     connections_.erase(connection);

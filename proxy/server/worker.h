@@ -1,7 +1,9 @@
 // A worker: one thread, one event loop, its own SO_REUSEPORT socket for every
 // listener, and the connections it accepted, which live on it for good.
 // Nothing on the per-connection path takes a lock: the credential snapshot
-// reaches the worker by a posted task and sits in a plain member.
+// reaches the worker by a posted task and sits in a plain member. Each
+// listener's connections still in their handshake are bounded per worker
+// (net::PendingConnections), apart from max_connections.
 #ifndef PALISADE_PROXY_SERVER_WORKER_H_
 #define PALISADE_PROXY_SERVER_WORKER_H_
 
@@ -20,6 +22,7 @@
 #include "proxy/forward/connection_host.h"
 #include "runtime/event/event_loop.h"
 #include "runtime/net/acceptor.h"
+#include "runtime/net/pending_connections.h"
 #include "runtime/net/resolver.h"
 #include "runtime/net/unique_fd.h"
 
@@ -43,6 +46,12 @@ class Worker final : public forward::ConnectionHost {
     ReauthenticationPolicy reauthentication;
     std::function<absl::Time()> clock = [] { return absl::Now(); };
     absl::Duration dns_cache = absl::Seconds(5);  // see net::Resolver::Options
+    // Workers sharing each listener. A listener's pending-handshake bounds
+    // (max_pending_handshakes, ..._per_source) are split evenly among them,
+    // at least 1 each: SO_REUSEPORT spreads connections, one source's
+    // included, by a hash of the address pair, so the shares add up to about
+    // the configured bound.
+    int workers = 1;
   };
 
   static absl::StatusOr<std::unique_ptr<Worker>> Create(int index, Options options,
@@ -97,6 +106,7 @@ class Worker final : public forward::ConnectionHost {
       const forward::ListenerContext& listener) override;
   bool PolicyAllows(const forward::Connection& connection) override;
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
+  void HandshakeFinished(forward::Connection* connection) override;
   void Release(forward::Connection* connection) override;
 
  private:
@@ -111,6 +121,8 @@ class Worker final : public forward::ConnectionHost {
   void StartAccepting();
   void OnAccepted(const forward::ListenerContext* listener, net::UniqueFd fd,
                   const net::SocketAddress& peer);
+  // This worker's share of `listener`'s pending-handshake bounds.
+  net::PendingConnections& PendingOf(const forward::ListenerContext& listener);
   void InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot);
   void Reauthenticate();
   void CheckDrained();
@@ -126,6 +138,9 @@ class Worker final : public forward::ConnectionHost {
   std::shared_ptr<const credentials::CredentialSnapshot> snapshot_;
   absl::flat_hash_map<forward::Connection*, std::unique_ptr<forward::Connection>> connections_;
   absl::flat_hash_set<forward::Connection*> parked_;
+  // Accepted, handshake not finished, by listener; ids are Connection*.
+  absl::flat_hash_map<const forward::ListenerContext*, std::unique_ptr<net::PendingConnections>>
+      pending_;
   struct CachedSession {
     bssl::UniquePtr<SSL_SESSION> session;
     absl::Time peer_valid_until;

@@ -293,6 +293,58 @@ TEST_F(WorkerTest, InboundVerifiesThePeerThenCarriesEveryByteBothWays) {
   EXPECT_EQ(handshakes[0].peer_id, kPeerId);
 }
 
+TEST_F(WorkerTest, TheOldestSilentConnectionMakesRoomWhenPendingHandshakesAreFull) {
+  inbound_.max_pending_handshakes = 2;
+  inbound_.max_pending_handshakes_per_source = 2;
+  StartWorker();
+  net::UniqueFd first = Adopt(&inbound_);
+  net::UniqueFd second = Adopt(&inbound_);
+  net::UniqueFd third = Adopt(&inbound_);  // the first makes room
+  const auto closed = observer_.WaitClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->close_reason, "pending_evicted");
+  char c;
+  EXPECT_LE(recv(first.get(), &c, 1, 0), 0);
+  // A real client still gets through, however many silent ones wait.
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+  ASSERT_NE(tls, nullptr);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid()) << "the app was never connected";
+  ASSERT_TRUE(SslWriteAll(tls.get(), "ping"));
+  EXPECT_EQ(ReadUpTo(app.get(), 4), "ping");
+}
+
+TEST_F(WorkerTest, OutboundConnectionsWaitingForAnIdentityArePendingToo) {
+  outbound_.max_pending_handshakes = 1;
+  outbound_.max_pending_handshakes_per_source = 1;
+  StartWorker(/*with_identity=*/false);  // both are parked: no upstream handshake yet
+  net::UniqueFd first = Adopt(&outbound_);
+  net::UniqueFd second = Adopt(&outbound_);
+  const auto closed = observer_.WaitClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->close_reason, "pending_evicted");
+  char c;
+  EXPECT_LE(recv(first.get(), &c, 1, 0), 0);
+}
+
+TEST_F(WorkerTest, MaxConnectionsCountsEstablishedConnectionsOnly) {
+  inbound_.max_connections = 1;
+  StartWorker();
+  // Silent connections are pending, not established: none is refused.
+  net::UniqueFd silent = Adopt(&inbound_);
+  net::UniqueFd peer = Adopt(&inbound_);
+  bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+  ASSERT_NE(tls, nullptr);
+  net::UniqueFd app = AcceptApp();
+  ASSERT_TRUE(app.valid());
+  EXPECT_TRUE(observer_.refused().empty());
+  // One established: the next is refused at accept.
+  net::UniqueFd over = Adopt(&inbound_);
+  ASSERT_TRUE(WaitFor([&] { return !observer_.refused().empty(); }, absl::Seconds(10)));
+  EXPECT_EQ(observer_.refused().front(), "max_connections");
+}
+
 TEST_F(WorkerTest, InboundPassesAHalfCloseOnAndStillDeliversTheReply) {
   StartWorker();
   net::UniqueFd peer = Adopt(&inbound_);

@@ -1,9 +1,11 @@
 // How the proxy behaves at the edges: before it has an identity, when it
 // drains, when limits and timeouts hit, and when the app behind it is down.
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +27,37 @@ std::string ReadToEof(int fd) {
     out.append(buf, n);
   }
 }
+
+// An mTLS client as `leaf`, connected and handshaken, held until destroyed.
+class MtlsClient {
+ public:
+  MtlsClient(uint16_t port, const Credential& leaf, X509* intermediate)
+      : ctx_(SSL_CTX_new(TLS_method())) {
+    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE, nullptr);  // the proxy's identity: not here
+    ssl_.reset(SSL_new(ctx_.get()));
+    fd_ = ConnectLoopback(port, absl::Seconds(5));
+    if (fd_ < 0 || !SSL_use_certificate(ssl_.get(), leaf.x509()) ||
+        !SSL_use_PrivateKey(ssl_.get(), leaf.key.get()) ||
+        !SSL_add1_chain_cert(ssl_.get(), intermediate)) {
+      return;
+    }
+    SSL_set_fd(ssl_.get(), fd_);
+    char c = 0;
+    // An echoed byte: the proxy has verified the peer and reached the app.
+    established_ = SSL_connect(ssl_.get()) == 1 && SSL_write(ssl_.get(), "x", 1) == 1 &&
+                   SSL_read(ssl_.get(), &c, 1) == 1 && c == 'x';
+  }
+  ~MtlsClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool established() const { return established_; }
+
+ private:
+  bssl::UniquePtr<SSL_CTX> ctx_;
+  bssl::UniquePtr<SSL> ssl_;
+  int fd_ = -1;
+  bool established_ = false;
+};
 
 class ProxyRobustnessTest : public TwoHopMesh {};
 
@@ -111,9 +144,14 @@ TEST_F(ProxyRobustnessTest, RefusesConnectionsBeyondTheListenerLimit) {
   config.AddInbound("small", echo_->address()).limits.max_connections = 2;
   StartInbound(config);
   const uint16_t port = *inbound_->ListenerPort("small");
-  // Plain TCP is enough: a connection counts from accept.
-  std::vector<int> held;
-  for (int i = 0; i < 2; ++i) held.push_back(ConnectLoopback(port));
+  // A connection counts once its mTLS handshake is done (silent ones are
+  // bounded apart, see proxy_pending_handshakes_test): two established.
+  const Credential leaf = pki().IssueLeaf("/ns/shop/sa/frontend");
+  std::vector<std::unique_ptr<MtlsClient>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(std::make_unique<MtlsClient>(port, leaf, pki().intermediate().x509()));
+    ASSERT_TRUE(held.back()->established());
+  }
   ASSERT_TRUE(WaitFor(
       [&] {
         return MetricSum(inbound_->Metrics(), "palisade_connections_active",
@@ -131,7 +169,6 @@ TEST_F(ProxyRobustnessTest, RefusesConnectionsBeyondTheListenerLimit) {
       },
       absl::Seconds(5)));
   close(third);
-  for (int fd : held) close(fd);
 }
 
 TEST_F(ProxyRobustnessTest, ClosesIdleConnections) {

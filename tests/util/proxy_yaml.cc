@@ -52,7 +52,8 @@ bool IsSet(const ProxyYaml::PeerMatch& m) {
   return !m.spiffe_id.empty() || !m.trust_domain.empty() || !m.path_prefix.empty();
 }
 bool IsSet(const ProxyYaml::Limits& l) {
-  return l.max_connections != 0 || l.buffer_high_water_bytes != 0;
+  return l.max_connections != 0 || l.buffer_high_water_bytes != 0 ||
+         l.max_pending_handshakes != 0 || l.max_pending_handshakes_per_source != 0;
 }
 bool IsSet(const ProxyYaml::Timeouts& t) {
   return !t.handshake.empty() || !t.connect.empty() || !t.idle.empty();
@@ -72,6 +73,8 @@ void WriteLimitsAndTimeouts(Writer& w, const ProxyYaml::Limits& limits,
     w.Line(4, "limits:");
     w.Number(6, "max_connections", limits.max_connections);
     w.Number(6, "buffer_high_water_bytes", limits.buffer_high_water_bytes);
+    w.Number(6, "max_pending_handshakes", limits.max_pending_handshakes);
+    w.Number(6, "max_pending_handshakes_per_source", limits.max_pending_handshakes_per_source);
   }
   if (IsSet(timeouts)) {
     w.Line(4, "timeouts:");

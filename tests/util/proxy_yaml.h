@@ -52,6 +52,8 @@ struct ProxyYaml {
   struct Limits {
     uint32_t max_connections = 0;
     uint32_t buffer_high_water_bytes = 0;
+    uint32_t max_pending_handshakes = 0;
+    uint32_t max_pending_handshakes_per_source = 0;
   };
   struct Timeouts {
     std::string handshake;
