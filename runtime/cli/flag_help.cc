@@ -31,7 +31,7 @@ std::string FormatFlags(const std::vector<std::string>& names) {
       continue;
     }
     std::string value = flag->DefaultValue();
-    if (flag->IsOfType<std::string>()) value = absl::StrCat("\"", value, "\"");
+    if (flag->IsOfType<std::string>() || value.empty()) value = absl::StrCat("\"", value, "\"");
     absl::StrAppend(&out, "  --", name, " (default: ", value, ")  ",
                     absl::StrReplaceAll(flag->Help(), {{"\n", " "}}), "\n");
   }

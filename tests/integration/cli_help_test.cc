@@ -40,7 +40,10 @@ std::map<std::string, std::string> RegisteredFlags(const std::string& binary,
   auto flush = [&] {
     static const std::regex kEntry(R"(--([A-Za-z0-9_]+) \(.*\); default: (.*);)");
     std::smatch m;
-    if (in_section && std::regex_search(entry, m, kEntry)) flags[m[1]] = m[2];
+    // An empty non-string default (a list) shows as "" in our listing.
+    if (in_section && std::regex_search(entry, m, kEntry)) {
+      flags[m[1]] = m[2].length() == 0 ? std::string("\"\"") : std::string(m[2]);
+    }
     entry.clear();
   };
   for (const absl::string_view line : absl::StrSplit(result.output, '\n')) {
