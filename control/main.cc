@@ -162,17 +162,50 @@ int UsageError(const std::string& message);
 // Which flags each subcommand reads, for its --help. Every flag above is in
 // at least one group (cli_help_test checks the listing against the parser).
 const std::vector<std::string> kClientFlags = {"admin", "state_dir", "admin_token_file"};
-const std::vector<std::string> kServeFlags = {
-    "trust_domain", "state_dir", "listen", "admin", "admin_allow_non_loopback", "admin_host",
-    "admin_token_file", "admin_address_file", "listen_address_file", "public_listen", "svid_ttl",
-    "clock_skew", "hello_timeout", "csr_timeout", "reattestation_ttl", "max_connections",
-    "svid_reserved_connections", "max_anonymous_connections_per_source", "max_pending_handshakes",
-    "max_pending_handshakes_per_source", "first_byte_timeout", "first_stream_timeout",
-    "tls_refusal_log_burst", "tls_refusal_log_interval", "issuance_burst", "issuance_per_ttl",
-    "issuance_max_unexpired", "jwks_file", "sa_issuer", "sa_audience", "plugin_ca_cert",
-    "plugin_ca_key", "plugin_ca_chain", "plugin_root_bundle", "rollover_propagating_timeout",
-    "rollover_rekeying_timeout", "rollover_retiring_timeout", "webhook_listen", "webhook_tls_cert",
-    "webhook_tls_key", "inject_proxy_image", "reload_interval", "log_level", "log_format"};
+const std::vector<std::string> kServeFlags = {"trust_domain",
+                                              "state_dir",
+                                              "listen",
+                                              "admin",
+                                              "admin_allow_non_loopback",
+                                              "admin_host",
+                                              "admin_token_file",
+                                              "admin_address_file",
+                                              "listen_address_file",
+                                              "public_listen",
+                                              "svid_ttl",
+                                              "clock_skew",
+                                              "hello_timeout",
+                                              "csr_timeout",
+                                              "reattestation_ttl",
+                                              "max_connections",
+                                              "svid_reserved_connections",
+                                              "max_anonymous_connections_per_source",
+                                              "max_pending_handshakes",
+                                              "max_pending_handshakes_per_source",
+                                              "first_byte_timeout",
+                                              "first_stream_timeout",
+                                              "tls_refusal_log_burst",
+                                              "tls_refusal_log_interval",
+                                              "issuance_burst",
+                                              "issuance_per_ttl",
+                                              "issuance_max_unexpired",
+                                              "jwks_file",
+                                              "sa_issuer",
+                                              "sa_audience",
+                                              "plugin_ca_cert",
+                                              "plugin_ca_key",
+                                              "plugin_ca_chain",
+                                              "plugin_root_bundle",
+                                              "rollover_propagating_timeout",
+                                              "rollover_rekeying_timeout",
+                                              "rollover_retiring_timeout",
+                                              "webhook_listen",
+                                              "webhook_tls_cert",
+                                              "webhook_tls_key",
+                                              "inject_proxy_image",
+                                              "reload_interval",
+                                              "log_level",
+                                              "log_format"};
 
 struct Verb {
   const char* name;
@@ -191,10 +224,12 @@ const std::vector<Subcommand>& Subcommands() {
       {"serve", "run the control plane", {}, {}},
       {"token",
        "join tokens",
-       {{"create", "issue a join token (the secret alone on stdout)",
+       {{"create",
+         "issue a join token (the secret alone on stdout)",
          {"spiffe_id", "ttl", "single_use"}},
-        {"revoke", "revoke a join or re-attestation token (a join token also its "
-                   "re-attestation tokens)",
+        {"revoke",
+         "revoke a join or re-attestation token (a join token also its "
+         "re-attestation tokens)",
          {"id"}},
         {"list", "list tokens", {}}},
        {}},
@@ -245,8 +280,8 @@ std::string SubcommandFlags(const Subcommand& sub, const Verb* verb) {
 // for a subcommand that does not exist.
 int PrintHelp(const std::vector<std::string>& words) {
   if (words.empty()) {
-    std::cout << kUsage << "\n\nFlags of every invocation:\n" << cli::FormatFlags({"version"})
-              << "\n";
+    std::cout << kUsage << "\n\nFlags of every invocation:\n"
+              << cli::FormatFlags({"version"}) << "\n";
     for (const Subcommand& sub : Subcommands()) {
       if (std::string(sub.name) == "register" || std::string(sub.name) == "rollover" ||
           std::string(sub.name) == "status")
@@ -569,11 +604,12 @@ int Dispatch(const std::vector<std::string>& args) {
   if (command == "status" && args.size() == 1) return Call("GET", "/api/v1/state", nullptr);
   if (command.empty()) return UsageError("a subcommand is required");
   // A subcommand without its verb, or with a wrong one: name the verbs.
-  if (const Subcommand* known = FindSubcommand(command); known != nullptr && !known->verbs.empty()) {
+  if (const Subcommand* known = FindSubcommand(command);
+      known != nullptr && !known->verbs.empty()) {
     const std::string problem =
         sub.empty() ? absl::StrCat("\"", command, "\" needs a verb:")
-                    : absl::StrCat("unknown subcommand \"", absl::StrJoin(args, " "), "\"; the verbs of ",
-                                   command, " are:");
+                    : absl::StrCat("unknown subcommand \"", absl::StrJoin(args, " "),
+                                   "\"; the verbs of ", command, " are:");
     std::cerr << "palisade-control: " << problem << "\n" << VerbList(*known);
     return 2;
   }

@@ -79,8 +79,8 @@ std::set<std::string> MentionedFlags(const std::string& text) {
 void ExpectMentionedFlagsExist(const std::string& where, const std::string& text,
                                const std::map<std::string, std::string>& registered) {
   for (const std::string& name : MentionedFlags(text)) {
-    EXPECT_TRUE(registered.count(name)) << where << " names --" << name
-                                        << ", which is not a flag of the binary";
+    EXPECT_TRUE(registered.count(name))
+        << where << " names --" << name << ", which is not a flag of the binary";
   }
 }
 
@@ -205,8 +205,7 @@ TEST(CliHelpTest, ReadmeCommandLinesNameRealFlags) {
         if (at == std::string::npos) continue;
         const std::string command = joined.substr(at);
         if (absl::StrContains(command, binary + " inject")) continue;
-        ExpectMentionedFlagsExist(std::string(path) + ":" + std::to_string(number), command,
-                                  flags);
+        ExpectMentionedFlagsExist(std::string(path) + ":" + std::to_string(number), command, flags);
       }
       joined.clear();
     }
