@@ -25,6 +25,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "control/admin/admin_api.h"
 #include "control/admin/admin_client.h"
@@ -161,62 +162,39 @@ int UsageError(const std::string& message);
 
 // Which flags each subcommand reads, for its --help. Every flag above is in
 // at least one group (cli_help_test checks the listing against the parser).
-const std::vector<std::string> kClientFlags = {"admin", "state_dir", "admin_token_file"};
-const std::vector<std::string> kServeFlags = {"trust_domain",
-                                              "state_dir",
-                                              "listen",
-                                              "admin",
-                                              "admin_allow_non_loopback",
-                                              "admin_host",
-                                              "admin_token_file",
-                                              "admin_address_file",
-                                              "listen_address_file",
-                                              "public_listen",
-                                              "svid_ttl",
-                                              "clock_skew",
-                                              "hello_timeout",
-                                              "csr_timeout",
-                                              "reattestation_ttl",
-                                              "max_connections",
-                                              "svid_reserved_connections",
-                                              "max_anonymous_connections_per_source",
-                                              "max_pending_handshakes",
-                                              "max_pending_handshakes_per_source",
-                                              "first_byte_timeout",
-                                              "first_stream_timeout",
-                                              "tls_refusal_log_burst",
-                                              "tls_refusal_log_interval",
-                                              "issuance_burst",
-                                              "issuance_per_ttl",
-                                              "issuance_max_unexpired",
-                                              "jwks_file",
-                                              "sa_issuer",
-                                              "sa_audience",
-                                              "plugin_ca_cert",
-                                              "plugin_ca_key",
-                                              "plugin_ca_chain",
-                                              "plugin_root_bundle",
-                                              "rollover_propagating_timeout",
-                                              "rollover_rekeying_timeout",
-                                              "rollover_retiring_timeout",
-                                              "webhook_listen",
-                                              "webhook_tls_cert",
-                                              "webhook_tls_key",
-                                              "inject_proxy_image",
-                                              "reload_interval",
-                                              "log_level",
-                                              "log_format"};
+// (Space-separated: a table reads better than one name a line.)
+const std::vector<std::string>& ClientFlags() {
+  static const auto* flags = new std::vector<std::string>{"admin", "state_dir", "admin_token_file"};
+  return *flags;
+}
+const std::vector<std::string>& ServeFlags() {
+  static const auto* flags = new std::vector<std::string>(
+      absl::StrSplit("trust_domain state_dir listen admin admin_allow_non_loopback admin_host "
+                     "admin_token_file admin_address_file listen_address_file public_listen "
+                     "svid_ttl clock_skew hello_timeout csr_timeout reattestation_ttl "
+                     "max_connections svid_reserved_connections "
+                     "max_anonymous_connections_per_source max_pending_handshakes "
+                     "max_pending_handshakes_per_source first_byte_timeout first_stream_timeout "
+                     "tls_refusal_log_burst tls_refusal_log_interval issuance_burst "
+                     "issuance_per_ttl issuance_max_unexpired jwks_file sa_issuer sa_audience "
+                     "plugin_ca_cert plugin_ca_key plugin_ca_chain plugin_root_bundle "
+                     "rollover_propagating_timeout rollover_rekeying_timeout "
+                     "rollover_retiring_timeout webhook_listen webhook_tls_cert webhook_tls_key "
+                     "inject_proxy_image reload_interval log_level log_format",
+                     ' '));
+  return *flags;
+}
 
 struct Verb {
   const char* name;
   const char* summary;
-  std::vector<std::string> flags;  // besides kClientFlags
+  std::vector<std::string> flags;  // besides ClientFlags()
 };
 struct Subcommand {
   const char* name;
   const char* summary;
   std::vector<Verb> verbs;         // empty: the subcommand takes none
-  std::vector<std::string> flags;  // without verbs: besides kClientFlags
+  std::vector<std::string> flags;  // without verbs: besides ClientFlags()
 };
 
 const std::vector<Subcommand>& Subcommands() {
@@ -259,13 +237,13 @@ std::string VerbList(const Subcommand& sub) {
   return out;
 }
 
-// The flags of `sub` (and of `verb` if not null) in groups.
-std::string SubcommandFlags(const Subcommand& sub, const Verb* verb) {
-  if (std::string(sub.name) == "serve") {
-    return "Flags of serve:\n" + cli::FormatFlags(kServeFlags);
-  }
-  std::string out = "Flags of every admin API subcommand (where the server is, its credential):\n" +
-                    cli::FormatFlags(kClientFlags);
+constexpr char kClientTitle[] =
+    "Flags of every subcommand but serve (where the admin API is, its credential):\n";
+
+// The flags `sub` (and `verb`, or all its verbs if null) take besides
+// ClientFlags(), a group for each.
+std::string OwnFlags(const Subcommand& sub, const Verb* verb) {
+  std::string out;
   auto add = [&](const std::string& title, const std::vector<std::string>& flags) {
     if (!flags.empty()) absl::StrAppend(&out, "Flags of ", title, ":\n", cli::FormatFlags(flags));
   };
@@ -281,15 +259,11 @@ std::string SubcommandFlags(const Subcommand& sub, const Verb* verb) {
 int PrintHelp(const std::vector<std::string>& words) {
   if (words.empty()) {
     std::cout << kUsage << "\n\nFlags of every invocation:\n"
-              << cli::FormatFlags({"version"}) << "\n";
-    for (const Subcommand& sub : Subcommands()) {
-      if (std::string(sub.name) == "register" || std::string(sub.name) == "rollover" ||
-          std::string(sub.name) == "status")
-        continue;  // their flags are listed with token's and deregister's
-      std::cout << SubcommandFlags(sub, nullptr) << "\n";
-    }
-    std::cout << "palisade-control SUBCOMMAND --help lists one subcommand's flags; --helpfull "
-                 "adds Abseil's own.\n";
+              << cli::FormatFlags({"version"}) << "Flags of serve:\n"
+              << cli::FormatFlags(ServeFlags()) << kClientTitle << cli::FormatFlags(ClientFlags());
+    for (const Subcommand& sub : Subcommands()) std::cout << OwnFlags(sub, nullptr);
+    std::cout << "\npalisade-control SUBCOMMAND [VERB] --help lists the flags of one "
+                 "subcommand; --helpfull adds Abseil's own.\n";
     return 0;
   }
   if (words[0] == "inject") {
@@ -310,7 +284,11 @@ int PrintHelp(const std::vector<std::string>& words) {
   std::cout << "palisade-control " << sub->name << (verb ? absl::StrCat(" ", verb->name) : "")
             << ": " << (verb ? verb->summary : sub->summary) << "\n";
   if (verb == nullptr && !sub->verbs.empty()) std::cout << VerbList(*sub);
-  std::cout << "\n" << SubcommandFlags(*sub, verb);
+  if (std::string(sub->name) == "serve") {
+    std::cout << "\nFlags of serve:\n" << cli::FormatFlags(ServeFlags());
+  } else {
+    std::cout << "\n" << kClientTitle << cli::FormatFlags(ClientFlags()) << OwnFlags(*sub, verb);
+  }
   return 0;
 }
 
