@@ -1,7 +1,5 @@
 #include "runtime/cli/flag_help.h"
 
-#include <cstring>
-
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage_config.h"
