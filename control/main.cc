@@ -25,6 +25,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "control/admin/admin_api.h"
 #include "control/admin/admin_client.h"
@@ -33,6 +34,7 @@
 #include "control/server/control_server.h"
 #include "control/state/state_files.h"
 #include "control/webhook/webhook_server.h"
+#include "runtime/cli/flag_help.h"
 #include "runtime/http/http_server.h"
 #include "runtime/log/logging.h"
 #include "runtime/version.h"
@@ -155,6 +157,140 @@ constexpr char kUsage[] =
     "  palisade-control --version\n"
     "  serve also takes --public_listen=ADDR (read-only /healthz /ready /metrics) and\n"
     "  --webhook_listen=ADDR --webhook_tls_cert=F --webhook_tls_key=F [--inject_proxy_image=I]";
+
+int UsageError(const std::string& message);
+
+// Which flags each subcommand reads, for its --help. Every flag above is in
+// at least one group (cli_help_test checks the listing against the parser).
+// (Space-separated: a table reads better than one name a line.)
+const std::vector<std::string>& ClientFlags() {
+  static const auto* flags = new std::vector<std::string>{"admin", "state_dir", "admin_token_file"};
+  return *flags;
+}
+const std::vector<std::string>& ServeFlags() {
+  static const auto* flags = new std::vector<std::string>(
+      absl::StrSplit("trust_domain state_dir listen admin admin_allow_non_loopback admin_host "
+                     "admin_token_file admin_address_file listen_address_file public_listen "
+                     "svid_ttl clock_skew hello_timeout csr_timeout reattestation_ttl "
+                     "max_connections svid_reserved_connections "
+                     "max_anonymous_connections_per_source max_pending_handshakes "
+                     "max_pending_handshakes_per_source first_byte_timeout first_stream_timeout "
+                     "tls_refusal_log_burst tls_refusal_log_interval issuance_burst "
+                     "issuance_per_ttl issuance_max_unexpired jwks_file sa_issuer sa_audience "
+                     "plugin_ca_cert plugin_ca_key plugin_ca_chain plugin_root_bundle "
+                     "rollover_propagating_timeout rollover_rekeying_timeout "
+                     "rollover_retiring_timeout webhook_listen webhook_tls_cert webhook_tls_key "
+                     "inject_proxy_image reload_interval log_level log_format",
+                     ' '));
+  return *flags;
+}
+
+struct Verb {
+  const char* name;
+  const char* summary;
+  std::vector<std::string> flags;  // besides ClientFlags()
+};
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  std::vector<Verb> verbs;         // empty: the subcommand takes none
+  std::vector<std::string> flags;  // without verbs: besides ClientFlags()
+};
+
+const std::vector<Subcommand>& Subcommands() {
+  static const auto* subcommands = new std::vector<Subcommand>{
+      {"serve", "run the control plane", {}, {}},
+      {"token",
+       "join tokens",
+       {{"create",
+         "issue a join token (the secret alone on stdout)",
+         {"spiffe_id", "ttl", "single_use"}},
+        {"revoke",
+         "revoke a join or re-attestation token (a join token also its "
+         "re-attestation tokens)",
+         {"id"}},
+        {"list", "list tokens", {}}},
+       {}},
+      {"register", "undo deregister for a SPIFFE ID", {}, {"spiffe_id"}},
+      {"deregister", "refuse a SPIFFE ID's renewals and close its streams", {}, {"spiffe_id"}},
+      {"rollover",
+       "root CA rollover",
+       {{"start", "begin a root rollover", {}}, {"status", "show the rollover's phase", {}}},
+       {}},
+      {"status", "the server's state", {}, {}},
+  };
+  return *subcommands;
+}
+
+const Subcommand* FindSubcommand(const std::string& name) {
+  for (const Subcommand& s : Subcommands()) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+std::string VerbList(const Subcommand& sub) {
+  std::string out;
+  for (const Verb& v : sub.verbs) {
+    absl::StrAppend(&out, "  palisade-control ", sub.name, " ", v.name, ": ", v.summary, "\n");
+  }
+  return out;
+}
+
+constexpr char kClientTitle[] =
+    "Flags of every subcommand but serve (where the admin API is, its credential):\n";
+
+// The flags `sub` (and `verb`, or all its verbs if null) take besides
+// ClientFlags(), a group for each.
+std::string OwnFlags(const Subcommand& sub, const Verb* verb) {
+  std::string out;
+  auto add = [&](const std::string& title, const std::vector<std::string>& flags) {
+    if (!flags.empty()) absl::StrAppend(&out, "Flags of ", title, ":\n", cli::FormatFlags(flags));
+  };
+  add(sub.name, sub.flags);
+  for (const Verb& v : sub.verbs) {
+    if (verb == nullptr || verb == &v) add(absl::StrCat(sub.name, " ", v.name), v.flags);
+  }
+  return out;
+}
+
+// --help: everything, or one subcommand's (and verb's) flags. Exit 0, or 2
+// for a subcommand that does not exist.
+int PrintHelp(const std::vector<std::string>& words) {
+  if (words.empty()) {
+    std::cout << kUsage << "\n\nFlags of every invocation:\n"
+              << cli::FormatFlags({"version"}) << "Flags of serve:\n"
+              << cli::FormatFlags(ServeFlags()) << kClientTitle << cli::FormatFlags(ClientFlags());
+    for (const Subcommand& sub : Subcommands()) std::cout << OwnFlags(sub, nullptr);
+    std::cout << "\npalisade-control SUBCOMMAND [VERB] --help lists the flags of one "
+                 "subcommand; --helpfull adds Abseil's own.\n";
+    return 0;
+  }
+  if (words[0] == "inject") {
+    std::cout << "palisade-control inject --help lists the injector's flags.\n";
+    return 0;
+  }
+  const Subcommand* sub = FindSubcommand(words[0]);
+  if (sub == nullptr) return UsageError(absl::StrCat("unknown subcommand \"", words[0], "\""));
+  const Verb* verb = nullptr;
+  if (words.size() > 1) {
+    for (const Verb& v : sub->verbs) {
+      if (words[1] == v.name) verb = &v;
+    }
+    if (verb == nullptr) {
+      return UsageError(absl::StrCat("unknown subcommand \"", absl::StrJoin(words, " "), "\""));
+    }
+  }
+  std::cout << "palisade-control " << sub->name << (verb ? absl::StrCat(" ", verb->name) : "")
+            << ": " << (verb ? verb->summary : sub->summary) << "\n";
+  if (verb == nullptr && !sub->verbs.empty()) std::cout << VerbList(*sub);
+  if (std::string(sub->name) == "serve") {
+    std::cout << "\nFlags of serve:\n" << cli::FormatFlags(ServeFlags());
+  } else {
+    std::cout << "\n" << kClientTitle << cli::FormatFlags(ClientFlags()) << OwnFlags(*sub, verb);
+  }
+  return 0;
+}
 
 int UsageError(const std::string& message) {
   std::cerr << "palisade-control: " << message << "\n(see palisade-control --help)\n";
@@ -445,6 +581,16 @@ int Dispatch(const std::vector<std::string>& args) {
   }
   if (command == "status" && args.size() == 1) return Call("GET", "/api/v1/state", nullptr);
   if (command.empty()) return UsageError("a subcommand is required");
+  // A subcommand without its verb, or with a wrong one: name the verbs.
+  if (const Subcommand* known = FindSubcommand(command);
+      known != nullptr && !known->verbs.empty()) {
+    const std::string problem =
+        sub.empty() ? absl::StrCat("\"", command, "\" needs a verb:")
+                    : absl::StrCat("unknown subcommand \"", absl::StrJoin(args, " "),
+                                   "\"; the verbs of ", command, " are:");
+    std::cerr << "palisade-control: " << problem << "\n" << VerbList(*known);
+    return 2;
+  }
   return UsageError(absl::StrCat("unknown subcommand \"", absl::StrJoin(args, " "), "\""));
 }
 
@@ -456,7 +602,11 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "inject") {
     return palisade::inject::RunInjectCommand(argc - 1, argv + 1);
   }
+  if (auto words = palisade::cli::HelpRequest(argc, argv); words.has_value()) {
+    return palisade::control::PrintHelp(*words);
+  }
   absl::SetProgramUsageMessage(palisade::control::kUsage);
+  palisade::cli::ConfigureAbseilUsage("control/main.cc");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "palisade-control " << palisade::kVersion << " (BoringSSL)\n";

@@ -1,6 +1,6 @@
 // palisade-proxy: the one place where the data plane's pieces meet.
 //
-//   palisade-proxy --config=proxy.yaml [--admin-address-file=PATH]
+//   palisade-proxy --config=proxy.yaml [--admin_address_file=PATH]
 //   palisade-proxy --config=proxy.yaml --validate
 //   palisade-proxy --version
 #include <signal.h>
@@ -33,6 +33,7 @@
 #include "proxy/identity_client/control_plane_source.h"
 #include "proxy/metrics/proxy_metrics.h"
 #include "proxy/server/proxy_server.h"
+#include "runtime/cli/flag_help.h"
 #include "runtime/http/http_server.h"
 #include "runtime/log/logging.h"
 #include "runtime/sync/mutex.h"
@@ -331,12 +332,21 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
 }  // namespace
 }  // namespace palisade
 
+constexpr char kUsage[] =
+    "palisade-proxy: the Palisade service-mesh sidecar.\n"
+    "  palisade-proxy --config=FILE [--admin_address_file=PATH]\n"
+    "  palisade-proxy --config=FILE --validate\n"
+    "  palisade-proxy --version";
+
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "palisade-proxy: the Palisade service-mesh sidecar.\n"
-      "  palisade-proxy --config=FILE [--admin-address-file=PATH]\n"
-      "  palisade-proxy --config=FILE --validate\n"
-      "  palisade-proxy --version");
+  if (palisade::cli::HelpRequest(argc, argv).has_value()) {
+    std::cout << kUsage << "\n\nFlags:\n"
+              << palisade::cli::FormatFlags({"config", "validate", "admin_address_file", "version"})
+              << "--helpfull adds Abseil's own flags.\n";
+    return 0;
+  }
+  absl::SetProgramUsageMessage(kUsage);
+  palisade::cli::ConfigureAbseilUsage("proxy/main.cc");
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_version)) {
     std::cout << "palisade-proxy " << palisade::kVersion << " (BoringSSL)\n";
