@@ -23,11 +23,10 @@ constexpr const char* kPhases[] = {"idle", "propagating", "rekeying", "retiring"
 // added there and not here still counts, from its first refusal on.
 constexpr const char* kRefusalReasons[] = {
     // identity_service.cc
-    "bootstrap_already_issued", "csr_timeout", "deregistered", "duplicate_hello",
-    "hello_timeout", "issuance_failed", "malformed_csr", "malformed_hello", "malformed_report",
-    "message_too_large", "no_credential", "no_hello", "service_account_not_configured",
-    "svid_expired", "token_revoked", "unauthenticated_transport", "unknown_message",
-    "wrong_identity", "wrong_trust_domain",
+    "bootstrap_already_issued", "csr_timeout", "deregistered", "duplicate_hello", "hello_timeout",
+    "issuance_failed", "malformed_csr", "malformed_hello", "malformed_report", "message_too_large",
+    "no_credential", "no_hello", "service_account_not_configured", "svid_expired", "token_revoked",
+    "unauthenticated_transport", "unknown_message", "wrong_identity", "wrong_trust_domain",
     // issuance_limiter.h
     "issuance_rate_limited", "unexpired_certificates_cap",
     // join_token_store.cc

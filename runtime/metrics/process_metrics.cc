@@ -70,8 +70,9 @@ std::string BoringSslVersion() { return absl::StrCat("api-", BORINGSSL_API_VERSI
 void AddBuildInfo(prometheus::Registry& registry) {
   prometheus::BuildGauge()
       .Name("palisade_build_info")
-      .Help("The build: release version, git revision (\"unknown\" when not stamped) and "
-            "BoringSSL API version as labels; always 1")
+      .Help(
+          "The build: release version, git revision (\"unknown\" when not stamped) and "
+          "BoringSSL API version as labels; always 1")
       .Register(registry)
       .Add({{"version", kVersion}, {"revision", kRevision}, {"boringssl", BoringSslVersion()}})
       .Set(1);

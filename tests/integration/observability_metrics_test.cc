@@ -2,12 +2,13 @@
 // it, and every metric that the Grafana dashboard and the alert rules in
 // deploy/ query is one that a live proxy exports.
 #include <nlohmann/json.hpp>
-#include <utility>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/version.h"
 #include "tests/integration/observability_support.h"
 #include "tests/integration/prometheus_server.h"
 #include "tests/integration/proxy_fixture.h"
@@ -15,7 +16,6 @@
 #include "tests/util/process.h"
 #include "tests/util/prometheus_text.h"
 #include "tests/util/status_matchers.h"
-#include "runtime/version.h"
 
 namespace palisade::testing {
 namespace {
@@ -72,9 +72,10 @@ TEST_F(ObservabilityMetricsTest, BothBinariesExportBuildAndProcessMetricsWithNoE
   ASSERT_OK(mesh_.StartControl());
   const std::string control = HttpGet(mesh_.control().admin_url() + "/metrics").body;
   const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
-  for (const auto& [who, text] : {std::pair<std::string, std::string>{"inbound", inbound_->Metrics()},
-                                  {"outbound", outbound_->Metrics()},
-                                  {"control", control}}) {
+  for (const auto& [who, text] :
+       {std::pair<std::string, std::string>{"inbound", inbound_->Metrics()},
+        {"outbound", outbound_->Metrics()},
+        {"control", control}}) {
     SCOPED_TRACE(who);
     EXPECT_EQ(MetricValue(text, "palisade_build_info", {{"version", kVersion}}), 1) << text;
     EXPECT_GT(MetricValue(text, "process_resident_memory_bytes").value_or(0), 1 << 20);
@@ -91,9 +92,9 @@ TEST_F(ObservabilityMetricsTest, BothBinariesExportBuildAndProcessMetricsWithNoE
   EXPECT_EQ(MetricValue(outbound_->Metrics(), "palisade_connection_errors_total",
                         {{"listener", "out"}, {"reason", "connect_refused"}, {"side", "upstream"}}),
             0);
-  EXPECT_EQ(MetricValue(control, "palisade_control_refusals_total",
-                        {{"reason", "join_token_unknown"}}),
-            0);
+  EXPECT_EQ(
+      MetricValue(control, "palisade_control_refusals_total", {{"reason", "join_token_unknown"}}),
+      0);
   // CPU time only grows.
   const double cpu = MetricValue(inbound_->Metrics(), "process_cpu_seconds_total").value_or(0);
   for (int i = 0; i < 20; ++i) ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");

@@ -91,7 +91,8 @@ TEST_F(ObservabilityPrometheusTest, CountsHandshakesByPeerIdentityAsPrometheusSe
 
   // The dashboard's join: each proxy's own identity from palisade_svid_info.
   absl::StatusOr<nlohmann::json> pairs = prometheus_->Query(
-      "sum by (spiffe_id, peer_identity, result) (palisade_handshakes_total{peer_identity!=\"none\"} "
+      "sum by (spiffe_id, peer_identity, result) "
+      "(palisade_handshakes_total{peer_identity!=\"none\"} "
       "* on (instance) group_left (spiffe_id) palisade_svid_info)");
   ASSERT_TRUE(pairs.ok()) << pairs.status();
   std::map<std::string, double> by_pair;
