@@ -44,7 +44,7 @@ ABSL_FLAG(bool, validate, false,
 ABSL_FLAG(bool, version, false, "Print the version and exit.");
 ABSL_FLAG(std::string, admin_address_file, "",
           "Write the admin server's bound address (ip:port) here once it is up; useful with "
-          "admin.address port 0.");
+          "admin.address port 0. Refused with admin.enabled: false.");
 
 namespace palisade {
 namespace {

@@ -193,6 +193,7 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
     }
     resumed_by_direction_[d] = &resumed_.Add({{"direction", direction}});
   }
+  for (const char* result : {"ok", "failed"}) reattestation_writes_.Add({{"result", result}});
   admin_cap_reached_.Add({{"server", "admin"}});
   admin_closed_.Add({{"server", "admin"}, {"reason", "request_deadline"}});
   AddBuildInfo(*registry_);
