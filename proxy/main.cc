@@ -45,7 +45,7 @@ ABSL_FLAG(bool, validate, false,
 ABSL_FLAG(bool, version, false, "Print the version and exit.");
 ABSL_FLAG(std::string, admin_address_file, "",
           "Write the admin server's bound address (ip:port) here once it is up; useful with "
-          "admin.address port 0.");
+          "admin.address port 0. Refused with admin.enabled: false.");
 
 namespace palisade {
 namespace {
@@ -215,17 +215,24 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
              {{"drain_timeout", absl::FormatDuration((*server)->DrainTimeout())}});
     (*server)->BeginDrain();
   };
-  admin::InstallProxyAdminRoutes(&http, sources);
-  auto admin_address = net::SocketAddress::Parse(config.admin().address());
-  if (absl::Status s = http.Start(*admin_address); !s.ok()) {
-    log::Log(log::Level::kError, "cannot start the admin server",
-             {{"error", absl::StrCat("admin.address: ", s.message())}});
-    return 1;
+  // admin.enabled: false (validated: no address, no public_address) binds
+  // no admin port at all.
+  const bool admin_enabled = config.admin().enabled();
+  if (admin_enabled) {
+    admin::InstallProxyAdminRoutes(&http, sources);
+    auto admin_address = net::SocketAddress::Parse(config.admin().address());
+    if (absl::Status s = http.Start(*admin_address); !s.ok()) {
+      log::Log(log::Level::kError, "cannot start the admin server",
+               {{"error", absl::StrCat("admin.address: ", s.message())}});
+      return 1;
+    }
+    log::Log(log::Level::kInfo, "admin server up",
+             {{"address", http.address().ToString()}, {"max_connections", http.max_connections()}});
+  } else {
+    log::Log(log::Level::kInfo, "admin server disabled (admin.enabled: false)");
   }
-  log::Log(log::Level::kInfo, "admin server up",
-           {{"address", http.address().ToString()}, {"max_connections", http.max_connections()}});
   http::HttpServer public_http(admin_limits("public"));
-  if (!config.admin().public_address().empty()) {
+  if (admin_enabled && !config.admin().public_address().empty()) {
     admin::InstallPublicRoutes(&public_http, sources);
     auto public_address = net::SocketAddress::Parse(config.admin().public_address());
     if (absl::Status s = public_http.Start(*public_address); !s.ok()) {
@@ -281,7 +288,8 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     identity_source = *std::move(source);
   }
 
-  if (const std::string file = absl::GetFlag(FLAGS_admin_address_file); !file.empty()) {
+  if (const std::string file = absl::GetFlag(FLAGS_admin_address_file);
+      admin_enabled && !file.empty()) {
     const std::string tmp = file + ".tmp";
     std::ofstream out(tmp);
     out << http.address().ToString() << "\n";
@@ -364,5 +372,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (absl::GetFlag(FLAGS_validate)) return palisade::Validate(*config, path);
+  // Loaded configs have admin.enabled set by the defaults.
+  if (!config->admin().enabled() && !absl::GetFlag(FLAGS_admin_address_file).empty()) {
+    std::cerr << "palisade-proxy: --admin_address_file: " << path
+              << ": admin.enabled is false, so there is no admin address to write; drop the "
+                 "flag or set admin.enabled: true\n";
+    return 2;
+  }
   return palisade::Run(*config, path);
 }

@@ -3,6 +3,9 @@
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
+#include <vector>
+
+#include "runtime/metrics/process_metrics.h"
 
 namespace palisade::control::metrics {
 namespace {
@@ -12,6 +15,28 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 constexpr const char* kPhases[] = {"idle", "propagating", "rekeying", "retiring"};
+
+// Every reason an identity stream or request is refused with (the
+// auth::Refusal reasons of control/service/identity_service.cc,
+// control/auth/join_token_store.cc, control/auth/service_account_verifier.cc
+// and control/service/issuance_limiter.h), at 0 from the start. A reason
+// added there and not here still counts, from its first refusal on.
+constexpr const char* kRefusalReasons[] = {
+    // identity_service.cc
+    "bootstrap_already_issued", "csr_timeout", "deregistered", "duplicate_hello", "hello_timeout",
+    "issuance_failed", "malformed_csr", "malformed_hello", "malformed_report", "message_too_large",
+    "no_credential", "no_hello", "service_account_not_configured", "svid_expired", "token_revoked",
+    "unauthenticated_transport", "unknown_message", "wrong_identity", "wrong_trust_domain",
+    // issuance_limiter.h
+    "issuance_rate_limited", "unexpired_certificates_cap",
+    // join_token_store.cc
+    "join_token_revoked", "join_token_expired", "join_token_used", "join_token_unknown",
+    "reattestation_token_revoked", "reattestation_token_expired", "reattestation_token_used",
+    "reattestation_token_unknown",
+    // service_account_verifier.cc
+    "token_malformed", "token_bad_signature", "token_unsupported_algorithm", "token_unknown_key",
+    "token_wrong_issuer", "token_wrong_audience", "token_expired", "token_not_yet_valid",
+    "token_bad_subject"};
 
 }  // namespace
 
@@ -95,11 +120,9 @@ ControlMetrics::ControlMetrics()
   // Series that exist from the start at 0, so increase() sees their first event.
   for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
   for (const char* result : {"accepted", "refused"}) jwks_loads_.Add({{"result", result}});
-  // The issuance limiter's refusals (control/service/issuance_limiter.h).
-  for (const char* reason : {"issuance_rate_limited", "unexpired_certificates_cap"}) {
-    refusals_.Add({{"reason", reason}});
-  }
+  for (const char* reason : kRefusalReasons) refusals_.Add({{"reason", reason}});
   SetRollover("idle", 0);
+  palisade::metrics::AddBuildInfo(*registry_);
   admin_cap_reached_.Add({{"server", "admin"}});
   admin_closed_.Add({{"server", "admin"}, {"reason", "request_deadline"}});
 }
@@ -151,8 +174,11 @@ void ControlMetrics::OnAdminRequestDeadlineClosed(const std::string& server) {
 }
 
 std::string ControlMetrics::Serialize() {
-  prometheus::TextSerializer serializer;
-  return serializer.Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& f : palisade::metrics::ProcessCollector().Collect()) {
+    families.push_back(std::move(f));
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace palisade::control::metrics

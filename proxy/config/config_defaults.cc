@@ -72,7 +72,9 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
   }
 
   v1::AdminConfig* admin = config->mutable_admin();
-  if (admin->address().empty()) admin->set_address(kDefaultAdminAddress);
+  if (!admin->has_enabled()) admin->set_enabled(true);
+  // A disabled admin server binds nothing, so it gets no address either.
+  if (admin->enabled() && admin->address().empty()) admin->set_address(kDefaultAdminAddress);
 
   using Runtime = v1::RuntimeConfig;
   Runtime* runtime = config->mutable_runtime();

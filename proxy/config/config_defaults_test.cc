@@ -43,6 +43,8 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
   EXPECT_EQ(Millis(cp.initial_backoff()), 1000);
   EXPECT_EQ(Millis(cp.max_backoff()), 30000);
   EXPECT_EQ(cp.reattestation_token_file(), "");  // no join token file to put it beside
+  ASSERT_TRUE(config.admin().has_enabled());
+  EXPECT_TRUE(config.admin().enabled());
   EXPECT_EQ(config.admin().address(), "127.0.0.1:15000");
   EXPECT_FALSE(config.admin().allow_non_loopback());
   EXPECT_EQ(config.runtime().workers(), 8u);
@@ -65,6 +67,14 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
   EXPECT_FALSE(reauth.on_peer_expiry());
   EXPECT_TRUE(reauth.on_root_removed() && reauth.on_policy_change());
   EXPECT_EQ(Millis(reauth.grace_period()), 10000);
+}
+
+TEST(ConfigDefaultsTest, GivesADisabledAdminServerNoAddress) {
+  ProxyConfig config = TwoListeners();
+  config.mutable_admin()->set_enabled(false);
+  ApplyDefaults(8, &config);
+  EXPECT_FALSE(config.admin().enabled());
+  EXPECT_EQ(config.admin().address(), "");
 }
 
 TEST(ConfigDefaultsTest, KeepsEveryValueTheOperatorSet) {

@@ -294,6 +294,16 @@ class Validator {
 
   void CheckAdmin() {
     const v1::AdminConfig& admin = config_.admin();
+    if (admin.has_enabled() && !admin.enabled()) {
+      // Every field of a disabled admin server would be silently ignored.
+      constexpr absl::string_view kUnused =
+          "is set but admin.enabled is false, so no admin server starts; remove it or "
+          "set admin.enabled: true";
+      if (!admin.address().empty()) Error("admin.address", kUnused);
+      if (admin.allow_non_loopback()) Error("admin.allow_non_loopback", kUnused);
+      if (!admin.public_address().empty()) Error("admin.public_address", kUnused);
+      return;
+    }
     const bool defaulted = admin.address().empty();
     AddBound("admin.address", defaulted ? kDefaultAdminAddress : admin.address(),
              !admin.allow_non_loopback(), defaulted ? " (the default)" : "");

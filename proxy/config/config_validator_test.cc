@@ -261,6 +261,28 @@ TEST_F(ConfigValidatorTest, RefusesANonLoopbackAdminAddressUnlessAllowed) {
   EXPECT_THAT(Problems(config), IsEmpty());
 }
 
+TEST_F(ConfigValidatorTest, RefusesAdminFieldsWhenTheAdminServerIsDisabled) {
+  ProxyConfig config = FileConfig();
+  config.mutable_admin()->set_enabled(false);
+  EXPECT_THAT(Problems(config), IsEmpty());
+  config.mutable_admin()->set_address("127.0.0.1:15000");
+  config.mutable_admin()->set_allow_non_loopback(true);
+  config.mutable_admin()->set_public_address("10.0.0.5:15020");
+  EXPECT_THAT(Problems(config),
+              ElementsAre(HasSubstr("admin.address: is set but admin.enabled is false"),
+                          HasSubstr("admin.allow_non_loopback: is set but admin.enabled is false"),
+                          HasSubstr("admin.public_address: is set but admin.enabled is false")));
+}
+
+TEST_F(ConfigValidatorTest, ADisabledAdminServerHoldsNoPort) {
+  // The default admin address is free for a listener once the server is off.
+  ProxyConfig config = FileConfig();
+  config.mutable_inbound(0)->set_address("127.0.0.1:15000");
+  EXPECT_THAT(Problems(config), ElementsAre(HasSubstr("is already used by")));
+  config.mutable_admin()->set_enabled(false);
+  EXPECT_THAT(Problems(config), IsEmpty());
+}
+
 TEST_F(ConfigValidatorTest, NamesTheOsErrorOfAMissingFile) {
   ProxyConfig config = FileConfig();
   config.mutable_identity()->mutable_files()->set_private_key_file(dir_ + "/missing.key");

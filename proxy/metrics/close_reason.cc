@@ -5,6 +5,23 @@
 
 namespace palisade::metrics {
 
+namespace {
+
+constexpr const char* kReasons[] = {
+    "connect_refused", "connect_timeout", "connect_failed",  "unresolved",      "reset",
+    "timeout",         "idle_timeout",    "drained",         "peer_expired",    "root_removed",
+    "policy_changed",  "no_identity",     "pending_evicted", "max_connections", "io_error"};
+
+}  // namespace
+
+std::vector<ConnectionError> KnownConnectionErrors() {
+  std::vector<ConnectionError> known;
+  for (const char* side : {"downstream", "upstream", "proxy"}) {
+    for (const char* reason : kReasons) known.push_back(ConnectionError{reason, side});
+  }
+  return known;
+}
+
 ConnectionError ClassifyCloseReason(absl::string_view close_reason) {
   ConnectionError error;
   if (close_reason == "done") return error;
@@ -14,6 +31,8 @@ ConnectionError ClassifyCloseReason(absl::string_view close_reason) {
   } else if (absl::ConsumePrefix(&rest, "upstream_") || absl::ConsumePrefix(&rest, "app_")) {
     // An inbound listener's upstream is the local app.
     error.side = "upstream";
+  } else {
+    error.side = "proxy";
   }
   if (rest == "connection_refused") {
     error.reason = "connect_refused";

@@ -6,6 +6,7 @@
 #define PALISADE_PROXY_METRICS_CLOSE_REASON_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -17,11 +18,17 @@ struct ConnectionError {
   // drained, peer_expired, root_removed, no_identity, io_error.
   std::string reason;
   // "downstream" (the side that connected to us), "upstream" (the upstream
-  // proxy, or the local app for an inbound listener) or "" (neither).
+  // proxy, or the local app for an inbound listener) or "proxy" (neither: the
+  // proxy ended it, e.g. idle_timeout, drained). Never "" for an error: an
+  // empty label value reads as a missing label.
   std::string side;
 };
 
 ConnectionError ClassifyCloseReason(absl::string_view close_reason);
+
+// Every error ClassifyCloseReason can give (each reason on each side), to
+// create the series at zero before the first one.
+std::vector<ConnectionError> KnownConnectionErrors();
 
 }  // namespace palisade::metrics
 

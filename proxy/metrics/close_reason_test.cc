@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
 namespace palisade::metrics {
 namespace {
 
@@ -25,13 +30,13 @@ TEST(ClassifyCloseReasonTest, FoldsResetsAndBrokenPipesIntoReset) {
 }
 
 TEST(ClassifyCloseReasonTest, KeepsLifecycleReasonsAsTheyAre) {
-  ExpectClassified("idle_timeout", "idle_timeout", "");
-  ExpectClassified("drained", "drained", "");
-  ExpectClassified("peer_expired", "peer_expired", "");
-  ExpectClassified("root_removed", "root_removed", "");
-  ExpectClassified("no_identity", "no_identity", "");
-  ExpectClassified("pending_evicted", "pending_evicted", "");
-  ExpectClassified("max_connections", "max_connections", "");
+  ExpectClassified("idle_timeout", "idle_timeout", "proxy");
+  ExpectClassified("drained", "drained", "proxy");
+  ExpectClassified("peer_expired", "peer_expired", "proxy");
+  ExpectClassified("root_removed", "root_removed", "proxy");
+  ExpectClassified("no_identity", "no_identity", "proxy");
+  ExpectClassified("pending_evicted", "pending_evicted", "proxy");
+  ExpectClassified("max_connections", "max_connections", "proxy");
 }
 
 TEST(ClassifyCloseReasonTest, NamesConnectFailures) {
@@ -45,7 +50,33 @@ TEST(ClassifyCloseReasonTest, NamesConnectFailures) {
 TEST(ClassifyCloseReasonTest, BoundsUnknownReasonsToIoError) {
   ExpectClassified("downstream_io_error", "io_error", "downstream");
   ExpectClassified("upstream_socket_error", "io_error", "upstream");
-  ExpectClassified("something_new", "io_error", "");
+  ExpectClassified("something_new", "io_error", "proxy");
+}
+
+// Every known error is created at zero per listener: the list holds what the
+// classifier gives, with no empty label value.
+TEST(ClassifyCloseReasonTest, KnownErrorsCoverTheClassifierWithNoEmptyLabel) {
+  const std::vector<ConnectionError> known = KnownConnectionErrors();
+  const auto listed = [&](const ConnectionError& e) {
+    for (const ConnectionError& k : known) {
+      if (k.reason == e.reason && k.side == e.side) return true;
+    }
+    return false;
+  };
+  for (const ConnectionError& k : known) {
+    EXPECT_FALSE(k.reason.empty());
+    EXPECT_FALSE(k.side.empty()) << k.reason;
+  }
+  for (const char* side : {"downstream_", "upstream_", "app_", ""}) {
+    for (const char* rest :
+         {"connection_refused", "connect_timeout", "connect_failed", "unreachable", "unresolved",
+          "connection_reset", "broken_pipe", "timeout", "idle_timeout", "drained", "peer_expired",
+          "root_removed", "policy_changed", "no_identity", "pending_evicted", "max_connections",
+          "io_error"}) {
+      const std::string reason = absl::StrCat(side, rest);
+      EXPECT_TRUE(listed(ClassifyCloseReason(reason))) << reason;
+    }
+  }
 }
 
 }  // namespace

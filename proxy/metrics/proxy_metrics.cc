@@ -3,9 +3,11 @@
 #include <prometheus/text_serializer.h>
 
 #include <atomic>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "proxy/metrics/close_reason.h"
+#include "runtime/metrics/process_metrics.h"
 
 namespace palisade::metrics {
 namespace {
@@ -191,12 +193,16 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
     }
     resumed_by_direction_[d] = &resumed_.Add({{"direction", direction}});
   }
+  for (const char* result : {"ok", "failed"}) reattestation_writes_.Add({{"result", result}});
   admin_cap_reached_.Add({{"server", "admin"}});
   admin_closed_.Add({{"server", "admin"}, {"reason", "request_deadline"}});
+  AddBuildInfo(*registry_);
 }
 
 std::string ProxyMetrics::PeerLabel(const std::string& peer_id) {
-  if (peer_id.empty()) return "";
+  // No peer yet (the handshake failed before one was verified): "none", as an
+  // empty label value reads as a missing label.
+  if (peer_id.empty()) return "none";
   ThreadCache& cache = Cache();
   if (auto it = cache.peer_labels.find(peer_id); it != cache.peer_labels.end()) return it->second;
   bool folded = false;
@@ -219,6 +225,10 @@ void ProxyMetrics::AddListener(const std::string& name, forward::Direction direc
   bytes_sent_.Add(labels);
   for (const char* reason : {"max_connections", "fd_limit", "identity_expired"}) {
     connections_refused_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
+  }
+  for (const ConnectionError& e : KnownConnectionErrors()) {
+    connection_errors_.Add(
+        {{"direction", dir}, {"listener", name}, {"reason", e.reason}, {"side", e.side}});
   }
 }
 
@@ -381,7 +391,9 @@ std::string ProxyMetrics::Serialize(absl::Time now) {
     }
   }
   peer_identities_.Set(static_cast<double>(peer_labels_.distinct()));
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& f : ProcessCollector().Collect()) families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace palisade::metrics

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/metrics/close_reason.h"
 #include "tests/util/prometheus_text.h"
 #include "tests/util/test_pki.h"
 
@@ -213,6 +214,45 @@ TEST_F(ProxyMetricsTest, ReportsControlPlaneStreamState) {
   EXPECT_EQ(MetricValue(text, "palisade_control_plane_reconnects_total"), 1);
   EXPECT_EQ(MetricValue(text, "palisade_control_plane_last_renewal_timestamp_seconds"),
             absl::ToUnixSeconds(kNow));
+}
+
+TEST_F(ProxyMetricsTest, CarriesBuildInfoAndProcessMetrics) {
+  const std::string text = Text();
+  EXPECT_EQ(MetricValue(text, "palisade_build_info", {{"revision", "unknown"}}), 1);
+  EXPECT_GT(MetricValue(text, "process_resident_memory_bytes").value_or(0), 0);
+  EXPECT_GT(MetricValue(text, "process_open_fds").value_or(0), 0);
+  EXPECT_GT(MetricValue(text, "process_start_time_seconds").value_or(0), 0);
+  EXPECT_TRUE(MetricValue(text, "process_cpu_seconds_total").has_value());
+}
+
+TEST_F(ProxyMetricsTest, CreatesEveryConnectionErrorAtZeroPerListener) {
+  metrics_.AddListener("in", forward::Direction::kInbound);
+  const std::string text = Text();
+  for (const ConnectionError& e : KnownConnectionErrors()) {
+    EXPECT_EQ(MetricValue(text, "palisade_connection_errors_total",
+                          {{"listener", "in"}, {"reason", e.reason}, {"side", e.side}}),
+              0)
+        << e.reason << " " << e.side;
+  }
+}
+
+// An empty label value reads as a missing label: none anywhere, also after
+// a failed handshake with no peer and a lifecycle close.
+TEST_F(ProxyMetricsTest, WritesNoEmptyLabelValue) {
+  metrics_.AddListener("in", forward::Direction::kInbound);
+  metrics_.OnAccepted(in_);
+  metrics_.OnHandshake(in_, Failure("untrusted_chain"));
+  forward::ConnectionSummary summary;
+  summary.close_reason = "idle_timeout";
+  metrics_.OnClosed(in_, summary);
+  const std::string text = Text();
+  EXPECT_EQ(text.find("=\"\""), std::string::npos) << text;
+  EXPECT_EQ(MetricValue(text, "palisade_handshakes_total",
+                        {{"reason", "untrusted_chain"}, {"peer_identity", "none"}}),
+            1);
+  EXPECT_EQ(MetricValue(text, "palisade_connection_errors_total",
+                        {{"reason", "idle_timeout"}, {"side", "proxy"}}),
+            1);
 }
 
 }  // namespace

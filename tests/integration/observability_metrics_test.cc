@@ -4,13 +4,18 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/version.h"
 #include "tests/integration/observability_support.h"
 #include "tests/integration/prometheus_server.h"
 #include "tests/integration/proxy_fixture.h"
 #include "tests/util/loopback.h"
+#include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
+#include "tests/util/status_matchers.h"
 
 namespace palisade::testing {
 namespace {
@@ -56,6 +61,48 @@ TEST_F(ObservabilityMetricsTest, PromtoolAcceptsTheMetricsOutput) {
     const CommandResult r = RunCommand({"promtool", "check", "metrics"}, absl::Seconds(30), text);
     EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- /metrics:\n" << text;
   }
+}
+
+// Issue 19, item 5, on both binaries: build info, the process metrics of the
+// Prometheus client conventions with plausible values, every connection
+// error series at zero before any such error, no empty label value (an empty
+// value reads as a missing label), and promtool accepts palisade-control's
+// /metrics too.
+TEST_F(ObservabilityMetricsTest, BothBinariesExportBuildAndProcessMetricsWithNoEmptyLabel) {
+  ASSERT_OK(mesh_.StartControl());
+  const std::string control = HttpGet(mesh_.control().admin_url() + "/metrics").body;
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  for (const auto& [who, text] :
+       {std::pair<std::string, std::string>{"inbound", inbound_->Metrics()},
+        {"outbound", outbound_->Metrics()},
+        {"control", control}}) {
+    SCOPED_TRACE(who);
+    EXPECT_EQ(MetricValue(text, "palisade_build_info", {{"version", kVersion}}), 1) << text;
+    EXPECT_GT(MetricValue(text, "process_resident_memory_bytes").value_or(0), 1 << 20);
+    EXPECT_GT(MetricValue(text, "process_open_fds").value_or(0), 3);
+    EXPECT_GT(MetricValue(text, "process_cpu_seconds_total").value_or(-1), 0);
+    const double start = MetricValue(text, "process_start_time_seconds").value_or(0);
+    EXPECT_LE(start, now + 1);
+    EXPECT_GT(start, now - 120);
+    EXPECT_EQ(text.find("=\"\""), std::string::npos) << text;
+    const CommandResult r = RunCommand({"promtool", "check", "metrics"}, absl::Seconds(30), text);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+  // The outbound proxy never had a connection error: its series are there, at 0.
+  EXPECT_EQ(MetricValue(outbound_->Metrics(), "palisade_connection_errors_total",
+                        {{"listener", "out"}, {"reason", "connect_refused"}, {"side", "upstream"}}),
+            0);
+  EXPECT_EQ(
+      MetricValue(control, "palisade_control_refusals_total", {{"reason", "join_token_unknown"}}),
+      0);
+  // CPU time only grows.
+  const double cpu = MetricValue(inbound_->Metrics(), "process_cpu_seconds_total").value_or(0);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(SendAndReadToEnd(outbound_port_, "ping"), "ping");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return MetricValue(inbound_->Metrics(), "process_cpu_seconds_total").value_or(0) > cpu;
+      },
+      absl::Seconds(10), absl::Milliseconds(200)));
 }
 
 TEST_F(ObservabilityMetricsTest, ExportsEveryMetricTheIssueAsksFor) {

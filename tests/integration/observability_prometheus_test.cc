@@ -61,7 +61,8 @@ TEST_F(ObservabilityPrometheusTest, CountsHandshakesByPeerIdentityAsPrometheusSe
   const std::string in = absl::StrCat("instance=\"", inbound_->admin_url().substr(7), "\"");
   const std::string out = absl::StrCat("instance=\"", outbound_->admin_url().substr(7), "\"");
   // The backend's proxy saw the frontend succeed, the intruder refused by
-  // policy (named), and clients without a certificate (no peer to name).
+  // policy (named), and clients without a certificate (no peer to name:
+  // peer_identity="none", never an empty value).
   WaitForValue(absl::StrCat("sum(palisade_handshakes_total{", in,
                             ", direction=\"inbound\", result=\"success\", peer_identity=\"",
                             kFrontendId, "\"})"),
@@ -72,7 +73,7 @@ TEST_F(ObservabilityPrometheusTest, CountsHandshakesByPeerIdentityAsPrometheusSe
                kIntruders);
   WaitForValue(
       absl::StrCat("sum(palisade_handshakes_total{", in,
-                   ", result=\"failure\", reason=\"no_certificate\", peer_identity=\"\"})"),
+                   ", result=\"failure\", reason=\"no_certificate\", peer_identity=\"none\"})"),
       kNoCertificate);
   WaitForValue(absl::StrCat("sum(palisade_authorization_denials_total{", in, ", peer_identity=\"",
                             kIntruderId, "\"})"),
@@ -90,7 +91,8 @@ TEST_F(ObservabilityPrometheusTest, CountsHandshakesByPeerIdentityAsPrometheusSe
 
   // The dashboard's join: each proxy's own identity from palisade_svid_info.
   absl::StatusOr<nlohmann::json> pairs = prometheus_->Query(
-      "sum by (spiffe_id, peer_identity, result) (palisade_handshakes_total{peer_identity!=\"\"} "
+      "sum by (spiffe_id, peer_identity, result) "
+      "(palisade_handshakes_total{peer_identity!=\"none\"} "
       "* on (instance) group_left (spiffe_id) palisade_svid_info)");
   ASSERT_TRUE(pairs.ok()) << pairs.status();
   std::map<std::string, double> by_pair;

@@ -155,6 +155,7 @@ void WriteOutbound(Writer& w, const std::vector<ProxyYaml::Outbound>& listeners)
 // The small sections: each heading only when one of its fields is set.
 void WriteSettings(Writer& w, const ProxyYaml& c) {
   Writer admin;
+  if (!c.admin.enabled) admin.Line(2, "enabled: false");
   admin.String(2, "address", c.admin.address);
   if (c.admin.allow_non_loopback) admin.Line(2, "allow_non_loopback: true");
   admin.String(2, "public_address", c.admin.public_address);

@@ -85,6 +85,7 @@ struct ProxyYaml {
     std::vector<Destination> destinations;
   };
   struct Admin {
+    bool enabled = true;  // written only when false
     std::string address;
     bool allow_non_loopback = false;
     std::string public_address;
