@@ -127,7 +127,7 @@ TEST(YamlToProtoTest, RefusesAnInfiniteOrHugeDuration) {
 TEST(YamlToProtoTest, RefusesAnUnknownFieldListingTheKnownOnes) {
   EXPECT_EQ(OnlyConfigProblem("admin:\n  adress: 127.0.0.1:15000\n"),
             "admin.adress (line 2, column 3): unknown field (did you mean address?); "
-            "known fields: address, allow_non_loopback, public_address");
+            "known fields: address, allow_non_loopback, public_address, enabled");
 }
 
 TEST(YamlToProtoTest, SuggestsTheSnakeCaseNameForACamelCaseKey) {
@@ -139,7 +139,7 @@ TEST(YamlToProtoTest, SuggestsTheSnakeCaseNameForACamelCaseKey) {
 TEST(YamlToProtoTest, OffersNoSuggestionForAnUnrelatedKey) {
   EXPECT_EQ(OnlyConfigProblem("admin:\n  colour: red\n"),
             "admin.colour (line 2, column 3): unknown field; known fields: address, "
-            "allow_non_loopback, public_address");
+            "allow_non_loopback, public_address, enabled");
 }
 
 TEST(YamlToProtoTest, RefusesAMapWhereAScalarBelongs) {
