@@ -1,18 +1,15 @@
 // A palisade-control serve that cannot start says which flag is wrong and
 // leaves the state directory without a CA: a root written by a failed run is
 // a root nobody asked for. Real processes; each refusal exits at once.
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "tests/util/control_process.h"
+#include "tests/util/loopback.h"
 #include "tests/util/process.h"
 #include "tests/util/subprocess.h"
 #include "tests/util/test_pki.h"
@@ -21,28 +18,6 @@ namespace palisade::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A loopback port held in LISTEN by this test until it ends.
-class HeldPort {
- public:
-  HeldPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    EXPECT_EQ(::listen(fd_, 1), 0);
-    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    address_ = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
-  }
-  ~HeldPort() { ::close(fd_); }
-  const std::string& address() const { return address_; }
-
- private:
-  int fd_ = -1;
-  std::string address_;
-};
 
 class ControlStartRefusalsTest : public ::testing::Test {
  protected:

@@ -1,12 +1,8 @@
 // A palisade-proxy whose admin port is taken refuses to start before it binds
 // any listener, names the config field (admin.address) and the address, and
 // exits with the code of every other start-up failure (issue 15, finding 8).
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <string>
 
@@ -22,40 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// A loopback port held in LISTEN by this test until it ends.
-class HeldPort {
- public:
-  HeldPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    EXPECT_EQ(::listen(fd_, 1), 0);
-    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    address_ = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
-  }
-  ~HeldPort() { ::close(fd_); }
-  const std::string& address() const { return address_; }
-
- private:
-  int fd_ = -1;
-  std::string address_;
-};
-
-// True when this test can bind 127.0.0.1:port itself (nobody holds it).
-bool CanBind(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
 
 class ProxyStartRefusalsTest : public TwoHopMesh {
  protected:
@@ -86,7 +48,7 @@ TEST_F(ProxyStartRefusalsTest, AdminPortInUseExitsBeforeAnyListenerIsBound) {
   // No listener was ever bound: the proxy never said it listened, and the
   // port is free now.
   EXPECT_THAT(r.output, Not(HasSubstr("listening")));
-  EXPECT_TRUE(CanBind(listener_port));
+  EXPECT_TRUE(CanBindLoopback(listener_port));
 
   // The same exit code as a listener whose port is taken.
   HeldPort taken;

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <string>
+
 namespace palisade::testing {
 namespace {
 
@@ -75,6 +77,32 @@ std::string SendAndReadToEnd(uint16_t port, const std::string& message) {
   }
   close(fd);
   return out;
+}
+
+HeldPort::HeldPort() {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return;
+  sockaddr_in addr = Loopback(0);
+  socklen_t length = sizeof(addr);
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd_, 1) != 0 ||
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+    return;
+  }
+  port_ = ntohs(addr.sin_port);
+  address_ = "127.0.0.1:" + std::to_string(port_);
+}
+
+HeldPort::~HeldPort() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool CanBindLoopback(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const sockaddr_in addr = Loopback(port);
+  const bool ok = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
 }
 
 }  // namespace palisade::testing

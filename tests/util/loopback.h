@@ -27,6 +27,28 @@ std::string EchoExchange(int fd, const std::string& message);
 // that comes back until the peer closes; "" when the connection is refused.
 std::string SendAndReadToEnd(uint16_t port, const std::string& message);
 
+// A loopback port held in LISTEN until this object is destroyed: for tests
+// of what a program does when the port it was told to bind is taken.
+class HeldPort {
+ public:
+  HeldPort();
+  ~HeldPort();
+  HeldPort(const HeldPort&) = delete;
+  HeldPort& operator=(const HeldPort&) = delete;
+
+  // "127.0.0.1:PORT"; "" when the socket could not be bound.
+  const std::string& address() const { return address_; }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::string address_;
+};
+
+// True when 127.0.0.1:`port` can be bound right now (nobody holds it).
+bool CanBindLoopback(uint16_t port);
+
 }  // namespace palisade::testing
 
 #endif  // PALISADE_TESTS_UTIL_LOOPBACK_H_

@@ -69,5 +69,17 @@ TEST(LoopbackTest, RefusedConnectionsAndFreePorts) {
   EXPECT_EQ(SendAndReadToEnd(port, "x"), "");
 }
 
+TEST(LoopbackTest, HeldPortIsTakenUntilReleased) {
+  uint16_t port = 0;
+  {
+    HeldPort held;
+    port = held.port();
+    ASSERT_NE(port, 0);
+    EXPECT_EQ(held.address(), "127.0.0.1:" + std::to_string(port));
+    EXPECT_FALSE(CanBindLoopback(port));
+  }
+  EXPECT_TRUE(CanBindLoopback(port));
+}
+
 }  // namespace
 }  // namespace palisade::testing
