@@ -38,8 +38,8 @@ std::string SubjectOf(X509* cert) {
 }
 
 std::string FirstUriSan(X509* cert) {
-  bssl::UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  bssl::UniquePtr<GENERAL_NAMES> names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (names == nullptr) return "";
   for (size_t i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);

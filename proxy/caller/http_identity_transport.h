@@ -43,9 +43,7 @@ class HttpIdentityTransport final : public net::Transport {
   net::IoResult ShutdownWrite() override { return inner_->ShutdownWrite(); }
   bool HasUnreadData() const override { return !out_.empty() || inner_->HasUnreadData(); }
   void ResetOnClose() override { inner_->ResetOnClose(); }
-  const std::string& error() const override {
-    return error_.empty() ? inner_->error() : error_;
-  }
+  const std::string& error() const override { return error_.empty() ? inner_->error() : error_; }
 
   uint64_t requests() const { return requests_; }
 

@@ -15,7 +15,8 @@ namespace {
 
 constexpr char kHeader[] = "x-forwarded-client-cert";
 constexpr char kValue[] = "By=spiffe://td/app;Hash=ab;URI=spiffe://td/caller";
-constexpr char kLine[] = "x-forwarded-client-cert: By=spiffe://td/app;Hash=ab;URI=spiffe://td/caller\r\n";
+constexpr char kLine[] =
+    "x-forwarded-client-cert: By=spiffe://td/app;Hash=ab;URI=spiffe://td/caller\r\n";
 
 // A real socket pair: the test writes as the client, the transport reads.
 class HttpIdentityTransportTest : public ::testing::Test {
@@ -56,19 +57,21 @@ class HttpIdentityTransportTest : public ::testing::Test {
 };
 
 TEST_F(HttpIdentityTransportTest, AddsTheIdentityAndRemovesAClientsSpoofedHeader) {
-  Send("GET /a HTTP/1.1\r\nHost: app\r\nX-Forwarded-Client-Cert: URI=spiffe://td/admin\r\n"
-       "Accept: */*\r\n\r\n");
-  EXPECT_EQ(ReadAll(), std::string("GET /a HTTP/1.1\r\nHost: app\r\nAccept: */*\r\n") + kLine +
-                           "\r\n");
+  Send(
+      "GET /a HTTP/1.1\r\nHost: app\r\nX-Forwarded-Client-Cert: URI=spiffe://td/admin\r\n"
+      "Accept: */*\r\n\r\n");
+  EXPECT_EQ(ReadAll(),
+            std::string("GET /a HTTP/1.1\r\nHost: app\r\nAccept: */*\r\n") + kLine + "\r\n");
   EXPECT_EQ(transport_->requests(), 1u);
 }
 
 TEST_F(HttpIdentityTransportTest, EveryPipelinedRequestGetsTheHeaderAndBodiesPassAsSent) {
   const std::string chunked_body = "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n";
-  Send("POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody"
-       "POST /2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-       "x-forwarded-client-cert: spoof\r\n\r\n" +
-       chunked_body + "GET /3 HTTP/1.0\r\n\r\n");
+  Send(
+      "POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody"
+      "POST /2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+      "x-forwarded-client-cert: spoof\r\n\r\n" +
+      chunked_body + "GET /3 HTTP/1.0\r\n\r\n");
   const std::string expected =
       std::string("POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n") + kLine + "\r\nbody" +
       "POST /2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n" + kLine + "\r\n" +
@@ -125,8 +128,9 @@ TEST_F(HttpIdentityTransportTest, RefusesAnUpgradeWhoseBytesItCouldNotCheck) {
 }
 
 TEST_F(HttpIdentityTransportTest, RefusesTheIdentityHeaderSentAsATrailer) {
-  Send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-       "1\r\nx\r\n0\r\nx-forwarded-client-cert: URI=spiffe://td/admin\r\n\r\n");
+  Send(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "1\r\nx\r\n0\r\nx-forwarded-client-cert: URI=spiffe://td/admin\r\n\r\n");
   net::IoStatus status;
   ReadAll(&status);
   EXPECT_EQ(status, net::IoStatus::kError);

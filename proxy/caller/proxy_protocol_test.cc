@@ -26,8 +26,8 @@ TEST(ProxyProtocolTest, EncodesTcp4WithSslAndSpiffeTlvsByteForByte) {
   info.tls_version = "TLSv1.3";
   info.spiffe_id = "spiffe://td/a";
   const std::string expected =
-      kSignature + Bytes({0x21, 0x11, 0x00, 46}) +                        // v2 PROXY, TCP4, len
-      Bytes({127, 0, 0, 66, 127, 0, 0, 1, 0x9C, 0x40, 0x3A, 0x9E}) +      // addresses, ports
+      kSignature + Bytes({0x21, 0x11, 0x00, 46}) +                            // v2 PROXY, TCP4, len
+      Bytes({127, 0, 0, 66, 127, 0, 0, 1, 0x9C, 0x40, 0x3A, 0x9E}) +          // addresses, ports
       Bytes({0x20, 0x00, 15, 0x03, 0, 0, 0, 0, 0x21, 0x00, 7}) + "TLSv1.3" +  // PP2_TYPE_SSL
       Bytes({0xE0, 0x00, 13}) + "spiffe://td/a";
   EXPECT_EQ(EncodeProxyV2(info), expected);
@@ -42,8 +42,8 @@ TEST(ProxyProtocolTest, EncodesTcp6AndMarksAResumedSessionsCertificate) {
   info.common_name = "dev";
   std::string loopback6(15, '\0');
   loopback6.push_back(1);
-  const std::string expected = kSignature + Bytes({0x21, 0x21, 0x00, 50}) + loopback6 +
-                               loopback6 + Bytes({0x00, 0x01, 0x00, 0x02}) +
+  const std::string expected = kSignature + Bytes({0x21, 0x21, 0x00, 50}) + loopback6 + loopback6 +
+                               Bytes({0x00, 0x01, 0x00, 0x02}) +
                                Bytes({0x20, 0x00, 11, 0x05, 0, 0, 0, 0, 0x22, 0x00, 3}) + "dev";
   EXPECT_EQ(EncodeProxyV2(info), expected);
 }
@@ -74,8 +74,8 @@ TEST(ProxyProtocolTest, LengthFieldCountsALongSpiffeId) {
   info.certificate_verified = true;
   info.spiffe_id = "spiffe://td/" + std::string(500, 'x');
   const std::string header = EncodeProxyV2(info);
-  const size_t length = (static_cast<unsigned char>(header[14]) << 8) |
-                        static_cast<unsigned char>(header[15]);
+  const size_t length =
+      (static_cast<unsigned char>(header[14]) << 8) | static_cast<unsigned char>(header[15]);
   EXPECT_EQ(length, header.size() - 16);
   EXPECT_EQ(length, 12u + 8u + 3u + 512u);
 }

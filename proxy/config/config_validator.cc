@@ -221,7 +221,8 @@ class Validator {
       Error(forward_path, absl::StrCat(Quote(in.forward_to()), ": port 0 cannot be connected to"));
     }
     if (in.has_authorization()) CheckAuthorization(Join(path, "authorization"), in.authorization());
-    if (in.has_caller_identity()) CheckCallerIdentity(Join(path, "caller_identity"), in.caller_identity());
+    if (in.has_caller_identity())
+      CheckCallerIdentity(Join(path, "caller_identity"), in.caller_identity());
     CheckLimits(path, in.limits());
     CheckTimeouts(path, in.has_timeouts(), in.timeouts());
   }
@@ -415,9 +416,9 @@ class Validator {
   void CheckCallerIdentity(const std::string& path, const v1::CallerIdentity& caller) {
     const std::string& mode = caller.mode();
     if (mode != "proxy_protocol" && mode != "http_header") {
-      Error(Join(path, "mode"),
-            absl::StrCat(Quote(mode), ": must be proxy_protocol or http_header (omit "
-                                      "caller_identity to hand the app no identity)"));
+      Error(Join(path, "mode"), absl::StrCat(Quote(mode),
+                                             ": must be proxy_protocol or http_header (omit "
+                                             "caller_identity to hand the app no identity)"));
       return;
     }
     if (mode == "proxy_protocol") {
@@ -438,13 +439,15 @@ class Validator {
     const std::string lower = absl::AsciiStrToLower(name);
     if (!name.empty() && !token) {
       Error(Join(path, "header_name"),
-            absl::StrCat(Quote(name), ": not an HTTP header name (letters, digits and "
-                                      "!#$%&'*+-.^_`|~ only)"));
+            absl::StrCat(Quote(name),
+                         ": not an HTTP header name (letters, digits and "
+                         "!#$%&'*+-.^_`|~ only)"));
     } else if (lower == "host" || lower == "content-length" || lower == "transfer-encoding" ||
-               lower == "connection" || lower == "upgrade" || lower == "te" ||
-               lower == "trailer" || lower == "keep-alive" || lower == "expect") {
-      Error(Join(path, "header_name"),
-            absl::StrCat(Quote(name), ": a framing or hop-by-hop header cannot carry the identity"));
+               lower == "connection" || lower == "upgrade" || lower == "te" || lower == "trailer" ||
+               lower == "keep-alive" || lower == "expect") {
+      Error(
+          Join(path, "header_name"),
+          absl::StrCat(Quote(name), ": a framing or hop-by-hop header cannot carry the identity"));
     }
     const uint32_t max = caller.max_header_bytes();
     // http_parser refuses a header block above 80 KiB whatever we allow.

@@ -111,9 +111,8 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
   } else if (in.caller_identity().mode() == "http_header") {
     c->caller_identity.mode = forward::CallerIdentityMode::kHttpHeader;
     const config::v1::CallerIdentity& caller = in.caller_identity();
-    c->caller_identity.header_name = caller.header_name().empty()
-                                         ? config::kDefaultCallerIdentityHeader
-                                         : caller.header_name();
+    c->caller_identity.header_name =
+        caller.header_name().empty() ? config::kDefaultCallerIdentityHeader : caller.header_name();
     c->caller_identity.max_header_bytes = caller.max_header_bytes() == 0
                                               ? config::kDefaultCallerIdentityMaxHeaderBytes
                                               : caller.max_header_bytes();

@@ -114,15 +114,15 @@ class CallerIdentityHttpTest : public ::testing::Test {
         kBackendId;
     ASSERT_OK_AND_ASSIGN(ProxyProcess * outbound, mesh_.StartReadyProxy("outbound", out));
     ASSERT_OK_AND_ASSIGN(port_, outbound->ListenerPort("out"));
-    expected_ = absl::StrCat("x-forwarded-client-cert: By=", kBackendId,
-                             ";Hash=", LeafHash(mesh_.dir() + "/frontend.pem"), ";URI=", kFrontendId);
+    expected_ =
+        absl::StrCat("x-forwarded-client-cert: By=", kBackendId,
+                     ";Hash=", LeafHash(mesh_.dir() + "/frontend.pem"), ";URI=", kFrontendId);
   }
 
   // The identity line exactly once, no spoof, and the body as sent.
   void ExpectAnswer(const std::optional<std::string>& answer, const std::string& body) {
     ASSERT_TRUE(answer.has_value()) << mesh_.Logs();
-    EXPECT_EQ(HeaderLines(*answer, "x-forwarded-client-cert"),
-              std::vector<std::string>{expected_})
+    EXPECT_EQ(HeaderLines(*answer, "x-forwarded-client-cert"), std::vector<std::string>{expected_})
         << *answer;
     EXPECT_FALSE(absl::StrContains(*answer, "spiffe://cluster.local/ns/admin")) << *answer;
     EXPECT_TRUE(absl::StrContains(*answer, absl::StrCat("body-bytes: ", body.size(), "\n")))
@@ -138,7 +138,8 @@ class CallerIdentityHttpTest : public ::testing::Test {
   std::string expected_;
 };
 
-constexpr char kSpoof[] = "X-Forwarded-Client-Cert: URI=spiffe://cluster.local/ns/admin/sa/root\r\n";
+constexpr char kSpoof[] =
+    "X-Forwarded-Client-Cert: URI=spiffe://cluster.local/ns/admin/sa/root\r\n";
 
 TEST_F(CallerIdentityHttpTest, EveryRequestOfAKeepAliveConnectionCarriesTheCallersIdentity) {
   const int fd = ConnectLoopback(port_, absl::Seconds(10));

@@ -68,9 +68,17 @@ class CallerIdentityProxyProtocolTest : public ::testing::Test {
   // the client is what is under test.
   CommandResult Curl(uint16_t port, bool http09) {
     const std::string& dir = mesh_.dir();
-    std::vector<std::string> argv = {"curl", "-sS", "-k", "--interface", kClient,
-                                     "--cert", dir + "/frontend.pem", "--key",
-                                     dir + "/frontend.key", "--max-time", "10"};
+    std::vector<std::string> argv = {"curl",
+                                     "-sS",
+                                     "-k",
+                                     "--interface",
+                                     kClient,
+                                     "--cert",
+                                     dir + "/frontend.pem",
+                                     "--key",
+                                     dir + "/frontend.key",
+                                     "--max-time",
+                                     "10"};
     if (http09) argv.push_back("--http0.9");
     argv.push_back(absl::StrCat("https://127.0.0.1:", port, "/"));
     return RunCommand(argv, absl::Seconds(15));
@@ -87,12 +95,12 @@ TEST_F(CallerIdentityProxyProtocolTest, HaproxyAcceptsTheHeaderAndSeesTheClients
       "global\n  log stdout format raw local0\n"
       "defaults\n  mode http\n  log global\n  timeout connect 5s\n  timeout client 10s\n"
       "  timeout server 10s\n"
-      "frontend app\n  bind 127.0.0.1:", app_port, " accept-proxy\n",
-      "  log-format \"pp_client=%ci:%cp\"\n",
+      "frontend app\n  bind 127.0.0.1:",
+      app_port, " accept-proxy\n", "  log-format \"pp_client=%ci:%cp\"\n",
       "  http-request return status 200 content-type text/plain lf-string \"src=%[src]\\n\"\n");
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Process> haproxy,
-                       Process::Start({"haproxy", "-db", "-f", config},
-                                      mesh_.dir() + "/haproxy.log"));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Process> haproxy,
+      Process::Start({"haproxy", "-db", "-f", config}, mesh_.dir() + "/haproxy.log"));
   ASSERT_TRUE(WaitListening(app_port)) << haproxy->Output();
   const uint16_t port = StartInbound(app_port);
   ASSERT_NE(port, 0) << mesh_.Logs();
@@ -101,7 +109,9 @@ TEST_F(CallerIdentityProxyProtocolTest, HaproxyAcceptsTheHeaderAndSeesTheClients
   EXPECT_EQ(curl.exit_code, 0) << curl.command << "\n" << curl.output;
   EXPECT_EQ(curl.output, absl::StrCat("src=", kClient, "\n")) << mesh_.Logs();
   EXPECT_TRUE(WaitFor(
-      [&] { return absl::StrContains(haproxy->Output(), absl::StrCat("pp_client=", kClient, ":")); },
+      [&] {
+        return absl::StrContains(haproxy->Output(), absl::StrCat("pp_client=", kClient, ":"));
+      },
       absl::Seconds(10)))
       << haproxy->Output();
   mesh_.StopProxies();
@@ -122,15 +132,15 @@ TEST_F(CallerIdentityProxyProtocolTest, NginxStreamAcceptsTheHeaderAndLogsTheCli
       "stream {\n"
       "  log_format pp 'pp_client=$proxy_protocol_addr:$proxy_protocol_port';\n"
       "  server {\n"
-      "    listen 127.0.0.1:", app_port, " proxy_protocol;\n",
-      "    access_log ", dir, "/nginx-access.log pp;\n",
+      "    listen 127.0.0.1:",
+      app_port, " proxy_protocol;\n", "    access_log ", dir, "/nginx-access.log pp;\n",
       "    return \"src=$proxy_protocol_addr\\n\";\n"
       "  }\n"
       "}\n");
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Process> nginx,
-                       Process::Start({"nginx", "-p", dir, "-e", dir + "/nginx-error.log", "-c",
-                                       config},
-                                      dir + "/nginx.log"));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Process> nginx,
+      Process::Start({"nginx", "-p", dir, "-e", dir + "/nginx-error.log", "-c", config},
+                     dir + "/nginx.log"));
   ASSERT_TRUE(WaitListening(app_port)) << nginx->Output() << ReadFile(dir + "/nginx-error.log");
   const uint16_t port = StartInbound(app_port);
   ASSERT_NE(port, 0) << mesh_.Logs();

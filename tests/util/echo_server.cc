@@ -5,7 +5,8 @@
 // SIGTERM (or SIGINT) ends it cleanly: live connections are shut down, their
 // threads finish, and it exits 0, so tests can hold it to a clean exit.
 //
-//   echo_server --listen=127.0.0.1:0 --port_file=PATH [--record=PATH] [--mode=echo|http|http_headers|sink]
+//   echo_server --listen=127.0.0.1:0 --port_file=PATH [--record=PATH]
+//   [--mode=echo|http|http_headers|sink]
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>

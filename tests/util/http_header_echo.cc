@@ -62,11 +62,12 @@ int OnComplete(http_parser* p) {
   uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256_Final(digest, &r->body_hash);
   absl::StrAppend(&body, "body-bytes: ", r->body_bytes, "\nbody-sha256: ",
-                  absl::BytesToHexString(absl::string_view(
-                      reinterpret_cast<const char*>(digest), sizeof(digest))),
+                  absl::BytesToHexString(
+                      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest))),
                   "\n");
-  absl::StrAppend(&r->responses, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ",
-                  body.size(), "\r\n\r\n", body);
+  absl::StrAppend(&r->responses,
+                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
+                  "\r\n\r\n", body);
   return 0;
 }
 
