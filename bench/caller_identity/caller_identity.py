@@ -28,18 +28,22 @@ import sys
 import tempfile
 import time
 
-TICKS = os.sysconf("SC_CLK_TCK")
 BODY = "r" * 64
 ANSWER = "a" * 64
 
 
 def cpu_seconds(pids):
+    """CPU time of every thread of `pids`, in ns resolution (schedstat), not
+    clock ticks: a few seconds at a few thousand requests/s needs it."""
     total = 0
     for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass  # a thread that just ended
+    return total / 1e9
 
 
 def children(pid):
@@ -316,7 +320,17 @@ def main():
     finally:
         stop(app)
     rounds = {v: list(r) for v, r in results.items()}
+    # Side by side within a round, the load the machine carried then is
+    # shared: the median of these paired ratios is steadier than a ratio of
+    # medians on a busy machine.
+    paired = {}
+    for key in ("per_second", "hop2_cpu_us_per_request"):
+        for name, other in (("header_vs_plain", "palisade_plain"),
+                            ("header_vs_nginx", "nginx_gateway")):
+            paired[f"{name}_{key}"] = median_of([
+                h[key] / o[key] for h, o in zip(rounds["palisade_header"], rounds[other])])
     results = {v: median_of(r) for v, r in results.items()}
+    results["paired"] = paired
     results["rounds"] = rounds
     results["machine"] = {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()}
     with open(args.out, "w") as f:
@@ -335,6 +349,14 @@ def print_table(r):
                        ("hop 2 CPU us per request (lower is better)", "hop2_cpu_us_per_request")):
         a, b, c = header[key], plain[key], nginx[key]
         print(f"| {label} | {a:.1f} | {b:.1f} | {c:.1f} | {a / b:.2f}x | {a / c:.2f}x |")
+    p = r["paired"]
+    print("\nmedian of per-round ratios (same round, same load): header / plain "
+          f"{p['header_vs_plain_per_second']:.2f}x req/s, "
+          f"{p['header_vs_plain_hop2_cpu_us_per_request']:.2f}x hop-2 CPU per request; "
+          f"header / nginx {p['header_vs_nginx_per_second']:.2f}x req/s, "
+          f"{p['header_vs_nginx_hop2_cpu_us_per_request']:.2f}x hop-2 CPU per request")
+    for v in ("palisade_header", "palisade_plain", "nginx_gateway"):
+        print(f"{v} req/s by round: " + ", ".join(f"{x['per_second']:.0f}" for x in r["rounds"][v]))
     print(f"\nheader injection cost in req/s: {(1 - header['per_second'] / plain['per_second']) * 100:+.1f}%"
           f"; errors: {header['errors']}, {plain['errors']}, {nginx['errors']}")
     print(f"load average after the run: {r['machine']['loadavg_after']}")

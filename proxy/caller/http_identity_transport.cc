@@ -139,21 +139,21 @@ bool HttpIdentityTransport::FinishHead() {
     return false;
   }
   const char* method = http_method_str(static_cast<http_method>(parser_.method));
-  size_t size = std::strlen(method) + url_.size() + 16 + header_line_.size() + 2;
-  for (const auto& [name, value] : headers_) size += name.size() + value.size() + 4;
-  std::string head;
-  head.reserve(size);
-  absl::StrAppend(&head, method, " ", url_, " HTTP/1.", parser_.http_minor, "\r\n");
-  for (const auto& [name, value] : headers_) {
+  // head_ and the header strings keep their capacity from request to
+  // request: a keep-alive connection allocates nothing per request here.
+  head_.clear();
+  absl::StrAppend(&head_, method, " ", url_, " HTTP/1.", parser_.http_minor, "\r\n");
+  for (size_t i = 0; i < header_count_; ++i) {
+    const auto& [name, value] = headers_[i];
     if (absl::EqualsIgnoreCase(name, header_name_)) continue;  // the client's own: a spoof
     if (value.find_first_of("\r\n") != std::string::npos) {
       Fail("http_bad_request");
       return false;
     }
-    absl::StrAppend(&head, name, ": ", value, "\r\n");
+    absl::StrAppend(&head_, name, ": ", value, "\r\n");
   }
-  absl::StrAppend(&head, header_line_, "\r\n");
-  out_.Append(head.data(), head.size());
+  absl::StrAppend(&head_, header_line_, "\r\n");
+  out_.Append(head_.data(), head_.size());
   ++requests_;
   return true;
 }
@@ -161,7 +161,7 @@ bool HttpIdentityTransport::FinishHead() {
 int HttpIdentityTransport::OnMessageBegin(http_parser* p) {
   HttpIdentityTransport* self = Self(p);
   self->url_.clear();
-  self->headers_.clear();
+  self->header_count_ = 0;
   self->last_was_value_ = false;
   return 0;
 }
@@ -173,21 +173,27 @@ int HttpIdentityTransport::OnUrl(http_parser* p, const char* at, size_t n) {
 
 int HttpIdentityTransport::OnHeaderField(http_parser* p, const char* at, size_t n) {
   HttpIdentityTransport* self = Self(p);
-  if (self->headers_.empty() || self->last_was_value_) self->headers_.emplace_back();
-  self->headers_.back().first.append(at, n);
+  if (self->header_count_ == 0 || self->last_was_value_) {
+    if (self->header_count_ == self->headers_.size()) self->headers_.emplace_back();
+    auto& [name, value] = self->headers_[self->header_count_++];
+    name.clear();
+    value.clear();
+  }
+  self->headers_[self->header_count_ - 1].first.append(at, n);
   self->last_was_value_ = false;
   return 0;
 }
 
 int HttpIdentityTransport::OnHeaderValue(http_parser* p, const char* at, size_t n) {
   HttpIdentityTransport* self = Self(p);
-  if (self->headers_.empty()) return 0;  // cannot happen: a value follows a field
+  if (self->header_count_ == 0) return 0;  // cannot happen: a value follows a field
+  auto& [name, value] = self->headers_[self->header_count_ - 1];
   if (!self->last_was_value_ && self->phase_ == Phase::kBody &&
-      absl::EqualsIgnoreCase(self->headers_.back().first, self->header_name_)) {
+      absl::EqualsIgnoreCase(name, self->header_name_)) {
     // A trailer: it passes through as sent, so one of our name is refused.
     self->trailer_spoof_ = true;
   }
-  self->headers_.back().second.append(at, n);
+  value.append(at, n);
   self->last_was_value_ = true;
   return 0;
 }

@@ -75,7 +75,11 @@ class HttpIdentityTransport final : public net::Transport {
   bool first_request_ = true;
   std::string preface_;  // the connection's first bytes: "PRI" starts HTTP/2's preface
   std::string url_;
+  // The request's headers are headers_[0, header_count_); the entries past
+  // it are kept for their capacity.
   std::vector<std::pair<std::string, std::string>> headers_;
+  size_t header_count_ = 0;
+  std::string head_;  // the rewritten request head
   bool last_was_value_ = false;
   bool trailer_spoof_ = false;
   net::ByteBuffer out_;
