@@ -12,9 +12,9 @@ PACKAGES=(
   android-libboringssl-dev android-boringssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   prometheus-cpp-dev libevent-dev libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libhttp-parser-dev
   # real peers and tools used by tests, benchmarks and the demo
-  openssl curl prometheus haproxy stunnel4 nginx-light wrk iperf3 hyperfine
+  openssl curl prometheus haproxy stunnel4 nginx-light libnginx-mod-stream wrk iperf3 hyperfine
   iproute2 iptables procps psmisc python3 time
   # browser test
   chromium chromium-driver

@@ -51,6 +51,13 @@ absl::Duration DurationOr(bool present, const google::protobuf::Duration& value,
 void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
   for (v1::InboundListener& in : *config->mutable_inbound()) {
     DefaultLimits(/*inbound=*/true, in.mutable_limits());
+    if (in.has_caller_identity() && in.caller_identity().mode() == "http_header") {
+      v1::CallerIdentity* caller = in.mutable_caller_identity();
+      if (caller->header_name().empty()) caller->set_header_name(kDefaultCallerIdentityHeader);
+      if (caller->max_header_bytes() == 0) {
+        caller->set_max_header_bytes(kDefaultCallerIdentityMaxHeaderBytes);
+      }
+    }
     DefaultTimeouts(in.mutable_timeouts());
   }
   for (v1::OutboundListener& out : *config->mutable_outbound()) {

@@ -40,6 +40,9 @@ inline constexpr absl::Duration kDefaultGracePeriod = absl::Seconds(10);
 inline constexpr double kDefaultRenewFraction = 0.5;
 inline constexpr absl::Duration kDefaultInitialBackoff = absl::Seconds(1);
 inline constexpr absl::Duration kDefaultMaxBackoff = absl::Seconds(30);
+// caller_identity in http_header mode.
+inline constexpr char kDefaultCallerIdentityHeader[] = "x-forwarded-client-cert";
+inline constexpr uint32_t kDefaultCallerIdentityMaxHeaderBytes = 65536;
 // reattestation_token_file defaults to join_token_file + this.
 inline constexpr char kReattestationTokenSuffix[] = ".reattest";
 

@@ -1,5 +1,6 @@
 #include "proxy/config/config_validator.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -220,6 +221,8 @@ class Validator {
       Error(forward_path, absl::StrCat(Quote(in.forward_to()), ": port 0 cannot be connected to"));
     }
     if (in.has_authorization()) CheckAuthorization(Join(path, "authorization"), in.authorization());
+    if (in.has_caller_identity())
+      CheckCallerIdentity(Join(path, "caller_identity"), in.caller_identity());
     CheckLimits(path, in.limits());
     CheckTimeouts(path, in.has_timeouts(), in.timeouts());
   }
@@ -410,6 +413,50 @@ class Validator {
   }
 
   // Zero means the default; a source's share cannot be more than the whole.
+  void CheckCallerIdentity(const std::string& path, const v1::CallerIdentity& caller) {
+    const std::string& mode = caller.mode();
+    if (mode != "proxy_protocol" && mode != "http_header") {
+      Error(Join(path, "mode"), absl::StrCat(Quote(mode),
+                                             ": must be proxy_protocol or http_header (omit "
+                                             "caller_identity to hand the app no identity)"));
+      return;
+    }
+    if (mode == "proxy_protocol") {
+      if (!caller.header_name().empty()) {
+        Error(Join(path, "header_name"), "is only used with mode http_header");
+      }
+      if (caller.max_header_bytes() != 0) {
+        Error(Join(path, "max_header_bytes"), "is only used with mode http_header");
+      }
+      return;
+    }
+    const std::string& name = caller.header_name();
+    // RFC 9110 token characters; the framing and hop-by-hop headers would
+    // change how the app reads the request.
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return absl::ascii_isalnum(c) || absl::StrContains("!#$%&'*+-.^_`|~", c);
+    });
+    const std::string lower = absl::AsciiStrToLower(name);
+    if (!name.empty() && !token) {
+      Error(Join(path, "header_name"),
+            absl::StrCat(Quote(name),
+                         ": not an HTTP header name (letters, digits and "
+                         "!#$%&'*+-.^_`|~ only)"));
+    } else if (lower == "host" || lower == "content-length" || lower == "transfer-encoding" ||
+               lower == "connection" || lower == "upgrade" || lower == "te" || lower == "trailer" ||
+               lower == "keep-alive" || lower == "expect") {
+      Error(
+          Join(path, "header_name"),
+          absl::StrCat(Quote(name), ": a framing or hop-by-hop header cannot carry the identity"));
+    }
+    const uint32_t max = caller.max_header_bytes();
+    // http_parser refuses a header block above 80 KiB whatever we allow.
+    if (max != 0 && (max < 1024 || max > 81920)) {
+      Error(Join(path, "max_header_bytes"),
+            absl::StrCat(max, " is outside 1024..81920 (the HTTP parser's own limit is 80 KiB)"));
+    }
+  }
+
   void CheckLimits(const std::string& listener, const v1::ListenerLimits& limits) {
     const uint32_t per_source = limits.max_pending_handshakes_per_source();
     const uint32_t pending = limits.max_pending_handshakes() > 0 ? limits.max_pending_handshakes()

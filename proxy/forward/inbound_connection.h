@@ -19,6 +19,11 @@ class InboundConnection final : public Connection {
   void Begin() override;
   void OnHandshakeDone(bool resumed) override;
   void OnConnected(net::UniqueFd fd) override;
+  // listener.caller_identity: the PROXY v2 header written to the app, or the
+  // downstream wrapped to set the identity header; false when closed.
+  bool HandCallerToApp();
+
+  bool resumed_ = false;
 };
 
 }  // namespace palisade::forward

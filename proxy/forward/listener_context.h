@@ -41,6 +41,16 @@ struct DestinationRule {
   PeerExpectation expected;
 };
 
+// How the app behind an inbound listener learns the caller (config.proto
+// CallerIdentity); kOff costs a listener nothing.
+enum class CallerIdentityMode { kOff, kProxyProtocol, kHttpHeader };
+
+struct CallerIdentityOptions {
+  CallerIdentityMode mode = CallerIdentityMode::kOff;
+  std::string header_name;  // http_header: as configured (matched case-insensitively)
+  size_t max_header_bytes = 65536;
+};
+
 struct ListenerContext {
   std::string name;
   std::string label;  // "listener <name>", as refusals name it
@@ -76,6 +86,7 @@ struct ListenerContext {
   uint32_t max_pending_handshakes = 4096;
   uint32_t max_pending_handshakes_per_source = 2048;
   size_t high_water_bytes = 256 * 1024;
+  CallerIdentityOptions caller_identity;
 
   // Established connections now, across all workers, for max_connections.
   mutable std::atomic<uint32_t> active{0};

@@ -8,9 +8,10 @@ namespace palisade::metrics {
 namespace {
 
 constexpr const char* kReasons[] = {
-    "connect_refused", "connect_timeout", "connect_failed",  "unresolved",      "reset",
-    "timeout",         "idle_timeout",    "drained",         "peer_expired",    "root_removed",
-    "policy_changed",  "no_identity",     "pending_evicted", "max_connections", "io_error"};
+    "connect_refused", "connect_timeout", "connect_failed", "unresolved",
+    "reset",           "timeout",         "idle_timeout",   "drained",
+    "peer_expired",    "root_removed",    "policy_changed", "no_identity",
+    "pending_evicted", "max_connections", "io_error",       "http_refused"};
 
 }  // namespace
 
@@ -44,6 +45,10 @@ ConnectionError ClassifyCloseReason(absl::string_view close_reason) {
     error.reason = "unresolved";
   } else if (rest == "connection_reset" || rest == "broken_pipe") {
     error.reason = "reset";
+  } else if (absl::StartsWith(rest, "http")) {
+    // caller_identity http_header: a request it would not pass on
+    // (http_bad_request, http2_refused, ...); the exact reason is logged.
+    error.reason = "http_refused";
   } else if (rest == "timeout") {
     error.reason = "timeout";
   } else if (rest == "idle_timeout" || rest == "drained" || rest == "peer_expired" ||

@@ -29,6 +29,11 @@ TEST(ClassifyCloseReasonTest, FoldsResetsAndBrokenPipesIntoReset) {
   ExpectClassified("upstream_broken_pipe", "reset", "upstream");
 }
 
+TEST(ClassifyCloseReasonTest, FoldsRefusedHttpRequestsIntoHttpRefused) {
+  ExpectClassified("downstream_http_bad_request", "http_refused", "downstream");
+  ExpectClassified("downstream_http2_refused", "http_refused", "downstream");
+}
+
 TEST(ClassifyCloseReasonTest, KeepsLifecycleReasonsAsTheyAre) {
   ExpectClassified("idle_timeout", "idle_timeout", "proxy");
   ExpectClassified("drained", "drained", "proxy");

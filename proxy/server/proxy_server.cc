@@ -106,6 +106,17 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
   ASSIGN_OR_RETURN(forward::ListenerPolicy policy, InboundPolicy(in));
   c->policy = std::move(policy.policy);
   c->policy_description = std::move(policy.description);
+  if (in.caller_identity().mode() == "proxy_protocol") {
+    c->caller_identity.mode = forward::CallerIdentityMode::kProxyProtocol;
+  } else if (in.caller_identity().mode() == "http_header") {
+    c->caller_identity.mode = forward::CallerIdentityMode::kHttpHeader;
+    const config::v1::CallerIdentity& caller = in.caller_identity();
+    c->caller_identity.header_name =
+        caller.header_name().empty() ? config::kDefaultCallerIdentityHeader : caller.header_name();
+    c->caller_identity.max_header_bytes = caller.max_header_bytes() == 0
+                                              ? config::kDefaultCallerIdentityMaxHeaderBytes
+                                              : caller.max_header_bytes();
+  }
   ApplyCommon(in.limits(), in.timeouts(), runtime, c.get());
   return c;
 }

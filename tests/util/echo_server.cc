@@ -5,7 +5,8 @@
 // SIGTERM (or SIGINT) ends it cleanly: live connections are shut down, their
 // threads finish, and it exits 0, so tests can hold it to a clean exit.
 //
-//   echo_server --listen=127.0.0.1:0 --port_file=PATH [--record=PATH] [--mode=echo|http]
+//   echo_server --listen=127.0.0.1:0 --port_file=PATH [--record=PATH]
+//   [--mode=echo|http|http_headers|sink]
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -30,13 +31,15 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/sockets.h"
+#include "tests/util/http_header_echo.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "Address to listen on.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port here once listening.");
 ABSL_FLAG(std::string, record, "", "Append one line per accepted and per closed connection.");
 ABSL_FLAG(std::string, mode, "echo",
           "echo: send every byte back; http: answer each request; sink: count bytes until "
-          "EOF, then answer with the count.");
+          "EOF, then answer with the count; http_headers: answer each request with the "
+          "headers it carried and its body's SHA-256.");
 ABSL_FLAG(std::string, name, "backend", "Named in HTTP answers.");
 
 namespace {
@@ -194,6 +197,8 @@ int main(int argc, char** argv) {
       uint64_t bytes = 0;
       if (mode == "http") {
         ServeHttp(fd, &bytes);
+      } else if (mode == "http_headers") {
+        palisade::testing::ServeHttpHeaderEcho(fd, &bytes);
       } else if (mode == "sink") {
         ServeSink(fd, &bytes);
       } else {

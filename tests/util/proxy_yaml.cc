@@ -123,6 +123,14 @@ void WriteInbound(Writer& w, const std::vector<ProxyYaml::Inbound>& listeners) {
     w.String(4, "address", in.address);
     w.String(4, "forward_to", in.forward_to);
     if (in.original_destination) w.Line(4, "original_destination: true");
+    if (!in.caller_identity.mode.empty()) {
+      w.Line(4, "caller_identity:");
+      w.String(6, "mode", in.caller_identity.mode);
+      w.String(6, "header_name", in.caller_identity.header_name);
+      if (in.caller_identity.max_header_bytes != 0) {
+        w.Line(6, absl::StrCat("max_header_bytes: ", in.caller_identity.max_header_bytes));
+      }
+    }
     if (IsSet(in.authorization)) {
       w.Line(4, "authorization:");
       w.List(6, "spiffe_ids", in.authorization.spiffe_ids);

@@ -60,6 +60,11 @@ struct ProxyYaml {
     std::string connect;
     std::string idle;
   };
+  struct CallerIdentity {  // written when mode is set
+    std::string mode;
+    std::string header_name;
+    uint32_t max_header_bytes = 0;
+  };
   struct Inbound {
     std::string name;
     std::string address = "127.0.0.1:0";
@@ -68,6 +73,7 @@ struct ProxyYaml {
     Limits limits;
     Timeouts timeouts;
     bool original_destination = false;
+    CallerIdentity caller_identity;
   };
   struct Destination {
     std::string address;
