@@ -39,6 +39,33 @@ bool IsRdnBoundary(absl::string_view subject, size_t comma) {
 
 }  // namespace
 
+absl::Status ValidateDnsWildcard(absl::string_view w) {
+  if (!absl::StartsWith(w, "*.")) {
+    return absl::InvalidArgumentError("must start with \"*.\" (e.g. \"*.devices.example.com\")");
+  }
+  const std::vector<absl::string_view> labels = absl::StrSplit(w.substr(2), '.');
+  if (labels.size() < 2) {
+    return absl::InvalidArgumentError("a wildcard needs at least two labels after \"*.\"");
+  }
+  for (absl::string_view label : labels) {
+    if (!IsLdhLabel(label)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label \"", absl::CHexEscape(label),
+                       "\" is not 1-63 letters, digits or '-' (one '*', leftmost only)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSubjectPattern(absl::string_view s) {
+  const absl::string_view rdns = absl::StartsWith(s, "*,") ? s.substr(2) : s;
+  if (rdns.empty() || rdns.find('=') == absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "must be an RFC 4514 subject (\"CN=a,O=b\") or \"*,\" and its last RDNs (\"*,O=b\")");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<GatewayPolicy> GatewayPolicy::Create(IdentityFrom from,
                                                     std::vector<std::string> identities,
                                                     std::vector<std::string> dns_wildcards,
@@ -53,31 +80,16 @@ absl::StatusOr<GatewayPolicy> GatewayPolicy::Create(IdentityFrom from,
   }
   for (size_t i = 0; i < dns_wildcards.size(); ++i) {
     const std::string& w = dns_wildcards[i];
-    if (!absl::StartsWith(w, "*.")) {
-      return Bad("dns_wildcards", i, w, "must start with \"*.\" (e.g. \"*.devices.example.com\")");
-    }
-    const std::vector<absl::string_view> labels = absl::StrSplit(absl::string_view(w).substr(2), '.');
-    if (labels.size() < 2) {
-      return Bad("dns_wildcards", i, w, "a wildcard needs at least two labels after \"*.\"");
-    }
-    for (absl::string_view label : labels) {
-      if (!IsLdhLabel(label)) {
-        return Bad("dns_wildcards", i, w,
-                   absl::StrCat("label \"", absl::CHexEscape(label),
-                                "\" is not 1-63 letters, digits or '-' (one '*', leftmost only)"));
-      }
+    if (absl::Status s = ValidateDnsWildcard(w); !s.ok()) {
+      return Bad("dns_wildcards", i, w, s.message());
     }
     policy.wildcards_.push_back(absl::AsciiStrToLower(w.substr(1)));
   }
   for (size_t i = 0; i < subjects.size(); ++i) {
-    const std::string& s = subjects[i];
-    const absl::string_view rdns = absl::StartsWith(s, "*,") ? absl::string_view(s).substr(2) : s;
-    if (rdns.empty() || rdns.find('=') == absl::string_view::npos) {
-      return Bad("subjects", i, s,
-                 "must be an RFC 4514 subject (\"CN=a,O=b\") or \"*,\" and its last RDNs "
-                 "(\"*,O=b\")");
+    if (absl::Status s = ValidateSubjectPattern(subjects[i]); !s.ok()) {
+      return Bad("subjects", i, subjects[i], s.message());
     }
-    policy.subjects_.push_back(s);
+    policy.subjects_.push_back(subjects[i]);
   }
   return policy;
 }

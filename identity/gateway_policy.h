@@ -15,6 +15,10 @@
 namespace palisade {
 namespace identity {
 
+// The rules of Create for one entry; InvalidArgument says which is broken.
+absl::Status ValidateDnsWildcard(absl::string_view wildcard);
+absl::Status ValidateSubjectPattern(absl::string_view pattern);
+
 // Immutable after Create; any thread may call Allows.
 class GatewayPolicy {
  public:

@@ -26,6 +26,15 @@ TEST(ExampleConfigsTest, ControlPlaneExampleValidatesWithItsBootstrapBundle) {
   EXPECT_THAT(r.output, HasSubstr("1 bootstrap root(s)"));
 }
 
+TEST(ExampleConfigsTest, DeviceGatewayExampleValidatesWithItsTrustStoreAndCrl) {
+  const CommandResult r = RunCommand(
+      {kProxyBinary, "--config=tests/testdata/config/device_gateway.yaml", "--validate"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("gateway devices: 1 CA certificate(s), 1 CRL(s), identity from "
+                                  "dns_san, allows gw-7.partner.example.net, *.devices.example.com"));
+  EXPECT_THAT(r.output, HasSubstr("configuration is valid"));
+}
+
 TEST(ExampleConfigsTest, VersionFlagPrintsTheVersion) {
   const CommandResult r = RunCommand({kProxyBinary, "--version"});
   EXPECT_EQ(r.exit_code, 0);
