@@ -1,11 +1,13 @@
 #include "tests/integration/gateway_fixture.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "tests/util/loopback.h"
+#include "tests/util/process.h"
 #include "tests/util/prometheus_text.h"
 
 namespace palisade::testing {
@@ -53,8 +55,11 @@ bool DeviceConnection::Echo(const std::string& line) {
 }
 
 void GatewayTest::SetUp() {
-  WriteFileOrDie(dir() + "/device-ca.pem", devices_.BundlePem());
-  WriteFileOrDie(dir() + "/devices.crl", CrlPem(devices_.root(), {}, absl::Now()));
+  // A folder of their own: the watcher reloads on any change in it.
+  trust_dir_ = dir() + "/trust";
+  ASSERT_EQ(mkdir(trust_dir_.c_str(), 0700), 0) << trust_dir_;
+  WriteFileOrDie(trust_dir_ + "/device-ca.pem", devices_.BundlePem());
+  WriteFileOrDie(trust_dir_ + "/devices.crl", CrlPem(devices_.root(), {}, absl::Now()));
   sensor_ = WriteDevice("sensor-1", "sensor-1.devices.example.com");
   WriteDevice("outsider", "laptop.corp.example.com");
   mesh_.WriteSvid("gateway", "/ns/edge/sa/gateway");
@@ -85,8 +90,8 @@ ProxyYaml::Inbound& GatewayTest::AddGateway(ProxyYaml& config, const std::string
                                             const std::string& forward_to) {
   ProxyYaml::Inbound& in = config.AddInbound(name, forward_to);
   ProxyYaml::Gateway gateway;
-  gateway.trust_store_files = {dir() + "/device-ca.pem"};
-  gateway.crl_files = {dir() + "/devices.crl"};
+  gateway.trust_store_files = {trust_dir_ + "/device-ca.pem"};
+  gateway.crl_files = {trust_dir_ + "/devices.crl"};
   gateway.identity_from = "dns_san";
   gateway.dns_wildcards = {kDeviceWildcard};
   in.gateway = gateway;
@@ -124,7 +129,7 @@ double GatewayTest::Failures(const std::string& listener, const std::string& rea
 }
 
 void GatewayTest::Replace(const std::string& file, const std::string& contents) {
-  const std::string path = absl::StrCat(dir(), "/", file);
+  const std::string path = absl::StrCat(trust_dir_, "/", file);
   WriteFileOrDie(path + ".new", contents);
   ASSERT_EQ(std::rename((path + ".new").c_str(), path.c_str()), 0) << path;
 }

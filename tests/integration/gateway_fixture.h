@@ -50,8 +50,8 @@ class GatewayTest : public ::testing::Test {
   // A device certificate <dir>/<name>.pem/.key with DNS SAN `dns` from the
   // device CA (or `ca`); returns the leaf (e.g. to revoke it).
   bssl::UniquePtr<X509> WriteDevice(const std::string& name, const std::string& dns, const TestPki* ca = nullptr);
-  // The gateway listener `name` to `forward_to`: trust store device-ca.pem,
-  // CRL devices.crl, allowing *.devices.example.com.
+  // The gateway listener `name` to `forward_to`: trust store
+  // trust/device-ca.pem, CRL trust/devices.crl, allowing *.devices.example.com.
   ProxyYaml::Inbound& AddGateway(ProxyYaml& config, const std::string& name,
                                  const std::string& forward_to);
   ProxyYaml GatewayConfig() const { return mesh_.FileIdentityConfig("gateway", kGatewayId); }
@@ -64,7 +64,7 @@ class GatewayTest : public ::testing::Test {
   CommandResult SClient(uint16_t port, const std::string& cert, const std::string& input,
                         std::vector<std::string> extra = {});
   double Failures(const std::string& listener, const std::string& reason);
-  // Replaces <dir>/<file> atomically (write, then rename).
+  // Replaces <dir>/trust/<file> atomically (write, then rename).
   void Replace(const std::string& file, const std::string& contents);
 
   MeshFixture mesh_;
@@ -73,6 +73,7 @@ class GatewayTest : public ::testing::Test {
   EchoBackend* echo_ = nullptr;
   EchoBackend* http_ = nullptr;
   bssl::UniquePtr<X509> sensor_;  // sensor-1's leaf
+  std::string trust_dir_;         // the gateway's trust store and CRL files
 };
 
 }  // namespace palisade::testing
