@@ -31,7 +31,8 @@ class GatewayPolicy {
   //   ",<RDNs>" (at an RDN boundary, so "*,O=b" does not match "CN=a,O=xb").
   // InvalidArgument names the list, index and rule:
   //   `dns_wildcards[0] "*.com": a wildcard needs at least two labels after "*."`.
-  static absl::StatusOr<GatewayPolicy> Create(IdentityFrom from, std::vector<std::string> identities,
+  static absl::StatusOr<GatewayPolicy> Create(IdentityFrom from,
+                                              std::vector<std::string> identities,
                                               std::vector<std::string> dns_wildcards,
                                               std::vector<std::string> subjects);
   GatewayPolicy() = default;  // allows nobody

@@ -60,10 +60,10 @@ TEST(GatewayPolicyTest, SubjectPatternsMatchExactlyOrByTrailingRdns) {
 }
 
 TEST(GatewayPolicyTest, BadEntriesAreRefusedNamingTheListAndIndex) {
-  EXPECT_THAT(GatewayPolicy::Create(IdentityFrom::kDnsSan, {}, {"*.example.com", "*.com"}, {})
-                  .status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("dns_wildcards[1] \"*.com\": a wildcard needs at least two")));
+  EXPECT_THAT(
+      GatewayPolicy::Create(IdentityFrom::kDnsSan, {}, {"*.example.com", "*.com"}, {}).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("dns_wildcards[1] \"*.com\": a wildcard needs at least two")));
   EXPECT_THAT(GatewayPolicy::Create(IdentityFrom::kDnsSan, {}, {"a.*.example.com"}, {}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must start with \"*.\"")));
   EXPECT_THAT(GatewayPolicy::Create(IdentityFrom::kDnsSan, {}, {"*.*.example.com"}, {}).status(),

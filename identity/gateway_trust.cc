@@ -26,7 +26,9 @@ ClientVerification Refuse(VerifyReason reason, std::string detail) {
   return result;
 }
 
-std::string Utc(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); }
+std::string Utc(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
 
 // "leaf (CN=a,O=b)", "CA at depth 1 (...)".
 std::string Named(X509* cert, int depth) {
@@ -102,7 +104,8 @@ ClientVerification CheckPathRules(const std::vector<X509*>& path,
                                   const ClientVerifyOptions& options) {
   X509* leaf = path[0];
   const uint32_t flags = X509_get_extension_flags(leaf);
-  if (flags & EXFLAG_CA) return Refuse(VerifyReason::kLeafIsCa, "leaf has basicConstraints CA:true");
+  if (flags & EXFLAG_CA)
+    return Refuse(VerifyReason::kLeafIsCa, "leaf has basicConstraints CA:true");
   if (flags & EXFLAG_KUSAGE) {
     const uint32_t usage = X509_get_key_usage(leaf);
     if (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) {
@@ -137,13 +140,13 @@ ClientVerification CheckPathRules(const std::vector<X509*>& path,
   for (size_t i = 0; i < path.size(); ++i) {
     if (options.now + options.clock_skew < NotBefore(path[i])) {
       return Refuse(VerifyReason::kNotYetValid,
-                    absl::StrCat(Named(path[i], i), ": not valid before ",
-                                 Utc(NotBefore(path[i])), "; now ", Utc(options.now)));
+                    absl::StrCat(Named(path[i], i), ": not valid before ", Utc(NotBefore(path[i])),
+                                 "; now ", Utc(options.now)));
     }
     if (options.now - options.clock_skew > NotAfter(path[i])) {
-      return Refuse(VerifyReason::kExpired, absl::StrCat(Named(path[i], i), ": expired at ",
-                                                         Utc(NotAfter(path[i])), "; now ",
-                                                         Utc(options.now)));
+      return Refuse(VerifyReason::kExpired,
+                    absl::StrCat(Named(path[i], i), ": expired at ", Utc(NotAfter(path[i])),
+                                 "; now ", Utc(options.now)));
     }
   }
   return ClientVerification();
@@ -151,8 +154,8 @@ ClientVerification CheckPathRules(const std::vector<X509*>& path,
 
 // The first general name of `type` as text.
 std::optional<std::string> FirstName(X509* leaf, int type) {
-  bssl::UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr)));
+  bssl::UniquePtr<GENERAL_NAMES> names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr)));
   ERR_clear_error();
   if (names == nullptr) return std::nullopt;
   for (size_t i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
@@ -281,8 +284,8 @@ absl::StatusOr<std::shared_ptr<const GatewayTrust>> GatewayTrust::Create(
     X509* root = roots[i].get();
     if (!(X509_get_extension_flags(root) & EXFLAG_CA)) {
       ERR_clear_error();
-      return absl::InvalidArgumentError(absl::StrCat(
-          "certificate ", i + 1, " (", SubjectOf(root), ") is not a CA (basicConstraints)"));
+      return absl::InvalidArgumentError(absl::StrCat("certificate ", i + 1, " (", SubjectOf(root),
+                                                     ") is not a CA (basicConstraints)"));
     }
     const std::string fingerprint = Sha256Fingerprint(root);
     if (std::find(trust->fingerprints_.begin(), trust->fingerprints_.end(), fingerprint) !=
@@ -351,7 +354,8 @@ ClientVerification GatewayTrust::Verify(absl::Span<X509* const> chain,
   STACK_OF(X509)* built = X509_STORE_CTX_get0_chain(ctx.get());
   std::vector<X509*> path;
   for (size_t i = 0; i < sk_X509_num(built); ++i) path.push_back(sk_X509_value(built, i));
-  if (path.size() < 2) return Refuse(VerifyReason::kUntrustedChain, "the leaf is not issued by a CA");
+  if (path.size() < 2)
+    return Refuse(VerifyReason::kUntrustedChain, "the leaf is not issued by a CA");
   if (ClientVerification rules = CheckPathRules(path, options); !rules.ok()) return rules;
 
   absl::StatusOr<std::string> id = ClientIdentityOf(leaf, options.identity_from);

@@ -11,10 +11,10 @@ namespace palisade {
 namespace identity {
 namespace {
 
-using ::palisade::testing::Credential;
 using ::palisade::testing::CertSpec;
-using ::palisade::testing::TestPki;
+using ::palisade::testing::Credential;
 using ::palisade::testing::StatusIs;
+using ::palisade::testing::TestPki;
 using ::testing::HasSubstr;
 
 // A device CA (no intermediate) and its DNS-SAN client certificates.
@@ -79,7 +79,8 @@ TEST_F(GatewayTrustTest, TakesTheIdentityFromTheConfiguredField) {
 
 TEST_F(GatewayTrustTest, RefusesAMeshSvidWhoseCaIsNotInTheStore) {
   Credential svid = mesh_.IssueLeaf("/ns/shop/sa/cart");
-  ClientVerification v = Trust()->Verify(mesh_.Chain(svid), {absl::Now(), {}, IdentityFrom::kUriSan});
+  ClientVerification v =
+      Trust()->Verify(mesh_.Chain(svid), {absl::Now(), {}, IdentityFrom::kUriSan});
   EXPECT_EQ(v.reason, VerifyReason::kUntrustedChain) << v.detail;
 }
 

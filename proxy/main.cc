@@ -112,8 +112,8 @@ int Validate(const v1::ProxyConfig& config, const std::string& path) {
     if (!in.has_gateway()) continue;
     absl::StatusOr<forward::GatewayContext> gateway = server::GatewayOf(in.gateway());
     if (!gateway.ok()) {
-      std::cerr << "palisade-proxy: " << path << ": inbound[" << i << "]: "
-                << gateway.status().message() << "\n";
+      std::cerr << "palisade-proxy: " << path << ": inbound[" << i
+                << "]: " << gateway.status().message() << "\n";
       return 2;
     }
     std::cout << "gateway " << in.name() << ": " << gateway->trust->root_count()
@@ -295,8 +295,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
         },
         [&metrics, name = in.name()](const absl::Status& status) {
           metrics.OnGatewayTrustReload(name, false);
-          log::Log(log::Level::kWarn,
-                   "gateway trust files refused; the running trust store stays",
+          log::Log(log::Level::kWarn, "gateway trust files refused; the running trust store stays",
                    {{"listener", name}, {"error", std::string(status.message())}});
         });
     if (!watch.ok()) {
@@ -382,7 +381,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     if (again == SIGTERM || again == SIGINT) break;
   }
   identity_source.reset();  // joins its threads; the store keeps the SVID
-  gateway_files.clear();     // joins the watchers before the workers stop
+  gateway_files.clear();    // joins the watchers before the workers stop
   (*server)->Stop();
   access_log.ReportSuppressed();
   log::Log(log::Level::kInfo, "stopped", {});

@@ -31,7 +31,8 @@ void ResolveFileNames(const std::string& base, ProxyConfig* config) {
   if (base.empty()) return;
   for (v1::InboundListener& in : *config->mutable_inbound()) {
     if (!in.has_gateway()) continue;
-    for (std::string& file : *in.mutable_gateway()->mutable_trust_store_files()) Resolve(base, &file);
+    for (std::string& file : *in.mutable_gateway()->mutable_trust_store_files())
+      Resolve(base, &file);
     for (std::string& file : *in.mutable_gateway()->mutable_crl_files()) Resolve(base, &file);
   }
   if (!config->has_identity()) return;

@@ -29,9 +29,10 @@ void CheckGatewayListener(const std::string& path, const v1::InboundListener& in
                           ConfigErrors* errors) {
   const std::string& version = in.min_tls_version();
   if (!version.empty() && version != "1.2" && version != "1.3") {
-    errors->Add(absl::StrCat(path, ".min_tls_version"),
-                absl::StrCat("\"", absl::CHexEscape(version),
-                             "\" is not allowed: TLS 1.2 is the minimum; write \"1.2\" or \"1.3\""));
+    errors->Add(
+        absl::StrCat(path, ".min_tls_version"),
+        absl::StrCat("\"", absl::CHexEscape(version),
+                     "\" is not allowed: TLS 1.2 is the minimum; write \"1.2\" or \"1.3\""));
   }
   if (!in.has_gateway()) return;
   const std::string gw = absl::StrCat(path, ".gateway");

@@ -139,7 +139,7 @@ class Connection {
   std::optional<identity::VerifiedSvid> peer_;
   std::optional<identity::VerifiedClient> client_;
   std::shared_ptr<const identity::GatewayTrust> gateway_trust_;  // for the check's lifetime
-  std::string refused_peer_id_;  // verified, then not authorized
+  std::string refused_peer_id_;                                  // verified, then not authorized
   std::string failure_detail_;
 };
 

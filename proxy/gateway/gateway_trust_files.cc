@@ -52,17 +52,16 @@ absl::StatusOr<std::unique_ptr<GatewayTrustFiles>> GatewayTrustFiles::Watch(
                                  gateway.trust_store_files().end());
   names.insert(names.end(), gateway.crl_files().begin(), gateway.crl_files().end());
   std::unique_ptr<GatewayTrustFiles> files(new GatewayTrustFiles());
-  auto watcher = files::FolderWatcher::Start(
-      names, [gateway = std::move(gateway), publish = std::move(publish),
-              refused = std::move(refused)] {
-        absl::StatusOr<std::shared_ptr<const identity::GatewayTrust>> trust =
-            LoadGatewayTrust(gateway);
-        if (trust.ok()) {
-          publish(*std::move(trust));
-        } else {
-          refused(trust.status());
-        }
-      });
+  auto watcher = files::FolderWatcher::Start(names, [gateway = std::move(gateway),
+                                                     publish = std::move(publish),
+                                                     refused = std::move(refused)] {
+    absl::StatusOr<std::shared_ptr<const identity::GatewayTrust>> trust = LoadGatewayTrust(gateway);
+    if (trust.ok()) {
+      publish(*std::move(trust));
+    } else {
+      refused(trust.status());
+    }
+  });
   if (!watcher.ok()) return watcher.status();
   files->watcher_ = *std::move(watcher);
   return files;

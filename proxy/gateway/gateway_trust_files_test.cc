@@ -48,7 +48,8 @@ TEST_F(GatewayTrustFilesTest, ErrorsNameTheFieldIndexAndFile) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("trust_store_files[1] \"" + dir_ + "/ca.crl\"")));
   gateway_.mutable_trust_store_files()->RemoveLast();
-  testing::WriteFileOrDie(dir_ + "/ca.crl", "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
+  testing::WriteFileOrDie(dir_ + "/ca.crl",
+                          "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
   EXPECT_THAT(LoadGatewayTrust(gateway_).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("crl_files[0] \"" + dir_ + "/ca.crl\": CRL 1 does not parse")));

@@ -20,8 +20,7 @@ std::string FolderOf(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<FolderWatcher>> FolderWatcher::Start(
-    const std::vector<std::string>& files, std::function<void()> on_change,
-    absl::Duration settle) {
+    const std::vector<std::string>& files, std::function<void()> on_change, absl::Duration settle) {
   std::unique_ptr<FolderWatcher> watcher(new FolderWatcher(std::move(on_change), settle));
   watcher->inotify_.Reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   watcher->stop_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));

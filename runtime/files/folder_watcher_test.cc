@@ -26,7 +26,8 @@ TEST(FolderWatcherTest, CallsBackOnceAfterAFileIsReplacedByRename) {
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string file = std::string(dir) + "/ca.pem";
   std::atomic<int> calls{0};
-  auto watcher = FolderWatcher::Start({file}, [&] { ++calls; }, absl::Milliseconds(50));
+  auto watcher = FolderWatcher::Start(
+      {file}, [&] { ++calls; }, absl::Milliseconds(50));
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   std::ofstream(file + ".tmp") << "new";
   ASSERT_EQ(std::rename((file + ".tmp").c_str(), file.c_str()), 0);

@@ -34,8 +34,9 @@ TEST(ExampleConfigsTest, DeviceGatewayExampleValidatesWithItsTrustStoreAndCrl) {
   const CommandResult r = RunCommand(
       {kProxyBinary, "--config=tests/testdata/config/device_gateway.yaml", "--validate"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("gateway devices: 1 CA certificate(s), 1 CRL(s), identity from "
-                                  "dns_san, allows gw-7.partner.example.net, *.devices.example.com"));
+  EXPECT_THAT(r.output,
+              HasSubstr("gateway devices: 1 CA certificate(s), 1 CRL(s), identity from "
+                        "dns_san, allows gw-7.partner.example.net, *.devices.example.com"));
   EXPECT_THAT(r.output, HasSubstr("configuration is valid"));
 }
 
@@ -52,7 +53,8 @@ TEST(ExampleConfigsTest, ValidateWarnsThatAGatewayWithoutAllowRulesRefusesEveryo
     yaml = absl::StrReplaceAll(yaml, {{std::string(" ") + file, " " + base + file}});
   }
   ASSERT_TRUE(WriteFile(dir + "/gateway.yaml", yaml));
-  const CommandResult r = RunCommand({kProxyBinary, "--config=" + dir + "/gateway.yaml", "--validate"});
+  const CommandResult r =
+      RunCommand({kProxyBinary, "--config=" + dir + "/gateway.yaml", "--validate"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("warning: inbound[0].gateway.allow has no rule: listener devices "
                                   "refuses every client (deny by default)"));

@@ -73,7 +73,7 @@ void GatewayTest::SetUp() {
 }
 
 bssl::UniquePtr<X509> GatewayTest::WriteDevice(const std::string& name, const std::string& dns,
-                              const TestPki* ca) {
+                                               const TestPki* ca) {
   const TestPki& issuer = ca != nullptr ? *ca : devices_;
   CertSpec spec = issuer.LeafSpec("");
   spec.uri_sans.clear();
@@ -110,14 +110,14 @@ uint16_t GatewayTest::Port(const std::string& listener) {
   return port.ok() ? *port : 0;
 }
 
-CommandResult GatewayTest::SClient(uint16_t port, const std::string& cert,
-                                   const std::string& input, std::vector<std::string> extra) {
-  std::vector<std::string> argv = {"openssl",  "s_client", "-connect",
-                                   absl::StrCat("127.0.0.1:", port), "-quiet", "-ign_eof"};
+CommandResult GatewayTest::SClient(uint16_t port, const std::string& cert, const std::string& input,
+                                   std::vector<std::string> extra) {
+  std::vector<std::string> argv = {
+      "openssl", "s_client", "-connect", absl::StrCat("127.0.0.1:", port), "-quiet", "-ign_eof"};
   if (!cert.empty()) {
     const std::string pem = absl::StrCat(dir(), "/", cert, ".pem");
-    argv.insert(argv.end(), {"-cert", pem, "-cert_chain", pem, "-key",
-                             absl::StrCat(dir(), "/", cert, ".key")});
+    argv.insert(argv.end(),
+                {"-cert", pem, "-cert_chain", pem, "-key", absl::StrCat(dir(), "/", cert, ".key")});
   }
   argv.insert(argv.end(), extra.begin(), extra.end());
   return RunCommand(argv, absl::Seconds(4), input);

@@ -49,7 +49,8 @@ class GatewayTest : public ::testing::Test {
   const std::string& dir() const { return mesh_.dir(); }
   // A device certificate <dir>/<name>.pem/.key with DNS SAN `dns` from the
   // device CA (or `ca`); returns the leaf (e.g. to revoke it).
-  bssl::UniquePtr<X509> WriteDevice(const std::string& name, const std::string& dns, const TestPki* ca = nullptr);
+  bssl::UniquePtr<X509> WriteDevice(const std::string& name, const std::string& dns,
+                                    const TestPki* ca = nullptr);
   // The gateway listener `name` to `forward_to`: trust store
   // trust/device-ca.pem, CRL trust/devices.crl, allowing *.devices.example.com.
   ProxyYaml::Inbound& AddGateway(ProxyYaml& config, const std::string& name,

@@ -43,7 +43,8 @@ class GatewayReloadTest : public GatewayTest {
 };
 
 TEST_F(GatewayReloadTest, ANewCrlRefusesNewHandshakesAndACorruptOneKeepsIt) {
-  std::unique_ptr<DeviceConnection> live = DeviceConnection::Open(Port("devices"), dir(), "sensor-1");
+  std::unique_ptr<DeviceConnection> live =
+      DeviceConnection::Open(Port("devices"), dir(), "sensor-1");
   ASSERT_NE(live, nullptr) << mesh_.Logs();
 
   Replace("devices.crl", CrlPem(devices_.root(), {sensor_.get()}, absl::Now()));
@@ -78,8 +79,8 @@ TEST_F(GatewayReloadTest, ANewTrustStoreTakesOverAndACorruptOneKeepsIt) {
   EXPECT_TRUE(WaitFor([&] { return Connects("partners", "partner-new"); }, absl::Seconds(10)))
       << gateway_->Metrics();
   EXPECT_FALSE(Connects("partners", "partner-old"));
-  EXPECT_TRUE(WaitFor([&] { return Failures("partners", "untrusted_chain") >= 2; },
-                      absl::Seconds(5)));
+  EXPECT_TRUE(
+      WaitFor([&] { return Failures("partners", "untrusted_chain") >= 2; }, absl::Seconds(5)));
   EXPECT_TRUE(live->Echo("rolled-over\n"));
 
   Replace("partner-ca.pem", "-----BEGIN CERTIFICATE-----\ntruncated");

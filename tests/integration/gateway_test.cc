@@ -62,8 +62,9 @@ TEST_F(GatewayForwardingTest, SClientWithADnsSanDeviceCertificateReachesTheApp) 
   // Lines of random hex, about 48 KiB: what comes back must be the same bytes.
   std::string payload;
   for (int i = 0; i < 768; ++i) {
-    payload += absl::BytesToHexString(absl::StrCat(std::to_string(i * 7919), "0123456789abcdef",
-                                                   std::string(14, static_cast<char>('a' + i % 26))));
+    payload +=
+        absl::BytesToHexString(absl::StrCat(std::to_string(i * 7919), "0123456789abcdef",
+                                            std::string(14, static_cast<char>('a' + i % 26))));
     payload += "\n";
   }
   const CommandResult r = SClient(Port("devices"), "sensor-1", payload);
@@ -81,12 +82,11 @@ TEST_F(GatewayForwardingTest, SClientWithADnsSanDeviceCertificateReachesTheApp) 
 }
 
 TEST_F(GatewayForwardingTest, CurlWithADnsSanDeviceCertificateGetsTheHttpAppsAnswer) {
-  const CommandResult r =
-      RunCommand({"curl", "-sS", "--max-time", "5", "-k", "--pinnedpubkey",
-                  PinOf(dir() + "/gateway.pem"), "--cert", dir() + "/sensor-1.pem", "--key",
-                  dir() + "/sensor-1.key", absl::StrCat("https://127.0.0.1:", Port("devices-http"),
-                                                        "/readings/42")},
-                 absl::Seconds(10));
+  const CommandResult r = RunCommand(
+      {"curl", "-sS", "--max-time", "5", "-k", "--pinnedpubkey", PinOf(dir() + "/gateway.pem"),
+       "--cert", dir() + "/sensor-1.pem", "--key", dir() + "/sensor-1.key",
+       absl::StrCat("https://127.0.0.1:", Port("devices-http"), "/readings/42")},
+      absl::Seconds(10));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("(GET /readings/42 HTTP/1.1)"));
 }
@@ -108,8 +108,8 @@ TEST_F(GatewayForwardingTest, RefusesARevokedCertificateAsRevoked) {
 TEST_F(GatewayForwardingTest, RefusesAMeshSvidWhoseCaIsNotInTheTrustStore) {
   const CommandResult r = SClient(Port("devices"), "meshpeer", "must-not-arrive\n");
   EXPECT_THAT(r.output, ::testing::Not(HasSubstr("must-not-arrive")));
-  EXPECT_TRUE(WaitFor([&] { return Failures("devices", "untrusted_chain") >= 1; },
-                      absl::Seconds(5)))
+  EXPECT_TRUE(
+      WaitFor([&] { return Failures("devices", "untrusted_chain") >= 1; }, absl::Seconds(5)))
       << gateway_->Metrics();
   ExpectEchoGotNothing();
 }
@@ -117,8 +117,7 @@ TEST_F(GatewayForwardingTest, RefusesAMeshSvidWhoseCaIsNotInTheTrustStore) {
 TEST_F(GatewayForwardingTest, RefusesADeviceOutsideTheAllowList) {
   const CommandResult r = SClient(Port("devices"), "outsider", "must-not-arrive\n");
   EXPECT_THAT(r.output, ::testing::Not(HasSubstr("must-not-arrive")));
-  EXPECT_TRUE(WaitFor([&] { return Failures("devices", "not_authorized") >= 1; },
-                      absl::Seconds(5)))
+  EXPECT_TRUE(WaitFor([&] { return Failures("devices", "not_authorized") >= 1; }, absl::Seconds(5)))
       << gateway_->Metrics();
   EXPECT_TRUE(gateway_->WaitForLog("laptop.corp.example.com"));
   ExpectEchoGotNothing();
@@ -127,8 +126,7 @@ TEST_F(GatewayForwardingTest, RefusesADeviceOutsideTheAllowList) {
 TEST_F(GatewayForwardingTest, RefusesAClientWithoutACertificate) {
   const CommandResult r = SClient(Port("devices"), "", "must-not-arrive\n");
   EXPECT_THAT(r.output, ::testing::Not(HasSubstr("must-not-arrive")));
-  EXPECT_TRUE(WaitFor([&] { return Failures("devices", "no_certificate") >= 1; },
-                      absl::Seconds(5)))
+  EXPECT_TRUE(WaitFor([&] { return Failures("devices", "no_certificate") >= 1; }, absl::Seconds(5)))
       << gateway_->Metrics();
   ExpectEchoGotNothing();
 }
@@ -146,8 +144,8 @@ TEST_F(GatewayForwardingTest, AMeshListenerStillRefusesADeviceCertificateAsBadSp
 TEST_F(GatewayForwardingTest, AListenerAtTls13RefusesATls12ClientThatAnotherAccepts) {
   const CommandResult old = SClient(Port("devices13"), "sensor-1", "tls12-line\n", {"-tls1_2"});
   EXPECT_THAT(old.output, ::testing::Not(HasSubstr("tls12-line")));
-  EXPECT_TRUE(WaitFor([&] { return Failures("devices13", "protocol_version") >= 1; },
-                      absl::Seconds(5)))
+  EXPECT_TRUE(
+      WaitFor([&] { return Failures("devices13", "protocol_version") >= 1; }, absl::Seconds(5)))
       << gateway_->Metrics();
   ExpectEchoGotNothing();
   // Older devices keep TLS 1.2 on the listener that allows it (the global default).
