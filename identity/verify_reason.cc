@@ -31,6 +31,12 @@ absl::string_view ReasonCode(VerifyReason reason) {
       return "weak_signature";
     case VerifyReason::kNotAuthorized:
       return "not_authorized";
+    case VerifyReason::kCertificateRevoked:
+      return "certificate_revoked";
+    case VerifyReason::kCrlUnavailable:
+      return "crl_unavailable";
+    case VerifyReason::kNoClientIdentity:
+      return "no_client_identity";
   }
   return "unknown";
 }

@@ -24,6 +24,9 @@ TEST(VerifyReasonTest, CodesAreTheDocumentedLabelValues) {
   EXPECT_EQ(ReasonCode(VerifyReason::kWeakKey), "weak_key");
   EXPECT_EQ(ReasonCode(VerifyReason::kWeakSignature), "weak_signature");
   EXPECT_EQ(ReasonCode(VerifyReason::kNotAuthorized), "not_authorized");
+  EXPECT_EQ(ReasonCode(VerifyReason::kCertificateRevoked), "certificate_revoked");
+  EXPECT_EQ(ReasonCode(VerifyReason::kCrlUnavailable), "crl_unavailable");
+  EXPECT_EQ(ReasonCode(VerifyReason::kNoClientIdentity), "no_client_identity");
 }
 
 TEST(VerifyReasonTest, EveryReasonHasADistinctCode) {

@@ -29,6 +29,7 @@
 #include "proxy/credentials/file_source.h"
 #include "proxy/credentials/identity_source.h"
 #include "proxy/forward/fan_out_observer.h"
+#include "proxy/gateway/gateway_trust_files.h"
 #include "proxy/identity_client/bootstrap_credential.h"
 #include "proxy/identity_client/control_plane_source.h"
 #include "proxy/metrics/proxy_metrics.h"
@@ -103,6 +104,26 @@ int Validate(const v1::ProxyConfig& config, const std::string& path) {
     std::cout << "identity: " << id->ToString() << " from the control plane at " << cp.address()
               << " (" << cp.server_spiffe_id() << ", " << bundle->root_count()
               << " bootstrap root(s))\n";
+  }
+  // Gateway listeners: their trust store and CRLs load now, and an allow
+  // list that admits nobody is said out loud (deny by default).
+  for (int i = 0; i < config.inbound_size(); ++i) {
+    const v1::InboundListener& in = config.inbound(i);
+    if (!in.has_gateway()) continue;
+    absl::StatusOr<forward::GatewayContext> gateway = server::GatewayOf(in.gateway());
+    if (!gateway.ok()) {
+      std::cerr << "palisade-proxy: " << path << ": inbound[" << i
+                << "]: " << gateway.status().message() << "\n";
+      return 2;
+    }
+    std::cout << "gateway " << in.name() << ": " << gateway->trust->root_count()
+              << " CA certificate(s), " << gateway->trust->crl_count() << " CRL(s), identity from "
+              << identity::IdentityFromName(gateway->identity_from) << ", allows "
+              << gateway->policy.Describe() << "\n";
+    if (gateway->policy.empty()) {
+      std::cout << "warning: inbound[" << i << "].gateway.allow has no rule: listener " << in.name()
+                << " refuses every client (deny by default)\n";
+    }
   }
   std::cout << path << ": configuration is valid (" << config.inbound_size() << " inbound, "
             << config.outbound_size() << " outbound listener(s))\n";
@@ -256,6 +277,35 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
               {"address", l.address.ToString()}});
   }
 
+  // Gateway listeners' trust stores and CRLs, reloaded on change; a file
+  // that does not load keeps the running store.
+  std::vector<std::unique_ptr<gateway::GatewayTrustFiles>> gateway_files;
+  for (const v1::InboundListener& in : config.inbound()) {
+    if (!in.has_gateway()) continue;
+    if (config.metrics().enabled()) metrics.AddGatewayListener(in.name());
+    auto watch = gateway::GatewayTrustFiles::Watch(
+        in.gateway(),
+        [&server, &metrics, name = in.name()](std::shared_ptr<const identity::GatewayTrust> trust) {
+          log::Log(log::Level::kInfo, "gateway trust store reloaded; new handshakes use it",
+                   {{"listener", name},
+                    {"ca_certificates", trust->root_count()},
+                    {"crls", trust->crl_count()}});
+          (*server)->UpdateGatewayTrust(name, std::move(trust));
+          metrics.OnGatewayTrustReload(name, true);
+        },
+        [&metrics, name = in.name()](const absl::Status& status) {
+          metrics.OnGatewayTrustReload(name, false);
+          log::Log(log::Level::kWarn, "gateway trust files refused; the running trust store stays",
+                   {{"listener", name}, {"error", std::string(status.message())}});
+        });
+    if (!watch.ok()) {
+      log::Log(log::Level::kError, "cannot watch gateway trust files",
+               {{"listener", in.name()}, {"error", std::string(watch.status().message())}});
+      return 1;
+    }
+    gateway_files.push_back(*std::move(watch));
+  }
+
   std::unique_ptr<credentials::IdentitySource> identity_source;
   if (config.identity().has_files()) {
     auto source = credentials::FileSource::Start(
@@ -331,6 +381,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     if (again == SIGTERM || again == SIGINT) break;
   }
   identity_source.reset();  // joins its threads; the store keeps the SVID
+  gateway_files.clear();    // joins the watchers before the workers stop
   (*server)->Stop();
   access_log.ReportSuppressed();
   log::Log(log::Level::kInfo, "stopped", {});

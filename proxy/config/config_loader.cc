@@ -28,7 +28,14 @@ void Resolve(const std::string& base, std::string* file) {
 }
 
 void ResolveFileNames(const std::string& base, ProxyConfig* config) {
-  if (base.empty() || !config->has_identity()) return;
+  if (base.empty()) return;
+  for (v1::InboundListener& in : *config->mutable_inbound()) {
+    if (!in.has_gateway()) continue;
+    for (std::string& file : *in.mutable_gateway()->mutable_trust_store_files())
+      Resolve(base, &file);
+    for (std::string& file : *in.mutable_gateway()->mutable_crl_files()) Resolve(base, &file);
+  }
+  if (!config->has_identity()) return;
   v1::IdentitySource* identity = config->mutable_identity();
   if (identity->has_files()) {
     v1::FileIdentitySource* files = identity->mutable_files();

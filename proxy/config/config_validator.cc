@@ -15,6 +15,7 @@
 #include "identity/spiffe_id.h"
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/file_check.h"
+#include "proxy/config/gateway_check.h"
 #include "runtime/net/address_pattern.h"
 #include "runtime/net/socket_address.h"
 
@@ -220,9 +221,12 @@ class Validator {
     } else if (!in.original_destination() && to->port() == 0) {
       Error(forward_path, absl::StrCat(Quote(in.forward_to()), ": port 0 cannot be connected to"));
     }
-    if (in.has_authorization()) CheckAuthorization(Join(path, "authorization"), in.authorization());
+    if (in.has_authorization() && !in.has_gateway()) {
+      CheckAuthorization(Join(path, "authorization"), in.authorization());
+    }
     if (in.has_caller_identity())
       CheckCallerIdentity(Join(path, "caller_identity"), in.caller_identity());
+    CheckGatewayListener(path, in, errors_);
     CheckLimits(path, in.limits());
     CheckTimeouts(path, in.has_timeouts(), in.timeouts());
   }

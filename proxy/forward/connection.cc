@@ -114,6 +114,11 @@ void Connection::BeginHandshake(net::UniqueFd fd, tls::Role role,
     return;
   }
   if (ssl_setup) ssl_setup(ssl.get());
+  if (server && listener_->min_tls_version != 0 &&
+      !SSL_set_min_proto_version(ssl.get(), listener_->min_tls_version)) {
+    FailHandshake("internal_error", "SSL_set_min_proto_version failed");
+    return;
+  }
   const int fd_number = fd.get();
   auto transport = std::make_unique<tls::TlsTransport>(std::move(fd), std::move(ssl));
   tls_ = transport.get();
@@ -141,6 +146,13 @@ void Connection::BeginHandshake(net::UniqueFd fd, tls::Role role,
   check.default_trust_domain = snapshot_->spiffe_id.trust_domain();
   check.authorizer = listener_->label;
   if (!server && policy_description_ != nullptr) check.expected = *policy_description_;
+  if (server && listener_->gateway.has_value()) {
+    gateway_trust_ = host_->GatewayTrust(*listener_);
+    check.gateway_trust = gateway_trust_.get();
+    check.gateway_policy = &listener_->gateway->policy;
+    check.identity_from = listener_->gateway->identity_from;
+    check.cache = nullptr;
+  }
   handshaker_ = std::make_unique<tls::Handshaker>(
       host_->loop(), tls_, std::move(options),
       tls::Handshaker::Callbacks{
@@ -151,18 +163,19 @@ void Connection::BeginHandshake(net::UniqueFd fd, tls::Role role,
 
 void Connection::OnHandshakeResult(const tls::HandshakeResult& result) {
   if (!result.ok) {
-    if (result.peer.reason == identity::VerifyReason::kNotAuthorized && result.peer.svid) {
-      refused_peer_id_ = result.peer.svid->spiffe_id.ToString();
+    if (result.peer.reason == identity::VerifyReason::kNotAuthorized) {
+      refused_peer_id_ = result.peer.PeerId();
     }
     FailHandshake(result.reason, result.detail);
     return;
   }
   peer_ = result.peer.svid;  // the handshake, key proof included, is complete
+  client_ = result.peer.client;
   handshake_ok_ = true;
   HandshakeOutcome outcome;
   outcome.ok = true;
   outcome.reason = "ok";
-  outcome.peer_id = peer_->spiffe_id.ToString();
+  outcome.peer_id = result.peer.PeerId();
   outcome.resumed = result.resumed;
   outcome.duration = result.duration;
   host_->observer()->OnHandshake(*listener_, outcome);
@@ -307,6 +320,9 @@ void Connection::Close(const std::string& reason) {
   if (peer_.has_value()) {
     summary.peer_id = peer_->spiffe_id.ToString();
     summary.peer_serial = peer_->leaf_serial;
+  } else if (client_.has_value()) {
+    summary.peer_id = client_->identity;
+    summary.peer_serial = client_->leaf_serial;
   } else {
     summary.peer_id = refused_peer_id_;
   }

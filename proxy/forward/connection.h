@@ -45,6 +45,8 @@ class Connection {
   const ListenerContext& listener() const { return *listener_; }
   // The peer's verified SVID once the handshake succeeded.
   const std::optional<identity::VerifiedSvid>& peer() const { return peer_; }
+  // On a gateway listener, the client's verified certificate instead.
+  const std::optional<identity::VerifiedClient>& client() const { return client_; }
   bool established() const { return phase_ == Phase::kPumping; }
   bool closing() const { return phase_ == Phase::kClosing; }
 
@@ -135,7 +137,9 @@ class Connection {
   absl::Time accepted_at_;
   std::string closing_reason_;
   std::optional<identity::VerifiedSvid> peer_;
-  std::string refused_peer_id_;  // verified, then not authorized
+  std::optional<identity::VerifiedClient> client_;
+  std::shared_ptr<const identity::GatewayTrust> gateway_trust_;  // for the check's lifetime
+  std::string refused_peer_id_;                                  // verified, then not authorized
   std::string failure_detail_;
 };
 

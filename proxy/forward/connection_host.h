@@ -100,6 +100,10 @@ class ConnectionHost {
   using ResolveCallback = std::function<void(absl::StatusOr<net::SocketAddress>)>;
   virtual std::shared_ptr<void> Resolve(const net::HostPort& upstream,
                                         ResolveCallback callback) = 0;
+  // A gateway listener's trust store as last reloaded (at first, the one in
+  // listener.gateway).
+  virtual std::shared_ptr<const identity::GatewayTrust> GatewayTrust(
+      const ListenerContext& listener) = 0;
   // The connection's handshake succeeded: it no longer counts as pending.
   virtual void HandshakeFinished(Connection* connection) = 0;
   // The connection has closed; the host destroys it after the current event.

@@ -5,12 +5,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "identity/authz_policy.h"
+#include "identity/gateway_policy.h"
+#include "identity/gateway_trust.h"
 #include "runtime/net/address_pattern.h"
 #include "runtime/net/socket_address.h"
 
@@ -51,6 +54,15 @@ struct CallerIdentityOptions {
   size_t max_header_bytes = 65536;
 };
 
+// A gateway listener (clients outside the mesh): how clients are named and
+// admitted. Its trust store is reloaded apart (ConnectionHost::GatewayTrust).
+struct GatewayContext {
+  identity::IdentityFrom identity_from = identity::IdentityFrom::kDnsSan;
+  identity::GatewayPolicy policy;
+  // The trust store loaded at start; workers are handed reloads.
+  std::shared_ptr<const identity::GatewayTrust> trust;
+};
+
 struct ListenerContext {
   std::string name;
   std::string label;  // "listener <name>", as refusals name it
@@ -72,6 +84,10 @@ struct ListenerContext {
   // the first matching rule names the expected peer, else `policy`.
   bool original_destination = false;
   std::vector<DestinationRule> destinations;
+  // Set on a gateway listener: clients are judged by it, not by `policy`.
+  std::optional<GatewayContext> gateway;
+  // Inbound: the lowest TLS version accepted (0: the proxy's tls.min_version).
+  uint16_t min_tls_version = 0;
   // SO_MARK on connections this listener opens (0: none).
   uint32_t socket_mark = 0;
   absl::Duration handshake_timeout = absl::Seconds(10);

@@ -177,6 +177,11 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                         .Help("Admin HTTP connections the server closed, by server and reason "
                               "(request_deadline: the request was not read in time)")
                         .Register(*registry_)),
+      gateway_trust_reloads_(BuildCounter()
+                                 .Name("palisade_gateway_trust_reloads_total")
+                                 .Help("Gateway listeners' trust store and CRL file reloads, by "
+                                       "listener and result (ok; refused: the running one stayed)")
+                                 .Register(*registry_)),
       ready_(BuildGauge()
                  .Name("palisade_ready")
                  .Help("1 when an SVID is loaded, listeners are bound and not draining")
@@ -358,6 +363,17 @@ void ProxyMetrics::OnSnapshot(const credentials::CredentialSnapshot& snapshot) {
 
 void ProxyMetrics::OnIdentityUpdateRejected(const std::string& source) {
   updates_rejected_.Add({{"source", source}}).Increment();
+}
+
+void ProxyMetrics::AddGatewayListener(const std::string& listener) {
+  for (const char* result : {"ok", "refused"}) {
+    gateway_trust_reloads_.Add({{"listener", listener}, {"result", result}});
+  }
+}
+
+void ProxyMetrics::OnGatewayTrustReload(const std::string& listener, bool ok) {
+  gateway_trust_reloads_.Add({{"listener", listener}, {"result", ok ? "ok" : "refused"}})
+      .Increment();
 }
 
 void ProxyMetrics::SetControlPlaneConnected(bool connected) {

@@ -47,6 +47,11 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   void OnSnapshot(const credentials::CredentialSnapshot& snapshot);
   void OnIdentityUpdateRejected(const std::string& source);
 
+  // A gateway listener's trust store files: series at zero, then each
+  // reload (ok, or refused and the running store kept).
+  void AddGatewayListener(const std::string& listener);
+  void OnGatewayTrustReload(const std::string& listener, bool ok);
+
   void SetControlPlaneConnected(bool connected);
   void OnControlPlaneReconnect();
   void OnRenewal(absl::Time when);
@@ -125,6 +130,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& reattestation_writes_;
   prometheus::Family<prometheus::Counter>& admin_cap_reached_;
   prometheus::Family<prometheus::Counter>& admin_closed_;
+  prometheus::Family<prometheus::Counter>& gateway_trust_reloads_;
   prometheus::Gauge& ready_;
 
   const uint64_t instance_;  // tells thread caches of several instances apart

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proxy/config/config_defaults.h"
+#include "proxy/gateway/gateway_trust_files.h"
 #include "runtime/net/sockets.h"
 #include "runtime/status/status_macros.h"
 #include "runtime/sync/mutex.h"
@@ -70,6 +71,27 @@ absl::StatusOr<forward::PeerExpectation> Expectation(const config::v1::PeerMatch
 
 }  // namespace
 
+absl::StatusOr<forward::GatewayContext> GatewayOf(const config::v1::GatewayClients& g) {
+  forward::GatewayContext gateway;
+  ASSIGN_OR_RETURN(gateway.identity_from, identity::ParseIdentityFrom(g.identity_from()));
+  const auto& a = g.allow();
+  auto policy = identity::GatewayPolicy::Create(
+      gateway.identity_from, {a.identities().begin(), a.identities().end()},
+      {a.dns_wildcards().begin(), a.dns_wildcards().end()},
+      {a.subjects().begin(), a.subjects().end()});
+  if (!policy.ok()) {
+    return absl::Status(policy.status().code(),
+                        absl::StrCat("gateway.allow.", policy.status().message()));
+  }
+  gateway.policy = *std::move(policy);
+  auto trust = gateway::LoadGatewayTrust(g);
+  if (!trust.ok()) {
+    return absl::Status(trust.status().code(), absl::StrCat("gateway.", trust.status().message()));
+  }
+  gateway.trust = *std::move(trust);
+  return gateway;
+}
+
 absl::StatusOr<forward::ListenerPolicy> InboundPolicy(const config::v1::InboundListener& in) {
   forward::ListenerPolicy result;
   if (!in.has_authorization()) {
@@ -116,6 +138,15 @@ absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
     c->caller_identity.max_header_bytes = caller.max_header_bytes() == 0
                                               ? config::kDefaultCallerIdentityMaxHeaderBytes
                                               : caller.max_header_bytes();
+  }
+  if (!in.min_tls_version().empty()) {
+    c->min_tls_version = in.min_tls_version() == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  }
+  if (in.has_gateway()) {
+    absl::StatusOr<forward::GatewayContext> gateway = GatewayOf(in.gateway());
+    if (!gateway.ok()) return Named("inbound", in.name(), gateway.status());
+    c->policy_description = gateway->policy.Describe();
+    c->gateway = *std::move(gateway);
   }
   ApplyCommon(in.limits(), in.timeouts(), runtime, c.get());
   return c;
@@ -277,6 +308,18 @@ absl::StatusOr<std::vector<std::string>> ProxyServer::ReloadPolicies(
     for (auto& worker : workers_) worker->UpdatePolicy(context, policy);
   }
   return names;
+}
+
+bool ProxyServer::UpdateGatewayTrust(const std::string& listener,
+                                     std::shared_ptr<const identity::GatewayTrust> trust) {
+  for (const auto& c : contexts_) {
+    if (c->direction != forward::Direction::kInbound || c->name != listener || !c->gateway) {
+      continue;
+    }
+    for (auto& worker : workers_) worker->UpdateGatewayTrust(c.get(), trust);
+    return true;
+  }
+  return false;
 }
 
 std::map<std::string, uint64_t> ProxyServer::ConnectionsByRoot() {

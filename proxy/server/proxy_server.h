@@ -57,6 +57,10 @@ class ProxyServer {
   // (validated) config; other changes need a restart. Returns the listeners
   // updated. Connections whose peer is no longer allowed close gracefully.
   absl::StatusOr<std::vector<std::string>> ReloadPolicies(const config::v1::ProxyConfig& config);
+  // A gateway listener's reloaded trust store, for new handshakes on every
+  // worker; false when `listener` is not a gateway listener.
+  bool UpdateGatewayTrust(const std::string& listener,
+                          std::shared_ptr<const identity::GatewayTrust> trust);
   // Live connections by the root their peer chains to, over all workers.
   std::map<std::string, uint64_t> ConnectionsByRoot();
 
@@ -74,6 +78,9 @@ class ProxyServer {
   sync::Notification drained_;
 };
 
+// A gateway listener's identity rule, allow rules and trust store (files
+// read now); errors name the field.
+absl::StatusOr<forward::GatewayContext> GatewayOf(const config::v1::GatewayClients& gateway);
 // The listener context of one configured listener (exposed for tests).
 absl::StatusOr<std::unique_ptr<forward::ListenerContext>> InboundContext(
     const config::v1::InboundListener& in, const config::v1::RuntimeConfig& runtime);

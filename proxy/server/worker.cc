@@ -204,10 +204,11 @@ void Worker::Reauthenticate() {
   const absl::Time now = Now();
   std::vector<forward::Connection*> expired;
   for (auto& [raw, owned] : connections_) {
-    if (raw->established() && raw->peer().has_value() &&
-        raw->peer()->chain_not_after + options_.clock_skew <= now) {
-      expired.push_back(raw);
-    }
+    if (!raw->established()) continue;
+    const absl::Time not_after = raw->peer().has_value()     ? raw->peer()->chain_not_after
+                                 : raw->client().has_value() ? raw->client()->chain_not_after
+                                                             : absl::InfiniteFuture();
+    if (not_after + options_.clock_skew <= now) expired.push_back(raw);
   }
   for (forward::Connection* c : expired) {
     c->CloseGracefully("peer_expired", options_.reauthentication.grace_period);
@@ -311,6 +312,20 @@ void Worker::UpdatePolicy(const forward::ListenerContext* listener,
     for (forward::Connection* c : denied) {
       c->CloseGracefully("policy_changed", options_.reauthentication.grace_period);
     }
+  });
+}
+
+std::shared_ptr<const identity::GatewayTrust> Worker::GatewayTrust(
+    const forward::ListenerContext& listener) {
+  auto it = gateway_trust_.find(&listener);
+  if (it != gateway_trust_.end()) return it->second;
+  return listener.gateway.has_value() ? listener.gateway->trust : nullptr;
+}
+
+void Worker::UpdateGatewayTrust(const forward::ListenerContext* listener,
+                                std::shared_ptr<const identity::GatewayTrust> trust) {
+  loop_->Post([this, listener, trust = std::move(trust)]() mutable {
+    gateway_trust_[listener] = std::move(trust);
   });
 }
 

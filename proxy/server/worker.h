@@ -81,6 +81,10 @@ class Worker final : public forward::ConnectionHost {
   // ("policy_changed") unless re-authentication on policy change is off.
   void UpdatePolicy(const forward::ListenerContext* listener,
                     std::shared_ptr<const forward::ListenerPolicy> policy);
+  // A gateway listener's reloaded trust store: new handshakes use it; live
+  // connections go on (their client was verified when they began).
+  void UpdateGatewayTrust(const forward::ListenerContext* listener,
+                          std::shared_ptr<const identity::GatewayTrust> trust);
   // Live connections by the fingerprint of the root their peer chains to;
   // `done` runs on this worker's thread.
   void CountConnectionsByRoot(std::function<void(std::map<std::string, uint64_t>)> done);
@@ -105,6 +109,8 @@ class Worker final : public forward::ConnectionHost {
   std::shared_ptr<const forward::ListenerPolicy> ReloadedPolicy(
       const forward::ListenerContext& listener) override;
   bool PolicyAllows(const forward::Connection& connection) override;
+  std::shared_ptr<const identity::GatewayTrust> GatewayTrust(
+      const forward::ListenerContext& listener) override;
   std::shared_ptr<void> Resolve(const net::HostPort& upstream, ResolveCallback callback) override;
   void HandshakeFinished(forward::Connection* connection) override;
   void Release(forward::Connection* connection) override;
@@ -151,6 +157,9 @@ class Worker final : public forward::ConnectionHost {
   absl::flat_hash_map<const forward::ListenerContext*,
                       std::shared_ptr<const forward::ListenerPolicy>>
       policies_;
+  absl::flat_hash_map<const forward::ListenerContext*,
+                      std::shared_ptr<const identity::GatewayTrust>>
+      gateway_trust_;
   net::Resolver resolver_;
   event::Timer reauth_timer_;
   // Near the end of a drain, live connections are asked to finish.

@@ -46,7 +46,31 @@ PeerVerdict VerifyChain(const SSL* ssl, STACK_OF(X509) * stack, const PeerCheck&
   return verdict;
 }
 
+// A gateway's client: its own trust store and allow rules, no SPIFFE.
+PeerVerdict VerifyGatewayClient(STACK_OF(X509) * stack, const PeerCheck& check) {
+  std::vector<X509*> chain;
+  for (size_t i = 0; i < sk_X509_num(stack); ++i) chain.push_back(sk_X509_value(stack, i));
+  identity::ClientVerification result = check.gateway_trust->Verify(
+      chain, {check.verify.now, check.verify.clock_skew, check.identity_from});
+  PeerVerdict verdict{result.reason, std::move(result.detail), std::nullopt};
+  verdict.client = std::move(result.client);
+  if (!verdict.ok()) return verdict;
+  if (check.gateway_policy == nullptr || !check.gateway_policy->Allows(*verdict.client)) {
+    verdict.reason = identity::VerifyReason::kNotAuthorized;
+    verdict.detail = absl::StrCat(verdict.client->identity, " (", verdict.client->subject,
+                                  ") is not allowed by ",
+                                  check.authorizer.empty() ? "the gateway" : check.authorizer);
+  }
+  return verdict;
+}
+
 }  // namespace
+
+std::string PeerVerdict::PeerId() const {
+  if (svid.has_value()) return svid->spiffe_id.ToString();
+  if (client.has_value()) return client->identity;
+  return "";
+}
 
 bool PeerAllowed(const identity::AuthorizationPolicy* policy,
                  absl::string_view default_trust_domain, const identity::SpiffeId& peer) {
@@ -61,6 +85,7 @@ PeerVerdict VerifyPeer(const SSL* ssl, const PeerCheck& check) {
     return PeerVerdict{identity::VerifyReason::kNoCertificate, "the peer presented no certificate",
                        std::nullopt};
   }
+  if (check.gateway_trust != nullptr) return VerifyGatewayClient(stack, check);
   PeerVerdict verdict = VerifyChain(ssl, stack, check);
   if (!verdict.ok()) return verdict;
   const identity::SpiffeId& id = verdict.svid->spiffe_id;

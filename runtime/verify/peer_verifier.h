@@ -14,6 +14,8 @@
 
 #include "absl/strings/string_view.h"
 #include "identity/authz_policy.h"
+#include "identity/gateway_policy.h"
+#include "identity/gateway_trust.h"
 #include "identity/spiffe_id.h"
 #include "identity/svid_verifier.h"
 #include "identity/trust_bundle.h"
@@ -28,10 +30,15 @@ struct PeerVerdict {
   // The peer's SVID: set when it verified, including when the peer is then
   // not authorized (so a refusal can name who was refused).
   std::optional<identity::VerifiedSvid> svid;
+  // Instead, on a gateway (PeerCheck::gateway_trust): the client's certificate.
+  std::optional<identity::VerifiedClient> client;
 
   bool ok() const { return reason == identity::VerifyReason::kOk; }
   // Allowed in without a certificate (PeerCheck::certificate_optional).
-  bool anonymous() const { return ok() && !svid.has_value(); }
+  bool anonymous() const { return ok() && !svid.has_value() && !client.has_value(); }
+  // Who the peer is, for logs and metrics: the SPIFFE ID or the client's
+  // identity; "" when neither verified.
+  std::string PeerId() const;
 };
 
 // What one endpoint accepts, for one handshake.
@@ -56,6 +63,12 @@ struct PeerCheck {
   // generation. Validity times and authorization are checked every time.
   VerifiedChainCache* cache = nullptr;
   uint64_t bundle_generation = 0;
+  // A gateway for clients outside the mesh: the chain is judged by this
+  // trust store (never the bundles, the SVID rules or the cache) and the
+  // client admitted by gateway_policy (null: nobody).
+  const identity::GatewayTrust* gateway_trust = nullptr;
+  const identity::GatewayPolicy* gateway_policy = nullptr;
+  identity::IdentityFrom identity_from = identity::IdentityFrom::kDnsSan;
 };
 
 // The one authorization rule: `policy` when there is one; else any peer of

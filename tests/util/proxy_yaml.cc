@@ -137,6 +137,20 @@ void WriteInbound(Writer& w, const std::vector<ProxyYaml::Inbound>& listeners) {
       w.List(6, "trust_domains", in.authorization.trust_domains);
       w.List(6, "path_prefixes", in.authorization.path_prefixes);
     }
+    if (in.gateway.has_value()) {
+      const ProxyYaml::Gateway& g = *in.gateway;
+      w.Line(4, "gateway:");
+      w.List(6, "trust_store_files", g.trust_store_files);
+      w.List(6, "crl_files", g.crl_files);
+      w.String(6, "identity_from", g.identity_from);
+      if (!g.identities.empty() || !g.dns_wildcards.empty() || !g.subjects.empty()) {
+        w.Line(6, "allow:");
+        w.List(8, "identities", g.identities);
+        w.List(8, "dns_wildcards", g.dns_wildcards);
+        w.List(8, "subjects", g.subjects);
+      }
+    }
+    w.String(4, "min_tls_version", in.min_tls_version);
     WriteLimitsAndTimeouts(w, in.limits, in.timeouts);
   }
 }

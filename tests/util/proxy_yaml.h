@@ -65,6 +65,16 @@ struct ProxyYaml {
     std::string header_name;
     uint32_t max_header_bytes = 0;
   };
+  // An inbound listener for clients outside the mesh (GatewayClients).
+  struct Gateway {
+    std::vector<std::string> trust_store_files;
+    std::vector<std::string> crl_files;
+    std::string identity_from;
+    // gateway.allow
+    std::vector<std::string> identities;
+    std::vector<std::string> dns_wildcards;
+    std::vector<std::string> subjects;
+  };
   struct Inbound {
     std::string name;
     std::string address = "127.0.0.1:0";
@@ -74,6 +84,8 @@ struct ProxyYaml {
     Timeouts timeouts;
     bool original_destination = false;
     CallerIdentity caller_identity;
+    std::optional<Gateway> gateway;
+    std::string min_tls_version;
   };
   struct Destination {
     std::string address;

@@ -1,9 +1,11 @@
 #include "tests/util/test_pki.h"
 
+#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec_key.h>
 #include <openssl/err.h>
 #include <openssl/mem.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
@@ -253,6 +255,37 @@ std::string MakeCsrDer(const CsrSpec& spec, EVP_PKEY* key) {
   OPENSSL_free(der);
   if (spec.corrupt_signature) out.back() ^= 0x01;
   return out;
+}
+
+std::string CrlPem(const Credential& issuer, absl::Span<X509* const> revoked, absl::Time now,
+                   absl::Duration next_update) {
+  bssl::UniquePtr<X509_CRL> crl(X509_CRL_new());
+  bssl::UniquePtr<ASN1_TIME> last(ASN1_TIME_set(nullptr, absl::ToTimeT(now - absl::Minutes(1))));
+  bssl::UniquePtr<ASN1_TIME> next(ASN1_TIME_set(nullptr, absl::ToTimeT(now + next_update)));
+  if (crl == nullptr || last == nullptr || next == nullptr || !X509_CRL_set_version(crl.get(), 1) ||
+      !X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.x509())) ||
+      !X509_CRL_set1_lastUpdate(crl.get(), last.get()) ||
+      !X509_CRL_set1_nextUpdate(crl.get(), next.get())) {
+    Die("building a CRL");
+  }
+  for (X509* cert : revoked) {
+    bssl::UniquePtr<X509_REVOKED> entry(X509_REVOKED_new());
+    if (entry == nullptr ||
+        !X509_REVOKED_set_serialNumber(entry.get(), X509_get_serialNumber(cert)) ||
+        !X509_REVOKED_set_revocationDate(entry.get(), last.get()) ||
+        !X509_CRL_add0_revoked(crl.get(), entry.get())) {
+      Die("adding a revoked serial to a CRL");
+    }
+    entry.release();  // owned by the CRL
+  }
+  X509_CRL_sort(crl.get());
+  if (!X509_CRL_sign(crl.get(), issuer.key.get(), EVP_sha256())) Die("signing a CRL");
+  bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || !PEM_write_bio_X509_CRL(bio.get(), crl.get())) Die("encoding a CRL");
+  const uint8_t* data = nullptr;
+  size_t length = 0;
+  BIO_mem_contents(bio.get(), &data, &length);
+  return std::string(reinterpret_cast<const char*>(data), length);
 }
 
 void WriteFileOrDie(absl::string_view path, absl::string_view contents) {

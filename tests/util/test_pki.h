@@ -153,6 +153,11 @@ struct CsrSpec {
 // A DER CSR for `key` (signed by it) as `spec` describes.
 std::string MakeCsrDer(const CsrSpec& spec, EVP_PKEY* key);
 
+// A PEM CRL signed by `issuer`, listing `revoked` (their serials), issued
+// at `now` - 1 min and next updated at `now` + `next_update`.
+std::string CrlPem(const Credential& issuer, absl::Span<X509* const> revoked, absl::Time now,
+                   absl::Duration next_update = absl::Hours(24 * 7));
+
 // Writes `contents` to `path` (replacing it) or aborts.
 void WriteFileOrDie(absl::string_view path, absl::string_view contents);
 // PEM of `certs` in order.
