@@ -17,7 +17,6 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "identity/spiffe_id.h"
@@ -32,6 +31,7 @@
 #include "proxy/identity_client/bootstrap_credential.h"
 #include "proxy/identity_client/control_plane_source.h"
 #include "proxy/metrics/proxy_metrics.h"
+#include "proxy/reload/config_reloader.h"
 #include "proxy/server/proxy_server.h"
 #include "runtime/cli/flag_help.h"
 #include "runtime/http/http_server.h"
@@ -109,27 +109,6 @@ int Validate(const v1::ProxyConfig& config, const std::string& path) {
   return 0;
 }
 
-// SIGHUP: re-read the config file and apply what can change live (the
-// inbound listeners' authorization policies). A file that does not load
-// changes nothing; the running config stays.
-void Reload(const std::string& path, server::ProxyServer& server) {
-  absl::StatusOr<v1::ProxyConfig> reloaded = config::LoadProxyConfigFile(path);
-  if (!reloaded.ok()) {
-    log::Log(log::Level::kError, "reload refused; the running configuration stays",
-             {{"error", std::string(reloaded.status().message())}});
-    return;
-  }
-  absl::StatusOr<std::vector<std::string>> updated = server.ReloadPolicies(*reloaded);
-  if (!updated.ok()) {
-    log::Log(log::Level::kError, "reload refused; the running configuration stays",
-             {{"error", std::string(updated.status().message())}});
-    return;
-  }
-  log::Log(log::Level::kInfo, "reloaded authorization policies",
-           {{"listeners", absl::StrJoin(*updated, ",")},
-            {"note", "other changes take effect at the next start"}});
-}
-
 int Run(const v1::ProxyConfig& config, const std::string& path) {
   // Signals are taken by sigwait in this thread; every thread started below
   // inherits the mask, so none of them is interrupted by them.
@@ -187,6 +166,10 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     return 1;
   }
 
+  // SIGHUP and POST /reload: the whole file (proxy/reload). Before the
+  // admin servers, which may call it until they are destroyed.
+  reload::ConfigReloader reloader(path, server->get(), &metrics, config.metrics().enabled());
+
   // The admin ports are bound before any listener: a proxy that cannot serve
   // /ready and /drain exits without having taken (and dropped) a connection.
   // Until the listeners are up, /ready says so. Each admin server takes at
@@ -210,6 +193,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   sources.store = &store;
   sources.server = server->get();
   sources.config = &config;
+  sources.reload = [&reloader] { return reload::ToHttpResponse(reloader.Reload("POST /reload")); };
   sources.begin_drain = [&server] {
     log::Log(log::Level::kInfo, "drain requested through the admin endpoint; exiting once drained",
              {{"drain_timeout", absl::FormatDuration((*server)->DrainTimeout())}});
@@ -314,7 +298,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
       reported = absl::Now();
     }
     if (signal_number == SIGHUP) {
-      Reload(path, **server);
+      reloader.Reload("SIGHUP");
     } else if (signal_number > 0 || (*server)->draining()) {
       break;
     }

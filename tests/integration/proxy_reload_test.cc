@@ -133,7 +133,8 @@ TEST_F(ProxyReloadTest, ListenersAddedToTheFileServeAfterSighup) {
   Rewrite(*inbound_, backend);
   inbound_->process().Signal(SIGHUP);
   const uint16_t in2 = WaitListener(*inbound_, "in2");
-  ASSERT_NE(in2, 0) << "the added inbound listener never appeared\n" << inbound_->process().Output();
+  ASSERT_NE(in2, 0) << "the added inbound listener never appeared\n"
+                    << inbound_->process().Output();
   EXPECT_TRUE(inbound_->WaitForLog("in2"));
 
   Rewrite(*outbound_, Frontend({{"out", inbound_port_}, {"out2", in2}}));
@@ -153,9 +154,8 @@ TEST_F(ProxyReloadTest, ListenersAddedToTheFileServeAfterSighup) {
   close(old);
   EXPECT_EQ(Reloads(*inbound_, "ok"), 1);
   EXPECT_EQ(Reloads(*outbound_, "ok"), 1);
-  EXPECT_GT(MetricSum(outbound_->Metrics(),
-                      "palisade_config_last_reload_success_timestamp_seconds"),
-            0);
+  EXPECT_GT(
+      MetricSum(outbound_->Metrics(), "palisade_config_last_reload_success_timestamp_seconds"), 0);
 }
 
 TEST_F(ProxyReloadTest, ListenerAddedThroughPostReloadServesWhenTheAnswerComes) {
