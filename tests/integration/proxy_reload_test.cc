@@ -4,6 +4,8 @@
 // the same socket, and the other listeners' connections never notice. A file
 // that does not load, or that changes what needs a restart, changes nothing
 // and the answer names the field. Each outcome is counted.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/sha.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -313,6 +315,35 @@ TEST_F(ProxyReloadTest, ChangeThatNeedsARestartIsRefusedNamingTheField) {
   EXPECT_NE(r.body.find("requires a restart"), std::string::npos) << r.body;
   EXPECT_FALSE(inbound_->ListenerPort("in3").ok());
   EXPECT_EQ(Reloads(*inbound_, "requires_restart"), 1);
+}
+
+TEST_F(ProxyReloadTest, ListenerThatCannotBindFailsTheWholeReload) {
+  StartInbound(Backend());
+  // A port another program holds (no SO_REUSEPORT: the proxy cannot join it).
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  ProxyYaml next = Backend();
+  next.AddInbound("in3", echo_->address());
+  next.AddInbound("in4", echo_->address()).address =
+      absl::StrCat("127.0.0.1:", ntohs(address.sin_port));
+  Rewrite(*inbound_, next);
+  const HttpResult r = PostReload(*inbound_);
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("in4"), std::string::npos) << r.body;
+  EXPECT_FALSE(inbound_->ListenerPort("in3").ok()) << "nothing of the file applies";
+  EXPECT_EQ(Reloads(*inbound_, "failed"), 1);
+  EXPECT_EQ(MetricValue(inbound_->Metrics(), "palisade_config_last_reload_successful"), 0);
+  close(holder);
+  // The same file once the port is free.
+  const HttpResult again = PostReload(*inbound_);
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(inbound_->ListenerPort("in4").ok());
 }
 
 TEST_F(ProxyReloadTest, WhatAWebPageCanSendDoesNotReload) {
