@@ -17,7 +17,6 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "identity/spiffe_id.h"
@@ -29,10 +28,11 @@
 #include "proxy/credentials/file_source.h"
 #include "proxy/credentials/identity_source.h"
 #include "proxy/forward/fan_out_observer.h"
-#include "proxy/gateway/gateway_trust_files.h"
+#include "proxy/gateway/gateway_watchers.h"
 #include "proxy/identity_client/bootstrap_credential.h"
 #include "proxy/identity_client/control_plane_source.h"
 #include "proxy/metrics/proxy_metrics.h"
+#include "proxy/reload/config_reloader.h"
 #include "proxy/server/proxy_server.h"
 #include "runtime/cli/flag_help.h"
 #include "runtime/http/http_server.h"
@@ -130,27 +130,6 @@ int Validate(const v1::ProxyConfig& config, const std::string& path) {
   return 0;
 }
 
-// SIGHUP: re-read the config file and apply what can change live (the
-// inbound listeners' authorization policies). A file that does not load
-// changes nothing; the running config stays.
-void Reload(const std::string& path, server::ProxyServer& server) {
-  absl::StatusOr<v1::ProxyConfig> reloaded = config::LoadProxyConfigFile(path);
-  if (!reloaded.ok()) {
-    log::Log(log::Level::kError, "reload refused; the running configuration stays",
-             {{"error", std::string(reloaded.status().message())}});
-    return;
-  }
-  absl::StatusOr<std::vector<std::string>> updated = server.ReloadPolicies(*reloaded);
-  if (!updated.ok()) {
-    log::Log(log::Level::kError, "reload refused; the running configuration stays",
-             {{"error", std::string(updated.status().message())}});
-    return;
-  }
-  log::Log(log::Level::kInfo, "reloaded authorization policies",
-           {{"listeners", absl::StrJoin(*updated, ",")},
-            {"note", "other changes take effect at the next start"}});
-}
-
 int Run(const v1::ProxyConfig& config, const std::string& path) {
   // Signals are taken by sigwait in this thread; every thread started below
   // inherits the mask, so none of them is interrupted by them.
@@ -208,6 +187,19 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     return 1;
   }
 
+  // SIGHUP and POST /reload: the whole file (proxy/reload). Before the
+  // admin servers, which may call it until they are destroyed.
+  gateway::GatewayWatchers gateway_watchers(server->get(),
+                                            config.metrics().enabled() ? &metrics : nullptr);
+  reload::ConfigReloader reloader(
+      path, server->get(), &metrics, config.metrics().enabled(),
+      [&gateway_watchers](const v1::ProxyConfig& running) {
+        if (absl::Status s = gateway_watchers.Follow(running); !s.ok()) {
+          log::Log(log::Level::kError, "gateway trust files not watched after the reload",
+                   {{"error", std::string(s.message())}});
+        }
+      });
+
   // The admin ports are bound before any listener: a proxy that cannot serve
   // /ready and /drain exits without having taken (and dropped) a connection.
   // Until the listeners are up, /ready says so. Each admin server takes at
@@ -231,6 +223,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   sources.store = &store;
   sources.server = server->get();
   sources.config = &config;
+  sources.reload = [&reloader] { return reload::ToHttpResponse(reloader.Reload("POST /reload")); };
   sources.begin_drain = [&server] {
     log::Log(log::Level::kInfo, "drain requested through the admin endpoint; exiting once drained",
              {{"drain_timeout", absl::FormatDuration((*server)->DrainTimeout())}});
@@ -278,32 +271,11 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
   }
 
   // Gateway listeners' trust stores and CRLs, reloaded on change; a file
-  // that does not load keeps the running store.
-  std::vector<std::unique_ptr<gateway::GatewayTrustFiles>> gateway_files;
-  for (const v1::InboundListener& in : config.inbound()) {
-    if (!in.has_gateway()) continue;
-    if (config.metrics().enabled()) metrics.AddGatewayListener(in.name());
-    auto watch = gateway::GatewayTrustFiles::Watch(
-        in.gateway(),
-        [&server, &metrics, name = in.name()](std::shared_ptr<const identity::GatewayTrust> trust) {
-          log::Log(log::Level::kInfo, "gateway trust store reloaded; new handshakes use it",
-                   {{"listener", name},
-                    {"ca_certificates", trust->root_count()},
-                    {"crls", trust->crl_count()}});
-          (*server)->UpdateGatewayTrust(name, std::move(trust));
-          metrics.OnGatewayTrustReload(name, true);
-        },
-        [&metrics, name = in.name()](const absl::Status& status) {
-          metrics.OnGatewayTrustReload(name, false);
-          log::Log(log::Level::kWarn, "gateway trust files refused; the running trust store stays",
-                   {{"listener", name}, {"error", std::string(status.message())}});
-        });
-    if (!watch.ok()) {
-      log::Log(log::Level::kError, "cannot watch gateway trust files",
-               {{"listener", in.name()}, {"error", std::string(watch.status().message())}});
-      return 1;
-    }
-    gateway_files.push_back(*std::move(watch));
+  // that does not load keeps the running store. A reload re-follows them.
+  if (absl::Status watching = gateway_watchers.Follow(config); !watching.ok()) {
+    log::Log(log::Level::kError, "cannot watch gateway trust files",
+             {{"error", std::string(watching.message())}});
+    return 1;
   }
 
   std::unique_ptr<credentials::IdentitySource> identity_source;
@@ -364,7 +336,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
       reported = absl::Now();
     }
     if (signal_number == SIGHUP) {
-      Reload(path, **server);
+      reloader.Reload("SIGHUP");
     } else if (signal_number > 0 || (*server)->draining()) {
       break;
     }
@@ -381,7 +353,7 @@ int Run(const v1::ProxyConfig& config, const std::string& path) {
     if (again == SIGTERM || again == SIGINT) break;
   }
   identity_source.reset();  // joins its threads; the store keeps the SVID
-  gateway_files.clear();    // joins the watchers before the workers stop
+  gateway_watchers.Stop();  // joins the watchers before the workers stop
   (*server)->Stop();
   access_log.ReportSuppressed();
   log::Log(log::Level::kInfo, "stopped", {});

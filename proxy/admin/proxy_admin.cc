@@ -130,7 +130,7 @@ void InstallProxyAdminRoutes(http::HttpServer* http, ProxyAdminSources s) {
     options.add_whitespace = true;
     // The config holds file names, never secrets: keys and tokens live in
     // the files it names.
-    (void)google::protobuf::util::MessageToJsonString(*s.config, &json, options);
+    (void)google::protobuf::util::MessageToJsonString(*s.server->config(), &json, options);
     return http::HttpResponse{200, "application/json", json};
   });
   get("/listeners", [s](const http::HttpRequest&) {
@@ -148,6 +148,11 @@ void InstallProxyAdminRoutes(http::HttpServer* http, ProxyAdminSources s) {
                               absl::StrCat("draining; the proxy exits once drained (at most ",
                                            absl::FormatDuration(s.server->DrainTimeout()), ")\n")};
   }));
+  if (s.reload) {
+    http->Route("POST", "/reload", guard.Guard(http::Access::kWrite, [s](const http::HttpRequest&) {
+      return s.reload();
+    }));
+  }
 }
 
 }  // namespace palisade::admin

@@ -1,7 +1,8 @@
 // The proxy's admin endpoints on an http::HttpServer: /metrics, /healthz, /ready,
-// /certs, /config, /listeners and POST /drain (after which the process exits
-// once drained: main.cc). Only loopback names and the bound address may call
-// them, and /drain only as a same-origin application/json POST.
+// /certs, /config, /listeners, POST /drain (after which the process exits
+// once drained: main.cc) and POST /reload (the whole configuration file, as
+// SIGHUP). Only loopback names and the bound address may call them, and the
+// POSTs only as same-origin application/json requests.
 #ifndef PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_
 #define PALISADE_PROXY_ADMIN_PROXY_ADMIN_H_
 
@@ -22,9 +23,13 @@ struct ProxyAdminSources {
   metrics::ProxyMetrics* metrics = nullptr;
   credentials::CredentialStore* store = nullptr;
   server::ProxyServer* server = nullptr;
-  const config::v1::ProxyConfig* config = nullptr;  // the effective config
+  // The config started with (its admin section holds for the process's
+  // life); /config shows server->config(), the one reloads left.
+  const config::v1::ProxyConfig* config = nullptr;
   // Starts the drain that ends the process.
   std::function<void()> begin_drain;
+  // Re-reads the configuration file (POST /reload); unset: no such route.
+  std::function<http::HttpResponse()> reload;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 

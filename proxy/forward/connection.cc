@@ -185,8 +185,8 @@ void Connection::OnHandshakeResult(const tls::HandshakeResult& result) {
   // counter, not the check at accept, keeps the limit.
   host_->HandshakeFinished(this);
   if (!counted_) {
-    if (listener_->active.fetch_add(1, std::memory_order_relaxed) >= listener_->max_connections) {
-      listener_->active.fetch_sub(1, std::memory_order_relaxed);
+    if (listener_->active->fetch_add(1, std::memory_order_relaxed) >= listener_->max_connections) {
+      listener_->active->fetch_sub(1, std::memory_order_relaxed);
       Close("max_connections");
       return;
     }
@@ -342,7 +342,7 @@ void Connection::Close(const std::string& reason) {
     summary.bytes_from_upstream = pump_->bytes_from_upstream();
   }
   summary.duration = host_->Now() - accepted_at_;
-  if (counted_) listener_->active.fetch_sub(1, std::memory_order_relaxed);
+  if (counted_) listener_->active->fetch_sub(1, std::memory_order_relaxed);
   host_->observer()->OnClosed(*listener_, summary);
   host_->Release(this);
 }

@@ -1,5 +1,7 @@
 // What a connection needs to know about the listener that accepted it;
-// built once from the config and shared, read-only, by every worker.
+// built from the config and shared, read-only, by every worker. A reload
+// that changes the listener builds a new one; the old one lives on for the
+// connections it accepted (and is never freed: see ProxyServer::Reload).
 #ifndef PALISADE_PROXY_FORWARD_LISTENER_CONTEXT_H_
 #define PALISADE_PROXY_FORWARD_LISTENER_CONTEXT_H_
 
@@ -104,8 +106,16 @@ struct ListenerContext {
   size_t high_water_bytes = 256 * 1024;
   CallerIdentityOptions caller_identity;
 
+  // The listener's first context when a reload replaced it (nullptr: this is
+  // the first): a reloaded authorization applies to the connections of every
+  // context the listener had.
+  const ListenerContext* origin = nullptr;
+  const ListenerContext& Origin() const { return origin != nullptr ? *origin : *this; }
+
   // Established connections now, across all workers, for max_connections.
-  mutable std::atomic<uint32_t> active{0};
+  // Shared with the contexts a reload builds for this listener, so that the
+  // limit counts the connections accepted before the change too.
+  std::shared_ptr<std::atomic<uint32_t>> active = std::make_shared<std::atomic<uint32_t>>(0);
 };
 
 }  // namespace palisade::forward

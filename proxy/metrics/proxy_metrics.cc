@@ -187,6 +187,24 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                  .Help("1 when an SVID is loaded, listeners are bound and not draining")
                  .Register(*registry_)
                  .Add({})),
+      config_reloads_(BuildCounter()
+                          .Name("palisade_config_reloads_total")
+                          .Help("Configuration reloads (SIGHUP, POST /reload) by result: ok, "
+                                "invalid (the file does not load), requires_restart (it changes "
+                                "more than listeners), failed (e.g. a listener cannot bind)")
+                          .Register(*registry_)),
+      config_last_success_(BuildGauge()
+                               .Name("palisade_config_last_reload_success_timestamp_seconds")
+                               .Help("When the configuration last loaded (the start, or the "
+                                     "last reload that applied), Unix time")
+                               .Register(*registry_)
+                               .Add({})),
+      config_last_successful_(BuildGauge()
+                                  .Name("palisade_config_last_reload_successful")
+                                  .Help("1 when the last reload applied (or none was tried), 0 "
+                                        "when it was refused and the file differs from what runs")
+                                  .Register(*registry_)
+                                  .Add({})),
       instance_(next_instance.fetch_add(1)) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -202,6 +220,9 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
   admin_cap_reached_.Add({{"server", "admin"}});
   admin_closed_.Add({{"server", "admin"}, {"reason", "request_deadline"}});
   AddBuildInfo(*registry_);
+  for (const char* result : kConfigReloadResults) config_reloads_.Add({{"result", result}});
+  config_last_success_.Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+  config_last_successful_.Set(1);
 }
 
 std::string ProxyMetrics::PeerLabel(const std::string& peer_id) {
@@ -397,6 +418,13 @@ void ProxyMetrics::OnAdminRequestDeadlineClosed(const std::string& server) {
 }
 
 void ProxyMetrics::SetReady(bool ready) { ready_.Set(ready ? 1 : 0); }
+
+void ProxyMetrics::OnConfigReload(const std::string& result, absl::Time when) {
+  config_reloads_.Add({{"result", result}}).Increment();
+  const bool ok = result == "ok";
+  config_last_successful_.Set(ok ? 1 : 0);
+  if (ok) config_last_success_.Set(absl::ToDoubleSeconds(when - absl::UnixEpoch()));
+}
 
 std::string ProxyMetrics::Serialize(absl::Time now) {
   {

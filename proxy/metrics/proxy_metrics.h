@@ -64,6 +64,11 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   void OnAdminCapReached(const std::string& server);
   void OnAdminRequestDeadlineClosed(const std::string& server);
   void SetReady(bool ready);
+  // A configuration reload's outcome (one of kConfigReloadResults). The
+  // start counts as the first successful load.
+  static constexpr const char* kConfigReloadResults[] = {"ok", "invalid", "requires_restart",
+                                                         "failed"};
+  void OnConfigReload(const std::string& result, absl::Time when);
 
   // Prometheus text format. Time-relative gauges are computed against `now`.
   std::string Serialize(absl::Time now);
@@ -132,6 +137,9 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& admin_closed_;
   prometheus::Family<prometheus::Counter>& gateway_trust_reloads_;
   prometheus::Gauge& ready_;
+  prometheus::Family<prometheus::Counter>& config_reloads_;
+  prometheus::Gauge& config_last_success_;
+  prometheus::Gauge& config_last_successful_;
 
   const uint64_t instance_;  // tells thread caches of several instances apart
   // [inbound, outbound] x [full, resumed], and resumed handshakes by direction.

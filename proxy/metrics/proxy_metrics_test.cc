@@ -225,6 +225,27 @@ TEST_F(ProxyMetricsTest, CarriesBuildInfoAndProcessMetrics) {
   EXPECT_TRUE(MetricValue(text, "process_cpu_seconds_total").has_value());
 }
 
+TEST_F(ProxyMetricsTest, CountsConfigReloadsByResultFromZero) {
+  std::string text = Text();
+  for (const char* result : ProxyMetrics::kConfigReloadResults) {
+    EXPECT_EQ(MetricValue(text, "palisade_config_reloads_total", {{"result", result}}), 0)
+        << result;
+  }
+  EXPECT_EQ(MetricValue(text, "palisade_config_last_reload_successful"), 1);
+  EXPECT_GT(MetricValue(text, "palisade_config_last_reload_success_timestamp_seconds").value_or(0),
+            0);
+  metrics_.OnConfigReload("invalid", kNow);
+  text = Text();
+  EXPECT_EQ(MetricValue(text, "palisade_config_reloads_total", {{"result", "invalid"}}), 1);
+  EXPECT_EQ(MetricValue(text, "palisade_config_last_reload_successful"), 0);
+  metrics_.OnConfigReload("ok", kNow);
+  text = Text();
+  EXPECT_EQ(MetricValue(text, "palisade_config_reloads_total", {{"result", "ok"}}), 1);
+  EXPECT_EQ(MetricValue(text, "palisade_config_last_reload_successful"), 1);
+  EXPECT_EQ(MetricValue(text, "palisade_config_last_reload_success_timestamp_seconds"),
+            absl::ToUnixSeconds(kNow));
+}
+
 TEST_F(ProxyMetricsTest, CreatesEveryConnectionErrorAtZeroPerListener) {
   metrics_.AddListener("in", forward::Direction::kInbound);
   const std::string text = Text();

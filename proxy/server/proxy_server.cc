@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proxy/config/config_defaults.h"
+#include "proxy/config/reload_diff.h"
 #include "proxy/gateway/gateway_trust_files.h"
 #include "runtime/net/sockets.h"
 #include "runtime/status/status_macros.h"
@@ -228,26 +229,58 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
 }
 
 ProxyServer::ProxyServer(config::v1::ProxyConfig config, credentials::CredentialStore* store)
-    : config_(std::move(config)), store_(store) {}
+    : config_(std::move(config)),
+      store_(store),
+      current_(std::make_shared<const config::v1::ProxyConfig>(config_)) {}
+
+std::vector<BoundListener> ProxyServer::listeners() const {
+  if (!started_.load()) return {};
+  sync::MutexLock lock(&mutex_);
+  return bound_;
+}
+
+std::shared_ptr<const config::v1::ProxyConfig> ProxyServer::config() const {
+  sync::MutexLock lock(&mutex_);
+  return current_;
+}
 
 ProxyServer::~ProxyServer() { Stop(); }
 
+namespace {
+
+// One socket per worker for `context`; `bound` gets the address they share.
+absl::StatusOr<std::vector<net::UniqueFd>> BindSockets(const forward::ListenerContext& context,
+                                                       size_t workers, net::SocketAddress* bound) {
+  // The first socket fixes the port (it may have been 0); the others join it.
+  net::SocketAddress address = context.address;
+  std::vector<net::UniqueFd> sockets;
+  for (size_t i = 0; i < workers; ++i) {
+    absl::StatusOr<net::UniqueFd> socket = net::BindListener(address, /*reuse_port=*/true);
+    if (!socket.ok()) {
+      return absl::Status(socket.status().code(),
+                          absl::StrCat(forward::DirectionName(context.direction), " listener \"",
+                                       context.name, "\": ", socket.status().message()));
+    }
+    if (address.port() == 0) {
+      ASSIGN_OR_RETURN(address, net::LocalAddressOf(socket->get()));
+    }
+    sockets.push_back(*std::move(socket));
+  }
+  *bound = address;
+  return sockets;
+}
+
+}  // namespace
+
 absl::Status ProxyServer::Start() {
   for (const auto& context : contexts_) {
-    // The first socket fixes the port (it may have been 0); the others join it.
-    net::SocketAddress address = context->address;
-    for (auto& worker : workers_) {
-      absl::StatusOr<net::UniqueFd> socket = net::BindListener(address, /*reuse_port=*/true);
-      if (!socket.ok()) {
-        return absl::Status(socket.status().code(),
-                            absl::StrCat(forward::DirectionName(context->direction), " listener \"",
-                                         context->name, "\": ", socket.status().message()));
-      }
-      if (address.port() == 0) {
-        ASSIGN_OR_RETURN(address, net::LocalAddressOf(socket->get()));
-      }
-      worker->AddListener(context.get(), *std::move(socket));
+    net::SocketAddress address;
+    ASSIGN_OR_RETURN(std::vector<net::UniqueFd> sockets,
+                     BindSockets(*context, workers_.size(), &address));
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      workers_[i]->AddListener(context.get(), std::move(sockets[i]));
     }
+    sync::MutexLock lock(&mutex_);
     bound_.push_back(BoundListener{context->name, context->direction, address});
   }
   for (auto& worker : workers_) worker->Start();
@@ -287,39 +320,195 @@ void ProxyServer::Stop() {
   for (auto& worker : workers_) worker->Stop();
 }
 
-absl::StatusOr<std::vector<std::string>> ProxyServer::ReloadPolicies(
-    const config::v1::ProxyConfig& config) {
-  // Build every policy first: a bad one changes nothing at all.
-  std::vector<
-      std::pair<const forward::ListenerContext*, std::shared_ptr<const forward::ListenerPolicy>>>
-      updates;
-  std::vector<std::string> names;
+namespace {
+
+// The listener `name` of `config` as a context; nullptr when it has none.
+absl::StatusOr<std::unique_ptr<forward::ListenerContext>> ContextOf(
+    const config::v1::ProxyConfig& config, const std::string& name) {
   for (const auto& in : config.inbound()) {
-    const forward::ListenerContext* context = nullptr;
-    for (const auto& c : contexts_) {
-      if (c->direction == forward::Direction::kInbound && c->name == in.name()) context = c.get();
-    }
-    if (context == nullptr) continue;  // new listeners need a restart
-    ASSIGN_OR_RETURN(forward::ListenerPolicy policy, InboundPolicy(in));
-    updates.emplace_back(context, std::make_shared<const forward::ListenerPolicy>(policy));
-    names.push_back(in.name());
+    if (in.name() == name) return InboundContext(in, config.runtime());
   }
-  for (const auto& [context, policy] : updates) {
-    for (auto& worker : workers_) worker->UpdatePolicy(context, policy);
+  for (const auto& out : config.outbound()) {
+    if (out.name() == name) return OutboundContext(out, config.runtime());
   }
-  return names;
+  return nullptr;
 }
 
-bool ProxyServer::UpdateGatewayTrust(const std::string& listener,
-                                     std::shared_ptr<const identity::GatewayTrust> trust) {
-  for (const auto& c : contexts_) {
-    if (c->direction != forward::Direction::kInbound || c->name != listener || !c->gateway) {
-      continue;
-    }
-    for (auto& worker : workers_) worker->UpdateGatewayTrust(c.get(), trust);
-    return true;
+std::string AddressIn(const config::v1::ProxyConfig& config, const std::string& name) {
+  for (const auto& in : config.inbound()) {
+    if (in.name() == name) return in.address();
   }
-  return false;
+  for (const auto& out : config.outbound()) {
+    if (out.name() == name) return out.address();
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<ReloadSummary> ProxyServer::Reload(const config::v1::ProxyConfig& next) {
+  sync::MutexLock reload_lock(&reload_mutex_);
+  if (!started_.load()) return absl::FailedPreconditionError("the listeners are not up yet");
+  if (draining_.load()) {
+    return absl::FailedPreconditionError("draining: the proxy exits once drained");
+  }
+  const std::shared_ptr<const config::v1::ProxyConfig> running = config();
+  const std::vector<BoundListener> bound_before = listeners();
+  const config::ListenerDiff diff = config::DiffListeners(*running, next);
+  const auto current = [this](const std::string& name) -> forward::ListenerContext* {
+    for (const auto& c : contexts_) {
+      if (c->name == name) return c.get();
+    }
+    return nullptr;
+  };
+  const auto bound_of = [&bound_before](const std::string& name) -> net::SocketAddress {
+    for (const auto& b : bound_before) {
+      if (b.name == name) return b.address;
+    }
+    return net::SocketAddress();
+  };
+
+  // Everything that can fail first (build each new context, bind each new
+  // socket): a failure drops what was made, and nothing has changed.
+  struct Planned {
+    std::unique_ptr<forward::ListenerContext> context;
+    forward::ListenerContext* old = nullptr;  // a changed listener's running context
+    bool same_socket = false;
+    std::vector<net::UniqueFd> sockets;  // one per worker, unless same_socket
+    net::SocketAddress bound;
+  };
+  std::vector<Planned> planned;
+  for (const auto* names : {&diff.changed, &diff.added}) {
+    for (const std::string& name : *names) {
+      Planned p;
+      ASSIGN_OR_RETURN(p.context, ContextOf(next, name));
+      if (names == &diff.changed) {
+        p.old = current(name);
+        // The same address as written, or the port it was given for 0.
+        const net::SocketAddress was = bound_of(name);
+        p.same_socket = AddressIn(next, name) == AddressIn(*running, name) ||
+                        p.context->address.ToString() == was.ToString();
+        if (p.same_socket) p.bound = was;
+        // max_connections counts the connections from before the change too.
+        p.context->active = p.old->active;
+        p.context->origin = &p.old->Origin();
+      }
+      if (!p.same_socket) {
+        ASSIGN_OR_RETURN(p.sockets, BindSockets(*p.context, workers_.size(), &p.bound));
+      }
+      planned.push_back(std::move(p));
+    }
+  }
+
+  // A changed inbound listener's authorization re-judges the connections of
+  // every context it had (a connection keeps the one it started with), in
+  // the same turn as the swap: no connection is judged by a stale one.
+  std::vector<
+      std::pair<const forward::ListenerContext*, std::shared_ptr<const forward::ListenerPolicy>>>
+      policies;
+  for (const Planned& p : planned) {
+    if (p.old == nullptr || p.context->direction != forward::Direction::kInbound) continue;
+    policies.emplace_back(&p.context->Origin(),
+                          std::make_shared<const forward::ListenerPolicy>(forward::ListenerPolicy{
+                              p.context->policy, p.context->policy_description}));
+  }
+
+  std::vector<Worker::ListenerChanges> changes(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker::ListenerChanges& c = changes[i];
+    c.drain_timeout = DrainTimeout();
+    c.policies = policies;
+    for (const std::string& name : diff.removed) c.remove.push_back(current(name));
+    for (Planned& p : planned) {
+      if (p.same_socket) {
+        c.swap.emplace_back(p.old, p.context.get());
+        continue;
+      }
+      if (p.old != nullptr) c.close.push_back(p.old);
+      c.add.emplace_back(p.context.get(), std::move(p.sockets[i]));
+    }
+  }
+  ApplyOnWorkers(std::move(changes));
+
+  // The running contexts, and where each listens, in the new file's order.
+  ReloadSummary summary;
+  summary.added = diff.added;
+  summary.removed = diff.removed;
+  summary.changed = diff.changed;
+  for (const std::string& name : diff.removed) {
+    for (auto& c : contexts_) {
+      if (c != nullptr && c->name == name) retired_.push_back(std::move(c));
+    }
+  }
+  std::vector<std::unique_ptr<forward::ListenerContext>> contexts;
+  std::vector<BoundListener> bound;
+  const auto place = [&](const std::string& name) {
+    for (Planned& p : planned) {
+      if (p.context == nullptr || p.context->name != name) continue;
+      if (p.old != nullptr) {
+        for (auto& c : contexts_) {
+          if (c.get() == p.old) retired_.push_back(std::move(c));
+        }
+      } else {
+        summary.added_bound.push_back(BoundListener{name, p.context->direction, p.bound});
+      }
+      bound.push_back(BoundListener{name, p.context->direction, p.bound});
+      contexts.push_back(std::move(p.context));
+      return;
+    }
+    for (auto& c : contexts_) {
+      if (c != nullptr && c->name == name) {
+        bound.push_back(BoundListener{name, c->direction, bound_of(name)});
+        contexts.push_back(std::move(c));
+        return;
+      }
+    }
+  };
+  for (const auto& in : next.inbound()) place(in.name());
+  for (const auto& out : next.outbound()) place(out.name());
+  contexts_ = std::move(contexts);
+
+  sync::MutexLock lock(&mutex_);
+  bound_ = std::move(bound);
+  current_ = std::make_shared<const config::v1::ProxyConfig>(next);
+  return summary;
+}
+
+void ProxyServer::ApplyOnWorkers(std::vector<Worker::ListenerChanges> changes) {
+  struct Pending {
+    sync::Mutex mutex;
+    size_t left ABSL_GUARDED_BY(mutex) = 0;
+  };
+  auto pending = std::make_shared<Pending>();
+  {
+    sync::MutexLock lock(&pending->mutex);
+    pending->left = workers_.size();
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->ApplyListenerChanges(std::move(changes[i]), [pending] {
+      sync::MutexLock lock(&pending->mutex);
+      --pending->left;
+      pending->mutex.NotifyAll();
+    });
+  }
+  // A worker is never stuck for long; should one be, it applies them later.
+  sync::MutexLock lock(&pending->mutex);
+  pending->mutex.AwaitWithTimeout([&pending]()
+                                      ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending->left == 0; },
+                                  absl::Seconds(10));
+}
+
+const forward::ListenerContext* ProxyServer::ListenerContextOf(const std::string& name) {
+  sync::MutexLock lock(&reload_mutex_);
+  for (const auto& c : contexts_) {
+    if (c != nullptr && c->name == name) return c.get();
+  }
+  return nullptr;
+}
+
+void ProxyServer::UpdateGatewayTrust(const forward::ListenerContext* listener,
+                                     std::shared_ptr<const identity::GatewayTrust> trust) {
+  for (auto& worker : workers_) worker->UpdateGatewayTrust(listener, trust);
 }
 
 std::map<std::string, uint64_t> ProxyServer::ConnectionsByRoot() {

@@ -79,23 +79,106 @@ void Worker::Start() {
     parked_.clear();
     pending_.clear();
     for (Listening& l : listening_) l.acceptor.reset();
+    retiring_.clear();
     sessions_.clear();
   });
 }
 
 void Worker::StartAccepting() {
   if (draining_) return;
-  for (Listening& l : listening_) {
-    const forward::ListenerContext* listener = l.listener;
-    l.acceptor = std::make_unique<net::Acceptor>(
-        loop_.get(), l.socket.get(),
-        [this, listener](net::UniqueFd fd, const net::SocketAddress& peer) {
-          OnAccepted(listener, std::move(fd), peer);
-        },
-        [this, listener](const char* reason) { observer_->OnRefused(*listener, reason); },
-        net::Acceptor::Options{1024, kAcceptRetry});
-    l.acceptor->Start();
+  accepting_ = true;
+  for (Listening& l : listening_) StartAcceptor(l);
+}
+
+void Worker::StartAcceptor(Listening& l) {
+  const forward::ListenerContext* listener = l.listener;
+  l.acceptor.reset();  // one watcher per socket
+  l.acceptor = std::make_unique<net::Acceptor>(
+      loop_.get(), l.socket.get(),
+      [this, listener](net::UniqueFd fd, const net::SocketAddress& peer) {
+        OnAccepted(listener, std::move(fd), peer);
+      },
+      [this, listener](const char* reason) { observer_->OnRefused(*listener, reason); },
+      net::Acceptor::Options{1024, kAcceptRetry});
+  // Takes what queued meanwhile: a swap refuses no connection.
+  l.acceptor->Start();
+}
+
+void Worker::ApplyListenerChanges(ListenerChanges changes, std::function<void()> done) {
+  auto shared = std::make_shared<ListenerChanges>(std::move(changes));
+  loop_->Post([this, shared, done = std::move(done)] {
+    // Draining: the new sockets close with `shared`; nothing else matters.
+    if (!draining_) ApplyOnLoop(*shared);
+    done();
+  });
+}
+
+void Worker::ApplyOnLoop(ListenerChanges& changes) {
+  for (const forward::ListenerContext* old : changes.remove) {
+    StopListening(old);
+    RetireListener(old, changes.drain_timeout);
   }
+  for (const forward::ListenerContext* old : changes.close) StopListening(old);
+  for (const auto& [old, next] : changes.swap) {
+    for (Listening& l : listening_) {
+      if (l.listener != old) continue;
+      l.listener = next;
+      if (accepting_) StartAcceptor(l);
+    }
+  }
+  for (auto& [next, socket] : changes.add) {
+    listening_.push_back(Listening{next, std::move(socket), nullptr});
+    if (accepting_) StartAcceptor(listening_.back());
+  }
+  for (auto& [origin, policy] : changes.policies) ApplyPolicy(origin, policy);
+}
+
+void Worker::StopListening(const forward::ListenerContext* listener) {
+  // The acceptor goes before its socket closes.
+  for (Listening& l : listening_) {
+    if (l.listener == listener) l.acceptor.reset();
+  }
+  listening_.erase(
+      std::remove_if(listening_.begin(), listening_.end(),
+                     [listener](const Listening& l) { return l.listener == listener; }),
+      listening_.end());
+}
+
+void Worker::RetireListener(const forward::ListenerContext* listener, absl::Duration timeout) {
+  const auto of_listener = [this, listener](bool established_only) {
+    std::vector<forward::Connection*> found;
+    for (auto& [raw, owned] : connections_) {
+      if (&raw->listener() == listener && (!established_only || raw->established())) {
+        found.push_back(raw);
+      }
+    }
+    return found;
+  };
+  // Parked connections (no identity yet) have nothing to finish.
+  std::vector<forward::Connection*> waiting;
+  for (forward::Connection* c : parked_) {
+    if (&c->listener() == listener) waiting.push_back(c);
+  }
+  for (forward::Connection* c : waiting) c->Abort("drained");
+  const absl::Duration grace = std::min(options_.reauthentication.grace_period, timeout / 2);
+  auto retiring = std::make_unique<Retiring>();
+  Retiring* raw = retiring.get();
+  retiring->listener = listener;
+  retiring->wind_down = std::make_unique<event::Timer>(loop_.get(), [of_listener, grace] {
+    for (forward::Connection* c : of_listener(true)) c->CloseGracefully("drained", grace);
+  });
+  retiring->cut = std::make_unique<event::Timer>(loop_.get(), [this, of_listener, raw] {
+    for (forward::Connection* c : of_listener(false)) c->Abort("drained");
+    // Not from inside the timer's own callback.
+    loop_->Post([this, raw] {
+      retiring_.erase(std::remove_if(retiring_.begin(), retiring_.end(),
+                                     [raw](const auto& r) { return r.get() == raw; }),
+                      retiring_.end());
+    });
+  });
+  retiring->wind_down->Arm(timeout - grace);
+  retiring->cut->Arm(timeout);
+  retiring_.push_back(std::move(retiring));
 }
 
 void Worker::Stop() {
@@ -109,7 +192,7 @@ void Worker::OnAccepted(const forward::ListenerContext* listener, net::UniqueFd 
   if (draining_) return;  // closing `fd` refuses it
   // Established connections only: a handshake that cannot be served is not
   // begun. Pending ones are bounded below instead.
-  if (listener->active.load(std::memory_order_relaxed) >= listener->max_connections) {
+  if (listener->active->load(std::memory_order_relaxed) >= listener->max_connections) {
     observer_->OnRefused(*listener, "max_connections");
     return;
   }
@@ -280,7 +363,7 @@ void Worker::CheckDrained() {
 
 std::shared_ptr<const forward::ListenerPolicy> Worker::ReloadedPolicy(
     const forward::ListenerContext& listener) {
-  auto it = policies_.find(&listener);
+  auto it = policies_.find(&listener.Origin());
   return it == policies_.end() ? nullptr : it->second;
 }
 
@@ -289,7 +372,7 @@ bool Worker::PolicyAllows(const forward::Connection& connection) {
       !connection.peer().has_value()) {
     return true;
   }
-  auto it = policies_.find(&connection.listener());
+  auto it = policies_.find(&connection.listener().Origin());
   if (it == policies_.end()) return true;  // never reloaded: the handshake judged it
   const identity::AuthorizationPolicy* rule =
       it->second->policy.has_value() ? &*it->second->policy : nullptr;
@@ -299,19 +382,8 @@ bool Worker::PolicyAllows(const forward::Connection& connection) {
 
 void Worker::UpdatePolicy(const forward::ListenerContext* listener,
                           std::shared_ptr<const forward::ListenerPolicy> policy) {
-  loop_->Post([this, listener, policy = std::move(policy)] {
-    policies_[listener] = policy;
-    // Connections still being set up are judged when they are established
-    // (PolicyAllows): their handshake may have used the policy just replaced.
-    std::vector<forward::Connection*> denied;
-    for (auto& [raw, owned] : connections_) {
-      if (&raw->listener() == listener && raw->established() && !PolicyAllows(*raw)) {
-        denied.push_back(raw);
-      }
-    }
-    for (forward::Connection* c : denied) {
-      c->CloseGracefully("policy_changed", options_.reauthentication.grace_period);
-    }
+  loop_->Post([this, listener, policy = std::move(policy)]() mutable {
+    ApplyPolicy(listener, std::move(policy));
   });
 }
 
@@ -327,6 +399,22 @@ void Worker::UpdateGatewayTrust(const forward::ListenerContext* listener,
   loop_->Post([this, listener, trust = std::move(trust)]() mutable {
     gateway_trust_[listener] = std::move(trust);
   });
+}
+
+void Worker::ApplyPolicy(const forward::ListenerContext* origin,
+                         std::shared_ptr<const forward::ListenerPolicy> policy) {
+  policies_[origin] = std::move(policy);
+  // Connections still being set up are judged when they are established
+  // (PolicyAllows): their handshake may have used the policy just replaced.
+  std::vector<forward::Connection*> denied;
+  for (auto& [raw, owned] : connections_) {
+    if (&raw->listener().Origin() == origin && raw->established() && !PolicyAllows(*raw)) {
+      denied.push_back(raw);
+    }
+  }
+  for (forward::Connection* c : denied) {
+    c->CloseGracefully("policy_changed", options_.reauthentication.grace_period);
+  }
 }
 
 void Worker::CountConnectionsByRoot(std::function<void(std::map<std::string, uint64_t>)> done) {

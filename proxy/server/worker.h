@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -76,7 +77,32 @@ class Worker final : public forward::ConnectionHost {
   // reset ("drained"). `on_drained` runs (on this worker's thread) once none
   // is left.
   void Drain(absl::Duration timeout, std::function<void()> on_drained);
-  // A reloaded authorization for `listener` (inbound): new connections use
+  // What one configuration reload changes on this worker.
+  struct ListenerChanges {
+    // New listeners, each with this worker's own socket for it.
+    std::vector<std::pair<const forward::ListenerContext*, net::UniqueFd>> add;
+    // Changed listeners on the same address, old -> new: the socket stays
+    // (no connection refused), new connections get the new context, live
+    // ones keep the one they started with.
+    std::vector<std::pair<const forward::ListenerContext*, const forward::ListenerContext*>> swap;
+    // Changed listeners that moved (their new socket is in `add`): the old
+    // socket closes; live connections go on with their settings.
+    std::vector<const forward::ListenerContext*> close;
+    // Removed listeners: the socket closes, and their live connections are
+    // drained as Drain() does, within `drain_timeout`.
+    std::vector<const forward::ListenerContext*> remove;
+    absl::Duration drain_timeout = absl::Seconds(30);
+    // Changed inbound authorizations, by the listener's Origin(): as
+    // UpdatePolicy, applied with the rest.
+    std::vector<
+        std::pair<const forward::ListenerContext*, std::shared_ptr<const forward::ListenerPolicy>>>
+        policies;
+  };
+  // Thread-safe. `done` runs on this worker's thread once applied (at once,
+  // with nothing applied, when the worker is draining).
+  void ApplyListenerChanges(ListenerChanges changes, std::function<void()> done);
+  // A reloaded authorization for `listener` (inbound; its Origin(), which
+  // stands for every context the listener had): new connections use
   // it, and live ones whose peer it no longer allows are closed gracefully
   // ("policy_changed") unless re-authentication on policy change is off.
   void UpdatePolicy(const forward::ListenerContext* listener,
@@ -125,6 +151,14 @@ class Worker final : public forward::ConnectionHost {
   Worker(int index, Options options, forward::ConnectionObserver* observer,
          std::unique_ptr<event::EventLoop> loop);
   void StartAccepting();
+  void StartAcceptor(Listening& listening);
+  void ApplyOnLoop(ListenerChanges& changes);
+  void ApplyPolicy(const forward::ListenerContext* origin,
+                   std::shared_ptr<const forward::ListenerPolicy> policy);
+  // Stops accepting for `listener` and closes its socket.
+  void StopListening(const forward::ListenerContext* listener);
+  // A removed listener's connections, drained as Drain() does.
+  void RetireListener(const forward::ListenerContext* listener, absl::Duration timeout);
   void OnAccepted(const forward::ListenerContext* listener, net::UniqueFd fd,
                   const net::SocketAddress& peer);
   // This worker's share of `listener`'s pending-handshake bounds.
@@ -141,6 +175,14 @@ class Worker final : public forward::ConnectionHost {
 
   // Loop thread only from here on.
   std::vector<Listening> listening_;
+  bool accepting_ = false;  // StartAccepting ran: new listeners accept at once
+  // Removed listeners whose connections are being drained.
+  struct Retiring {
+    const forward::ListenerContext* listener;
+    std::unique_ptr<event::Timer> wind_down;
+    std::unique_ptr<event::Timer> cut;
+  };
+  std::vector<std::unique_ptr<Retiring>> retiring_;
   std::shared_ptr<const credentials::CredentialSnapshot> snapshot_;
   absl::flat_hash_map<forward::Connection*, std::unique_ptr<forward::Connection>> connections_;
   absl::flat_hash_set<forward::Connection*> parked_;

@@ -404,8 +404,7 @@ class GracefulCloseTest : public ::testing::Test {
   int Reloads() {
     const std::string log = b_->process().Output();
     int n = 0;
-    for (size_t at = 0; (at = log.find("reloaded authorization policies", at)) != std::string::npos;
-         ++at) {
+    for (size_t at = 0; (at = log.find("configuration reloaded", at)) != std::string::npos; ++at) {
       ++n;
     }
     return n;
