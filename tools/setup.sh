@@ -11,7 +11,7 @@ PACKAGES=(
   # libraries
   android-libboringssl-dev android-boringssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  prometheus-cpp-dev libevent-dev libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  prometheus-cpp-dev libevent-dev libhttp-parser-dev libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and tools used by tests, benchmarks and the demo
   openssl curl prometheus haproxy stunnel4 nginx-light wrk iperf3 hyperfine
