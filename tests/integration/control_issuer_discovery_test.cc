@@ -80,7 +80,7 @@ class ControlIssuerDiscoveryTest : public ::testing::Test {
 };
 
 TEST_F(ControlIssuerDiscoveryTest, TokenSignedByTheDiscoveredKeyBootstrapsAnIdentity) {
-  StartControl();
+  ASSERT_NO_FATAL_FAILURE(StartControl());
   EXPECT_EQ(BootstrapWith(keys_), grpc::StatusCode::OK) << control_->process().Output();
   TestJwtIssuer stranger("rsa-1", "ec-1");  // the same kids, other keys
   EXPECT_EQ(BootstrapWith(stranger), grpc::StatusCode::UNAUTHENTICATED);
@@ -107,7 +107,7 @@ TEST_F(ControlIssuerDiscoveryTest, TokenSignedByTheDiscoveredKeyBootstrapsAnIden
 // is refused but asks for a fetch, after which the same kind of token works.
 // The bearer token is re-read for that fetch (projected tokens rotate).
 TEST_F(ControlIssuerDiscoveryTest, RotatedKeyIsFetchedWhenATokenNamesItsKid) {
-  StartControl({"--sa_jwks_refresh_interval=1h"});
+  ASSERT_NO_FATAL_FAILURE(StartControl({"--sa_jwks_refresh_interval=1h"}));
   ASSERT_EQ(BootstrapWith(keys_), grpc::StatusCode::OK);
   TestJwtIssuer rotated("rsa-2", "ec-2");
   issuer_.SetJwks(200, rotated.JwksJson());
@@ -127,7 +127,7 @@ TEST_F(ControlIssuerDiscoveryTest, RotatedKeyIsFetchedWhenATokenNamesItsKid) {
 // Each broken answer is counted under its own result, logged with the
 // reason, and the keys in use stay: a good token keeps bootstrapping.
 TEST_F(ControlIssuerDiscoveryTest, BrokenAnswersKeepTheKeysInUseAndAreCounted) {
-  StartControl({"--sa_jwks_refresh_interval=1s"});
+  ASSERT_NO_FATAL_FAILURE(StartControl({"--sa_jwks_refresh_interval=1s"}));
   ASSERT_EQ(BootstrapWith(keys_), grpc::StatusCode::OK);
   struct Case {
     std::string result;
@@ -167,7 +167,7 @@ TEST_F(ControlIssuerDiscoveryTest, BrokenAnswersKeepTheKeysInUseAndAreCounted) {
 // Tokens with made-up kids (a stranger, or a flood) reach the issuer once
 // per --sa_jwks_unknown_key_interval, not once each.
 TEST_F(ControlIssuerDiscoveryTest, UnknownKidRefreshesAreRateLimited) {
-  StartControl({"--sa_jwks_refresh_interval=1h", "--sa_jwks_unknown_key_interval=1m"});
+  ASSERT_NO_FATAL_FAILURE(StartControl({"--sa_jwks_refresh_interval=1h", "--sa_jwks_unknown_key_interval=1m"}));
   TestJwtIssuer stranger("rsa-x", "ec-x");
   for (int i = 0; i < 5; ++i) EXPECT_EQ(BootstrapWith(stranger), grpc::StatusCode::UNAUTHENTICATED);
   ASSERT_TRUE(WaitForRefreshes("ok", 2)) << control_->process().Output();
@@ -187,7 +187,7 @@ TEST_F(ControlIssuerDiscoveryTest, UnknownKidRefreshesAreRateLimited) {
 // picks the keys up once the issuer answers.
 TEST_F(ControlIssuerDiscoveryTest, StartsWithoutTheIssuerAndFetchesWhenItAnswers) {
   issuer_.SetJwks(503, "{}");
-  StartControl({"--sa_jwks_refresh_interval=1h", "--sa_jwks_unknown_key_interval=100ms"});
+  ASSERT_NO_FATAL_FAILURE(StartControl({"--sa_jwks_refresh_interval=1h", "--sa_jwks_unknown_key_interval=100ms"}));
   EXPECT_EQ(Refreshes("http_error"), 1);
   EXPECT_EQ(MetricValue(Metrics(), "palisade_control_jwks_keys"), 0);
   EXPECT_EQ(BootstrapWith(keys_), grpc::StatusCode::UNAUTHENTICATED);  // asks for a fetch
