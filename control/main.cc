@@ -426,8 +426,7 @@ int Serve() {
   options.issuer_discovery.ca_file = absl::GetFlag(FLAGS_sa_issuer_ca_file);
   options.issuer_discovery.token_file = absl::GetFlag(FLAGS_sa_issuer_token_file);
   options.issuer_discovery.refresh_interval = absl::GetFlag(FLAGS_sa_jwks_refresh_interval);
-  options.issuer_discovery.unknown_key_interval =
-      absl::GetFlag(FLAGS_sa_jwks_unknown_key_interval);
+  options.issuer_discovery.unknown_key_interval = absl::GetFlag(FLAGS_sa_jwks_unknown_key_interval);
   options.issuer_discovery.timeout = absl::GetFlag(FLAGS_sa_issuer_timeout);
   options.plugin_ca_cert = absl::GetFlag(FLAGS_plugin_ca_cert);
   options.plugin_ca_key = absl::GetFlag(FLAGS_plugin_ca_key);

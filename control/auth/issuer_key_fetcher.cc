@@ -40,7 +40,8 @@ absl::StatusOr<std::string> IssuerKeyFetcher::Get(const std::string& url,
   request.headers.emplace_back("Accept", "application/json");
   if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
   absl::StatusOr<http::HttpsResponse> response = client_->Fetch(request);
-  if (!response.ok()) return Fail(ClientErrorResult(response.status()), response.status().message());
+  if (!response.ok())
+    return Fail(ClientErrorResult(response.status()), response.status().message());
   if (response->status != 200) {
     return Fail("http_error", absl::StrCat(url, ": HTTP status ", response->status));
   }

@@ -18,8 +18,8 @@ namespace palisade::control::auth {
 
 // Every result a fetch ends with (a metric label); "ok" first.
 inline constexpr const char* kIssuerFetchResults[] = {
-    "ok",          "tls_error", "network_error", "http_error", "malformed",
-    "no_keys",     "wrong_issuer", "token_file_error"};
+    "ok",        "tls_error", "network_error", "http_error",
+    "malformed", "no_keys",   "wrong_issuer",  "token_file_error"};
 
 struct IssuerKeys {
   std::shared_ptr<const Jwks> jwks;

@@ -99,9 +99,9 @@ void JwksRefresher::Run() {
           trigger = "interval";
           break;
         }
-        mu_.AwaitWithTimeout(
-            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || requested_; },
-            std::min(left, absl::Seconds(1)));
+        mu_.AwaitWithTimeout([this]()
+                                 ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || requested_; },
+                             std::min(left, absl::Seconds(1)));
       }
       requested_ = false;
     }

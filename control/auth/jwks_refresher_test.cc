@@ -34,15 +34,15 @@ class JwksRefresherTest : public ::testing::Test {
     EXPECT_TRUE(client.ok()) << client.status();
     auto fetcher = std::make_unique<IssuerKeyFetcher>(*std::move(client),
                                                       IssuerKeyFetcher::Options{issuer_.issuer()});
-    return std::make_unique<JwksRefresher>(
-        std::move(fetcher), &verifier_, std::move(options), [this](const auto& outcome) {
-          sync::MutexLock lock(&mu_);
-          results_.push_back(outcome.result);
-        });
+    return std::make_unique<JwksRefresher>(std::move(fetcher), &verifier_, std::move(options),
+                                           [this](const auto& outcome) {
+                                             sync::MutexLock lock(&mu_);
+                                             results_.push_back(outcome.result);
+                                           });
   }
   std::string Token(const TestJwtIssuer& signer) {
-    return signer.Sign("ES256", TestJwtIssuer::Claims(issuer_.issuer(), "palisade", "shop",
-                                                      "cart", absl::Now()));
+    return signer.Sign(
+        "ES256", TestJwtIssuer::Claims(issuer_.issuer(), "palisade", "shop", "cart", absl::Now()));
   }
 
   TestJwtIssuer keys_;
@@ -62,8 +62,8 @@ TEST_F(JwksRefresherTest, InstallsTheFirstSetAndKeepsItWhenAFetchGoesWrong) {
 
   issuer_.SetJwks(200, "not json");
   ASSERT_TRUE(refresher->RequestRefresh());
-  ASSERT_TRUE(palisade::testing::WaitFor([&] { return refresher->fetches() == 2; },
-                                         absl::Seconds(10)));
+  ASSERT_TRUE(
+      palisade::testing::WaitFor([&] { return refresher->fetches() == 2; }, absl::Seconds(10)));
   EXPECT_TRUE(verifier_.Verify(Token(keys_), absl::Now()).ok());
   EXPECT_EQ(verifier_.jwks()->size(), 2u);
   sync::MutexLock lock(&mu_);
@@ -72,9 +72,9 @@ TEST_F(JwksRefresherTest, InstallsTheFirstSetAndKeepsItWhenAFetchGoesWrong) {
 
 TEST_F(JwksRefresherTest, RequestsWithinTheMinimumIntervalAreRefused) {
   absl::Time now = absl::Now();
-  auto refresher =
-      Refresher({.interval = absl::Hours(1), .unknown_key_min_interval = absl::Seconds(10),
-                 .clock = [&now] { return now; }});
+  auto refresher = Refresher({.interval = absl::Hours(1),
+                              .unknown_key_min_interval = absl::Seconds(10),
+                              .clock = [&now] { return now; }});
   EXPECT_TRUE(refresher->RequestRefresh());
   EXPECT_FALSE(refresher->RequestRefresh());
   now += absl::Seconds(9);

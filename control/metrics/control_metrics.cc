@@ -40,8 +40,8 @@ constexpr const char* kRefusalReasons[] = {
 
 // The results of a JWKS fetch from the issuer (auth::kIssuerFetchResults in
 // control/auth/issuer_key_fetcher.h), at 0 from the start.
-constexpr const char* kJwksRefreshResults[] = {"ok",           "tls_error",   "network_error",
-                                               "http_error",   "malformed",   "no_keys",
+constexpr const char* kJwksRefreshResults[] = {"ok",           "tls_error",       "network_error",
+                                               "http_error",   "malformed",       "no_keys",
                                                "wrong_issuer", "token_file_error"};
 
 }  // namespace

@@ -115,7 +115,8 @@ absl::Status ControlServer::Open() {
         *jwks, auth::ServiceAccountVerifier::Options{o.trust_domain, o.sa_issuer, o.sa_audience,
                                                      o.clock_skew});
   } else if (o.issuer_discovery.enabled) {
-    if (o.sa_issuer.empty()) return FlagError("sa_issuer", "is required with --sa_issuer_discovery");
+    if (o.sa_issuer.empty())
+      return FlagError("sa_issuer", "is required with --sa_issuer_discovery");
     if (o.sa_audience.empty()) {
       return FlagError("sa_audience", "is required with --sa_issuer_discovery");
     }

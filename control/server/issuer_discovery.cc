@@ -47,8 +47,8 @@ absl::StatusOr<std::unique_ptr<auth::JwksRefresher>> NewIssuerRefresher(
     const IssuerDiscoveryOptions& o, const std::string& issuer,
     auth::ServiceAccountVerifier* verifier, metrics::ControlMetrics* metrics) {
   if (absl::StatusOr<http::HttpsUrl> url = http::ParseHttpsUrl(issuer); !url.ok()) {
-    return FlagError("sa_issuer", absl::StrCat(url.status().message(),
-                                               " (needed by --sa_issuer_discovery)"));
+    return FlagError("sa_issuer",
+                     absl::StrCat(url.status().message(), " (needed by --sa_issuer_discovery)"));
   }
   if (o.ca_file.empty()) {
     return FlagError("sa_issuer_ca_file",
@@ -74,7 +74,8 @@ absl::StatusOr<std::unique_ptr<auth::JwksRefresher>> NewIssuerRefresher(
   if (o.unknown_key_interval <= absl::ZeroDuration()) {
     return FlagError("sa_jwks_unknown_key_interval", "must be more than zero");
   }
-  if (o.timeout <= absl::ZeroDuration()) return FlagError("sa_issuer_timeout", "must be more than zero");
+  if (o.timeout <= absl::ZeroDuration())
+    return FlagError("sa_issuer_timeout", "must be more than zero");
 
   http::HttpsClient::Options client_options;
   client_options.timeout = o.timeout;

@@ -16,12 +16,12 @@
 namespace palisade::control::server {
 
 struct IssuerDiscoveryOptions {
-  bool enabled = false;        // --sa_issuer_discovery
-  std::string ca_file;         // --sa_issuer_ca_file: verifies the issuer's server
-  std::string token_file;      // --sa_issuer_token_file: bearer token, re-read per fetch
-  absl::Duration refresh_interval = absl::Minutes(5);      // --sa_jwks_refresh_interval
+  bool enabled = false;    // --sa_issuer_discovery
+  std::string ca_file;     // --sa_issuer_ca_file: verifies the issuer's server
+  std::string token_file;  // --sa_issuer_token_file: bearer token, re-read per fetch
+  absl::Duration refresh_interval = absl::Minutes(5);       // --sa_jwks_refresh_interval
   absl::Duration unknown_key_interval = absl::Seconds(10);  // --sa_jwks_unknown_key_interval
-  absl::Duration timeout = absl::Seconds(10);              // --sa_issuer_timeout
+  absl::Duration timeout = absl::Seconds(10);               // --sa_issuer_timeout
 };
 
 // The refresher for `verifier` (not started), after checking the flags and

@@ -67,9 +67,9 @@ absl::Status HttpResponseParser::Error() const {
         absl::StrCat("response body larger than ", max_body_bytes_, " bytes"));
   }
   const auto error = static_cast<http_errno>(parser_.http_errno);
-  return absl::InvalidArgumentError(absl::StrCat("malformed HTTP response: ",
-                                                 http_errno_name(error), " (",
-                                                 http_errno_description(error), ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("malformed HTTP response: ", http_errno_name(error), " (",
+                   http_errno_description(error), ")"));
 }
 
 absl::Status HttpResponseParser::Feed(absl::string_view data) {
@@ -85,7 +85,8 @@ absl::Status HttpResponseParser::FinishAtEof() {
   http_parser_execute(&parser_, &settings_, nullptr, 0);
   if (complete_) return absl::OkStatus();
   if (HTTP_PARSER_ERRNO(&parser_) != HPE_OK) return Error();
-  return absl::InvalidArgumentError("malformed HTTP response: the connection closed before its end");
+  return absl::InvalidArgumentError(
+      "malformed HTTP response: the connection closed before its end");
 }
 
 }  // namespace palisade::http

@@ -56,7 +56,8 @@ TEST(HttpResponseParserTest, RefusesGarbageAndATruncatedResponse) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("malformed HTTP response")));
   HttpResponseParser truncated(1024);
   ASSERT_TRUE(truncated.Feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").ok());
-  EXPECT_THAT(truncated.FinishAtEof(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("malformed")));
+  EXPECT_THAT(truncated.FinishAtEof(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("malformed")));
 }
 
 }  // namespace

@@ -79,8 +79,8 @@ absl::StatusOr<net::UniqueFd> Connect(const HttpsUrl& url, absl::Time deadline) 
       last = absl::UnavailableError(absl::StrCat(url.Origin(), ": ", fd.status().message()));
       continue;
     }
-    if (absl::Status s = WaitFor(fd->get(), net::Readiness::kWrite, deadline, url.Origin(),
-                                 "connecting");
+    if (absl::Status s =
+            WaitFor(fd->get(), net::Readiness::kWrite, deadline, url.Origin(), "connecting");
         !s.ok()) {
       return s;
     }
@@ -95,10 +95,11 @@ absl::StatusOr<net::UniqueFd> Connect(const HttpsUrl& url, absl::Time deadline) 
 }
 
 std::string RequestText(const HttpsUrl& url, const HttpsRequest& request) {
-  std::string text = absl::StrCat(request.method, " ", url.target, " HTTP/1.1\r\nHost: ",
-                                   url.Authority(),
-                                   "\r\nUser-Agent: palisade-control\r\nConnection: close\r\n");
-  for (const auto& [name, value] : request.headers) absl::StrAppend(&text, name, ": ", value, "\r\n");
+  std::string text =
+      absl::StrCat(request.method, " ", url.target, " HTTP/1.1\r\nHost: ", url.Authority(),
+                   "\r\nUser-Agent: palisade-control\r\nConnection: close\r\n");
+  for (const auto& [name, value] : request.headers)
+    absl::StrAppend(&text, name, ": ", value, "\r\n");
   if (!request.body.empty() || request.method == "POST") {
     absl::StrAppend(&text, "Content-Length: ", request.body.size(), "\r\n");
   }
@@ -120,8 +121,7 @@ absl::StatusOr<std::unique_ptr<HttpsClient>> HttpsClient::Create(
   tls::ContextOptions context;
   context.role = tls::Role::kClient;
   ASSIGN_OR_RETURN(bssl::UniquePtr<SSL_CTX> ctx, tls::NewContext(context));
-  return std::unique_ptr<HttpsClient>(
-      new HttpsClient(std::move(roots), options, std::move(ctx)));
+  return std::unique_ptr<HttpsClient>(new HttpsClient(std::move(roots), options, std::move(ctx)));
 }
 
 absl::StatusOr<HttpsResponse> HttpsClient::Fetch(const HttpsRequest& request) const {
@@ -158,9 +158,8 @@ absl::StatusOr<HttpsResponse> HttpsClient::Fetch(const HttpsRequest& request) co
     if (!check.verdict().ok()) {
       return absl::UnauthenticatedError(absl::StrCat(origin, ": ", check.verdict().message()));
     }
-    return absl::UnauthenticatedError(absl::StrCat(origin, ": TLS handshake failed: ",
-                                                   transport.error(), " ",
-                                                   transport.error_detail()));
+    return absl::UnauthenticatedError(absl::StrCat(
+        origin, ": TLS handshake failed: ", transport.error(), " ", transport.error_detail()));
   }
   tls::AttachHooks(transport.ssl(), nullptr);  // `check` goes out of scope first
 
@@ -193,7 +192,8 @@ absl::StatusOr<HttpsResponse> HttpsClient::Fetch(const HttpsRequest& request) co
     } else {
       return absl::UnavailableError(absl::StrCat(origin, ": reading: ", transport.error()));
     }
-    if (!parsed.ok()) return absl::Status(parsed.code(), absl::StrCat(origin, ": ", parsed.message()));
+    if (!parsed.ok())
+      return absl::Status(parsed.code(), absl::StrCat(origin, ": ", parsed.message()));
   }
   HttpsResponse response;
   response.status = parser.status();

@@ -34,7 +34,8 @@ TEST(HttpsUrlTest, RefusesPlainHttpAndOddUrls) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("user info")));
   EXPECT_THAT(ParseHttpsUrl("https://host/#x"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fragment")));
-  EXPECT_THAT(ParseHttpsUrl(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a URL")));
+  EXPECT_THAT(ParseHttpsUrl(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a URL")));
 }
 
 }  // namespace

@@ -56,9 +56,9 @@ class ControlIssuerDiscoveryTest : public ::testing::Test {
     EXPECT_TRUE(stream.ok()) << stream.status();
     if (!stream.ok()) return grpc::StatusCode::UNKNOWN;
     bssl::UniquePtr<EVP_PKEY> key;
-    (*stream)->Write(HelloRequest(
-        "", signer.Sign("ES256", TestJwtIssuer::Claims(issuer_.issuer(), kAudience, "shop",
-                                                       "cart", absl::Now()))));
+    (*stream)->Write(
+        HelloRequest("", signer.Sign("ES256", TestJwtIssuer::Claims(issuer_.issuer(), kAudience,
+                                                                    "shop", "cart", absl::Now()))));
     (*stream)->Write(CsrRequest(kCartId, &key));
     return (*stream)->Drain().error_code();
   }
@@ -91,9 +91,9 @@ TEST_F(ControlIssuerDiscoveryTest, TokenSignedByTheDiscoveredKeyBootstrapsAnIden
   EXPECT_THAT(issuer_.authorizations(), Each(std::string("Bearer reader-token-1")));
   const std::string metrics = Metrics();
   EXPECT_EQ(MetricValue(metrics, "palisade_control_jwks_refreshes_total", {{"result", "ok"}}), 1);
-  EXPECT_EQ(MetricValue(metrics, "palisade_control_jwks_refreshes_total",
-                        {{"result", "wrong_issuer"}}),
-            0);  // every result exists from the start
+  EXPECT_EQ(
+      MetricValue(metrics, "palisade_control_jwks_refreshes_total", {{"result", "wrong_issuer"}}),
+      0);  // every result exists from the start
   EXPECT_EQ(MetricValue(metrics, "palisade_control_jwks_keys"), 2);
   std::optional<double> age = MetricValue(metrics, "palisade_control_jwks_age_seconds");
   ASSERT_TRUE(age.has_value()) << metrics;
@@ -167,7 +167,8 @@ TEST_F(ControlIssuerDiscoveryTest, BrokenAnswersKeepTheKeysInUseAndAreCounted) {
 // Tokens with made-up kids (a stranger, or a flood) reach the issuer once
 // per --sa_jwks_unknown_key_interval, not once each.
 TEST_F(ControlIssuerDiscoveryTest, UnknownKidRefreshesAreRateLimited) {
-  ASSERT_NO_FATAL_FAILURE(StartControl({"--sa_jwks_refresh_interval=1h", "--sa_jwks_unknown_key_interval=1m"}));
+  ASSERT_NO_FATAL_FAILURE(
+      StartControl({"--sa_jwks_refresh_interval=1h", "--sa_jwks_unknown_key_interval=1m"}));
   TestJwtIssuer stranger("rsa-x", "ec-x");
   for (int i = 0; i < 5; ++i) EXPECT_EQ(BootstrapWith(stranger), grpc::StatusCode::UNAUTHENTICATED);
   ASSERT_TRUE(WaitForRefreshes("ok", 2)) << control_->process().Output();
@@ -187,17 +188,15 @@ TEST_F(ControlIssuerDiscoveryTest, UnknownKidRefreshesAreRateLimited) {
 // picks the keys up once the issuer answers.
 TEST_F(ControlIssuerDiscoveryTest, StartsWithoutTheIssuerAndFetchesWhenItAnswers) {
   issuer_.SetJwks(503, "{}");
-  ASSERT_NO_FATAL_FAILURE(StartControl({"--sa_jwks_refresh_interval=1h", "--sa_jwks_unknown_key_interval=100ms"}));
+  ASSERT_NO_FATAL_FAILURE(
+      StartControl({"--sa_jwks_refresh_interval=1h", "--sa_jwks_unknown_key_interval=100ms"}));
   EXPECT_EQ(Refreshes("http_error"), 1);
   EXPECT_EQ(MetricValue(Metrics(), "palisade_control_jwks_keys"), 0);
   EXPECT_EQ(BootstrapWith(keys_), grpc::StatusCode::UNAUTHENTICATED);  // asks for a fetch
   ASSERT_TRUE(WaitForRefreshes("http_error", 2));
   issuer_.SetJwks(200, keys_.JwksJson());
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return BootstrapWith(keys_) == grpc::StatusCode::OK;
-      },
-      absl::Seconds(15)))
+  ASSERT_TRUE(
+      WaitFor([&] { return BootstrapWith(keys_) == grpc::StatusCode::OK; }, absl::Seconds(15)))
       << control_->process().Output();
 }
 

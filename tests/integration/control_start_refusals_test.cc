@@ -133,8 +133,9 @@ TEST_F(ControlStartRefusalsTest, IssuerDiscoveryMistakesAreRefusedNamingTheFlag)
   ExpectRefusedWithoutCa(with({"--sa_issuer_ca_file=" + dir_ + "/absent.pem"}), 2,
                          "--sa_issuer_ca_file \"" + dir_ + "/absent.pem\": cannot open");
   ExpectRefusedWithoutCa(with({"--sa_issuer_ca_file=" + leaf}), 2,
-                         "--sa_issuer_ca_file: \"" + leaf + "\": certificate 1 of the CA file "
-                         "is not a CA");
+                         "--sa_issuer_ca_file: \"" + leaf +
+                             "\": certificate 1 of the CA file "
+                             "is not a CA");
   ExpectRefusedWithoutCa(with({"--sa_issuer_token_file=" + dir_ + "/absent"}), 2,
                          "--sa_issuer_token_file \"" + dir_ + "/absent\": cannot open");
   ExpectRefusedWithoutCa(with({"--sa_audience="}), 2,

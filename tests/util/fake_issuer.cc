@@ -102,8 +102,7 @@ std::vector<std::string> FakeIssuer::authorizations() const {
   return authorizations_;
 }
 
-http::HttpResponse FakeIssuer::Serve(const http::HttpRequest& request, Answer* answer,
-                                     int* count) {
+http::HttpResponse FakeIssuer::Serve(const http::HttpRequest& request, Answer* answer, int* count) {
   sync::MutexLock lock(&mu_);
   ++*count;
   for (const std::string& value : request.HeaderValues("authorization")) {

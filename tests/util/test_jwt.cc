@@ -130,8 +130,8 @@ nlohmann::json TestJwtIssuer::Claims(const std::string& issuer, const std::strin
 }
 
 std::string TestJwtIssuer::Sign(const std::string& alg, const nlohmann::json& claims) const {
-  return SignWithHeader({{"alg", alg}, {"kid", alg == "ES256" ? ec_kid_ : rsa_kid_}, {"typ", "JWT"}},
-                        claims);
+  return SignWithHeader(
+      {{"alg", alg}, {"kid", alg == "ES256" ? ec_kid_ : rsa_kid_}, {"typ", "JWT"}}, claims);
 }
 
 std::string TestJwtIssuer::SignWithHeader(const nlohmann::json& header,
