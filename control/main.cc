@@ -102,6 +102,22 @@ ABSL_FLAG(int32_t, issuance_max_unexpired, 128,
 ABSL_FLAG(std::string, jwks_file, "", "serve: JWKS of the Kubernetes service-account issuer.");
 ABSL_FLAG(std::string, sa_issuer, "", "serve: required \"iss\" of service-account tokens.");
 ABSL_FLAG(std::string, sa_audience, "", "serve: required \"aud\" of service-account tokens.");
+ABSL_FLAG(bool, sa_issuer_discovery, false,
+          "serve: fetch the service-account keys from --sa_issuer over HTTPS (its OpenID "
+          "discovery document, then its jwks_uri) instead of --jwks_file, and keep them fresh.");
+ABSL_FLAG(std::string, sa_issuer_ca_file, "",
+          "serve: with --sa_issuer_discovery, the CA file (PEM) that verifies the issuer's "
+          "server (in a pod: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt).");
+ABSL_FLAG(std::string, sa_issuer_token_file, "",
+          "serve: with --sa_issuer_discovery, a bearer token file sent to the issuer, re-read "
+          "on each fetch (in a pod: /var/run/secrets/kubernetes.io/serviceaccount/token).");
+ABSL_FLAG(absl::Duration, sa_jwks_refresh_interval, absl::Minutes(5),
+          "serve: with --sa_issuer_discovery, how often the keys are fetched again.");
+ABSL_FLAG(absl::Duration, sa_jwks_unknown_key_interval, absl::Seconds(10),
+          "serve: with --sa_issuer_discovery, a token naming an unknown key fetches the keys "
+          "again at most this often.");
+ABSL_FLAG(absl::Duration, sa_issuer_timeout, absl::Seconds(10),
+          "serve: with --sa_issuer_discovery, the longest one request to the issuer may take.");
 ABSL_FLAG(std::string, plugin_ca_cert, "", "serve: plug-in CA: the signing intermediate (PEM).");
 ABSL_FLAG(std::string, plugin_ca_key, "", "serve: plug-in CA: its private key (PEM).");
 ABSL_FLAG(std::string, plugin_ca_chain, "", "serve: plug-in CA: intermediates above it (PEM).");
@@ -142,6 +158,8 @@ constexpr char kUsage[] =
     "  palisade-control serve --trust_domain=TD --state_dir=DIR [--listen=0.0.0.0:15012]\n"
     "      [--admin=127.0.0.1:15013] [--svid_ttl=1h] [--jwks_file=F --sa_issuer=I "
     "--sa_audience=A]\n"
+    "      [--sa_issuer_discovery --sa_issuer=https://... --sa_issuer_ca_file=F "
+    "[--sa_issuer_token_file=F] --sa_audience=A]\n"
     "      [--plugin_ca_cert=F --plugin_ca_key=F --plugin_root_bundle=F [--plugin_ca_chain=F]]\n"
     "  The subcommands below call the admin API at --admin with its credential from\n"
     "  --state_dir=DIR (DIR/admin.token, as serve wrote it) or --admin_token_file=F.\n"
@@ -177,6 +195,8 @@ const std::vector<std::string>& ServeFlags() {
                      "max_pending_handshakes_per_source first_byte_timeout first_stream_timeout "
                      "tls_refusal_log_burst tls_refusal_log_interval issuance_burst "
                      "issuance_per_ttl issuance_max_unexpired jwks_file sa_issuer sa_audience "
+                     "sa_issuer_discovery sa_issuer_ca_file sa_issuer_token_file "
+                     "sa_jwks_refresh_interval sa_jwks_unknown_key_interval sa_issuer_timeout "
                      "plugin_ca_cert plugin_ca_key plugin_ca_chain plugin_root_bundle "
                      "rollover_propagating_timeout rollover_rekeying_timeout "
                      "rollover_retiring_timeout webhook_listen webhook_tls_cert webhook_tls_key "
@@ -402,6 +422,12 @@ int Serve() {
   options.jwks_file = absl::GetFlag(FLAGS_jwks_file);
   options.sa_issuer = absl::GetFlag(FLAGS_sa_issuer);
   options.sa_audience = absl::GetFlag(FLAGS_sa_audience);
+  options.issuer_discovery.enabled = absl::GetFlag(FLAGS_sa_issuer_discovery);
+  options.issuer_discovery.ca_file = absl::GetFlag(FLAGS_sa_issuer_ca_file);
+  options.issuer_discovery.token_file = absl::GetFlag(FLAGS_sa_issuer_token_file);
+  options.issuer_discovery.refresh_interval = absl::GetFlag(FLAGS_sa_jwks_refresh_interval);
+  options.issuer_discovery.unknown_key_interval = absl::GetFlag(FLAGS_sa_jwks_unknown_key_interval);
+  options.issuer_discovery.timeout = absl::GetFlag(FLAGS_sa_issuer_timeout);
   options.plugin_ca_cert = absl::GetFlag(FLAGS_plugin_ca_cert);
   options.plugin_ca_key = absl::GetFlag(FLAGS_plugin_ca_key);
   options.plugin_ca_chain = absl::GetFlag(FLAGS_plugin_ca_chain);

@@ -120,6 +120,7 @@ absl::StatusOr<identity::SpiffeId> ServiceAccountVerifier::Verify(absl::string_v
   const std::shared_ptr<const Jwks> jwks = this->jwks();  // the same set throughout
   const std::vector<const Jwk*> keys = jwks->Find(algorithm, kid);
   if (keys.empty() || (kid.empty() && keys.size() != 1)) {
+    if (options_.on_unknown_key) options_.on_unknown_key();
     return Refuse("token_unknown_key",
                   kid.empty()
                       ? absl::StrCat("no kid, and the JWKS has ", keys.size(), " ", alg, " keys")

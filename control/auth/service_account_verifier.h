@@ -4,6 +4,7 @@
 #ifndef PALISADE_CONTROL_AUTH_SERVICE_ACCOUNT_VERIFIER_H_
 #define PALISADE_CONTROL_AUTH_SERVICE_ACCOUNT_VERIFIER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,9 @@ class ServiceAccountVerifier {
     std::string issuer;    // required "iss"
     std::string audience;  // must be in "aud"
     absl::Duration clock_skew = absl::Seconds(30);
+    // Called (on the verifying thread, so it must not block) when a token
+    // names a key the set lacks: the issuer may have rotated its keys.
+    std::function<void()> on_unknown_key;
   };
   ServiceAccountVerifier(std::shared_ptr<const Jwks> jwks, Options options)
       : jwks_(std::move(jwks)), options_(std::move(options)) {}

@@ -38,6 +38,12 @@ constexpr const char* kRefusalReasons[] = {
     "token_wrong_issuer", "token_wrong_audience", "token_expired", "token_not_yet_valid",
     "token_bad_subject"};
 
+// The results of a JWKS fetch from the issuer (auth::kIssuerFetchResults in
+// control/auth/issuer_key_fetcher.h), at 0 from the start.
+constexpr const char* kJwksRefreshResults[] = {"ok",           "tls_error",       "network_error",
+                                               "http_error",   "malformed",       "no_keys",
+                                               "wrong_issuer", "token_file_error"};
+
 }  // namespace
 
 ControlMetrics::ControlMetrics()
@@ -107,6 +113,22 @@ ControlMetrics::ControlMetrics()
                      .Help("Service-account token keys in use")
                      .Register(*registry_)
                      .Add({})),
+      jwks_refreshes_(BuildCounter()
+                          .Name("palisade_control_jwks_refreshes_total")
+                          .Help("Fetches of the service-account JWKS from the issuer "
+                                "(--sa_issuer_discovery), by result (ok; anything else: the "
+                                "keys in use stayed)")
+                          .Register(*registry_)),
+      jwks_unknown_key_(BuildCounter()
+                            .Name("palisade_control_jwks_unknown_key_refreshes_total")
+                            .Help("Tokens naming a key the JWKS lacks, by outcome (requested: "
+                                  "a refresh was asked for; rate_limited: one was recent)")
+                            .Register(*registry_)),
+      jwks_age_(BuildGauge()
+                    .Name("palisade_control_jwks_age_seconds")
+                    .Help("Time since the service-account keys in use were last fetched from "
+                          "the issuer (only with --sa_issuer_discovery)")
+                    .Register(*registry_)),
       admin_cap_reached_(BuildCounter()
                              .Name("palisade_control_admin_connection_cap_reached_total")
                              .Help("Times an admin HTTP server stopped accepting at its "
@@ -120,6 +142,10 @@ ControlMetrics::ControlMetrics()
   // Series that exist from the start at 0, so increase() sees their first event.
   for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
   for (const char* result : {"accepted", "refused"}) jwks_loads_.Add({{"result", result}});
+  for (const char* result : kJwksRefreshResults) jwks_refreshes_.Add({{"result", result}});
+  for (const char* outcome : {"requested", "rate_limited"}) {
+    jwks_unknown_key_.Add({{"outcome", outcome}});
+  }
   for (const char* reason : kRefusalReasons) refusals_.Add({{"reason", reason}});
   SetRollover("idle", 0);
   palisade::metrics::AddBuildInfo(*registry_);
@@ -163,6 +189,19 @@ void ControlMetrics::SetServingSvidExpiry(absl::Time not_after) {
 void ControlMetrics::OnJwksLoad(bool accepted, size_t keys) {
   jwks_loads_.Add({{"result", accepted ? "accepted" : "refused"}}).Increment();
   if (accepted) jwks_keys_.Set(static_cast<double>(keys));
+}
+
+void ControlMetrics::OnJwksRefresh(const std::string& result, size_t keys) {
+  jwks_refreshes_.Add({{"result", result}}).Increment();
+  jwks_keys_.Set(static_cast<double>(keys));
+}
+
+void ControlMetrics::OnUnknownKeyRefresh(bool requested) {
+  jwks_unknown_key_.Add({{"outcome", requested ? "requested" : "rate_limited"}}).Increment();
+}
+
+void ControlMetrics::SetJwksAge(absl::Duration age) {
+  jwks_age_.Add({}).Set(absl::ToDoubleSeconds(age));
 }
 
 void ControlMetrics::OnAdminCapReached(const std::string& server) {

@@ -1,6 +1,7 @@
 // palisade-control's Prometheus metrics (prefix palisade_control_):
 // certificates issued, refusals by reason, connected streams, bundle version,
-// rollover phase, issuance latency, identity-port TLS handshakes, JWKS loads.
+// rollover phase, issuance latency, identity-port TLS handshakes, JWKS loads and
+// refreshes from the issuer.
 #ifndef PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
 #define PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
 
@@ -37,6 +38,13 @@ class ControlMetrics {
   void SetServingSvidExpiry(absl::Time not_after);
   // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
   void OnJwksLoad(bool accepted, size_t keys);
+  // A fetch of the issuer's JWKS (--sa_issuer_discovery) by `result` (one of
+  // auth::kIssuerFetchResults); `keys` in use after it.
+  void OnJwksRefresh(const std::string& result, size_t keys);
+  // A token named an unknown key: a refresh `requested`, or `rate_limited`.
+  void OnUnknownKeyRefresh(bool requested);
+  // Time since the key set in use was last fetched good from the issuer.
+  void SetJwksAge(absl::Duration age);
   // An admin HTTP server (`server`: "admin", "public") stopped accepting at
   // its connection cap, or closed a connection whose request missed its
   // deadline.
@@ -60,6 +68,9 @@ class ControlMetrics {
   prometheus::Gauge& serving_expiry_;
   prometheus::Family<prometheus::Counter>& jwks_loads_;
   prometheus::Gauge& jwks_keys_;
+  prometheus::Family<prometheus::Counter>& jwks_refreshes_;
+  prometheus::Family<prometheus::Counter>& jwks_unknown_key_;
+  prometheus::Family<prometheus::Gauge>& jwks_age_;
   prometheus::Family<prometheus::Counter>& admin_cap_reached_;
   prometheus::Family<prometheus::Counter>& admin_closed_;
 };

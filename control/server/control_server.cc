@@ -95,6 +95,11 @@ absl::Status ControlServer::Open() {
                                            "this host (pass --admin_allow_non_loopback to "
                                            "insist)"));
   }
+  RETURN_IF_ERROR(RefuseStrayDiscoveryFlags(o.issuer_discovery));
+  if (!o.jwks_file.empty() && o.issuer_discovery.enabled) {
+    return FlagError("sa_issuer_discovery",
+                     "cannot be used with --jwks_file (the keys come from one place)");
+  }
   if (!o.jwks_file.empty()) {
     if (o.sa_issuer.empty()) return FlagError("sa_issuer", "is required with --jwks_file");
     if (o.sa_audience.empty()) return FlagError("sa_audience", "is required with --jwks_file");
@@ -109,8 +114,26 @@ absl::Status ControlServer::Open() {
     service_accounts_ = std::make_unique<auth::ServiceAccountVerifier>(
         *jwks, auth::ServiceAccountVerifier::Options{o.trust_domain, o.sa_issuer, o.sa_audience,
                                                      o.clock_skew});
+  } else if (o.issuer_discovery.enabled) {
+    if (o.sa_issuer.empty())
+      return FlagError("sa_issuer", "is required with --sa_issuer_discovery");
+    if (o.sa_audience.empty()) {
+      return FlagError("sa_audience", "is required with --sa_issuer_discovery");
+    }
+    // Empty until the first fetch (Start); a token naming a key the set
+    // lacks asks the refresher for a fetch, which never blocks the caller.
+    auth::ServiceAccountVerifier::Options verifier{o.trust_domain, o.sa_issuer, o.sa_audience,
+                                                   o.clock_skew};
+    verifier.on_unknown_key = [this] {
+      metrics_.OnUnknownKeyRefresh(jwks_refresher_->RequestRefresh());
+    };
+    service_accounts_ = std::make_unique<auth::ServiceAccountVerifier>(
+        *auth::Jwks::Parse(R"({"keys": []})"), std::move(verifier));
+    ASSIGN_OR_RETURN(jwks_refresher_, NewIssuerRefresher(o.issuer_discovery, o.sa_issuer,
+                                                         service_accounts_.get(), &metrics_));
   } else if (!o.sa_issuer.empty() || !o.sa_audience.empty()) {
-    return FlagError("jwks_file", "is required with --sa_issuer/--sa_audience");
+    return absl::InvalidArgumentError(
+        "--jwks_file or --sa_issuer_discovery is required with --sa_issuer/--sa_audience");
   }
 
   service::IdentityPort::Options port;
@@ -278,6 +301,12 @@ absl::Status ControlServer::Start() {
     RETURN_IF_ERROR(RenewServingSvid());
     last_flush_ = absl::Now();
   }
+  if (jwks_refresher_ != nullptr) {
+    // The first fetch, before any stream: logged and counted by itself. A
+    // failure does not stop the server (join tokens and renewals need no
+    // issuer); the refresher keeps trying.
+    (void)jwks_refresher_->Start();
+  }
   RETURN_IF_ERROR(identity_port_->Start());
   if (absl::Status s = http_->Start(*net::SocketAddress::Parse(options_.admin)); !s.ok()) {
     return FlagError("admin", absl::StrCat(options_.admin, ": ", s.message()));
@@ -310,6 +339,7 @@ void ControlServer::Stop() {
     mu_.NotifyAll();
   }
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (jwks_refresher_) jwks_refresher_->Stop();
   http_.reset();
   if (identity_port_) identity_port_->Stop();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -504,6 +534,12 @@ std::string ControlServer::MetricsText() {
   metrics_.SetStreams(static_cast<int64_t>(service_->stream_count()));
   const ca::Bundle bundle = ca_->CurrentBundle();
   metrics_.SetBundle(bundle.version, bundle.roots.size());
+  if (jwks_refresher_ != nullptr) {
+    const absl::Time fetched = jwks_refresher_->last_success();
+    // Never fetched: as old as the process's wait for it.
+    metrics_.SetJwksAge(fetched == absl::InfinitePast() ? absl::Now() - created_at_
+                                                        : absl::Now() - fetched);
+  }
   return metrics_.Serialize();
 }
 

@@ -22,6 +22,7 @@
 #include "control/ca/certificate_authority.h"
 #include "control/ca/rollover_machine.h"
 #include "control/metrics/control_metrics.h"
+#include "control/server/issuer_discovery.h"
 #include "control/service/audit_log.h"
 #include "control/service/identity_port.h"
 #include "control/service/identity_service.h"
@@ -54,10 +55,12 @@ struct ControlServerOptions {
   // Per-identity issuance limits (--issuance_burst, --issuance_per_ttl,
   // --issuance_max_unexpired); svid_ttl above scales the rate.
   service::IssuanceLimits issuance;
-  // Service-account tokens; all three or none.
+  // Service-account tokens: issuer and audience, with their keys from
+  // jwks_file or from the issuer (issuer_discovery), not both.
   std::string jwks_file;
   std::string sa_issuer;
   std::string sa_audience;
+  IssuerDiscoveryOptions issuer_discovery;
   // Plug-in CA; cert, key and root bundle together, or none (self-managed).
   std::string plugin_ca_cert;
   std::string plugin_ca_key;
@@ -134,6 +137,7 @@ class ControlServer final : public admin::ControlApi {
   nlohmann::json RolloverJson() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ControlServerOptions options_;
+  const absl::Time created_at_ = absl::Now();
   metrics::ControlMetrics metrics_;
   service::PeerTable peers_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
@@ -141,6 +145,8 @@ class ControlServer final : public admin::ControlApi {
   std::unique_ptr<service::WorkloadRegistry> registry_;
   std::unique_ptr<service::AuditLog> audit_;
   std::unique_ptr<auth::ServiceAccountVerifier> service_accounts_;
+  // With --sa_issuer_discovery; started by Start, after the verifier exists.
+  std::unique_ptr<auth::JwksRefresher> jwks_refresher_;
   std::unique_ptr<service::IdentityService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<service::IdentityPort> identity_port_;

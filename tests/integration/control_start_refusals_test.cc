@@ -85,6 +85,50 @@ TEST_F(ControlStartRefusalsTest, MissingJwksFileWritesNoCa) {
       2, "--jwks_file");
 }
 
+// --sa_issuer_discovery: each mistake is refused at start naming its flag,
+// before any state is written; plain http:// is never fetched.
+TEST_F(ControlStartRefusalsTest, IssuerDiscoveryMistakesAreRefusedNamingTheFlag) {
+  TestPki pki;
+  const std::string ca = dir_ + "/ca.pem";
+  WriteFileOrDie(ca, pki.BundlePem());
+  const std::string leaf = dir_ + "/leaf.pem";
+  WriteFileOrDie(leaf, PemOf({pki.IssueLeaf("/x").cert.get()}));
+  const std::vector<std::string> good = {"--sa_issuer_discovery",
+                                         "--sa_issuer=https://kubernetes.default.svc",
+                                         "--sa_audience=palisade", "--sa_issuer_ca_file=" + ca};
+  auto with = [&](std::vector<std::string> flags) {
+    std::vector<std::string> all = good;
+    all.insert(all.end(), flags.begin(), flags.end());
+    return Serve(all);
+  };
+  ExpectRefusedWithoutCa(with({"--sa_issuer=http://kubernetes.default.svc"}), 2,
+                         "--sa_issuer: \"http://kubernetes.default.svc\" is not an https:// URL");
+  ExpectRefusedWithoutCa(with({"--sa_issuer_ca_file="}), 2,
+                         "--sa_issuer_ca_file: is required with --sa_issuer_discovery");
+  ExpectRefusedWithoutCa(with({"--sa_issuer_ca_file=" + dir_ + "/absent.pem"}), 2,
+                         "--sa_issuer_ca_file \"" + dir_ + "/absent.pem\": cannot open");
+  ExpectRefusedWithoutCa(with({"--sa_issuer_ca_file=" + leaf}), 2,
+                         "--sa_issuer_ca_file: \"" + leaf +
+                             "\": certificate 1 of the CA file "
+                             "is not a CA");
+  ExpectRefusedWithoutCa(with({"--sa_issuer_token_file=" + dir_ + "/absent"}), 2,
+                         "--sa_issuer_token_file \"" + dir_ + "/absent\": cannot open");
+  ExpectRefusedWithoutCa(with({"--sa_audience="}), 2,
+                         "--sa_audience: is required with --sa_issuer_discovery");
+  ExpectRefusedWithoutCa(with({"--sa_jwks_refresh_interval=100ms"}), 2,
+                         "--sa_jwks_refresh_interval: must be at least 1s");
+  ExpectRefusedWithoutCa(with({"--sa_jwks_unknown_key_interval=0s"}), 2,
+                         "--sa_jwks_unknown_key_interval: must be more than zero");
+  ExpectRefusedWithoutCa(with({"--sa_issuer_timeout=0s"}), 2,
+                         "--sa_issuer_timeout: must be more than zero");
+  ExpectRefusedWithoutCa(with({"--jwks_file=" + dir_ + "/jwks.json"}), 2,
+                         "--sa_issuer_discovery: cannot be used with --jwks_file");
+  ExpectRefusedWithoutCa(Serve({"--sa_issuer_ca_file=" + ca}), 2,
+                         "--sa_issuer_ca_file: needs --sa_issuer_discovery");
+  ExpectRefusedWithoutCa(Serve({"--sa_issuer=https://k8s", "--sa_audience=palisade"}), 2,
+                         "--jwks_file or --sa_issuer_discovery is required");
+}
+
 TEST_F(ControlStartRefusalsTest, IdentityPortLimitsThatCannotWorkAreRefusedNamingTheFlag) {
   ExpectRefusedWithoutCa(Serve({"--max_connections=32", "--svid_reserved_connections=32"}), 2,
                          "--svid_reserved_connections: must be fewer than --max_connections (32)");

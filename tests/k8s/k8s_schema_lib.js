@@ -171,11 +171,10 @@ function validateObject(object, modulesDir) {
   }
   const group = object.apiVersion.includes("/") ? object.apiVersion.split("/")[0] : "core";
   const version = object.apiVersion.split("/").pop();
-  const groupName = group
-    .replace(/\.k8s\.io$/, "")
-    .split(".")
-    .map((s) => s[0].toUpperCase() + s.slice(1))
-    .join("");
+  // The OpenAPI names use the group's first label: rbac.authorization.k8s.io
+  // is io.k8s.api.rbac.v1, admissionregistration.k8s.io io.k8s.api.admissionregistration.v1.
+  const first = group.split(".")[0];
+  const groupName = first[0].toUpperCase() + first.slice(1);
   const typeName = `IIoK8sApi${groupName}${version[0].toUpperCase()}${version.slice(1)}${object.kind}`;
   if (!interfaces.has(typeName)) errors.push(`${what}: no type declaration ${typeName} to check fields`);
   unknownFields(object, typeName, what, errors);

@@ -72,6 +72,11 @@ std::string Base64Url(const std::string& data) {
   return out;
 }
 
+TestJwtIssuer::TestJwtIssuer(std::string rsa_kid, std::string ec_kid) : TestJwtIssuer() {
+  rsa_kid_ = std::move(rsa_kid);
+  ec_kid_ = std::move(ec_kid);
+}
+
 TestJwtIssuer::TestJwtIssuer() {
   bssl::UniquePtr<RSA> rsa(RSA_new());
   bssl::UniquePtr<BIGNUM> e(BN_new());
@@ -99,13 +104,13 @@ std::string TestJwtIssuer::JwksJson() const {
                           {{{"kty", "RSA"},
                             {"use", "sig"},
                             {"alg", "RS256"},
-                            {"kid", kRsaKid},
+                            {"kid", rsa_kid_},
                             {"n", Base64Url(BnBytes(RSA_get0_n(rsa)))},
                             {"e", Base64Url(BnBytes(RSA_get0_e(rsa)))}},
                            {{"kty", "EC"},
                             {"use", "sig"},
                             {"crv", "P-256"},
-                            {"kid", kEcKid},
+                            {"kid", ec_kid_},
                             {"x", Base64Url(BnBytes(x.get(), 32))},
                             {"y", Base64Url(BnBytes(y.get(), 32))}}}}};
   return jwks.dump();
@@ -125,8 +130,8 @@ nlohmann::json TestJwtIssuer::Claims(const std::string& issuer, const std::strin
 }
 
 std::string TestJwtIssuer::Sign(const std::string& alg, const nlohmann::json& claims) const {
-  return SignWithHeader({{"alg", alg}, {"kid", alg == "ES256" ? kEcKid : kRsaKid}, {"typ", "JWT"}},
-                        claims);
+  return SignWithHeader(
+      {{"alg", alg}, {"kid", alg == "ES256" ? ec_kid_ : rsa_kid_}, {"typ", "JWT"}}, claims);
 }
 
 std::string TestJwtIssuer::SignWithHeader(const nlohmann::json& header,
