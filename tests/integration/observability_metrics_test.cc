@@ -116,8 +116,8 @@ TEST_F(ObservabilityMetricsTest, ExportsEveryMetricTheIssueAsksFor) {
            "palisade_connections_active",
            "palisade_connections_total",
            "palisade_connection_errors_total",
-           "palisade_bytes_received_total",
-           "palisade_bytes_sent_total",
+           "palisade_received_bytes_total",
+           "palisade_sent_bytes_total",
            "palisade_identity_loss_in_seconds",
            "palisade_svid_expiry_timestamp_seconds",
            "palisade_svid_expires_in_seconds",
@@ -125,9 +125,9 @@ TEST_F(ObservabilityMetricsTest, ExportsEveryMetricTheIssueAsksFor) {
            "palisade_svid_rotations_total",
            "palisade_trust_bundle_roots",
            "palisade_trust_bundle_last_update_timestamp_seconds",
-           "palisade_control_plane_connected",
-           "palisade_control_plane_reconnects_total",
-           "palisade_control_plane_last_renewal_timestamp_seconds",
+           "palisade_identity_client_connected",
+           "palisade_identity_client_reconnects_total",
+           "palisade_identity_client_last_renewal_timestamp_seconds",
        }) {
     EXPECT_TRUE(exported.count(name) > 0) << name;
   }
