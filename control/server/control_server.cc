@@ -504,6 +504,11 @@ std::string ControlServer::MetricsText() {
   metrics_.SetStreams(static_cast<int64_t>(service_->stream_count()));
   const ca::Bundle bundle = ca_->CurrentBundle();
   metrics_.SetBundle(bundle.version, bundle.roots.size());
+  absl::Time earliest_root = absl::InfiniteFuture();
+  for (const auto& root : bundle.roots) {
+    earliest_root = std::min(earliest_root, identity::NotAfter(root.get()));
+  }
+  metrics_.SetCaExpiry(ca_->IssuingChainNotAfter(), earliest_root);
   return metrics_.Serialize();
 }
 

@@ -105,6 +105,33 @@ TEST_F(ObservabilityMetricsTest, BothBinariesExportBuildAndProcessMetricsWithNoE
       absl::Seconds(10), absl::Milliseconds(200)));
 }
 
+// Issue 19, item 5: the identity port's handshake results and suppressed
+// refusal lines are there at 0 before the first one (increase() sees it),
+// and the CA's and the bundle's expiry are exported for the dashboard.
+TEST_F(ObservabilityMetricsTest, ControlPlaneExportsEveryHandshakeOutcomeAtZeroAndItsCaExpiry) {
+  ASSERT_OK(mesh_.StartControl());
+  const std::string control = HttpGet(mesh_.control().admin_url() + "/metrics").body;
+  for (const char* result :
+       {"ok_svid", "ok_no_certificate", "untrusted_chain", "timeout", "not_tls", "peer_closed",
+        "refused_max_connections", "refused_pending_evicted", "refused_first_byte_timeout",
+        "refused_fd_limit", "refused_anonymous_per_source"}) {
+    EXPECT_EQ(MetricValue(control, "palisade_control_tls_handshakes_total", {{"result", result}}),
+              0)
+        << result;
+  }
+  for (const char* key : {"untrusted_chain", "expired", "handshake_timeout", "handshake_not_tls",
+                          "refused_max_connections", "refused_pending_evicted"}) {
+    EXPECT_EQ(MetricValue(control, "palisade_control_tls_refusal_log_suppressed_total",
+                          {{"reason", key}}),
+              0)
+        << key;
+  }
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  EXPECT_GT(MetricValue(control, "palisade_control_ca_expiry_timestamp_seconds").value_or(0), now);
+  EXPECT_GT(MetricValue(control, "palisade_control_bundle_expiry_timestamp_seconds").value_or(0),
+            now);
+}
+
 TEST_F(ObservabilityMetricsTest, ExportsEveryMetricTheIssueAsksFor) {
   const std::set<std::string> exported = Exported();
   for (const char* name : {
