@@ -178,6 +178,62 @@ TEST_F(ObservabilityMetricsTest, EveryDashboardQueryNamesAnExportedMetric) {
   }
 }
 
+// Issue 19, item 6: both dashboards pick the scrape job by a variable; no
+// query names a job of its own.
+TEST_F(ObservabilityMetricsTest, BothDashboardsChooseTheirJobByAVariable) {
+  for (const char* path : {kDashboardPath, kControlDashboardPath}) {
+    SCOPED_TRACE(path);
+    const nlohmann::json dashboard =
+        nlohmann::json::parse(ReadFileOrEmpty(path), nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(dashboard.is_discarded()) << path << " is not valid JSON";
+    bool has_job = false;
+    for (const auto& variable : dashboard["templating"]["list"]) {
+      if (variable.value("name", "") == "job") has_job = true;
+    }
+    EXPECT_TRUE(has_job) << "no \"job\" variable";
+    const std::vector<std::string> queries = DashboardQueries(dashboard);
+    ASSERT_FALSE(queries.empty());
+    for (const std::string& query : queries) {
+      EXPECT_EQ(query.find("job=\""), std::string::npos) << "a fixed job in: " << query;
+      if (!PalisadeMetricNamesIn(query).empty() && query.rfind("label_values(", 0) != 0) {
+        EXPECT_NE(query.find("job=~\"$job\""), std::string::npos) << "no job selector: " << query;
+      }
+    }
+  }
+}
+
+// Issue 19, item 6: the control plane's dashboard reads only metrics that a
+// running palisade-control exports.
+TEST_F(ObservabilityMetricsTest, EveryControlDashboardQueryNamesAMetricTheControlPlaneExports) {
+  ASSERT_OK(mesh_.StartControl());
+  const std::set<std::string> exported =
+      ExportedMetricNames(HttpGet(mesh_.control().admin_url() + "/metrics").body);
+  const nlohmann::json dashboard = nlohmann::json::parse(ReadFileOrEmpty(kControlDashboardPath),
+                                                         nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(dashboard.is_discarded()) << kControlDashboardPath << " is not valid JSON";
+  const std::vector<std::string> queries = DashboardQueries(dashboard);
+  ASSERT_GE(queries.size(), 8u);
+  std::set<std::string> used_all;
+  for (const std::string& query : queries) {
+    const std::set<std::string> used = PalisadeMetricNamesIn(query);
+    EXPECT_TRUE(!used.empty() || query.find("up{") != std::string::npos)
+        << "a query with no palisade_ metric: " << query;
+    for (const std::string& name : used) {
+      used_all.insert(name);
+      EXPECT_TRUE(exported.count(name) > 0)
+          << name << " in " << query << "\nexported: " << absl::StrJoin(exported, " ");
+    }
+  }
+  // What the issue asks the dashboard to show.
+  for (const char* name :
+       {"palisade_control_certificates_issued_total", "palisade_control_refusals_total",
+        "palisade_control_streams_connected", "palisade_control_rollover_phase",
+        "palisade_control_ca_expiry_timestamp_seconds",
+        "palisade_control_bundle_expiry_timestamp_seconds"}) {
+    EXPECT_TRUE(used_all.count(name) > 0) << name << " has no panel";
+  }
+}
+
 TEST_F(ObservabilityMetricsTest, EveryAlertRuleNamesAnExportedMetric) {
   const std::string rules = ReadFileOrEmpty(kAlertRulesPath);
   ASSERT_FALSE(rules.empty()) << kAlertRulesPath;
