@@ -192,6 +192,7 @@ void IdentityPort::FlushRefusalLog(absl::Time now) {
       event.detail =
           absl::StrCat(count, " more refusals for this reason were not recorded (rate limit)");
       event.suppressed = count;
+      event.summary = true;
       event.peer = "tls_handshake";
       audit_->Record(event);
     }
