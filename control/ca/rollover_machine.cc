@@ -99,8 +99,7 @@ absl::Status RolloverMachine::Start(absl::Time now, uint64_t target_bundle_versi
 void RolloverMachine::AddHistory(std::string line) {
   status_.history.push_back(std::move(line));
   if (status_.history.size() > kMaxRolloverHistory) {
-    status_.history.erase(status_.history.begin(),
-                          status_.history.end() - kMaxRolloverHistory);
+    status_.history.erase(status_.history.begin(), status_.history.end() - kMaxRolloverHistory);
   }
 }
 

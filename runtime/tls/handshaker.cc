@@ -31,7 +31,9 @@ Handshaker::Handshaker(event::EventLoop* loop, TlsTransport* transport, Options 
     : transport_(transport),
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
-      deadline_(loop, [this] { Fail(kHandshakeTimeoutReason, "the TLS handshake did not finish in time"); }) {
+      deadline_(loop, [this] {
+        Fail(kHandshakeTimeoutReason, "the TLS handshake did not finish in time");
+      }) {
   AttachHooks(transport_->ssl(), this);
 }
 

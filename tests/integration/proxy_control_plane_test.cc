@@ -163,9 +163,10 @@ TEST_F(ProxyControlPlaneTest, ProxiesGetTheirSvidsFromTheControlPlaneAndCarryTra
     EXPECT_TRUE(WaitFor(
         [&] { return MetricValue(proxy->Metrics(), "palisade_identity_client_connected") == 1; },
         absl::Seconds(20)));
-    EXPECT_GT(MetricValue(proxy->Metrics(), "palisade_identity_client_last_renewal_timestamp_seconds")
-                  .value_or(0),
-              0);
+    EXPECT_GT(
+        MetricValue(proxy->Metrics(), "palisade_identity_client_last_renewal_timestamp_seconds")
+            .value_or(0),
+        0);
   }
   EXPECT_EQ(CertsField(*inbound_, "spiffe_id"), kBackendId);
   EXPECT_EQ(CertsField(*outbound_, "spiffe_id"), kFrontendId);
