@@ -86,11 +86,44 @@ absl::Status RolloverMachine::Start(absl::Time now, uint64_t target_bundle_versi
   next.target_bundle_version = target_bundle_version;
   next.new_root = std::move(new_root);
   next.old_roots = std::move(old_roots);
-  next.history.push_back(absl::StrCat(Rfc3339(now), " idle -> propagating: new root ",
-                                      next.new_root.substr(0, 16), " in bundle version ",
-                                      target_bundle_version));
+  // The history outlives one rollover: the overview shows the earlier ones.
+  next.history = std::move(status_.history);
+  const std::string line =
+      absl::StrCat(Rfc3339(now), " idle -> propagating: new root ", next.new_root.substr(0, 16),
+                   " in bundle version ", target_bundle_version);
   status_ = std::move(next);
+  AddHistory(line);
   return absl::OkStatus();
+}
+
+void RolloverMachine::AddHistory(std::string line) {
+  status_.history.push_back(std::move(line));
+  if (status_.history.size() > kMaxRolloverHistory) {
+    status_.history.erase(status_.history.begin(), status_.history.end() - kMaxRolloverHistory);
+  }
+}
+
+nlohmann::json RolloverHistoryToJson(const std::vector<std::string>& history) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& line : history) {
+    // "<time> <from> -> <to>: <detail>"
+    const size_t space = line.find(' ');
+    const size_t arrow = line.find(" -> ");
+    const size_t colon = line.find(": ", arrow == std::string::npos ? 0 : arrow);
+    absl::Time parsed;
+    std::string error;
+    if (space == std::string::npos || arrow == std::string::npos || colon == std::string::npos ||
+        arrow < space ||
+        !absl::ParseTime("%Y-%m-%dT%H:%M:%SZ", line.substr(0, space), &parsed, &error)) {
+      out.push_back({{"time", nullptr}, {"from", ""}, {"to", ""}, {"detail", line}});
+      continue;
+    }
+    out.push_back({{"time", line.substr(0, space)},
+                   {"from", line.substr(space + 1, arrow - space - 1)},
+                   {"to", line.substr(arrow + 4, colon - arrow - 4)},
+                   {"detail", line.substr(colon + 2)}});
+  }
+  return out;
 }
 
 void RolloverMachine::Advance(RolloverPhase next, absl::Time now, bool timed_out) {
@@ -102,7 +135,7 @@ void RolloverMachine::Advance(RolloverPhase next, absl::Time now, bool timed_out
   } else {
     absl::StrAppend(&line, "every proxy is done");
   }
-  status_.history.push_back(std::move(line));
+  AddHistory(std::move(line));
   status_.phase = next;
   status_.phase_started_at = now;
   if (next == RolloverPhase::kIdle) status_.waiting_on.clear();

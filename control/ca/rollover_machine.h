@@ -45,8 +45,17 @@ struct RolloverStatus {
   std::string new_root;
   std::vector<std::string> old_roots;
   std::vector<std::string> waiting_on;  // as of the last evaluation
-  std::vector<std::string> history;     // one line per phase change
+  // One line per phase change ("<UTC time> <from> -> <to>: <why>"), over this
+  // and earlier rollovers, the oldest first and at most kMaxRolloverHistory.
+  std::vector<std::string> history;
 };
+
+// 16 whole rollovers; saved with the rest of the status.
+inline constexpr size_t kMaxRolloverHistory = 64;
+
+// The history as [{"time", "from", "to", "detail"}] (newest last); a line of
+// another shape is kept whole as "detail".
+nlohmann::json RolloverHistoryToJson(const std::vector<std::string>& history);
 
 nlohmann::json RolloverStatusToJson(const RolloverStatus& status);
 absl::StatusOr<RolloverStatus> RolloverStatusFromJson(const nlohmann::json& json);
@@ -75,6 +84,7 @@ class RolloverMachine {
 
  private:
   void Advance(RolloverPhase next, absl::Time now, bool timed_out);
+  void AddHistory(std::string line);
 
   RolloverTimeouts timeouts_;
   RolloverStatus status_;

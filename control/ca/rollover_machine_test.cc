@@ -68,6 +68,30 @@ TEST_F(RolloverMachineTest, RunsThroughEveryPhaseWhenProxiesKeepUp) {
   EXPECT_EQ(machine_.status().history.size(), 4u);
 }
 
+// Issue 19, item 7: the overview shows earlier rollovers too, within a bound.
+TEST_F(RolloverMachineTest, KeepsABoundedHistoryAcrossRolloversWithUtcTimes) {
+  absl::Time t = t0_;
+  for (int i = 0; i < 20; ++i) {
+    StartAt(t);
+    ASSERT_EQ(machine_.Evaluate(t, {Proxy("a", 5, kOld)}), Transition::kEnterRekeying);
+    ASSERT_EQ(machine_.Evaluate(t, {Proxy("a", 5, kNew)}), Transition::kEnterRetiring);
+    ASSERT_EQ(machine_.Evaluate(t, {Proxy("a", 5, kNew)}), Transition::kFinish);
+    if (i == 1) EXPECT_EQ(machine_.status().history.size(), 8u);
+    t += absl::Hours(1);
+  }
+  const std::vector<std::string>& history = machine_.status().history;
+  ASSERT_EQ(history.size(), kMaxRolloverHistory);
+  const nlohmann::json entries = RolloverHistoryToJson(history);
+  ASSERT_EQ(entries.size(), kMaxRolloverHistory);
+  EXPECT_EQ(entries.back()["time"], "2023-11-15T17:13:20Z") << entries.back().dump();
+  EXPECT_EQ(entries.back()["from"], "retiring");
+  EXPECT_EQ(entries.back()["to"], "idle");
+  EXPECT_EQ(entries.back()["detail"], "every proxy is done");
+  EXPECT_EQ(entries[entries.size() - 4]["from"], "idle");
+  EXPECT_EQ(entries[entries.size() - 4]["to"], "propagating");
+  EXPECT_EQ(RolloverHistoryToJson({"not a phase line"})[0]["detail"], "not a phase line");
+}
+
 TEST_F(RolloverMachineTest, EachPhaseGivesUpAtItsTimeoutAndNamesWhoHeldItUp) {
   StartAt(t0_);
   const std::vector<ProxyView> stuck = {Proxy("slow (pod-1)", 4, kOld, 1)};

@@ -103,6 +103,17 @@ ControlMetrics::ControlMetrics()
                           .Help("notAfter of the control plane's own serving SVID, Unix time")
                           .Register(*registry_)
                           .Add({})),
+      ca_expiry_(BuildGauge()
+                     .Name("palisade_control_ca_expiry_timestamp_seconds")
+                     .Help("Earliest notAfter of the issuing chain (intermediate up to its "
+                           "root), Unix time: no SVID can outlive it")
+                     .Register(*registry_)
+                     .Add({})),
+      bundle_expiry_(BuildGauge()
+                         .Name("palisade_control_bundle_expiry_timestamp_seconds")
+                         .Help("Earliest notAfter among the trust bundle's roots, Unix time")
+                         .Register(*registry_)
+                         .Add({})),
       jwks_loads_(BuildCounter()
                       .Name("palisade_control_jwks_loads_total")
                       .Help("Loads of the service-account JWKS file, by result (accepted, "
@@ -178,12 +189,24 @@ void ControlMetrics::OnHandshake(const std::string& result) {
   handshakes_.Add({{"result", result}}).Increment();
 }
 
+void ControlMetrics::AddHandshakeSeries(const std::vector<std::string>& results,
+                                        const std::vector<std::string>& suppressed_keys) {
+  for (const std::string& result : results) handshakes_.Add({{"result", result}});
+  for (const std::string& key : suppressed_keys) refusal_log_suppressed_.Add({{"reason", key}});
+}
+
 void ControlMetrics::OnRefusalLogSuppressed(const std::string& reason) {
   refusal_log_suppressed_.Add({{"reason", reason}}).Increment();
 }
 
 void ControlMetrics::SetServingSvidExpiry(absl::Time not_after) {
   serving_expiry_.Set(absl::ToDoubleSeconds(not_after - absl::UnixEpoch()));
+}
+
+void ControlMetrics::SetCaExpiry(absl::Time issuing_chain_not_after,
+                                 absl::Time earliest_root_not_after) {
+  ca_expiry_.Set(absl::ToDoubleSeconds(issuing_chain_not_after - absl::UnixEpoch()));
+  bundle_expiry_.Set(absl::ToDoubleSeconds(earliest_root_not_after - absl::UnixEpoch()));
 }
 
 void ControlMetrics::OnJwksLoad(bool accepted, size_t keys) {

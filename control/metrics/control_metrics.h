@@ -1,7 +1,7 @@
 // palisade-control's Prometheus metrics (prefix palisade_control_):
 // certificates issued, refusals by reason, connected streams, bundle version,
 // rollover phase, issuance latency, identity-port TLS handshakes, JWKS loads and
-// refreshes from the issuer.
+// refreshes from the issuer, CA and bundle expiry.
 #ifndef PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
 #define PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
 
@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -32,10 +33,17 @@ class ControlMetrics {
   // phase: "idle", "propagating", "rekeying", "retiring".
   void SetRollover(const std::string& phase, size_t waiting_on);
   void OnHandshake(const std::string& result);
+  // Creates these identity-port handshake results, and these keys of the
+  // suppressed-refusal-log counter, at zero (the identity port knows them).
+  void AddHandshakeSeries(const std::vector<std::string>& results,
+                          const std::vector<std::string>& suppressed_keys);
   // A refusal on the identity port whose log and audit line were left out
   // (rate limit), by reason.
   void OnRefusalLogSuppressed(const std::string& reason);
   void SetServingSvidExpiry(absl::Time not_after);
+  // The issuing chain's earliest notAfter (no SVID can outlive it) and the
+  // earliest notAfter among the trust bundle's roots.
+  void SetCaExpiry(absl::Time issuing_chain_not_after, absl::Time earliest_root_not_after);
   // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
   void OnJwksLoad(bool accepted, size_t keys);
   // A fetch of the issuer's JWKS (--sa_issuer_discovery) by `result` (one of
@@ -66,6 +74,8 @@ class ControlMetrics {
   prometheus::Family<prometheus::Counter>& handshakes_;
   prometheus::Family<prometheus::Counter>& refusal_log_suppressed_;
   prometheus::Gauge& serving_expiry_;
+  prometheus::Gauge& ca_expiry_;
+  prometheus::Gauge& bundle_expiry_;
   prometheus::Family<prometheus::Counter>& jwks_loads_;
   prometheus::Gauge& jwks_keys_;
   prometheus::Family<prometheus::Counter>& jwks_refreshes_;

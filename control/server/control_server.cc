@@ -540,6 +540,11 @@ std::string ControlServer::MetricsText() {
     metrics_.SetJwksAge(fetched == absl::InfinitePast() ? absl::Now() - created_at_
                                                         : absl::Now() - fetched);
   }
+  absl::Time earliest_root = absl::InfiniteFuture();
+  for (const auto& root : bundle.roots) {
+    earliest_root = std::min(earliest_root, identity::NotAfter(root.get()));
+  }
+  metrics_.SetCaExpiry(ca_->IssuingChainNotAfter(), earliest_root);
   return metrics_.Serialize();
 }
 
@@ -566,7 +571,8 @@ nlohmann::json ControlServer::RolloverJson() {
            {{"propagating", absl::ToInt64Seconds(rollover_.timeouts().propagating)},
             {"rekeying", absl::ToInt64Seconds(rollover_.timeouts().rekeying)},
             {"retiring", absl::ToInt64Seconds(rollover_.timeouts().retiring)}}},
-          {"history", s.history}};
+          {"history", s.history},
+          {"history_entries", ca::RolloverHistoryToJson(s.history)}};
 }
 
 nlohmann::json ControlServer::RolloverState() {
@@ -591,20 +597,37 @@ nlohmann::json ControlServer::State() {
   nlohmann::json workloads = nlohmann::json::array();
   for (const service::WorkloadRecord& w : registry_->Workloads()) {
     const service::IssuedCertificate& c = w.latest;
+    const bool is_connected = connected.count({c.spiffe_id, c.instance}) > 0;
+    const bool deregistered = registry_->IsDeregistered(c.spiffe_id);
+    // De-registered wins: its proxy may still hold a stream until it ends.
+    const char* status = deregistered ? "deregistered" : is_connected ? "connected" : "away";
     workloads.push_back({{"spiffe_id", c.spiffe_id},
                          {"instance", c.instance},
-                         {"connected", connected.count({c.spiffe_id, c.instance}) > 0},
+                         {"status", status},
+                         {"connected", is_connected},
                          {"serial", c.serial},
                          {"not_before", Rfc3339(c.not_before)},
                          {"not_after", Rfc3339(c.not_after)},
                          {"issued_at", Rfc3339(c.issued_at)},
                          {"root_fingerprint", c.root_fingerprint},
                          {"renewals", w.renewals},
-                         {"deregistered", registry_->IsDeregistered(c.spiffe_id)}});
+                         {"deregistered", deregistered}});
   }
   nlohmann::json events = nlohmann::json::array();
   for (const service::AuditEvent& e : audit_->Recent())
     events.push_back(service::AuditEventToJson(e));
+  nlohmann::json issuances = nlohmann::json::array();
+  for (const service::AuditEvent& e : audit_->RecentIssuances()) {
+    issuances.push_back(service::AuditEventToJson(e));
+  }
+  nlohmann::json refusals = nlohmann::json::array();
+  for (const service::RefusalCount& r : audit_->Refusals()) {
+    refusals.push_back({{"spiffe_id", r.spiffe_id},
+                        {"reason", r.reason},
+                        {"count", r.count},
+                        {"first", Rfc3339(r.first)},
+                        {"last", Rfc3339(r.last)}});
+  }
   nlohmann::json state = {{"now", Rfc3339(absl::Now())},
                           {"trust_domain", options_.trust_domain},
                           {"ca", ca_->self_managed() ? "self_managed" : "plugin"},
@@ -612,7 +635,9 @@ nlohmann::json ControlServer::State() {
                           {"streams", {{"connected", streams.size()}}},
                           {"workloads", workloads},
                           {"deregistered", registry_->Deregistered()},
-                          {"recent_events", events}};
+                          {"recent_events", events},
+                          {"recent_issuances", issuances},
+                          {"refusals", refusals}};
   sync::MutexLock lock(&mu_);
   state["rollover"] = RolloverJson();
   state["serving_svid"] = {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -39,7 +40,8 @@ nlohmann::json AuditEventToJson(const AuditEvent& e) {
 }
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
-                                                         size_t keep_recent) {
+                                                         size_t keep_recent,
+                                                         size_t keep_refusal_keys) {
   std::FILE* file = nullptr;
   if (!path.empty()) {
     // fopen would create it 0666 minus the umask; an audit trail is the service's
@@ -67,7 +69,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path
       return usable;
     }
   }
-  return std::unique_ptr<AuditLog>(new AuditLog(file, keep_recent));
+  return std::unique_ptr<AuditLog>(new AuditLog(file, keep_recent, keep_refusal_keys));
 }
 
 AuditLog::~AuditLog() {
@@ -98,6 +100,51 @@ void AuditLog::Record(const AuditEvent& event) {
   }
   recent_.push_back(event);
   while (recent_.size() > keep_) recent_.pop_front();
+  if (event.event == "refused") {
+    CountRefusal(event);
+  } else {
+    issuances_.push_back(event);
+    while (issuances_.size() > keep_) issuances_.pop_front();
+  }
+}
+
+void AuditLog::CountRefusal(const AuditEvent& event) {
+  const std::string key = absl::StrCat(event.spiffe_id, "\x1f", event.reason);
+  auto it = refusals_.find(key);
+  if (it == refusals_.end()) {
+    if (keep_refusal_keys_ == 0) return;
+    if (refusals_.size() >= keep_refusal_keys_) {
+      auto oldest = refusals_.begin();
+      for (auto i = refusals_.begin(); i != refusals_.end(); ++i) {
+        if (i->second.last < oldest->second.last) oldest = i;
+      }
+      refusals_.erase(oldest);
+    }
+    RefusalCount fresh;
+    fresh.spiffe_id = event.spiffe_id;
+    fresh.reason = event.reason;
+    fresh.first = event.time;
+    it = refusals_.emplace(key, std::move(fresh)).first;
+  }
+  it->second.count += (event.summary ? 0 : 1) + event.suppressed;
+  it->second.last = std::max(it->second.last, event.time);
+}
+
+std::vector<AuditEvent> AuditLog::RecentIssuances() const {
+  sync::MutexLock lock(&mu_);
+  return std::vector<AuditEvent>(issuances_.begin(), issuances_.end());
+}
+
+std::vector<RefusalCount> AuditLog::Refusals() const {
+  std::vector<RefusalCount> out;
+  {
+    sync::MutexLock lock(&mu_);
+    for (const auto& [key, count] : refusals_) out.push_back(count);
+  }
+  std::sort(out.begin(), out.end(), [](const RefusalCount& a, const RefusalCount& b) {
+    return a.last != b.last ? a.last > b.last : a.count > b.count;
+  });
+  return out;
 }
 
 std::vector<AuditEvent> AuditLog::Recent() const {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "identity/verify_reason.h"
 #include "runtime/log/logging.h"
 #include "runtime/status/status_macros.h"
 #include "runtime/tls/context_setup.h"
@@ -51,12 +52,37 @@ absl::StatusOr<tls::TlsTerminator::Options> IdentityPort::Resolve(const Options&
   return terminator;
 }
 
+namespace {
+
+// Every result of an identity-port handshake and every key of a suppressed
+// refusal line, as the events below name them: to create them at zero.
+void AddKnownHandshakeSeries(metrics::ControlMetrics* metrics) {
+  std::vector<std::string> results = {"ok_no_certificate", "ok_svid"};
+  std::vector<std::string> keys;
+  for (const std::string& reason : tls::KnownHandshakeFailureReasons()) {
+    results.push_back(reason);
+    bool verification = false;
+    for (identity::VerifyReason r : identity::kAllVerifyReasons) {
+      if (identity::ReasonCode(r) == reason) verification = true;
+    }
+    keys.push_back(verification ? reason : absl::StrCat("handshake_", reason));
+  }
+  for (const std::string& reason : tls::TlsTerminator::KnownRefusalReasons()) {
+    results.push_back(absl::StrCat("refused_", reason));
+    keys.push_back(absl::StrCat("refused_", reason));
+  }
+  metrics->AddHandshakeSeries(results, keys);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<IdentityPort>> IdentityPort::Create(Options options,
                                                                    PeerTable* peers,
                                                                    metrics::ControlMetrics* metrics,
                                                                    AuditLog* audit) {
   std::unique_ptr<IdentityPort> port(new IdentityPort());
   port->metrics_ = metrics;
+  if (metrics != nullptr) AddKnownHandshakeSeries(metrics);
   port->audit_ = audit;
   port->clock_ = options.clock;
   port->refusal_log_ = std::make_unique<LogRateLimiter>(
@@ -166,6 +192,7 @@ void IdentityPort::FlushRefusalLog(absl::Time now) {
       event.detail =
           absl::StrCat(count, " more refusals for this reason were not recorded (rate limit)");
       event.suppressed = count;
+      event.summary = true;
       event.peer = "tls_handshake";
       audit_->Record(event);
     }

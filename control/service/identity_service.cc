@@ -135,6 +135,7 @@ void IdentityService::SweepLimits() {
     event.reason = s.reason;
     event.detail = absl::StrCat(s.count, " further refusals of this identity were not written");
     event.suppressed = s.count;
+    event.summary = true;
     deps_.audit->Record(event);
   }
 }

@@ -61,11 +61,11 @@ void Connection::SelectPolicy() {
 bool Connection::TakeUsableSnapshot() {
   snapshot_ = host_->snapshot();
   if (snapshot_ == nullptr) {
-    FailHandshake("no_identity", "this proxy has no SVID yet");
+    FailHandshake(kNoIdentityReason, "this proxy has no SVID yet");
     return false;
   }
   if (snapshot_->not_after <= host_->Now()) {
-    FailHandshake("identity_expired",
+    FailHandshake(kIdentityExpiredReason,
                   absl::StrCat("this proxy's SVID (serial ", snapshot_->serial, ") has expired"));
     return false;
   }
@@ -110,7 +110,7 @@ void Connection::BeginHandshake(net::UniqueFd fd, tls::Role role,
   bssl::UniquePtr<SSL> ssl =
       server ? snapshot_->tls->NewServerSsl() : snapshot_->tls->NewClientSsl();
   if (ssl == nullptr) {
-    FailHandshake("internal_error", "SSL_new failed");
+    FailHandshake(kInternalErrorReason, "SSL_new failed");
     return;
   }
   if (ssl_setup) ssl_setup(ssl.get());

@@ -7,17 +7,34 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "identity/svid_verifier.h"
 #include "proxy/credentials/credential_snapshot.h"
 #include "proxy/forward/listener_context.h"
 #include "runtime/event/event_loop.h"
+#include "runtime/tls/handshaker.h"
 #include "runtime/verify/verified_chain_cache.h"
 
 namespace palisade::forward {
 
 class Connection;
+
+// A connection's own handshake failures, before or beside TLS's.
+inline constexpr char kNoIdentityReason[] = "no_identity";
+inline constexpr char kIdentityExpiredReason[] = "identity_expired";
+inline constexpr char kInternalErrorReason[] = "internal_error";
+
+// Every reason a failed HandshakeOutcome can carry, e.g. to create metric
+// series at zero: the TLS handshake's and the connection's own.
+inline std::vector<std::string> KnownHandshakeFailureReasons() {
+  std::vector<std::string> known = tls::KnownHandshakeFailureReasons();
+  for (const char* own : {kNoIdentityReason, kIdentityExpiredReason, kInternalErrorReason}) {
+    known.emplace_back(own);
+  }
+  return known;
+}
 
 // How one TLS handshake ended; `reason` is "ok" or a failure code.
 struct HandshakeOutcome {

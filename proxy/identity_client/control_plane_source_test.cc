@@ -47,9 +47,9 @@ TEST_F(ControlPlaneSourceTest, ObtainsItsFirstSvidWithTheJoinTokenThenReconnects
   const absl::Duration lifetime = snapshot->not_after - snapshot->not_before;
   EXPECT_GE(*status.next_renewal, snapshot->not_before + lifetime * 0.45);
   EXPECT_LE(*status.next_renewal, snapshot->not_before + lifetime * 0.55);
-  EXPECT_EQ(Metric("palisade_control_plane_connected"), 1);
-  EXPECT_EQ(Metric("palisade_control_plane_reconnects_total"), 1);
-  EXPECT_GT(Metric("palisade_control_plane_last_renewal_timestamp_seconds"), 0);
+  EXPECT_EQ(Metric("palisade_identity_client_connected"), 1);
+  EXPECT_EQ(Metric("palisade_identity_client_reconnects_total"), 1);
+  EXPECT_GT(Metric("palisade_identity_client_last_renewal_timestamp_seconds"), 0);
 }
 
 TEST_F(ControlPlaneSourceTest, RetriesWithBackoffWhileItsTokenIsRefused) {
@@ -121,7 +121,7 @@ TEST_F(ControlPlaneSourceTest, KeepsServingAndReconnectsWithBackoffWhileTheServe
   front_->SetRefusing(true);
   ASSERT_TRUE(WaitFor([&] { return source_->status().failed_attempts >= 3; }, absl::Seconds(20)));
   EXPECT_FALSE(source_->status().connected);
-  EXPECT_EQ(Metric("palisade_control_plane_connected"), 0);
+  EXPECT_EQ(Metric("palisade_identity_client_connected"), 0);
   EXPECT_EQ(Serial(), serial);  // still serving with the same SVID
 
   const uint64_t hellos = fake_->log().hellos.size();
@@ -131,7 +131,7 @@ TEST_F(ControlPlaneSourceTest, KeepsServingAndReconnectsWithBackoffWhileTheServe
   }));
   ASSERT_TRUE(WaitFor([&] { return source_->status().connected; }, absl::Seconds(20)));
   EXPECT_EQ(Serial(), serial);
-  EXPECT_GE(Metric("palisade_control_plane_reconnects_total"), 2);
+  EXPECT_GE(Metric("palisade_identity_client_reconnects_total"), 2);
 }
 
 TEST_F(ControlPlaneSourceTest, KeepsTheRunningSvidWhenTheStoreRefusesAnIssuedOne) {

@@ -88,11 +88,11 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                     "Bytes in flight may have been lost; the peers were told so")
               .Register(*registry_)),
       bytes_received_(BuildCounter()
-                          .Name("palisade_bytes_received_total")
+                          .Name("palisade_received_bytes_total")
                           .Help("Bytes received from the downstream side and forwarded")
                           .Register(*registry_)),
       bytes_sent_(BuildCounter()
-                      .Name("palisade_bytes_sent_total")
+                      .Name("palisade_sent_bytes_total")
                       .Help("Bytes from the upstream side forwarded to the downstream side")
                       .Register(*registry_)),
       access_log_suppressed_(
@@ -148,17 +148,17 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                           .Register(*registry_)
                           .Add({})),
       control_connected_(BuildGauge()
-                             .Name("palisade_control_plane_connected")
+                             .Name("palisade_identity_client_connected")
                              .Help("1 while the watch stream to palisade-control is up")
                              .Register(*registry_)
                              .Add({})),
       control_reconnects_(BuildCounter()
-                              .Name("palisade_control_plane_reconnects_total")
+                              .Name("palisade_identity_client_reconnects_total")
                               .Help("Watch streams opened after the first")
                               .Register(*registry_)
                               .Add({})),
       last_renewal_(BuildGauge()
-                        .Name("palisade_control_plane_last_renewal_timestamp_seconds")
+                        .Name("palisade_identity_client_last_renewal_timestamp_seconds")
                         .Help("When the last SVID renewal succeeded, Unix time")
                         .Register(*registry_)
                         .Add({})),
@@ -249,8 +249,26 @@ void ProxyMetrics::AddListener(const std::string& name, forward::Direction direc
   connections_active_.Add(labels);
   bytes_received_.Add(labels);
   bytes_sent_.Add(labels);
-  for (const char* reason : {"max_connections", "fd_limit", "identity_expired"}) {
+  // What the worker refuses at accept (proxy/server/worker.cc).
+  static const char* const kRefusals[] = {"max_connections", "fd_limit", "identity_expired"};
+  for (const char* reason : kRefusals) {
     connections_refused_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
+    access_log_suppressed_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
+  }
+  // A connection that never finished its handshake: refused above, failed,
+  // or closed while pending.
+  for (const std::string& reason : forward::KnownHandshakeFailureReasons()) {
+    access_log_suppressed_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
+    // not_authorized carries the refused peer's identity, not knowable yet.
+    if (reason == "not_authorized") continue;
+    handshakes_.Add({{"direction", dir},
+                     {"listener", name},
+                     {"result", "failure"},
+                     {"reason", reason},
+                     {"peer_identity", "none"}});
+  }
+  for (const char* reason : {"pending_evicted", "drained"}) {
+    access_log_suppressed_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
   }
   for (const ConnectionError& e : KnownConnectionErrors()) {
     connection_errors_.Add(

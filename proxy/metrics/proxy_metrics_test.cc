@@ -127,8 +127,8 @@ TEST_F(ProxyMetricsTest, CountsConnectionErrorsByNormalisedReasonAndSide) {
   EXPECT_EQ(MetricSum(text, "palisade_connection_errors_total"), 2);
   EXPECT_EQ(MetricValue(text, "palisade_connections_total", {{"listener", "out"}}), 3);
   EXPECT_EQ(MetricValue(text, "palisade_connections_active", {{"listener", "out"}}), 0);
-  EXPECT_EQ(MetricValue(text, "palisade_bytes_received_total"), 10);
-  EXPECT_EQ(MetricValue(text, "palisade_bytes_sent_total"), 20);
+  EXPECT_EQ(MetricValue(text, "palisade_received_bytes_total"), 10);
+  EXPECT_EQ(MetricValue(text, "palisade_sent_bytes_total"), 20);
 }
 
 TEST_F(ProxyMetricsTest, ExportsAListenersConnectionSeriesAtZeroBeforeAnyTraffic) {
@@ -136,7 +136,7 @@ TEST_F(ProxyMetricsTest, ExportsAListenersConnectionSeriesAtZeroBeforeAnyTraffic
   const std::string text = Text();
   EXPECT_EQ(MetricValue(text, "palisade_connections_total", {{"listener", "in"}}), 0);
   EXPECT_EQ(MetricValue(text, "palisade_connections_active", {{"listener", "in"}}), 0);
-  EXPECT_EQ(MetricValue(text, "palisade_bytes_received_total", {{"listener", "in"}}), 0);
+  EXPECT_EQ(MetricValue(text, "palisade_received_bytes_total", {{"listener", "in"}}), 0);
   EXPECT_EQ(MetricValue(text, "palisade_connections_refused_total",
                         {{"listener", "in"}, {"reason", "max_connections"}}),
             0);
@@ -210,9 +210,9 @@ TEST_F(ProxyMetricsTest, ReportsControlPlaneStreamState) {
   metrics_.OnControlPlaneReconnect();
   metrics_.OnRenewal(kNow);
   const std::string text = Text();
-  EXPECT_EQ(MetricValue(text, "palisade_control_plane_connected"), 1);
-  EXPECT_EQ(MetricValue(text, "palisade_control_plane_reconnects_total"), 1);
-  EXPECT_EQ(MetricValue(text, "palisade_control_plane_last_renewal_timestamp_seconds"),
+  EXPECT_EQ(MetricValue(text, "palisade_identity_client_connected"), 1);
+  EXPECT_EQ(MetricValue(text, "palisade_identity_client_reconnects_total"), 1);
+  EXPECT_EQ(MetricValue(text, "palisade_identity_client_last_renewal_timestamp_seconds"),
             absl::ToUnixSeconds(kNow));
 }
 
@@ -254,6 +254,40 @@ TEST_F(ProxyMetricsTest, CreatesEveryConnectionErrorAtZeroPerListener) {
                           {{"listener", "in"}, {"reason", e.reason}, {"side", e.side}}),
               0)
         << e.reason << " " << e.side;
+  }
+}
+
+// increase() misses a series' first event unless the series was there at
+// zero before it: every known reason, per listener, from the start.
+TEST_F(ProxyMetricsTest, CreatesEveryHandshakeFailureAndSuppressedLogReasonAtZeroPerListener) {
+  metrics_.AddListener("in", forward::Direction::kInbound);
+  const std::string text = Text();
+  for (const std::string& reason : forward::KnownHandshakeFailureReasons()) {
+    if (reason == "not_authorized") continue;  // carries the refused peer's identity
+    EXPECT_EQ(MetricValue(text, "palisade_handshakes_total",
+                          {{"listener", "in"},
+                           {"result", "failure"},
+                           {"reason", reason},
+                           {"peer_identity", "none"}}),
+              0)
+        << reason;
+    EXPECT_EQ(MetricValue(text, "palisade_access_log_suppressed_total",
+                          {{"listener", "in"}, {"reason", reason}}),
+              0)
+        << reason;
+  }
+  for (const char* reason : {"untrusted_chain", "timeout", "peer_closed", "not_tls",
+                             "connection_reset", "no_identity", "identity_expired"}) {
+    EXPECT_EQ(MetricValue(text, "palisade_handshakes_total",
+                          {{"listener", "in"}, {"result", "failure"}, {"reason", reason}}),
+              0)
+        << reason;
+  }
+  for (const char* reason : {"max_connections", "fd_limit", "pending_evicted", "drained"}) {
+    EXPECT_EQ(MetricValue(text, "palisade_access_log_suppressed_total",
+                          {{"listener", "in"}, {"reason", reason}}),
+              0)
+        << reason;
   }
 }
 

@@ -132,4 +132,13 @@ const char* SocketErrorReason(int error_number) {
   }
 }
 
+std::vector<std::string> KnownSocketErrorReasons() {
+  // Asked of the switch above rather than listed again beside it.
+  std::vector<std::string> known;
+  for (int error_number : {ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH, 0}) {
+    known.emplace_back(SocketErrorReason(error_number));
+  }
+  return known;
+}
+
 }  // namespace palisade::net

@@ -3,6 +3,9 @@
 #ifndef PALISADE_RUNTIME_NET_SOCKETS_H_
 #define PALISADE_RUNTIME_NET_SOCKETS_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/net/socket_address.h"
@@ -40,6 +43,9 @@ void SetResetOnClose(int fd);
 // The reason code of a socket errno as used in metrics and access logs
 // ("connection_refused", "connection_reset", ...).
 const char* SocketErrorReason(int error_number);
+
+// Every value SocketErrorReason gives, e.g. to create metric series at zero.
+std::vector<std::string> KnownSocketErrorReasons();
 
 }  // namespace palisade::net
 

@@ -1,19 +1,39 @@
 #include "runtime/tls/handshaker.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
 #include "identity/verify_reason.h"
+#include "runtime/net/sockets.h"
+#include "runtime/tls/tls_error.h"
 
 namespace palisade::tls {
+
+std::vector<std::string> KnownHandshakeFailureReasons() {
+  std::vector<std::string> known;
+  auto add = [&known](absl::string_view reason) {
+    if (std::find(known.begin(), known.end(), reason) == known.end()) known.emplace_back(reason);
+  };
+  for (identity::VerifyReason r : identity::kAllVerifyReasons) {
+    if (r != identity::VerifyReason::kOk) add(identity::ReasonCode(r));
+  }
+  add(kHandshakeTimeoutReason);
+  add(kPeerClosedReason);
+  for (const std::string& r : net::KnownSocketErrorReasons()) add(r);
+  for (const std::string& r : KnownSslErrorReasons()) add(r);
+  return known;
+}
 
 Handshaker::Handshaker(event::EventLoop* loop, TlsTransport* transport, Options options,
                        Callbacks callbacks)
     : transport_(transport),
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
-      deadline_(loop, [this] { Fail("timeout", "the TLS handshake did not finish in time"); }) {
+      deadline_(loop, [this] {
+        Fail(kHandshakeTimeoutReason, "the TLS handshake did not finish in time");
+      }) {
   AttachHooks(transport_->ssl(), this);
 }
 

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "runtime/event/event_loop.h"
@@ -19,6 +20,14 @@
 #include "runtime/verify/peer_verifier.h"
 
 namespace palisade::tls {
+
+// HandshakeResult::reason of a handshake that ran out of time.
+inline constexpr char kHandshakeTimeoutReason[] = "timeout";
+
+// Every reason a failed HandshakeResult can carry: the verification reasons
+// but "ok", the timeout, and the transport's errors (a peer that closed, a
+// socket error, a TLS error). To create metric series at zero.
+std::vector<std::string> KnownHandshakeFailureReasons();
 
 struct HandshakeResult {
   bool ok = false;

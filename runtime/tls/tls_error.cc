@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace palisade::tls {
@@ -39,6 +41,17 @@ const char* ReasonForSslError(uint32_t packed_error) {
     default:
       return "tls_error";
   }
+}
+
+std::vector<std::string> KnownSslErrorReasons() {
+  // SSL reason codes stay below 1200 (alerts are 1000 + the alert number).
+  constexpr int kMaxSslReason = 1300;
+  std::vector<std::string> known = {ReasonForSslError(0)};
+  for (int reason = 1; reason < kMaxSslReason; ++reason) {
+    const std::string code = ReasonForSslError(ERR_PACK(ERR_LIB_SSL, reason));
+    if (std::find(known.begin(), known.end(), code) == known.end()) known.push_back(code);
+  }
+  return known;
 }
 
 uint32_t DrainErrorQueue(std::string* detail) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -13,6 +14,10 @@ namespace palisade::tls {
 
 // Reason code for a packed BoringSSL error (ERR_get_error()).
 const char* ReasonForSslError(uint32_t packed_error);
+
+// Every value ReasonForSslError gives (found by asking it about every SSL
+// reason code), e.g. to create metric series at zero.
+std::vector<std::string> KnownSslErrorReasons();
 
 // Drains BoringSSL's error queue of this thread into one line for logs,
 // returning the code of the first (most specific) error, 0 when empty.

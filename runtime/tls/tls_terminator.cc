@@ -369,6 +369,13 @@ std::string TlsTerminator::Establish(uint64_t id, bool anonymous, const std::str
   return "";
 }
 
+std::vector<std::string> TlsTerminator::KnownRefusalReasons() {
+  // Kept beside Refuse's callers in this file and the acceptor's "fd_limit".
+  return {"max_connections",   "fd_limit",        "not_serving",
+          "pending_evicted",   "anonymous_limit", "anonymous_per_source",
+          "first_byte_timeout"};
+}
+
 void TlsTerminator::Refuse(absl::string_view reason) {
   if (events_.on_refused) events_.on_refused(reason);
 }

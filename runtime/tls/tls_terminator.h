@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -107,6 +108,9 @@ class TlsTerminator {
     // "first_byte_timeout".
     std::function<void(absl::string_view reason)> on_refused;
   };
+
+  // Every reason on_refused gives, e.g. to create metric series at zero.
+  static std::vector<std::string> KnownRefusalReasons();
 
   // The bounds `options` come to, with the zeros resolved. Descriptors: a
   // pending connection holds one, an established one three (TLS, forwarder,

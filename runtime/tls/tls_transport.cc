@@ -88,7 +88,7 @@ IoResult TlsTransport::Classify(int ret, bool in_handshake) {
       if (ERR_peek_error() == 0 && (ret == 0 || saved_errno == 0)) {
         // TCP EOF without close_notify.
         if (in_handshake) {
-          error_ = "peer_closed";
+          error_ = kPeerClosedReason;
           error_detail_ = "peer closed the connection during the handshake";
           return {IoStatus::kError, 0};
         }

@@ -12,6 +12,9 @@
 
 namespace palisade::tls {
 
+// error() of a peer that closed TCP before the handshake finished.
+inline constexpr char kPeerClosedReason[] = "peer_closed";
+
 class TlsTransport final : public net::Transport {
  public:
   // `ssl` is already in accept or connect state; it is bound to `fd` here.

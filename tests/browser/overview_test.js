@@ -2,7 +2,10 @@
 // palisade-proxies holding SVIDs it issued, and Debian's Chromium driven by
 // playwright-core. Every workload must appear with a time-left value; the
 // page must load nothing from anywhere but the control plane; a screenshot
-// goes to the test's outputs. Writes JUnit XML to $XML_OUTPUT_FILE for Bazel.
+// goes to the test's outputs. Issue 19, item 7: a de-registered workload
+// reads "de-registered" (not "away"), a retrying proxy's refusals fold into
+// one row with a count, the rollover history shows each phase with its time,
+// and every time on the page is UTC ISO 8601. Writes JUnit XML to $XML_OUTPUT_FILE for Bazel.
 "use strict";
 const assert = require("assert");
 const childProcess = require("child_process");
@@ -70,6 +73,8 @@ async function startMesh() {
     bootstrap_bundle_file: ${TMP}/state/bundle.pem
     join_token_file: ${TMP}/${w}.token
     instance_name: ${w}-1
+    initial_backoff: 200ms
+    max_backoff: 500ms
 admin:
   address: 127.0.0.1:0
 inbound:
@@ -85,6 +90,13 @@ inbound:
   });
   return { admin, workloads };
 }
+
+function cli(admin, args) {
+  return childProcess.execFileSync("control/palisade-control",
+    [...args, `--admin=${admin}`, `--state_dir=${TMP}/state`], { encoding: "utf8" });
+}
+
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 const results = [];
 async function test(name, fn) {
@@ -130,6 +142,55 @@ async function main() {
       assert.strictEqual((await page.locator("#rollover-phase").textContent()).trim(), "idle");
       assert.ok(await page.locator("#events tr").count() >= 2, "recent issuances missing");
       assert.strictEqual((await page.locator("#trust-domain").textContent()).trim(), "demo.local");
+    });
+
+    await test("every time on the page is UTC ISO 8601", async () => {
+      const times = await page.locator("td.time").allTextContents();
+      assert.ok(times.length >= 4, `too few time cells: ${times.length}`);
+      for (const t of times) {
+        if (t.trim() !== "" && t.trim() !== "never") assert.match(t.trim(), ISO_UTC);
+      }
+      await waitFor("a refresh time", async () =>
+        ISO_UTC.test((await page.locator("#refreshed").textContent()).trim()), 10000);
+    });
+
+    await test("a de-registered workload reads de-registered, not away", async () => {
+      const id = "spiffe://demo.local/ns/demo/sa/backend";
+      cli(admin, ["deregister", `--spiffe_id=${id}`]);
+      const status = page.locator(`#workloads tr[data-spiffe-id="${id}"] td.status`);
+      await waitFor("the de-registered status", async () =>
+        (await status.textContent()).trim() === "de-registered", 15000);
+      const other = page.locator(
+        `#workloads tr[data-spiffe-id="spiffe://demo.local/ns/demo/sa/frontend"] td.status`);
+      assert.strictEqual((await other.textContent()).trim(), "connected");
+    });
+
+    await test("a retrying proxy's refusals fold into one row with a count", async () => {
+      const id = "spiffe://demo.local/ns/demo/sa/backend";
+      const rows = page.locator(`#refusals tr[data-spiffe-id="${id}"][data-reason="deregistered"]`);
+      await waitFor("three refusals of the de-registered proxy", async () =>
+        (await rows.count()) === 1 &&
+        Number((await rows.locator("td.count").textContent()).trim()) >= 3, 20000);
+      assert.strictEqual(await rows.count(), 1);
+      const first = (await rows.locator("td.time").nth(0).textContent()).trim();
+      const last = (await rows.locator("td.time").nth(1).textContent()).trim();
+      assert.match(first, ISO_UTC);
+      assert.match(last, ISO_UTC);
+      assert.ok(first <= last, `${first} after ${last}`);
+      // The refusals take no room from the issuances.
+      assert.ok(await page.locator("#events tr").count() >= 2, "issuances pushed out");
+    });
+
+    await test("the rollover history shows each phase with its UTC time", async () => {
+      cli(admin, ["rollover", "start"]);
+      const rows = page.locator("#rollover-history tr");
+      await waitFor("the first rollover step", async () => (await rows.count()) >= 1, 15000);
+      const last = rows.last();  // newest first: the oldest row is the start
+      assert.match((await last.locator("td.time").textContent()).trim(), ISO_UTC);
+      assert.strictEqual((await last.locator("td.phase").textContent()).trim(),
+        "idle \u2192 propagating");
+      const detail = (await page.locator("#rollover-detail").textContent()).trim();
+      if (detail) assert.match(detail, /^since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
     });
 
     await test("the page refreshes by itself", async () => {

@@ -93,7 +93,7 @@ TEST_F(ControlPlaneMeshTest, ProxiesBootstrapFromPalisadeControlAndCarryTraffic)
       absl::Seconds(20)))
       << State().dump(2);
   for (ProxyProcess* proxy : {inbound_, outbound_}) {
-    EXPECT_EQ(MetricValue(proxy->Metrics(), "palisade_control_plane_connected"), 1);
+    EXPECT_EQ(MetricValue(proxy->Metrics(), "palisade_identity_client_connected"), 1);
   }
 }
 

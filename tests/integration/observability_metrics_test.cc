@@ -105,6 +105,33 @@ TEST_F(ObservabilityMetricsTest, BothBinariesExportBuildAndProcessMetricsWithNoE
       absl::Seconds(10), absl::Milliseconds(200)));
 }
 
+// Issue 19, item 5: the identity port's handshake results and suppressed
+// refusal lines are there at 0 before the first one (increase() sees it),
+// and the CA's and the bundle's expiry are exported for the dashboard.
+TEST_F(ObservabilityMetricsTest, ControlPlaneExportsEveryHandshakeOutcomeAtZeroAndItsCaExpiry) {
+  ASSERT_OK(mesh_.StartControl());
+  const std::string control = HttpGet(mesh_.control().admin_url() + "/metrics").body;
+  for (const char* result :
+       {"ok_svid", "ok_no_certificate", "untrusted_chain", "timeout", "not_tls", "peer_closed",
+        "refused_max_connections", "refused_pending_evicted", "refused_first_byte_timeout",
+        "refused_fd_limit", "refused_anonymous_per_source"}) {
+    EXPECT_EQ(MetricValue(control, "palisade_control_tls_handshakes_total", {{"result", result}}),
+              0)
+        << result;
+  }
+  for (const char* key : {"untrusted_chain", "expired", "handshake_timeout", "handshake_not_tls",
+                          "refused_max_connections", "refused_pending_evicted"}) {
+    EXPECT_EQ(MetricValue(control, "palisade_control_tls_refusal_log_suppressed_total",
+                          {{"reason", key}}),
+              0)
+        << key;
+  }
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  EXPECT_GT(MetricValue(control, "palisade_control_ca_expiry_timestamp_seconds").value_or(0), now);
+  EXPECT_GT(MetricValue(control, "palisade_control_bundle_expiry_timestamp_seconds").value_or(0),
+            now);
+}
+
 TEST_F(ObservabilityMetricsTest, ExportsEveryMetricTheIssueAsksFor) {
   const std::set<std::string> exported = Exported();
   for (const char* name : {
@@ -116,8 +143,8 @@ TEST_F(ObservabilityMetricsTest, ExportsEveryMetricTheIssueAsksFor) {
            "palisade_connections_active",
            "palisade_connections_total",
            "palisade_connection_errors_total",
-           "palisade_bytes_received_total",
-           "palisade_bytes_sent_total",
+           "palisade_received_bytes_total",
+           "palisade_sent_bytes_total",
            "palisade_identity_loss_in_seconds",
            "palisade_svid_expiry_timestamp_seconds",
            "palisade_svid_expires_in_seconds",
@@ -125,9 +152,9 @@ TEST_F(ObservabilityMetricsTest, ExportsEveryMetricTheIssueAsksFor) {
            "palisade_svid_rotations_total",
            "palisade_trust_bundle_roots",
            "palisade_trust_bundle_last_update_timestamp_seconds",
-           "palisade_control_plane_connected",
-           "palisade_control_plane_reconnects_total",
-           "palisade_control_plane_last_renewal_timestamp_seconds",
+           "palisade_identity_client_connected",
+           "palisade_identity_client_reconnects_total",
+           "palisade_identity_client_last_renewal_timestamp_seconds",
        }) {
     EXPECT_TRUE(exported.count(name) > 0) << name;
   }
@@ -148,6 +175,62 @@ TEST_F(ObservabilityMetricsTest, EveryDashboardQueryNamesAnExportedMetric) {
       EXPECT_TRUE(exported.count(name) > 0)
           << name << " in " << query << "\nexported: " << absl::StrJoin(exported, " ");
     }
+  }
+}
+
+// Issue 19, item 6: both dashboards pick the scrape job by a variable; no
+// query names a job of its own.
+TEST_F(ObservabilityMetricsTest, BothDashboardsChooseTheirJobByAVariable) {
+  for (const char* path : {kDashboardPath, kControlDashboardPath}) {
+    SCOPED_TRACE(path);
+    const nlohmann::json dashboard =
+        nlohmann::json::parse(ReadFileOrEmpty(path), nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(dashboard.is_discarded()) << path << " is not valid JSON";
+    bool has_job = false;
+    for (const auto& variable : dashboard["templating"]["list"]) {
+      if (variable.value("name", "") == "job") has_job = true;
+    }
+    EXPECT_TRUE(has_job) << "no \"job\" variable";
+    const std::vector<std::string> queries = DashboardQueries(dashboard);
+    ASSERT_FALSE(queries.empty());
+    for (const std::string& query : queries) {
+      EXPECT_EQ(query.find("job=\""), std::string::npos) << "a fixed job in: " << query;
+      if (!PalisadeMetricNamesIn(query).empty() && query.rfind("label_values(", 0) != 0) {
+        EXPECT_NE(query.find("job=~\"$job\""), std::string::npos) << "no job selector: " << query;
+      }
+    }
+  }
+}
+
+// Issue 19, item 6: the control plane's dashboard reads only metrics that a
+// running palisade-control exports.
+TEST_F(ObservabilityMetricsTest, EveryControlDashboardQueryNamesAMetricTheControlPlaneExports) {
+  ASSERT_OK(mesh_.StartControl());
+  const std::set<std::string> exported =
+      ExportedMetricNames(HttpGet(mesh_.control().admin_url() + "/metrics").body);
+  const nlohmann::json dashboard = nlohmann::json::parse(ReadFileOrEmpty(kControlDashboardPath),
+                                                         nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(dashboard.is_discarded()) << kControlDashboardPath << " is not valid JSON";
+  const std::vector<std::string> queries = DashboardQueries(dashboard);
+  ASSERT_GE(queries.size(), 8u);
+  std::set<std::string> used_all;
+  for (const std::string& query : queries) {
+    const std::set<std::string> used = PalisadeMetricNamesIn(query);
+    EXPECT_TRUE(!used.empty() || query.find("up{") != std::string::npos)
+        << "a query with no palisade_ metric: " << query;
+    for (const std::string& name : used) {
+      used_all.insert(name);
+      EXPECT_TRUE(exported.count(name) > 0)
+          << name << " in " << query << "\nexported: " << absl::StrJoin(exported, " ");
+    }
+  }
+  // What the issue asks the dashboard to show.
+  for (const char* name :
+       {"palisade_control_certificates_issued_total", "palisade_control_refusals_total",
+        "palisade_control_streams_connected", "palisade_control_rollover_phase",
+        "palisade_control_ca_expiry_timestamp_seconds",
+        "palisade_control_bundle_expiry_timestamp_seconds"}) {
+    EXPECT_TRUE(used_all.count(name) > 0) << name << " has no panel";
   }
 }
 

@@ -9,6 +9,7 @@
 #include "tests/integration/observability_support.h"
 #include "tests/integration/prometheus_server.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/util/control_process.h"
 #include "tests/util/loopback.h"
 
 namespace palisade::testing {
@@ -123,6 +124,43 @@ TEST_F(ObservabilityPrometheusTest, RunsEveryDashboardQuery) {
       prometheus_->Query("palisade_svid_info{job=\"palisade\"}");
   ASSERT_TRUE(instances.ok());
   EXPECT_EQ(instances->size(), 2u);
+}
+
+// Issue 19, item 6: a Prometheus scraping a real palisade-control runs every
+// query of the control plane's dashboard, and the expiry and connected-proxy
+// panels have data.
+TEST(ObservabilityControlDashboardTest, RunsEveryControlDashboardQueryAgainstARealControlPlane) {
+  absl::StatusOr<std::unique_ptr<ControlProcess>> control =
+      ControlProcess::Start(MakeTempDir("dashboard-control"));
+  ASSERT_TRUE(control.ok()) << control.status();
+  auto prometheus =
+      PrometheusServer::Start(MakeTempDir("dashboard-prometheus"), {(*control)->admin_address()});
+  ASSERT_TRUE(prometheus.ok()) << prometheus.status();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::StatusOr<nlohmann::json> r = (*prometheus)->Query("palisade_control_bundle_version");
+        return r.ok() && !r->empty();
+      },
+      absl::Seconds(30), absl::Milliseconds(250)));
+  const nlohmann::json dashboard =
+      nlohmann::json::parse(ReadFileOrEmpty(kControlDashboardPath), nullptr, false);
+  ASSERT_FALSE(dashboard.is_discarded());
+  int with_data = 0;
+  for (const std::string& query : DashboardQueries(dashboard)) {
+    const std::string promql = ExpandGrafanaVariables(query);
+    absl::StatusOr<nlohmann::json> result = (*prometheus)->Query(promql);
+    ASSERT_TRUE(result.ok()) << promql << ": " << result.status();
+    if (!result->empty()) ++with_data;
+  }
+  for (const char* promql : {"palisade_control_ca_expiry_timestamp_seconds - time() > 0",
+                             "palisade_control_bundle_expiry_timestamp_seconds - time() > 0",
+                             "palisade_control_streams_connected",
+                             "palisade_control_rollover_phase{phase=\"idle\"} == 1"}) {
+    absl::StatusOr<nlohmann::json> result = (*prometheus)->Query(promql);
+    ASSERT_TRUE(result.ok()) << promql;
+    EXPECT_EQ(result->size(), 1u) << promql << ": " << result->dump();
+  }
+  EXPECT_GE(with_data, 8);
 }
 
 TEST_F(ObservabilityPrometheusTest, LoadsTheAlertRulesAndFiresNoneOnAHealthyMesh) {

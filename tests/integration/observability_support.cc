@@ -87,7 +87,8 @@ std::string ExpandGrafanaVariables(std::string expr) {
   return absl::StrReplaceAll(expr, {{"$__rate_interval", "1m"},
                                     {"$__interval", "15s"},
                                     {"$__range", "1h"},
-                                    {"$instance", ".*"}});
+                                    {"$instance", ".*"},
+                                    {"$job", ".+"}});
 }
 
 }  // namespace palisade::testing

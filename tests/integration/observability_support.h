@@ -34,6 +34,7 @@ std::vector<std::string> DashboardQueries(const nlohmann::json& dashboard);
 std::string ExpandGrafanaVariables(std::string expr);
 
 inline constexpr char kDashboardPath[] = "deploy/grafana/palisade-mesh.json";
+inline constexpr char kControlDashboardPath[] = "deploy/grafana/palisade-control.json";
 inline constexpr char kAlertRulesPath[] = "deploy/prometheus/palisade-alerts.yml";
 
 }  // namespace palisade::testing

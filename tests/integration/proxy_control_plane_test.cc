@@ -161,11 +161,12 @@ TEST_F(ProxyControlPlaneTest, ProxiesGetTheirSvidsFromTheControlPlaneAndCarryTra
   for (ProxyProcess* proxy : {inbound_, outbound_}) {
     EXPECT_EQ(CertsField(*proxy, "source"), "control-plane");
     EXPECT_TRUE(WaitFor(
-        [&] { return MetricValue(proxy->Metrics(), "palisade_control_plane_connected") == 1; },
+        [&] { return MetricValue(proxy->Metrics(), "palisade_identity_client_connected") == 1; },
         absl::Seconds(20)));
-    EXPECT_GT(MetricValue(proxy->Metrics(), "palisade_control_plane_last_renewal_timestamp_seconds")
-                  .value_or(0),
-              0);
+    EXPECT_GT(
+        MetricValue(proxy->Metrics(), "palisade_identity_client_last_renewal_timestamp_seconds")
+            .value_or(0),
+        0);
   }
   EXPECT_EQ(CertsField(*inbound_, "spiffe_id"), kBackendId);
   EXPECT_EQ(CertsField(*outbound_, "spiffe_id"), kFrontendId);
@@ -183,7 +184,7 @@ TEST_F(ProxyControlPlaneTest, StaysNotReadyUntilTheFirstSvidArrives) {
   const HttpResult ready = HttpGet(inbound_->admin_url() + "/ready");
   EXPECT_EQ(ready.status, 503);
   EXPECT_NE(ready.body.find("no SVID"), std::string::npos) << ready.body;
-  EXPECT_EQ(MetricValue(inbound_->Metrics(), "palisade_control_plane_connected"), 0);
+  EXPECT_EQ(MetricValue(inbound_->Metrics(), "palisade_identity_client_connected"), 0);
 
   front_->SetRefusing(false);
   ASSERT_TRUE(inbound_->WaitReady()) << inbound_->process().Output();

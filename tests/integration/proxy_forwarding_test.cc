@@ -73,7 +73,7 @@ TEST_F(ProxyForwardingTest, HundredMegabytesArriveWithTheSameSha256) {
   EXPECT_TRUE(Sha256(echoed) == Sha256(payload)) << "the echoed bytes differ";
 
   const std::string metrics = outbound_->Metrics();
-  EXPECT_GE(MetricSum(metrics, "palisade_bytes_received_total", {{"listener", "out"}}),
+  EXPECT_GE(MetricSum(metrics, "palisade_received_bytes_total", {{"listener", "out"}}),
             static_cast<double>(payload.size()));
 }
 
