@@ -1,5 +1,7 @@
 #include "runtime/cli/flag_help.h"
 
+#include <utility>
+
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage_config.h"
@@ -41,9 +43,10 @@ const char* main_file_for_usage = "";
 bool IsMainFile(absl::string_view file) { return absl::EndsWith(file, main_file_for_usage); }
 }  // namespace
 
-void ConfigureAbseilUsage(const char* main_file) {
+void ConfigureAbseilUsage(const char* main_file, std::string version_line) {
   main_file_for_usage = main_file;
   absl::FlagsUsageConfig config;
+  config.version_string = [version_line = std::move(version_line)] { return version_line + "\n"; };
   config.contains_helpshort_flags = &IsMainFile;
   config.contains_help_flags = &IsMainFile;
   absl::SetFlagsUsageConfig(config);
