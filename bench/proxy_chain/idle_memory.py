@@ -67,7 +67,8 @@ def hold(args, chain):
 
 def measure_chain(args, chain):
     settle()
-    out = {"hop1": status(chain.pids[0]), "hop2": status(chain.pids[1])}
+    # The starters start hop 2 (inbound, TLS server) first, then hop 1.
+    out = {"hop2": status(chain.pids[0]), "hop1": status(chain.pids[1])}
     if args.hold:
         out["hold"] = hold(args, chain)
     return out

@@ -25,6 +25,10 @@ std::optional<std::vector<std::string>> HelpRequest(int argc, char** argv) {
 std::string FormatFlags(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& name : names) {
+    if (name == "version") {  // Abseil's own (ConfigureAbseilUsage), not in its registry
+      absl::StrAppend(&out, "  --version (default: false)  Print the version and exit.\n");
+      continue;
+    }
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr) {  // a table naming a flag that does not exist: say so
       absl::StrAppend(&out, "  --", name, " (NOT A FLAG: fix the help table)\n");
