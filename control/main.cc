@@ -39,7 +39,6 @@
 #include "runtime/log/logging.h"
 #include "runtime/version.h"
 
-ABSL_FLAG(bool, version, false, "Print the version and exit.");
 ABSL_FLAG(std::string, trust_domain, "", "serve: the SPIFFE trust domain (required).");
 ABSL_FLAG(std::string, state_dir, "",
           "serve: directory for the CA, tokens, workloads, audit log; other subcommands: where "
@@ -632,12 +631,9 @@ int main(int argc, char** argv) {
     return palisade::control::PrintHelp(*words);
   }
   absl::SetProgramUsageMessage(palisade::control::kUsage);
-  palisade::cli::ConfigureAbseilUsage("control/main.cc");
+  palisade::cli::ConfigureAbseilUsage(
+      "control/main.cc", absl::StrCat("palisade-control ", palisade::kVersion, " (BoringSSL)"));
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (absl::GetFlag(FLAGS_version)) {
-    std::cout << "palisade-control " << palisade::kVersion << " (BoringSSL)\n";
-    return 0;
-  }
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   return palisade::control::Dispatch(args);
 }

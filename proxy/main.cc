@@ -43,7 +43,6 @@
 ABSL_FLAG(std::string, config, "", "Path of the proxy's YAML configuration (required).");
 ABSL_FLAG(bool, validate, false,
           "Check the configuration (and, for file identity, the credential files) and exit.");
-ABSL_FLAG(bool, version, false, "Print the version and exit.");
 ABSL_FLAG(std::string, admin_address_file, "",
           "Write the admin server's bound address (ip:port) here once it is up; useful with "
           "admin.address port 0. Refused with admin.enabled: false.");
@@ -377,12 +376,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   absl::SetProgramUsageMessage(kUsage);
-  palisade::cli::ConfigureAbseilUsage("proxy/main.cc");
+  palisade::cli::ConfigureAbseilUsage(
+      "proxy/main.cc", absl::StrCat("palisade-proxy ", palisade::kVersion, " (BoringSSL)"));
   absl::ParseCommandLine(argc, argv);
-  if (absl::GetFlag(FLAGS_version)) {
-    std::cout << "palisade-proxy " << palisade::kVersion << " (BoringSSL)\n";
-    return 0;
-  }
   const std::string path = absl::GetFlag(FLAGS_config);
   if (path.empty()) {
     std::cerr << "palisade-proxy: --config=FILE is required (see --help)\n";

@@ -4,8 +4,8 @@
 // memory hand-offs without the ordering. Our own code does not use absl::Mutex
 // (see proxy/sync/mutex.h), so it stays fully checked.
 extern "C" const char* __tsan_default_suppressions() {
-  return "race:*libgrpc.so*\n"
-         "race:*libgrpc++.so*\n"
+  return "race:*libgrpc_unsecure.so*\n"
+         "race:*libgrpc++_unsecure.so*\n"
          "race:*libgpr.so*\n"
          "race:grpc_event_engine::*\n"
          "race:grpc_core::*\n"
@@ -13,6 +13,5 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:*libabsl_*\n"
          "race:grpc::*\n"
          "race:*libupb.so*\n"
-         "race:*libcares.so*\n"
-         "race:*libre2.so*\n";
+         "race:*libcares.so*\n";
 }

@@ -1,5 +1,7 @@
 #include "runtime/cli/flag_help.h"
 
+#include <utility>
+
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage_config.h"
@@ -23,6 +25,10 @@ std::optional<std::vector<std::string>> HelpRequest(int argc, char** argv) {
 std::string FormatFlags(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& name : names) {
+    if (name == "version") {  // Abseil's own (ConfigureAbseilUsage), not in its registry
+      absl::StrAppend(&out, "  --version (default: false)  Print the version and exit.\n");
+      continue;
+    }
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr) {  // a table naming a flag that does not exist: say so
       absl::StrAppend(&out, "  --", name, " (NOT A FLAG: fix the help table)\n");
@@ -41,9 +47,10 @@ const char* main_file_for_usage = "";
 bool IsMainFile(absl::string_view file) { return absl::EndsWith(file, main_file_for_usage); }
 }  // namespace
 
-void ConfigureAbseilUsage(const char* main_file) {
+void ConfigureAbseilUsage(const char* main_file, std::string version_line) {
   main_file_for_usage = main_file;
   absl::FlagsUsageConfig config;
+  config.version_string = [version_line = std::move(version_line)] { return version_line + "\n"; };
   config.contains_helpshort_flags = &IsMainFile;
   config.contains_help_flags = &IsMainFile;
   absl::SetFlagsUsageConfig(config);

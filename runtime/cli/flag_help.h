@@ -18,8 +18,10 @@ std::optional<std::vector<std::string>> HelpRequest(int argc, char** argv);
 std::string FormatFlags(const std::vector<std::string>& names);
 
 // Makes Abseil's --helpshort/--helpfull list `main_file`'s flags (e.g.
-// "control/main.cc") rather than none.
-void ConfigureAbseilUsage(const char* main_file);
+// "control/main.cc") rather than none, and Abseil's own --version print
+// `version_line` and exit 0. (A binary must not define its own --version: it
+// collides with Abseil's FLAGS_version when Abseil is linked statically.)
+void ConfigureAbseilUsage(const char* main_file, std::string version_line);
 
 }  // namespace palisade::cli
 

@@ -1,15 +1,23 @@
 #include "runtime/net/pump.h"
 
 #include <algorithm>
-#include <array>
+#include <memory>
 
 namespace palisade::net {
 namespace {
 
 // One read at a time lands here before it is written on; only what the other
 // side does not take at once is copied into the connection's own buffer.
+// Allocated at a thread's first pump rather than in the TLS block, whose
+// image every thread zeroes (makes resident) at start: the main, admin and
+// file-watch threads never pump, and 64 KB each was most of their stacks' RSS.
 constexpr size_t kScratchBytes = 64 * 1024;
-thread_local std::array<char, kScratchBytes> scratch;
+
+char* Scratch() {
+  thread_local std::unique_ptr<char[]> scratch;
+  if (scratch == nullptr) scratch.reset(new char[kScratchBytes]);
+  return scratch.get();
+}
 
 }  // namespace
 
@@ -123,7 +131,8 @@ long Pump::Flow(Direction& d, size_t budget) {
   while (!d.src_eof && d.pending.size() < options_.high_water_bytes &&
          d.src->read_wait == Wait::kNone && read_total < budget) {
     const size_t want = std::min(kScratchBytes, options_.high_water_bytes - d.pending.size());
-    const IoResult r = d.src->transport->Read(scratch.data(), want);
+    char* const scratch = Scratch();
+    const IoResult r = d.src->transport->Read(scratch, want);
     if (r.status == IoStatus::kWouldBlock) {
       d.src->read_wait = r.wants == Readiness::kRead ? Wait::kRead : Wait::kWrite;
       break;
@@ -143,7 +152,7 @@ long Pump::Flow(Direction& d, size_t budget) {
     read_total += r.bytes;
     size_t written = 0;
     if (d.pending.empty() && d.dst->write_wait == Wait::kNone) {
-      const IoResult w = d.dst->transport->Write(scratch.data(), r.bytes);
+      const IoResult w = d.dst->transport->Write(scratch, r.bytes);
       if (w.status == IoStatus::kOk) {
         written = w.bytes;
         d.moved += w.bytes;
@@ -155,7 +164,7 @@ long Pump::Flow(Direction& d, size_t budget) {
         return -1;
       }
     }
-    d.pending.Append(scratch.data() + written, r.bytes - written);
+    d.pending.Append(scratch + written, r.bytes - written);
   }
   if (d.src_eof && d.pending.empty() && !d.dst_shut && d.dst->write_wait == Wait::kNone) {
     const IoResult r = d.dst->transport->ShutdownWrite();
