@@ -98,6 +98,16 @@ CallerInfo ReadCallerInfo(const SSL* ssl, const std::string& verified_id) {
   return info;
 }
 
+void UseGatewayIdentity(absl::string_view identity_from, const std::string& identity,
+                        CallerInfo* caller) {
+  caller->uri.clear();
+  caller->dns.clear();
+  if (!HeaderSafe(identity)) return;
+  if (identity_from == "uri_san") caller->uri = identity;
+  if (identity_from == "dns_san") caller->dns = identity;
+  // email_san and subject_cn: the Subject element carries the holder.
+}
+
 std::string FormatForwardedClientCert(const std::string& our_id, const CallerInfo& caller) {
   std::string out;
   auto add = [&out](absl::string_view element) {
@@ -110,7 +120,9 @@ std::string FormatForwardedClientCert(const std::string& our_id, const CallerInf
     // A SPIFFE ID never needs quoting; another URI might.
     const bool plain = caller.uri.find_first_of(",;=\"\\") == std::string::npos;
     add(absl::StrCat("URI=", plain ? caller.uri : Quoted(caller.uri)));
-  } else if (!caller.subject.empty()) {
+  }
+  if (!caller.dns.empty()) add(absl::StrCat("DNS=", caller.dns));
+  if (caller.uri.empty() && !caller.subject.empty()) {
     add(absl::StrCat("Subject=", Quoted(caller.subject)));
   }
   return out;

@@ -33,8 +33,12 @@ bool InboundConnection::HandCallerToApp() {
     return false;
   }
   // Whatever verified the peer, its identity and certificate are on the SSL.
-  const caller::CallerInfo info =
+  caller::CallerInfo info =
       caller::ReadCallerInfo(tls()->ssl(), peer().has_value() ? peer()->spiffe_id.ToString() : "");
+  if (listener_->gateway.has_value() && client().has_value()) {
+    caller::UseGatewayIdentity(identity::IdentityFromName(listener_->gateway->identity_from),
+                               client()->identity, &info);
+  }
   const CallerIdentityOptions& options = listener_->caller_identity;
   if (options.mode == CallerIdentityMode::kHttpHeader) {
     downstream_ = std::make_unique<caller::HttpIdentityTransport>(
