@@ -1,5 +1,7 @@
 #include "proxy/forward/connection.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/net/sockets.h"
 
@@ -70,6 +72,18 @@ bool Connection::TakeUsableSnapshot() {
     return false;
   }
   return true;
+}
+
+identity::VerifyReason Connection::RecheckClient(const identity::GatewayTrust& trust) const {
+  if (!client_.has_value() || tls_ == nullptr || !listener_->gateway.has_value()) {
+    return identity::VerifyReason::kOk;
+  }
+  STACK_OF(X509)* stack = SSL_get_peer_full_cert_chain(tls_->ssl());
+  if (stack == nullptr) return identity::VerifyReason::kOk;
+  std::vector<X509*> chain;
+  for (size_t i = 0; i < sk_X509_num(stack); ++i) chain.push_back(sk_X509_value(stack, i));
+  return trust.Verify(chain, {host_->Now(), host_->clock_skew(), listener_->gateway->identity_from})
+      .reason;
 }
 
 void Connection::Park() {

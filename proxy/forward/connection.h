@@ -47,6 +47,9 @@ class Connection {
   const std::optional<identity::VerifiedSvid>& peer() const { return peer_; }
   // On a gateway listener, the client's verified certificate instead.
   const std::optional<identity::VerifiedClient>& client() const { return client_; }
+  // A gateway client's chain judged again, by a reloaded trust store: ok, or
+  // why it would be refused now (certificate_revoked, untrusted_chain...).
+  identity::VerifyReason RecheckClient(const identity::GatewayTrust& trust) const;
   bool established() const { return phase_ == Phase::kPumping; }
   bool closing() const { return phase_ == Phase::kClosing; }
 

@@ -397,7 +397,23 @@ std::shared_ptr<const identity::GatewayTrust> Worker::GatewayTrust(
 void Worker::UpdateGatewayTrust(const forward::ListenerContext* listener,
                                 std::shared_ptr<const identity::GatewayTrust> trust) {
   loop_->Post([this, listener, trust = std::move(trust)]() mutable {
-    gateway_trust_[listener] = std::move(trust);
+    gateway_trust_[listener] = trust;
+    // A client the new store revokes, or no longer anchors, loses its
+    // connection (gracefully); other failures (a CRL gone stale) do not.
+    std::vector<std::pair<forward::Connection*, identity::VerifyReason>> untrusted;
+    for (auto& [raw, owned] : connections_) {
+      if (&raw->listener() != listener || !raw->established()) continue;
+      const identity::VerifyReason reason = raw->RecheckClient(*trust);
+      if (reason == identity::VerifyReason::kCertificateRevoked ||
+          (reason == identity::VerifyReason::kUntrustedChain &&
+           options_.reauthentication.on_root_removed)) {
+        untrusted.emplace_back(raw, reason);
+      }
+    }
+    for (const auto& [c, reason] : untrusted) {
+      c->CloseGracefully(std::string(identity::ReasonCode(reason)),
+                         options_.reauthentication.grace_period);
+    }
   });
 }
 

@@ -108,7 +108,8 @@ class Worker final : public forward::ConnectionHost {
   void UpdatePolicy(const forward::ListenerContext* listener,
                     std::shared_ptr<const forward::ListenerPolicy> policy);
   // A gateway listener's reloaded trust store: new handshakes use it; live
-  // connections go on (their client was verified when they began).
+  // connections whose client it revokes (or, with on_root_removed, no longer
+  // anchors) close gracefully ("certificate_revoked", "untrusted_chain").
   void UpdateGatewayTrust(const forward::ListenerContext* listener,
                           std::shared_ptr<const identity::GatewayTrust> trust);
   // Live connections by the fingerprint of the root their peer chains to;
