@@ -400,9 +400,10 @@ void Worker::UpdateGatewayTrust(const forward::ListenerContext* listener,
     gateway_trust_[listener] = trust;
     // A client the new store revokes, or no longer anchors, loses its
     // connection (gracefully); other failures (a CRL gone stale) do not.
+    // Connections the listener took before a reload changed it count too.
     std::vector<std::pair<forward::Connection*, identity::VerifyReason>> untrusted;
     for (auto& [raw, owned] : connections_) {
-      if (&raw->listener() != listener || !raw->established()) continue;
+      if (&raw->listener().Origin() != &listener->Origin() || !raw->established()) continue;
       const identity::VerifyReason reason = raw->RecheckClient(*trust);
       if (reason == identity::VerifyReason::kCertificateRevoked ||
           (reason == identity::VerifyReason::kUntrustedChain &&
