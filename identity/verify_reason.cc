@@ -31,6 +31,8 @@ absl::string_view ReasonCode(VerifyReason reason) {
       return "weak_signature";
     case VerifyReason::kNotAuthorized:
       return "not_authorized";
+    case VerifyReason::kRevoked:
+      return "revoked";
   }
   return "unknown";
 }

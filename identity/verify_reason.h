@@ -25,10 +25,11 @@ enum class VerifyReason {
   kWeakKey,               // RSA < 2048 bits, an EC curve other than P-256/384/521, other types
   kWeakSignature,         // signed with SHA-1 or MD5 (or MD4/MD2)
   kNotAuthorized,         // valid SVID, but the authorization policy does not allow it
+  kRevoked,               // valid SVID of an identity on the control plane's deny-list
 };
 
 // Every reason, in declaration order (e.g. to pre-register metric label values).
-inline constexpr std::array<VerifyReason, 13> kAllVerifyReasons = {
+inline constexpr std::array<VerifyReason, 14> kAllVerifyReasons = {
     VerifyReason::kOk,
     VerifyReason::kNoCertificate,
     VerifyReason::kMalformedCertificate,
@@ -42,11 +43,12 @@ inline constexpr std::array<VerifyReason, 13> kAllVerifyReasons = {
     VerifyReason::kWeakKey,
     VerifyReason::kWeakSignature,
     VerifyReason::kNotAuthorized,
+    VerifyReason::kRevoked,
 };
 
 // "ok", "no_certificate", "malformed_certificate", "untrusted_chain", "expired",
 // "not_yet_valid", "bad_spiffe_id", "wrong_trust_domain", "leaf_is_ca",
-// "bad_key_usage", "weak_key", "weak_signature", "not_authorized".
+// "bad_key_usage", "weak_key", "weak_signature", "not_authorized", "revoked".
 absl::string_view ReasonCode(VerifyReason reason);
 
 inline std::ostream& operator<<(std::ostream& os, VerifyReason reason) {

@@ -97,6 +97,12 @@ ControlMetrics::ControlMetrics()
                           .Help("notAfter of the control plane's own serving SVID, Unix time")
                           .Register(*registry_)
                           .Add({})),
+      deny_list_entries_(BuildGauge()
+                             .Name("palisade_control_deny_list_entries")
+                             .Help("Identities on the deny-list pushed to every proxy (revoked "
+                                   "until their last certificate expires)")
+                             .Register(*registry_)
+                             .Add({})),
       jwks_loads_(BuildCounter()
                       .Name("palisade_control_jwks_loads_total")
                       .Help("Loads of the service-account JWKS file, by result (accepted, "
@@ -158,6 +164,10 @@ void ControlMetrics::OnRefusalLogSuppressed(const std::string& reason) {
 
 void ControlMetrics::SetServingSvidExpiry(absl::Time not_after) {
   serving_expiry_.Set(absl::ToDoubleSeconds(not_after - absl::UnixEpoch()));
+}
+
+void ControlMetrics::SetDenyList(size_t entries) {
+  deny_list_entries_.Set(static_cast<double>(entries));
 }
 
 void ControlMetrics::OnJwksLoad(bool accepted, size_t keys) {

@@ -35,6 +35,8 @@ class ControlMetrics {
   // (rate limit), by reason.
   void OnRefusalLogSuppressed(const std::string& reason);
   void SetServingSvidExpiry(absl::Time not_after);
+  // Identities on the deny-list pushed to proxies.
+  void SetDenyList(size_t entries);
   // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
   void OnJwksLoad(bool accepted, size_t keys);
   // An admin HTTP server (`server`: "admin", "public") stopped accepting at
@@ -58,6 +60,7 @@ class ControlMetrics {
   prometheus::Family<prometheus::Counter>& handshakes_;
   prometheus::Family<prometheus::Counter>& refusal_log_suppressed_;
   prometheus::Gauge& serving_expiry_;
+  prometheus::Gauge& deny_list_entries_;
   prometheus::Family<prometheus::Counter>& jwks_loads_;
   prometheus::Gauge& jwks_keys_;
   prometheus::Family<prometheus::Counter>& admin_cap_reached_;

@@ -16,6 +16,8 @@ uint8_t AlertFor(identity::VerifyReason reason) {
       return SSL_AD_CERTIFICATE_EXPIRED;
     case VerifyReason::kNotAuthorized:
       return SSL_AD_ACCESS_DENIED;
+    case VerifyReason::kRevoked:
+      return SSL_AD_CERTIFICATE_REVOKED;
     case VerifyReason::kWeakKey:
     case VerifyReason::kWeakSignature:
       return SSL_AD_UNSUPPORTED_CERTIFICATE;
