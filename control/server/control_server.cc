@@ -182,8 +182,8 @@ absl::Status ControlServer::Open() {
                    service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json"),
                                                    static_cast<size_t>(o.issuance.max_unexpired)));
   ASSIGN_OR_RETURN(audit_, service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log")));
-  ASSIGN_OR_RETURN(revocations_, service::RevocationList::Open(
-                                     state::JoinPath(o.state_dir, "revocations.json")));
+  ASSIGN_OR_RETURN(revocations_,
+                   service::RevocationList::Open(state::JoinPath(o.state_dir, "revocations.json")));
 
   {
     sync::MutexLock lock(&mu_);
@@ -219,10 +219,9 @@ absl::Status ControlServer::Open() {
   service_options.reattestation_ttl = o.reattestation_ttl;
   service_options.limits = o.issuance;
   service_ = std::make_unique<service::IdentityService>(
-      service_options,
-      service::IdentityServiceDeps{ca_.get(), tokens_.get(), service_accounts_.get(),
-                                   registry_.get(), &peers_, audit_.get(), &metrics_,
-                                   revocations_.get()});
+      service_options, service::IdentityServiceDeps{
+                           ca_.get(), tokens_.get(), service_accounts_.get(), registry_.get(),
+                           &peers_, audit_.get(), &metrics_, revocations_.get()});
   // De-registered before revocation existed (or written before a crash
   // between the two): their certificates still live, so they are revoked.
   for (const std::string& id : registry_->Deregistered()) {

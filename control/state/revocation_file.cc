@@ -60,8 +60,8 @@ absl::Status WriteRevocations(const std::string& path, const RevocationState& st
     // Rounded up: an entry must never end before the certificate it covers.
     entries.push_back({{"spiffe_id", r.spiffe_id},
                        {"revoked_at", absl::ToUnixSeconds(r.revoked_at)},
-                       {"expires_at",
-                        absl::ToUnixSeconds(r.expires_at + absl::Seconds(1) - absl::Nanoseconds(1))},
+                       {"expires_at", absl::ToUnixSeconds(r.expires_at + absl::Seconds(1) -
+                                                          absl::Nanoseconds(1))},
                        {"reason", r.reason}});
   }
   const nlohmann::json doc = {{"version", state.version}, {"revocations", entries}};

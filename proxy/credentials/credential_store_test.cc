@@ -179,7 +179,8 @@ TEST_F(CredentialStoreTest, ADenyListIsPublishedWithTheRunningSvidAndKeptAcrossR
   EXPECT_TRUE(first->deny_list->Contains(*identity::SpiffeId::Parse(revoked)));
 
   // A new list: same SVID, key and TLS contexts, a newer generation.
-  store.UpdateDenyList(std::make_shared<const identity::DenyList>(2, identity::DenyList::Entries{}));
+  store.UpdateDenyList(
+      std::make_shared<const identity::DenyList>(2, identity::DenyList::Entries{}));
   const auto second = store.Current();
   EXPECT_EQ(second->serial, first->serial);
   EXPECT_EQ(second->tls, first->tls);

@@ -166,9 +166,9 @@ void Connection::OnHandshakeResult(const tls::HandshakeResult& result) {
       current != nullptr && current->deny_list != nullptr && result.peer.svid.has_value() &&
       current->deny_list->Contains(result.peer.svid->spiffe_id)) {
     refused_peer_id_ = result.peer.svid->spiffe_id.ToString();
-    FailHandshake("revoked", absl::StrCat(refused_peer_id_,
-                                          " is revoked (control-plane deny-list version ",
-                                          current->deny_list->version(), ")"));
+    FailHandshake("revoked",
+                  absl::StrCat(refused_peer_id_, " is revoked (control-plane deny-list version ",
+                               current->deny_list->version(), ")"));
     return;
   }
   peer_ = result.peer.svid;  // the handshake, key proof included, is complete

@@ -67,8 +67,8 @@ absl::StatusOr<std::shared_ptr<const identity::DenyList>> DenyListFromProto(
       return absl::InvalidArgumentError(absl::StrCat("deny-list version ", update.version(),
                                                      ", entry ", i, ": ", id.status().message()));
     }
-    entries[id->ToString()] = absl::FromUnixSeconds(e.expires_at().seconds()) +
-                              absl::Nanoseconds(e.expires_at().nanos());
+    entries[id->ToString()] =
+        absl::FromUnixSeconds(e.expires_at().seconds()) + absl::Nanoseconds(e.expires_at().nanos());
   }
   return std::make_shared<const identity::DenyList>(update.version(), std::move(entries));
 }

@@ -135,8 +135,7 @@ class ControlPlaneRevocationTest : public ::testing::Test {
   }
 
   void Post(const std::string& path, const std::string& spiffe_id) {
-    const HttpResult r =
-        control_->AdminPost(path, nlohmann::json{{"spiffe_id", spiffe_id}}.dump());
+    const HttpResult r = control_->AdminPost(path, nlohmann::json{{"spiffe_id", spiffe_id}}.dump());
     ASSERT_EQ(r.status, 200) << path << ": " << r.body;
   }
 
