@@ -233,6 +233,53 @@ TEST_F(ControlPlaneRevocationTest, DeregisterClosesLiveConnectionsWithoutLossAnd
             << absl::FormatDuration(drainer.ended_at() - start) << std::endl;
 }
 
+// The other direction: the frontend's outbound proxy refuses a revoked
+// backend and closes its connection to it, without loss.
+TEST_F(ControlPlaneRevocationTest, AnOutboundProxyRefusesAndClosesARevokedUpstream) {
+  StartControl();
+  ProxyProcess* inbound = StartInbound("inbound");
+  ASSERT_NE(inbound, nullptr);
+  ProxyProcess* frontend = StartOutbound("frontend", kFrontend, {InAddress(inbound)});
+  ASSERT_NE(frontend, nullptr);
+  const int live = ConnectLoopback(*frontend->ListenerPort("out"));
+  ASSERT_GE(live, 0);
+  ASSERT_EQ(EchoExchange(live, "hello"), "hello");
+  Drainer drainer(live);
+  const std::string blob(64 * 1024, 'b');
+  ASSERT_EQ(send(live, blob.data(), blob.size(), MSG_NOSIGNAL), static_cast<ssize_t>(blob.size()));
+  const absl::Time start = absl::Now();
+  Post("/api/v1/deregister", kBackend);
+  absl::Time refused_at = absl::InfiniteFuture();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (RoundTripWorks(frontend)) return false;
+        refused_at = absl::Now();
+        return true;
+      },
+      absl::Seconds(10)))
+      << Logs();
+  EXPECT_LE(refused_at - start, kTarget);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return MetricSum(frontend->Metrics(), "palisade_handshakes_total",
+                         {{"direction", "outbound"}, {"reason", "revoked"}}) >= 1;
+      },
+      absl::Seconds(5)))
+      << frontend->Metrics();
+  ASSERT_TRUE(drainer.WaitDone(absl::Seconds(10))) << "the live connection was not closed";
+  EXPECT_TRUE(drainer.clean_end());
+  EXPECT_TRUE(drainer.received() == blob) << drainer.received().size() << " bytes came back";
+  EXPECT_LE(drainer.ended_at() - start, kTarget);
+  close(live);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return MetricSum(frontend->Metrics(), "palisade_revoked_peer_connections_total",
+                         {{"direction", "outbound"}, {"stage", "established"}}) >= 1;
+      },
+      absl::Seconds(5)))
+      << frontend->Metrics();
+}
+
 // The figures: from the deregister call until the proxy refuses the peer,
 // over several runs (register undoes it in between).
 TEST_F(ControlPlaneRevocationTest, PropagationStaysWithinTwoSecondsOverSeveralRuns) {
