@@ -37,6 +37,8 @@ absl::string_view ReasonCode(VerifyReason reason) {
       return "crl_unavailable";
     case VerifyReason::kNoClientIdentity:
       return "no_client_identity";
+    case VerifyReason::kRevoked:
+      return "revoked";
   }
   return "unknown";
 }

@@ -29,10 +29,11 @@ enum class VerifyReason {
   kCertificateRevoked,  // a certificate on the path is on its issuer's CRL
   kCrlUnavailable,      // no current, valid CRL of an issuer on the path
   kNoClientIdentity,    // the leaf lacks the value identity_from names
+  kRevoked,             // valid SVID of an identity on the control plane's deny-list
 };
 
 // Every reason, in declaration order (e.g. to pre-register metric label values).
-inline constexpr std::array<VerifyReason, 16> kAllVerifyReasons = {
+inline constexpr std::array<VerifyReason, 17> kAllVerifyReasons = {
     VerifyReason::kOk,
     VerifyReason::kNoCertificate,
     VerifyReason::kMalformedCertificate,
@@ -49,12 +50,13 @@ inline constexpr std::array<VerifyReason, 16> kAllVerifyReasons = {
     VerifyReason::kCertificateRevoked,
     VerifyReason::kCrlUnavailable,
     VerifyReason::kNoClientIdentity,
+    VerifyReason::kRevoked,
 };
 
 // "ok", "no_certificate", "malformed_certificate", "untrusted_chain", "expired",
 // "not_yet_valid", "bad_spiffe_id", "wrong_trust_domain", "leaf_is_ca",
 // "bad_key_usage", "weak_key", "weak_signature", "not_authorized",
-// "certificate_revoked", "crl_unavailable", "no_client_identity".
+// "certificate_revoked", "crl_unavailable", "no_client_identity", "revoked".
 absl::string_view ReasonCode(VerifyReason reason);
 
 inline std::ostream& operator<<(std::ostream& os, VerifyReason reason) {

@@ -114,6 +114,12 @@ ControlMetrics::ControlMetrics()
                          .Help("Earliest notAfter among the trust bundle's roots, Unix time")
                          .Register(*registry_)
                          .Add({})),
+      deny_list_entries_(BuildGauge()
+                             .Name("palisade_control_deny_list_entries")
+                             .Help("Identities on the deny-list pushed to every proxy (revoked "
+                                   "until their last certificate expires)")
+                             .Register(*registry_)
+                             .Add({})),
       jwks_loads_(BuildCounter()
                       .Name("palisade_control_jwks_loads_total")
                       .Help("Loads of the service-account JWKS file, by result (accepted, "
@@ -207,6 +213,10 @@ void ControlMetrics::SetCaExpiry(absl::Time issuing_chain_not_after,
                                  absl::Time earliest_root_not_after) {
   ca_expiry_.Set(absl::ToDoubleSeconds(issuing_chain_not_after - absl::UnixEpoch()));
   bundle_expiry_.Set(absl::ToDoubleSeconds(earliest_root_not_after - absl::UnixEpoch()));
+}
+
+void ControlMetrics::SetDenyList(size_t entries) {
+  deny_list_entries_.Set(static_cast<double>(entries));
 }
 
 void ControlMetrics::OnJwksLoad(bool accepted, size_t keys) {

@@ -44,6 +44,8 @@ class ControlMetrics {
   // The issuing chain's earliest notAfter (no SVID can outlive it) and the
   // earliest notAfter among the trust bundle's roots.
   void SetCaExpiry(absl::Time issuing_chain_not_after, absl::Time earliest_root_not_after);
+  // Identities on the deny-list pushed to proxies.
+  void SetDenyList(size_t entries);
   // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
   void OnJwksLoad(bool accepted, size_t keys);
   // A fetch of the issuer's JWKS (--sa_issuer_discovery) by `result` (one of
@@ -76,6 +78,7 @@ class ControlMetrics {
   prometheus::Gauge& serving_expiry_;
   prometheus::Gauge& ca_expiry_;
   prometheus::Gauge& bundle_expiry_;
+  prometheus::Gauge& deny_list_entries_;
   prometheus::Family<prometheus::Counter>& jwks_loads_;
   prometheus::Gauge& jwks_keys_;
   prometheus::Family<prometheus::Counter>& jwks_refreshes_;

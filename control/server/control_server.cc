@@ -205,6 +205,8 @@ absl::Status ControlServer::Open() {
                    service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json"),
                                                    static_cast<size_t>(o.issuance.max_unexpired)));
   ASSIGN_OR_RETURN(audit_, service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log")));
+  ASSIGN_OR_RETURN(revocations_,
+                   service::RevocationList::Open(state::JoinPath(o.state_dir, "revocations.json")));
 
   {
     sync::MutexLock lock(&mu_);
@@ -240,9 +242,18 @@ absl::Status ControlServer::Open() {
   service_options.reattestation_ttl = o.reattestation_ttl;
   service_options.limits = o.issuance;
   service_ = std::make_unique<service::IdentityService>(
-      service_options,
-      service::IdentityServiceDeps{ca_.get(), tokens_.get(), service_accounts_.get(),
-                                   registry_.get(), &peers_, audit_.get(), &metrics_});
+      service_options, service::IdentityServiceDeps{
+                           ca_.get(), tokens_.get(), service_accounts_.get(), registry_.get(),
+                           &peers_, audit_.get(), &metrics_, revocations_.get()});
+  // De-registered before revocation existed (or written before a crash
+  // between the two): their certificates still live, so they are revoked.
+  for (const std::string& id : registry_->Deregistered()) {
+    if (revocations_->Contains(id)) continue;
+    const std::optional<absl::Time> latest = registry_->LatestNotAfter(id);
+    if (!latest.has_value() || *latest < absl::Now()) continue;
+    RETURN_IF_ERROR(revocations_->Revoke(id, *latest, "deregistered", absl::Now()).status());
+  }
+  metrics_.SetDenyList(revocations_->Snapshot().entries.size());
 
   int grpc_port = 0;
   grpc::ServerBuilder builder;
@@ -461,8 +472,26 @@ void ControlServer::PruneTokensIfDue() {
   }
 }
 
+// An entry goes once the last certificate it covers has expired, with the
+// clock skew peers allow on top (they accept a certificate that long after
+// its notAfter).
+void ControlServer::PruneRevocations() {
+  absl::StatusOr<size_t> pruned = revocations_->Prune(absl::Now(), options_.clock_skew);
+  if (!pruned.ok()) {
+    log::LogEvent(log::Level::kError, "control", "cannot prune the deny-list; will retry",
+                  {{"error", std::string(pruned.status().message())}});
+    return;
+  }
+  if (*pruned == 0) return;
+  metrics_.SetDenyList(revocations_->Snapshot().entries.size());
+  service_->PushDenyList();
+  log::LogEvent(log::Level::kInfo, "control", "expired deny-list entries dropped",
+                {{"count", *pruned}});
+}
+
 void ControlServer::Tick() {
   service_->CheckDeadlines();
+  PruneRevocations();
   service_->SweepLimits();
   identity_port_->FlushRefusalLog(absl::Now());
   PruneTokensIfDue();
@@ -613,6 +642,14 @@ nlohmann::json ControlServer::State() {
                          {"renewals", w.renewals},
                          {"deregistered", deregistered}});
   }
+  const state::RevocationState revocation_state = revocations_->Snapshot();
+  nlohmann::json revocations = nlohmann::json::array();
+  for (const state::RevocationRecord& r : revocation_state.entries) {
+    revocations.push_back({{"spiffe_id", r.spiffe_id},
+                           {"reason", r.reason},
+                           {"revoked_at", Rfc3339(r.revoked_at)},
+                           {"expires_at", Rfc3339(r.expires_at)}});
+  }
   nlohmann::json events = nlohmann::json::array();
   for (const service::AuditEvent& e : audit_->Recent())
     events.push_back(service::AuditEventToJson(e));
@@ -635,6 +672,8 @@ nlohmann::json ControlServer::State() {
                           {"streams", {{"connected", streams.size()}}},
                           {"workloads", workloads},
                           {"deregistered", registry_->Deregistered()},
+                          {"revocations", revocations},
+                          {"deny_list_version", revocation_state.version},
                           {"recent_events", events},
                           {"recent_issuances", issuances},
                           {"refusals", refusals}};
@@ -706,19 +745,59 @@ absl::StatusOr<nlohmann::json> ControlServer::RevokeJoinToken(const std::string&
 
 absl::StatusOr<nlohmann::json> ControlServer::Deregister(const std::string& spiffe_id) {
   ASSIGN_OR_RETURN(identity::SpiffeId id, identity::SpiffeId::Parse(spiffe_id));
-  ASSIGN_OR_RETURN(bool changed, registry_->Deregister(id.ToString(), absl::Now()));
+  const absl::Time now = absl::Now();
+  // Renewals are refused from here on, so the certificates the registry
+  // knows are all there will be (a CSR already past this check extends the
+  // entry when it records its certificate).
+  ASSIGN_OR_RETURN(bool changed, registry_->Deregister(id.ToString(), now));
+  ASSIGN_OR_RETURN(absl::Time revoked_until, Revoke(id.ToString(), now));
+  // Pushed before the streams close: the proxies must have it first.
+  service_->PushDenyList();
   const size_t closed = service_->CloseStreamsOf(id.ToString(), "deregistered");
-  log::LogEvent(log::Level::kInfo, "control", "workload de-registered",
-                {{"spiffe_id", id.ToString()}, {"streams_closed", closed}});
+  log::LogEvent(log::Level::kInfo, "control", "workload de-registered and revoked",
+                {{"spiffe_id", id.ToString()},
+                 {"streams_closed", closed},
+                 {"revoked_until", Rfc3339(revoked_until)}});
+  service::AuditEvent event;
+  event.time = now;
+  event.event = "revoked";
+  event.spiffe_id = id.ToString();
+  event.not_after = revoked_until;
+  event.result = "OK";
+  event.reason = "deregistered";
+  event.detail = absl::StrCat("on the deny-list until ", Rfc3339(revoked_until));
+  event.peer = "admin";
+  audit_->Record(event);
   return nlohmann::json{{"spiffe_id", id.ToString()},
                         {"deregistered", true},
                         {"already", !changed},
-                        {"streams_closed", closed}};
+                        {"streams_closed", closed},
+                        {"revoked_until", Rfc3339(revoked_until)}};
+}
+
+absl::StatusOr<absl::Time> ControlServer::Revoke(const std::string& spiffe_id, absl::Time now) {
+  // The latest notAfter the registry remembers; when it remembers none (its
+  // records of the last seconds before a crash are lost), the longest a
+  // certificate issued until now can live.
+  const std::optional<absl::Time> latest = registry_->LatestNotAfter(spiffe_id);
+  const absl::Time until =
+      latest.has_value() ? *latest : now + options_.svid_ttl + options_.clock_skew;
+  RETURN_IF_ERROR(revocations_->Revoke(spiffe_id, until, "deregistered", now).status());
+  metrics_.SetDenyList(revocations_->Snapshot().entries.size());
+  for (const state::RevocationRecord& r : revocations_->Snapshot().entries) {
+    if (r.spiffe_id == spiffe_id) return r.expires_at;
+  }
+  return until;
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::Reregister(const std::string& spiffe_id) {
   ASSIGN_OR_RETURN(identity::SpiffeId id, identity::SpiffeId::Parse(spiffe_id));
-  RETURN_IF_ERROR(registry_->Reregister(id.ToString()));
+  RETURN_IF_ERROR(registry_->Reregister(id.ToString()).status());
+  ASSIGN_OR_RETURN(bool unrevoked, revocations_->Remove(id.ToString()));
+  if (unrevoked) {
+    metrics_.SetDenyList(revocations_->Snapshot().entries.size());
+    service_->PushDenyList();
+  }
   return nlohmann::json{{"spiffe_id", id.ToString()}, {"deregistered", false}};
 }
 

@@ -27,6 +27,7 @@
 #include "control/service/identity_port.h"
 #include "control/service/identity_service.h"
 #include "control/service/peer_table.h"
+#include "control/service/revocation_list.h"
 #include "control/service/workload_registry.h"
 #include "runtime/http/http_server.h"
 #include "runtime/sync/mutex.h"
@@ -133,6 +134,9 @@ class ControlServer final : public admin::ControlApi {
   void Housekeeping();
   void Tick() ABSL_LOCKS_EXCLUDED(mu_);
   void PruneTokensIfDue();  // housekeeping thread only
+  void PruneRevocations();  // housekeeping thread only
+  // Lists `spiffe_id` until the last certificate issued to it expires.
+  absl::StatusOr<absl::Time> Revoke(const std::string& spiffe_id, absl::Time now);
   void AfterBundleChange() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   nlohmann::json RolloverJson() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -143,6 +147,7 @@ class ControlServer final : public admin::ControlApi {
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::unique_ptr<auth::JoinTokenStore> tokens_;
   std::unique_ptr<service::WorkloadRegistry> registry_;
+  std::unique_ptr<service::RevocationList> revocations_;
   std::unique_ptr<service::AuditLog> audit_;
   std::unique_ptr<auth::ServiceAccountVerifier> service_accounts_;
   // With --sa_issuer_discovery; started by Start, after the verifier exists.

@@ -292,6 +292,12 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
   v1::WatchResponse response;
   *response.mutable_bundle() = BundleMessage();
   stream.Send(std::move(response));
+  // Before any SVID: a proxy's first snapshot already enforces it.
+  if (deps_.revocations != nullptr) {
+    v1::WatchResponse denied;
+    *denied.mutable_deny_list() = DenyListMessage();
+    stream.Send(std::move(denied));
+  }
   return absl::OkStatus();
 }
 
@@ -371,6 +377,11 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
   record.root_fingerprint = svid->root_fingerprint;
   record.renewal = !info.bootstrap;
   deps_.registry->RecordIssuance(record);
+  // A CSR that raced a revocation: its certificate must be covered too.
+  if (deps_.revocations != nullptr) {
+    absl::StatusOr<bool> extended = deps_.revocations->ExtendIfListed(id, record.not_after);
+    if (extended.ok() && *extended) PushDenyList();
+  }
 
   v1::WatchResponse response;
   v1::SvidUpdate* update = response.mutable_svid();
@@ -465,6 +476,30 @@ void IdentityService::PushBundle() {
     if (!stream->info().hello_done()) continue;
     v1::WatchResponse response;
     *response.mutable_bundle() = bundle;
+    stream->Send(std::move(response));
+  }
+}
+
+v1::DenyList IdentityService::DenyListMessage() const {
+  v1::DenyList list;
+  if (deps_.revocations == nullptr) return list;
+  const state::RevocationState state = deps_.revocations->Snapshot();
+  list.set_version(state.version);
+  for (const state::RevocationRecord& r : state.entries) {
+    v1::RevokedIdentity* entry = list.add_entries();
+    entry->set_spiffe_id(r.spiffe_id);
+    SetTimestamp(r.expires_at, entry->mutable_expires_at());
+  }
+  return list;
+}
+
+void IdentityService::PushDenyList() {
+  if (deps_.revocations == nullptr) return;
+  const v1::DenyList list = DenyListMessage();
+  for (const auto& stream : Snapshot()) {
+    if (!stream->info().hello_done() || stream->ending()) continue;
+    v1::WatchResponse response;
+    *response.mutable_deny_list() = list;
     stream->Send(std::move(response));
   }
 }

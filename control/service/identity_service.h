@@ -25,6 +25,7 @@
 #include "control/service/audit_log.h"
 #include "control/service/issuance_limiter.h"
 #include "control/service/peer_table.h"
+#include "control/service/revocation_list.h"
 #include "control/service/watch_stream.h"
 #include "control/service/workload_registry.h"
 #include "proto/palisade/control/v1/control.grpc.pb.h"
@@ -57,6 +58,8 @@ struct IdentityServiceDeps {
   const PeerTable* peers = nullptr;
   AuditLog* audit = nullptr;
   metrics::ControlMetrics* metrics = nullptr;  // optional
+  // The deny-list sent on every stream and pushed on change; optional.
+  RevocationList* revocations = nullptr;
 };
 
 // Thread-safe: gRPC runs the streams on its threads; pushes and sweeps come
@@ -71,6 +74,8 @@ class IdentityService final : public v1::IdentityService::CallbackService, publi
 
   // Sends the CA's current bundle to every authenticated stream.
   void PushBundle();
+  // Sends the current deny-list to every stream past its Hello.
+  void PushDenyList();
   // Asks every authenticated stream for a CSR now.
   void RequestRekey(const std::string& reason);
   // Ends the streams of `spiffe_id` (de-registration) with PERMISSION_DENIED.
@@ -102,6 +107,7 @@ class IdentityService final : public v1::IdentityService::CallbackService, publi
   absl::Status Refuse(const StreamInfo& info, const std::string& claimed_id,
                       const absl::Status& refusal);
   v1::TrustBundleUpdate BundleMessage() const;
+  v1::DenyList DenyListMessage() const;
   absl::Time RenewAfter(absl::Time now, absl::Time not_after);
   std::vector<std::shared_ptr<WatchStream>> Snapshot() const;
   void UpdateStreamGauge();

@@ -167,6 +167,13 @@ WorkloadRegistry::Unexpired WorkloadRegistry::UnexpiredOf(const std::string& spi
   return out;
 }
 
+std::optional<absl::Time> WorkloadRegistry::LatestNotAfter(const std::string& spiffe_id) const {
+  sync::MutexLock lock(&mu_);
+  auto found = by_identity_.find(spiffe_id);
+  if (found == by_identity_.end() || found->second.empty()) return std::nullopt;
+  return found->second.rbegin()->first;
+}
+
 std::optional<std::string> WorkloadRegistry::LineageOf(const std::string& serial) const {
   sync::MutexLock lock(&mu_);
   auto it = certificates_.find(serial);

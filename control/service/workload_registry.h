@@ -70,6 +70,9 @@ class WorkloadRegistry {
     absl::Time earliest_not_after = absl::InfiniteFuture();
   };
   Unexpired UnexpiredOf(const std::string& spiffe_id, absl::Time now) const;
+  // The latest notAfter of the certificates of `spiffe_id` it remembers
+  // (unexpired ones, and those expired since the last Flush).
+  std::optional<absl::Time> LatestNotAfter(const std::string& spiffe_id) const;
 
   // Forgets certificates expired before `now` and writes the file if anything
   // changed since the last write.

@@ -4,6 +4,7 @@
 #include <openssl/bio.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
@@ -59,6 +60,13 @@ std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Tim
   for (const auto& cert : snapshot->chain) chain.push_back(CertificateJson(cert.get()));
   nlohmann::json bundles = nlohmann::json::object();
   for (const auto& [domain, prints] : snapshot->bundles.Fingerprints()) bundles[domain] = prints;
+  nlohmann::json denied = nlohmann::json::array();
+  if (snapshot->deny_list != nullptr) {
+    std::vector<std::string> ids;
+    for (const auto& [id, expires] : snapshot->deny_list->entries()) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    denied = ids;
+  }
   nlohmann::json out = {
       {"svid",
        {{"spiffe_id", snapshot->spiffe_id.ToString()},
@@ -70,6 +78,9 @@ std::string CertsJson(const credentials::CredentialSnapshot* snapshot, absl::Tim
         {"root_fingerprint", snapshot->root_fingerprint},
         {"chain", chain}}},
       {"trust_bundles", bundles},
+      {"deny_list",
+       {{"version", snapshot->deny_list != nullptr ? snapshot->deny_list->version() : 0},
+        {"spiffe_ids", denied}}},
       {"source", snapshot->source},
       {"generation", snapshot->generation},
       {"loaded_at", Rfc3339(snapshot->loaded_at)}};

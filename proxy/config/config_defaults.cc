@@ -117,6 +117,7 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
   }
   if (!reauth->has_on_root_removed()) reauth->set_on_root_removed(kDefaultReauthenticate);
   if (!reauth->has_on_policy_change()) reauth->set_on_policy_change(kDefaultReauthenticate);
+  if (!reauth->has_on_revocation()) reauth->set_on_revocation(kDefaultReauthenticate);
   DefaultDuration(reauth, &Reauth::has_grace_period, &Reauth::mutable_grace_period,
                   kDefaultGracePeriod);
 }

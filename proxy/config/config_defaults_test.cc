@@ -62,10 +62,10 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
   EXPECT_EQ(config.metrics().max_peer_identities(), 1000u);
   const v1::ReauthenticationConfig& reauth = config.reauthentication();
   ASSERT_TRUE(reauth.has_on_peer_expiry() && reauth.has_on_root_removed() &&
-              reauth.has_on_policy_change());
+              reauth.has_on_policy_change() && reauth.has_on_revocation());
   // Loss of trust closes connections; routine expiry of a rotated certificate does not.
   EXPECT_FALSE(reauth.on_peer_expiry());
-  EXPECT_TRUE(reauth.on_root_removed() && reauth.on_policy_change());
+  EXPECT_TRUE(reauth.on_root_removed() && reauth.on_policy_change() && reauth.on_revocation());
   EXPECT_EQ(Millis(reauth.grace_period()), 10000);
 }
 

@@ -61,4 +61,24 @@ absl::StatusOr<std::shared_ptr<CredentialSnapshot>> BuildSnapshot(
   return snapshot;
 }
 
+std::shared_ptr<CredentialSnapshot> WithDenyList(const CredentialSnapshot& snapshot,
+                                                 std::shared_ptr<const identity::DenyList> list) {
+  auto copy = std::make_shared<CredentialSnapshot>(snapshot.spiffe_id);
+  copy->generation = snapshot.generation;
+  copy->bundle_generation = snapshot.bundle_generation;
+  for (const auto& cert : snapshot.chain) copy->chain.push_back(bssl::UpRef(cert));
+  copy->key = bssl::UpRef(snapshot.key);
+  copy->bundles = snapshot.bundles;
+  copy->tls = snapshot.tls;
+  copy->serial = snapshot.serial;
+  copy->not_before = snapshot.not_before;
+  copy->not_after = snapshot.not_after;
+  copy->chain_not_after = snapshot.chain_not_after;
+  copy->root_fingerprint = snapshot.root_fingerprint;
+  copy->source = snapshot.source;
+  copy->loaded_at = snapshot.loaded_at;
+  copy->deny_list = std::move(list);
+  return copy;
+}
+
 }  // namespace palisade::credentials

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "identity/deny_list.h"
 #include "identity/spiffe_id.h"
 #include "identity/trust_bundle.h"
 #include "runtime/tls/tls_context.h"
@@ -46,6 +47,9 @@ struct CredentialSnapshot {
   std::string root_fingerprint;
   std::string source;
   absl::Time loaded_at;
+  // Peers refused even with a valid SVID (the control plane's revocations);
+  // null: none.
+  std::shared_ptr<const identity::DenyList> deny_list;
 
   X509* leaf() const { return chain.front().get(); }
 };
@@ -64,6 +68,11 @@ struct SnapshotOptions {
 absl::StatusOr<std::shared_ptr<CredentialSnapshot>> BuildSnapshot(
     CredentialMaterial material, const SnapshotOptions& options,
     std::shared_ptr<tls::TicketKeyRing> ticket_keys);
+
+// `snapshot` with another deny-list: the same SVID, key, bundles and TLS
+// contexts (nothing to check or build again).
+std::shared_ptr<CredentialSnapshot> WithDenyList(const CredentialSnapshot& snapshot,
+                                                 std::shared_ptr<const identity::DenyList> list);
 
 }  // namespace palisade::credentials
 

@@ -29,6 +29,19 @@ absl::Status CredentialStore::UpdateBundles(identity::TrustBundleSet bundles,
   return Publish(std::move(material));
 }
 
+void CredentialStore::UpdateDenyList(std::shared_ptr<const identity::DenyList> list) {
+  sync::MutexLock write_lock(&write_mutex_);
+  deny_list_ = std::move(list);
+  const Snapshot current = Current();
+  if (current == nullptr) return;  // the first SVID brings it
+  std::shared_ptr<CredentialSnapshot> next = WithDenyList(*current, deny_list_);
+  {
+    sync::MutexLock lock(&mutex_);
+    stats_.last_update = options_.clock();
+  }
+  Install(std::move(next), /*bundle_changed=*/false);
+}
+
 namespace {
 
 // The same SVID chain, key and roots as what is running: nothing to publish.
@@ -70,8 +83,6 @@ absl::Status CredentialStore::Publish(CredentialMaterial material) {
   absl::StatusOr<std::shared_ptr<CredentialSnapshot>> built =
       BuildSnapshot(std::move(material), snapshot_options, ticket_keys);
 
-  std::vector<Subscriber> subscribers;
-  Snapshot published;
   {
     sync::MutexLock lock(&mutex_);
     stats_.last_update = snapshot_options.now;
@@ -80,18 +91,28 @@ absl::Status CredentialStore::Publish(CredentialMaterial material) {
       stats_.last_error = std::string(built.status().message());
       return built.status();
     }
+  }
+  (*built)->deny_list = deny_list_;
+  Install(*std::move(built), bundle_changed);
+  ticket_keys_ = std::move(ticket_keys);
+  bundle_fingerprints_ = fingerprints;
+  return absl::OkStatus();
+}
+
+void CredentialStore::Install(std::shared_ptr<CredentialSnapshot> snapshot, bool bundle_changed) {
+  std::vector<Subscriber> subscribers;
+  Snapshot published;
+  {
+    sync::MutexLock lock(&mutex_);
     ++stats_.accepted;
     if (bundle_changed) ++bundle_generation_;
-    (*built)->generation = stats_.accepted;
-    (*built)->bundle_generation = bundle_generation_;
-    current_ = *std::move(built);
+    snapshot->generation = stats_.accepted;
+    snapshot->bundle_generation = bundle_generation_;
+    current_ = std::move(snapshot);
     published = current_;
     subscribers = subscribers_;
   }
-  ticket_keys_ = std::move(ticket_keys);
-  bundle_fingerprints_ = fingerprints;
   for (const Subscriber& subscriber : subscribers) subscriber(published);
-  return absl::OkStatus();
 }
 
 CredentialStore::Snapshot CredentialStore::Current() const {

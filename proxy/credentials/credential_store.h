@@ -44,6 +44,10 @@ class CredentialStore {
   absl::Status Update(CredentialMaterial material);
   // New bundles for the current SVID (e.g. a root rollover push).
   absl::Status UpdateBundles(identity::TrustBundleSet bundles, const std::string& source);
+  // A new deny-list (the control plane's revocations): published at once
+  // with the current SVID, and kept for every later snapshot. Before the
+  // first SVID it waits for it, so the first snapshot already enforces it.
+  void UpdateDenyList(std::shared_ptr<const identity::DenyList> list);
 
   Snapshot Current() const;
   // Called at once with the current snapshot (if any), then with every new one.
@@ -59,6 +63,9 @@ class CredentialStore {
 
  private:
   absl::Status Publish(CredentialMaterial material) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
+  // Makes `snapshot` current and hands it to every subscriber.
+  void Install(std::shared_ptr<CredentialSnapshot> snapshot, bool bundle_changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
 
   const Options options_;
   // Serialises writers; never held by readers of Current().
@@ -67,6 +74,7 @@ class CredentialStore {
   std::map<std::string, std::vector<std::string>> bundle_fingerprints_
       ABSL_GUARDED_BY(write_mutex_);
   uint64_t bundle_generation_ ABSL_GUARDED_BY(write_mutex_) = 0;
+  std::shared_ptr<const identity::DenyList> deny_list_ ABSL_GUARDED_BY(write_mutex_);
 
   mutable sync::Mutex mutex_;
   Snapshot current_ ABSL_GUARDED_BY(mutex_);

@@ -162,5 +162,37 @@ TEST_F(CredentialStoreTest, ReadersSeeWholeSnapshotsWhileAWriterPublishes) {
   EXPECT_EQ(store.stats().accepted, 21u);
 }
 
+TEST_F(CredentialStoreTest, ADenyListIsPublishedWithTheRunningSvidAndKeptAcrossRenewals) {
+  CredentialStore store(StoreOptions());
+  const std::string revoked = "spiffe://cluster.local/ns/shop/sa/revoked";
+  // Before any SVID it waits: the first snapshot already carries it.
+  store.UpdateDenyList(std::make_shared<const identity::DenyList>(
+      1, identity::DenyList::Entries{{revoked, now_ + absl::Hours(1)}}));
+  EXPECT_EQ(store.Current(), nullptr);
+  std::vector<uint64_t> versions;
+  store.Subscribe([&](const CredentialStore::Snapshot& s) {
+    versions.push_back(s->deny_list != nullptr ? s->deny_list->version() : 0);
+  });
+  ASSERT_TRUE(store.Update(Material(pki_.IssueLeaf("/ns/shop/sa/cart"))).ok());
+  const auto first = store.Current();
+  ASSERT_NE(first->deny_list, nullptr);
+  EXPECT_TRUE(first->deny_list->Contains(*identity::SpiffeId::Parse(revoked)));
+
+  // A new list: same SVID, key and TLS contexts, a newer generation.
+  store.UpdateDenyList(
+      std::make_shared<const identity::DenyList>(2, identity::DenyList::Entries{}));
+  const auto second = store.Current();
+  EXPECT_EQ(second->serial, first->serial);
+  EXPECT_EQ(second->tls, first->tls);
+  EXPECT_EQ(second->bundle_generation, first->bundle_generation);
+  EXPECT_GT(second->generation, first->generation);
+  EXPECT_EQ(second->deny_list->version(), 2u);
+
+  // A renewal keeps the list.
+  ASSERT_TRUE(store.Update(Material(pki_.IssueLeaf("/ns/shop/sa/cart"))).ok());
+  EXPECT_EQ(store.Current()->deny_list->version(), 2u);
+  EXPECT_EQ(versions, (std::vector<uint64_t>{1, 2, 2}));
+}
+
 }  // namespace
 }  // namespace palisade::credentials

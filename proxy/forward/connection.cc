@@ -156,6 +156,7 @@ void Connection::BeginHandshake(net::UniqueFd fd, tls::Role role,
   check.verify.clock_skew = host_->clock_skew();
   // The peer plays the other role, which its key usages must allow.
   check.verify.peer_role = server ? identity::PeerRole::kClient : identity::PeerRole::kServer;
+  check.deny_list = snapshot_->deny_list.get();  // snapshot_ outlives the handshake
   check.policy = policy_;
   check.default_trust_domain = snapshot_->spiffe_id.trust_domain();
   check.authorizer = listener_->label;
@@ -177,10 +178,22 @@ void Connection::BeginHandshake(net::UniqueFd fd, tls::Role role,
 
 void Connection::OnHandshakeResult(const tls::HandshakeResult& result) {
   if (!result.ok) {
-    if (result.peer.reason == identity::VerifyReason::kNotAuthorized) {
+    if (result.peer.reason == identity::VerifyReason::kNotAuthorized ||
+        result.peer.reason == identity::VerifyReason::kRevoked) {
       refused_peer_id_ = result.peer.PeerId();
     }
     FailHandshake(result.reason, result.detail);
+    return;
+  }
+  // A deny-list that arrived during the handshake judges it now, before any
+  // byte is forwarded.
+  if (const auto& current = host_->snapshot();
+      current != nullptr && current->deny_list != nullptr && result.peer.svid.has_value() &&
+      current->deny_list->Contains(result.peer.svid->spiffe_id)) {
+    refused_peer_id_ = result.peer.svid->spiffe_id.ToString();
+    FailHandshake("revoked",
+                  absl::StrCat(refused_peer_id_, " is revoked (control-plane deny-list version ",
+                               current->deny_list->version(), ")"));
     return;
   }
   peer_ = result.peer.svid;  // the handshake, key proof included, is complete

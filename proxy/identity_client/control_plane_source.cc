@@ -360,9 +360,24 @@ void ControlPlaneSource::Handle(Stream& stream, const control::v1::WatchResponse
         SendCsr(stream, absl::StrCat("rekey: ", response.rekey().reason()));
       }
       return;
+    case control::v1::WatchResponse::kDenyList:
+      OnDenyList(response.deny_list());
+      return;
     case control::v1::WatchResponse::KIND_NOT_SET:
       return;
   }
+}
+
+void ControlPlaneSource::OnDenyList(const control::v1::DenyList& update) {
+  absl::StatusOr<std::shared_ptr<const identity::DenyList>> list = DenyListFromProto(update);
+  if (!list.ok()) {
+    RecordRejection("refusing a deny-list from the control plane", list.status());
+    return;
+  }
+  const size_t entries = (*list)->size();
+  options_.store->UpdateDenyList(*std::move(list));
+  log::LogEvent(Level::kInfo, kLogger, "deny-list installed",
+                {{"version", update.version()}, {"entries", entries}});
 }
 
 bool ControlPlaneSource::IsStale(Stream& stream, const control::v1::TrustBundleUpdate& update) {

@@ -125,6 +125,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
   // True (and logged) for a bundle older than one this stream already had.
   bool IsStale(Stream& stream, const control::v1::TrustBundleUpdate& update);
   void OnSvid(Stream& stream, const control::v1::SvidUpdate& update, Attempt& attempt);
+  void OnDenyList(const control::v1::DenyList& update);
   void SaveReattestationToken(const std::string& token);
   void SendCsr(Stream& stream, const std::string& reason);
   void SendBundleAck(Stream& stream, uint64_t version);

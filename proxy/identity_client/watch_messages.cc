@@ -57,6 +57,22 @@ absl::StatusOr<credentials::CredentialMaterial> MaterialFromSvidUpdate(
   return material;
 }
 
+absl::StatusOr<std::shared_ptr<const identity::DenyList>> DenyListFromProto(
+    const control::v1::DenyList& update) {
+  identity::DenyList::Entries entries;
+  for (int i = 0; i < update.entries_size(); ++i) {
+    const control::v1::RevokedIdentity& e = update.entries(i);
+    absl::StatusOr<identity::SpiffeId> id = identity::SpiffeId::Parse(e.spiffe_id());
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("deny-list version ", update.version(),
+                                                     ", entry ", i, ": ", id.status().message()));
+    }
+    entries[id->ToString()] =
+        absl::FromUnixSeconds(e.expires_at().seconds()) + absl::Nanoseconds(e.expires_at().nanos());
+  }
+  return std::make_shared<const identity::DenyList>(update.version(), std::move(entries));
+}
+
 std::optional<absl::Time> RenewAfterOf(const control::v1::SvidUpdate& update) {
   if (!update.has_renew_after()) return std::nullopt;
   return absl::FromUnixSeconds(update.renew_after().seconds()) +

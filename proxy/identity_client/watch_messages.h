@@ -8,11 +8,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "identity/deny_list.h"
 #include "identity/spiffe_id.h"
 #include "identity/trust_bundle.h"
 #include "proto/palisade/control/v1/control.pb.h"
@@ -33,6 +35,11 @@ absl::StatusOr<identity::TrustBundleSet> BundleFromProto(
 absl::StatusOr<credentials::CredentialMaterial> MaterialFromSvidUpdate(
     const control::v1::SvidUpdate& update, const identity::SpiffeId& requested,
     bssl::UniquePtr<EVP_PKEY> key, identity::TrustBundleSet bundles);
+
+// The control plane's deny-list; all or nothing. Errors name the entry whose
+// SPIFFE ID does not parse.
+absl::StatusOr<std::shared_ptr<const identity::DenyList>> DenyListFromProto(
+    const control::v1::DenyList& update);
 
 // The server's renewal hint, if it sent one.
 std::optional<absl::Time> RenewAfterOf(const control::v1::SvidUpdate& update);

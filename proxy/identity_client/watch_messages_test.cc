@@ -128,5 +128,26 @@ TEST(WatchMessagesTest, ReportsConnectionsByRoot) {
   EXPECT_EQ(report.roots(1).fingerprint_sha256(), "bb22");
 }
 
+TEST(WatchMessagesTest, ReadsADenyListAndRefusesItWholeForOneBadId) {
+  control::v1::DenyList update;
+  update.set_version(4);
+  control::v1::RevokedIdentity* entry = update.add_entries();
+  entry->set_spiffe_id("spiffe://example.org/ns/a/sa/revoked");
+  entry->mutable_expires_at()->set_seconds(1'800'000'000);
+  absl::StatusOr<std::shared_ptr<const identity::DenyList>> list = DenyListFromProto(update);
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ((*list)->version(), 4u);
+  EXPECT_TRUE(
+      (*list)->Contains(*identity::SpiffeId::Parse("spiffe://example.org/ns/a/sa/revoked")));
+  EXPECT_EQ((*list)->entries().at("spiffe://example.org/ns/a/sa/revoked"),
+            absl::FromUnixSeconds(1'800'000'000));
+
+  update.add_entries()->set_spiffe_id("https://example.org/x");
+  list = DenyListFromProto(update);
+  ASSERT_FALSE(list.ok());
+  EXPECT_NE(list.status().message().find("deny-list version 4, entry 1"), std::string::npos)
+      << list.status();
+}
+
 }  // namespace
 }  // namespace palisade::identity_client

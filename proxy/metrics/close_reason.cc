@@ -11,7 +11,8 @@ constexpr const char* kReasons[] = {
     "connect_refused", "connect_timeout", "connect_failed", "unresolved",
     "reset",           "timeout",         "idle_timeout",   "drained",
     "peer_expired",    "root_removed",    "policy_changed", "no_identity",
-    "pending_evicted", "max_connections", "io_error",       "http_refused"};
+    "pending_evicted", "max_connections", "io_error",       "http_refused",
+    "revoked"};
 
 }  // namespace
 
@@ -53,7 +54,7 @@ ConnectionError ClassifyCloseReason(absl::string_view close_reason) {
     error.reason = "timeout";
   } else if (rest == "idle_timeout" || rest == "drained" || rest == "peer_expired" ||
              rest == "root_removed" || rest == "policy_changed" || rest == "no_identity" ||
-             rest == "pending_evicted" || rest == "max_connections") {
+             rest == "pending_evicted" || rest == "max_connections" || rest == "revoked") {
     error.reason = std::string(rest);
   } else {
     // io_error, socket_error, peer_closed and whatever a later change adds:

@@ -15,7 +15,8 @@ namespace palisade::metrics {
 struct ConnectionError {
   // "" for a clean close ("done"); otherwise one of connect_refused,
   // connect_timeout, connect_failed, unresolved, reset, timeout, idle_timeout,
-  // drained, peer_expired, root_removed, no_identity, io_error.
+  // drained, peer_expired, root_removed, policy_changed, revoked, no_identity,
+  // pending_evicted, max_connections, io_error.
   std::string reason;
   // "downstream" (the side that connected to us), "upstream" (the upstream
   // proxy, or the local app for an inbound listener) or "proxy" (neither: the

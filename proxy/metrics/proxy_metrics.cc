@@ -61,6 +61,12 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                          .Name("palisade_authorization_denials_total")
                          .Help("Peers refused by the authorization policy, by peer SPIFFE ID")
                          .Register(*registry_)),
+      revoked_peers_(BuildCounter()
+                         .Name("palisade_revoked_peer_connections_total")
+                         .Help("Connections with a peer on the control plane's deny-list, by "
+                               "stage: refused at the handshake, or established and closed "
+                               "gracefully when the list arrived")
+                         .Register(*registry_)),
       connections_active_(BuildGauge()
                               .Name("palisade_connections_active")
                               .Help("Connections open now")
@@ -147,6 +153,17 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                           .Help("When the set of trusted roots last changed, Unix time")
                           .Register(*registry_)
                           .Add({})),
+      deny_list_entries_(BuildGauge()
+                             .Name("palisade_deny_list_entries")
+                             .Help("Identities on the control plane's deny-list this proxy "
+                                   "enforces")
+                             .Register(*registry_)
+                             .Add({})),
+      deny_list_version_(BuildGauge()
+                             .Name("palisade_deny_list_version")
+                             .Help("Version of the deny-list this proxy enforces (0: none yet)")
+                             .Register(*registry_)
+                             .Add({})),
       control_connected_(BuildGauge()
                              .Name("palisade_identity_client_connected")
                              .Help("1 while the watch stream to palisade-control is up")
@@ -270,6 +287,9 @@ void ProxyMetrics::AddListener(const std::string& name, forward::Direction direc
   for (const char* reason : {"pending_evicted", "drained"}) {
     access_log_suppressed_.Add({{"direction", dir}, {"listener", name}, {"reason", reason}});
   }
+  for (const char* stage : {"handshake", "established"}) {
+    revoked_peers_.Add({{"direction", dir}, {"listener", name}, {"stage", stage}});
+  }
   for (const ConnectionError& e : KnownConnectionErrors()) {
     connection_errors_.Add(
         {{"direction", dir}, {"listener", name}, {"reason", e.reason}, {"side", e.side}});
@@ -335,6 +355,8 @@ void ProxyMetrics::OnHandshake(const forward::ListenerContext& listener,
     if (outcome.resumed) resumed_by_direction_[d]->Increment();
   } else if (outcome.reason == "not_authorized") {
     CounterFor(authz_denials_, listener, {{"peer_identity", peer}}).Increment();
+  } else if (outcome.reason == "revoked") {
+    CounterFor(revoked_peers_, listener, {{"stage", "handshake"}}).Increment();
   }
 }
 
@@ -353,6 +375,9 @@ void ProxyMetrics::OnClosed(const forward::ListenerContext& listener,
   }
   // A failed handshake was counted by OnHandshake, with its own reason.
   if (summary.handshake_failed) return;
+  if (summary.close_reason == "revoked") {
+    CounterFor(revoked_peers_, listener, {{"stage", "established"}}).Increment();
+  }
   const ConnectionError error = ClassifyCloseReason(summary.close_reason);
   if (error.reason.empty()) return;
   CounterFor(connection_errors_, listener, {{"reason", error.reason}, {"side", error.side}})
@@ -379,6 +404,10 @@ void ProxyMetrics::OnSnapshot(const credentials::CredentialSnapshot& snapshot) {
   chain_not_after_ = snapshot.chain_not_after;
   svid_not_after_.Set(Seconds(snapshot.not_after));
   svid_lifetime_.Set(absl::ToDoubleSeconds(snapshot.not_after - snapshot.not_before));
+  deny_list_entries_.Set(
+      snapshot.deny_list != nullptr ? static_cast<double>(snapshot.deny_list->size()) : 0);
+  deny_list_version_.Set(
+      snapshot.deny_list != nullptr ? static_cast<double>(snapshot.deny_list->version()) : 0);
 
   std::string bundle_key;
   absl::flat_hash_map<std::string, prometheus::Gauge*> roots;

@@ -111,6 +111,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Counter& peer_identities_folded_;
   prometheus::Gauge& peer_identities_;
   prometheus::Family<prometheus::Counter>& authz_denials_;
+  prometheus::Family<prometheus::Counter>& revoked_peers_;
   prometheus::Family<prometheus::Gauge>& connections_active_;
   prometheus::Family<prometheus::Counter>& connections_total_;
   prometheus::Family<prometheus::Counter>& connections_refused_;
@@ -129,6 +130,8 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& updates_rejected_;
   prometheus::Family<prometheus::Gauge>& bundle_roots_;
   prometheus::Gauge& bundle_updated_;
+  prometheus::Gauge& deny_list_entries_;
+  prometheus::Gauge& deny_list_version_;
   prometheus::Gauge& control_connected_;
   prometheus::Counter& control_reconnects_;
   prometheus::Gauge& last_renewal_;

@@ -216,6 +216,7 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
       !reauth.has_on_root_removed() || reauth.on_root_removed();
   options.reauthentication.on_policy_change =
       !reauth.has_on_policy_change() || reauth.on_policy_change();
+  options.reauthentication.on_revocation = !reauth.has_on_revocation() || reauth.on_revocation();
   options.reauthentication.grace_period = config::DurationOr(
       reauth.has_grace_period(), reauth.grace_period(), config::kDefaultGracePeriod);
   options.dns_cache = config::DurationOr(config.runtime().has_dns_cache(),

@@ -256,6 +256,7 @@ void Worker::PublishSnapshot(std::shared_ptr<const credentials::CredentialSnapsh
 void Worker::InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapshot> snapshot) {
   const bool first = snapshot_ == nullptr;
   const bool roots_changed = first || snapshot_->bundle_generation != snapshot->bundle_generation;
+  const bool deny_list_changed = !first && snapshot_->deny_list != snapshot->deny_list;
   snapshot_ = std::move(snapshot);
   // Our SVID or the bundle changed: sessions from before must not resume.
   sessions_.clear();
@@ -278,6 +279,21 @@ void Worker::InstallSnapshot(std::shared_ptr<const credentials::CredentialSnapsh
     }
     for (forward::Connection* c : untrusted) {
       c->CloseGracefully("root_removed", options_.reauthentication.grace_period);
+    }
+  }
+  if (deny_list_changed && snapshot_->deny_list != nullptr &&
+      options_.reauthentication.on_revocation) {
+    // Connections still in their handshake are judged when it ends
+    // (Connection::OnHandshakeResult asks the current snapshot).
+    std::vector<forward::Connection*> revoked;
+    for (auto& [raw, owned] : connections_) {
+      if (raw->established() && raw->peer().has_value() &&
+          snapshot_->deny_list->Contains(raw->peer()->spiffe_id)) {
+        revoked.push_back(raw);
+      }
+    }
+    for (forward::Connection* c : revoked) {
+      c->CloseGracefully("revoked", options_.reauthentication.grace_period);
     }
   }
 }

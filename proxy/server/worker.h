@@ -34,6 +34,7 @@ struct ReauthenticationPolicy {
   bool on_peer_expiry = false;  // rotation is not a loss of trust
   bool on_root_removed = true;
   bool on_policy_change = true;
+  bool on_revocation = true;  // the control plane's deny-list lists the peer
   absl::Duration grace_period = absl::Seconds(10);
 };
 

@@ -89,6 +89,12 @@ PeerVerdict VerifyPeer(const SSL* ssl, const PeerCheck& check) {
   PeerVerdict verdict = VerifyChain(ssl, stack, check);
   if (!verdict.ok()) return verdict;
   const identity::SpiffeId& id = verdict.svid->spiffe_id;
+  if (check.deny_list != nullptr && check.deny_list->Contains(id)) {
+    verdict.reason = identity::VerifyReason::kRevoked;
+    verdict.detail = absl::StrCat(id.ToString(), " is revoked (control-plane deny-list version ",
+                                  check.deny_list->version(), ")");
+    return verdict;
+  }
   if (!PeerAllowed(check.policy, check.default_trust_domain, id)) {
     verdict.reason = identity::VerifyReason::kNotAuthorized;
     verdict.detail =

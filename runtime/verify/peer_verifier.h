@@ -14,6 +14,7 @@
 
 #include "absl/strings/string_view.h"
 #include "identity/authz_policy.h"
+#include "identity/deny_list.h"
 #include "identity/gateway_policy.h"
 #include "identity/gateway_trust.h"
 #include "identity/spiffe_id.h"
@@ -50,6 +51,9 @@ struct PeerCheck {
   // A peer that sends no certificate passes, unauthenticated (the identity
   // port: a proxy's first contact has none).
   bool certificate_optional = false;
+  // Identities revoked by the control plane: refused ("revoked") even with a
+  // valid SVID, before authorization. Null: none.
+  const identity::DenyList* deny_list = nullptr;
   // Who may connect once the SVID verified: see PeerAllowed.
   const identity::AuthorizationPolicy* policy = nullptr;
   std::string default_trust_domain;

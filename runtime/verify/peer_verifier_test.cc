@@ -205,5 +205,24 @@ TEST_F(PeerVerifierTest, ACachedChainIsStillCheckedForExpiry) {
   EXPECT_EQ(later.verdict.reason, VerifyReason::kExpired);
 }
 
+TEST_F(PeerVerifierTest, RefusesARevokedPeerBeforeAuthorizationAndNamesIt) {
+  const Credential revoked = pki_.IssueLeaf("/ns/shop/sa/revoked");
+  const Credential other = pki_.IssueLeaf("/ns/shop/sa/cart");
+  const identity::DenyList deny_list(
+      7, {{"spiffe://cluster.local/ns/shop/sa/revoked", absl::Now() + absl::Hours(1)}});
+  PeerCheck check = Check();
+  check.deny_list = &deny_list;
+  Judge judge(check);
+  EXPECT_FALSE(Connect(pki_, &revoked, &judge));
+  EXPECT_EQ(judge.verdict.reason, VerifyReason::kRevoked);
+  ASSERT_TRUE(judge.verdict.svid.has_value());
+  EXPECT_THAT(judge.verdict.detail, HasSubstr("revoked is revoked"));
+  EXPECT_THAT(judge.verdict.detail, HasSubstr("version 7"));
+  // Everyone else passes as before.
+  Judge passes(check);
+  EXPECT_TRUE(Connect(pki_, &other, &passes));
+  EXPECT_TRUE(passes.verdict.ok()) << passes.verdict.detail;
+}
+
 }  // namespace
 }  // namespace palisade::verify

@@ -17,6 +17,7 @@ uint8_t AlertFor(identity::VerifyReason reason) {
     case VerifyReason::kNotAuthorized:
       return SSL_AD_ACCESS_DENIED;
     case VerifyReason::kCertificateRevoked:
+    case VerifyReason::kRevoked:
       return SSL_AD_CERTIFICATE_REVOKED;
     case VerifyReason::kWeakKey:
     case VerifyReason::kWeakSignature:
