@@ -292,8 +292,10 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
   v1::WatchResponse response;
   *response.mutable_bundle() = BundleMessage();
   stream.Send(std::move(response));
-  // Before any SVID: a proxy's first snapshot already enforces it.
-  if (deps_.revocations != nullptr) {
+  // Before any SVID: a proxy's first snapshot already enforces it. A control
+  // plane that never revoked anyone (version 0) has nothing to say, and the
+  // stream stays as it was before deny-lists: bundle, then SVIDs.
+  if (deps_.revocations != nullptr && deps_.revocations->Snapshot().version > 0) {
     v1::WatchResponse denied;
     *denied.mutable_deny_list() = DenyListMessage();
     stream.Send(std::move(denied));
