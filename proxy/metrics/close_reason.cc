@@ -8,11 +8,10 @@ namespace palisade::metrics {
 namespace {
 
 constexpr const char* kReasons[] = {
-    "connect_refused", "connect_timeout", "connect_failed", "unresolved",
-    "reset",           "timeout",         "idle_timeout",   "drained",
-    "peer_expired",    "root_removed",    "policy_changed", "no_identity",
-    "pending_evicted", "max_connections", "io_error",       "http_refused",
-    "revoked"};
+    "connect_refused", "connect_timeout", "connect_failed",  "unresolved",      "reset",
+    "timeout",         "idle_timeout",    "drained",         "peer_expired",    "root_removed",
+    "policy_changed",  "no_identity",     "pending_evicted", "max_connections", "io_error",
+    "http_refused",    "revoked"};
 
 }  // namespace
 

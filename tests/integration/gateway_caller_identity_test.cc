@@ -82,9 +82,8 @@ TEST_F(GatewayCallerIdentityTest, TheAppSeesTheVerifiedDeviceOnEveryRequestAndNo
     if (absl::StartsWithIgnoreCase(line, "x-forwarded-client-cert:")) seen.emplace_back(line);
   }
   ASSERT_EQ(seen.size(), 2u) << r.output;  // one per request, never the forged one beside it
-  const std::string expected =
-      absl::StrCat("By=", kGatewayId, ";Hash=", LeafHash(sensor_.get()),
-                   ";DNS=sensor-1.devices.example.com;Subject=");
+  const std::string expected = absl::StrCat("By=", kGatewayId, ";Hash=", LeafHash(sensor_.get()),
+                                            ";DNS=sensor-1.devices.example.com;Subject=");
   for (const std::string& header : seen) {
     EXPECT_THAT(header, HasSubstr(expected));
     EXPECT_THAT(header, Not(HasSubstr("URI=")));  // the device's name is its DNS SAN

@@ -25,12 +25,16 @@ class GatewayReloadTest : public GatewayTest {
     WriteFileOrDie(trust_dir_ + "/partner-ca.pem", partner_old_.BundlePem());
     WriteDevice("partner-old", "gw.devices.example.com", &partner_old_);
     WriteDevice("partner-new", "gw2.devices.example.com", &partner_new_);
+    StartGateway(Config());
+  }
+
+  ProxyYaml Config(const std::string& partner_trust = "partner-ca.pem") {
     ProxyYaml config = GatewayConfig();
     AddGateway(config, "devices", echo_->address());
     ProxyYaml::Inbound& partners = AddGateway(config, "partners", echo_->address());
-    partners.gateway->trust_store_files = {trust_dir_ + "/partner-ca.pem"};
+    partners.gateway->trust_store_files = {absl::StrCat(trust_dir_, "/", partner_trust)};
     partners.gateway->crl_files.clear();
-    StartGateway(config);
+    return config;
   }
 
   bool Connects(const std::string& listener, const std::string& device) {
@@ -95,6 +99,28 @@ TEST_F(GatewayReloadTest, ANewTrustStoreTakesOverAndACorruptOneKeepsIt) {
       << gateway_->Metrics();
   EXPECT_TRUE(Connects("partners", "partner-new"));
   EXPECT_FALSE(Connects("partners", "partner-old"));
+  EXPECT_FALSE(Connects("partners", "sensor-2"));  // the device CA never reached it
+}
+
+// A configuration reload that points a gateway at another trust file: the
+// new file is watched from then on (its replacement takes effect), and the
+// file the listener no longer names is not (its replacement changes nothing).
+TEST_F(GatewayReloadTest, AReloadedListenerWatchesTheTrustFilesItNowNames) {
+  WriteFileOrDie(trust_dir_ + "/partner-ca-2.pem", partner_old_.BundlePem());
+  WriteFileOrDie(gateway_->config_path(), Config("partner-ca-2.pem").ToString());
+  gateway_->process().Signal(SIGHUP);
+  ASSERT_TRUE(gateway_->WaitForLog("configuration reloaded")) << gateway_->process().Output();
+  ASSERT_TRUE(Connects("partners", "partner-old"));
+
+  // The file it no longer names: replacing it (here with the device CA)
+  // must not reach the listener.
+  Replace("partner-ca.pem", devices_.BundlePem());
+  // The file it names now: replacing it must.
+  Replace("partner-ca-2.pem", partner_new_.BundlePem());
+  EXPECT_TRUE(WaitFor([&] { return Connects("partners", "partner-new"); }, absl::Seconds(10)))
+      << gateway_->Metrics();
+  EXPECT_FALSE(Connects("partners", "partner-old"));
+  EXPECT_FALSE(Connects("partners", "sensor-2"));  // the device CA never reached it
 }
 
 }  // namespace
