@@ -41,20 +41,6 @@ std::string LeafHash(X509* leaf) {
   return hex;
 }
 
-// curl's --pinnedpubkey for the gateway's SVID (it names no host name).
-std::string PinOf(const std::string& pem_file) {
-  auto certs = identity::ParsePemCertificates(ReadFileOrEmpty(pem_file));
-  if (!certs.ok()) return "";
-  bssl::UniquePtr<EVP_PKEY> key(X509_get_pubkey((*certs)[0].get()));
-  uint8_t* der = nullptr;
-  const int len = i2d_PUBKEY(key.get(), &der);
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(der, len, digest);
-  OPENSSL_free(der);
-  return absl::StrCat("sha256//", absl::Base64Escape(absl::string_view(
-                                      reinterpret_cast<const char*>(digest), sizeof(digest))));
-}
-
 class GatewayCallerIdentityTest : public GatewayTest {
  protected:
   void SetUp() override {
@@ -70,8 +56,9 @@ class GatewayCallerIdentityTest : public GatewayTest {
 TEST_F(GatewayCallerIdentityTest, TheAppSeesTheVerifiedDeviceOnEveryRequestAndNoForgery) {
   const std::string url = absl::StrCat("https://127.0.0.1:", Port("devices-xfcc"), "/r");
   const CommandResult r = RunCommand(
-      {"curl", "-sS", "--max-time", "10", "-k", "--pinnedpubkey", PinOf(dir() + "/gateway.pem"),
-       "--cert", dir() + "/sensor-1.pem", "--key", dir() + "/sensor-1.key", "-H",
+      {"curl", "-sS", "--max-time", "10", "-k", "--pinnedpubkey",
+       GatewayKeyPin(dir() + "/gateway.pem"), "--cert", dir() + "/sensor-1.pem", "--key",
+       dir() + "/sensor-1.key", "-H",
        "X-Forwarded-Client-Cert: By=spiffe://evil;URI=spiffe://cluster.local/ns/ops/sa/admin",
        absl::StrCat(url, "/1"), absl::StrCat(url, "/2")},
       absl::Seconds(20));

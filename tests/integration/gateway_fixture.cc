@@ -1,16 +1,33 @@
 #include "tests/integration/gateway_fixture.h"
 
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "identity/certificate.h"
 #include "tests/util/loopback.h"
 #include "tests/util/process.h"
 #include "tests/util/prometheus_text.h"
 
 namespace palisade::testing {
+
+std::string GatewayKeyPin(const std::string& pem_file) {
+  auto certs = identity::ParsePemCertificates(ReadFileOrEmpty(pem_file));
+  if (!certs.ok()) return "";
+  bssl::UniquePtr<EVP_PKEY> key(X509_get_pubkey((*certs)[0].get()));
+  uint8_t* der = nullptr;
+  const int len = i2d_PUBKEY(key.get(), &der);
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(der, len, digest);
+  OPENSSL_free(der);
+  return absl::StrCat("sha256//", absl::Base64Escape(absl::string_view(
+                                      reinterpret_cast<const char*>(digest), sizeof(digest))));
+}
 
 std::unique_ptr<DeviceConnection> DeviceConnection::Open(uint16_t port, const std::string& dir,
                                                          const std::string& name) {

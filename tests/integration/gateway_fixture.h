@@ -40,6 +40,10 @@ class DeviceConnection {
   bssl::UniquePtr<SSL> ssl_;
 };
 
+// curl's --pinnedpubkey for the gateway's SVID in `pem_file`: devices pin
+// the gateway's key, since its SVID names a SPIFFE ID and no host name.
+std::string GatewayKeyPin(const std::string& pem_file);
+
 class GatewayTest : public ::testing::Test {
  protected:
   // The device CA, its CRL (revoking nobody), device certificates, the mesh

@@ -26,21 +26,6 @@ std::string Sha256Hex(const std::string& bytes) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
-// curl's --pinnedpubkey for the gateway's certificate: devices pin the
-// gateway's key (its SVID names a SPIFFE ID, not a host name).
-std::string PinOf(const std::string& pem_file) {
-  auto certs = identity::ParsePemCertificates(ReadFileOrEmpty(pem_file));
-  if (!certs.ok()) return "";
-  bssl::UniquePtr<EVP_PKEY> key(X509_get_pubkey((*certs)[0].get()));
-  uint8_t* der = nullptr;
-  const int len = i2d_PUBKEY(key.get(), &der);
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(der, len, digest);
-  OPENSSL_free(der);
-  return absl::StrCat("sha256//", absl::Base64Escape(absl::string_view(
-                                      reinterpret_cast<const char*>(digest), sizeof(digest))));
-}
-
 class GatewayForwardingTest : public GatewayTest {
  protected:
   void SetUp() override {
@@ -82,11 +67,12 @@ TEST_F(GatewayForwardingTest, SClientWithADnsSanDeviceCertificateReachesTheApp) 
 }
 
 TEST_F(GatewayForwardingTest, CurlWithADnsSanDeviceCertificateGetsTheHttpAppsAnswer) {
-  const CommandResult r = RunCommand(
-      {"curl", "-sS", "--max-time", "5", "-k", "--pinnedpubkey", PinOf(dir() + "/gateway.pem"),
-       "--cert", dir() + "/sensor-1.pem", "--key", dir() + "/sensor-1.key",
-       absl::StrCat("https://127.0.0.1:", Port("devices-http"), "/readings/42")},
-      absl::Seconds(10));
+  const CommandResult r =
+      RunCommand({"curl", "-sS", "--max-time", "5", "-k", "--pinnedpubkey",
+                  GatewayKeyPin(dir() + "/gateway.pem"), "--cert", dir() + "/sensor-1.pem", "--key",
+                  dir() + "/sensor-1.key",
+                  absl::StrCat("https://127.0.0.1:", Port("devices-http"), "/readings/42")},
+                 absl::Seconds(10));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("(GET /readings/42 HTTP/1.1)"));
 }
