@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy_chain"))
+import proxy_chain  # noqa: E402  (wait_file, wait_port, free_port)
+
 BODY = "r" * 64
 ANSWER = "a" * 64
 
@@ -55,36 +58,6 @@ def children(pid):
     except OSError:
         pass
     return out
-
-
-def wait_file(path, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if os.path.exists(path) and open(path).read().strip():
-            return open(path).read().strip()
-        time.sleep(0.05)
-    raise RuntimeError(f"{path} did not appear")
-
-
-def wait_port(port, timeout=20):
-    import socket
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} never opened")
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def stop(procs):
@@ -130,7 +103,7 @@ def start_palisade(args, work, name, text, procs):
                           f"--admin_address_file={admin_file}"],
                          stdout=open(f"{work}/{name}.log", "w"), stderr=subprocess.STDOUT)
     procs.append(p)
-    admin = wait_file(admin_file)
+    admin = proxy_chain.wait_file(admin_file)
     end = time.time() + 20
     while time.time() < end:
         r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
@@ -173,7 +146,7 @@ def http_common(work, name):
 
 
 def start_app(work, procs):
-    port = free_port()
+    port = proxy_chain.free_port()
     start_nginx(work, "app", f"""http {{
 {http_common(work, "app")}
   server {{
@@ -181,13 +154,13 @@ def start_app(work, procs):
     location / {{ return 200 "{ANSWER}"; }}
   }}
 }}""", procs)
-    wait_port(port)
+    proxy_chain.wait_port(port)
     return port
 
 
 def start_hop2(args, work, variant, app_port, procs):
     """Starts hop 2 for `variant`; returns (its port, its pids)."""
-    port = free_port()
+    port = proxy_chain.free_port()
     if variant == "nginx_gateway":
         p = start_nginx(work, variant, f"""http {{
 {http_common(work, variant)}
@@ -207,7 +180,7 @@ def start_hop2(args, work, variant, app_port, procs):
     }}
   }}
 }}""", procs)
-        wait_port(port)
+        proxy_chain.wait_port(port)
         time.sleep(0.3)  # the worker forks after the port opens
         return port, children(p.pid)
     caller = ""
@@ -224,7 +197,7 @@ def start_hop2(args, work, variant, app_port, procs):
 
 
 def start_hop1(args, work, name, hop2_port, procs):
-    port = free_port()
+    port = proxy_chain.free_port()
     start_palisade(args, work, name, identity(work, "frontend") + f"""outbound:
   - name: hop1
     address: 127.0.0.1:{port}
