@@ -202,5 +202,40 @@ TEST_F(ControlBundleEndpointTest, PublishesTheNewRootWhenARolloverStartsWithoutA
   for (const std::string& root : old_roots) EXPECT_EQ(Fingerprints(*after).count(root), 1u);
 }
 
+// Profile https_web: the operator's web PKI certificate instead of the SVID;
+// a client checks the host name against its own CA, and gets the same document.
+TEST(ControlBundleEndpointWebTest, ServesTheDocumentWithTheOperatorsCertificate) {
+  const std::string dir = MakeTempDir("control-bundle-endpoint-web");
+  TestPki web({.trust_domain = "web.example"});
+  CertSpec spec = web.LeafSpec("");
+  spec.uri_sans.clear();
+  spec.dns_sans = {"localhost"};
+  web.WriteFiles(dir, "web", web.IssueLeaf(spec));
+  auto control = ControlProcess::Start(
+      dir, {"--bundle_endpoint_listen=127.0.0.1:0",
+            "--bundle_endpoint_address_file=" + dir + "/bundle_endpoint.address",
+            "--bundle_endpoint_tls_cert=" + dir + "/web.pem",
+            "--bundle_endpoint_tls_key=" + dir + "/web.key"});
+  ASSERT_TRUE(control.ok()) << control.status();
+  std::string address;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        address = std::string(
+            absl::StripAsciiWhitespace(ReadFileOrEmpty(dir + "/bundle_endpoint.address")));
+        return !address.empty();
+      },
+      absl::Seconds(10)));
+  const std::string port = address.substr(address.rfind(':') + 1);
+  CommandResult curl =
+      RunCommand({"curl", "-sS", "--max-time", "5", "--cacert", dir + "/bundle.pem", "--resolve",
+                  "localhost:" + port + ":127.0.0.1", "https://localhost:" + port + "/"},
+                 absl::Seconds(10));
+  ASSERT_EQ(curl.exit_code, 0) << curl.output;
+  ASSERT_OK_AND_ASSIGN(identity::SpiffeBundle bundle,
+                       identity::ParseSpiffeBundle(curl.output, (*control)->trust_domain()));
+  HttpResult admin = (*control)->AdminGet("/api/v1/bundle.pem");
+  EXPECT_EQ(Fingerprints(bundle), Fingerprints(admin.body));
+}
+
 }  // namespace
 }  // namespace palisade::testing
