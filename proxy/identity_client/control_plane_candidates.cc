@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <memory>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -11,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/log/logging.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::identity_client {
 namespace {
@@ -26,8 +29,8 @@ absl::StatusOr<std::vector<std::string>> GetAddrInfo(const std::string& host) {
   std::vector<std::string> addresses;
   for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
     char text[NI_MAXHOST];
-    if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof(text), nullptr, 0,
-                      NI_NUMERICHOST) == 0) {
+    if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof(text), nullptr, 0, NI_NUMERICHOST) ==
+        0) {
       addresses.emplace_back(text);
     }
   }
@@ -35,8 +38,36 @@ absl::StatusOr<std::vector<std::string>> GetAddrInfo(const std::string& host) {
   return addresses;
 }
 
+// getaddrinfo(3) on a thread of its own, waited for at most `limit`: a name
+// server that does not answer must not hold up the control thread (and
+// Stop()) for the resolver's own timeouts. The thread finishes on its own.
+absl::StatusOr<std::vector<std::string>> GetAddrInfoWithin(const std::string& host,
+                                                           absl::Duration limit) {
+  struct Lookup {
+    sync::Mutex mutex;
+    bool done ABSL_GUARDED_BY(mutex) = false;
+    absl::StatusOr<std::vector<std::string>> result ABSL_GUARDED_BY(mutex);
+  };
+  auto lookup = std::make_shared<Lookup>();
+  std::thread([lookup, host] {
+    absl::StatusOr<std::vector<std::string>> result = GetAddrInfo(host);
+    sync::MutexLock lock(&lookup->mutex);
+    lookup->result = std::move(result);
+    lookup->done = true;
+    lookup->mutex.NotifyAll();
+  }).detach();
+  sync::MutexLock lock(&lookup->mutex);
+  if (!lookup->mutex.AwaitWithTimeout([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return lookup->done; },
+                                      limit)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("no answer for ", host, " within ", absl::FormatDuration(limit)));
+  }
+  return lookup->result;
+}
+
 std::string Join(const std::string& ip, uint16_t port) {
-  return absl::StrContains(ip, ':') ? absl::StrCat("[", ip, "]:", port) : absl::StrCat(ip, ":", port);
+  return absl::StrContains(ip, ':') ? absl::StrCat("[", ip, "]:", port)
+                                    : absl::StrCat(ip, ":", port);
 }
 
 }  // namespace
@@ -49,11 +80,16 @@ std::vector<std::string> ControlPlaneCandidates::Configured(
   return addresses;
 }
 
-ControlPlaneCandidates::ControlPlaneCandidates(Options options) : options_([&] {
-  if (!options.resolve) options.resolve = GetAddrInfo;
-  if (!options.unit_random) options.unit_random = [] { return 0.0; };
-  return std::move(options);
-}()) {}
+ControlPlaneCandidates::ControlPlaneCandidates(Options options)
+    : options_([&] {
+        if (!options.resolve) {
+          options.resolve = [limit = options.resolve_timeout](const std::string& host) {
+            return GetAddrInfoWithin(host, limit);
+          };
+        }
+        if (!options.unit_random) options.unit_random = [] { return 0.0; };
+        return std::move(options);
+      }()) {}
 
 void ControlPlaneCandidates::Expand() {
   list_.clear();

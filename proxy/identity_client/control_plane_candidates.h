@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "proto/palisade/config/v1/config.pb.h"
 #include "runtime/net/socket_address.h"
 
@@ -25,8 +26,10 @@ class ControlPlaneCandidates {
   struct Options {
     // "host:port" each, in the order tried; at least one.
     std::vector<std::string> addresses;
-    // Default: getaddrinfo(3), blocking (the control thread may block).
+    // Default: getaddrinfo(3), waited for at most resolve_timeout (a name
+    // without an answer by then is dialled by name, as with one address).
     Resolve resolve;
+    absl::Duration resolve_timeout = absl::Seconds(2);
     // Uniform [0, 1): shuffles the addresses of one name, so a fleet behind
     // one Service name spreads over the replicas. Default: always 0.
     std::function<double()> unit_random;
@@ -43,8 +46,8 @@ class ControlPlaneCandidates {
 
   // How the attempt on Current() ended.
   enum class Ended {
-    kFailed,      // connect, handshake or a stream that never worked
-    kWorked,      // a stream that worked, then broke or was ended
+    kFailed,     // connect, handshake or a stream that never worked
+    kWorked,     // a stream that worked, then broke or was ended
     kReconnect,  // the server ended a bootstrap stream: same replica, at once
   };
   // Moves on (except after kReconnect). True when the next attempt must wait

@@ -102,9 +102,9 @@ TEST(ControlPlaneCandidatesTest, ANameWithSeveralAddressesMakesEachACandidate) {
   FakeDns dns;
   dns.names["palisade-control"] = {"10.0.0.1", "10.0.0.2", "fd00::3"};
   dns.names["one"] = {"10.0.0.9"};
-  ControlPlaneCandidates c({.addresses = {"palisade-control:15012", "one:15012", "missing:15012",
-                                          "10.0.0.2:15012"},
-                            .resolve = dns.resolve()});
+  ControlPlaneCandidates c(
+      {.addresses = {"palisade-control:15012", "one:15012", "missing:15012", "10.0.0.2:15012"},
+       .resolve = dns.resolve()});
   // One name's addresses, then a name with one address and one that does not
   // resolve (both dialled by name, as before); 10.0.0.2:15012 only once.
   ASSERT_EQ(c.size(), 5u);
@@ -119,20 +119,20 @@ TEST(ControlPlaneCandidatesTest, ANamesAddressesAreShuffledToSpreadAFleet) {
   FakeDns dns;
   dns.names["cp"] = {"10.0.0.1", "10.0.0.2", "10.0.0.3"};
   // Fisher-Yates with 0.0 every draw: each position swaps with the first.
-  ControlPlaneCandidates first({.addresses = {"cp:1"}, .resolve = dns.resolve(),
-                                .unit_random = [] { return 0.0; }});
+  ControlPlaneCandidates first(
+      {.addresses = {"cp:1"}, .resolve = dns.resolve(), .unit_random = [] { return 0.0; }});
   EXPECT_THAT(Order(first, 3), ElementsAre("10.0.0.2:1", "10.0.0.3:1", "10.0.0.1:1"));
   // 0.999 every draw keeps the order.
-  ControlPlaneCandidates last({.addresses = {"cp:1"}, .resolve = dns.resolve(),
-                               .unit_random = [] { return 0.999; }});
+  ControlPlaneCandidates last(
+      {.addresses = {"cp:1"}, .resolve = dns.resolve(), .unit_random = [] { return 0.999; }});
   EXPECT_THAT(Order(last, 3), ElementsAre("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"));
 }
 
 TEST(ControlPlaneCandidatesTest, NamesAreResolvedAgainOnEachPass) {
   FakeDns dns;
   dns.names["cp"] = {"10.0.0.1", "10.0.0.2"};
-  ControlPlaneCandidates c({.addresses = {"cp:1"}, .resolve = dns.resolve(),
-                            .unit_random = [] { return 0.999; }});
+  ControlPlaneCandidates c(
+      {.addresses = {"cp:1"}, .resolve = dns.resolve(), .unit_random = [] { return 0.999; }});
   EXPECT_EQ(c.Current(), "10.0.0.1:1");
   EXPECT_EQ(dns.lookups, 1);
   // A replica replaced (a pod rescheduled): the next pass sees it.
@@ -142,6 +142,15 @@ TEST(ControlPlaneCandidatesTest, NamesAreResolvedAgainOnEachPass) {
   EXPECT_TRUE(c.OnEnded(Ended::kFailed));
   EXPECT_EQ(dns.lookups, 2);
   EXPECT_THAT(Order(c, 2), ElementsAre("10.0.0.1:1", "10.0.0.7:1"));
+}
+
+TEST(ControlPlaneCandidatesTest, TheDefaultResolverUsesTheSystemsAnswer) {
+  // localhost: 127.0.0.1 and perhaps ::1, as /etc/hosts says here.
+  ControlPlaneCandidates c({.addresses = {"localhost:15012"}});
+  for (size_t i = 0; i < c.size(); ++i) {
+    EXPECT_THAT(c.Current(), ::testing::AnyOf("localhost:15012", "127.0.0.1:15012", "[::1]:15012"));
+    c.OnEnded(Ended::kFailed);
+  }
 }
 
 }  // namespace

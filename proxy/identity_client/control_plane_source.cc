@@ -126,18 +126,19 @@ void ControlPlaneSource::Pause(absl::Duration delay) {
 }
 
 void ControlPlaneSource::Run() {
-  log::LogEvent(Level::kInfo, kLogger, "control-plane identity source started",
-                {{"address", absl::StrJoin(ControlPlaneCandidates::Configured(options_.config), ",")},
-                 {"server_spiffe_id", options_.config.server_spiffe_id()},
-                 {"spiffe_id", workload_id_.ToString()}});
+  log::LogEvent(
+      Level::kInfo, kLogger, "control-plane identity source started",
+      {{"address", absl::StrJoin(ControlPlaneCandidates::Configured(options_.config), ",")},
+       {"server_spiffe_id", options_.config.server_spiffe_id()},
+       {"spiffe_id", workload_id_.ToString()}});
   using Ended = ControlPlaneCandidates::Ended;
   while (!stopping()) {
     const Attempt attempt = RunAttempt();
     if (stopping()) break;
     // The next replica at once; the backoff only once a whole round failed.
     const bool round_failed = candidates_.OnEnded(attempt.reconnect_at_once ? Ended::kReconnect
-                                                  : attempt.served         ? Ended::kWorked
-                                                                           : Ended::kFailed);
+                                                  : attempt.served          ? Ended::kWorked
+                                                                            : Ended::kFailed);
     absl::Duration delay = absl::ZeroDuration();
     if (attempt.reconnect_at_once || attempt.healthy) reconnect_backoff_.Reset();
     if (round_failed) {

@@ -158,7 +158,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
   std::optional<absl::Time> next_renewal_;
   ReattestationTokenFile reattestation_;
   Backoff reconnect_backoff_;
-  Backoff retry_backoff_;                // for CSRs whose SVID the store refused
+  Backoff retry_backoff_;  // for CSRs whose SVID the store refused
   ControlPlaneCandidates candidates_;
   std::string last_address_;             // the replica of the last stream opened
   bool svid_refused_by_server_ = false;  // the last mTLS attempt: our SVID was refused

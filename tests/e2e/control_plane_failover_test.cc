@@ -5,7 +5,6 @@
 // throughout. The replica the proxy is on is killed with SIGKILL; the proxy
 // must be on the other one within 5 s and keep renewing there.
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <atomic>
@@ -42,8 +41,8 @@ class ControlPlaneFailoverTest : public ::testing::Test {
     ASSERT_TRUE(WriteFile(dir + "/ca.key", PemOf(pki.intermediate().key.get())));
     ASSERT_TRUE(WriteFile(dir + "/roots.pem", pki.BundlePem()));
     const std::vector<std::string> flags = {
-        "--trust_domain=cluster.local",          "--plugin_ca_cert=" + dir + "/ca.pem",
-        "--plugin_ca_key=" + dir + "/ca.key",    "--plugin_root_bundle=" + dir + "/roots.pem",
+        "--trust_domain=cluster.local", "--plugin_ca_cert=" + dir + "/ca.pem",
+        "--plugin_ca_key=" + dir + "/ca.key", "--plugin_root_bundle=" + dir + "/roots.pem",
         "--svid_ttl=8s"};
     for (const char* name : {"replica-a", "replica-b"}) {
       const std::string replica_dir = dir + "/" + name;
@@ -124,17 +123,16 @@ TEST_F(ControlPlaneFailoverTest, AProxyWhoseReplicaDiesIsOnTheOtherWithinFiveSec
   const std::string serial = Serial();
   replicas_[0]->process().Kill();
   const absl::Time killed = absl::Now();
-  const bool moved = WaitFor([&] { return Streams(1) == 1; }, absl::Seconds(5),
-                             absl::Milliseconds(50));
+  const bool moved =
+      WaitFor([&] { return Streams(1) == 1; }, absl::Seconds(5), absl::Milliseconds(50));
   const absl::Duration to_move = absl::Now() - killed;
   // A renewal from replica b: an SVID issued after the failover (8 s SVIDs
   // renew about every 4 s).
   const bool renewed = moved && WaitFor([&] { return Serial() != serial; }, absl::Seconds(10),
                                         absl::Milliseconds(100));
   const std::string renewed_serial = Serial();
-  const bool renewed_again =
-      renewed && WaitFor([&] { return Serial() != renewed_serial; }, absl::Seconds(10),
-                         absl::Milliseconds(100));
+  const bool renewed_again = renewed && WaitFor([&] { return Serial() != renewed_serial; },
+                                                absl::Seconds(10), absl::Milliseconds(100));
   stop = true;
   traffic.join();
   std::cout << "on replica b " << absl::FormatDuration(to_move)
@@ -154,8 +152,9 @@ TEST_F(ControlPlaneFailoverTest, AProxyWhoseReplicaDiesIsOnTheOtherWithinFiveSec
                       "palisade_control_certificates_issued_total", {{"kind", "renewal"}}),
             1);
   // Never without a valid identity, and no established connection failed.
-  EXPECT_EQ(MetricSum(metrics, "palisade_connections_refused_total", {{"reason", "identity_expired"}}),
-            0);
+  EXPECT_EQ(
+      MetricSum(metrics, "palisade_connections_refused_total", {{"reason", "identity_expired"}}),
+      0);
   EXPECT_GT(load.new_ok.load(), 100);
   EXPECT_EQ(load.new_failed.load(), 0);
   EXPECT_GT(load.stream_requests.load(), 100);
