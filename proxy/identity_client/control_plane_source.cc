@@ -265,7 +265,13 @@ ControlPlaneSource::Attempt ControlPlaneSource::RunAttempt() {
   svid_refused_by_server_ =
       stream.credential == Credential::kSvid && !stream.got_bundle &&
       absl::StrContains(outcome.transport.message(), "peer_rejected_certificate");
-  attempt.served = stream.got_bundle;
+  // Served long enough to count as a replica that worked (the next failure
+  // starts a new round). A replica that ends every stream at once (a CSR
+  // refused for now) is a failure, so replicas that all do cannot be cycled
+  // through without a backoff.
+  attempt.served = stream.got_bundle &&
+                   (attempt.installed ||
+                    options_.clock() - stream.opened_at >= BackoffOptions(options_.config).initial);
   attempt.reconnect_at_once = stream.credential == Credential::kBootstrap && attempt.installed &&
                               outcome.server_ended && outcome.status.ok();
   attempt.healthy = attempt.installed ||

@@ -116,7 +116,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
     bool installed = false;          // an SVID from this stream was installed
     bool healthy = false;            // the stream worked: reset the backoff
     bool reconnect_at_once = false;  // a bootstrap stream ended after issuing
-    bool served = false;             // the replica answered (sent a bundle)
+    bool served = false;             // the replica served a stream that worked
     std::string address;             // the replica dialled
     std::string error;               // why the attempt failed, for the log
   };
