@@ -152,6 +152,22 @@ class Validator {
     } else {
       Check(Join(path, "address"), net::HostPort::Parse(cp.address()).status());
     }
+    // Further replicas: each a host:port, none twice (nor `address` again).
+    absl::flat_hash_map<std::string, std::string> seen;
+    if (!cp.address().empty()) seen.emplace(cp.address(), Join(path, "address"));
+    for (int i = 0; i < cp.addresses_size(); ++i) {
+      const std::string at = Index(Join(path, "addresses"), i);
+      const std::string& address = cp.addresses(i);
+      if (address.empty()) {
+        Error(at, "is empty: host:port of a palisade-control replica");
+        continue;
+      }
+      if (!Check(at, net::HostPort::Parse(address).status())) continue;
+      const auto [first, inserted] = seen.emplace(address, at);
+      if (!inserted) {
+        Error(at, absl::StrCat(Quote(address), " is listed twice (also ", first->second, ")"));
+      }
+    }
     if (cp.server_spiffe_id().empty()) {
       Error(Join(path, "server_spiffe_id"),
             "is required: the SPIFFE ID palisade-control must present");

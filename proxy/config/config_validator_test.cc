@@ -528,6 +528,33 @@ TEST_F(ConfigValidatorTest, ChecksTheControlPlaneAddressAndTokenFile) {
                                     "/empty_token\" is empty")));
 }
 
+TEST_F(ConfigValidatorTest, AcceptsFurtherControlPlaneReplicas) {
+  ProxyConfig config = ControlPlaneConfig();
+  v1::ControlPlaneIdentitySource* cp = config.mutable_identity()->mutable_control_plane();
+  cp->add_addresses("palisade-control-1.palisade-control:15012");
+  cp->add_addresses("10.0.0.7:15012");
+  cp->add_addresses("[fd00::7]:15012");
+  EXPECT_THAT(Problems(config), IsEmpty());
+}
+
+TEST_F(ConfigValidatorTest, RefusesBadOrRepeatedControlPlaneReplicasNamingTheEntry) {
+  ProxyConfig config = ControlPlaneConfig();
+  v1::ControlPlaneIdentitySource* cp = config.mutable_identity()->mutable_control_plane();
+  cp->add_addresses("10.0.0.7:15012");
+  cp->add_addresses("palisade-control:15012");  // the same as address
+  cp->add_addresses("10.0.0.8");                // no port
+  cp->add_addresses("10.0.0.7:15012");
+  cp->add_addresses("");
+  EXPECT_THAT(
+      Problems(config),
+      ElementsAre(HasSubstr("identity.control_plane.addresses[1]: \"palisade-control:15012\" is "
+                            "listed twice (also identity.control_plane.address)"),
+                  HasSubstr("identity.control_plane.addresses[2]: "),
+                  HasSubstr("identity.control_plane.addresses[3]: \"10.0.0.7:15012\" is listed "
+                            "twice (also identity.control_plane.addresses[0])"),
+                  HasSubstr("identity.control_plane.addresses[4]: is empty")));
+}
+
 TEST_F(ConfigValidatorTest, ChecksWhereTheReattestationTokenWillBeKept) {
   ProxyConfig config = ControlPlaneConfig();
   v1::ControlPlaneIdentitySource* cp = config.mutable_identity()->mutable_control_plane();

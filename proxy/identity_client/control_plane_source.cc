@@ -7,6 +7,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
 #include "proxy/config/config_defaults.h"
@@ -46,6 +47,7 @@ std::string Message(const absl::Status& status) { return std::string(status.mess
 // One Watch stream and what is pending on it; control thread only.
 struct ControlPlaneSource::Stream {
   WatchCall* call = nullptr;
+  std::string address;  // the replica's "host:port"
   Credential credential = Credential::kBootstrap;
   absl::Time opened_at;
   bool got_bundle = false;
@@ -83,7 +85,10 @@ ControlPlaneSource::ControlPlaneSource(Options options, identity::SpiffeId workl
       bootstrap_bundles_(std::move(bootstrap_bundles)),
       reattestation_(ReattestationTokenFile::PathFor(options_.config)),
       reconnect_backoff_(BackoffOptions(options_.config), options_.unit_random),
-      retry_backoff_(BackoffOptions(options_.config), options_.unit_random) {}
+      retry_backoff_(BackoffOptions(options_.config), options_.unit_random),
+      candidates_({.addresses = ControlPlaneCandidates::Configured(options_.config),
+                   .resolve = options_.resolve,
+                   .unit_random = options_.unit_random}) {}
 
 ControlPlaneSource::~ControlPlaneSource() { Stop(); }
 
@@ -121,18 +126,22 @@ void ControlPlaneSource::Pause(absl::Duration delay) {
 }
 
 void ControlPlaneSource::Run() {
-  log::LogEvent(Level::kInfo, kLogger, "control-plane identity source started",
-                {{"address", options_.config.address()},
-                 {"server_spiffe_id", options_.config.server_spiffe_id()},
-                 {"spiffe_id", workload_id_.ToString()}});
+  log::LogEvent(
+      Level::kInfo, kLogger, "control-plane identity source started",
+      {{"address", absl::StrJoin(ControlPlaneCandidates::Configured(options_.config), ",")},
+       {"server_spiffe_id", options_.config.server_spiffe_id()},
+       {"spiffe_id", workload_id_.ToString()}});
+  using Ended = ControlPlaneCandidates::Ended;
   while (!stopping()) {
     const Attempt attempt = RunAttempt();
     if (stopping()) break;
+    // The next replica at once; the backoff only once a whole round failed.
+    const bool round_failed = candidates_.OnEnded(attempt.reconnect_at_once ? Ended::kReconnect
+                                                  : attempt.served          ? Ended::kWorked
+                                                                            : Ended::kFailed);
     absl::Duration delay = absl::ZeroDuration();
-    if (attempt.reconnect_at_once) {
-      reconnect_backoff_.Reset();
-    } else {
-      if (attempt.healthy) reconnect_backoff_.Reset();
+    if (attempt.reconnect_at_once || attempt.healthy) reconnect_backoff_.Reset();
+    if (round_failed) {
       // Never so long that the SVID runs out before the next attempt.
       const credentials::CredentialStore::Snapshot current = options_.store->Current();
       delay = RetryDelay(
@@ -154,6 +163,8 @@ void ControlPlaneSource::Run() {
                 "refused until it is renewed"
               : "control plane unavailable; serving with the current SVID",
           {{"error", attempt.error},
+           {"address", attempt.address},
+           {"next_address", candidates_.Current()},
            {"attempt", reconnect_backoff_.attempts()},
            {"retry_in", absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1)))}});
     }
@@ -167,12 +178,14 @@ ControlPlaneSource::Attempt ControlPlaneSource::RunAttempt() {
   const credentials::CredentialStore::Snapshot snapshot = options_.store->Current();
   const bool usable_svid = snapshot != nullptr && snapshot->not_after > options_.clock();
   Stream stream;
+  attempt.address = candidates_.Current();
+  stream.address = attempt.address;
   // A server that refused our SVID last time (e.g. it lost its CA) gets the
   // bootstrap credential this time.
   stream.credential =
       usable_svid && !svid_refused_by_server_ ? Credential::kSvid : Credential::kBootstrap;
   SecureChannelOptions channel_options;
-  channel_options.address = options_.config.address();
+  channel_options.address = attempt.address;
   channel_options.server_spiffe_id = options_.config.server_spiffe_id();
   // Before the first bundle arrives the bootstrap file vouches for the
   // control plane; after it, the control plane's own bundle does.
@@ -252,6 +265,13 @@ ControlPlaneSource::Attempt ControlPlaneSource::RunAttempt() {
   svid_refused_by_server_ =
       stream.credential == Credential::kSvid && !stream.got_bundle &&
       absl::StrContains(outcome.transport.message(), "peer_rejected_certificate");
+  // Served long enough to count as a replica that worked (the next failure
+  // starts a new round). A replica that ends every stream at once (a CSR
+  // refused for now) is a failure, so replicas that all do cannot be cycled
+  // through without a backoff.
+  attempt.served = stream.got_bundle &&
+                   (attempt.installed ||
+                    options_.clock() - stream.opened_at >= BackoffOptions(options_.config).initial);
   attempt.reconnect_at_once = stream.credential == Credential::kBootstrap && attempt.installed &&
                               outcome.server_ended && outcome.status.ok();
   attempt.healthy = attempt.installed ||
@@ -272,18 +292,25 @@ ControlPlaneSource::Attempt ControlPlaneSource::RunAttempt() {
 
 void ControlPlaneSource::OnOpened(const Stream& stream, const control::v1::Hello& hello) {
   uint64_t streams = 0;
+  const bool failover = !last_address_.empty() && last_address_ != stream.address;
+  last_address_ = stream.address;
   Update([&](Status& s) {
     s.connected = true;
     streams = ++s.streams;
     if (streams > 1) ++s.reconnects;
+    if (failover) ++s.failovers;
+    s.address = stream.address;
   });
   if (options_.metrics != nullptr) {
     options_.metrics->SetControlPlaneConnected(true);
+    options_.metrics->SetControlPlaneAddress(stream.address);
     if (streams > 1) options_.metrics->OnControlPlaneReconnect();
+    if (failover) options_.metrics->OnControlPlaneFailover();
   }
   const std::optional<identity::VerifiedSvid> server = stream.call->server();
   log::LogEvent(Level::kInfo, kLogger, "connected to the control plane",
-                {{"address", options_.config.address()},
+                {{"address", stream.address},
+                 {"failover", failover},
                  {"server_spiffe_id", server.has_value() ? server->spiffe_id.ToString() : ""},
                  {"authenticated_with", stream.credential == Credential::kSvid ? "svid"
                                         : hello.has_reattestation_token() ? "reattestation_token"

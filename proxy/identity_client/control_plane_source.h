@@ -27,6 +27,7 @@
 #include "proxy/credentials/credential_store.h"
 #include "proxy/credentials/identity_source.h"
 #include "proxy/identity_client/backoff.h"
+#include "proxy/identity_client/control_plane_candidates.h"
 #include "proxy/identity_client/reattestation_token_file.h"
 #include "proxy/identity_client/renewal_policy.h"
 #include "proxy/identity_client/watch_call.h"
@@ -76,6 +77,8 @@ class ControlPlaneSource final : public credentials::IdentitySource {
     absl::Duration max_idle_wait = absl::Seconds(1);
     std::function<absl::Time()> clock = [] { return absl::Now(); };
     std::function<double()> unit_random;  // uniform [0, 1); default: absl::BitGen
+    // Looks up the replicas behind a name; default getaddrinfo(3).
+    ControlPlaneCandidates::Resolve resolve;
   };
 
   // Checks the options (bootstrap bundle file, the identity to ask for) and
@@ -92,6 +95,8 @@ class ControlPlaneSource final : public credentials::IdentitySource {
     bool connected = false;   // a stream is up
     uint64_t streams = 0;     // streams opened
     uint64_t reconnects = 0;  // streams opened after the first
+    uint64_t failovers = 0;   // streams opened on another replica than the last
+    std::string address;      // the replica of the current or last stream
     uint64_t failed_attempts = 0;
     uint64_t svids_installed = 0;
     uint64_t updates_rejected = 0;  // SVIDs or bundles the store refused
@@ -111,6 +116,8 @@ class ControlPlaneSource final : public credentials::IdentitySource {
     bool installed = false;          // an SVID from this stream was installed
     bool healthy = false;            // the stream worked: reset the backoff
     bool reconnect_at_once = false;  // a bootstrap stream ended after issuing
+    bool served = false;             // the replica served a stream that worked
+    std::string address;             // the replica dialled
     std::string error;               // why the attempt failed, for the log
   };
 
@@ -151,7 +158,9 @@ class ControlPlaneSource final : public credentials::IdentitySource {
   std::optional<absl::Time> next_renewal_;
   ReattestationTokenFile reattestation_;
   Backoff reconnect_backoff_;
-  Backoff retry_backoff_;                // for CSRs whose SVID the store refused
+  Backoff retry_backoff_;  // for CSRs whose SVID the store refused
+  ControlPlaneCandidates candidates_;
+  std::string last_address_;             // the replica of the last stream opened
   bool svid_refused_by_server_ = false;  // the last mTLS attempt: our SVID was refused
   uint64_t next_request_id_ = 0;
   absl::Time last_expired_log_ = absl::InfinitePast();

@@ -174,6 +174,17 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                               .Help("Watch streams opened after the first")
                               .Register(*registry_)
                               .Add({})),
+      control_failovers_(BuildCounter()
+                             .Name("palisade_identity_client_failovers_total")
+                             .Help("Watch streams opened on another control-plane replica than "
+                                   "the stream before")
+                             .Register(*registry_)
+                             .Add({})),
+      control_address_(BuildGauge()
+                           .Name("palisade_identity_client_control_plane")
+                           .Help("1 for the control-plane replica (address, host:port) of the "
+                                 "current or last watch stream")
+                           .Register(*registry_)),
       last_renewal_(BuildGauge()
                         .Name("palisade_identity_client_last_renewal_timestamp_seconds")
                         .Help("When the last SVID renewal succeeded, Unix time")
@@ -449,6 +460,17 @@ void ProxyMetrics::SetControlPlaneConnected(bool connected) {
 }
 
 void ProxyMetrics::OnControlPlaneReconnect() { control_reconnects_.Increment(); }
+
+void ProxyMetrics::OnControlPlaneFailover() { control_failovers_.Increment(); }
+
+void ProxyMetrics::SetControlPlaneAddress(const std::string& address) {
+  prometheus::Gauge& gauge = control_address_.Add({{"address", address}});
+  if (control_address_gauge_ != nullptr && control_address_gauge_ != &gauge) {
+    control_address_.Remove(control_address_gauge_);
+  }
+  control_address_gauge_ = &gauge;
+  gauge.Set(1);
+}
 
 void ProxyMetrics::OnRenewal(absl::Time when) { last_renewal_.Set(Seconds(when)); }
 

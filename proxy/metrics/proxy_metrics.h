@@ -54,6 +54,11 @@ class ProxyMetrics final : public forward::ConnectionObserver {
 
   void SetControlPlaneConnected(bool connected);
   void OnControlPlaneReconnect();
+  // A watch stream opened on another control-plane replica than the last.
+  void OnControlPlaneFailover();
+  // The replica ("host:port") of the current or last watch stream; the
+  // previous one's series is removed. One caller (the control thread).
+  void SetControlPlaneAddress(const std::string& address);
   void OnRenewal(absl::Time when);
   // The re-attestation token from the control plane was written to its file,
   // or could not be.
@@ -134,6 +139,9 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Gauge& deny_list_version_;
   prometheus::Gauge& control_connected_;
   prometheus::Counter& control_reconnects_;
+  prometheus::Counter& control_failovers_;
+  prometheus::Family<prometheus::Gauge>& control_address_;
+  prometheus::Gauge* control_address_gauge_ = nullptr;  // SetControlPlaneAddress's caller only
   prometheus::Gauge& last_renewal_;
   prometheus::Family<prometheus::Counter>& reattestation_writes_;
   prometheus::Family<prometheus::Counter>& admin_cap_reached_;

@@ -208,10 +208,19 @@ TEST_F(ProxyMetricsTest, DropsTheRootsGaugeOfATrustDomainThatLeftTheBundle) {
 TEST_F(ProxyMetricsTest, ReportsControlPlaneStreamState) {
   metrics_.SetControlPlaneConnected(true);
   metrics_.OnControlPlaneReconnect();
+  metrics_.SetControlPlaneAddress("10.0.0.1:15012");
+  metrics_.SetControlPlaneAddress("10.0.0.2:15012");
+  metrics_.OnControlPlaneFailover();
   metrics_.OnRenewal(kNow);
   const std::string text = Text();
   EXPECT_EQ(MetricValue(text, "palisade_identity_client_connected"), 1);
   EXPECT_EQ(MetricValue(text, "palisade_identity_client_reconnects_total"), 1);
+  EXPECT_EQ(MetricValue(text, "palisade_identity_client_failovers_total"), 1);
+  // Only the replica of the current stream has a series.
+  EXPECT_EQ(
+      MetricValue(text, "palisade_identity_client_control_plane", {{"address", "10.0.0.2:15012"}}),
+      1);
+  EXPECT_EQ(text.find("10.0.0.1:15012"), std::string::npos);
   EXPECT_EQ(MetricValue(text, "palisade_identity_client_last_renewal_timestamp_seconds"),
             absl::ToUnixSeconds(kNow));
 }

@@ -102,6 +102,7 @@ void WriteIdentity(Writer& w, const ProxyYaml::Identity& identity) {
     const ProxyYaml::ControlPlane& cp = *identity.control_plane;
     w.Line(2, "control_plane:");
     w.String(4, "address", cp.address);
+    w.List(4, "addresses", cp.addresses);
     w.String(4, "server_spiffe_id", cp.server_spiffe_id);
     w.String(4, "bootstrap_bundle_file", cp.bootstrap_bundle_file);
     w.String(4, "join_token_file", cp.join_token_file);

@@ -24,6 +24,7 @@ struct ProxyYaml {
   };
   struct ControlPlane {
     std::string address;
+    std::vector<std::string> addresses;  // further replicas
     std::string server_spiffe_id;
     std::string bootstrap_bundle_file;
     std::string join_token_file;             // set one of these two
