@@ -109,19 +109,20 @@ class Chain:
 
 
 def start_palisade(args, work, name, backends, resumption=True, metrics=True, chain_cache=True,
-                   workers=1, wrap=None):
+                   workers=1, wrap=None, binary=None):
     """wrap: {"hop1" or "hop2": [command prefix]}, e.g. valgrind for profile.py."""
     chain = Chain(name)
     try:
         return _start_palisade(args, work, chain, name, backends, resumption, metrics,
-                               chain_cache, workers, wrap or {})
+                               chain_cache, workers, wrap or {},
+                               binary or f"{args.bin}/proxy/palisade-proxy")
     except BaseException:
         chain.stop()
         raise
 
 
 def _start_palisade(args, work, chain, name, backends, resumption, metrics, chain_cache,
-                    workers, wrap):
+                    workers, wrap, binary):
     certs = work
     yaml_common = f"""admin:
   address: 127.0.0.1:0
@@ -173,7 +174,7 @@ metrics:
         if os.path.exists(admin_file):
             os.remove(admin_file)  # a previous round's proxy wrote it
         chain.procs.append(subprocess.Popen(
-            wrap.get(hop, []) + [f"{args.bin}/proxy/palisade-proxy", f"--config={path}",
+            wrap.get(hop, []) + [binary, f"--config={path}",
              f"--admin_address_file={work}/{name}-{hop}.admin"],
             stdout=log, stderr=subprocess.STDOUT))
         admin = wait_file(f"{work}/{name}-{hop}.admin", 120 if hop in wrap else 20)
@@ -302,6 +303,9 @@ def main():
                         help="also measure RSS with this many idle connections (0: skip)")
     parser.add_argument("--metrics_cost", action="store_true",
                         help="also run Palisade with metrics off")
+    parser.add_argument("--baseline", default="",
+                        help="another palisade-proxy binary (say, a copy built from main) "
+                             "to run in the same rounds, for a before/after table")
     parser.add_argument("--quick", action="store_true",
                         help="one short round, to check the script")
     parser.add_argument("--out", default="results.json")
@@ -342,6 +346,10 @@ def main():
             args, work, "palisade_2workers", backends, resumption=False, workers=2),
          ["rr", "connrate"]),
     ]
+    if args.baseline:
+        runs.insert(2, ("palisade_baseline", lambda: start_palisade(
+            args, work, "palisade_baseline", backends, binary=args.baseline),
+            ["throughput", "rr", "rr1", "connrate"]))
     if args.metrics_cost:
         runs += [
             ("palisade_nometrics", lambda: start_palisade(
@@ -458,6 +466,20 @@ def print_table(rounds, args):
         x, y = get(med, "palisade_2workers", path), get(med, one, path)
         print(f"| {label} | {cell('palisade_2workers', path, num)} | {cell(one, path, num)} "
               f"| {x / y:.2f}x |")
+    if "palisade_baseline" in med:
+        print()
+        print("| Palisade, this build against --baseline | this build | baseline | ratio |")
+        print("| --- | ---: | ---: | ---: |")
+        for label, path, fmt in (
+                ("bulk (Gbit/s)", ("throughput", "gbit_per_s"), two),
+                ("proxy CPU s per GB", ("throughput", "cpu_seconds_per_gb"), two),
+                (f"64 B req/resp, {args.connections} connections (req/s)", ("rr", "per_second"),
+                 num),
+                ("64 B req/resp, 1 connection, p99 (us)", ("rr1", "p99_us"), num),
+                ("new connections/s, resumed", ("connrate", "per_second"), num)):
+            x, y = get(med, "palisade", path), get(med, "palisade_baseline", path)
+            print(f"| {label} | {cell('palisade', path, fmt)} | "
+                  f"{cell('palisade_baseline', path, fmt)} | {x / y:.2f}x |")
     if "palisade_nometrics" in med:
         print()
         print("| Palisade metrics on vs off | on | off |")
