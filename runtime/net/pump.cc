@@ -145,7 +145,10 @@ long Pump::Flow(Direction& d, size_t budget) {
       got += r.bytes;
       if (got >= want) break;
     }
-    if (r.status == IoStatus::kError) {
+    // An error after some records: those go on first, as when each record
+    // was written as it came.
+    const bool failed = r.status == IoStatus::kError;
+    if (failed && got == 0) {
       Fail(d.src_side, d.src->transport->error());
       return -1;
     }
@@ -175,6 +178,10 @@ long Pump::Flow(Direction& d, size_t budget) {
       }
     }
     d.pending.Append(scratch + written, got - written);
+    if (failed) {
+      Fail(d.src_side, d.src->transport->error());
+      return -1;
+    }
   }
   if (d.src_eof && d.pending.empty() && !d.dst_shut && d.dst->write_wait == Wait::kNone) {
     const IoResult r = d.dst->transport->ShutdownWrite();
