@@ -5,15 +5,23 @@
 
 Both proxies get the same certificates, one worker thread each, no access logs.
 For each chain it measures (a) bulk throughput over one connection into a
-sink, (b) 64-byte request/response over persistent connections (req/s, p50,
-p99), (c) new connections per second, each a full mTLS handshake (session
-resumption off on both), also (c') with resumption on, (d) proxy CPU seconds
-per GB and per 1,000 handshakes (both hops summed, from /proc), and RSS idle
-and with 1,000 idle connections through the chain. Palisade also runs with
-metrics off, to show what metrics cost.
+sink, (b) 64-byte request/response over 16 persistent connections (req/s)
+and over 1 (p50, p99), (c) new connections per second, each a full mTLS
+handshake (session resumption off on both; Palisade with its verified-chain
+cache on and off), also (c') with resumption on, (d) proxy CPU seconds per GB
+and per 1,000 handshakes (both hops summed, from /proc), and (e) Palisade
+with `runtime.workers: 2` against 1 (full-handshake connections/s and
+16-connection requests/s). With --hold=N also RSS with N idle connections;
+with --metrics_cost also Palisade with metrics off.
 
-Called by run.sh with the optimised binaries; prints a Markdown table with
-ratios (Palisade / haproxy) and writes results.json.
+The chains run in interleaved rounds (palisade, haproxy, palisade_full, ...,
+then again), default 5, so that load from other work on a shared machine
+falls on both; every measure is reported as median and min..max over the
+rounds, with the ratio of the medians, and the load average at the start of
+each round beside it. --quick runs one short round, to check the script.
+
+Called by run.sh with the optimised binaries; prints a Markdown table and
+writes results.json (every round's figures).
 """
 import argparse
 import json
@@ -100,27 +108,33 @@ class Chain:
                 p.wait()
 
 
-def start_palisade(args, work, name, backends, resumption=True, metrics=True):
+def start_palisade(args, work, name, backends, resumption=True, metrics=True, chain_cache=True,
+                   workers=1, wrap=None, binary=None):
+    """wrap: {"hop1" or "hop2": [command prefix]}, e.g. valgrind for profile.py."""
     chain = Chain(name)
     try:
-        return _start_palisade(args, work, chain, name, backends, resumption, metrics)
+        return _start_palisade(args, work, chain, name, backends, resumption, metrics,
+                               chain_cache, workers, wrap or {},
+                               binary or f"{args.bin}/proxy/palisade-proxy")
     except BaseException:
         chain.stop()
         raise
 
 
-def _start_palisade(args, work, chain, name, backends, resumption, metrics):
+def _start_palisade(args, work, chain, name, backends, resumption, metrics, chain_cache,
+                    workers, wrap, binary):
     certs = work
     yaml_common = f"""admin:
   address: 127.0.0.1:0
 runtime:
-  workers: 1
+  workers: {workers}
   drain_timeout: 1s
 logging:
   level: warn
   access_log: false
 tls:
   session_resumption: {str(resumption).lower()}
+  verified_chain_cache: {str(chain_cache).lower()}
 metrics:
   enabled: {str(metrics).lower()}
 """
@@ -160,11 +174,11 @@ metrics:
         if os.path.exists(admin_file):
             os.remove(admin_file)  # a previous round's proxy wrote it
         chain.procs.append(subprocess.Popen(
-            [f"{args.bin}/proxy/palisade-proxy", f"--config={path}",
+            wrap.get(hop, []) + [binary, f"--config={path}",
              f"--admin_address_file={work}/{name}-{hop}.admin"],
             stdout=log, stderr=subprocess.STDOUT))
-        admin = wait_file(f"{work}/{name}-{hop}.admin")
-        end = time.time() + 20
+        admin = wait_file(f"{work}/{name}-{hop}.admin", 120 if hop in wrap else 20)
+        end = time.time() + (120 if hop in wrap else 20)
         while time.time() < end:
             r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                 f"http://{admin}/ready"], capture_output=True, text=True)
@@ -252,8 +266,11 @@ def measure(args, chain, phases):
             r = loadgen(args, "rr", chain.ports["echo"], connections=args.connections,
                         seconds=args.seconds)
             r["cpu_seconds"] = cpu_seconds(chain.pids) - before
+        elif phase == "rr1":
+            r = loadgen(args, "rr", chain.ports["echo"], connections=1, seconds=args.seconds)
+            r["cpu_seconds"] = cpu_seconds(chain.pids) - before
         elif phase == "connrate":
-            r = loadgen(args, "connrate", chain.ports["echo"], connections=args.connections,
+            r = loadgen(args, "connrate", chain.ports["echo"], connections=args.in_flight,
                         seconds=args.seconds)
             r["cpu_seconds"] = cpu_seconds(chain.pids) - before
             # Each new connection is one handshake per mTLS hop.
@@ -278,15 +295,28 @@ def main():
     parser.add_argument("--bin", required=True, help="bazel-bin of the --config=opt build")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--bytes", type=int, default=4 << 30)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--hold", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=16,
+                        help="persistent connections of the request/response phase")
+    parser.add_argument("--in_flight", type=int, default=8,
+                        help="new connections in flight in the connection-rate phases")
+    parser.add_argument("--hold", type=int, default=0,
+                        help="also measure RSS with this many idle connections (0: skip)")
+    parser.add_argument("--metrics_cost", action="store_true",
+                        help="also run Palisade with metrics off")
+    parser.add_argument("--baseline", default="",
+                        help="another palisade-proxy binary (say, a copy built from main) "
+                             "to run in the same rounds, for a before/after table")
+    parser.add_argument("--quick", action="store_true",
+                        help="one short round, to check the script")
     parser.add_argument("--out", default="results.json")
     parser.add_argument("--only", default="",
                         help="comma-separated chains to run (default: all), e.g. "
                              "palisade_full,palisade_nometrics_full")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of every chain, interleaved; the table shows medians")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="rounds of every chain, interleaved; the table shows medians")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.seconds, args.bytes = 1, 1, min(args.bytes, 256 << 20)
 
     work = tempfile.mkdtemp(prefix="palisade-bench-")
     subprocess.run([f"{args.bin}/bench/proxy_chain/chain_certs", f"--dir={work}"], check=True)
@@ -299,21 +329,36 @@ def main():
              f"--port_file={port_file}", f"--mode={mode}"]))
         backends[route] = int(wait_file(port_file))
 
+    hold = ["hold"] if args.hold > 0 else []
     runs = [
         ("palisade", lambda: start_palisade(args, work, "palisade", backends),
-         ["throughput", "rr", "connrate", "hold"]),
+         ["throughput", "rr", "rr1", "connrate"] + hold),
         ("haproxy", lambda: start_haproxy(args, work, "haproxy", backends),
-         ["throughput", "rr", "connrate", "hold"]),
+         ["throughput", "rr", "rr1", "connrate"] + hold),
         ("palisade_full", lambda: start_palisade(args, work, "palisade_full", backends,
                                                  resumption=False), ["connrate"]),
         ("haproxy_full", lambda: start_haproxy(args, work, "haproxy_full", backends,
                                                resumption=False), ["connrate"]),
-        ("palisade_nometrics", lambda: start_palisade(args, work, "palisade_nometrics", backends,
-                                                      metrics=False), ["throughput", "connrate"]),
-        ("palisade_nometrics_full", lambda: start_palisade(
-            args, work, "palisade_nometrics_full", backends, resumption=False, metrics=False),
+        ("palisade_full_nocache", lambda: start_palisade(
+            args, work, "palisade_full_nocache", backends, resumption=False, chain_cache=False),
          ["connrate"]),
+        ("palisade_2workers", lambda: start_palisade(
+            args, work, "palisade_2workers", backends, resumption=False, workers=2),
+         ["rr", "connrate"]),
     ]
+    if args.baseline:
+        runs.insert(2, ("palisade_baseline", lambda: start_palisade(
+            args, work, "palisade_baseline", backends, binary=args.baseline),
+            ["throughput", "rr", "rr1", "connrate"]))
+    if args.metrics_cost:
+        runs += [
+            ("palisade_nometrics", lambda: start_palisade(
+                args, work, "palisade_nometrics", backends, metrics=False),
+             ["throughput", "connrate"]),
+            ("palisade_nometrics_full", lambda: start_palisade(
+                args, work, "palisade_nometrics_full", backends, resumption=False, metrics=False),
+             ["connrate"]),
+        ]
     if args.only:
         wanted = set(args.only.split(","))
         runs = [r for r in runs if r[0] in wanted]
@@ -323,83 +368,129 @@ def main():
             for name, start, phases in runs:
                 print(f"== round {round_number + 1}/{args.repeat}: {name}: {', '.join(phases)}",
                       file=sys.stderr)
+                load = os.getloadavg()[0]
                 chain = start()  # stops what it started if it cannot finish
                 try:
                     results[name].append(measure(args, chain, phases))
+                    results[name][-1]["loadavg_1m"] = load
                 finally:
                     chain.stop()
     finally:
         for p in backend_procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=10)
-    results = {name: median_of(runs_) for name, runs_ in results.items()}
-    results["machine"] = {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()}
+    out = {"rounds": results,
+           "machine": {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()},
+           "args": vars(args)}
     with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
+        json.dump(out, f, indent=2)
     if args.only:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({n: median_of(r) for n, r in results.items()}, indent=2))
     else:
-        print_table(results)
+        print_table(results, args)
 
 
-def median_of(runs):
-    """The median of every number across runs, keeping the structure."""
+def median_of(runs, pick=None):
+    """The median (or pick(values)) of every number across runs, keeping the structure."""
     first = runs[0]
     if isinstance(first, dict):
-        return {k: median_of([r[k] for r in runs]) for k in first}
+        return {k: median_of([r[k] for r in runs], pick) for k in first}
     if isinstance(first, (int, float)):
         values = sorted(runs)
-        return values[len(values) // 2]
+        return pick(values) if pick else values[len(values) // 2]
     return first
 
 
-def print_table(r):
-    p, h = r["palisade"], r["haproxy"]
-    pf, hf = r["palisade_full"], r["haproxy_full"]
-    rows = [
-        ("(a) throughput, one connection (Gbit/s)", p["throughput"]["gbit_per_s"],
-         h["throughput"]["gbit_per_s"], "higher"),
-        ("(b) 64 B request/response (req/s)", p["rr"]["per_second"], h["rr"]["per_second"],
-         "higher"),
-        ("(b) p50 latency (us)", p["rr"]["p50_us"], h["rr"]["p50_us"], "lower"),
-        ("(b) p99 latency (us)", p["rr"]["p99_us"], h["rr"]["p99_us"], "lower"),
-        ("(c) new connections/s, full mTLS handshake", pf["connrate"]["per_second"],
-         hf["connrate"]["per_second"], "higher"),
-        ("(c') new connections/s, session resumed", p["connrate"]["per_second"],
-         h["connrate"]["per_second"], "higher"),
-        ("(d) proxy CPU s per GB", p["throughput"]["cpu_seconds_per_gb"],
-         h["throughput"]["cpu_seconds_per_gb"], "lower"),
-        ("(d) proxy CPU s per 1,000 full handshakes",
-         pf["connrate"]["cpu_seconds_per_1000_handshakes"],
-         hf["connrate"]["cpu_seconds_per_1000_handshakes"], "lower"),
-        ("(d) RSS idle, both hops (MiB)", p["rss_idle_kib"] / 1024, h["rss_idle_kib"] / 1024,
-         "lower"),
-        ("(d) RSS with 1,000 idle connections (MiB)", p["hold"]["rss_kib"] / 1024,
-         h["hold"]["rss_kib"] / 1024, "lower"),
-    ]
-    print("| measure | Palisade | haproxy | Palisade / haproxy |")
-    print("| --- | ---: | ---: | ---: |")
-    for label, a, b, better in rows:
-        ratio = a / b if b else float("nan")
-        print(f"| {label} ({better} is better) | {a:.2f} | {b:.2f} | {ratio:.2f}x |")
-    n, nf = r["palisade_nometrics"], r["palisade_nometrics_full"]
+def print_table(rounds, args):
+    med = {n: median_of(r) for n, r in rounds.items()}
+    lo = {n: median_of(r, lambda v: v[0]) for n, r in rounds.items()}
+    hi = {n: median_of(r, lambda v: v[-1]) for n, r in rounds.items()}
+
+    def get(table, chain, path):
+        value = table[chain]
+        for key in path:
+            value = value[key]
+        return value
+
+    def cell(chain, path, fmt):
+        return (f"{fmt(get(med, chain, path))} "
+                f"({fmt(get(lo, chain, path))}..{fmt(get(hi, chain, path))})")
+
+    n = len(next(iter(rounds.values())))
+    loads = sorted(r["loadavg_1m"] for runs in rounds.values() for r in runs)
+    print(f"{n} interleaved round(s), {args.seconds:g} s per phase, "
+          f"{args.bytes / 2**30:g} GiB bulk; 1-minute load average at the start of each "
+          f"chain {loads[0]:.2f}..{loads[-1]:.2f} (median {loads[len(loads) // 2]:.2f}) "
+          f"on {os.cpu_count()} CPUs")
     print()
-    print("| Palisade metrics on vs off | on | off | cost |")
+    num = lambda v: f"{v:,.0f}"
+    two = lambda v: f"{v:.2f}"
+    rows = [
+        ("bulk, one connection (Gbit/s)", "palisade", "haproxy", ("throughput", "gbit_per_s"),
+         two),
+        ("proxy CPU s per GB, both hops (lower is better)", "palisade", "haproxy",
+         ("throughput", "cpu_seconds_per_gb"), two),
+        (f"64 B req/resp, {args.connections} connections (req/s)", "palisade", "haproxy",
+         ("rr", "per_second"), num),
+        ("64 B req/resp, 1 connection, p50 (us, lower is better)", "palisade", "haproxy",
+         ("rr1", "p50_us"), num),
+        ("64 B req/resp, 1 connection, p99 (us, lower is better)", "palisade", "haproxy",
+         ("rr1", "p99_us"), num),
+        (f"new connections/s, full handshake, {args.in_flight} in flight, chain cache on",
+         "palisade_full", "haproxy_full", ("connrate", "per_second"), num),
+        (f"new connections/s, full handshake, {args.in_flight} in flight, chain cache off",
+         "palisade_full_nocache", "haproxy_full", ("connrate", "per_second"), num),
+        ("proxy CPU s per 1,000 full handshakes, cache off (lower is better)",
+         "palisade_full_nocache", "haproxy_full", ("connrate", "cpu_seconds_per_1000_handshakes"),
+         two),
+        ("new connections/s, resumed", "palisade", "haproxy", ("connrate", "per_second"), num),
+    ]
+    if "hold" in med["palisade"]:
+        rows.append((f"RSS with {args.hold} idle connections (MiB, lower is better)", "palisade",
+                     "haproxy", ("hold", "rss_kib"), lambda v: f"{v / 1024:.1f}"))
+    print("| measure | Palisade median (min..max) | haproxy median (min..max) | ratio of medians |")
     print("| --- | ---: | ---: | ---: |")
-    for label, on, off, higher_is_better in (
-            ("throughput (Gbit/s)", p["throughput"]["gbit_per_s"],
-             n["throughput"]["gbit_per_s"], True),
-            ("proxy CPU s per GB", p["throughput"]["cpu_seconds_per_gb"],
-             n["throughput"]["cpu_seconds_per_gb"], False),
-            ("new connections/s, resumed", p["connrate"]["per_second"],
-             n["connrate"]["per_second"], True),
-            ("new connections/s, full handshake", pf["connrate"]["per_second"],
-             nf["connrate"]["per_second"], True),
-            ("proxy CPU s per 1,000 full handshakes",
-             pf["connrate"]["cpu_seconds_per_1000_handshakes"],
-             nf["connrate"]["cpu_seconds_per_1000_handshakes"], False)):
-        cost = (1 - on / off) if higher_is_better else (on / off - 1)
-        print(f"| {label} | {on:.2f} | {off:.2f} | {cost * 100:+.1f}% |")
+    for label, a, b, path, fmt in rows:
+        x, y = get(med, a, path), get(med, b, path)
+        ratio = x / y if y else float("nan")
+        print(f"| {label} | {cell(a, path, fmt)} | {cell(b, path, fmt)} | {ratio:.2f}x |")
+    print()
+    print("| Palisade, runtime.workers | 2 workers median (min..max) | 1 worker median (min..max) "
+          "| 2 / 1 |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, one, path in (
+            (f"new connections/s, full handshake, {args.in_flight} in flight", "palisade_full",
+             ("connrate", "per_second")),
+            (f"64 B req/resp, {args.connections} connections (req/s)", "palisade",
+             ("rr", "per_second"))):
+        x, y = get(med, "palisade_2workers", path), get(med, one, path)
+        print(f"| {label} | {cell('palisade_2workers', path, num)} | {cell(one, path, num)} "
+              f"| {x / y:.2f}x |")
+    if "palisade_baseline" in med:
+        print()
+        print("| Palisade, this build against --baseline | this build | baseline | ratio |")
+        print("| --- | ---: | ---: | ---: |")
+        for label, path, fmt in (
+                ("bulk (Gbit/s)", ("throughput", "gbit_per_s"), two),
+                ("proxy CPU s per GB", ("throughput", "cpu_seconds_per_gb"), two),
+                (f"64 B req/resp, {args.connections} connections (req/s)", ("rr", "per_second"),
+                 num),
+                ("64 B req/resp, 1 connection, p99 (us)", ("rr1", "p99_us"), num),
+                ("new connections/s, resumed", ("connrate", "per_second"), num)):
+            x, y = get(med, "palisade", path), get(med, "palisade_baseline", path)
+            print(f"| {label} | {cell('palisade', path, fmt)} | "
+                  f"{cell('palisade_baseline', path, fmt)} | {x / y:.2f}x |")
+    if "palisade_nometrics" in med:
+        print()
+        print("| Palisade metrics on vs off | on | off |")
+        print("| --- | ---: | ---: |")
+        for label, on, off, path in (
+                ("bulk (Gbit/s)", "palisade", "palisade_nometrics", ("throughput", "gbit_per_s")),
+                ("proxy CPU s per GB", "palisade", "palisade_nometrics",
+                 ("throughput", "cpu_seconds_per_gb")),
+                ("new connections/s, full handshake", "palisade_full", "palisade_nometrics_full",
+                 ("connrate", "per_second"))):
+            print(f"| {label} | {cell(on, path, two)} | {cell(off, path, two)} |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The proxy-chain benchmark: Palisade and haproxy (Debian) as the same two
 # mTLS hops, side by side in one run. Not a test: it measures, it does not
-# judge. Usage: bench/proxy_chain/run.sh [--seconds=5] [--bytes=4294967296] ...
+# judge. Usage: bench/proxy_chain/run.sh [--quick] [--repeat=5] [--seconds=5]
+#   [--bytes=4294967296] [--hold=1000] [--metrics_cost] ...
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/setup.sh

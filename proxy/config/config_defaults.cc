@@ -96,6 +96,7 @@ void ApplyDefaults(unsigned hardware_threads, v1::ProxyConfig* config) {
   Tls* tls = config->mutable_tls();
   if (tls->min_version().empty()) tls->set_min_version(kDefaultTlsMinVersion);
   if (!tls->has_session_resumption()) tls->set_session_resumption(kDefaultSessionResumption);
+  if (!tls->has_verified_chain_cache()) tls->set_verified_chain_cache(kDefaultVerifiedChainCache);
   DefaultDuration(tls, &Tls::has_ticket_key_rotation, &Tls::mutable_ticket_key_rotation,
                   kDefaultTicketKeyRotation);
 

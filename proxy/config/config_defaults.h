@@ -27,6 +27,7 @@ inline constexpr absl::Duration kDefaultStartupHold = absl::Seconds(15);
 inline constexpr absl::Duration kDefaultDnsCache = absl::Seconds(5);
 inline constexpr char kDefaultTlsMinVersion[] = "1.2";
 inline constexpr bool kDefaultSessionResumption = true;
+inline constexpr bool kDefaultVerifiedChainCache = true;
 inline constexpr absl::Duration kDefaultTicketKeyRotation = absl::Hours(1);
 inline constexpr char kDefaultLogLevel[] = "info";
 inline constexpr char kDefaultLogFormat[] = "text";

@@ -54,6 +54,8 @@ TEST(ConfigDefaultsTest, WritesEveryDocumentedDefault) {
   EXPECT_EQ(config.tls().min_version(), "1.2");
   ASSERT_TRUE(config.tls().has_session_resumption());
   EXPECT_TRUE(config.tls().session_resumption());
+  ASSERT_TRUE(config.tls().has_verified_chain_cache());
+  EXPECT_TRUE(config.tls().verified_chain_cache());
   EXPECT_EQ(Millis(config.tls().ticket_key_rotation()), 3600000);
   EXPECT_EQ(config.logging().level(), "info");
   EXPECT_EQ(config.logging().format(), "text");
@@ -83,6 +85,7 @@ TEST(ConfigDefaultsTest, KeepsEveryValueTheOperatorSet) {
   config.mutable_inbound(0)->mutable_timeouts()->mutable_idle()->set_seconds(9);
   config.mutable_runtime()->set_workers(3);
   config.mutable_tls()->set_session_resumption(false);
+  config.mutable_tls()->set_verified_chain_cache(false);
   config.mutable_tls()->set_min_version("1.3");
   config.mutable_logging()->set_access_log(false);
   config.mutable_reauthentication()->set_on_root_removed(false);
@@ -96,6 +99,7 @@ TEST(ConfigDefaultsTest, KeepsEveryValueTheOperatorSet) {
   EXPECT_EQ(config.inbound(0).timeouts().idle().seconds(), 9);
   EXPECT_EQ(config.runtime().workers(), 3u);
   EXPECT_FALSE(config.tls().session_resumption());
+  EXPECT_FALSE(config.tls().verified_chain_cache());
   EXPECT_EQ(config.tls().min_version(), "1.3");
   EXPECT_FALSE(config.logging().access_log());
   EXPECT_FALSE(config.reauthentication().on_root_removed());

@@ -152,7 +152,7 @@ void Connection::BeginHandshake(net::UniqueFd fd, tls::Role role,
   verify::PeerCheck& check = options.check;
   check.bundles = &snapshot_->bundles;
   check.bundle_generation = snapshot_->bundle_generation;
-  check.cache = &host_->verified_chains();
+  check.cache = host_->verified_chains();  // null when tls.verified_chain_cache is off
   check.verify.clock_skew = host_->clock_skew();
   // The peer plays the other role, which its key usages must allow.
   check.verify.peer_role = server ? identity::PeerRole::kClient : identity::PeerRole::kServer;

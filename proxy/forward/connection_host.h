@@ -104,7 +104,8 @@ class ConnectionHost {
   virtual void ForgetSession(const std::string& key) = 0;
   virtual bool resumption_enabled() = 0;
   // Peer chains verified before on this worker.
-  virtual verify::VerifiedChainCache& verified_chains() = 0;
+  // Null when tls.verified_chain_cache is off.
+  virtual verify::VerifiedChainCache* verified_chains() = 0;
   // The listener's authorization as last reloaded, or null if never.
   virtual std::shared_ptr<const ListenerPolicy> ReloadedPolicy(const ListenerContext& listener) = 0;
   // False when the listener's policy, as last reloaded, no longer allows the

@@ -208,6 +208,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
                           : std::max(1u, std::thread::hardware_concurrency());
   Worker::Options options;
   options.resumption = !config.tls().has_session_resumption() || config.tls().session_resumption();
+  options.verified_chain_cache =
+      !config.tls().has_verified_chain_cache() || config.tls().verified_chain_cache();
   const auto& reauth = config.reauthentication();
   options.reauthentication.on_peer_expiry = reauth.has_on_peer_expiry()
                                                 ? reauth.on_peer_expiry()

@@ -450,6 +450,11 @@ void Worker::ApplyPolicy(const forward::ListenerContext* origin,
   }
 }
 
+void Worker::CountVerifiedChains(std::function<void(size_t entries, uint64_t hits)> done) {
+  loop_->Post(
+      [this, done = std::move(done)] { done(verified_chains_.size(), verified_chains_.hits()); });
+}
+
 void Worker::CountConnectionsByRoot(std::function<void(std::map<std::string, uint64_t>)> done) {
   loop_->Post([this, done = std::move(done)] {
     std::map<std::string, uint64_t> counts;

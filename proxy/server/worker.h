@@ -45,6 +45,7 @@ class Worker final : public forward::ConnectionHost {
   struct Options {
     absl::Duration clock_skew = absl::ZeroDuration();
     bool resumption = true;
+    bool verified_chain_cache = true;  // tls.verified_chain_cache
     ReauthenticationPolicy reauthentication;
     std::function<absl::Time()> clock = [] { return absl::Now(); };
     absl::Duration dns_cache = absl::Seconds(5);  // see net::Resolver::Options
@@ -63,6 +64,8 @@ class Worker final : public forward::ConnectionHost {
   // Before Start(): serve `listener` on this worker's own socket.
   void AddListener(const forward::ListenerContext* listener, net::UniqueFd socket);
   void Start();
+  // Thread-safe: the verified-chain cache's entries and hits, on the loop.
+  void CountVerifiedChains(std::function<void(size_t entries, uint64_t hits)> done);
   // Stops the loop and joins; connections still open are closed.
   void Stop();
 
@@ -133,7 +136,9 @@ class Worker final : public forward::ConnectionHost {
                     absl::Time peer_valid_until, uint64_t snapshot_generation) override;
   void ForgetSession(const std::string& key) override { sessions_.erase(key); }
   bool resumption_enabled() override { return options_.resumption; }
-  verify::VerifiedChainCache& verified_chains() override { return verified_chains_; }
+  verify::VerifiedChainCache* verified_chains() override {
+    return options_.verified_chain_cache ? &verified_chains_ : nullptr;
+  }
   std::shared_ptr<const forward::ListenerPolicy> ReloadedPolicy(
       const forward::ListenerContext& listener) override;
   bool PolicyAllows(const forward::Connection& connection) override;

@@ -215,8 +215,10 @@ class WorkerTest : public ::testing::Test {
   }
 
   void StartWorker(bool with_identity = true, absl::Duration grace = absl::Seconds(5),
-                   absl::Duration clock_offset = absl::ZeroDuration()) {
+                   absl::Duration clock_offset = absl::ZeroDuration(),
+                   bool verified_chain_cache = true) {
     Worker::Options options;
+    options.verified_chain_cache = verified_chain_cache;
     options.reauthentication.grace_period = grace;
     options.clock = [clock_offset] { return absl::Now() + clock_offset; };
     worker_ = *Worker::Create(0, options, &observer_);
@@ -240,6 +242,32 @@ class WorkerTest : public ::testing::Test {
     SSL_set_fd(ssl.get(), fd);
     if (SSL_connect(ssl.get()) != 1) return nullptr;
     return ssl;
+  }
+
+  // The same peer connects three times, each a full handshake (no session
+  // offered) that must verify and carry a round trip; then the worker's
+  // verified-chain cache as {entries, hits}.
+  std::pair<size_t, uint64_t> ThreeHandshakesThenCountCache() {
+    for (int i = 0; i < 3; ++i) {
+      net::UniqueFd peer = Adopt(&inbound_);
+      bssl::UniquePtr<SSL> tls = ConnectTls(peer.get());
+      EXPECT_NE(tls, nullptr) << "handshake " << i;
+      if (tls == nullptr) return {0, 0};
+      EXPECT_FALSE(SSL_session_reused(tls.get()));
+      net::UniqueFd app = AcceptApp();
+      EXPECT_TRUE(app.valid()) << "handshake " << i;
+      const std::string up = Payload(64, i);
+      EXPECT_TRUE(SslWriteAll(tls.get(), up));
+      EXPECT_EQ(ReadUpTo(app.get(), up.size()), up);
+    }
+    std::pair<size_t, uint64_t> counts;
+    absl::Notification counted;
+    worker_->CountVerifiedChains([&](size_t entries, uint64_t hits) {
+      counts = {entries, hits};
+      counted.Notify();
+    });
+    EXPECT_TRUE(counted.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    return counts;
   }
 
   // DenyEveryone on `inbound_`, returning once the worker has applied it
@@ -291,6 +319,29 @@ TEST_F(WorkerTest, InboundVerifiesThePeerThenCarriesEveryByteBothWays) {
   ASSERT_EQ(handshakes.size(), 1u);
   EXPECT_TRUE(handshakes[0].ok);
   EXPECT_EQ(handshakes[0].peer_id, kPeerId);
+}
+
+TEST_F(WorkerTest, AReconnectingPeerSkipsTheChainChecksThroughTheVerifiedChainCache) {
+  StartWorker();
+  const auto [entries, hits] = ThreeHandshakesThenCountCache();
+  EXPECT_EQ(entries, 1u);
+  EXPECT_EQ(hits, 2u);
+  const auto handshakes = observer_.handshakes();
+  ASSERT_EQ(handshakes.size(), 3u);
+  for (const auto& h : handshakes) EXPECT_EQ(h.peer_id, kPeerId);
+}
+
+TEST_F(WorkerTest, WithTheVerifiedChainCacheOffEveryHandshakeVerifiesInFull) {
+  StartWorker(true, absl::Seconds(5), absl::ZeroDuration(), /*verified_chain_cache=*/false);
+  const auto [entries, hits] = ThreeHandshakesThenCountCache();
+  EXPECT_EQ(entries, 0u);
+  EXPECT_EQ(hits, 0u);
+  const auto handshakes = observer_.handshakes();
+  ASSERT_EQ(handshakes.size(), 3u);
+  for (const auto& h : handshakes) {
+    EXPECT_TRUE(h.ok);
+    EXPECT_EQ(h.peer_id, kPeerId);
+  }
 }
 
 TEST_F(WorkerTest, TheOldestSilentConnectionMakesRoomWhenPendingHandshakesAreFull) {

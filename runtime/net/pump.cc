@@ -132,27 +132,40 @@ long Pump::Flow(Direction& d, size_t budget) {
          d.src->read_wait == Wait::kNone && read_total < budget) {
     const size_t want = std::min(kScratchBytes, options_.high_water_bytes - d.pending.size());
     char* const scratch = Scratch();
-    const IoResult r = d.src->transport->Read(scratch, want);
-    if (r.status == IoStatus::kWouldBlock) {
-      d.src->read_wait = r.wants == Readiness::kRead ? Wait::kRead : Wait::kWrite;
-      break;
+    // Fill the scratch before writing: a TLS source returns one record (at
+    // most 16 KB) per Read, and one write of several records costs one
+    // system call instead of one each. Reading goes on until the source
+    // would block, as it always did (the fd is edge-triggered), so this
+    // delays no byte past the moment the source runs dry.
+    size_t got = 0;
+    IoResult r;
+    for (;;) {
+      r = d.src->transport->Read(scratch + got, want - got);
+      if (r.status != IoStatus::kOk) break;
+      got += r.bytes;
+      if (got >= want) break;
     }
-    if (r.status == IoStatus::kEof) {
-      d.src_eof = true;
-      break;
-    }
-    if (r.status == IoStatus::kError) {
+    // An error after some records: those go on first, as when each record
+    // was written as it came.
+    const bool failed = r.status == IoStatus::kError;
+    if (failed && got == 0) {
       Fail(d.src_side, d.src->transport->error());
       return -1;
     }
-    if (d.cut) {
+    if (got > 0 && d.cut) {
       Fail(d.src_side, "undeliverable");
       return -1;
     }
-    read_total += r.bytes;
+    if (r.status == IoStatus::kWouldBlock) {
+      d.src->read_wait = r.wants == Readiness::kRead ? Wait::kRead : Wait::kWrite;
+    } else if (r.status == IoStatus::kEof) {
+      d.src_eof = true;
+    }
+    if (got == 0) break;
+    read_total += got;
     size_t written = 0;
     if (d.pending.empty() && d.dst->write_wait == Wait::kNone) {
-      const IoResult w = d.dst->transport->Write(scratch, r.bytes);
+      const IoResult w = d.dst->transport->Write(scratch, got);
       if (w.status == IoStatus::kOk) {
         written = w.bytes;
         d.moved += w.bytes;
@@ -164,7 +177,11 @@ long Pump::Flow(Direction& d, size_t budget) {
         return -1;
       }
     }
-    d.pending.Append(scratch + written, r.bytes - written);
+    d.pending.Append(scratch + written, got - written);
+    if (failed) {
+      Fail(d.src_side, d.src->transport->error());
+      return -1;
+    }
   }
   if (d.src_eof && d.pending.empty() && !d.dst_shut && d.dst->write_wait == Wait::kNone) {
     const IoResult r = d.dst->transport->ShutdownWrite();

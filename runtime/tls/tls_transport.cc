@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstring>
+#include <memory>
 
 #include "runtime/net/sockets.h"
 #include "runtime/tls/tls_error.h"
@@ -15,9 +17,107 @@ using net::IoResult;
 using net::IoStatus;
 using net::Readiness;
 
+namespace {
+
+// BoringSSL reads a record as two exact asks (its 5-byte header, then the
+// body) and has no read-ahead: two recv calls per record, and a third that
+// finds the socket empty. The read BIO below asks the socket for up to
+// kReadAheadBytes (two full records) at once, hands BoringSSL what it asked
+// for and keeps the rest for its next ask; a body ask at least that large
+// goes straight into BoringSSL's buffer. The copy it adds is cheaper than
+// the system calls it saves, and the kept bytes are freed once handed over.
+constexpr size_t kReadAheadBytes = 32 * 1024;
+// Kept bytes up to this size keep their allocation between asks.
+constexpr size_t kKeepCapacity = 4096;
+
+char* ReadAheadScratch() {
+  // Per thread, allocated at its first use (not in the TLS block, whose
+  // image every thread makes resident at start).
+  thread_local std::unique_ptr<char[]> scratch;
+  if (scratch == nullptr) scratch.reset(new char[kReadAheadBytes]);
+  return scratch.get();
+}
+
+int ReadAheadRead(BIO* bio, char* out, int length) {
+  auto* state = static_cast<TlsTransport::ReadAhead*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (length <= 0) return 0;
+  const size_t want = static_cast<size_t>(length);
+  if (state->buffered() > 0) {
+    const size_t n = std::min(want, state->buffered());
+    std::memcpy(out, state->bytes.data() + state->offset, n);
+    state->offset += n;
+    if (state->buffered() == 0) {
+      state->offset = 0;
+      if (state->bytes.capacity() > kKeepCapacity) {
+        std::string().swap(state->bytes);
+      } else {
+        state->bytes.clear();
+      }
+    }
+    return static_cast<int>(n);
+  }
+  const bool direct = want >= kReadAheadBytes;
+  char* const into = direct ? out : ReadAheadScratch();
+  const size_t ask = direct ? want : kReadAheadBytes;
+  ssize_t n;
+  do {
+    n = recv(state->fd, into, ask, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
+    return -1;  // errno stays for SSL_ERROR_SYSCALL
+  }
+  if (n == 0) return 0;
+  if (direct) return static_cast<int>(n);
+  const size_t handed = std::min(want, static_cast<size_t>(n));
+  std::memcpy(out, into, handed);
+  state->bytes.assign(into + handed, static_cast<size_t>(n) - handed);
+  state->offset = 0;
+  return static_cast<int>(handed);
+}
+
+long ReadAheadCtrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+// ERR_clear_error walks and frees all 16 slots of the thread's error queue
+// (about 1,800 instructions, a fifth of a small record's whole cost through
+// the pump); the queue is almost always empty already.
+void ClearErrors() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
+int ReadAheadCreate(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+const BIO_METHOD* ReadAheadMethod() {
+  static const BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "read-ahead");
+    BIO_meth_set_read(m, ReadAheadRead);
+    BIO_meth_set_ctrl(m, ReadAheadCtrl);
+    BIO_meth_set_create(m, ReadAheadCreate);
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
 TlsTransport::TlsTransport(net::UniqueFd fd, bssl::UniquePtr<SSL> ssl)
     : fd_(std::move(fd)), ssl_(std::move(ssl)) {
-  SSL_set_fd(ssl_.get(), fd_.get());
+  read_ahead_.fd = fd_.get();
+  BIO* rbio = BIO_new(ReadAheadMethod());
+  BIO* wbio = BIO_new_socket(fd_.get(), BIO_NOCLOSE);
+  if (rbio == nullptr || wbio == nullptr) {
+    // Out of memory: the plain socket BIO for both, as before.
+    BIO_free(rbio);
+    BIO_free(wbio);
+    SSL_set_fd(ssl_.get(), fd_.get());
+  } else {
+    BIO_set_data(rbio, &read_ahead_);
+    SSL_set_bio(ssl_.get(), rbio, wbio);
+  }
   // The pump retries writes from its own buffer, which may have moved.
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
@@ -35,7 +135,7 @@ IoResult TlsTransport::Handshake() {
 }
 
 IoResult TlsTransport::Read(char* buffer, size_t length) {
-  ERR_clear_error();
+  ClearErrors();
   const int ret = SSL_read(ssl_.get(), buffer, static_cast<int>(std::min<size_t>(length, INT_MAX)));
   if (ret > 0) return {IoStatus::kOk, static_cast<size_t>(ret)};
   return Classify(ret, /*in_handshake=*/false);
@@ -43,7 +143,7 @@ IoResult TlsTransport::Read(char* buffer, size_t length) {
 
 IoResult TlsTransport::Write(const char* data, size_t length) {
   if (length == 0) return {IoStatus::kOk, 0};
-  ERR_clear_error();
+  ClearErrors();
   const int ret = SSL_write(ssl_.get(), data, static_cast<int>(std::min<size_t>(length, INT_MAX)));
   if (ret > 0) return {IoStatus::kOk, static_cast<size_t>(ret)};
   return Classify(ret, /*in_handshake=*/false);
@@ -66,9 +166,11 @@ IoResult TlsTransport::ShutdownWrite() {
 }
 
 bool TlsTransport::HasUnreadData() const {
-  // BoringSSL reads no further ahead than the record it decrypts, so what it
-  // has not decrypted yet is still in the socket.
-  return SSL_has_pending(ssl_.get()) || net::UnreadBytes(fd_.get()) > 0;
+  // BoringSSL reads no further ahead than the record it decrypts; what the
+  // read BIO took beyond that waits in read_ahead_; the rest is still in the
+  // socket.
+  return SSL_has_pending(ssl_.get()) || read_ahead_.buffered() > 0 ||
+         net::UnreadBytes(fd_.get()) > 0;
 }
 
 void TlsTransport::ResetOnClose() { net::SetResetOnClose(fd_.get()); }

@@ -41,6 +41,15 @@ class TlsTransport final : public net::Transport {
 
   SSL* ssl() const { return ssl_.get(); }
 
+  // What the read BIO has taken from the socket beyond what BoringSSL asked
+  // for yet (see tls_transport.cc). Public for the BIO's callbacks only.
+  struct ReadAhead {
+    int fd = -1;
+    std::string bytes;  // empty, and holding no memory, while idle
+    size_t offset = 0;  // bytes before it were handed to BoringSSL
+    size_t buffered() const { return bytes.size() - offset; }
+  };
+
  private:
   net::IoResult Classify(int ret, bool in_handshake);
 
@@ -50,6 +59,7 @@ class TlsTransport final : public net::Transport {
   std::string error_detail_;
   bool truncated_ = false;
   bool close_notify_sent_ = false;
+  ReadAhead read_ahead_;  // before ssl_ in destruction order: ssl_ is freed first
 };
 
 }  // namespace palisade::tls

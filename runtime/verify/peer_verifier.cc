@@ -24,6 +24,7 @@ PeerVerdict VerifyChain(const SSL* ssl, STACK_OF(X509) * stack, const PeerCheck&
         options.now - options.clock_skew <= cached->svid.chain_not_after &&
         (options.expected_trust_domain.empty() ||
          cached->svid.spiffe_id.trust_domain() == options.expected_trust_domain)) {
+      check.cache->CountHit();
       PeerVerdict verdict;
       verdict.svid = cached->svid;
       return verdict;

@@ -39,6 +39,9 @@ class VerifiedChainCache {
   const Entry* Find(const Key& key, uint64_t bundle_generation) const;
   void Insert(const Key& key, Entry entry);
   size_t size() const { return entries_.size(); }
+  // Find() results the caller used in place of a full check.
+  void CountHit() { ++hits_; }
+  uint64_t hits() const { return hits_; }
 
  private:
   struct KeyHash {
@@ -51,6 +54,7 @@ class VerifiedChainCache {
   };
   const size_t capacity_;
   absl::flat_hash_map<Key, Entry, KeyHash> entries_;
+  uint64_t hits_ = 0;
 };
 
 }  // namespace palisade::verify
