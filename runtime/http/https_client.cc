@@ -26,12 +26,10 @@ namespace {
 // its verdict for the error message.
 class ServerCheck final : public tls::TlsConnectionHooks {
  public:
-  ServerCheck(const verify::ServerRoots* roots, const HttpsClient::Options& options,
-              std::string host)
-      : roots_(roots), options_(options), host_(std::move(host)) {}
+  ServerCheck(const verify::ServerRoots& roots, std::string host)
+      : roots_(roots), host_(std::move(host)) {}
   ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) override {
-    verdict_ = options_.verify_server ? options_.verify_server(ssl, host_)
-                                      : verify::VerifyServerName(ssl, *roots_, host_, absl::Now());
+    verdict_ = verify::VerifyServerName(ssl, roots_, host_, absl::Now());
     if (verdict_.ok()) return ssl_verify_ok;
     *out_alert = SSL_AD_BAD_CERTIFICATE;
     return ssl_verify_invalid;
@@ -39,8 +37,7 @@ class ServerCheck final : public tls::TlsConnectionHooks {
   const absl::Status& verdict() const { return verdict_; }
 
  private:
-  const verify::ServerRoots* roots_;
-  const HttpsClient::Options& options_;
+  const verify::ServerRoots& roots_;
   const std::string host_;
   absl::Status verdict_;
 };
@@ -119,7 +116,7 @@ bool HasLineBreak(absl::string_view s) {
 
 absl::StatusOr<std::unique_ptr<HttpsClient>> HttpsClient::Create(
     std::shared_ptr<const verify::ServerRoots> roots, Options options) {
-  if (!options.verify_server && (roots == nullptr || roots->size() == 0)) {
+  if (roots == nullptr || roots->size() == 0) {
     return absl::InvalidArgumentError("an HTTPS client needs at least one root");
   }
   tls::ContextOptions context;
@@ -141,7 +138,7 @@ absl::StatusOr<HttpsResponse> HttpsClient::Fetch(const HttpsRequest& request) co
 
   bssl::UniquePtr<SSL> ssl(SSL_new(context_.get()));
   if (!ssl) return absl::InternalError("SSL_new failed");
-  ServerCheck check(roots_.get(), options_, url.host);
+  ServerCheck check(*roots_, url.host);
   tls::AttachHooks(ssl.get(), &check);
   // SNI carries names only (RFC 6066), never IP literals.
   if (!absl::StrContains(url.host, ':') &&

@@ -9,7 +9,6 @@
 
 #include <openssl/ssl.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,12 +39,8 @@ class HttpsClient {
   struct Options {
     absl::Duration timeout = absl::Seconds(10);  // connect + handshake + response
     size_t max_response_bytes = 1 << 20;         // the body
-    // When set, judges the server instead of the roots and host name (a
-    // SPIFFE bundle endpoint authenticates with an SVID); roots may be null.
-    // Its error becomes the fetch's Unauthenticated message.
-    std::function<absl::Status(const SSL* ssl, absl::string_view host)> verify_server;
   };
-  // `roots` verify every server (unless options.verify_server is set).
+  // `roots` verify every server.
   static absl::StatusOr<std::unique_ptr<HttpsClient>> Create(
       std::shared_ptr<const verify::ServerRoots> roots, Options options);
 
