@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "control/auth/refusal.h"
 #include "control/federation/bundle_acceptance.h"
@@ -11,7 +12,6 @@
 #include "runtime/http/https_client.h"
 #include "runtime/log/logging.h"
 #include "runtime/verify/server_name_verifier.h"
-#include "runtime/verify/spiffe_server_verifier.h"
 
 namespace palisade::control::federation {
 namespace {
@@ -30,34 +30,31 @@ Fetched Get(const FederatedDomain& domain, const FederatedBundles& bundles,
   http::HttpsClient::Options options;
   options.timeout = timeout;
   options.max_response_bytes = identity::kMaxSpiffeBundleSize;
-  std::shared_ptr<const verify::ServerRoots> roots;
-  // The verdict, to tell a wrong SPIFFE ID from an untrusted chain.
-  auto verdict = std::make_shared<absl::Status>();
+  absl::StatusOr<verify::ServerRoots> roots;
   if (domain.profile == EndpointProfile::kHttpsSpiffe) {
-    const identity::SpiffeId expected = *identity::SpiffeId::Parse(domain.endpoint_spiffe_id);
-    const identity::TrustBundleSet anchors = bundles.Anchors(domain.trust_domain);
-    options.verify_server = [anchors, expected, verdict](const SSL* ssl, absl::string_view) {
-      *verdict = verify::VerifySpiffeServer(ssl, anchors, expected, absl::Now());
-      return *verdict;
-    };
+    // The endpoint's SVID must chain to the domain's CURRENT bundle (the
+    // last good one): a partner's rotation moves its endpoint along.
+    options.expected_spiffe_id = domain.endpoint_spiffe_id;
+    roots = verify::ServerRoots::FromPem(bundles.AnchorsPem(domain.trust_domain));
   } else {
     // Re-read each time: the operator may replace the CA file.
     absl::StatusOr<std::string> pem = files::ReadSmallFile(domain.ca_file, "ca_file");
-    absl::StatusOr<verify::ServerRoots> parsed =
-        pem.ok() ? verify::ServerRoots::FromPem(*pem) : absl::StatusOr<verify::ServerRoots>(
-                                                            pem.status());
-    if (!parsed.ok()) return {"tls_error", std::string(parsed.status().message()), ""};
-    roots = std::make_shared<const verify::ServerRoots>(*std::move(parsed));
+    roots = pem.ok() ? verify::ServerRoots::FromPem(*pem)
+                     : absl::StatusOr<verify::ServerRoots>(pem.status());
   }
+  if (!roots.ok()) return {"tls_error", std::string(roots.status().message()), ""};
   absl::StatusOr<std::unique_ptr<http::HttpsClient>> client =
-      http::HttpsClient::Create(roots, options);
+      http::HttpsClient::Create(std::make_shared<const verify::ServerRoots>(*std::move(roots)),
+                                options);
   if (!client.ok()) return {"tls_error", std::string(client.status().message()), ""};
   http::HttpsRequest request;
   request.url = domain.bundle_endpoint_url;
   request.headers.emplace_back("Accept", "application/json");
   absl::StatusOr<http::HttpsResponse> response = (*client)->Fetch(request);
   if (!response.ok()) {
-    if (absl::IsPermissionDenied(*verdict)) {
+    // VerifyServerSpiffeId's words for a trusted SVID of another ID.
+    if (absl::IsUnauthenticated(response.status()) &&
+        absl::StrContains(response.status().message(), "it is an SVID of")) {
       return {"wrong_spiffe_id", std::string(response.status().message()), ""};
     }
     return {absl::IsUnauthenticated(response.status()) ? "tls_error" : "network_error",

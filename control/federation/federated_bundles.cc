@@ -138,17 +138,15 @@ void FederatedBundles::RecordFailure(const std::string& trust_domain, const std:
   it->second.status.last_error = detail;
 }
 
-identity::TrustBundleSet FederatedBundles::Anchors(const std::string& trust_domain) const {
-  identity::TrustBundleSet::Builder builder;
+std::string FederatedBundles::AnchorsPem(const std::string& trust_domain) const {
   sync::MutexLock lock(&mu_);
   auto it = domains_.find(trust_domain);
-  if (it != domains_.end()) {
-    for (const auto& root : it->second.bundle.x509_authorities) {
-      // The parser admits CAs only; one the set refuses is left out.
-      (void)builder.Add(trust_domain, root.get());
-    }
+  std::string pem;
+  if (it == domains_.end()) return pem;
+  for (const auto& root : it->second.bundle.x509_authorities) {
+    pem += identity::CertificateToPem(root.get());
   }
-  return builder.Build();
+  return pem;
 }
 
 std::optional<absl::Duration> FederatedBundles::RefreshHint(

@@ -17,7 +17,6 @@
 #include "absl/time/time.h"
 #include "control/federation/federation_config.h"
 #include "identity/spiffe_bundle.h"
-#include "identity/trust_bundle.h"
 #include "runtime/sync/mutex.h"
 
 namespace palisade::control::federation {
@@ -62,9 +61,9 @@ class FederatedBundles {
   void RecordFailure(const std::string& trust_domain, const std::string& result,
                      const std::string& detail, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The current anchors of `trust_domain` alone (to judge its endpoint).
-  identity::TrustBundleSet Anchors(const std::string& trust_domain) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // The current anchors of `trust_domain` alone, PEM ("" when none): what
+  // its endpoint's SVID must chain to.
+  std::string AnchorsPem(const std::string& trust_domain) const ABSL_LOCKS_EXCLUDED(mu_);
   std::optional<absl::Duration> RefreshHint(const std::string& trust_domain) const
       ABSL_LOCKS_EXCLUDED(mu_);
   // Every domain's current roots, by trust domain.
