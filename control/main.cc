@@ -233,7 +233,7 @@ const std::vector<std::string>& ServeFlags() {
       "inject_proxy_image reload_interval log_level log_format bundle_endpoint_listen "
       "bundle_endpoint_address_file bundle_endpoint_refresh_hint "
       "bundle_endpoint_tls_cert bundle_endpoint_tls_key federation_file federation_min_refresh "
-       "federation_max_refresh",
+      "federation_max_refresh",
       ' '));
   return *flags;
 }

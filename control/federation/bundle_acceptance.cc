@@ -50,18 +50,16 @@ absl::StatusOr<bool> CheckSuccessor(const identity::SpiffeBundle& current,
   const bool changed = RootsDiffer(current, next);
   if (current.sequence.has_value()) {
     if (!next.sequence.has_value()) {
-      return Refuse("lower_sequence", absl::StrCat("no spiffe_sequence after sequence ",
-                                                   *current.sequence));
+      return Refuse("lower_sequence",
+                    absl::StrCat("no spiffe_sequence after sequence ", *current.sequence));
     }
     if (*next.sequence < *current.sequence) {
       return Refuse("lower_sequence", absl::StrCat("spiffe_sequence ", *next.sequence,
-                                                   " is below the last good ",
-                                                   *current.sequence));
+                                                   " is below the last good ", *current.sequence));
     }
     if (*next.sequence == *current.sequence && changed) {
-      return Refuse("sequence_reused",
-                    absl::StrCat("spiffe_sequence ", *next.sequence,
-                                 " is the last good one's, with other roots"));
+      return Refuse("sequence_reused", absl::StrCat("spiffe_sequence ", *next.sequence,
+                                                    " is the last good one's, with other roots"));
     }
   }
   return changed;

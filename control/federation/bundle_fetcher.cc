@@ -43,9 +43,8 @@ Fetched Get(const FederatedDomain& domain, const FederatedBundles& bundles,
                      : absl::StatusOr<verify::ServerRoots>(pem.status());
   }
   if (!roots.ok()) return {"tls_error", std::string(roots.status().message()), ""};
-  absl::StatusOr<std::unique_ptr<http::HttpsClient>> client =
-      http::HttpsClient::Create(std::make_shared<const verify::ServerRoots>(*std::move(roots)),
-                                options);
+  absl::StatusOr<std::unique_ptr<http::HttpsClient>> client = http::HttpsClient::Create(
+      std::make_shared<const verify::ServerRoots>(*std::move(roots)), options);
   if (!client.ok()) return {"tls_error", std::string(client.status().message()), ""};
   http::HttpsRequest request;
   request.url = domain.bundle_endpoint_url;
@@ -94,8 +93,8 @@ void BundleFetcher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::Duration BundleFetcher::NextWait(const Options& options,
-                                       std::optional<absl::Duration> hint, int failures) {
+absl::Duration BundleFetcher::NextWait(const Options& options, std::optional<absl::Duration> hint,
+                                       int failures) {
   const absl::Duration interval =
       std::clamp(hint.value_or(options.max_refresh), options.min_refresh, options.max_refresh);
   if (failures == 0) return interval;
@@ -119,9 +118,8 @@ BundleFetcher::Outcome BundleFetcher::FetchOnce(size_t index) {
     } else if (absl::Status s =
                    bundles_->Offer(domain.trust_domain, *std::move(parsed), now, &outcome.changed);
                !s.ok()) {
-      fetched = {auth::RefusalReason(s), absl::StrCat(domain.bundle_endpoint_url, ": ",
-                                                      s.message()),
-                 ""};
+      fetched = {auth::RefusalReason(s),
+                 absl::StrCat(domain.bundle_endpoint_url, ": ", s.message()), ""};
     }
   }
   if (fetched.result != "ok" && fetched.detail.empty()) fetched.detail = fetched.result;

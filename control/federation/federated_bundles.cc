@@ -149,8 +149,7 @@ std::string FederatedBundles::AnchorsPem(const std::string& trust_domain) const 
   return pem;
 }
 
-std::optional<absl::Duration> FederatedBundles::RefreshHint(
-    const std::string& trust_domain) const {
+std::optional<absl::Duration> FederatedBundles::RefreshHint(const std::string& trust_domain) const {
   sync::MutexLock lock(&mu_);
   auto it = domains_.find(trust_domain);
   if (it == domains_.end()) return std::nullopt;

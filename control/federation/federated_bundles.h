@@ -28,7 +28,7 @@ struct DomainStatus {
   std::string profile;
   std::optional<uint64_t> sequence;
   size_t roots = 0;
-  std::string source;  // "initial_bundle_file", "state", "endpoint"
+  std::string source;                              // "initial_bundle_file", "state", "endpoint"
   absl::Time last_success = absl::InfinitePast();  // a good fetch (or the stored file's)
   absl::Time last_attempt = absl::InfinitePast();
   std::string last_result;  // of the last fetch; "" before the first

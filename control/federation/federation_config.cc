@@ -62,8 +62,7 @@ absl::StatusOr<FederatedDomain> ParseDomain(const YAML::Node& node, const std::s
   }
   const std::string url_field = path + ".bundle_endpoint_url";
   if (d.bundle_endpoint_url.empty()) return Bad(url_field, "is required");
-  if (absl::StatusOr<http::HttpsUrl> url = http::ParseHttpsUrl(d.bundle_endpoint_url);
-      !url.ok()) {
+  if (absl::StatusOr<http::HttpsUrl> url = http::ParseHttpsUrl(d.bundle_endpoint_url); !url.ok()) {
     return Bad(url_field, url.status().message());
   }
   const std::string profile_field = path + ".profile";
@@ -144,18 +143,17 @@ absl::StatusOr<identity::SpiffeBundle> LoadInitialBundle(const FederatedDomain& 
     absl::StatusOr<identity::SpiffeBundle> bundle =
         identity::ParseSpiffeBundle(*text, domain.trust_domain);
     if (!bundle.ok()) {
-      return Bad(field, absl::StrCat("\"", domain.initial_bundle_file, "\": ",
-                                     bundle.status().message()));
+      return Bad(field,
+                 absl::StrCat("\"", domain.initial_bundle_file, "\": ", bundle.status().message()));
     }
     return bundle;
   }
-  absl::StatusOr<std::vector<bssl::UniquePtr<X509>>> roots =
-      identity::ParsePemCertificates(*text);
+  absl::StatusOr<std::vector<bssl::UniquePtr<X509>>> roots = identity::ParsePemCertificates(*text);
   if (!roots.ok() || roots->empty()) {
-    return Bad(field, absl::StrCat("\"", domain.initial_bundle_file,
-                                   "\": neither SPIFFE bundle JSON nor PEM certificates",
-                                   roots.ok() ? "" : absl::StrCat(" (", roots.status().message(),
-                                                                  ")")));
+    return Bad(field,
+               absl::StrCat("\"", domain.initial_bundle_file,
+                            "\": neither SPIFFE bundle JSON nor PEM certificates",
+                            roots.ok() ? "" : absl::StrCat(" (", roots.status().message(), ")")));
   }
   identity::SpiffeBundle bundle;
   bundle.trust_domain = domain.trust_domain;

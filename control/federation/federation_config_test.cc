@@ -24,8 +24,7 @@ constexpr char kGood[] = R"(federation:
 )";
 
 std::string ErrorOf(const std::string& yaml) {
-  absl::StatusOr<std::vector<FederatedDomain>> parsed =
-      ParseFederationConfig(yaml, "example.org");
+  absl::StatusOr<std::vector<FederatedDomain>> parsed = ParseFederationConfig(yaml, "example.org");
   return parsed.ok() ? "ok" : std::string(parsed.status().message());
 }
 
@@ -35,8 +34,7 @@ std::string Replace(std::string text, const std::string& from, const std::string
 }
 
 TEST(FederationConfigTest, ParsesBothProfiles) {
-  absl::StatusOr<std::vector<FederatedDomain>> parsed =
-      ParseFederationConfig(kGood, "example.org");
+  absl::StatusOr<std::vector<FederatedDomain>> parsed = ParseFederationConfig(kGood, "example.org");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->size(), 2u);
   EXPECT_EQ((*parsed)[0].trust_domain, "partner.test");
@@ -94,8 +92,8 @@ TEST(FederationConfigTest, InitialBundleIsPemOrSpiffeJsonAndABadOneNamesTheFile)
   testing::WriteFileOrDie(d.initial_bundle_file, "{\"keys\": 3}");
   absl::StatusOr<identity::SpiffeBundle> bad = LoadInitialBundle(d, 2);
   ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(bad.status().message(), HasSubstr("federation[2].initial_bundle_file: \"" +
-                                                d.initial_bundle_file + "\": "));
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("federation[2].initial_bundle_file: \"" + d.initial_bundle_file + "\": "));
 }
 
 }  // namespace

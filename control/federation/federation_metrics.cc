@@ -38,8 +38,7 @@ void FederationMetrics::OnRefresh(const std::string& trust_domain, const std::st
   refreshes_.Add({{"trust_domain", trust_domain}, {"result", result}}).Increment();
 }
 
-std::string FederationMetrics::Serialize(const std::vector<DomainStatus>& domains,
-                                         absl::Time now) {
+std::string FederationMetrics::Serialize(const std::vector<DomainStatus>& domains, absl::Time now) {
   for (const DomainStatus& d : domains) {
     const prometheus::Labels labels = {{"trust_domain", d.trust_domain}};
     age_.Add(labels).Set(absl::ToDoubleSeconds(now - d.last_success));

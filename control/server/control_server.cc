@@ -248,8 +248,7 @@ absl::Status ControlServer::Open() {
   service_ = std::make_unique<service::IdentityService>(
       service_options, service::IdentityServiceDeps{
                            ca_.get(), tokens_.get(), service_accounts_.get(), registry_.get(),
-                           &peers_, audit_.get(), &metrics_, revocations_.get(),
-                           federated_.get()});
+                           &peers_, audit_.get(), &metrics_, revocations_.get(), federated_.get()});
   // De-registered before revocation existed (or written before a crash
   // between the two): their certificates still live, so they are revoked.
   for (const std::string& id : registry_->Deregistered()) {
@@ -417,8 +416,8 @@ absl::Status ControlServer::OpenFederation(absl::Time now) {
   if (refresh.max_refresh < refresh.min_refresh) {
     return FlagError("federation_max_refresh", "must be at least --federation_min_refresh");
   }
-  ASSIGN_OR_RETURN(federated_,
-                   federation::FederatedBundles::Open(options_.federation, options_.state_dir, now));
+  ASSIGN_OR_RETURN(
+      federated_, federation::FederatedBundles::Open(options_.federation, options_.state_dir, now));
   std::vector<std::string> domains;
   for (const federation::FederatedDomain& d : options_.federation) {
     domains.push_back(d.trust_domain);
@@ -445,8 +444,8 @@ nlohmann::json ControlServer::FederationJson() const {
     out.push_back({{"trust_domain", d.trust_domain},
                    {"endpoint", d.endpoint},
                    {"profile", d.profile},
-                   {"sequence", d.sequence.has_value() ? nlohmann::json(*d.sequence)
-                                                       : nlohmann::json(nullptr)},
+                   {"sequence",
+                    d.sequence.has_value() ? nlohmann::json(*d.sequence) : nlohmann::json(nullptr)},
                    {"roots", d.roots},
                    {"source", d.source},
                    {"last_success", time(d.last_success)},

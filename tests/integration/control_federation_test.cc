@@ -35,10 +35,9 @@ constexpr char kWorkload[] = "spiffe://example.org/app/web";
 // bundle does not name it.
 std::optional<std::vector<std::string>> RootsOf(const WatchResponse& response,
                                                 const std::string& trust_domain) {
-  const control::v1::TrustBundleUpdate* bundle =
-      response.has_bundle() ? &response.bundle()
-      : response.has_svid() ? &response.svid().bundle()
-                            : nullptr;
+  const control::v1::TrustBundleUpdate* bundle = response.has_bundle() ? &response.bundle()
+                                                 : response.has_svid() ? &response.svid().bundle()
+                                                                       : nullptr;
   if (bundle == nullptr) return std::nullopt;
   for (const auto& domain : bundle->trust_domains()) {
     if (domain.trust_domain() != trust_domain) continue;
@@ -105,9 +104,9 @@ class ControlFederationTest : public ::testing::Test {
   void TearDown() override { StopControl(); }
 
   void StartControl() {
-    auto control = ControlProcess::Start(
-        dir_, {"--federation_file=" + federation_file_, "--federation_min_refresh=1s",
-               "--federation_max_refresh=2s"});
+    auto control =
+        ControlProcess::Start(dir_, {"--federation_file=" + federation_file_,
+                                     "--federation_min_refresh=1s", "--federation_max_refresh=2s"});
     ASSERT_TRUE(control.ok()) << control.status();
     control_ = *std::move(control);
   }
@@ -197,13 +196,13 @@ TEST_F(ControlFederationTest, PushesTheForeignBundleRefusesBadAnswersAndFollowsA
   endpoint_.SetDocument(200, Document({&partner_}, 1));
   StartControl();
   // Every result is there from the start, at zero or more.
-  for (const char* result : {"ok", "tls_error", "wrong_spiffe_id", "network_error", "http_error",
-                             "malformed", "wrong_trust_domain", "lower_sequence",
-                             "sequence_reused"}) {
+  for (const char* result :
+       {"ok", "tls_error", "wrong_spiffe_id", "network_error", "http_error", "malformed",
+        "wrong_trust_domain", "lower_sequence", "sequence_reused"}) {
     EXPECT_GE(Refreshes(result), 0) << result;
   }
-  ASSERT_TRUE(WaitFor([&] { return Partner().value("last_result", "") == "ok"; },
-                      absl::Seconds(15)))
+  ASSERT_TRUE(
+      WaitFor([&] { return Partner().value("last_result", "") == "ok"; }, absl::Seconds(15)))
       << Partner().dump();
   EXPECT_EQ(Partner()["sequence"], 1);
   EXPECT_EQ(Partner()["roots"], 1);

@@ -192,12 +192,14 @@ TEST_F(ControlStartRefusalsTest, BadFederationFileOrStoredBundleIsRefusedNamingT
   WriteFileOrDie(initial, partner.BundlePem());
   auto federation = [&](const std::string& trust_domain, const std::string& endpoint_id) {
     const std::string file = dir_ + "/federation.yaml";
-    WriteFileOrDie(file, absl::StrCat("federation:\n"
-                                      "  - trust_domain: ", trust_domain, "\n",
-                                      "    bundle_endpoint_url: https://127.0.0.1:1/\n"
-                                      "    profile: https_spiffe\n"
-                                      "    endpoint_spiffe_id: ", endpoint_id, "\n",
-                                      "    initial_bundle_file: ", initial, "\n"));
+    WriteFileOrDie(file,
+                   absl::StrCat("federation:\n"
+                                "  - trust_domain: ",
+                                trust_domain, "\n",
+                                "    bundle_endpoint_url: https://127.0.0.1:1/\n"
+                                "    profile: https_spiffe\n"
+                                "    endpoint_spiffe_id: ",
+                                endpoint_id, "\n", "    initial_bundle_file: ", initial, "\n"));
     return "--federation_file=" + file;
   };
   ExpectRefusedWithoutCa(
