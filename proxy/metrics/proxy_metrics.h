@@ -53,6 +53,9 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   void OnGatewayTrustReload(const std::string& listener, bool ok);
 
   void SetControlPlaneConnected(bool connected);
+  // Federated trust domains the configuration lists that the control plane
+  // sent no bundle for.
+  void SetMissingTrustDomains(size_t count);
   void OnControlPlaneReconnect();
   void OnRenewal(absl::Time when);
   // The re-attestation token from the control plane was written to its file,
@@ -130,6 +133,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& updates_rejected_;
   prometheus::Family<prometheus::Gauge>& bundle_roots_;
   prometheus::Gauge& bundle_updated_;
+  prometheus::Gauge& bundle_missing_domains_;
   prometheus::Gauge& deny_list_entries_;
   prometheus::Gauge& deny_list_version_;
   prometheus::Gauge& control_connected_;
