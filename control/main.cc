@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "control/admin/admin_api.h"
 #include "control/admin/admin_client.h"
 #include "control/admin/admin_token.h"
+#include "control/federation/bundle_endpoint.h"
 #include "control/inject/inject_command.h"
 #include "control/server/control_server.h"
 #include "control/state/state_files.h"
@@ -37,6 +39,7 @@
 #include "runtime/cli/flag_help.h"
 #include "runtime/http/http_server.h"
 #include "runtime/log/logging.h"
+#include "runtime/status/status_macros.h"
 #include "runtime/version.h"
 
 ABSL_FLAG(std::string, trust_domain, "", "serve: the SPIFFE trust domain (required).");
@@ -135,6 +138,20 @@ ABSL_FLAG(std::string, webhook_listen, "",
           "serve: the mutating admission webhook (POST /inject, HTTPS) on this address.");
 ABSL_FLAG(std::string, webhook_tls_cert, "", "serve: the webhook's certificate chain (PEM).");
 ABSL_FLAG(std::string, webhook_tls_key, "", "serve: the webhook's private key (PEM).");
+ABSL_FLAG(std::string, bundle_endpoint_listen, "",
+          "serve: the SPIFFE bundle endpoint (HTTPS, GET /: this trust domain's bundle as a SPIFFE "
+          "bundle document, for other trust domains to federate with); empty = off; port 0 "
+          "allowed. Profile https_spiffe (the control plane's own SVID) unless "
+          "--bundle_endpoint_tls_cert is given (https_web).");
+ABSL_FLAG(std::string, bundle_endpoint_address_file, "",
+          "serve: write the bound bundle endpoint address here.");
+ABSL_FLAG(absl::Duration, bundle_endpoint_refresh_hint, absl::Minutes(5),
+          "serve: the spiffe_refresh_hint the bundle endpoint advertises (1s to 168h).");
+ABSL_FLAG(std::string, bundle_endpoint_tls_cert, "",
+          "serve: profile https_web: the bundle endpoint's certificate chain (PEM, a web PKI "
+          "certificate), read at start.");
+ABSL_FLAG(std::string, bundle_endpoint_tls_key, "",
+          "serve: profile https_web: the bundle endpoint's private key (PEM).");
 ABSL_FLAG(std::string, inject_proxy_image, "",
           "serve: the proxy image the webhook injects (default: the injector's).");
 ABSL_FLAG(std::string, listen_address_file, "", "serve: write the bound identity address here.");
@@ -173,7 +190,9 @@ constexpr char kUsage[] =
     "  palisade-control inject [injector flags] [FILE...]   (see palisade-control inject --help)\n"
     "  palisade-control --version\n"
     "  serve also takes --public_listen=ADDR (read-only /healthz /ready /metrics) and\n"
-    "  --webhook_listen=ADDR --webhook_tls_cert=F --webhook_tls_key=F [--inject_proxy_image=I]";
+    "  --webhook_listen=ADDR --webhook_tls_cert=F --webhook_tls_key=F [--inject_proxy_image=I]\n"
+    "  and --bundle_endpoint_listen=ADDR [--bundle_endpoint_refresh_hint=5m] (the SPIFFE bundle\n"
+    "  endpoint, GET /; https_web with --bundle_endpoint_tls_cert=F --bundle_endpoint_tls_key=F)";
 
 int UsageError(const std::string& message);
 
@@ -185,22 +204,24 @@ const std::vector<std::string>& ClientFlags() {
   return *flags;
 }
 const std::vector<std::string>& ServeFlags() {
-  static const auto* flags = new std::vector<std::string>(
-      absl::StrSplit("trust_domain state_dir listen admin admin_allow_non_loopback admin_host "
-                     "admin_token_file admin_address_file listen_address_file public_listen "
-                     "svid_ttl clock_skew hello_timeout csr_timeout reattestation_ttl "
-                     "max_connections svid_reserved_connections "
-                     "max_anonymous_connections_per_source max_pending_handshakes "
-                     "max_pending_handshakes_per_source first_byte_timeout first_stream_timeout "
-                     "tls_refusal_log_burst tls_refusal_log_interval issuance_burst "
-                     "issuance_per_ttl issuance_max_unexpired jwks_file sa_issuer sa_audience "
-                     "sa_issuer_discovery sa_issuer_ca_file sa_issuer_token_file "
-                     "sa_jwks_refresh_interval sa_jwks_unknown_key_interval sa_issuer_timeout "
-                     "plugin_ca_cert plugin_ca_key plugin_ca_chain plugin_root_bundle "
-                     "rollover_propagating_timeout rollover_rekeying_timeout "
-                     "rollover_retiring_timeout webhook_listen webhook_tls_cert webhook_tls_key "
-                     "inject_proxy_image reload_interval log_level log_format",
-                     ' '));
+  static const auto* flags = new std::vector<std::string>(absl::StrSplit(
+      "trust_domain state_dir listen admin admin_allow_non_loopback admin_host "
+      "admin_token_file admin_address_file listen_address_file public_listen "
+      "svid_ttl clock_skew hello_timeout csr_timeout reattestation_ttl "
+      "max_connections svid_reserved_connections "
+      "max_anonymous_connections_per_source max_pending_handshakes "
+      "max_pending_handshakes_per_source first_byte_timeout first_stream_timeout "
+      "tls_refusal_log_burst tls_refusal_log_interval issuance_burst "
+      "issuance_per_ttl issuance_max_unexpired jwks_file sa_issuer sa_audience "
+      "sa_issuer_discovery sa_issuer_ca_file sa_issuer_token_file "
+      "sa_jwks_refresh_interval sa_jwks_unknown_key_interval sa_issuer_timeout "
+      "plugin_ca_cert plugin_ca_key plugin_ca_chain plugin_root_bundle "
+      "rollover_propagating_timeout rollover_rekeying_timeout "
+      "rollover_retiring_timeout webhook_listen webhook_tls_cert webhook_tls_key "
+      "inject_proxy_image reload_interval log_level log_format bundle_endpoint_listen "
+      "bundle_endpoint_address_file bundle_endpoint_refresh_hint "
+      "bundle_endpoint_tls_cert bundle_endpoint_tls_key",
+      ' '));
   return *flags;
 }
 
@@ -367,6 +388,52 @@ int WaitForStop(const sigset_t& signals, absl::Duration interval, Reload reload)
   }
 }
 
+// The SPIFFE bundle endpoint's flags, checked (files read) before the server
+// writes anything; nullopt without --bundle_endpoint_listen.
+absl::StatusOr<std::optional<federation::BundleEndpoint::Options>> BundleEndpointOptions() {
+  federation::BundleEndpoint::Options options;
+  options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
+  options.refresh_hint = absl::GetFlag(FLAGS_bundle_endpoint_refresh_hint);
+  options.tls_certificate_file = absl::GetFlag(FLAGS_bundle_endpoint_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_bundle_endpoint_tls_key);
+  const std::string listen = absl::GetFlag(FLAGS_bundle_endpoint_listen);
+  if (listen.empty()) {
+    if (!options.tls_certificate_file.empty() || !options.tls_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--bundle_endpoint_tls_cert/--bundle_endpoint_tls_key need --bundle_endpoint_listen");
+    }
+    RETURN_IF_ERROR(federation::BundleEndpoint::Validate(options));
+    return std::nullopt;
+  }
+  absl::StatusOr<net::SocketAddress> address = net::SocketAddress::Parse(listen);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError("--bundle_endpoint_listen: " +
+                                      std::string(address.status().message()));
+  }
+  options.listen = *address;
+  RETURN_IF_ERROR(federation::BundleEndpoint::Validate(options));
+  return options;
+}
+
+// The bundle endpoint, bound and fed by the server's renewals (it serves
+// from the server's first on); null without options.
+absl::StatusOr<std::unique_ptr<federation::BundleEndpoint>> CreateBundleEndpoint(
+    std::optional<federation::BundleEndpoint::Options> options, server::ControlServer* server) {
+  if (!options.has_value()) return nullptr;
+  options->http_limits = server->AdminConnectionLimits("bundle_endpoint");
+  ASSIGN_OR_RETURN(std::unique_ptr<federation::BundleEndpoint> endpoint,
+                   federation::BundleEndpoint::Create(*std::move(options)));
+  federation::BundleEndpoint* raw = endpoint.get();
+  server->SetServingObserver([raw](const std::vector<X509*>& chain, EVP_PKEY* key,
+                                   const std::vector<X509*>& roots, uint64_t version) {
+    if (absl::Status s = raw->Update(chain, key, roots, version); !s.ok()) {
+      log::LogEvent(log::Level::kError, "control", "bundle endpoint cannot take the new SVID",
+                    {{"error", std::string(s.message())}});
+    }
+  });
+  return endpoint;
+}
+
 int Serve() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -439,6 +506,12 @@ int Serve() {
   options.rollover.retiring = absl::GetFlag(FLAGS_rollover_retiring_timeout);
   options.public_listen = absl::GetFlag(FLAGS_public_listen);
   options.webhook_listen = absl::GetFlag(FLAGS_webhook_listen);
+  options.bundle_endpoint_listen = absl::GetFlag(FLAGS_bundle_endpoint_listen);
+  absl::StatusOr<std::optional<federation::BundleEndpoint::Options>> bundle_endpoint_options =
+      BundleEndpointOptions();
+  if (!bundle_endpoint_options.ok()) {
+    return UsageError(std::string(bundle_endpoint_options.status().message()));
+  }
   if (!options.webhook_listen.empty() && (absl::GetFlag(FLAGS_webhook_tls_cert).empty() ||
                                           absl::GetFlag(FLAGS_webhook_tls_key).empty())) {
     return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
@@ -452,9 +525,26 @@ int Serve() {
     std::cerr << "palisade-control: " << server.status().message() << "\n";
     return absl::IsInvalidArgument(server.status()) ? 2 : 1;
   }
+  absl::StatusOr<std::unique_ptr<federation::BundleEndpoint>> bundle_endpoint =
+      CreateBundleEndpoint(*std::move(bundle_endpoint_options), server->get());
+  if (!bundle_endpoint.ok()) {
+    std::cerr << "palisade-control: " << bundle_endpoint.status().message() << "\n";
+    return absl::IsInvalidArgument(bundle_endpoint.status()) ? 2 : 1;
+  }
   if (absl::Status s = (*server)->Start(); !s.ok()) {
     std::cerr << "palisade-control: " << s.message() << "\n";
     return 1;
+  }
+  if (*bundle_endpoint != nullptr) {
+    if (absl::Status s = (*bundle_endpoint)->Start(); !s.ok()) {
+      std::cerr << "palisade-control: --bundle_endpoint_listen: " << s.message() << "\n";
+      return 1;
+    }
+    if (!WriteAddressFile(absl::GetFlag(FLAGS_bundle_endpoint_address_file),
+                          (*bundle_endpoint)->address().ToString())) {
+      std::cerr << "palisade-control: cannot write --bundle_endpoint_address_file\n";
+      return 1;
+    }
   }
   if (!WriteAddressFile(absl::GetFlag(FLAGS_listen_address_file),
                         (*server)->identity_address().ToString()) ||
@@ -508,6 +598,7 @@ int Serve() {
   webhook.reset();
   public_http.reset();
   (*server)->Stop();
+  bundle_endpoint->reset();  // after Stop: the server's renewals call into it
   server->reset();
   log::LogEvent(log::Level::kInfo, "control", "stopped", {});
   return 0;

@@ -160,7 +160,8 @@ absl::Status ControlServer::Open() {
   RETURN_IF_ERROR(CheckCanListen("admin", *admin));
   for (const auto& [flag, text] :
        {std::pair<absl::string_view, const std::string&>{"public_listen", o.public_listen},
-        {"webhook_listen", o.webhook_listen}}) {
+        {"webhook_listen", o.webhook_listen},
+        {"bundle_endpoint_listen", o.bundle_endpoint_listen}}) {
     if (text.empty()) continue;
     absl::StatusOr<net::SocketAddress> address = net::SocketAddress::Parse(text);
     if (!address.ok()) return FlagError(flag, address.status().message());
@@ -357,6 +358,11 @@ void ControlServer::Stop() {
   if (registry_) (void)registry_->Flush(absl::Now());
 }
 
+void ControlServer::SetServingObserver(ServingObserver observer) {
+  sync::MutexLock lock(&mu_);
+  serving_observer_ = std::move(observer);
+}
+
 absl::Status ControlServer::RenewServingSvid() {
   ASSIGN_OR_RETURN(bssl::UniquePtr<EVP_PKEY> key, identity::GenerateP256Key());
   EVP_PKEY_up_ref(key.get());
@@ -378,6 +384,11 @@ absl::Status ControlServer::RenewServingSvid() {
     RETURN_IF_ERROR(builder.Add(options_.trust_domain, root.get()));
   }
   RETURN_IF_ERROR(identity_port_->SetCredentials(chain, key.get(), builder.Build()));
+  if (serving_observer_) {
+    std::vector<X509*> roots;
+    for (const auto& root : bundle.roots) roots.push_back(root.get());
+    serving_observer_(chain, key.get(), roots, bundle.version);
+  }
   serving_key_ = std::move(key);
   serving_serial_ = identity::SerialHex(svid.leaf.get());
   serving_issued_ = now;

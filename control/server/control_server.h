@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -87,6 +88,7 @@ struct ControlServerOptions {
   // before it writes anything, like --listen and --admin. Empty: none.
   std::string public_listen;
   std::string webhook_listen;
+  std::string bundle_endpoint_listen;
 };
 
 class ControlServer final : public admin::ControlApi {
@@ -98,6 +100,15 @@ class ControlServer final : public admin::ControlApi {
 
   absl::Status Start();
   void Stop();
+
+  // Told of the control plane's own SVID (leaf first), its key, and the trust
+  // bundle (roots, version) at every renewal, and so after every bundle
+  // change; e.g. to serve them on the SPIFFE bundle endpoint. Set before
+  // Start(); runs under the server's lock, so it must not call back.
+  using ServingObserver =
+      std::function<void(const std::vector<X509*>& chain, EVP_PKEY* key,
+                         const std::vector<X509*>& roots, uint64_t bundle_version)>;
+  void SetServingObserver(ServingObserver observer) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Re-reads --jwks_file (the API server's signing keys rotate; a ConfigMap
   // update lands in the file). A changed, valid key set replaces the one in
@@ -168,6 +179,7 @@ class ControlServer final : public admin::ControlApi {
   absl::Time next_token_prune_ = absl::InfinitePast();  // housekeeping thread only
   absl::Time serving_not_after_ ABSL_GUARDED_BY(mu_);
   uint64_t installed_bundle_version_ ABSL_GUARDED_BY(mu_) = 0;
+  ServingObserver serving_observer_ ABSL_GUARDED_BY(mu_);
   absl::Time last_flush_ ABSL_GUARDED_BY(mu_);
 
   sync::Mutex jwks_mu_;

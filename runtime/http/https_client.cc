@@ -22,14 +22,17 @@
 namespace palisade::http {
 namespace {
 
-// Routes the handshake's certificate check to VerifyServerName and keeps
-// its verdict for the error message.
+// Routes the handshake's certificate check to VerifyServerName (or
+// VerifyServerSpiffeId, when a SPIFFE ID is expected) and keeps its verdict
+// for the error message.
 class ServerCheck final : public tls::TlsConnectionHooks {
  public:
-  ServerCheck(const verify::ServerRoots& roots, std::string host)
-      : roots_(roots), host_(std::move(host)) {}
+  ServerCheck(const verify::ServerRoots& roots, std::string host, std::string spiffe_id)
+      : roots_(roots), host_(std::move(host)), spiffe_id_(std::move(spiffe_id)) {}
   ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) override {
-    verdict_ = verify::VerifyServerName(ssl, roots_, host_, absl::Now());
+    verdict_ = spiffe_id_.empty()
+                   ? verify::VerifyServerName(ssl, roots_, host_, absl::Now())
+                   : verify::VerifyServerSpiffeId(ssl, roots_, spiffe_id_, absl::Now());
     if (verdict_.ok()) return ssl_verify_ok;
     *out_alert = SSL_AD_BAD_CERTIFICATE;
     return ssl_verify_invalid;
@@ -39,6 +42,7 @@ class ServerCheck final : public tls::TlsConnectionHooks {
  private:
   const verify::ServerRoots& roots_;
   const std::string host_;
+  const std::string spiffe_id_;
   absl::Status verdict_;
 };
 
@@ -138,7 +142,7 @@ absl::StatusOr<HttpsResponse> HttpsClient::Fetch(const HttpsRequest& request) co
 
   bssl::UniquePtr<SSL> ssl(SSL_new(context_.get()));
   if (!ssl) return absl::InternalError("SSL_new failed");
-  ServerCheck check(*roots_, url.host);
+  ServerCheck check(*roots_, url.host, options_.expected_spiffe_id);
   tls::AttachHooks(ssl.get(), &check);
   // SNI carries names only (RFC 6066), never IP literals.
   if (!absl::StrContains(url.host, ':') &&

@@ -39,6 +39,10 @@ class HttpsClient {
   struct Options {
     absl::Duration timeout = absl::Seconds(10);  // connect + handshake + response
     size_t max_response_bytes = 1 << 20;         // the body
+    // When set, the server must present an X.509-SVID of this SPIFFE ID
+    // (chaining to `roots`) instead of a certificate naming the URL's host:
+    // the https_spiffe profile of a SPIFFE bundle endpoint.
+    std::string expected_spiffe_id;
   };
   // `roots` verify every server.
   static absl::StatusOr<std::unique_ptr<HttpsClient>> Create(

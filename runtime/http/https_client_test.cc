@@ -65,6 +65,19 @@ TEST_F(HttpsClientTest, RefusesAServerFromAnotherCaOrForAnotherName) {
   EXPECT_TRUE(issuer_.authorizations().empty());
 }
 
+// With expected_spiffe_id the host name no longer vouches for the server: a
+// trusted certificate for the right host without that SPIFFE ID is refused.
+TEST_F(HttpsClientTest, WithAnExpectedSpiffeIdRefusesAServerThatIsNotThatSvid) {
+  HttpsClient::Options options;
+  options.expected_spiffe_id = "spiffe://example.org/palisade/control";
+  EXPECT_THAT(Get(*Client(options), FakeIssuer::kJwksPath),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("server certificate of spiffe://example.org/palisade/control "
+                                 "does not verify")));
+  EXPECT_EQ(issuer_.jwks_requests(), 0);
+  EXPECT_TRUE(Get(*Client(), FakeIssuer::kJwksPath).ok());  // the same server, by host name
+}
+
 TEST_F(HttpsClientTest, CapsTheResponseBody) {
   issuer_.SetJwks(200, std::string(4096, 'x'));
   EXPECT_THAT(Get(*Client({.max_response_bytes = 1024}), FakeIssuer::kJwksPath),

@@ -4,10 +4,12 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
+#include "runtime/status/status_macros.h"
 
 namespace palisade::verify {
 namespace {
@@ -47,11 +49,18 @@ absl::StatusOr<ServerRoots> ServerRoots::FromPem(absl::string_view pem) {
   return roots;
 }
 
-absl::Status VerifyServerName(const SSL* ssl, const ServerRoots& roots, absl::string_view host,
-                              absl::Time now) {
+namespace {
+
+// Verifies `ssl`'s peer chain under `roots` for TLS server use, with
+// `configure` setting name checks on the parameters; `who` names the
+// expected server in errors.
+absl::Status VerifyChain(const SSL* ssl, const ServerRoots& roots, absl::string_view who,
+                         absl::Time now, X509** leaf_out,
+                         const std::function<bool(X509_VERIFY_PARAM*)>& configure) {
   STACK_OF(X509)* chain = SSL_get_peer_full_cert_chain(ssl);
-  if (chain == nullptr || sk_X509_num(chain) == 0) return Refuse(host, "no certificate");
+  if (chain == nullptr || sk_X509_num(chain) == 0) return Refuse(who, "no certificate");
   X509* leaf = sk_X509_value(chain, 0);
+  *leaf_out = leaf;
   bssl::UniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
   bssl::UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
   if (!untrusted || !ctx) return absl::InternalError("out of memory");
@@ -67,21 +76,41 @@ absl::Status VerifyServerName(const SSL* ssl, const ServerRoots& roots, absl::st
   // TLS server purpose: the leaf's EKU (if any) must allow serverAuth.
   X509_STORE_CTX_set_default(ctx.get(), "ssl_server");
   X509_STORE_CTX_set_time(ctx.get(), 0, absl::ToTimeT(now));
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  const std::string name(host);
-  const int named = IsIpLiteral(host)
-                        ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
-                        : X509_VERIFY_PARAM_set1_host(param, name.data(), name.size());
-  if (!named) {
+  if (!configure(X509_STORE_CTX_get0_param(ctx.get()))) {
     ERR_clear_error();
-    return Refuse(host, "the host name cannot be checked");
+    return Refuse(who, "the host name cannot be checked");
   }
   if (X509_verify_cert(ctx.get()) != 1) {
     const int error = X509_STORE_CTX_get_error(ctx.get());
     ERR_clear_error();
-    return Refuse(host, X509_verify_cert_error_string(error));
+    return Refuse(who, X509_verify_cert_error_string(error));
   }
   ERR_clear_error();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status VerifyServerName(const SSL* ssl, const ServerRoots& roots, absl::string_view host,
+                              absl::Time now) {
+  const std::string name(host);
+  X509* leaf = nullptr;
+  return VerifyChain(ssl, roots, host, now, &leaf, [&](X509_VERIFY_PARAM* param) {
+    return IsIpLiteral(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1
+                             : X509_VERIFY_PARAM_set1_host(param, name.data(), name.size()) == 1;
+  });
+}
+
+absl::Status VerifyServerSpiffeId(const SSL* ssl, const ServerRoots& roots,
+                                  absl::string_view spiffe_id, absl::Time now) {
+  X509* leaf = nullptr;
+  RETURN_IF_ERROR(
+      VerifyChain(ssl, roots, spiffe_id, now, &leaf, [](X509_VERIFY_PARAM*) { return true; }));
+  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdOf(leaf);
+  if (!id.ok()) return Refuse(spiffe_id, id.status().message());
+  if (id->ToString() != spiffe_id) {
+    return Refuse(spiffe_id, absl::StrCat("it is an SVID of ", id->ToString()));
+  }
   return absl::OkStatus();
 }
 

@@ -36,6 +36,14 @@ class ServerRoots {
 absl::Status VerifyServerName(const SSL* ssl, const ServerRoots& roots, absl::string_view host,
                               absl::Time now);
 
+// OK when the chain `ssl`'s server sent verifies under `roots` at `now` and
+// its leaf is an X.509-SVID of exactly `spiffe_id` (one URI SAN): how a SPIFFE
+// bundle endpoint of the https_spiffe profile is judged, `roots` being the
+// bundle of the endpoint's trust domain. Unauthenticated otherwise, naming
+// `spiffe_id` and the reason.
+absl::Status VerifyServerSpiffeId(const SSL* ssl, const ServerRoots& roots,
+                                  absl::string_view spiffe_id, absl::Time now);
+
 }  // namespace palisade::verify
 
 #endif  // PALISADE_RUNTIME_VERIFY_SERVER_NAME_VERIFIER_H_
