@@ -32,6 +32,7 @@
 #include "control/admin/admin_client.h"
 #include "control/admin/admin_token.h"
 #include "control/federation/bundle_endpoint.h"
+#include "control/federation/federation_config.h"
 #include "control/inject/inject_command.h"
 #include "control/server/control_server.h"
 #include "control/state/state_files.h"
@@ -130,6 +131,17 @@ ABSL_FLAG(absl::Duration, rollover_rekeying_timeout, absl::Minutes(30),
           "serve: longest wait for proxies to hold a leaf from the new root.");
 ABSL_FLAG(absl::Duration, rollover_retiring_timeout, absl::Hours(1),
           "serve: longest wait for connections on the old root to end.");
+ABSL_FLAG(std::string, federation_file, "",
+          "serve: YAML listing the foreign trust domains to federate with: per domain "
+          "trust_domain, bundle_endpoint_url (https), profile (https_spiffe: "
+          "endpoint_spiffe_id and initial_bundle_file, PEM or SPIFFE bundle JSON; https_web: "
+          "ca_file). Their bundles go to every proxy beside this domain's (control/README.md).");
+ABSL_FLAG(absl::Duration, federation_min_refresh, absl::Seconds(30),
+          "serve: a federated bundle is fetched at most this often (its spiffe_refresh_hint "
+          "is raised to it; the first retry after a failure waits this long); at least 1s.");
+ABSL_FLAG(absl::Duration, federation_max_refresh, absl::Hours(1),
+          "serve: a federated bundle is fetched at least this often (without a "
+          "spiffe_refresh_hint: this often; failure backoff stops here).");
 ABSL_FLAG(std::string, admin_address_file, "", "serve: write the bound admin address here.");
 ABSL_FLAG(std::string, public_listen, "",
           "serve: also serve only /healthz, /ready and /metrics here (e.g. 0.0.0.0:15014 for "
@@ -220,7 +232,8 @@ const std::vector<std::string>& ServeFlags() {
       "rollover_retiring_timeout webhook_listen webhook_tls_cert webhook_tls_key "
       "inject_proxy_image reload_interval log_level log_format bundle_endpoint_listen "
       "bundle_endpoint_address_file bundle_endpoint_refresh_hint "
-      "bundle_endpoint_tls_cert bundle_endpoint_tls_key",
+      "bundle_endpoint_tls_cert bundle_endpoint_tls_key federation_file federation_min_refresh "
+      "federation_max_refresh",
       ' '));
   return *flags;
 }
@@ -516,6 +529,14 @@ int Serve() {
                                           absl::GetFlag(FLAGS_webhook_tls_key).empty())) {
     return UsageError("--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
   }
+  if (const std::string file = absl::GetFlag(FLAGS_federation_file); !file.empty()) {
+    absl::StatusOr<std::vector<federation::FederatedDomain>> domains =
+        federation::LoadFederationFile(file, options.trust_domain);
+    if (!domains.ok()) return UsageError(std::string(domains.status().message()));
+    options.federation = *std::move(domains);
+  }
+  options.federation_refresh.min_refresh = absl::GetFlag(FLAGS_federation_min_refresh);
+  options.federation_refresh.max_refresh = absl::GetFlag(FLAGS_federation_max_refresh);
   // Short-lived test SVIDs want a faster housekeeping tick.
   options.tick = std::clamp(options.svid_ttl / 20, absl::Milliseconds(100), absl::Seconds(1));
 

@@ -184,6 +184,9 @@ absl::Status ControlServer::Open() {
   }
 
   const absl::Time now = absl::Now();
+  // Before the CA: a malformed stored bundle refuses start without a root
+  // nobody asked for.
+  RETURN_IF_ERROR(OpenFederation(now));
   if (plugin) {
     ca::CertificateAuthority::PluginOptions p{o.trust_domain,    o.state_dir,
                                               o.plugin_ca_cert,  o.plugin_ca_key,
@@ -245,7 +248,7 @@ absl::Status ControlServer::Open() {
   service_ = std::make_unique<service::IdentityService>(
       service_options, service::IdentityServiceDeps{
                            ca_.get(), tokens_.get(), service_accounts_.get(), registry_.get(),
-                           &peers_, audit_.get(), &metrics_, revocations_.get()});
+                           &peers_, audit_.get(), &metrics_, revocations_.get(), federated_.get()});
   // De-registered before revocation existed (or written before a crash
   // between the two): their certificates still live, so they are revoked.
   for (const std::string& id : registry_->Deregistered()) {
@@ -319,6 +322,7 @@ absl::Status ControlServer::Start() {
     // issuer); the refresher keeps trying.
     (void)jwks_refresher_->Start();
   }
+  if (federation_fetcher_ != nullptr) federation_fetcher_->Start();
   RETURN_IF_ERROR(identity_port_->Start());
   if (absl::Status s = http_->Start(*net::SocketAddress::Parse(options_.admin)); !s.ok()) {
     return FlagError("admin", absl::StrCat(options_.admin, ": ", s.message()));
@@ -352,6 +356,7 @@ void ControlServer::Stop() {
   }
   if (housekeeping_.joinable()) housekeeping_.join();
   if (jwks_refresher_) jwks_refresher_->Stop();
+  if (federation_fetcher_) federation_fetcher_->Stop();
   http_.reset();
   if (identity_port_) identity_port_->Stop();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -400,6 +405,55 @@ absl::Status ControlServer::RenewServingSvid() {
   log::LogEvent(log::Level::kDebug, "control", "serving SVID renewed",
                 {{"serial", serving_serial_}, {"not_after", Rfc3339(serving_not_after_)}});
   return absl::OkStatus();
+}
+
+absl::Status ControlServer::OpenFederation(absl::Time now) {
+  if (options_.federation.empty()) return absl::OkStatus();
+  const federation::BundleFetcher::Options& refresh = options_.federation_refresh;
+  if (refresh.min_refresh < absl::Seconds(1)) {
+    return FlagError("federation_min_refresh", "must be at least 1s");
+  }
+  if (refresh.max_refresh < refresh.min_refresh) {
+    return FlagError("federation_max_refresh", "must be at least --federation_min_refresh");
+  }
+  ASSIGN_OR_RETURN(
+      federated_, federation::FederatedBundles::Open(options_.federation, options_.state_dir, now));
+  std::vector<std::string> domains;
+  for (const federation::FederatedDomain& d : options_.federation) {
+    domains.push_back(d.trust_domain);
+  }
+  federation_metrics_ = std::make_unique<federation::FederationMetrics>(domains);
+  federation_fetcher_ = std::make_unique<federation::BundleFetcher>(
+      options_.federation, federated_.get(), refresh,
+      [this](const federation::BundleFetcher::Outcome& outcome) {
+        federation_metrics_->OnRefresh(outcome.trust_domain, outcome.result);
+        // Proxies verify a peer against its own domain's bundle: every
+        // stream gets the new one.
+        if (outcome.changed) service_->PushBundle();
+      });
+  return absl::OkStatus();
+}
+
+nlohmann::json ControlServer::FederationJson() const {
+  nlohmann::json out = nlohmann::json::array();
+  if (federated_ == nullptr) return out;
+  auto time = [](absl::Time t) {
+    return t == absl::InfinitePast() ? nlohmann::json(nullptr) : nlohmann::json(Rfc3339(t));
+  };
+  for (const federation::DomainStatus& d : federated_->Status()) {
+    out.push_back({{"trust_domain", d.trust_domain},
+                   {"endpoint", d.endpoint},
+                   {"profile", d.profile},
+                   {"sequence",
+                    d.sequence.has_value() ? nlohmann::json(*d.sequence) : nlohmann::json(nullptr)},
+                   {"roots", d.roots},
+                   {"source", d.source},
+                   {"last_success", time(d.last_success)},
+                   {"last_attempt", time(d.last_attempt)},
+                   {"last_result", d.last_result},
+                   {"last_error", d.last_error}});
+  }
+  return out;
 }
 
 void ControlServer::AfterBundleChange() {
@@ -585,7 +639,11 @@ std::string ControlServer::MetricsText() {
     earliest_root = std::min(earliest_root, identity::NotAfter(root.get()));
   }
   metrics_.SetCaExpiry(ca_->IssuingChainNotAfter(), earliest_root);
-  return metrics_.Serialize();
+  std::string text = metrics_.Serialize();
+  if (federated_ != nullptr) {
+    text += federation_metrics_->Serialize(federated_->Status(), absl::Now());
+  }
+  return text;
 }
 
 std::string ControlServer::NotReadyReason() {
@@ -687,7 +745,10 @@ nlohmann::json ControlServer::State() {
                           {"deny_list_version", revocation_state.version},
                           {"recent_events", events},
                           {"recent_issuances", issuances},
-                          {"refusals", refusals}};
+                          {"refusals", refusals},
+                          // Foreign trust domains; "bundle" above is this
+                          // domain's own, as the admin /bundle serves it.
+                          {"federation", FederationJson()}};
   sync::MutexLock lock(&mu_);
   state["rollover"] = RolloverJson();
   state["serving_svid"] = {

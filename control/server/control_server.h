@@ -22,6 +22,10 @@
 #include "control/auth/service_account_verifier.h"
 #include "control/ca/certificate_authority.h"
 #include "control/ca/rollover_machine.h"
+#include "control/federation/bundle_fetcher.h"
+#include "control/federation/federated_bundles.h"
+#include "control/federation/federation_config.h"
+#include "control/federation/federation_metrics.h"
 #include "control/metrics/control_metrics.h"
 #include "control/server/issuer_discovery.h"
 #include "control/service/audit_log.h"
@@ -88,6 +92,11 @@ struct ControlServerOptions {
   // before it writes anything, like --listen and --admin. Empty: none.
   std::string public_listen;
   std::string webhook_listen;
+  // Foreign trust domains (--federation_file, parsed by the caller) and how
+  // often their bundles are fetched (--federation_min_refresh,
+  // --federation_max_refresh).
+  std::vector<federation::FederatedDomain> federation;
+  federation::BundleFetcher::Options federation_refresh;
   std::string bundle_endpoint_listen;
 };
 
@@ -150,6 +159,9 @@ class ControlServer final : public admin::ControlApi {
   absl::StatusOr<absl::Time> Revoke(const std::string& spiffe_id, absl::Time now);
   void AfterBundleChange() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   nlohmann::json RolloverJson() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  nlohmann::json FederationJson() const;
+  // Opens the stored foreign bundles and makes their fetcher.
+  absl::Status OpenFederation(absl::Time now);
 
   const ControlServerOptions options_;
   const absl::Time created_at_ = absl::Now();
@@ -163,6 +175,11 @@ class ControlServer final : public admin::ControlApi {
   std::unique_ptr<auth::ServiceAccountVerifier> service_accounts_;
   // With --sa_issuer_discovery; started by Start, after the verifier exists.
   std::unique_ptr<auth::JwksRefresher> jwks_refresher_;
+  // With --federation_file: the foreign bundles, their fetcher (started by
+  // Start) and metrics.
+  std::unique_ptr<federation::FederatedBundles> federated_;
+  std::unique_ptr<federation::FederationMetrics> federation_metrics_;
+  std::unique_ptr<federation::BundleFetcher> federation_fetcher_;
   std::unique_ptr<service::IdentityService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<service::IdentityPort> identity_port_;

@@ -161,7 +161,7 @@ absl::Status IdentityService::OnMessage(const std::shared_ptr<WatchStream>& stre
                       auth::Refusal(absl::StatusCode::kFailedPrecondition, "no_hello",
                                     "the first message must be Hello"));
       }
-      const uint64_t version = request.bundle_ack().version();
+      const uint64_t version = CaBundleVersion(request.bundle_ack().version());
       stream->Update([version](StreamInfo& i) {
         i.acked_bundle_version = std::max(i.acked_bundle_version, version);
       });
@@ -452,6 +452,15 @@ absl::Time IdentityService::RenewAfter(absl::Time now, absl::Time not_after) {
   return now + (not_after - now) / 2 * (1.0 + spread);
 }
 
+// With federation the pushed version must also move when only a foreign
+// domain's roots change, while acknowledgements still count in the CA's
+// versions (the rollover waits on those): the CA's version in the high 32
+// bits, the federation's generation in the low ones. Both only grow within
+// a process, and a proxy compares versions within one stream only.
+uint64_t IdentityService::CaBundleVersion(uint64_t pushed) const {
+  return deps_.federation == nullptr ? pushed : pushed >> 32;
+}
+
 v1::TrustBundleUpdate IdentityService::BundleMessage() const {
   const ca::Bundle bundle = deps_.ca->CurrentBundle();
   v1::TrustBundleUpdate update;
@@ -460,6 +469,14 @@ v1::TrustBundleUpdate IdentityService::BundleMessage() const {
   domain->set_trust_domain(options_.trust_domain);
   for (const auto& root : bundle.roots) {
     domain->add_root_certificates_der(identity::CertificateToDer(root.get()));
+  }
+  if (deps_.federation != nullptr) {
+    update.set_version((bundle.version << 32) | (deps_.federation->generation() & 0xffffffffu));
+    for (const federation::DomainRoots& foreign : deps_.federation->Roots()) {
+      v1::TrustDomainBundle* other = update.add_trust_domains();
+      other->set_trust_domain(foreign.trust_domain);
+      for (const std::string& der : foreign.roots_der) other->add_root_certificates_der(der);
+    }
   }
   return update;
 }

@@ -21,6 +21,7 @@
 #include "control/auth/service_account_verifier.h"
 #include "control/ca/certificate_authority.h"
 #include "control/ca/rollover_machine.h"
+#include "control/federation/federated_bundles.h"
 #include "control/metrics/control_metrics.h"
 #include "control/service/audit_log.h"
 #include "control/service/issuance_limiter.h"
@@ -60,6 +61,8 @@ struct IdentityServiceDeps {
   metrics::ControlMetrics* metrics = nullptr;  // optional
   // The deny-list sent on every stream and pushed on change; optional.
   RevocationList* revocations = nullptr;
+  // Foreign trust domains' bundles, sent beside this domain's; optional.
+  const federation::FederatedBundles* federation = nullptr;
 };
 
 // Thread-safe: gRPC runs the streams on its threads; pushes and sweeps come
@@ -107,6 +110,8 @@ class IdentityService final : public v1::IdentityService::CallbackService, publi
   absl::Status Refuse(const StreamInfo& info, const std::string& claimed_id,
                       const absl::Status& refusal);
   v1::TrustBundleUpdate BundleMessage() const;
+  // The CA bundle version a pushed (acknowledged) version stands for.
+  uint64_t CaBundleVersion(uint64_t pushed) const;
   v1::DenyList DenyListMessage() const;
   absl::Time RenewAfter(absl::Time now, absl::Time not_after);
   std::vector<std::shared_ptr<WatchStream>> Snapshot() const;

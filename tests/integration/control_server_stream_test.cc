@@ -227,9 +227,20 @@ TEST_F(ControlServerStreamTest, ReloadsTheJwksOnSighupAndKeepsItWhenTheNewFileIs
 
 // Every palisade_control_ metric the control plane's alert rules use is one
 // this binary exports (after one refused stream, so the refusal counter has
-// a series).
+// a series, and with one federated trust domain, so its per-domain gauges
+// do).
 TEST_F(ControlServerStreamTest, EveryControlAlertRuleNamesAnExportedMetric) {
-  StartControl();
+  const TestPki partner(TestPki::Options{.trust_domain = "partner.test"});
+  WriteFileOrDie(dir_ + "/partner.pem", partner.BundlePem());
+  WriteFileOrDie(dir_ + "/federation.yaml",
+                 "federation:\n"
+                 "  - trust_domain: partner.test\n"
+                 "    bundle_endpoint_url: https://127.0.0.1:1/\n"
+                 "    profile: https_spiffe\n"
+                 "    endpoint_spiffe_id: spiffe://partner.test/palisade/control\n"
+                 "    initial_bundle_file: " +
+                     dir_ + "/partner.pem\n");
+  StartControl({"--federation_file=" + dir_ + "/federation.yaml"});
   auto stream = IdentityStream::Open(*control_);
   ASSERT_TRUE(stream.ok()) << stream.status();
   (*stream)->Write(HelloRequest("pjt.not-a-token"));

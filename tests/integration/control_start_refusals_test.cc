@@ -3,6 +3,7 @@
 // a root nobody asked for. Real processes; each refusal exits at once.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <string>
 #include <vector>
@@ -181,6 +182,46 @@ TEST_F(ControlStartRefusalsTest, SvidTtlBeyondTheCasRemainingLifeIsRefusedNaming
   flags.back() = "--svid_ttl=1h";
   auto control = ControlProcess::Start(MakeTempDir("control-start-ok"), flags);
   EXPECT_TRUE(control.ok()) << control.status();
+}
+
+// Issue 16: a federation file with a bad field, and a stored federated
+// bundle that is not a bundle, refuse start naming the field or the file.
+TEST_F(ControlStartRefusalsTest, BadFederationFileOrStoredBundleIsRefusedNamingTheFieldOrFile) {
+  TestPki partner({.trust_domain = "partner.test"});
+  const std::string initial = dir_ + "/partner.pem";
+  WriteFileOrDie(initial, partner.BundlePem());
+  auto federation = [&](const std::string& trust_domain, const std::string& endpoint_id) {
+    const std::string file = dir_ + "/federation.yaml";
+    WriteFileOrDie(file,
+                   absl::StrCat("federation:\n"
+                                "  - trust_domain: ",
+                                trust_domain, "\n",
+                                "    bundle_endpoint_url: https://127.0.0.1:1/\n"
+                                "    profile: https_spiffe\n"
+                                "    endpoint_spiffe_id: ",
+                                endpoint_id, "\n", "    initial_bundle_file: ", initial, "\n"));
+    return "--federation_file=" + file;
+  };
+  ExpectRefusedWithoutCa(
+      Serve({federation("partner.test", "spiffe://other.test/palisade/control")}), 2,
+      "federation[0].endpoint_spiffe_id: \"spiffe://other.test/palisade/control\" is not in "
+      "trust domain \"partner.test\"");
+  ExpectRefusedWithoutCa(
+      Serve({federation("example.org", "spiffe://example.org/palisade/control")}), 2,
+      "federation[0].trust_domain: \"example.org\" is this control plane's own trust domain");
+  WriteFileOrDie(initial, "not a bundle");
+  ExpectRefusedWithoutCa(
+      Serve({federation("partner.test", "spiffe://partner.test/palisade/control")}), 2,
+      "federation[0].initial_bundle_file: \"" + initial + "\": neither SPIFFE bundle JSON");
+  WriteFileOrDie(initial, partner.BundlePem());
+
+  ASSERT_EQ(::mkdir(state().c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((state() + "/federation").c_str(), 0700), 0);
+  const std::string stored = state() + "/federation/partner.test.json";
+  WriteFileOrDie(stored, "{\"keys\": [");
+  ExpectRefusedWithoutCa(
+      Serve({federation("partner.test", "spiffe://partner.test/palisade/control")}), 1,
+      "stored federated bundle \"" + stored + "\" is malformed");
 }
 
 }  // namespace
