@@ -79,6 +79,29 @@ TEST_F(ControlStartRefusalsTest, WebhookPortInUseOrWithoutItsCertificateWritesNo
                          "--webhook_listen needs --webhook_tls_cert and --webhook_tls_key");
 }
 
+TEST_F(ControlStartRefusalsTest, BundleEndpointMistakesAreRefusedNamingTheFlag) {
+  HeldPort taken;
+  ExpectRefusedWithoutCa(Serve({"--bundle_endpoint_listen=" + taken.address()}), 2,
+                         absl::StrCat("--bundle_endpoint_listen: cannot bind ", taken.address()));
+  ExpectRefusedWithoutCa(Serve({"--bundle_endpoint_listen=nowhere"}), 2,
+                         "--bundle_endpoint_listen: ");
+  ExpectRefusedWithoutCa(
+      Serve({"--bundle_endpoint_listen=127.0.0.1:0", "--bundle_endpoint_refresh_hint=0s"}), 2,
+      "--bundle_endpoint_refresh_hint: must be between 1s and 168h");
+  ExpectRefusedWithoutCa(Serve({"--bundle_endpoint_refresh_hint=200h"}), 2,
+                         "--bundle_endpoint_refresh_hint: must be between 1s and 168h");
+  ExpectRefusedWithoutCa(Serve({"--bundle_endpoint_listen=127.0.0.1:0",
+                                "--bundle_endpoint_tls_cert=" + dir_ + "/w.pem"}),
+                         2, "--bundle_endpoint_tls_key: https_web needs both");
+  ExpectRefusedWithoutCa(Serve({"--bundle_endpoint_listen=127.0.0.1:0",
+                                "--bundle_endpoint_tls_cert=" + dir_ + "/w.pem",
+                                "--bundle_endpoint_tls_key=" + dir_ + "/w.key"}),
+                         2, "--bundle_endpoint_tls_cert: ");
+  ExpectRefusedWithoutCa(Serve({"--bundle_endpoint_tls_cert=" + dir_ + "/w.pem",
+                                "--bundle_endpoint_tls_key=" + dir_ + "/w.key"}),
+                         2, "need --bundle_endpoint_listen");
+}
+
 TEST_F(ControlStartRefusalsTest, MissingJwksFileWritesNoCa) {
   ExpectRefusedWithoutCa(
       Serve({"--jwks_file=" + dir_ + "/absent.json", "--sa_issuer=https://kubernetes.default.svc",
