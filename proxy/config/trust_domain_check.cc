@@ -4,8 +4,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "identity/spiffe_id.h"
 
 namespace palisade::config {
@@ -44,8 +44,7 @@ std::optional<std::string> OwnDomain(const v1::IdentitySource& identity) {
 
 class SourceCheck {
  public:
-  SourceCheck(const v1::ProxyConfig& config, std::vector<std::string> sources,
-              ConfigErrors* errors)
+  SourceCheck(const v1::ProxyConfig& config, std::vector<std::string> sources, ConfigErrors* errors)
       : config_(config), sources_(std::move(sources)), errors_(errors) {}
 
   void Run() {

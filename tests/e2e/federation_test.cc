@@ -5,20 +5,19 @@
 // signed by A's CA is refused by A's side; B rolls its root over and A's
 // proxies follow without a failed connection.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
-#include <unistd.h>
-
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -259,8 +258,8 @@ TEST_F(FederationTest, AWorkloadInACallsAWorkloadInBAndRefusesBIdentitiesSignedB
   // and key, from its state directory).
   const std::string gen = NewestCaGeneration(a_.control().state_dir());
   ASSERT_FALSE(gen.empty());
-  ASSERT_OK_AND_ASSIGN(auto a_int, identity::ParsePemCertificates(
-                                       ReadFileOrEmpty(gen + "/intermediate.pem")));
+  ASSERT_OK_AND_ASSIGN(auto a_int,
+                       identity::ParsePemCertificates(ReadFileOrEmpty(gen + "/intermediate.pem")));
   ASSERT_OK_AND_ASSIGN(auto a_int_key,
                        identity::ParsePrivateKeyPem(ReadFileOrEmpty(gen + "/intermediate.key")));
   Credential a_issuer{std::move(a_int[0]), std::move(a_int_key)};
@@ -285,8 +284,8 @@ TEST_F(FederationTest, AWorkloadInACallsAWorkloadInBAndRefusesBIdentitiesSignedB
   // A's proxy holds from B: refused in the handshake, nothing forwarded.
   const uint16_t to_forged = *a_client_->ListenerPort("to-forged");
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(EchoOnce(to_forged));
-  EXPECT_TRUE(a_client_->WaitForMetricSum(
-      "palisade_handshakes_total", {{"listener", "to-forged"}, {"result", "failure"}}, 3))
+  EXPECT_TRUE(a_client_->WaitForMetricSum("palisade_handshakes_total",
+                                          {{"listener", "to-forged"}, {"result", "failure"}}, 3))
       << a_client_->Metrics();
   EXPECT_EQ(MetricSum(a_client_->Metrics(), "palisade_handshakes_total",
                       {{"listener", "to-forged"}, {"result", "success"}}),
