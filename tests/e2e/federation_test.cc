@@ -314,9 +314,11 @@ TEST_F(FederationTest, BRollsItsRootOverAndAFollowsWithinARefreshWithoutAFailedC
     }
   });
 
-  const absl::Time started = absl::Now();
   const CommandResult r = b_.control().Cli({"rollover", "start"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  // B's bundle endpoint serves the new root once the command returns (under
+  // ASan the CLI alone can take seconds): timed from there.
+  const absl::Time started = absl::Now();
   // When A's proxy held B's new root (two roots for b.test), when B's server
   // presented a leaf under it, and whether the rollover ended with A's proxy
   // holding only the new root.
