@@ -429,17 +429,18 @@ absl::StatusOr<std::optional<federation::BundleEndpoint::Options>> BundleEndpoin
 }
 
 // The bundle endpoint, bound and fed by the server's renewals (it serves
-// from the server's first on); null without options.
-absl::StatusOr<std::unique_ptr<federation::BundleEndpoint>> CreateBundleEndpoint(
+// from the server's first on); null without options. The server's observer
+// shares it, so it lives as long as the server may call it, whatever the
+// order main's locals go in.
+absl::StatusOr<std::shared_ptr<federation::BundleEndpoint>> CreateBundleEndpoint(
     std::optional<federation::BundleEndpoint::Options> options, server::ControlServer* server) {
   if (!options.has_value()) return nullptr;
   options->http_limits = server->AdminConnectionLimits("bundle_endpoint");
-  ASSIGN_OR_RETURN(std::unique_ptr<federation::BundleEndpoint> endpoint,
+  ASSIGN_OR_RETURN(std::shared_ptr<federation::BundleEndpoint> endpoint,
                    federation::BundleEndpoint::Create(*std::move(options)));
-  federation::BundleEndpoint* raw = endpoint.get();
-  server->SetServingObserver([raw](const std::vector<X509*>& chain, EVP_PKEY* key,
-                                   const std::vector<X509*>& roots, uint64_t version) {
-    if (absl::Status s = raw->Update(chain, key, roots, version); !s.ok()) {
+  server->SetServingObserver([endpoint](const std::vector<X509*>& chain, EVP_PKEY* key,
+                                        const std::vector<X509*>& roots, uint64_t version) {
+    if (absl::Status s = endpoint->Update(chain, key, roots, version); !s.ok()) {
       log::LogEvent(log::Level::kError, "control", "bundle endpoint cannot take the new SVID",
                     {{"error", std::string(s.message())}});
     }
@@ -552,7 +553,7 @@ int Serve() {
     std::cerr << "palisade-control: " << server.status().message() << "\n";
     return absl::IsInvalidArgument(server.status()) ? 2 : 1;
   }
-  absl::StatusOr<std::unique_ptr<federation::BundleEndpoint>> bundle_endpoint =
+  absl::StatusOr<std::shared_ptr<federation::BundleEndpoint>> bundle_endpoint =
       CreateBundleEndpoint(*std::move(bundle_endpoint_options), server->get());
   if (!bundle_endpoint.ok()) {
     std::cerr << "palisade-control: " << bundle_endpoint.status().message() << "\n";
@@ -625,7 +626,7 @@ int Serve() {
   webhook.reset();
   public_http.reset();
   (*server)->Stop();
-  bundle_endpoint->reset();  // after Stop: the server's renewals call into it
+  bundle_endpoint->reset();  // the server's observer holds the last reference
   server->reset();
   log::LogEvent(log::Level::kInfo, "control", "stopped", {});
   return 0;

@@ -1,16 +1,18 @@
 // Writes the seed corpora of the fuzz targets into <dir>/{chain_verify,pem_bundle,
-// csr}. The committed corpora under tests/fuzz/corpus were made with
+// csr,spiffe_bundle}. The committed corpora under tests/fuzz/corpus were made with
 //   bazel run //tests/fuzz:make_seed_corpus -- $PWD/tests/fuzz/corpus
 // (keys are random, so a re-run writes different but equivalent seeds). Each seed
 // is one valid input or one input with a single defect, issued at 1700000000
 // (2023-11-14), the instant the chain fuzzer verifies at.
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "identity/certificate.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
+#include "identity/spiffe_bundle.h"
 #include "tests/fuzz/chain_input.h"
 #include "tests/util/subprocess.h"
 #include "tests/util/test_pki.h"
@@ -135,6 +137,38 @@ void WriteCsrSeeds(const std::string& dir) {
         testing::MakeCsrDer({.uri_sans = {id}}, testing::GenerateKey(KeyType::kEcP224).get()));
 }
 
+void WriteSpiffeBundleSeeds(const std::string& dir) {
+  auto write = [&](const std::string& name, const std::string& seed) {
+    testing::WriteFileOrDie(dir + "/" + name, seed);
+  };
+  TestPki a({.trust_domain = "example.org", .now = kNow});
+  auto document = [](std::vector<X509*> roots) {
+    identity::SpiffeBundle bundle;
+    for (X509* root : roots) bundle.x509_authorities.push_back(bssl::UpRef(root));
+    bundle.sequence = 3;
+    bundle.refresh_hint = absl::Minutes(5);
+    return nlohmann::json::parse(identity::SerializeSpiffeBundle(bundle));
+  };
+  write("one_root", document({a.root().x509()}).dump(2));
+  CertSpec rsa_spec = testing::RootSpec("example.org", kNow);
+  rsa_spec.key_type = KeyType::kRsa2048;
+  const Credential rsa = testing::Issue(rsa_spec, nullptr);
+  nlohmann::json two = document({a.root().x509(), rsa.x509()});
+  two["keys"].push_back({{"use", "jwt-svid"}, {"kty", "EC"}, {"kid", "k1"}, {"crv", "P-256"}});
+  write("ec_and_rsa_roots_and_a_jwt_key", two.dump(2));
+  nlohmann::json doubled = document({a.root().x509()});
+  doubled["keys"][0]["x5c"].push_back(doubled["keys"][0]["x5c"][0]);
+  write("two_certificates_in_x5c", doubled.dump(2));
+  write("leaf_not_ca", document({a.IssueLeaf("/a").x509()}).dump(2));
+  nlohmann::json kty = document({a.root().x509()});
+  kty["keys"][0]["kty"] = "RSA";
+  write("kty_mismatch", kty.dump(2));
+  nlohmann::json hint = document({a.root().x509()});
+  hint["spiffe_refresh_hint"] = -1;
+  write("negative_refresh_hint", hint.dump(2));
+  write("not_json", "{\"keys\": [{\"use\": \"x509-svid\",");
+}
+
 }  // namespace
 }  // namespace palisade
 
@@ -144,11 +178,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string root = argv[1];
-  for (const char* sub : {"chain_verify", "pem_bundle", "csr"}) {
+  for (const char* sub : {"chain_verify", "pem_bundle", "csr", "spiffe_bundle"}) {
     palisade::testing::RunCommand({"/bin/mkdir", "-p", root + "/" + sub});
   }
   palisade::WriteChainSeeds(root + "/chain_verify");
   palisade::WritePemSeeds(root + "/pem_bundle");
   palisade::WriteCsrSeeds(root + "/csr");
+  palisade::WriteSpiffeBundleSeeds(root + "/spiffe_bundle");
   return 0;
 }

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "identity/certificate.h"
 #include "identity/spiffe_bundle.h"
+#include "runtime/sync/mutex.h"
 #include "tests/integration/identity_stream.h"
 #include "tests/util/control_process.h"
 #include "tests/util/fake_bundle_endpoint.h"
@@ -55,12 +55,12 @@ class BundleWatch {
       : stream_(std::move(stream)), thread_([this] { Run(); }) {}
   ~BundleWatch() { thread_.join(); }
   std::vector<WatchResponse> Received() {
-    absl::MutexLock lock(&mu_);
+    sync::MutexLock lock(&mu_);
     return received_;
   }
   // The roots of `trust_domain` in the newest bundle.
   std::vector<std::string> Latest(const std::string& trust_domain) {
-    absl::MutexLock lock(&mu_);
+    sync::MutexLock lock(&mu_);
     for (auto it = received_.rbegin(); it != received_.rend(); ++it) {
       if (auto roots = RootsOf(*it, trust_domain); roots.has_value()) return *roots;
     }
@@ -71,12 +71,13 @@ class BundleWatch {
   void Run() {
     WatchResponse response;
     while (stream_->Read(&response)) {
-      absl::MutexLock lock(&mu_);
+      sync::MutexLock lock(&mu_);
       received_.push_back(response);
     }
   }
   std::unique_ptr<IdentityStream> stream_;
-  absl::Mutex mu_;
+  // The runtime's mutex: TSan sees it (Debian's absl is not instrumented).
+  sync::Mutex mu_;
   std::vector<WatchResponse> received_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
