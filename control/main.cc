@@ -518,6 +518,12 @@ int Serve() {
   options.rollover.propagating = absl::GetFlag(FLAGS_rollover_propagating_timeout);
   options.rollover.rekeying = absl::GetFlag(FLAGS_rollover_rekeying_timeout);
   options.rollover.retiring = absl::GetFlag(FLAGS_rollover_retiring_timeout);
+  // Partners fetch the bundle endpoint about once per refresh hint: the new
+  // root must reach them (twice the hint: one slow or failed fetch) before
+  // any leaf, or the endpoint's own SVID, is issued under it.
+  if (!absl::GetFlag(FLAGS_bundle_endpoint_listen).empty()) {
+    options.rollover.propagating_min = 2 * absl::GetFlag(FLAGS_bundle_endpoint_refresh_hint);
+  }
   options.public_listen = absl::GetFlag(FLAGS_public_listen);
   options.webhook_listen = absl::GetFlag(FLAGS_webhook_listen);
   options.bundle_endpoint_listen = absl::GetFlag(FLAGS_bundle_endpoint_listen);

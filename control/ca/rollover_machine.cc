@@ -173,6 +173,14 @@ RolloverMachine::Transition RolloverMachine::Evaluate(absl::Time now,
       }
       break;
   }
+  if (status_.phase == RolloverPhase::kPropagating &&
+      now - status_.phase_started_at < timeouts_.propagating_min) {
+    // Not a proxy: nothing to time out on, the minimum simply has to pass.
+    waiting.push_back(absl::StrCat("federated trust domains: one bundle endpoint refresh (",
+                                   absl::FormatDuration(timeouts_.propagating_min), ")"));
+    status_.waiting_on = std::move(waiting);
+    return Transition::kNone;
+  }
   status_.waiting_on = std::move(waiting);
   const bool timed_out = now - status_.phase_started_at >= timeout;
   if (!status_.waiting_on.empty() && !timed_out) return Transition::kNone;

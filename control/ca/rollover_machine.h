@@ -35,6 +35,11 @@ struct RolloverTimeouts {
   absl::Duration propagating = absl::Minutes(10);
   absl::Duration rekeying = absl::Minutes(30);
   absl::Duration retiring = absl::Hours(1);
+  // Propagating lasts at least this long even when every proxy acknowledged:
+  // trust domains federated with this one fetch the new bundle from its
+  // bundle endpoint only at their next refresh, and must hold the new root
+  // before any leaf (or the endpoint's own SVID) is issued under it.
+  absl::Duration propagating_min = absl::ZeroDuration();
 };
 
 struct RolloverStatus {

@@ -55,6 +55,24 @@ TEST_F(RolloverMachineTest, WaitsForEveryAcknowledgementBeforeRekeying) {
   EXPECT_EQ(machine_.status().phase_started_at, t0_ + absl::Seconds(2));
 }
 
+// Issue 16: trust domains federated with this one learn the new root only at
+// their next fetch of its bundle endpoint; no leaf (and no bundle endpoint
+// SVID) under the new root before they can have it.
+TEST_F(RolloverMachineTest, PropagatesForTheFederationMinimumEvenWhenEveryProxyAcknowledged) {
+  RolloverTimeouts timeouts = Timeouts();
+  timeouts.propagating_min = absl::Seconds(20);
+  RolloverMachine machine(timeouts);
+  ASSERT_OK(machine.Start(t0_, 5, kNew, {kOld}));
+  EXPECT_EQ(machine.Evaluate(t0_ + absl::Seconds(19), {Proxy("a", 5, kOld)}), Transition::kNone);
+  ASSERT_EQ(machine.status().waiting_on.size(), 1u);
+  EXPECT_EQ(machine.status().waiting_on[0],
+            "federated trust domains: one bundle endpoint refresh (20s)");
+  EXPECT_EQ(machine.Evaluate(t0_ + absl::Seconds(20), {Proxy("a", 5, kOld)}),
+            Transition::kEnterRekeying);
+  EXPECT_NE(machine.status().history.back().find("every proxy is done"), std::string::npos)
+      << machine.status().history.back();
+}
+
 TEST_F(RolloverMachineTest, RunsThroughEveryPhaseWhenProxiesKeepUp) {
   StartAt(t0_);
   ASSERT_EQ(machine_.Evaluate(t0_, {Proxy("a", 5, kOld)}), Transition::kEnterRekeying);

@@ -83,6 +83,7 @@ TEST(ConfigLoaderTest, LoadsTheControlPlaneExample) {
   EXPECT_EQ(Millis(cp.initial_backoff()), 1000);
   EXPECT_EQ(Millis(cp.max_backoff()), 60000);
   EXPECT_EQ(config.outbound(1).expected_peer().trust_domain(), "partner.example");
+  EXPECT_THAT(cp.federated_trust_domains(), ::testing::ElementsAre("partner.example"));
   EXPECT_EQ(config.runtime().workers(), 2u);
 }
 

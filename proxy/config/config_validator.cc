@@ -16,6 +16,7 @@
 #include "proxy/config/config_defaults.h"
 #include "proxy/config/file_check.h"
 #include "proxy/config/gateway_check.h"
+#include "proxy/config/trust_domain_check.h"
 #include "runtime/net/address_pattern.h"
 #include "runtime/net/socket_address.h"
 
@@ -80,6 +81,7 @@ class Validator {
     CheckTls();
     CheckLogging();
     CheckReauthentication();
+    CheckTrustDomainSources(config_, errors_);
   }
 
  private:

@@ -393,6 +393,17 @@ TEST_F(ConfigValidatorTest, RequiresAnExpectedPeerOnEveryOutboundListener) {
                           "trust_domain or path_prefix, the identity the upstream must present"));
 }
 
+TEST_F(ConfigValidatorTest, RefusesAPeerTrustDomainWithoutATrustBundleSource) {
+  ProxyConfig config = ControlPlaneConfig();
+  config.mutable_outbound(0)->mutable_expected_peer()->set_trust_domain("partner.example");
+  EXPECT_THAT(Problems(config),
+              ElementsAre(HasSubstr("outbound[0].expected_peer.trust_domain: no trust bundle "
+                                    "source for \"partner.example\"")));
+  config.mutable_identity()->mutable_control_plane()->add_federated_trust_domains(
+      "partner.example");
+  EXPECT_THAT(Problems(config), IsEmpty());
+}
+
 TEST_F(ConfigValidatorTest, RefusesTlsBelowOnePointTwo) {
   for (const char* version : {"1.0", "1.1", "1.4", "TLSv1.2", "1"}) {
     ProxyConfig config = FileConfig();

@@ -434,7 +434,29 @@ void ControlPlaneSource::OnBundle(Stream& stream, const control::v1::TrustBundle
     }
     log::LogEvent(Level::kInfo, kLogger, "trust bundle installed", {{"version", update.version()}});
   }
+  NoteMissingTrustDomains();
   SendBundleAck(stream, update.version());
+}
+
+void ControlPlaneSource::NoteMissingTrustDomains() {
+  const credentials::CredentialStore::Snapshot current = options_.store->Current();
+  if (current == nullptr) return;
+  const std::vector<std::string> expected(options_.config.federated_trust_domains().begin(),
+                                          options_.config.federated_trust_domains().end());
+  std::vector<std::string> missing = MissingTrustDomains(current->bundles, expected);
+  if (missing_domains_ == missing) return;
+  if (!missing.empty()) {
+    log::LogEvent(Level::kWarn, kLogger,
+                  "no trust bundle for a federated trust domain the configuration lists; its "
+                  "peers are refused until palisade-control delivers one (is it federated "
+                  "there?)",
+                  {{"trust_domains", absl::StrJoin(missing, ",")}});
+  } else if (missing_domains_.has_value()) {
+    log::LogEvent(Level::kInfo, kLogger, "every federated trust domain has a trust bundle", {});
+  }
+  if (options_.metrics != nullptr) options_.metrics->SetMissingTrustDomains(missing.size());
+  Update([&](Status& s) { s.missing_trust_domains = missing; });
+  missing_domains_ = std::move(missing);
 }
 
 void ControlPlaneSource::OnSvid(Stream& stream, const control::v1::SvidUpdate& update,
@@ -481,6 +503,7 @@ void ControlPlaneSource::OnSvid(Stream& stream, const control::v1::SvidUpdate& u
   retry_backoff_.Reset();
   attempt.installed = true;
   if (with_bundle) bundles_ = bundles;
+  NoteMissingTrustDomains();
   const credentials::CredentialStore::Snapshot installed = options_.store->Current();
   next_renewal_ = NextRenewalTime(installed->not_before, installed->not_after, now,
                                   RenewAfterOf(update), options_.renewal, options_.unit_random());

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -104,6 +105,8 @@ class ControlPlaneSource final : public credentials::IdentitySource {
     uint64_t reports_sent = 0;
     uint64_t expired_warnings = 0;
     uint64_t reattestation_write_failures = 0;
+    // Configured federated trust domains without a bundle on the stream.
+    std::vector<std::string> missing_trust_domains;
     std::optional<absl::Time> next_renewal;
     std::string last_error;
   };
@@ -133,6 +136,9 @@ class ControlPlaneSource final : public credentials::IdentitySource {
   bool IsStale(Stream& stream, const control::v1::TrustBundleUpdate& update);
   void OnSvid(Stream& stream, const control::v1::SvidUpdate& update, Attempt& attempt);
   void OnDenyList(const control::v1::DenyList& update);
+  // Warns (once per change) and counts the configured federated trust domains
+  // the installed bundles lack: peers of those are refused until they come.
+  void NoteMissingTrustDomains();
   void SaveReattestationToken(const std::string& token);
   void SendCsr(Stream& stream, const std::string& reason);
   void SendBundleAck(Stream& stream, uint64_t version);
@@ -163,6 +169,7 @@ class ControlPlaneSource final : public credentials::IdentitySource {
   std::string last_address_;             // the replica of the last stream opened
   bool svid_refused_by_server_ = false;  // the last mTLS attempt: our SVID was refused
   uint64_t next_request_id_ = 0;
+  std::optional<std::vector<std::string>> missing_domains_;  // as last logged
   absl::Time last_expired_log_ = absl::InfinitePast();
 
   mutable sync::Mutex mutex_;

@@ -101,6 +101,37 @@ TEST_F(ControlPlaneSourceTest, InstallsAPushedBundleThenAcknowledgesAndReports) 
   EXPECT_EQ(log.reports.back().roots(0).live_connections(), 2u);
 }
 
+TEST_F(ControlPlaneSourceTest, WarnsAndCountsAFederatedTrustDomainTheStreamHasNoBundleFor) {
+  ControlPlaneSource::Options options = Options();
+  options.config.add_federated_trust_domains("partner.example");
+  StartSource(std::move(options));
+  WaitForMtlsStream();
+  ASSERT_TRUE(WaitFor([&] { return Metric("palisade_trust_bundle_missing_domains") == 1; },
+                      absl::Seconds(10)))
+      << Metric("palisade_trust_bundle_missing_domains");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& line : sink_->lines()) {
+          if (absl::StrContains(line, "no trust bundle for a federated trust domain") &&
+              absl::StrContains(line, "partner.example")) {
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(5)));
+  // The partner's bundle arrives: nothing is missing any more.
+  TestPki partner({.trust_domain = "partner.example"});
+  control::v1::TrustBundleUpdate bundle = BundleOf(2, {&pki_});
+  control::v1::TrustDomainBundle* domain = bundle.add_trust_domains();
+  domain->set_trust_domain("partner.example");
+  domain->add_root_certificates_der(identity::CertificateToDer(partner.root().x509()));
+  fake_->PushBundle(bundle);
+  EXPECT_TRUE(WaitFor([&] { return Metric("palisade_trust_bundle_missing_domains") == 0; },
+                      absl::Seconds(10)))
+      << Metric("palisade_trust_bundle_missing_domains");
+}
+
 TEST_F(ControlPlaneSourceTest, AnswersARekeyRequestWithACsrForAFreshKey) {
   StartSource();
   WaitForMtlsStream();

@@ -73,6 +73,17 @@ absl::StatusOr<std::shared_ptr<const identity::DenyList>> DenyListFromProto(
   return std::make_shared<const identity::DenyList>(update.version(), std::move(entries));
 }
 
+std::vector<std::string> MissingTrustDomains(const identity::TrustBundleSet& bundles,
+                                             const std::vector<std::string>& expected) {
+  const std::map<std::string, std::vector<std::string>> present = bundles.Fingerprints();
+  std::vector<std::string> missing;
+  for (const std::string& domain : expected) {
+    auto it = present.find(domain);
+    if (it == present.end() || it->second.empty()) missing.push_back(domain);
+  }
+  return missing;
+}
+
 std::optional<absl::Time> RenewAfterOf(const control::v1::SvidUpdate& update) {
   if (!update.has_renew_after()) return std::nullopt;
   return absl::FromUnixSeconds(update.renew_after().seconds()) +

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -40,6 +41,11 @@ absl::StatusOr<credentials::CredentialMaterial> MaterialFromSvidUpdate(
 // SPIFFE ID does not parse.
 absl::StatusOr<std::shared_ptr<const identity::DenyList>> DenyListFromProto(
     const control::v1::DenyList& update);
+
+// Those of `expected` (the configured federated trust domains) that have no
+// roots in `bundles`, in the configured order.
+std::vector<std::string> MissingTrustDomains(const identity::TrustBundleSet& bundles,
+                                             const std::vector<std::string>& expected);
 
 // The server's renewal hint, if it sent one.
 std::optional<absl::Time> RenewAfterOf(const control::v1::SvidUpdate& update);

@@ -153,6 +153,13 @@ ProxyMetrics::ProxyMetrics(size_t max_peer_identities)
                           .Help("When the set of trusted roots last changed, Unix time")
                           .Register(*registry_)
                           .Add({})),
+      bundle_missing_domains_(BuildGauge()
+                                  .Name("palisade_trust_bundle_missing_domains")
+                                  .Help("Federated trust domains the configuration lists that "
+                                        "the control plane sent no bundle for (their peers are "
+                                        "refused)")
+                                  .Register(*registry_)
+                                  .Add({})),
       deny_list_entries_(BuildGauge()
                              .Name("palisade_deny_list_entries")
                              .Help("Identities on the control plane's deny-list this proxy "
@@ -457,6 +464,10 @@ void ProxyMetrics::OnGatewayTrustReload(const std::string& listener, bool ok) {
 
 void ProxyMetrics::SetControlPlaneConnected(bool connected) {
   control_connected_.Set(connected ? 1 : 0);
+}
+
+void ProxyMetrics::SetMissingTrustDomains(size_t count) {
+  bundle_missing_domains_.Set(static_cast<double>(count));
 }
 
 void ProxyMetrics::OnControlPlaneReconnect() { control_reconnects_.Increment(); }

@@ -53,6 +53,9 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   void OnGatewayTrustReload(const std::string& listener, bool ok);
 
   void SetControlPlaneConnected(bool connected);
+  // Federated trust domains the configuration lists that the control plane
+  // sent no bundle for.
+  void SetMissingTrustDomains(size_t count);
   void OnControlPlaneReconnect();
   // A watch stream opened on another control-plane replica than the last.
   void OnControlPlaneFailover();
@@ -135,6 +138,7 @@ class ProxyMetrics final : public forward::ConnectionObserver {
   prometheus::Family<prometheus::Counter>& updates_rejected_;
   prometheus::Family<prometheus::Gauge>& bundle_roots_;
   prometheus::Gauge& bundle_updated_;
+  prometheus::Gauge& bundle_missing_domains_;
   prometheus::Gauge& deny_list_entries_;
   prometheus::Gauge& deny_list_version_;
   prometheus::Gauge& control_connected_;

@@ -113,6 +113,7 @@ void WriteIdentity(Writer& w, const ProxyYaml::Identity& identity) {
     }
     w.String(4, "initial_backoff", cp.initial_backoff);
     w.String(4, "max_backoff", cp.max_backoff);
+    w.List(4, "federated_trust_domains", cp.federated_trust_domains);
   }
 }
 

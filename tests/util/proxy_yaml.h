@@ -33,6 +33,7 @@ struct ProxyYaml {
     std::optional<double> renew_fraction;
     std::string initial_backoff;
     std::string max_backoff;
+    std::vector<std::string> federated_trust_domains;
   };
   struct Identity {
     std::string spiffe_id;
