@@ -1,6 +1,7 @@
 #include "runtime/tls/context_setup.h"
 
 #include <openssl/err.h>
+#include <openssl/pool.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -78,9 +79,22 @@ absl::Status UseCertificateChain(SSL_CTX* ctx, absl::Span<X509* const> chain, EV
   return absl::OkStatus();
 }
 
+namespace {
+
+// One pool for the process, never freed (it must outlive every SSL_CTX and
+// session): connections whose peers present the same certificates, e.g. every
+// resumed session from one client, share their bytes instead of a copy each.
+CRYPTO_BUFFER_POOL* SharedCertificatePool() {
+  static CRYPTO_BUFFER_POOL* const pool = CRYPTO_BUFFER_POOL_new();
+  return pool;
+}
+
+}  // namespace
+
 absl::StatusOr<bssl::UniquePtr<SSL_CTX>> NewContext(const ContextOptions& options) {
   bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
   if (ctx == nullptr) return SslFailure("SSL_CTX_new");
+  SSL_CTX_set0_buffer_pool(ctx.get(), SharedCertificatePool());
   RETURN_IF_ERROR(ApplyProtocolPolicy(ctx.get(), options.min_version, options.max_version));
   const bool presents = !options.chain.empty() || options.key != nullptr;
   if (options.role == Role::kServer || presents) {
