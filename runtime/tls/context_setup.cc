@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -64,21 +65,6 @@ absl::Status ApplyProtocolPolicy(SSL_CTX* ctx, uint16_t min_version, uint16_t ma
   return absl::OkStatus();
 }
 
-absl::Status UseCertificateChain(SSL_CTX* ctx, absl::Span<X509* const> chain, EVP_PKEY* key) {
-  if (chain.empty()) return absl::InvalidArgumentError("empty certificate chain");
-  if (key == nullptr) return absl::InvalidArgumentError("no private key for the certificate");
-  if (!X509_check_private_key(chain[0], key)) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("the private key does not match the leaf certificate");
-  }
-  if (!SSL_CTX_use_certificate(ctx, chain[0])) return SslFailure("leaf certificate");
-  for (size_t i = 1; i < chain.size(); ++i) {
-    if (!SSL_CTX_add1_chain_cert(ctx, chain[i])) return SslFailure("certificate chain");
-  }
-  if (!SSL_CTX_use_PrivateKey(ctx, key)) return SslFailure("private key");
-  return absl::OkStatus();
-}
-
 namespace {
 
 // One pool for the process, never freed (it must outlive every SSL_CTX and
@@ -91,8 +77,38 @@ CRYPTO_BUFFER_POOL* SharedCertificatePool() {
 
 }  // namespace
 
+absl::Status UseCertificateChain(SSL_CTX* ctx, absl::Span<X509* const> chain, EVP_PKEY* key) {
+  if (chain.empty()) return absl::InvalidArgumentError("empty certificate chain");
+  if (key == nullptr) return absl::InvalidArgumentError("no private key for the certificate");
+  if (!X509_check_private_key(chain[0], key)) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the private key does not match the leaf certificate");
+  }
+  // The context has no X509 layer (NewContext): the chain goes in as bytes.
+  std::vector<bssl::UniquePtr<CRYPTO_BUFFER>> owned;
+  std::vector<CRYPTO_BUFFER*> buffers;
+  for (X509* cert : chain) {
+    uint8_t* der = nullptr;
+    const int length = i2d_X509(cert, &der);
+    if (length <= 0) return SslFailure(buffers.empty() ? "leaf certificate" : "certificate chain");
+    bssl::UniquePtr<uint8_t> der_owner(der);
+    owned.emplace_back(
+        CRYPTO_BUFFER_new(der, static_cast<size_t>(length), SharedCertificatePool()));
+    if (owned.back() == nullptr) return SslFailure("certificate chain");
+    buffers.push_back(owned.back().get());
+  }
+  if (!SSL_CTX_set_chain_and_key(ctx, buffers.data(), buffers.size(), key, nullptr)) {
+    return SslFailure("certificate chain and private key");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bssl::UniquePtr<SSL_CTX>> NewContext(const ContextOptions& options) {
-  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
+  // Without BoringSSL's X509 layer: a connection keeps its peer's certificates
+  // as (pooled) bytes instead of also a parsed X509 of each, about 5 KiB per
+  // certificate per connection; runtime/verify/peer_chain.h parses on demand.
+  // Peer verification is ours anyway (custom verify, never X509_STORE).
+  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_with_buffers_method()));
   if (ctx == nullptr) return SslFailure("SSL_CTX_new");
   SSL_CTX_set0_buffer_pool(ctx.get(), SharedCertificatePool());
   RETURN_IF_ERROR(ApplyProtocolPolicy(ctx.get(), options.min_version, options.max_version));

@@ -11,6 +11,7 @@
 
 #include "runtime/net/unique_fd.h"
 #include "runtime/tls/tls_transport.h"
+#include "runtime/verify/peer_chain.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::tls {
@@ -25,7 +26,7 @@ class Hooks : public TlsConnectionHooks {
   explicit Hooks(bool accept) : accept_(accept) {}
   ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) override {
     ++verified_;
-    saw_chain_ = SSL_get_peer_full_cert_chain(ssl) != nullptr;
+    saw_chain_ = verify::PeerChainOf(ssl) != nullptr;
     if (accept_) return ssl_verify_ok;
     *out_alert = SSL_AD_ACCESS_DENIED;
     return ssl_verify_invalid;
@@ -120,8 +121,9 @@ TEST_F(TlsContextTest, BothSidesHandTheirPeersChainToTheHooks) {
 }
 
 // Idle memory (issue 18): an established connection drops its copy of the
-// handshake configuration (own chain, key, cipher lists), yet still knows its
-// peer, whose certificates (the same client, connected twice) are one copy.
+// handshake configuration (own chain, key, cipher lists) and keeps no parsed
+// X509s, yet its peer's chain can still be read, and the peer's certificates
+// (the same client, connected twice) are one copy.
 TEST_F(TlsContextTest, EstablishedConnectionsShedTheirConfigAndSharePeerCertificates) {
   auto ctx = Context(std::make_shared<TicketKeyRing>(absl::Hours(1)));
   Hooks s1(true), c1(true), s2(true), c2(true);
@@ -133,9 +135,14 @@ TEST_F(TlsContextTest, EstablishedConnectionsShedTheirConfigAndSharePeerCertific
     // BoringSSL answers -1 once the per-connection configuration is gone.
     EXPECT_EQ(SSL_get_verify_mode(end->ssl()), -1)
         << (SSL_is_server(end->ssl()) ? "server" : "client");
-    EXPECT_NE(SSL_get_peer_full_cert_chain(end->ssl()), nullptr);
-    bssl::UniquePtr<X509> leaf(SSL_get_peer_certificate(end->ssl()));
-    EXPECT_NE(leaf, nullptr);
+    // Only the certificates' bytes stay; their parsed form is made on demand.
+    EXPECT_EQ(SSL_get_peer_full_cert_chain(end->ssl()), nullptr) << "a parsed chain is kept";
+    bssl::UniquePtr<STACK_OF(X509)> chain = verify::PeerChainOf(end->ssl());
+    ASSERT_NE(chain, nullptr);
+    ASSERT_GT(sk_X509_num(chain.get()), 0u);
+    bssl::UniquePtr<X509> leaf = verify::PeerLeafOf(end->ssl());
+    ASSERT_NE(leaf, nullptr);
+    EXPECT_EQ(X509_cmp(leaf.get(), sk_X509_value(chain.get(), 0)), 0);
   }
   const STACK_OF(CRYPTO_BUFFER)* first = SSL_get0_peer_certificates(server1->ssl());
   const STACK_OF(CRYPTO_BUFFER)* second = SSL_get0_peer_certificates(server2->ssl());

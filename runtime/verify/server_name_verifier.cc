@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
+#include "runtime/verify/peer_chain.h"
 
 namespace palisade::verify {
 namespace {
@@ -49,7 +50,8 @@ absl::StatusOr<ServerRoots> ServerRoots::FromPem(absl::string_view pem) {
 
 absl::Status VerifyServerName(const SSL* ssl, const ServerRoots& roots, absl::string_view host,
                               absl::Time now) {
-  STACK_OF(X509)* chain = SSL_get_peer_full_cert_chain(ssl);
+  const bssl::UniquePtr<STACK_OF(X509)> peer_chain = PeerChainOf(ssl);
+  STACK_OF(X509)* chain = peer_chain.get();
   if (chain == nullptr || sk_X509_num(chain) == 0) return Refuse(host, "no certificate");
   X509* leaf = sk_X509_value(chain, 0);
   bssl::UniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
