@@ -86,6 +86,13 @@ PeerVerdict VerifyPeer(const SSL* ssl, const PeerCheck& check) {
 
 PeerVerdict VerifyPeer(const SSL* ssl, STACK_OF(X509) * stack, const PeerCheck& check) {
   if (stack == nullptr || sk_X509_num(stack) == 0) {
+    // Certificates BoringSSL took as bytes but X509 cannot parse (say, an
+    // intermediate) make a malformed chain, never an anonymous peer.
+    if (const STACK_OF(CRYPTO_BUFFER)* sent = SSL_get0_peer_certificates(ssl);
+        sent != nullptr && sk_CRYPTO_BUFFER_num(sent) > 0) {
+      return PeerVerdict{identity::VerifyReason::kMalformedCertificate,
+                         "the peer's certificate chain could not be parsed", std::nullopt};
+    }
     if (check.certificate_optional) return PeerVerdict{};
     return PeerVerdict{identity::VerifyReason::kNoCertificate, "the peer presented no certificate",
                        std::nullopt};
