@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/verify/peer_chain.h"
 
 namespace palisade::caller {
 namespace {
@@ -85,7 +86,7 @@ CallerInfo ReadCallerInfo(const SSL* ssl, const std::string& verified_id) {
   CallerInfo info;
   info.tls_version = SSL_get_version(ssl);
   info.uri = verified_id;
-  bssl::UniquePtr<X509> leaf(SSL_get_peer_certificate(ssl));
+  bssl::UniquePtr<X509> leaf = verify::PeerLeafOf(ssl);
   if (leaf == nullptr) return info;
   info.certificate_verified = true;  // the handshake completed only with a verified peer
   info.common_name = CommonNameOf(leaf.get());

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/net/sockets.h"
+#include "runtime/verify/peer_chain.h"
 
 namespace palisade::forward {
 
@@ -78,7 +79,8 @@ identity::VerifyReason Connection::RecheckClient(const identity::GatewayTrust& t
   if (!client_.has_value() || tls_ == nullptr || !listener_->gateway.has_value()) {
     return identity::VerifyReason::kOk;
   }
-  STACK_OF(X509)* stack = SSL_get_peer_full_cert_chain(tls_->ssl());
+  const bssl::UniquePtr<STACK_OF(X509)> peer_chain = verify::PeerChainOf(tls_->ssl());
+  STACK_OF(X509)* stack = peer_chain.get();
   if (stack == nullptr) return identity::VerifyReason::kOk;
   std::vector<X509*> chain;
   for (size_t i = 0; i < sk_X509_num(stack); ++i) chain.push_back(sk_X509_value(stack, i));

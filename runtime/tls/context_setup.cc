@@ -1,9 +1,11 @@
 #include "runtime/tls/context_setup.h"
 
 #include <openssl/err.h>
+#include <openssl/pool.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -63,6 +65,18 @@ absl::Status ApplyProtocolPolicy(SSL_CTX* ctx, uint16_t min_version, uint16_t ma
   return absl::OkStatus();
 }
 
+namespace {
+
+// One pool for the process, never freed (it must outlive every SSL_CTX and
+// session): connections whose peers present the same certificates, e.g. every
+// resumed session from one client, share their bytes instead of a copy each.
+CRYPTO_BUFFER_POOL* SharedCertificatePool() {
+  static CRYPTO_BUFFER_POOL* const pool = CRYPTO_BUFFER_POOL_new();
+  return pool;
+}
+
+}  // namespace
+
 absl::Status UseCertificateChain(SSL_CTX* ctx, absl::Span<X509* const> chain, EVP_PKEY* key) {
   if (chain.empty()) return absl::InvalidArgumentError("empty certificate chain");
   if (key == nullptr) return absl::InvalidArgumentError("no private key for the certificate");
@@ -70,17 +84,33 @@ absl::Status UseCertificateChain(SSL_CTX* ctx, absl::Span<X509* const> chain, EV
     ERR_clear_error();
     return absl::InvalidArgumentError("the private key does not match the leaf certificate");
   }
-  if (!SSL_CTX_use_certificate(ctx, chain[0])) return SslFailure("leaf certificate");
-  for (size_t i = 1; i < chain.size(); ++i) {
-    if (!SSL_CTX_add1_chain_cert(ctx, chain[i])) return SslFailure("certificate chain");
+  // The context has no X509 layer (NewContext): the chain goes in as bytes.
+  std::vector<bssl::UniquePtr<CRYPTO_BUFFER>> owned;
+  std::vector<CRYPTO_BUFFER*> buffers;
+  for (X509* cert : chain) {
+    uint8_t* der = nullptr;
+    const int length = i2d_X509(cert, &der);
+    if (length <= 0) return SslFailure(buffers.empty() ? "leaf certificate" : "certificate chain");
+    bssl::UniquePtr<uint8_t> der_owner(der);
+    owned.emplace_back(
+        CRYPTO_BUFFER_new(der, static_cast<size_t>(length), SharedCertificatePool()));
+    if (owned.back() == nullptr) return SslFailure("certificate chain");
+    buffers.push_back(owned.back().get());
   }
-  if (!SSL_CTX_use_PrivateKey(ctx, key)) return SslFailure("private key");
+  if (!SSL_CTX_set_chain_and_key(ctx, buffers.data(), buffers.size(), key, nullptr)) {
+    return SslFailure("certificate chain and private key");
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<bssl::UniquePtr<SSL_CTX>> NewContext(const ContextOptions& options) {
-  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
+  // Without BoringSSL's X509 layer: a connection keeps its peer's certificates
+  // as (pooled) bytes instead of also a parsed X509 of each, about 5 KiB per
+  // certificate per connection; runtime/verify/peer_chain.h parses on demand.
+  // Peer verification is ours anyway (custom verify, never X509_STORE).
+  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_with_buffers_method()));
   if (ctx == nullptr) return SslFailure("SSL_CTX_new");
+  SSL_CTX_set0_buffer_pool(ctx.get(), SharedCertificatePool());
   RETURN_IF_ERROR(ApplyProtocolPolicy(ctx.get(), options.min_version, options.max_version));
   const bool presents = !options.chain.empty() || options.key != nullptr;
   if (options.role == Role::kServer || presents) {

@@ -8,6 +8,7 @@
 #include "identity/verify_reason.h"
 #include "runtime/net/sockets.h"
 #include "runtime/tls/tls_error.h"
+#include "runtime/verify/peer_chain.h"
 
 namespace palisade::tls {
 
@@ -70,17 +71,23 @@ void Handshaker::Continue() {
 }
 
 verify::PeerVerdict Handshaker::Judge(const SSL* ssl) {
+  const bssl::UniquePtr<STACK_OF(X509)> chain = verify::PeerChainOf(ssl);
+  return Judge(ssl, chain.get());
+}
+
+verify::PeerVerdict Handshaker::Judge(const SSL* ssl, STACK_OF(X509) * chain) {
   options_.check.verify.now = options_.clock();
-  return verify::VerifyPeer(ssl, options_.check);
+  return verify::VerifyPeer(ssl, chain, options_.check);
 }
 
 ssl_verify_result_t Handshaker::VerifyPeer(SSL* ssl, uint8_t* out_alert) {
-  if (STACK_OF(X509)* chain = SSL_get_peer_full_cert_chain(ssl);
-      chain != nullptr && sk_X509_num(chain) > 0) {
-    absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdOf(sk_X509_value(chain, 0));
+  // Parsed once for both the claimed identity and the verdict.
+  const bssl::UniquePtr<STACK_OF(X509)> chain = verify::PeerChainOf(ssl);
+  if (chain != nullptr && sk_X509_num(chain.get()) > 0) {
+    absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdOf(sk_X509_value(chain.get(), 0));
     if (id.ok()) claimed_spiffe_id_ = id->ToString();
   }
-  verdict_ = Judge(ssl);
+  verdict_ = Judge(ssl, chain.get());
   judged_ = true;
   // Not final yet: the peer has still to prove it holds the leaf's key
   // (CertificateVerify), which BoringSSL checks after this callback.

@@ -85,6 +85,7 @@ class Handshaker final : public TlsConnectionHooks {
   void Succeed();
   void Fail(std::string reason, std::string detail);
   verify::PeerVerdict Judge(const SSL* ssl);
+  verify::PeerVerdict Judge(const SSL* ssl, STACK_OF(X509) * chain);
 
   TlsTransport* transport_;  // null once detached
   Options options_;

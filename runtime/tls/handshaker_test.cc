@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/pool.h>
 
 #include <memory>
 #include <optional>
@@ -85,6 +86,7 @@ class HandshakerTest : public ::testing::Test {
     };
     Handshaker::Options server_options = SideOptions(identity::PeerRole::kClient, server_policy);
     server_options.timeout = server_timeout;
+    server_options.check.certificate_optional = server_certificate_optional_;
     Handshaker server_side(loop_.get(), &server, server_options,
                            {[&](const HandshakeResult& r) {
                               outcome.server = r;
@@ -120,6 +122,7 @@ class HandshakerTest : public ::testing::Test {
     return outcome;
   }
 
+  bool server_certificate_optional_ = false;
   TestPki pki_;
   Credential server_leaf_;
   Credential client_leaf_;
@@ -179,6 +182,28 @@ TEST_F(HandshakerTest, ResumesAndJudgesTheResumedPeerAgainstTodaysPolicy) {
   EXPECT_FALSE(refused.server->ok);
   EXPECT_EQ(refused.server->reason, "not_authorized");
   EXPECT_THAT(refused.server->detail, HasSubstr("resumed session: "));
+}
+
+// Contexts keep peer certificates as bytes (idle memory, issue 18) and parse
+// them on demand: a chain whose intermediate BoringSSL passes on but X509
+// cannot parse is a malformed chain, even where anonymous clients may enter,
+// never "no certificate".
+TEST_F(HandshakerTest, AnUnparsableIntermediateIsMalformedNotAnonymous) {
+  server_certificate_optional_ = true;
+  uint8_t* der = nullptr;
+  const int length = i2d_X509(client_leaf_.cert.get(), &der);
+  ASSERT_GT(length, 0);
+  bssl::UniquePtr<uint8_t> der_owner(der);
+  static const uint8_t kGarbage[] = {0x30, 0x03, 0x02, 0x01, 0x01};  // DER, not a certificate
+  bssl::UniquePtr<CRYPTO_BUFFER> leaf(CRYPTO_BUFFER_new(der, length, nullptr));
+  bssl::UniquePtr<CRYPTO_BUFFER> garbage(CRYPTO_BUFFER_new(kGarbage, sizeof(kGarbage), nullptr));
+  CRYPTO_BUFFER* chain[] = {leaf.get(), garbage.get()};
+  ASSERT_TRUE(
+      SSL_CTX_set_chain_and_key(client_ctx_.get(), chain, 2, client_leaf_.key.get(), nullptr));
+  Outcome o = Connect(nullptr, nullptr);
+  ASSERT_TRUE(o.server.has_value());
+  EXPECT_FALSE(o.server->ok) << "accepted as " << o.server->peer.PeerId();
+  EXPECT_EQ(o.server->reason, "malformed_certificate") << o.server->detail;
 }
 
 }  // namespace

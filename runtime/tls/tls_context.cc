@@ -31,15 +31,32 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(
   return std::shared_ptr<const TlsContext>(std::move(context));
 }
 
+namespace {
+
+// An established connection never reads its own configuration again (the
+// snapshot it started with stays alive in the connection): let BoringSSL free
+// its per-SSL copy of it (certificate chain, key, cipher and group lists) once
+// the handshake is done, so an idle connection holds only what the session
+// needs. Renegotiation stays off (BoringSSL's default), as shedding requires.
+void ShedConfigAfterHandshake(SSL* ssl) { SSL_set_shed_handshake_config(ssl, 1); }
+
+}  // namespace
+
 bssl::UniquePtr<SSL> TlsContext::NewServerSsl() const {
   bssl::UniquePtr<SSL> ssl(SSL_new(server_.get()));
-  if (ssl) SSL_set_accept_state(ssl.get());
+  if (ssl) {
+    SSL_set_accept_state(ssl.get());
+    ShedConfigAfterHandshake(ssl.get());
+  }
   return ssl;
 }
 
 bssl::UniquePtr<SSL> TlsContext::NewClientSsl() const {
   bssl::UniquePtr<SSL> ssl(SSL_new(client_.get()));
-  if (ssl) SSL_set_connect_state(ssl.get());
+  if (ssl) {
+    SSL_set_connect_state(ssl.get());
+    ShedConfigAfterHandshake(ssl.get());
+  }
   return ssl;
 }
 

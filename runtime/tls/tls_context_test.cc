@@ -11,6 +11,7 @@
 
 #include "runtime/net/unique_fd.h"
 #include "runtime/tls/tls_transport.h"
+#include "runtime/verify/peer_chain.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::tls {
@@ -25,7 +26,7 @@ class Hooks : public TlsConnectionHooks {
   explicit Hooks(bool accept) : accept_(accept) {}
   ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) override {
     ++verified_;
-    saw_chain_ = SSL_get_peer_full_cert_chain(ssl) != nullptr;
+    saw_chain_ = verify::PeerChainOf(ssl) != nullptr;
     if (accept_) return ssl_verify_ok;
     *out_alert = SSL_AD_ACCESS_DENIED;
     return ssl_verify_invalid;
@@ -59,6 +60,16 @@ class TlsContextTest : public ::testing::Test {
   // TLS 1.3 tickets reach the client.
   bool Handshake(const TlsContext& server_ctx, const TlsContext& client_ctx, Hooks* server_hooks,
                  Hooks* client_hooks, SSL_SESSION* offer, bool* resumed) {
+    std::unique_ptr<TlsTransport> server, client;
+    return Connect(server_ctx, client_ctx, server_hooks, client_hooks, offer, resumed, &server,
+                   &client);
+  }
+
+  // Handshake(), keeping both ends open for the caller.
+  bool Connect(const TlsContext& server_ctx, const TlsContext& client_ctx, Hooks* server_hooks,
+               Hooks* client_hooks, SSL_SESSION* offer, bool* resumed,
+               std::unique_ptr<TlsTransport>* server_out,
+               std::unique_ptr<TlsTransport>* client_out) {
     int fds[2];
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
     auto server_ssl = server_ctx.NewServerSsl();
@@ -66,8 +77,10 @@ class TlsContextTest : public ::testing::Test {
     AttachHooks(server_ssl.get(), server_hooks);
     AttachHooks(client_ssl.get(), client_hooks);
     if (offer != nullptr) SSL_set_session(client_ssl.get(), offer);
-    TlsTransport server(net::UniqueFd(fds[0]), std::move(server_ssl));
-    TlsTransport client(net::UniqueFd(fds[1]), std::move(client_ssl));
+    *server_out = std::make_unique<TlsTransport>(net::UniqueFd(fds[0]), std::move(server_ssl));
+    *client_out = std::make_unique<TlsTransport>(net::UniqueFd(fds[1]), std::move(client_ssl));
+    TlsTransport& server = **server_out;
+    TlsTransport& client = **client_out;
     bool server_done = false, client_done = false;
     for (int i = 0; i < 100 && !(server_done && client_done); ++i) {
       if (!client_done) {
@@ -105,6 +118,39 @@ TEST_F(TlsContextTest, BothSidesHandTheirPeersChainToTheHooks) {
   EXPECT_EQ(client.verified_, 1);
   EXPECT_TRUE(server.saw_chain_);
   EXPECT_FALSE(resumed);
+}
+
+// Idle memory (issue 18): an established connection drops its copy of the
+// handshake configuration (own chain, key, cipher lists) and keeps no parsed
+// X509s, yet its peer's chain can still be read, and the peer's certificates
+// (the same client, connected twice) are one copy.
+TEST_F(TlsContextTest, EstablishedConnectionsShedTheirConfigAndSharePeerCertificates) {
+  auto ctx = Context(std::make_shared<TicketKeyRing>(absl::Hours(1)));
+  Hooks s1(true), c1(true), s2(true), c2(true);
+  std::unique_ptr<TlsTransport> server1, client1, server2, client2;
+  bool resumed = false;
+  ASSERT_TRUE(Connect(*ctx, *ctx, &s1, &c1, nullptr, &resumed, &server1, &client1));
+  ASSERT_TRUE(Connect(*ctx, *ctx, &s2, &c2, nullptr, &resumed, &server2, &client2));
+  for (TlsTransport* end : {server1.get(), client1.get()}) {
+    // BoringSSL answers -1 once the per-connection configuration is gone.
+    EXPECT_EQ(SSL_get_verify_mode(end->ssl()), -1)
+        << (SSL_is_server(end->ssl()) ? "server" : "client");
+    // Only the certificates' bytes stay; their parsed form is made on demand.
+    EXPECT_EQ(SSL_get_peer_full_cert_chain(end->ssl()), nullptr) << "a parsed chain is kept";
+    bssl::UniquePtr<STACK_OF(X509)> chain = verify::PeerChainOf(end->ssl());
+    ASSERT_NE(chain, nullptr);
+    ASSERT_GT(sk_X509_num(chain.get()), 0u);
+    bssl::UniquePtr<X509> leaf = verify::PeerLeafOf(end->ssl());
+    ASSERT_NE(leaf, nullptr);
+    EXPECT_EQ(X509_cmp(leaf.get(), sk_X509_value(chain.get(), 0)), 0);
+  }
+  const STACK_OF(CRYPTO_BUFFER)* first = SSL_get0_peer_certificates(server1->ssl());
+  const STACK_OF(CRYPTO_BUFFER)* second = SSL_get0_peer_certificates(server2->ssl());
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_GT(sk_CRYPTO_BUFFER_num(first), 0u);
+  EXPECT_EQ(sk_CRYPTO_BUFFER_value(first, 0), sk_CRYPTO_BUFFER_value(second, 0))
+      << "the client's leaf is stored twice";
 }
 
 TEST_F(TlsContextTest, HandshakeFailsWhenTheServerHookRefusesTheClient) {

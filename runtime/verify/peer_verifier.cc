@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
+#include "runtime/verify/peer_chain.h"
 #include "runtime/verify/verify_alert.h"
 
 namespace palisade::verify {
@@ -80,8 +81,19 @@ bool PeerAllowed(const identity::AuthorizationPolicy* policy,
 }
 
 PeerVerdict VerifyPeer(const SSL* ssl, const PeerCheck& check) {
-  STACK_OF(X509)* stack = SSL_get_peer_full_cert_chain(ssl);
+  const bssl::UniquePtr<STACK_OF(X509)> chain = PeerChainOf(ssl);
+  return VerifyPeer(ssl, chain.get(), check);
+}
+
+PeerVerdict VerifyPeer(const SSL* ssl, STACK_OF(X509) * stack, const PeerCheck& check) {
   if (stack == nullptr || sk_X509_num(stack) == 0) {
+    // Certificates BoringSSL took as bytes but X509 cannot parse (say, an
+    // intermediate) make a malformed chain, never an anonymous peer.
+    if (const STACK_OF(CRYPTO_BUFFER)* sent = SSL_get0_peer_certificates(ssl);
+        sent != nullptr && sk_CRYPTO_BUFFER_num(sent) > 0) {
+      return PeerVerdict{identity::VerifyReason::kMalformedCertificate,
+                         "the peer's certificate chain could not be parsed", std::nullopt};
+    }
     if (check.certificate_optional) return PeerVerdict{};
     return PeerVerdict{identity::VerifyReason::kNoCertificate, "the peer presented no certificate",
                        std::nullopt};

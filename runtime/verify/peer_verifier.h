@@ -84,6 +84,8 @@ bool PeerAllowed(const identity::AuthorizationPolicy* policy,
 // The verdict on the certificate chain `ssl`'s peer sent (in a verify
 // callback, or after a resumed handshake, whose session recorded it).
 PeerVerdict VerifyPeer(const SSL* ssl, const PeerCheck& check);
+// The same on `chain`, that peer chain already parsed (PeerChainOf), or null.
+PeerVerdict VerifyPeer(const SSL* ssl, STACK_OF(X509) * chain, const PeerCheck& check);
 
 // BoringSSL's answer for a verdict: continue, or abort the handshake with
 // the TLS alert that tells the peer why.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "identity/certificate.h"
 #include "runtime/status/status_macros.h"
+#include "runtime/verify/peer_chain.h"
 
 namespace palisade::verify {
 namespace {
@@ -55,12 +56,13 @@ namespace {
 // `configure` setting name checks on the parameters; `who` names the
 // expected server in errors.
 absl::Status VerifyChain(const SSL* ssl, const ServerRoots& roots, absl::string_view who,
-                         absl::Time now, X509** leaf_out,
+                         absl::Time now, bssl::UniquePtr<X509>* leaf_out,
                          const std::function<bool(X509_VERIFY_PARAM*)>& configure) {
-  STACK_OF(X509)* chain = SSL_get_peer_full_cert_chain(ssl);
+  const bssl::UniquePtr<STACK_OF(X509)> peer_chain = PeerChainOf(ssl);
+  STACK_OF(X509)* chain = peer_chain.get();
   if (chain == nullptr || sk_X509_num(chain) == 0) return Refuse(who, "no certificate");
   X509* leaf = sk_X509_value(chain, 0);
-  *leaf_out = leaf;
+  *leaf_out = bssl::UpRef(leaf);
   bssl::UniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
   bssl::UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
   if (!untrusted || !ctx) return absl::InternalError("out of memory");
@@ -94,7 +96,7 @@ absl::Status VerifyChain(const SSL* ssl, const ServerRoots& roots, absl::string_
 absl::Status VerifyServerName(const SSL* ssl, const ServerRoots& roots, absl::string_view host,
                               absl::Time now) {
   const std::string name(host);
-  X509* leaf = nullptr;
+  bssl::UniquePtr<X509> leaf;
   return VerifyChain(ssl, roots, host, now, &leaf, [&](X509_VERIFY_PARAM* param) {
     return IsIpLiteral(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1
                              : X509_VERIFY_PARAM_set1_host(param, name.data(), name.size()) == 1;
@@ -103,10 +105,10 @@ absl::Status VerifyServerName(const SSL* ssl, const ServerRoots& roots, absl::st
 
 absl::Status VerifyServerSpiffeId(const SSL* ssl, const ServerRoots& roots,
                                   absl::string_view spiffe_id, absl::Time now) {
-  X509* leaf = nullptr;
+  bssl::UniquePtr<X509> leaf;
   RETURN_IF_ERROR(
       VerifyChain(ssl, roots, spiffe_id, now, &leaf, [](X509_VERIFY_PARAM*) { return true; }));
-  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdOf(leaf);
+  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdOf(leaf.get());
   if (!id.ok()) return Refuse(spiffe_id, id.status().message());
   if (id->ToString() != spiffe_id) {
     return Refuse(spiffe_id, absl::StrCat("it is an SVID of ", id->ToString()));
