@@ -1,12 +1,19 @@
 #include "control/state/shared_record.h"
 
+#include <random>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace palisade::control::state {
 
 std::string EncodeSharedRecord(absl::string_view kind, nlohmann::json fields) {
   fields["schema"] = kSharedRecordSchema;
-  fields["kind"] = std::string(kind);
+  fields["type"] = std::string(kind);
+  // Makes every write's value unique, so that a write whose answer was lost
+  // can be recognised when read back (etcd_client.h, PutIf).
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  fields["write_id"] = absl::StrCat(absl::Hex(random(), absl::kZeroPad16));
   return fields.dump();
 }
 
@@ -28,8 +35,8 @@ absl::StatusOr<nlohmann::json> DecodeSharedRecord(const std::string& key,
                                              " is not the one this version reads (",
                                              kSharedRecordSchema, ")"));
   }
-  if (!doc.contains("kind") || !doc["kind"].is_string() || doc["kind"].get<std::string>() != kind) {
-    return MalformedRecord(key, absl::StrCat("\"kind\" is not \"", kind, "\""));
+  if (!doc.contains("type") || !doc["type"].is_string() || doc["type"].get<std::string>() != kind) {
+    return MalformedRecord(key, absl::StrCat("\"type\" is not \"", kind, "\""));
   }
   return doc;
 }

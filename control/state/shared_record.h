@@ -1,4 +1,4 @@
-// The JSON form of a shared record: {"schema": 1, "kind": K, ...fields}.
+// The JSON form of a shared record: {"schema": 1, "type": T, ...fields}.
 // A record of another kind or schema, or no JSON object at all, is refused
 // with FailedPrecondition naming its key: never read as empty, never
 // overwritten.

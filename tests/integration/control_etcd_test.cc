@@ -122,7 +122,7 @@ TEST_F(ControlEtcdTest, OneEtcdMemberKilledChangesNothing) {
   const std::string token = Token(*r1, kWorkload);
   Svid svid;
   const grpc::Status first = BootstrapWith(*r2, token, kWorkload, &svid);
-  EXPECT_TRUE(first.ok()) << first.error_message() << r2->process().Output();
+  ASSERT_TRUE(first.ok()) << first.error_message() << r2->process().Output();
   EXPECT_EQ(BootstrapWith(*r1, token, kWorkload).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Renews(*r1, svid, kWorkload));
   EXPECT_EQ(HttpGet(r1->admin_url() + "/ready").status, 200);

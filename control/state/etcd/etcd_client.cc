@@ -15,6 +15,9 @@
 namespace palisade::control::state::etcd {
 namespace {
 
+// Tries of a write whose outcome is unknown (deadline exceeded).
+constexpr int kAmbiguousAttempts = 3;
+
 // etcd's range end for "every key starting with prefix": the prefix with its
 // last byte that is not 0xff incremented.
 std::string PrefixEnd(const std::string& prefix) {
@@ -103,7 +106,8 @@ std::string EtcdClient::Describe() const {
 }
 
 absl::Status EtcdClient::OnSomeEndpoint(const std::string& what, const std::string& key,
-                                        const std::function<absl::Status(Endpoint&)>& call) {
+                                        const std::function<absl::Status(Endpoint&)>& call,
+                                        bool idempotent) {
   size_t first;
   {
     sync::MutexLock lock(&mu_);
@@ -120,7 +124,9 @@ absl::Status EtcdClient::OnSomeEndpoint(const std::string& what, const std::stri
       return s;
     }
     errors.push_back(absl::StrCat(endpoint.address, ": ", s.message()));
-    if (!absl::IsUnavailable(s)) {
+    // A read that timed out (a member waiting for a new leader) may do
+    // better elsewhere; a write that timed out may have been applied.
+    if (!absl::IsUnavailable(s) && !(idempotent && absl::IsDeadlineExceeded(s))) {
       return absl::Status(s.code(), absl::StrCat("etcd ", what, " of key \"", key, "\" at ",
                                                  endpoint.address, ": ", s.message()));
     }
@@ -147,16 +153,19 @@ absl::Status FromGrpc(const grpc::Status& s) {
 
 absl::StatusOr<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) {
   std::optional<KeyValue> out;
-  RETURN_IF_ERROR(OnSomeEndpoint("get", key, [&](Endpoint& e) {
-    grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
-    etcdserverpb::RangeRequest request;
-    request.set_key(key);
-    etcdserverpb::RangeResponse response;
-    absl::Status s = FromGrpc(e.kv->Range(&context, request, &response));
-    if (s.ok() && response.kvs_size() > 0) out = FromProto(response.kvs(0));
-    return s;
-  }));
+  RETURN_IF_ERROR(OnSomeEndpoint(
+      "get", key,
+      [&](Endpoint& e) {
+        grpc::ClientContext context;
+        SetDeadline(&context, options_.call_timeout);
+        etcdserverpb::RangeRequest request;
+        request.set_key(key);
+        etcdserverpb::RangeResponse response;
+        absl::Status s = FromGrpc(e.kv->Range(&context, request, &response));
+        if (s.ok() && response.kvs_size() > 0) out = FromProto(response.kvs(0));
+        return s;
+      },
+      /*idempotent=*/true));
   return out;
 }
 
@@ -176,12 +185,36 @@ absl::StatusOr<std::vector<KeyValue>> EtcdClient::List(const std::string& prefix
     for (const etcdserverpb::KeyValue& kv : response.kvs()) out.push_back(FromProto(kv));
     if (revision != nullptr) *revision = response.header().revision();
     return s;
-  }));
+  }, /*idempotent=*/true));
   return out;
 }
 
 absl::StatusOr<bool> EtcdClient::PutIf(const std::string& key, const std::string& value,
                                        int64_t expected_mod_revision, int64_t* revision) {
+  // A write whose answer was lost (a leader change, a member gone) is
+  // decided by reading the key back: our value (values carry a write id, so
+  // none is written twice the same) means it was applied; the expected
+  // revision means it was not, and it is tried again; anything else means
+  // someone else wrote first.
+  absl::Status last;
+  for (int attempt = 0; attempt < kAmbiguousAttempts; ++attempt) {
+    absl::StatusOr<bool> put = PutIfOnce(key, value, expected_mod_revision, revision);
+    if (put.ok() || !absl::IsDeadlineExceeded(put.status())) return put;
+    last = put.status();
+    absl::StatusOr<std::optional<KeyValue>> now = Get(key);
+    if (!now.ok()) return now.status();
+    const int64_t current = now->has_value() ? (*now)->mod_revision : 0;
+    if (now->has_value() && (*now)->value == value) {
+      if (revision != nullptr) *revision = current;
+      return true;
+    }
+    if (current != expected_mod_revision) return false;
+  }
+  return last;
+}
+
+absl::StatusOr<bool> EtcdClient::PutIfOnce(const std::string& key, const std::string& value,
+                                           int64_t expected_mod_revision, int64_t* revision) {
   bool succeeded = false;
   RETURN_IF_ERROR(OnSomeEndpoint("put", key, [&](Endpoint& e) {
     grpc::ClientContext context;
@@ -205,6 +238,21 @@ absl::StatusOr<bool> EtcdClient::PutIf(const std::string& key, const std::string
 }
 
 absl::StatusOr<bool> EtcdClient::DeleteIf(const std::string& key, int64_t expected_mod_revision) {
+  absl::Status last;
+  for (int attempt = 0; attempt < kAmbiguousAttempts; ++attempt) {
+    absl::StatusOr<bool> deleted = DeleteIfOnce(key, expected_mod_revision);
+    if (deleted.ok() || !absl::IsDeadlineExceeded(deleted.status())) return deleted;
+    last = deleted.status();
+    absl::StatusOr<std::optional<KeyValue>> now = Get(key);
+    if (!now.ok()) return now.status();
+    if (!now->has_value()) return true;  // gone: ours, or someone's to the same end
+    if ((*now)->mod_revision != expected_mod_revision) return false;
+  }
+  return last;
+}
+
+absl::StatusOr<bool> EtcdClient::DeleteIfOnce(const std::string& key,
+                                              int64_t expected_mod_revision) {
   bool succeeded = false;
   RETURN_IF_ERROR(OnSomeEndpoint("delete", key, [&](Endpoint& e) {
     grpc::ClientContext context;

@@ -60,7 +60,8 @@ class EtcdClient {
                                              int64_t* revision = nullptr);
   // Writes `value` only if `key`'s mod revision is still `expected_mod_revision`
   // (0: only if absent), in one Txn. False when it changed meanwhile. On
-  // success `*revision` is the revision of the write.
+  // success `*revision` is the revision of the write. A timed-out write is
+  // settled by reading the key back (values must be unique per write).
   absl::StatusOr<bool> PutIf(const std::string& key, const std::string& value,
                              int64_t expected_mod_revision, int64_t* revision = nullptr);
   // Deletes `key` only if its mod revision is still `expected_mod_revision`.
@@ -89,8 +90,13 @@ class EtcdClient {
   // (the request never reached a member that could serve it), on the next,
   // each once. Other errors are not retried: a write whose answer was lost
   // must not be applied twice.
+  // Reads (`idempotent`) also move on when a member timed out.
   absl::Status OnSomeEndpoint(const std::string& what, const std::string& key,
-                              const std::function<absl::Status(Endpoint&)>& call);
+                              const std::function<absl::Status(Endpoint&)>& call,
+                              bool idempotent = false);
+  absl::StatusOr<bool> PutIfOnce(const std::string& key, const std::string& value,
+                                 int64_t expected_mod_revision, int64_t* revision);
+  absl::StatusOr<bool> DeleteIfOnce(const std::string& key, int64_t expected_mod_revision);
 
   const EtcdClientOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
