@@ -12,8 +12,7 @@ namespace palisade::control::auth {
 namespace internal {
 nlohmann::json TokenToJson(const JoinToken& t);
 absl::StatusOr<JoinToken> TokenFromJson(const nlohmann::json& t);
-absl::Status TokenUnauthenticated(TokenKind kind, absl::string_view what,
-                                  absl::string_view detail);
+absl::Status TokenUnauthenticated(TokenKind kind, absl::string_view what, absl::string_view detail);
 }  // namespace internal
 
 namespace {
@@ -32,8 +31,7 @@ absl::Status AsRefusal(absl::Status s) {
 }
 
 absl::StatusOr<JoinToken> Decode(const state::StoredRecord& record) {
-  ASSIGN_OR_RETURN(nlohmann::json doc,
-                   state::DecodeSharedRecord(record.key, record.value, kKind));
+  ASSIGN_OR_RETURN(nlohmann::json doc, state::DecodeSharedRecord(record.key, record.value, kKind));
   absl::StatusOr<JoinToken> token = internal::TokenFromJson(doc);
   if (!token.ok()) return state::MalformedRecord(record.key, token.status().message());
   const std::string expected_suffix = absl::StrCat(kDir, token->id);
@@ -146,8 +144,8 @@ absl::StatusOr<JoinToken> JoinTokenStore::SharedUpdate(
     }
     // Another replica changed it first: decide again on what it wrote.
   }
-  return absl::AbortedError(absl::StrCat("store record \"", shared_->FullKey(kDir + id),
-                                         "\" kept changing; try again"));
+  return absl::AbortedError(
+      absl::StrCat("store record \"", shared_->FullKey(kDir + id), "\" kept changing; try again"));
 }
 
 }  // namespace palisade::control::auth

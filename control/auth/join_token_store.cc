@@ -258,14 +258,15 @@ absl::StatusOr<JoinToken> JoinTokenStore::AuthenticateReattestation(absl::string
 
 absl::Status JoinTokenStore::Spend(const std::string& id, absl::Time now) {
   if (shared_ != nullptr) {
-    return SharedUpdate(id, [&](JoinToken& t) -> absl::StatusOr<bool> {
-             if (t.kind != TokenKind::kJoin) {
-               return Unauthenticated(TokenKind::kJoin, "unknown", "unknown token");
-             }
-             RETURN_IF_ERROR(Unusable(t, now));
-             ++t.uses;
-             return true;
-           })
+    return SharedUpdate(id,
+                        [&](JoinToken& t) -> absl::StatusOr<bool> {
+                          if (t.kind != TokenKind::kJoin) {
+                            return Unauthenticated(TokenKind::kJoin, "unknown", "unknown token");
+                          }
+                          RETURN_IF_ERROR(Unusable(t, now));
+                          ++t.uses;
+                          return true;
+                        })
         .status();
   }
   sync::MutexLock lock(&mu_);
@@ -286,15 +287,17 @@ absl::Status JoinTokenStore::Spend(const std::string& id, absl::Time now) {
 absl::Status JoinTokenStore::UseReattestation(const std::string& id, absl::Time now,
                                               absl::Duration ttl) {
   if (shared_ != nullptr) {
-    return SharedUpdate(id, [&](JoinToken& t) -> absl::StatusOr<bool> {
-             if (t.kind != TokenKind::kReattestation) {
-               return Unauthenticated(TokenKind::kReattestation, "unknown", "unknown token");
-             }
-             RETURN_IF_ERROR(Unusable(t, now));
-             ++t.uses;
-             t.expires_at = std::max(t.expires_at, now + ttl);
-             return true;
-           })
+    return SharedUpdate(id,
+                        [&](JoinToken& t) -> absl::StatusOr<bool> {
+                          if (t.kind != TokenKind::kReattestation) {
+                            return Unauthenticated(TokenKind::kReattestation, "unknown",
+                                                   "unknown token");
+                          }
+                          RETURN_IF_ERROR(Unusable(t, now));
+                          ++t.uses;
+                          t.expires_at = std::max(t.expires_at, now + ttl);
+                          return true;
+                        })
         .status();
   }
   sync::MutexLock lock(&mu_);

@@ -10,9 +10,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -129,8 +129,8 @@ class JoinTokenStore {
   absl::StatusOr<std::optional<Versioned>> SharedGet(const std::string& id) const;
   // Reads token `id`, applies `change` (an error aborts; false: nothing to
   // write) and writes it if no one changed it meanwhile, else again.
-  absl::StatusOr<JoinToken> SharedUpdate(const std::string& id,
-                                         const std::function<absl::StatusOr<bool>(JoinToken&)>& change);
+  absl::StatusOr<JoinToken> SharedUpdate(
+      const std::string& id, const std::function<absl::StatusOr<bool>(JoinToken&)>& change);
   absl::Status SharedCreate(const JoinToken& token);
   absl::Status SharedRefresh(const std::string& id) const;
   absl::Status SharedRefreshAll() const;

@@ -263,8 +263,8 @@ absl::Status ControlServer::Open() {
   // De-registered before revocation existed (or written before a crash
   // between the two): their certificates still live, so they are revoked.
   // (With the shared store a de-registration is revoked first, then recorded.)
-  for (const std::string& id : shared_ != nullptr ? std::vector<std::string>()
-                                                  : registry_->Deregistered()) {
+  for (const std::string& id :
+       shared_ != nullptr ? std::vector<std::string>() : registry_->Deregistered()) {
     if (revocations_->Contains(id)) continue;
     const std::optional<absl::Time> latest = registry_->LatestNotAfter(id);
     if (!latest.has_value() || *latest < absl::Now()) continue;
@@ -854,8 +854,14 @@ absl::StatusOr<absl::Time> ControlServer::Revoke(const std::string& spiffe_id, a
 
 absl::StatusOr<nlohmann::json> ControlServer::Reregister(const std::string& spiffe_id) {
   ASSIGN_OR_RETURN(identity::SpiffeId id, identity::SpiffeId::Parse(spiffe_id));
-  RETURN_IF_ERROR(registry_->Reregister(id.ToString()).status());
-  ASSIGN_OR_RETURN(bool unrevoked, revocations_->Remove(id.ToString()));
+  bool unrevoked = false;
+  if (shared_ != nullptr) {  // cluster-wide first, as Deregister
+    ASSIGN_OR_RETURN(unrevoked, revocations_->Remove(id.ToString()));
+    RETURN_IF_ERROR(registry_->Reregister(id.ToString()).status());
+  } else {
+    RETURN_IF_ERROR(registry_->Reregister(id.ToString()).status());
+    ASSIGN_OR_RETURN(unrevoked, revocations_->Remove(id.ToString()));
+  }
   if (unrevoked) {
     metrics_.SetDenyList(revocations_->Snapshot().entries.size());
     service_->PushDenyList();

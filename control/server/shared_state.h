@@ -25,8 +25,7 @@ struct SharedStateOptions {
 
 class SharedState {
  public:
-  using OnRecords =
-      std::function<void(const std::vector<state::StoredRecord>&, int64_t revision)>;
+  using OnRecords = std::function<void(const std::vector<state::StoredRecord>&, int64_t revision)>;
   static absl::StatusOr<std::unique_ptr<SharedState>> Create(const SharedStateOptions& options);
   ~SharedState();
 
@@ -40,8 +39,7 @@ class SharedState {
   std::string Problem() const;
 
  private:
-  explicit SharedState(std::unique_ptr<state::etcd::EtcdStore> store)
-      : store_(std::move(store)) {}
+  explicit SharedState(std::unique_ptr<state::etcd::EtcdStore> store) : store_(std::move(store)) {}
   std::unique_ptr<state::etcd::EtcdStore> store_;
   std::vector<std::unique_ptr<state::etcd::PrefixWatcher>> watchers_;
 };

@@ -69,8 +69,7 @@ class RevocationList {
   // (`only_if_listed`: only extends an entry that is there). Whether it
   // changed anything.
   absl::StatusOr<bool> SharedRevoke(const std::string& spiffe_id, absl::Time expires_at,
-                                    const std::string& reason, absl::Time now,
-                                    bool only_if_listed);
+                                    const std::string& reason, absl::Time now, bool only_if_listed);
   absl::StatusOr<bool> SharedRemove(const std::string& spiffe_id, bool only_if_expired_by,
                                     absl::Time deadline);
   // Writes the list with the version bumped; on failure memory is restored

@@ -29,8 +29,7 @@ std::string IdOfKey(const std::string& key) {
 }
 
 absl::StatusOr<state::RevocationRecord> Decode(const state::StoredRecord& record) {
-  ASSIGN_OR_RETURN(nlohmann::json doc,
-                   state::DecodeSharedRecord(record.key, record.value, kKind));
+  ASSIGN_OR_RETURN(nlohmann::json doc, state::DecodeSharedRecord(record.key, record.value, kKind));
   for (const char* field : {"revoked_at", "expires_at"}) {
     if (!doc.contains(field) || !doc[field].is_number_integer()) {
       return state::MalformedRecord(record.key, absl::StrCat("\"", field, "\" must be an integer"));
@@ -55,9 +54,8 @@ std::unique_ptr<RevocationList> RevocationList::OpenShared(state::SharedStore* s
 }
 
 absl::StatusOr<bool> RevocationList::SharedRevoke(const std::string& spiffe_id,
-                                                  absl::Time expires_at,
-                                                  const std::string& reason, absl::Time now,
-                                                  bool only_if_listed) {
+                                                  absl::Time expires_at, const std::string& reason,
+                                                  absl::Time now, bool only_if_listed) {
   const std::string key = kDir + spiffe_id;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     ASSIGN_OR_RETURN(std::optional<state::StoredRecord> stored, shared_->Get(key));

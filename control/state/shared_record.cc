@@ -22,8 +22,7 @@ absl::Status MalformedRecord(const std::string& key, absl::string_view what) {
       absl::StrCat("store record \"", key, "\": ", what, "; refused (left as it is)"));
 }
 
-absl::StatusOr<nlohmann::json> DecodeSharedRecord(const std::string& key,
-                                                  const std::string& value,
+absl::StatusOr<nlohmann::json> DecodeSharedRecord(const std::string& key, const std::string& value,
                                                   absl::string_view kind) {
   nlohmann::json doc = nlohmann::json::parse(value, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return MalformedRecord(key, "not a JSON object");
@@ -31,9 +30,9 @@ absl::StatusOr<nlohmann::json> DecodeSharedRecord(const std::string& key,
     return MalformedRecord(key, "no \"schema\" (not a palisade-control record)");
   }
   if (doc["schema"].get<int64_t>() != kSharedRecordSchema) {
-    return MalformedRecord(key, absl::StrCat("schema ", doc["schema"].get<int64_t>(),
-                                             " is not the one this version reads (",
-                                             kSharedRecordSchema, ")"));
+    return MalformedRecord(
+        key, absl::StrCat("schema ", doc["schema"].get<int64_t>(),
+                          " is not the one this version reads (", kSharedRecordSchema, ")"));
   }
   if (!doc.contains("type") || !doc["type"].is_string() || doc["type"].get<std::string>() != kind) {
     return MalformedRecord(key, absl::StrCat("\"type\" is not \"", kind, "\""));

@@ -18,8 +18,7 @@ inline constexpr int kSharedRecordSchema = 1;
 
 std::string EncodeSharedRecord(absl::string_view kind, nlohmann::json fields);
 // The record's fields (schema and kind checked). `key` is the full key.
-absl::StatusOr<nlohmann::json> DecodeSharedRecord(const std::string& key,
-                                                  const std::string& value,
+absl::StatusOr<nlohmann::json> DecodeSharedRecord(const std::string& key, const std::string& value,
                                                   absl::string_view kind);
 // FailedPrecondition "store record <key>: <what>; refused (left as it is)".
 absl::Status MalformedRecord(const std::string& key, absl::string_view what);

@@ -178,8 +178,8 @@ TEST_F(ControlEtcdTest, AllOfEtcdDownRefusesBootstrapsServesRenewalsAndRecovers)
 
   for (int i = 0; i < etcd_->size(); ++i) ASSERT_OK(etcd_->RestartMember(i));
   ASSERT_OK(etcd_->WaitHealthy());
-  EXPECT_TRUE(WaitFor([&] { return HttpGet(r1->admin_url() + "/ready").status == 200; },
-                      absl::Seconds(15)))
+  EXPECT_TRUE(
+      WaitFor([&] { return HttpGet(r1->admin_url() + "/ready").status == 200; }, absl::Seconds(15)))
       << HttpGet(r1->admin_url() + "/ready").body;
   const grpc::Status later = BootstrapWith(*r1, token, "spiffe://example.org/ns/shop/sa/late");
   EXPECT_TRUE(later.ok()) << later.error_message();
@@ -199,8 +199,7 @@ TEST_F(ControlEtcdTest, DeregistrationOnOneReplicaIsEnforcedByProxiesOfTheOther)
   in_config.AddInbound("in", echo->address()).authorization.spiffe_ids = {kFrontend};
   ASSERT_OK_AND_ASSIGN(ProxyProcess * inbound, mesh.StartReadyProxy("backend", in_config));
   ASSERT_OK_AND_ASSIGN(ProxyYaml out_config, mesh.ControlPlaneConfig("frontend", kFrontend));
-  out_config
-      .AddOutbound("out", absl::StrCat("127.0.0.1:", *inbound->ListenerPort("in")))
+  out_config.AddOutbound("out", absl::StrCat("127.0.0.1:", *inbound->ListenerPort("in")))
       .expected_peer.spiffe_id = kBackend;
   ASSERT_OK_AND_ASSIGN(ProxyProcess * outbound, mesh.StartReadyProxy("frontend", out_config));
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -13,27 +14,41 @@ namespace palisade::testing {
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::string& dir,
                                                                 int members) {
-  std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
-  cluster->dir_ = dir;
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", error.message()));
-  std::vector<std::string> peers;
-  for (int i = 0; i < members; ++i) {
-    Member m;
-    m.name = absl::StrCat("etcd", i);
-    m.client_port = PickFreeLoopbackPort();
-    m.peer_port = PickFreeLoopbackPort();
-    m.data_dir = absl::StrCat(dir, "/", m.name, ".data");
-    peers.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
-    cluster->members_.push_back(std::move(m));
+  // A port picked free can be taken by another test before etcd binds it
+  // (tests run in parallel): then the cluster never gets healthy, and it is
+  // started again on other ports and data directories.
+  absl::Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
+    cluster->dir_ = absl::StrCat(dir, "/try", attempt);
+    std::filesystem::create_directories(cluster->dir_, error);
+    std::set<uint16_t> taken;
+    auto pick = [&taken] {
+      for (;;) {
+        const uint16_t port = PickFreeLoopbackPort();
+        if (taken.insert(port).second) return port;
+      }
+    };
+    std::vector<std::string> peers;
+    for (int i = 0; i < members; ++i) {
+      Member m;
+      m.name = absl::StrCat("etcd", i);
+      m.client_port = pick();
+      m.peer_port = pick();
+      m.data_dir = absl::StrCat(cluster->dir_, "/", m.name, ".data");
+      peers.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
+      cluster->members_.push_back(std::move(m));
+    }
+    cluster->initial_cluster_ = absl::StrJoin(peers, ",");
+    last = absl::OkStatus();
+    for (int i = 0; i < members && last.ok(); ++i) last = cluster->StartMember(i, "new");
+    if (last.ok()) last = cluster->WaitHealthy(absl::Seconds(15));
+    if (last.ok()) return cluster;
   }
-  cluster->initial_cluster_ = absl::StrJoin(peers, ",");
-  for (int i = 0; i < members; ++i) {
-    if (absl::Status s = cluster->StartMember(i, "new"); !s.ok()) return s;
-  }
-  if (absl::Status s = cluster->WaitHealthy(absl::Seconds(30)); !s.ok()) return s;
-  return cluster;
+  return last;
 }
 
 EtcdCluster::~EtcdCluster() {
@@ -50,14 +65,15 @@ absl::Status EtcdCluster::StartMember(int i, const std::string& state) {
   const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
   // Short heartbeats and elections: a lost member or leader is replaced in
   // about a second. The quota keeps the backend file small.
-  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(
-      {"/usr/bin/etcd", "--name=" + m.name, "--data-dir=" + m.data_dir, "--listen-client-urls=" + client,
-       "--advertise-client-urls=" + client, "--listen-peer-urls=" + peer,
-       "--initial-advertise-peer-urls=" + peer, "--initial-cluster=" + initial_cluster_,
-       "--initial-cluster-state=" + state, "--initial-cluster-token=palisade-test",
-       "--heartbeat-interval=50", "--election-timeout=500", "--quota-backend-bytes=67108864",
-       "--snapshot-count=10000", "--log-level=warn", "--logger=zap"},
-      absl::StrCat(dir_, "/", m.name, ".log"));
+  absl::StatusOr<std::unique_ptr<Process>> process =
+      Process::Start({"/usr/bin/etcd", "--name=" + m.name, "--data-dir=" + m.data_dir,
+                      "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+                      "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+                      "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=" + state,
+                      "--initial-cluster-token=palisade-test", "--heartbeat-interval=50",
+                      "--election-timeout=500", "--quota-backend-bytes=67108864",
+                      "--snapshot-count=10000", "--log-level=warn", "--logger=zap"},
+                     absl::StrCat(dir_, "/", m.name, ".log"));
   if (!process.ok()) return process.status();
   m.process = *std::move(process);
   // etcd ends with status 0 on SIGTERM but the test does not depend on it.

@@ -172,20 +172,23 @@ absl::StatusOr<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) 
 absl::StatusOr<std::vector<KeyValue>> EtcdClient::List(const std::string& prefix,
                                                        int64_t* revision) {
   std::vector<KeyValue> out;
-  RETURN_IF_ERROR(OnSomeEndpoint("list", prefix, [&](Endpoint& e) {
-    grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
-    etcdserverpb::RangeRequest request;
-    request.set_key(prefix);
-    request.set_range_end(PrefixEnd(prefix));
-    etcdserverpb::RangeResponse response;
-    absl::Status s = FromGrpc(e.kv->Range(&context, request, &response));
-    if (!s.ok()) return s;
-    out.clear();
-    for (const etcdserverpb::KeyValue& kv : response.kvs()) out.push_back(FromProto(kv));
-    if (revision != nullptr) *revision = response.header().revision();
-    return s;
-  }, /*idempotent=*/true));
+  RETURN_IF_ERROR(OnSomeEndpoint(
+      "list", prefix,
+      [&](Endpoint& e) {
+        grpc::ClientContext context;
+        SetDeadline(&context, options_.call_timeout);
+        etcdserverpb::RangeRequest request;
+        request.set_key(prefix);
+        request.set_range_end(PrefixEnd(prefix));
+        etcdserverpb::RangeResponse response;
+        absl::Status s = FromGrpc(e.kv->Range(&context, request, &response));
+        if (!s.ok()) return s;
+        out.clear();
+        for (const etcdserverpb::KeyValue& kv : response.kvs()) out.push_back(FromProto(kv));
+        if (revision != nullptr) *revision = response.header().revision();
+        return s;
+      },
+      /*idempotent=*/true));
   return out;
 }
 
@@ -353,17 +356,17 @@ absl::Status EtcdClient::Watch(
         break;
       }
       if (response.canceled()) {
-        ended = absl::UnavailableError(absl::StrCat("etcd watch of \"", prefix, "\" at ",
-                                                    e.address, " cancelled by the server: ",
-                                                    response.cancel_reason()));
+        ended = absl::UnavailableError(
+            absl::StrCat("etcd watch of \"", prefix, "\" at ", e.address,
+                         " cancelled by the server: ", response.cancel_reason()));
         break;
       }
       if (response.created()) on_created();
       if (response.events_size() == 0) continue;
       std::vector<WatchEvent> events;
       for (const etcdserverpb::Event& event : response.events()) {
-        events.push_back(WatchEvent{event.type() == etcdserverpb::Event::DELETE,
-                                    FromProto(event.kv())});
+        events.push_back(
+            WatchEvent{event.type() == etcdserverpb::Event::DELETE, FromProto(event.kv())});
       }
       on_events(events, response.header().revision());
     }

@@ -20,7 +20,9 @@ PrefixWatcher::~PrefixWatcher() {
   if (thread_.joinable()) thread_.join();
 }
 
-void PrefixWatcher::Start() { thread_ = std::thread([this] { Run(); }); }
+void PrefixWatcher::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 std::string PrefixWatcher::Problem() const {
   sync::MutexLock lock(&mu_);
