@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -226,6 +227,8 @@ TEST_F(ControlEtcdTest, DeregistrationOnOneReplicaIsEnforcedByProxiesOfTheOther)
   const absl::Duration took = absl::Now() - start;
   EXPECT_TRUE(refused) << mesh.Logs();
   EXPECT_LE(took, absl::Seconds(2)) << "took " << took;
+  std::cout << "de-registration on replica 2 refused by a proxy of replica 1 after "
+            << absl::FormatDuration(took) << "\n";
   EXPECT_FALSE(round_trip());
   // Replica 1 learnt it from etcd and shows it.
   EXPECT_THAT(mesh.control().State().dump(), HasSubstr(kFrontend));
