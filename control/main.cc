@@ -35,6 +35,7 @@
 #include "control/federation/federation_config.h"
 #include "control/inject/inject_command.h"
 #include "control/server/control_server.h"
+#include "control/state/etcd/etcd_client.h"
 #include "control/state/state_files.h"
 #include "control/webhook/webhook_server.h"
 #include "runtime/cli/flag_help.h"
@@ -142,6 +143,14 @@ ABSL_FLAG(absl::Duration, federation_min_refresh, absl::Seconds(30),
 ABSL_FLAG(absl::Duration, federation_max_refresh, absl::Hours(1),
           "serve: a federated bundle is fetched at least this often (without a "
           "spiffe_refresh_hint: this often; failure backoff stops here).");
+ABSL_FLAG(std::string, store, "file",
+          "serve: where join tokens and the deny-list live: file (the state directory; one "
+          "replica) or etcd (shared by replicas, --etcd_endpoints).");
+ABSL_FLAG(std::string, etcd_endpoints, "",
+          "serve: with --store=etcd, the etcd members as host:port,host:port (plaintext gRPC: "
+          "loopback or a trusted network).");
+ABSL_FLAG(std::string, etcd_prefix, "",
+          "serve: with --store=etcd, the key prefix (default /palisade/<trust_domain>/).");
 ABSL_FLAG(std::string, admin_address_file, "", "serve: write the bound admin address here.");
 ABSL_FLAG(std::string, public_listen, "",
           "serve: also serve only /healthz, /ready and /metrics here (e.g. 0.0.0.0:15014 for "
@@ -233,7 +242,7 @@ const std::vector<std::string>& ServeFlags() {
       "inject_proxy_image reload_interval log_level log_format bundle_endpoint_listen "
       "bundle_endpoint_address_file bundle_endpoint_refresh_hint "
       "bundle_endpoint_tls_cert bundle_endpoint_tls_key federation_file federation_min_refresh "
-      "federation_max_refresh",
+      "federation_max_refresh store etcd_endpoints etcd_prefix",
       ' '));
   return *flags;
 }
@@ -470,6 +479,19 @@ int Serve() {
   options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.store = absl::GetFlag(FLAGS_store);
+  if (options.store != "file" && options.store != "etcd") {
+    return UsageError("--store: must be file or etcd, not \"" + options.store + "\"");
+  }
+  if (options.store == "etcd") {
+    absl::StatusOr<std::vector<std::string>> endpoints =
+        state::etcd::ParseEndpoints(absl::GetFlag(FLAGS_etcd_endpoints));
+    if (!endpoints.ok()) return UsageError(std::string(endpoints.status().message()));
+    options.etcd_endpoints = *endpoints;
+  } else if (!absl::GetFlag(FLAGS_etcd_endpoints).empty()) {
+    return UsageError("--etcd_endpoints: only with --store=etcd");
+  }
+  options.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
   options.admin = absl::GetFlag(FLAGS_admin);
   options.admin_allow_non_loopback = absl::GetFlag(FLAGS_admin_allow_non_loopback);
   options.admin_host_names = absl::GetFlag(FLAGS_admin_host);

@@ -16,6 +16,7 @@ PACKAGES=(
   # real peers and tools used by tests, benchmarks and the demo
   openssl curl prometheus haproxy stunnel4 nginx-light libnginx-mod-stream wrk iperf3 hyperfine
   iproute2 iptables procps psmisc python3 time
+  etcd-server etcd-client
   # browser test
   chromium chromium-driver
 )
@@ -44,7 +45,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts these services on install; tests start their own instances.
-for svc in nginx haproxy prometheus stunnel4; do
+for svc in nginx haproxy prometheus stunnel4 etcd; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" || true
   fi

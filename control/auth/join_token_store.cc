@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -60,7 +61,71 @@ absl::Status Unauthenticated(TokenKind kind, absl::string_view what, absl::strin
                  absl::StrCat(join ? "join token: " : "re-attestation token: ", detail));
 }
 
+// The id inside "pjt.<id>.<secret>" when it looks like one ("" otherwise),
+// to read that one record from the store.
+std::string IdOfSecret(absl::string_view token) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
+  if (parts.size() != 3 || parts[1].size() > 64) return "";
+  for (char c : parts[1]) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') return "";
+  }
+  return std::string(parts[1]);
+}
+
 }  // namespace
+
+namespace internal {
+
+nlohmann::json TokenToJson(const JoinToken& t) {
+  nlohmann::json entry = {{"kind", TokenKindName(t.kind)},
+                          {"id", t.id},
+                          {"sha256", t.sha256},
+                          {"spiffe_id", t.spiffe_id},
+                          {"single_use", t.single_use},
+                          {"created_at", absl::ToUnixSeconds(t.created_at)},
+                          {"expires_at", ToUnix(t.expires_at)},
+                          {"revoked", t.revoked},
+                          {"uses", t.uses}};
+  if (!t.parent_id.empty()) entry["parent_id"] = t.parent_id;
+  return entry;
+}
+
+// What is wrong with entry `t`, as an error message, or the token.
+absl::StatusOr<JoinToken> TokenFromJson(const nlohmann::json& t) {
+  if (!t.is_object() || !t.contains("id") || !t["id"].is_string() || !t.contains("sha256") ||
+      !t["sha256"].is_string() || !t.contains("spiffe_id") || !t["spiffe_id"].is_string()) {
+    return absl::InvalidArgumentError("a token entry lacks id, sha256 or spiffe_id");
+  }
+  JoinToken token;
+  try {
+    const std::string kind = t.value("kind", std::string("join"));
+    if (kind != "join" && kind != "reattestation") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a token entry has the unknown kind \"", kind, "\""));
+    }
+    token.kind = kind == "join" ? TokenKind::kJoin : TokenKind::kReattestation;
+    token.id = t["id"].get<std::string>();
+    token.sha256 = t["sha256"].get<std::string>();
+    token.spiffe_id = t["spiffe_id"].get<std::string>();
+    token.single_use = t.value("single_use", true);
+    token.created_at = absl::FromUnixSeconds(t.value("created_at", int64_t{0}));
+    token.expires_at = FromUnix(t.value("expires_at", int64_t{0}));
+    token.revoked = t.value("revoked", false);
+    token.uses = t.value("uses", uint64_t{0});
+    token.parent_id = t.value("parent_id", std::string());
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a token entry has a field of the wrong type: ", e.what()));
+  }
+  return token;
+}
+
+absl::Status TokenUnauthenticated(TokenKind kind, absl::string_view what,
+                                  absl::string_view detail) {
+  return Unauthenticated(kind, what, detail);
+}
+
+}  // namespace internal
 
 const char* TokenKindName(TokenKind kind) {
   return kind == TokenKind::kJoin ? "join" : "reattestation";
@@ -81,50 +146,18 @@ absl::StatusOr<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::
     return corrupt("not valid JSON with a \"tokens\" array (corrupt or truncated)");
   }
   sync::MutexLock lock(&store->mu_);
-  try {
-    for (const nlohmann::json& t : doc["tokens"]) {
-      if (!t.is_object() || !t.contains("id") || !t["id"].is_string() || !t.contains("sha256") ||
-          !t["sha256"].is_string() || !t.contains("spiffe_id") || !t["spiffe_id"].is_string()) {
-        return corrupt("a token entry lacks id, sha256 or spiffe_id");
-      }
-      JoinToken token;
-      const std::string kind = t.value("kind", std::string("join"));
-      if (kind != "join" && kind != "reattestation") {
-        return corrupt(absl::StrCat("a token entry has the unknown kind \"", kind, "\""));
-      }
-      token.kind = kind == "join" ? TokenKind::kJoin : TokenKind::kReattestation;
-      token.id = t["id"].get<std::string>();
-      token.sha256 = t["sha256"].get<std::string>();
-      token.spiffe_id = t["spiffe_id"].get<std::string>();
-      token.single_use = t.value("single_use", true);
-      token.created_at = absl::FromUnixSeconds(t.value("created_at", int64_t{0}));
-      token.expires_at = FromUnix(t.value("expires_at", int64_t{0}));
-      token.revoked = t.value("revoked", false);
-      token.uses = t.value("uses", uint64_t{0});
-      token.parent_id = t.value("parent_id", std::string());
-      store->tokens_[token.id] = token;
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return corrupt(absl::StrCat("a token entry has a field of the wrong type: ", e.what()));
+  for (const nlohmann::json& t : doc["tokens"]) {
+    absl::StatusOr<JoinToken> token = internal::TokenFromJson(t);
+    if (!token.ok()) return corrupt(token.status().message());
+    store->tokens_[token->id] = *token;
   }
   return store;
 }
 
 absl::Status JoinTokenStore::Save() {
+  if (shared_ != nullptr) return absl::OkStatus();  // each change went to the store
   nlohmann::json tokens = nlohmann::json::array();
-  for (const auto& [id, t] : tokens_) {
-    nlohmann::json entry = {{"kind", TokenKindName(t.kind)},
-                            {"id", t.id},
-                            {"sha256", t.sha256},
-                            {"spiffe_id", t.spiffe_id},
-                            {"single_use", t.single_use},
-                            {"created_at", absl::ToUnixSeconds(t.created_at)},
-                            {"expires_at", ToUnix(t.expires_at)},
-                            {"revoked", t.revoked},
-                            {"uses", t.uses}};
-    if (!t.parent_id.empty()) entry["parent_id"] = t.parent_id;
-    tokens.push_back(std::move(entry));
-  }
+  for (const auto& [id, t] : tokens_) tokens.push_back(internal::TokenToJson(t));
   return state::WriteFileAtomically(path_, nlohmann::json{{"tokens", tokens}}.dump(1) + "\n", 0600);
 }
 
@@ -148,6 +181,12 @@ absl::StatusOr<JoinTokenStore::Created> JoinTokenStore::Add(TokenKind kind,
   created.info.created_at = now;
   created.info.expires_at = ttl == absl::ZeroDuration() ? absl::InfiniteFuture() : now + ttl;
   created.info.parent_id = parent_id;
+  if (shared_ != nullptr) {
+    RETURN_IF_ERROR(SharedCreate(created.info));
+    sync::MutexLock lock(&mu_);
+    tokens_[created.info.id] = created.info;
+    return created;
+  }
   sync::MutexLock lock(&mu_);
   tokens_[created.info.id] = created.info;
   if (absl::Status s = Save(); !s.ok()) {
@@ -199,6 +238,7 @@ absl::Status JoinTokenStore::Unusable(const JoinToken& t, absl::Time now) {
 
 absl::StatusOr<JoinToken> JoinTokenStore::Authenticate(absl::string_view token,
                                                        absl::Time now) const {
+  if (shared_ != nullptr) RETURN_IF_ERROR(SharedRefresh(IdOfSecret(token)));
   sync::MutexLock lock(&mu_);
   const JoinToken* t = Find(token, TokenKind::kJoin);
   if (t == nullptr) return Unauthenticated(TokenKind::kJoin, "unknown", "unknown token");
@@ -208,6 +248,7 @@ absl::StatusOr<JoinToken> JoinTokenStore::Authenticate(absl::string_view token,
 
 absl::StatusOr<JoinToken> JoinTokenStore::AuthenticateReattestation(absl::string_view token,
                                                                     absl::Time now) const {
+  if (shared_ != nullptr) RETURN_IF_ERROR(SharedRefresh(IdOfSecret(token)));
   sync::MutexLock lock(&mu_);
   const JoinToken* t = Find(token, TokenKind::kReattestation);
   if (t == nullptr) return Unauthenticated(TokenKind::kReattestation, "unknown", "unknown token");
@@ -216,6 +257,18 @@ absl::StatusOr<JoinToken> JoinTokenStore::AuthenticateReattestation(absl::string
 }
 
 absl::Status JoinTokenStore::Spend(const std::string& id, absl::Time now) {
+  if (shared_ != nullptr) {
+    return SharedUpdate(id,
+                        [&](JoinToken& t) -> absl::StatusOr<bool> {
+                          if (t.kind != TokenKind::kJoin) {
+                            return Unauthenticated(TokenKind::kJoin, "unknown", "unknown token");
+                          }
+                          RETURN_IF_ERROR(Unusable(t, now));
+                          ++t.uses;
+                          return true;
+                        })
+        .status();
+  }
   sync::MutexLock lock(&mu_);
   auto it = tokens_.find(id);
   if (it == tokens_.end() || it->second.kind != TokenKind::kJoin) {
@@ -233,6 +286,20 @@ absl::Status JoinTokenStore::Spend(const std::string& id, absl::Time now) {
 
 absl::Status JoinTokenStore::UseReattestation(const std::string& id, absl::Time now,
                                               absl::Duration ttl) {
+  if (shared_ != nullptr) {
+    return SharedUpdate(id,
+                        [&](JoinToken& t) -> absl::StatusOr<bool> {
+                          if (t.kind != TokenKind::kReattestation) {
+                            return Unauthenticated(TokenKind::kReattestation, "unknown",
+                                                   "unknown token");
+                          }
+                          RETURN_IF_ERROR(Unusable(t, now));
+                          ++t.uses;
+                          t.expires_at = std::max(t.expires_at, now + ttl);
+                          return true;
+                        })
+        .status();
+  }
   sync::MutexLock lock(&mu_);
   auto it = tokens_.find(id);
   if (it == tokens_.end() || it->second.kind != TokenKind::kReattestation) {
@@ -253,6 +320,28 @@ absl::Status JoinTokenStore::UseReattestation(const std::string& id, absl::Time 
 absl::Status JoinTokenStore::SlideReattestation(const std::string& spiffe_id, absl::Time now,
                                                 absl::Duration ttl) {
   const absl::Duration granularity = std::min(kSlideGranularity, ttl / 10);
+  if (shared_ != nullptr) {
+    // Candidates from memory (the watcher keeps it current), each changed in
+    // the store; a renewal does not wait on the store otherwise.
+    std::vector<std::string> due;
+    {
+      sync::MutexLock lock(&mu_);
+      for (const auto& [id, t] : tokens_) {
+        if (t.kind == TokenKind::kReattestation && t.spiffe_id == spiffe_id && !t.revoked &&
+            now < t.expires_at && now + ttl - t.expires_at > granularity) {
+          due.push_back(id);
+        }
+      }
+    }
+    for (const std::string& id : due) {
+      RETURN_IF_ERROR(SharedUpdate(id, [&](JoinToken& t) -> absl::StatusOr<bool> {
+                        if (t.revoked || now >= t.expires_at) return false;
+                        t.expires_at = std::max(t.expires_at, now + ttl);
+                        return true;
+                      }).status());
+    }
+    return absl::OkStatus();
+  }
   sync::MutexLock lock(&mu_);
   std::map<std::string, absl::Time> before;  // by id, to undo a failed write
   for (auto& [id, t] : tokens_) {
@@ -272,6 +361,9 @@ absl::Status JoinTokenStore::SlideReattestation(const std::string& spiffe_id, ab
 }
 
 absl::StatusOr<size_t> JoinTokenStore::PruneExpired(absl::Time now, absl::Duration retention) {
+  // Shared records are not pruned yet (every replica would race to); they
+  // are small, and refused as expired.
+  if (shared_ != nullptr) return size_t{0};
   sync::MutexLock lock(&mu_);
   auto gone = [&](const JoinToken& t) {
     return t.expires_at != absl::InfiniteFuture() && t.expires_at + retention <= now;
@@ -301,6 +393,37 @@ absl::StatusOr<size_t> JoinTokenStore::PruneExpired(absl::Time now, absl::Durati
 }
 
 absl::StatusOr<JoinToken> JoinTokenStore::Revoke(absl::string_view id_or_token) {
+  if (shared_ != nullptr) {
+    RETURN_IF_ERROR(SharedRefreshAll());
+    std::vector<std::string> revoking;
+    std::string found;
+    {
+      sync::MutexLock lock(&mu_);
+      const JoinToken* t = nullptr;
+      if (auto it = tokens_.find(std::string(id_or_token)); it != tokens_.end()) t = &it->second;
+      for (TokenKind kind : {TokenKind::kJoin, TokenKind::kReattestation}) {
+        if (t == nullptr) t = Find(id_or_token, kind);
+      }
+      if (t == nullptr) return absl::NotFoundError("no such join or re-attestation token");
+      found = t->id;
+      revoking.push_back(t->id);
+      if (t->kind == TokenKind::kJoin) {
+        for (const auto& [id, child] : tokens_) {
+          if (child.parent_id == t->id) revoking.push_back(id);
+        }
+      }
+    }
+    JoinToken answer;
+    for (const std::string& id : revoking) {
+      ASSIGN_OR_RETURN(JoinToken t, SharedUpdate(id, [](JoinToken& t) -> absl::StatusOr<bool> {
+                         if (t.revoked) return false;
+                         t.revoked = true;
+                         return true;
+                       }));
+      if (id == found) answer = t;
+    }
+    return answer;
+  }
   sync::MutexLock lock(&mu_);
   JoinToken* t = nullptr;
   if (auto it = tokens_.find(std::string(id_or_token)); it != tokens_.end()) t = &it->second;
@@ -340,6 +463,7 @@ bool JoinTokenStore::IsRevoked(const std::string& id) const {
 }
 
 std::vector<JoinToken> JoinTokenStore::List() const {
+  if (shared_ != nullptr) (void)SharedRefreshAll();  // else: what memory holds
   sync::MutexLock lock(&mu_);
   std::vector<JoinToken> out;
   for (const auto& [id, t] : tokens_) out.push_back(t);

@@ -3,13 +3,16 @@
 // re-attestation tokens issued with a join token's SVID, which let that proxy
 // obtain an SVID again after it lost its own (multi-use, expiring long after
 // their last use, revoked with the join token they descend from). Only a
-// SHA-256 of each token is kept, in <state_dir>/tokens.json (0600).
+// SHA-256 of each token is kept, in <state_dir>/tokens.json (0600), or with
+// replicas in the shared store (join_token_shared.cc).
 #ifndef PALISADE_CONTROL_AUTH_JOIN_TOKEN_STORE_H_
 #define PALISADE_CONTROL_AUTH_JOIN_TOKEN_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "control/state/shared_store.h"
 #include "identity/spiffe_id.h"
 #include "runtime/sync/mutex.h"
 
@@ -43,11 +47,22 @@ struct JoinToken {
   std::string parent_id;  // re-attestation tokens: the join token it descends from
 };
 
-// Thread-safe. Every change is written to disk before it returns.
+// Thread-safe. Every change is written to disk (or to the shared store)
+// before it returns.
 class JoinTokenStore {
  public:
   // Loads `path` (missing = no tokens). A corrupt file is refused, naming it.
   static absl::StatusOr<std::unique_ptr<JoinTokenStore>> Open(const std::string& path);
+  // Replicas: every token is a record "tokens/<id>" in `store` (which must
+  // outlive this). What decides a bootstrap (Authenticate, Spend, Revoke) reads
+  // the record fresh and changes it by compare-and-swap, so a single-use
+  // token is spent once across replicas; with the store unreachable those are
+  // refused UNAVAILABLE, reason store_unavailable. What renewals read
+  // (IsRevoked) comes from memory, which ReplaceFromStore keeps current.
+  static std::unique_ptr<JoinTokenStore> OpenShared(state::SharedStore* store);
+  // The watcher's view of every token record: replaces memory. Records that
+  // do not parse are left out and returned as errors (naming their keys).
+  std::vector<absl::Status> ReplaceFromStore(const std::vector<state::StoredRecord>& records);
 
   struct Created {
     std::string token;  // the secret, shown once: "pjt.<id>.<43 base64url chars>"
@@ -104,7 +119,21 @@ class JoinTokenStore {
   std::vector<JoinToken> List() const;
 
  private:
-  explicit JoinTokenStore(std::string path) : path_(std::move(path)) {}
+  explicit JoinTokenStore(std::string path, state::SharedStore* shared = nullptr)
+      : path_(std::move(path)), shared_(shared) {}
+  // Shared mode (join_token_shared.cc).
+  struct Versioned {
+    JoinToken token;
+    int64_t revision = 0;
+  };
+  absl::StatusOr<std::optional<Versioned>> SharedGet(const std::string& id) const;
+  // Reads token `id`, applies `change` (an error aborts; false: nothing to
+  // write) and writes it if no one changed it meanwhile, else again.
+  absl::StatusOr<JoinToken> SharedUpdate(
+      const std::string& id, const std::function<absl::StatusOr<bool>(JoinToken&)>& change);
+  absl::Status SharedCreate(const JoinToken& token);
+  absl::Status SharedRefresh(const std::string& id) const;
+  absl::Status SharedRefreshAll() const;
   absl::Status Save() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Created> Add(TokenKind kind, const identity::SpiffeId& id, absl::Duration ttl,
                               bool single_use, const std::string& parent_id, absl::Time now);
@@ -115,8 +144,10 @@ class JoinTokenStore {
   static absl::Status Unusable(const JoinToken& t, absl::Time now);
 
   const std::string path_;
+  state::SharedStore* const shared_;  // null: the file at path_
   mutable sync::Mutex mu_;
-  std::map<std::string, JoinToken> tokens_ ABSL_GUARDED_BY(mu_);  // by id
+  // By id. Shared mode: a cache of the store, refreshed where it decides.
+  mutable std::map<std::string, JoinToken> tokens_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace palisade::control::auth

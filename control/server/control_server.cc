@@ -203,14 +203,29 @@ absl::Status ControlServer::Open() {
                      absl::FormatDuration(absl::Trunc(left, absl::Seconds(1))), ", until ",
                      Rfc3339(ca_->IssuingChainNotAfter()), ")"));
   }
-  ASSIGN_OR_RETURN(tokens_,
-                   auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json")));
+  if (o.store == "etcd") {
+    SharedStateOptions shared;
+    shared.endpoints = o.etcd_endpoints;
+    shared.prefix =
+        o.etcd_prefix.empty() ? absl::StrCat("/palisade/", o.trust_domain, "/") : o.etcd_prefix;
+    absl::StatusOr<std::unique_ptr<SharedState>> created = SharedState::Create(shared);
+    if (!created.ok()) return FlagError("etcd_prefix", created.status().message());
+    shared_ = *std::move(created);
+    tokens_ = auth::JoinTokenStore::OpenShared(shared_->store());
+  } else {
+    ASSIGN_OR_RETURN(tokens_,
+                     auth::JoinTokenStore::Open(state::JoinPath(o.state_dir, "tokens.json")));
+  }
   ASSIGN_OR_RETURN(registry_,
                    service::WorkloadRegistry::Open(state::JoinPath(o.state_dir, "workloads.json"),
                                                    static_cast<size_t>(o.issuance.max_unexpired)));
   ASSIGN_OR_RETURN(audit_, service::AuditLog::Open(state::JoinPath(o.state_dir, "audit.log")));
-  ASSIGN_OR_RETURN(revocations_,
-                   service::RevocationList::Open(state::JoinPath(o.state_dir, "revocations.json")));
+  if (shared_ != nullptr) {
+    revocations_ = service::RevocationList::OpenShared(shared_->store());
+  } else {
+    ASSIGN_OR_RETURN(revocations_, service::RevocationList::Open(
+                                       state::JoinPath(o.state_dir, "revocations.json")));
+  }
 
   {
     sync::MutexLock lock(&mu_);
@@ -251,7 +266,9 @@ absl::Status ControlServer::Open() {
                            &peers_, audit_.get(), &metrics_, revocations_.get(), federated_.get()});
   // De-registered before revocation existed (or written before a crash
   // between the two): their certificates still live, so they are revoked.
-  for (const std::string& id : registry_->Deregistered()) {
+  // (With the shared store a de-registration is revoked first, then recorded.)
+  for (const std::string& id :
+       shared_ != nullptr ? std::vector<std::string>() : registry_->Deregistered()) {
     if (revocations_->Contains(id)) continue;
     const std::optional<absl::Time> latest = registry_->LatestNotAfter(id);
     if (!latest.has_value() || *latest < absl::Now()) continue;
@@ -332,6 +349,18 @@ absl::Status ControlServer::Start() {
     started_ = true;
   }
   housekeeping_ = std::thread([this] { Housekeeping(); });
+  if (shared_ != nullptr) {
+    RETURN_IF_ERROR(shared_->Watch(
+        [this](const std::vector<state::StoredRecord>& records, int64_t) {
+          for (const absl::Status& e : tokens_->ReplaceFromStore(records)) {
+            log::LogEvent(log::Level::kError, "control", "shared join token record refused",
+                          {{"error", std::string(e.message())}});
+          }
+        },
+        [this](const std::vector<state::StoredRecord>& records, int64_t revision) {
+          OnSharedRevocations(records, revision);
+        }));
+  }
   log::LogEvent(
       log::Level::kInfo, "control", "palisade-control serving",
       {{"trust_domain", options_.trust_domain},
@@ -354,6 +383,7 @@ void ControlServer::Stop() {
     stopping_ = true;
     mu_.NotifyAll();
   }
+  if (shared_) shared_->Stop();
   if (housekeeping_.joinable()) housekeeping_.join();
   if (jwks_refresher_) jwks_refresher_->Stop();
   if (federation_fetcher_) federation_fetcher_->Stop();
@@ -651,7 +681,30 @@ std::string ControlServer::NotReadyReason() {
   if (!started_) return "starting";
   if (stopping_) return "stopping";
   if (serving_not_after_ <= absl::Now()) return "the serving SVID has expired";
+  if (shared_ != nullptr) return shared_->Problem();
   return "";
+}
+
+void ControlServer::OnSharedRevocations(const std::vector<state::StoredRecord>& records,
+                                        int64_t revision) {
+  const service::RevocationList::Changes changes =
+      revocations_->ReplaceFromStore(records, revision);
+  for (const absl::Status& e : changes.errors) {
+    log::LogEvent(log::Level::kError, "control", "shared deny-list record refused",
+                  {{"error", std::string(e.message())}});
+  }
+  if (!changes.changed) return;
+  const absl::Time now = absl::Now();
+  // Renewals are refused here too, as on the replica that de-registered.
+  for (const std::string& id : changes.added) (void)registry_->Deregister(id, now);
+  for (const std::string& id : changes.removed) (void)registry_->Reregister(id);
+  metrics_.SetDenyList(revocations_->Snapshot().entries.size());
+  service_->PushDenyList();  // before the streams close: the proxies must have it first
+  for (const std::string& id : changes.added) {
+    const size_t closed = service_->CloseStreamsOf(id, "deregistered");
+    log::LogEvent(log::Level::kInfo, "control", "revoked on another replica",
+                  {{"spiffe_id", id}, {"streams_closed", closed}});
+  }
 }
 
 std::string ControlServer::BundlePem() { return ca_->BundlePem(); }
@@ -821,8 +874,17 @@ absl::StatusOr<nlohmann::json> ControlServer::Deregister(const std::string& spif
   // Renewals are refused from here on, so the certificates the registry
   // knows are all there will be (a CSR already past this check extends the
   // entry when it records its certificate).
-  ASSIGN_OR_RETURN(bool changed, registry_->Deregister(id.ToString(), now));
-  ASSIGN_OR_RETURN(absl::Time revoked_until, Revoke(id.ToString(), now));
+  bool changed = false;
+  absl::Time revoked_until;
+  if (shared_ != nullptr) {
+    // Cluster-wide first: refused (store_unavailable) when it cannot be, and
+    // then nothing changed here either.
+    ASSIGN_OR_RETURN(revoked_until, Revoke(id.ToString(), now));
+    ASSIGN_OR_RETURN(changed, registry_->Deregister(id.ToString(), now));
+  } else {
+    ASSIGN_OR_RETURN(changed, registry_->Deregister(id.ToString(), now));
+    ASSIGN_OR_RETURN(revoked_until, Revoke(id.ToString(), now));
+  }
   // Pushed before the streams close: the proxies must have it first.
   service_->PushDenyList();
   const size_t closed = service_->CloseStreamsOf(id.ToString(), "deregistered");
@@ -864,8 +926,14 @@ absl::StatusOr<absl::Time> ControlServer::Revoke(const std::string& spiffe_id, a
 
 absl::StatusOr<nlohmann::json> ControlServer::Reregister(const std::string& spiffe_id) {
   ASSIGN_OR_RETURN(identity::SpiffeId id, identity::SpiffeId::Parse(spiffe_id));
-  RETURN_IF_ERROR(registry_->Reregister(id.ToString()).status());
-  ASSIGN_OR_RETURN(bool unrevoked, revocations_->Remove(id.ToString()));
+  bool unrevoked = false;
+  if (shared_ != nullptr) {  // cluster-wide first, as Deregister
+    ASSIGN_OR_RETURN(unrevoked, revocations_->Remove(id.ToString()));
+    RETURN_IF_ERROR(registry_->Reregister(id.ToString()).status());
+  } else {
+    RETURN_IF_ERROR(registry_->Reregister(id.ToString()).status());
+    ASSIGN_OR_RETURN(unrevoked, revocations_->Remove(id.ToString()));
+  }
   if (unrevoked) {
     metrics_.SetDenyList(revocations_->Snapshot().entries.size());
     service_->PushDenyList();

@@ -28,6 +28,7 @@
 #include "control/federation/federation_metrics.h"
 #include "control/metrics/control_metrics.h"
 #include "control/server/issuer_discovery.h"
+#include "control/server/shared_state.h"
 #include "control/service/audit_log.h"
 #include "control/service/identity_port.h"
 #include "control/service/identity_service.h"
@@ -83,6 +84,11 @@ struct ControlServerOptions {
   // stream (gRPC: a connection with no RPC is closed) within the other.
   absl::Duration first_byte_timeout = absl::Seconds(10);
   absl::Duration first_stream_timeout = absl::Seconds(30);
+  // Where join tokens and the deny-list live: "file" (the state directory,
+  // one replica) or "etcd" (shared by replicas; see control/README.md).
+  std::string store = "file";
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_prefix;  // empty: /palisade/<trust_domain>/
   // TLS refusals logged and audited per reason and interval.
   size_t tls_refusal_log_burst = 10;
   absl::Duration tls_refusal_log_interval = absl::Seconds(10);
@@ -155,6 +161,9 @@ class ControlServer final : public admin::ControlApi {
   void Tick() ABSL_LOCKS_EXCLUDED(mu_);
   void PruneTokensIfDue();  // housekeeping thread only
   void PruneRevocations();  // housekeeping thread only
+  // The watchers' view of the shared deny-list (--store=etcd): identities
+  // listed elsewhere are de-registered here too, pushed and cut off.
+  void OnSharedRevocations(const std::vector<state::StoredRecord>& records, int64_t revision);
   // Lists `spiffe_id` until the last certificate issued to it expires.
   absl::StatusOr<absl::Time> Revoke(const std::string& spiffe_id, absl::Time now);
   void AfterBundleChange() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -168,6 +177,7 @@ class ControlServer final : public admin::ControlApi {
   metrics::ControlMetrics metrics_;
   service::PeerTable peers_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
+  std::unique_ptr<SharedState> shared_;  // --store=etcd; outlives the stores below
   std::unique_ptr<auth::JoinTokenStore> tokens_;
   std::unique_ptr<service::WorkloadRegistry> registry_;
   std::unique_ptr<service::RevocationList> revocations_;

@@ -35,6 +35,7 @@ absl::Status RevocationList::Save() {
 
 absl::StatusOr<bool> RevocationList::Revoke(const std::string& spiffe_id, absl::Time expires_at,
                                             const std::string& reason, absl::Time now) {
+  if (shared_ != nullptr) return SharedRevoke(spiffe_id, expires_at, reason, now, false);
   sync::MutexLock lock(&mu_);
   auto found = entries_.find(spiffe_id);
   if (found != entries_.end() && found->second.expires_at >= expires_at) return false;
@@ -53,6 +54,10 @@ absl::StatusOr<bool> RevocationList::Revoke(const std::string& spiffe_id, absl::
 
 absl::StatusOr<bool> RevocationList::ExtendIfListed(const std::string& spiffe_id,
                                                     absl::Time not_after) {
+  if (shared_ != nullptr) {
+    if (!Contains(spiffe_id)) return false;
+    return SharedRevoke(spiffe_id, not_after, "deregistered", not_after, true);
+  }
   sync::MutexLock lock(&mu_);
   auto found = entries_.find(spiffe_id);
   if (found == entries_.end() || found->second.expires_at >= not_after) return false;
@@ -66,6 +71,7 @@ absl::StatusOr<bool> RevocationList::ExtendIfListed(const std::string& spiffe_id
 }
 
 absl::StatusOr<bool> RevocationList::Remove(const std::string& spiffe_id) {
+  if (shared_ != nullptr) return SharedRemove(spiffe_id, false, absl::InfiniteFuture());
   sync::MutexLock lock(&mu_);
   auto found = entries_.find(spiffe_id);
   if (found == entries_.end()) return false;
@@ -79,6 +85,22 @@ absl::StatusOr<bool> RevocationList::Remove(const std::string& spiffe_id) {
 }
 
 absl::StatusOr<size_t> RevocationList::Prune(absl::Time now, absl::Duration margin) {
+  if (shared_ != nullptr) {
+    std::vector<std::string> due;
+    {
+      sync::MutexLock lock(&mu_);
+      for (const auto& [id, r] : entries_) {
+        if (r.expires_at + margin < now) due.push_back(id);
+      }
+    }
+    size_t pruned = 0;
+    for (const std::string& id : due) {
+      absl::StatusOr<bool> removed = SharedRemove(id, true, now - margin);
+      if (!removed.ok()) return removed.status();
+      pruned += *removed ? 1 : 0;
+    }
+    return pruned;
+  }
   sync::MutexLock lock(&mu_);
   const std::map<std::string, state::RevocationRecord> before = entries_;
   size_t pruned = 0;

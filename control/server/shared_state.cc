@@ -1,0 +1,46 @@
+#include "control/server/shared_state.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/status/status_macros.h"
+
+namespace palisade::control::server {
+
+absl::StatusOr<std::unique_ptr<SharedState>> SharedState::Create(
+    const SharedStateOptions& options) {
+  state::etcd::EtcdClientOptions client;
+  client.endpoints = options.endpoints;
+  client.call_timeout = options.call_timeout;
+  ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdStore> store,
+                   state::etcd::EtcdStore::Create(client, options.prefix));
+  return std::unique_ptr<SharedState>(new SharedState(std::move(store)));
+}
+
+SharedState::~SharedState() { Stop(); }
+
+absl::Status SharedState::Watch(OnRecords on_tokens, OnRecords on_revocations) {
+  for (auto& [dir, callback] : std::vector<std::pair<std::string, OnRecords>>{
+           {"tokens/", std::move(on_tokens)}, {"revocations/", std::move(on_revocations)}}) {
+    ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdClient> client, store_->NewWatchClient());
+    watchers_.push_back(std::make_unique<state::etcd::PrefixWatcher>(
+        std::move(client), store_->FullKey(dir), std::move(callback)));
+    watchers_.back()->Start();
+  }
+  return absl::OkStatus();
+}
+
+void SharedState::Stop() { watchers_.clear(); }
+
+std::string SharedState::Problem() const {
+  for (const auto& watcher : watchers_) {
+    std::string problem = watcher->Problem();
+    if (problem.empty()) continue;
+    if (!absl::StartsWith(problem, "store_unavailable")) {
+      problem = absl::StrCat("store_unavailable: ", problem);
+    }
+    return problem;
+  }
+  return "";
+}
+
+}  // namespace palisade::control::server

@@ -1,0 +1,49 @@
+// The replicas' shared state (--store=etcd): the etcd store that join tokens
+// and the deny-list live in, and the watches that keep this replica's view
+// of both current. Whether the store can be reached is what /ready reports.
+#ifndef PALISADE_CONTROL_SERVER_SHARED_STATE_H_
+#define PALISADE_CONTROL_SERVER_SHARED_STATE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "control/state/etcd/etcd_store.h"
+#include "control/state/etcd/prefix_watcher.h"
+#include "control/state/shared_store.h"
+
+namespace palisade::control::server {
+
+struct SharedStateOptions {
+  std::vector<std::string> endpoints;  // host:port of etcd members
+  std::string prefix;                  // "/palisade/<trust domain>/" by default
+  absl::Duration call_timeout = absl::Seconds(2);
+};
+
+class SharedState {
+ public:
+  using OnRecords = std::function<void(const std::vector<state::StoredRecord>&, int64_t revision)>;
+  static absl::StatusOr<std::unique_ptr<SharedState>> Create(const SharedStateOptions& options);
+  ~SharedState();
+
+  state::SharedStore* store() { return store_.get(); }
+  // Starts mirroring tokens/ and revocations/; the callbacks run on the
+  // watchers' threads, first with what is there, then after every change.
+  absl::Status Watch(OnRecords on_tokens, OnRecords on_revocations);
+  // Ends the watches (before what the callbacks use goes away).
+  void Stop();
+  // "" while both watches stand; else "store_unavailable: ...".
+  std::string Problem() const;
+
+ private:
+  explicit SharedState(std::unique_ptr<state::etcd::EtcdStore> store) : store_(std::move(store)) {}
+  std::unique_ptr<state::etcd::EtcdStore> store_;
+  std::vector<std::unique_ptr<state::etcd::PrefixWatcher>> watchers_;
+};
+
+}  // namespace palisade::control::server
+
+#endif  // PALISADE_CONTROL_SERVER_SHARED_STATE_H_

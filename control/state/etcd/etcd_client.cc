@@ -1,0 +1,391 @@
+#include "control/state/etcd/etcd_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "proto/etcd/v3/etcd_rpc.grpc.pb.h"
+#include "runtime/status/status_macros.h"
+
+namespace palisade::control::state::etcd {
+namespace {
+
+// Tries of a write whose outcome is unknown (deadline exceeded).
+constexpr int kAmbiguousAttempts = 3;
+
+// etcd's range end for "every key starting with prefix": the prefix with its
+// last byte that is not 0xff incremented.
+std::string PrefixEnd(const std::string& prefix) {
+  std::string end = prefix;
+  while (!end.empty()) {
+    if (static_cast<unsigned char>(end.back()) < 0xff) {
+      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+KeyValue FromProto(const etcdserverpb::KeyValue& kv) {
+  return KeyValue{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision()};
+}
+
+}  // namespace
+
+struct EtcdClient::Endpoint {
+  std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<etcdserverpb::KV::Stub> kv;
+  std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+  std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+};
+
+absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& flag) {
+  std::vector<std::string> out;
+  for (absl::string_view raw : absl::StrSplit(flag, ',', absl::SkipWhitespace())) {
+    absl::string_view entry = absl::StripAsciiWhitespace(raw);
+    if (absl::ConsumePrefix(&entry, "http://")) {
+      // Accepted as etcd writes it; the transport is plaintext gRPC either way.
+    } else if (absl::StartsWith(entry, "https://")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--etcd_endpoints: \"", raw,
+          "\": TLS to etcd is not supported yet (gRPC's TLS cannot run beside BoringSSL)"));
+    }
+    const size_t colon = entry.rfind(':');
+    uint32_t port = 0;
+    if (colon == absl::string_view::npos || colon == 0 ||
+        !absl::SimpleAtoi(entry.substr(colon + 1), &port) || port == 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--etcd_endpoints: \"", raw, "\" is not host:port"));
+    }
+    out.emplace_back(entry);
+  }
+  if (out.empty()) return absl::InvalidArgumentError("--etcd_endpoints: no endpoint given");
+  return out;
+}
+
+EtcdClient::EtcdClient(const EtcdClientOptions& options) : options_(options) {}
+EtcdClient::~EtcdClient() = default;
+
+absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(const EtcdClientOptions& options) {
+  if (options.endpoints.empty()) return absl::InvalidArgumentError("no etcd endpoint");
+  if (options.call_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the etcd call timeout must be positive");
+  }
+  std::unique_ptr<EtcdClient> client(new EtcdClient(options));
+  for (const std::string& address : options.endpoints) {
+    grpc::ChannelArguments args;
+    // A member that comes back is used again within a second or two, not
+    // after gRPC's default backoff of up to two minutes. The minimum is also
+    // how long one connection attempt (TCP and HTTP/2 settings) may take, so
+    // it stays at a second: 100 ms failed on a loaded machine.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    auto endpoint = std::make_unique<Endpoint>();
+    endpoint->address = address;
+    endpoint->channel =
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    endpoint->kv = etcdserverpb::KV::NewStub(endpoint->channel);
+    endpoint->watch = etcdserverpb::Watch::NewStub(endpoint->channel);
+    endpoint->lease = etcdserverpb::Lease::NewStub(endpoint->channel);
+    client->endpoints_.push_back(std::move(endpoint));
+  }
+  return client;
+}
+
+std::string EtcdClient::Describe() const {
+  return absl::StrCat("etcd ", absl::StrJoin(options_.endpoints, ","));
+}
+
+absl::Status EtcdClient::OnSomeEndpoint(const std::string& what, const std::string& key,
+                                        const std::function<absl::Status(Endpoint&)>& call,
+                                        bool idempotent) {
+  size_t first;
+  {
+    sync::MutexLock lock(&mu_);
+    first = current_;
+  }
+  std::vector<std::string> errors;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    const size_t index = (first + i) % endpoints_.size();
+    Endpoint& endpoint = *endpoints_[index];
+    absl::Status s = call(endpoint);
+    if (s.ok()) {
+      sync::MutexLock lock(&mu_);
+      current_ = index;
+      return s;
+    }
+    errors.push_back(absl::StrCat(endpoint.address, ": ", s.message()));
+    // A read that timed out (a member waiting for a new leader) may do
+    // better elsewhere; a write that timed out may have been applied.
+    if (!absl::IsUnavailable(s) && !(idempotent && absl::IsDeadlineExceeded(s))) {
+      return absl::Status(s.code(), absl::StrCat("etcd ", what, " of key \"", key, "\" at ",
+                                                 endpoint.address, ": ", s.message()));
+    }
+  }
+  return absl::UnavailableError(absl::StrCat("store_unavailable: etcd ", what, " of key \"", key,
+                                             "\": no member answered (",
+                                             absl::StrJoin(errors, "; "), ")"));
+}
+
+namespace {
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  // "etcdserver: no leader" and friends come as UNAVAILABLE too: another
+  // member may do better.
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) {
+  std::optional<KeyValue> out;
+  RETURN_IF_ERROR(OnSomeEndpoint(
+      "get", key,
+      [&](Endpoint& e) {
+        grpc::ClientContext context;
+        SetDeadline(&context, options_.call_timeout);
+        etcdserverpb::RangeRequest request;
+        request.set_key(key);
+        etcdserverpb::RangeResponse response;
+        absl::Status s = FromGrpc(e.kv->Range(&context, request, &response));
+        if (s.ok() && response.kvs_size() > 0) out = FromProto(response.kvs(0));
+        return s;
+      },
+      /*idempotent=*/true));
+  return out;
+}
+
+absl::StatusOr<std::vector<KeyValue>> EtcdClient::List(const std::string& prefix,
+                                                       int64_t* revision) {
+  std::vector<KeyValue> out;
+  RETURN_IF_ERROR(OnSomeEndpoint(
+      "list", prefix,
+      [&](Endpoint& e) {
+        grpc::ClientContext context;
+        SetDeadline(&context, options_.call_timeout);
+        etcdserverpb::RangeRequest request;
+        request.set_key(prefix);
+        request.set_range_end(PrefixEnd(prefix));
+        etcdserverpb::RangeResponse response;
+        absl::Status s = FromGrpc(e.kv->Range(&context, request, &response));
+        if (!s.ok()) return s;
+        out.clear();
+        for (const etcdserverpb::KeyValue& kv : response.kvs()) out.push_back(FromProto(kv));
+        if (revision != nullptr) *revision = response.header().revision();
+        return s;
+      },
+      /*idempotent=*/true));
+  return out;
+}
+
+absl::StatusOr<bool> EtcdClient::PutIf(const std::string& key, const std::string& value,
+                                       int64_t expected_mod_revision, int64_t* revision) {
+  // A write whose answer was lost (a leader change, a member gone) is
+  // decided by reading the key back: our value (values carry a write id, so
+  // none is written twice the same) means it was applied; the expected
+  // revision means it was not, and it is tried again; anything else means
+  // someone else wrote first.
+  absl::Status last;
+  for (int attempt = 0; attempt < kAmbiguousAttempts; ++attempt) {
+    absl::StatusOr<bool> put = PutIfOnce(key, value, expected_mod_revision, revision);
+    if (put.ok() || !absl::IsDeadlineExceeded(put.status())) return put;
+    last = put.status();
+    absl::StatusOr<std::optional<KeyValue>> now = Get(key);
+    if (!now.ok()) return now.status();
+    const int64_t current = now->has_value() ? (*now)->mod_revision : 0;
+    if (now->has_value() && (*now)->value == value) {
+      if (revision != nullptr) *revision = current;
+      return true;
+    }
+    if (current != expected_mod_revision) return false;
+  }
+  return last;
+}
+
+absl::StatusOr<bool> EtcdClient::PutIfOnce(const std::string& key, const std::string& value,
+                                           int64_t expected_mod_revision, int64_t* revision) {
+  bool succeeded = false;
+  RETURN_IF_ERROR(OnSomeEndpoint("put", key, [&](Endpoint& e) {
+    grpc::ClientContext context;
+    SetDeadline(&context, options_.call_timeout);
+    etcdserverpb::TxnRequest request;
+    etcdserverpb::Compare* compare = request.add_compare();
+    compare->set_key(key);
+    compare->set_result(etcdserverpb::Compare::EQUAL);
+    compare->set_target(etcdserverpb::Compare::MOD);
+    compare->set_mod_revision(expected_mod_revision);  // 0 = the key does not exist
+    etcdserverpb::PutRequest* put = request.add_success()->mutable_request_put();
+    put->set_key(key);
+    put->set_value(value);
+    etcdserverpb::TxnResponse response;
+    absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
+    succeeded = s.ok() && response.succeeded();
+    if (revision != nullptr) *revision = response.header().revision();
+    return s;
+  }));
+  return succeeded;
+}
+
+absl::StatusOr<bool> EtcdClient::DeleteIf(const std::string& key, int64_t expected_mod_revision) {
+  absl::Status last;
+  for (int attempt = 0; attempt < kAmbiguousAttempts; ++attempt) {
+    absl::StatusOr<bool> deleted = DeleteIfOnce(key, expected_mod_revision);
+    if (deleted.ok() || !absl::IsDeadlineExceeded(deleted.status())) return deleted;
+    last = deleted.status();
+    absl::StatusOr<std::optional<KeyValue>> now = Get(key);
+    if (!now.ok()) return now.status();
+    if (!now->has_value()) return true;  // gone: ours, or someone's to the same end
+    if ((*now)->mod_revision != expected_mod_revision) return false;
+  }
+  return last;
+}
+
+absl::StatusOr<bool> EtcdClient::DeleteIfOnce(const std::string& key,
+                                              int64_t expected_mod_revision) {
+  bool succeeded = false;
+  RETURN_IF_ERROR(OnSomeEndpoint("delete", key, [&](Endpoint& e) {
+    grpc::ClientContext context;
+    SetDeadline(&context, options_.call_timeout);
+    etcdserverpb::TxnRequest request;
+    etcdserverpb::Compare* compare = request.add_compare();
+    compare->set_key(key);
+    compare->set_result(etcdserverpb::Compare::EQUAL);
+    compare->set_target(etcdserverpb::Compare::MOD);
+    compare->set_mod_revision(expected_mod_revision);
+    request.add_success()->mutable_request_delete_range()->set_key(key);
+    etcdserverpb::TxnResponse response;
+    absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
+    succeeded = s.ok() && response.succeeded();
+    return s;
+  }));
+  return succeeded;
+}
+
+absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
+  int64_t id = 0;
+  RETURN_IF_ERROR(OnSomeEndpoint("lease grant", "", [&](Endpoint& e) {
+    grpc::ClientContext context;
+    SetDeadline(&context, options_.call_timeout);
+    etcdserverpb::LeaseGrantRequest request;
+    request.set_ttl(std::max<int64_t>(1, absl::ToInt64Seconds(ttl)));
+    etcdserverpb::LeaseGrantResponse response;
+    absl::Status s = FromGrpc(e.lease->LeaseGrant(&context, request, &response));
+    if (s.ok() && !response.error().empty()) return absl::InternalError(response.error());
+    id = response.id();
+    return s;
+  }));
+  return id;
+}
+
+absl::Status EtcdClient::KeepAliveOnce(int64_t lease_id) {
+  return OnSomeEndpoint("lease keep-alive", "", [&](Endpoint& e) {
+    grpc::ClientContext context;
+    SetDeadline(&context, options_.call_timeout);
+    auto stream = e.lease->LeaseKeepAlive(&context);
+    etcdserverpb::LeaseKeepAliveRequest request;
+    request.set_id(lease_id);
+    etcdserverpb::LeaseKeepAliveResponse response;
+    const bool ok = stream->Write(request) && stream->Read(&response);
+    stream->WritesDone();
+    absl::Status s = FromGrpc(stream->Finish());
+    if (!s.ok()) return s;
+    if (!ok || response.ttl() <= 0) return absl::NotFoundError("the lease has expired");
+    return absl::OkStatus();
+  });
+}
+
+absl::Status EtcdClient::RevokeLease(int64_t lease_id) {
+  return OnSomeEndpoint("lease revoke", "", [&](Endpoint& e) {
+    grpc::ClientContext context;
+    SetDeadline(&context, options_.call_timeout);
+    etcdserverpb::LeaseRevokeRequest request;
+    request.set_id(lease_id);
+    etcdserverpb::LeaseRevokeResponse response;
+    return FromGrpc(e.lease->LeaseRevoke(&context, request, &response));
+  });
+}
+
+void EtcdClient::Cancel() {
+  sync::MutexLock lock(&mu_);
+  cancelled_ = true;
+  if (watch_context_ != nullptr) static_cast<grpc::ClientContext*>(watch_context_)->TryCancel();
+}
+
+absl::Status EtcdClient::Watch(
+    const std::string& prefix, int64_t start_revision, const std::function<void()>& on_created,
+    const std::function<void(const std::vector<WatchEvent>&, int64_t)>& on_events) {
+  size_t index;
+  {
+    sync::MutexLock lock(&mu_);
+    index = current_;
+  }
+  Endpoint& e = *endpoints_[index];
+  grpc::ClientContext context;
+  {
+    sync::MutexLock lock(&mu_);
+    if (cancelled_) return absl::CancelledError("etcd watch cancelled");
+    watch_context_ = &context;
+  }
+  auto stream = e.watch->Watch(&context);
+  etcdserverpb::WatchRequest request;
+  etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
+  create->set_key(prefix);
+  create->set_range_end(PrefixEnd(prefix));
+  create->set_start_revision(start_revision);
+  absl::Status ended = absl::OkStatus();
+  if (stream->Write(request)) {
+    etcdserverpb::WatchResponse response;
+    while (stream->Read(&response)) {
+      if (response.compact_revision() > 0) {
+        ended = absl::OutOfRangeError(absl::StrCat("etcd watch of \"", prefix, "\" at ", e.address,
+                                                   ": compacted past revision ", start_revision));
+        break;
+      }
+      if (response.canceled()) {
+        ended = absl::UnavailableError(
+            absl::StrCat("etcd watch of \"", prefix, "\" at ", e.address,
+                         " cancelled by the server: ", response.cancel_reason()));
+        break;
+      }
+      if (response.created()) on_created();
+      if (response.events_size() == 0) continue;
+      std::vector<WatchEvent> events;
+      for (const etcdserverpb::Event& event : response.events()) {
+        events.push_back(
+            WatchEvent{event.type() == etcdserverpb::Event::DELETE, FromProto(event.kv())});
+      }
+      on_events(events, response.header().revision());
+    }
+  }
+  context.TryCancel();
+  const grpc::Status finished = stream->Finish();
+  {
+    sync::MutexLock lock(&mu_);
+    watch_context_ = nullptr;
+    if (cancelled_) return absl::CancelledError("etcd watch cancelled");
+    // The next attempt (list, then watch) goes to the next member.
+    current_ = (index + 1) % endpoints_.size();
+  }
+  if (!ended.ok()) return ended;
+  return absl::UnavailableError(absl::StrCat("store_unavailable: etcd watch of \"", prefix,
+                                             "\" at ", e.address,
+                                             " ended: ", finished.error_message()));
+}
+
+}  // namespace palisade::control::state::etcd

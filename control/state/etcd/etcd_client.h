@@ -1,0 +1,115 @@
+// A client of etcd's v3 gRPC API (proto/etcd/v3) for palisade-control:
+// plaintext gRPC to one or more members of one cluster. Plaintext because
+// gRPC's own TLS cannot run beside BoringSSL in this process
+// (CONSTRAINTS.md §2); etcd over TLS would go through the project's own
+// BoringSSL terminator (not built yet), so use it on loopback or a trusted
+// network. Every call has a deadline; an error names the endpoint and key.
+#ifndef PALISADE_CONTROL_STATE_ETCD_ETCD_CLIENT_H_
+#define PALISADE_CONTROL_STATE_ETCD_ETCD_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "runtime/sync/mutex.h"
+
+namespace etcdserverpb {
+class ResponseHeader;
+}  // namespace etcdserverpb
+
+namespace palisade::control::state::etcd {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+};
+
+struct WatchEvent {
+  bool deleted = false;
+  KeyValue kv;
+};
+
+struct EtcdClientOptions {
+  std::vector<std::string> endpoints;  // host:port
+  absl::Duration call_timeout = absl::Seconds(2);
+};
+
+// Thread-safe. Errors: UNAVAILABLE (message "store_unavailable: ...") when
+// no member answered, naming the endpoints tried and the key.
+class EtcdClient {
+ public:
+  static absl::StatusOr<std::unique_ptr<EtcdClient>> Create(const EtcdClientOptions& options);
+  ~EtcdClient();
+
+  // "etcd 127.0.0.1:2379,127.0.0.1:2479", for messages.
+  std::string Describe() const;
+
+  // The record at `key`, or nullopt.
+  absl::StatusOr<std::optional<KeyValue>> Get(const std::string& key);
+  // Every record under `prefix`, and the store revision they were read at.
+  absl::StatusOr<std::vector<KeyValue>> List(const std::string& prefix,
+                                             int64_t* revision = nullptr);
+  // Writes `value` only if `key`'s mod revision is still `expected_mod_revision`
+  // (0: only if absent), in one Txn. False when it changed meanwhile. On
+  // success `*revision` is the revision of the write. A timed-out write is
+  // settled by reading the key back (values must be unique per write).
+  absl::StatusOr<bool> PutIf(const std::string& key, const std::string& value,
+                             int64_t expected_mod_revision, int64_t* revision = nullptr);
+  // Deletes `key` only if its mod revision is still `expected_mod_revision`.
+  absl::StatusOr<bool> DeleteIf(const std::string& key, int64_t expected_mod_revision);
+
+  // Leases (for what must happen once; not used by the stores yet).
+  absl::StatusOr<int64_t> GrantLease(absl::Duration ttl);
+  absl::Status KeepAliveOnce(int64_t lease_id);
+  absl::Status RevokeLease(int64_t lease_id);
+
+  // Watches `prefix` from `start_revision` until the stream fails or
+  // `Cancel()`: `on_created` once the watch stands, then `on_events` for each
+  // batch with the revision it brings. Blocks; returns why it ended
+  // (Cancelled after Cancel()). Compaction past `start_revision` ends it with
+  // OutOfRange (list again, then watch from there).
+  absl::Status Watch(const std::string& prefix, int64_t start_revision,
+                     const std::function<void()>& on_created,
+                     const std::function<void(const std::vector<WatchEvent>&, int64_t)>& on_events);
+  // Ends a Watch() in progress (and any later one) from another thread.
+  void Cancel();
+
+ private:
+  struct Endpoint;
+  explicit EtcdClient(const EtcdClientOptions& options);
+  // Runs `call(endpoint)` on the current endpoint and, when it is UNAVAILABLE
+  // (the request never reached a member that could serve it), on the next,
+  // each once. Other errors are not retried: a write whose answer was lost
+  // must not be applied twice.
+  // Reads (`idempotent`) also move on when a member timed out.
+  absl::Status OnSomeEndpoint(const std::string& what, const std::string& key,
+                              const std::function<absl::Status(Endpoint&)>& call,
+                              bool idempotent = false);
+  absl::StatusOr<bool> PutIfOnce(const std::string& key, const std::string& value,
+                                 int64_t expected_mod_revision, int64_t* revision);
+  absl::StatusOr<bool> DeleteIfOnce(const std::string& key, int64_t expected_mod_revision);
+
+  const EtcdClientOptions options_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  sync::Mutex mu_;
+  size_t current_ ABSL_GUARDED_BY(mu_) = 0;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  void* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;  // grpc::ClientContext*
+};
+
+// Parses "host:port,host:port" (--etcd_endpoints); InvalidArgument naming
+// the bad entry.
+absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& flag);
+
+}  // namespace palisade::control::state::etcd
+
+#endif  // PALISADE_CONTROL_STATE_ETCD_ETCD_CLIENT_H_

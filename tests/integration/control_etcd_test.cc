@@ -1,0 +1,239 @@
+// Two palisade-control replicas sharing one etcd store (issue 14), with a
+// real three-member etcd cluster and one plug-in CA for both replicas: join
+// tokens are single use across replicas, a de-registration made on one
+// replica reaches the proxies of the other within 2 s, one etcd member lost
+// changes nothing, a malformed record is refused naming its key, and with
+// all of etcd down renewals go on, bootstraps are refused (store_unavailable)
+// and /ready says why, until etcd returns.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/integration/identity_stream.h"
+#include "tests/util/control_process.h"
+#include "tests/util/etcd_cluster.h"
+#include "tests/util/loopback.h"
+#include "tests/util/mesh_fixture.h"
+#include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
+#include "tests/util/status_matchers.h"
+#include "tests/util/test_pki.h"
+
+namespace palisade::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kPrefix[] = "/palisade/example.org/";
+constexpr char kBackend[] = "spiffe://example.org/ns/shop/sa/backend";
+constexpr char kFrontend[] = "spiffe://example.org/ns/shop/sa/frontend";
+constexpr char kWorkload[] = "spiffe://example.org/ns/shop/sa/cart";
+
+class ControlEtcdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir("control-etcd");
+    ASSERT_OK_AND_ASSIGN(etcd_, EtcdCluster::Start(dir_ + "/etcd"));
+    // One operator CA for both replicas, so either one's SVIDs verify everywhere.
+    TestPki pki;
+    WriteFileOrDie(dir_ + "/int.pem", PemOf({pki.intermediate().x509()}));
+    WriteFileOrDie(dir_ + "/int.key", PemOf(pki.intermediate().key.get()));
+    WriteFileOrDie(dir_ + "/roots.pem", pki.BundlePem());
+  }
+
+  std::vector<std::string> ReplicaFlags() const {
+    return {"--plugin_ca_cert=" + dir_ + "/int.pem", "--plugin_ca_key=" + dir_ + "/int.key",
+            "--plugin_root_bundle=" + dir_ + "/roots.pem", "--store=etcd",
+            "--etcd_endpoints=" + etcd_->Endpoints()};
+  }
+  std::unique_ptr<ControlProcess> StartReplica(const std::string& name) {
+    auto control = ControlProcess::Start(MakeTempDir("control-etcd-" + name), ReplicaFlags());
+    EXPECT_OK(control.status());
+    return control.ok() ? *std::move(control) : nullptr;
+  }
+
+  // A bootstrap with `token` through `control`: the stream's status.
+  static grpc::Status BootstrapWith(const ControlProcess& control, const std::string& token,
+                                    const std::string& id, Svid* svid = nullptr) {
+    auto stream = IdentityStream::Open(control);
+    if (!stream.ok()) return grpc::Status(grpc::StatusCode::UNKNOWN, stream.status().ToString());
+    bssl::UniquePtr<EVP_PKEY> key;
+    (*stream)->Write(HelloRequest(token));
+    (*stream)->Write(CsrRequest(id, &key));
+    std::vector<control::v1::WatchResponse> responses;
+    const grpc::Status status = (*stream)->Drain(&responses);
+    if (status.ok() && svid != nullptr && !responses.empty() && responses.back().has_svid()) {
+      *svid = SvidFrom(responses.back(), std::move(key));
+    }
+    return status;
+  }
+
+  // A renewal over mTLS with `svid`: whether a new SVID came back.
+  static bool Renews(const ControlProcess& control, const Svid& svid, const std::string& id) {
+    auto stream = IdentityStream::Open(control, &svid);
+    if (!stream.ok()) return false;
+    control::v1::WatchResponse response;
+    if (!(*stream)->Write(HelloRequest()) || !(*stream)->Read(&response)) return false;
+    bssl::UniquePtr<EVP_PKEY> key;
+    if (!(*stream)->Write(CsrRequest(id, &key, 2))) return false;
+    while ((*stream)->Read(&response)) {
+      if (response.has_svid()) return true;
+    }
+    return false;
+  }
+
+  std::string Token(const ControlProcess& control, const std::string& id) {
+    absl::StatusOr<nlohmann::json> token = control.CreateJoinToken(id);
+    EXPECT_OK(token.status());
+    return token.ok() ? (*token)["token"].get<std::string>() : "";
+  }
+
+  std::string dir_;
+  std::unique_ptr<EtcdCluster> etcd_;
+};
+
+TEST_F(ControlEtcdTest, SingleUseJoinTokenSpentOnOneReplicaIsRefusedOnTheOther) {
+  auto r1 = StartReplica("r1");
+  auto r2 = StartReplica("r2");
+  ASSERT_TRUE(r1 && r2);
+  // Created on replica 2, spent through replica 1, refused through replica 2.
+  const std::string token = Token(*r2, kWorkload);
+  const grpc::Status first = BootstrapWith(*r1, token, kWorkload);
+  EXPECT_TRUE(first.ok()) << first.error_message() << r1->process().Output();
+  const grpc::Status second = BootstrapWith(*r2, token, kWorkload);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(second.error_message(), HasSubstr("already used"));
+  // And again through replica 1 itself.
+  EXPECT_EQ(BootstrapWith(*r1, token, kWorkload).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(ControlEtcdTest, OneEtcdMemberKilledChangesNothing) {
+  auto r1 = StartReplica("r1");
+  auto r2 = StartReplica("r2");
+  ASSERT_TRUE(r1 && r2);
+  etcd_->KillMember(0);
+  const std::string token = Token(*r1, kWorkload);
+  Svid svid;
+  const grpc::Status first = BootstrapWith(*r2, token, kWorkload, &svid);
+  ASSERT_TRUE(first.ok()) << first.error_message() << r2->process().Output();
+  EXPECT_EQ(BootstrapWith(*r1, token, kWorkload).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Renews(*r1, svid, kWorkload));
+  EXPECT_EQ(HttpGet(r1->admin_url() + "/ready").status, 200);
+  EXPECT_EQ(HttpGet(r2->admin_url() + "/ready").status, 200);
+}
+
+TEST_F(ControlEtcdTest, MalformedRecordIsRefusedNamingItsKeyAndNotOverwritten) {
+  auto r1 = StartReplica("r1");
+  ASSERT_TRUE(r1);
+  const std::string key = absl::StrCat(kPrefix, "revocations/", kWorkload);
+  ASSERT_EQ(etcd_->Etcdctl({"put", key, "{not json"}).exit_code, 0);
+  const HttpResult r =
+      r1->AdminPost("/api/v1/deregister", nlohmann::json{{"spiffe_id", kWorkload}}.dump());
+  EXPECT_NE(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr(key)) << r.body;
+  // A foreign record (valid JSON, not ours) under the token prefix: a
+  // bootstrap naming that token id is refused with the key.
+  const std::string token_key = absl::StrCat(kPrefix, "tokens/jt-00000000000000ff");
+  ASSERT_EQ(etcd_->Etcdctl({"put", token_key, "{\"hello\":1}"}).exit_code, 0);
+  const grpc::Status bootstrap = BootstrapWith(
+      *r1, "pjt.jt-00000000000000ff.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", kWorkload);
+  EXPECT_FALSE(bootstrap.ok());
+  EXPECT_THAT(bootstrap.error_message(), HasSubstr(token_key));
+  // Both records are still as they were.
+  EXPECT_THAT(etcd_->Etcdctl({"get", "--print-value-only", key}).output, HasSubstr("{not json"));
+  EXPECT_THAT(etcd_->Etcdctl({"get", "--print-value-only", token_key}).output,
+              HasSubstr("{\"hello\":1}"));
+}
+
+TEST_F(ControlEtcdTest, AllOfEtcdDownRefusesBootstrapsServesRenewalsAndRecovers) {
+  auto r1 = StartReplica("r1");
+  ASSERT_TRUE(r1);
+  Svid svid;
+  ASSERT_TRUE(BootstrapWith(*r1, Token(*r1, kWorkload), kWorkload, &svid).ok());
+  const std::string token = Token(*r1, "spiffe://example.org/ns/shop/sa/late");
+  for (int i = 0; i < etcd_->size(); ++i) etcd_->KillMember(i);
+
+  const grpc::Status refused = BootstrapWith(*r1, token, "spiffe://example.org/ns/shop/sa/late");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("store_unavailable"));
+  EXPECT_TRUE(Renews(*r1, svid, kWorkload));
+  const HttpResult dereg =
+      r1->AdminPost("/api/v1/deregister", nlohmann::json{{"spiffe_id", kWorkload}}.dump());
+  EXPECT_NE(dereg.status, 200);
+  EXPECT_THAT(dereg.body, HasSubstr("store_unavailable"));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const HttpResult ready = HttpGet(r1->admin_url() + "/ready");
+        return ready.status == 503 && absl::StrContains(ready.body, "store_unavailable");
+      },
+      absl::Seconds(10)))
+      << HttpGet(r1->admin_url() + "/ready").body;
+
+  for (int i = 0; i < etcd_->size(); ++i) ASSERT_OK(etcd_->RestartMember(i));
+  ASSERT_OK(etcd_->WaitHealthy());
+  EXPECT_TRUE(
+      WaitFor([&] { return HttpGet(r1->admin_url() + "/ready").status == 200; }, absl::Seconds(15)))
+      << HttpGet(r1->admin_url() + "/ready").body;
+  const grpc::Status later = BootstrapWith(*r1, token, "spiffe://example.org/ns/shop/sa/late");
+  EXPECT_TRUE(later.ok()) << later.error_message();
+}
+
+// The proxies are on replica 1; the de-registration is made on replica 2.
+TEST_F(ControlEtcdTest, DeregistrationOnOneReplicaIsEnforcedByProxiesOfTheOther) {
+  MeshFixture::Options options;
+  options.trust_domain = "example.org";
+  MeshFixture mesh(options);
+  ASSERT_OK(mesh.StartControl(ReplicaFlags()));
+  auto r2 = StartReplica("r2");
+  ASSERT_TRUE(r2);
+  ASSERT_OK_AND_ASSIGN(EchoBackend * echo, mesh.StartBackend("echo"));
+
+  ASSERT_OK_AND_ASSIGN(ProxyYaml in_config, mesh.ControlPlaneConfig("backend", kBackend));
+  in_config.AddInbound("in", echo->address()).authorization.spiffe_ids = {kFrontend};
+  ASSERT_OK_AND_ASSIGN(ProxyProcess * inbound, mesh.StartReadyProxy("backend", in_config));
+  ASSERT_OK_AND_ASSIGN(ProxyYaml out_config, mesh.ControlPlaneConfig("frontend", kFrontend));
+  out_config.AddOutbound("out", absl::StrCat("127.0.0.1:", *inbound->ListenerPort("in")))
+      .expected_peer.spiffe_id = kBackend;
+  ASSERT_OK_AND_ASSIGN(ProxyProcess * outbound, mesh.StartReadyProxy("frontend", out_config));
+
+  auto round_trip = [&] {
+    const int fd = ConnectLoopback(*outbound->ListenerPort("out"), absl::Seconds(5));
+    if (fd < 0) return false;
+    const bool ok = EchoExchange(fd, "ping") == "ping";
+    close(fd);
+    return ok;
+  };
+  ASSERT_TRUE(round_trip()) << mesh.Logs();
+
+  const absl::Time start = absl::Now();
+  const HttpResult r =
+      r2->AdminPost("/api/v1/deregister", nlohmann::json{{"spiffe_id", kFrontend}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const bool refused = WaitFor(
+      [&] {
+        return MetricSum(inbound->Metrics(), "palisade_handshakes_total",
+                         {{"result", "failure"}, {"reason", "revoked"}}) > 0 ||
+               !round_trip();
+      },
+      absl::Seconds(5), absl::Milliseconds(50));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(refused) << mesh.Logs();
+  EXPECT_LE(took, absl::Seconds(2)) << "took " << took;
+  std::cout << "de-registration on replica 2 refused by a proxy of replica 1 after "
+            << absl::FormatDuration(took) << "\n";
+  EXPECT_FALSE(round_trip());
+  // Replica 1 learnt it from etcd and shows it.
+  EXPECT_THAT(mesh.control().State().dump(), HasSubstr(kFrontend));
+  mesh.StopProxies();
+}
+
+}  // namespace
+}  // namespace palisade::testing

@@ -1,0 +1,129 @@
+#include "tests/util/etcd_cluster.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tests/util/loopback.h"
+
+namespace palisade::testing {
+
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::string& dir,
+                                                                int members) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", error.message()));
+  // A port picked free can be taken by another test before etcd binds it
+  // (tests run in parallel): then the cluster never gets healthy, and it is
+  // started again on other ports and data directories.
+  absl::Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
+    cluster->dir_ = absl::StrCat(dir, "/try", attempt);
+    std::filesystem::create_directories(cluster->dir_, error);
+    std::set<uint16_t> taken;
+    auto pick = [&taken] {
+      for (;;) {
+        const uint16_t port = PickFreeLoopbackPort();
+        if (taken.insert(port).second) return port;
+      }
+    };
+    std::vector<std::string> peers;
+    for (int i = 0; i < members; ++i) {
+      Member m;
+      m.name = absl::StrCat("etcd", i);
+      m.client_port = pick();
+      m.peer_port = pick();
+      m.data_dir = absl::StrCat(cluster->dir_, "/", m.name, ".data");
+      peers.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
+      cluster->members_.push_back(std::move(m));
+    }
+    cluster->initial_cluster_ = absl::StrJoin(peers, ",");
+    last = absl::OkStatus();
+    for (int i = 0; i < members && last.ok(); ++i) last = cluster->StartMember(i, "new");
+    if (last.ok()) last = cluster->WaitHealthy(absl::Seconds(15));
+    if (last.ok()) return cluster;
+  }
+  return last;
+}
+
+EtcdCluster::~EtcdCluster() {
+  for (Member& m : members_) {
+    if (m.process == nullptr) continue;
+    m.process->Stop(absl::Seconds(5));
+    (void)m.process->CheckExit();  // etcd's exit status on SIGTERM is not ours to judge
+  }
+}
+
+absl::Status EtcdCluster::StartMember(int i, const std::string& state) {
+  Member& m = members_[i];
+  const std::string client = absl::StrCat("http://127.0.0.1:", m.client_port);
+  const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
+  // Short heartbeats and elections: a lost member or leader is replaced in
+  // about a second. The quota keeps the backend file small.
+  absl::StatusOr<std::unique_ptr<Process>> process =
+      Process::Start({"/usr/bin/etcd", "--name=" + m.name, "--data-dir=" + m.data_dir,
+                      "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+                      "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+                      "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=" + state,
+                      "--initial-cluster-token=palisade-test", "--heartbeat-interval=50",
+                      "--election-timeout=500", "--quota-backend-bytes=67108864",
+                      "--snapshot-count=10000", "--log-level=warn", "--logger=zap"},
+                     absl::StrCat(dir_, "/", m.name, ".log"));
+  if (!process.ok()) return process.status();
+  m.process = *std::move(process);
+  // etcd ends with status 0 on SIGTERM but the test does not depend on it.
+  return absl::OkStatus();
+}
+
+void EtcdCluster::KillMember(int i) {
+  Member& m = members_[i];
+  if (m.process == nullptr) return;
+  m.process->Kill();
+  (void)m.process->CheckExit();
+  m.process.reset();
+}
+
+absl::Status EtcdCluster::RestartMember(int i) {
+  if (members_[i].process != nullptr) return absl::OkStatus();
+  return StartMember(i, "existing");
+}
+
+absl::Status EtcdCluster::WaitHealthy(absl::Duration timeout) {
+  const bool healthy = WaitFor(
+      [&] {
+        for (const Member& m : members_) {
+          if (m.process == nullptr) continue;
+          const HttpResult r = HttpGet(absl::StrCat("http://127.0.0.1:", m.client_port, "/health"));
+          if (r.status != 200 || !absl::StrContains(r.body, "\"true\"")) return false;
+        }
+        return true;
+      },
+      timeout, absl::Milliseconds(100));
+  if (healthy) return absl::OkStatus();
+  std::string logs;
+  for (const Member& m : members_) {
+    absl::StrAppend(&logs, "\n--- ", m.name, ":\n", ReadFileOrEmpty(dir_ + "/" + m.name + ".log"));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("etcd members not healthy within ", absl::FormatDuration(timeout), logs));
+}
+
+std::string EtcdCluster::Endpoints() const {
+  std::vector<std::string> out;
+  for (const Member& m : members_) out.push_back(absl::StrCat("127.0.0.1:", m.client_port));
+  return absl::StrJoin(out, ",");
+}
+
+CommandResult EtcdCluster::Etcdctl(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"/usr/bin/env", "ETCDCTL_API=3", "/usr/bin/etcdctl",
+                                   "--endpoints=" + Endpoints(), "--command-timeout=3s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, absl::Seconds(15));
+}
+
+}  // namespace palisade::testing
