@@ -84,12 +84,18 @@ function unknownFields(value, type, where, errors) {
 }
 
 // The pod rules the OpenAPI schema cannot say.
-function podRules(spec, where, errors) {
+// `claims`: a StatefulSet's volumeClaimTemplates, volumes its pods may mount too.
+function podRules(spec, where, errors, claims = []) {
   if (!spec || typeof spec !== "object") return;
   const init = spec.initContainers || [];
   const all = [...init, ...(spec.containers || [])];
   const volumes = new Set((spec.volumes || []).map((v) => v.name));
   if (volumes.size !== (spec.volumes || []).length) errors.push(`${where}.volumes: duplicate names`);
+  for (const claim of claims) {
+    const name = claim.metadata && claim.metadata.name;
+    if (volumes.has(name)) errors.push(`${where}: volume "${name}" is also a volumeClaimTemplate`);
+    volumes.add(name);
+  }
   const names = new Set();
   for (const c of all) {
     if (names.has(c.name)) errors.push(`${where}: two containers named "${c.name}"`);
@@ -180,7 +186,8 @@ function validateObject(object, modulesDir) {
   unknownFields(object, typeName, what, errors);
   if (object.kind === "List") return errors;
   const [spec, at] = podSpecOf(object);
-  if (spec) podRules(spec, `${what} ${at}`, errors);
+  const claims = (object.kind === "StatefulSet" && object.spec && object.spec.volumeClaimTemplates) || [];
+  if (spec) podRules(spec, `${what} ${at}`, errors, claims);
   return errors;
 }
 

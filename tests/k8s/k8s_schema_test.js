@@ -44,7 +44,7 @@ function inject(yamlText, flags = []) {
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
 
-for (const file of ["control-plane.yaml", "sample-app.yaml", "sample-app.injected.yaml",
+for (const file of ["control-plane.yaml", "etcd.yaml", "sample-app.yaml", "sample-app.injected.yaml",
                     "prometheus-scrape.yaml"]) {
   test(`${file} passes the Kubernetes API schema`, () => {
     assertValid(documents(fs.readFileSync(path.join(K8S, file), "utf8")), file);
