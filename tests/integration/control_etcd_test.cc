@@ -120,6 +120,15 @@ TEST_F(ControlEtcdTest, OneEtcdMemberKilledChangesNothing) {
   auto r2 = StartReplica("r2");
   ASSERT_TRUE(r1 && r2);
   etcd_->KillMember(0);
+  // Ready throughout: the replicas' watches move to another member (a
+  // Kubernetes readiness probe may look at any moment). 20 looks over 2 s.
+  int unready = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (HttpGet(r1->admin_url() + "/ready").status != 200) ++unready;
+    if (HttpGet(r2->admin_url() + "/ready").status != 200) ++unready;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(unready, 0) << HttpGet(r1->admin_url() + "/ready").body;
   const std::string token = Token(*r1, kWorkload);
   Svid svid;
   const grpc::Status first = BootstrapWith(*r2, token, kWorkload, &svid);

@@ -8,11 +8,12 @@
 namespace palisade::control::state::etcd {
 
 PrefixWatcher::PrefixWatcher(std::unique_ptr<EtcdClient> client, std::string prefix,
-                             OnState on_state, absl::Duration retry)
+                             OnState on_state, absl::Duration retry, absl::Duration grace)
     : client_(std::move(client)),
       prefix_(std::move(prefix)),
       on_state_(std::move(on_state)),
-      retry_(retry) {}
+      retry_(retry),
+      grace_(grace) {}
 
 PrefixWatcher::~PrefixWatcher() {
   stop_.Notify();
@@ -26,7 +27,8 @@ void PrefixWatcher::Start() {
 
 std::string PrefixWatcher::Problem() const {
   sync::MutexLock lock(&mu_);
-  return problem_;
+  if (problem_.empty() || absl::Now() - problem_since_ >= grace_) return problem_;
+  return "";
 }
 
 void PrefixWatcher::SetProblem(const std::string& problem) {
@@ -35,6 +37,7 @@ void PrefixWatcher::SetProblem(const std::string& problem) {
     sync::MutexLock lock(&mu_);
     before = problem_;
     problem_ = problem;
+    if (before.empty() && !problem.empty()) problem_since_ = absl::Now();
   }
   if (before.empty() == problem.empty()) return;  // log changes of state only
   if (problem.empty()) {
@@ -75,8 +78,15 @@ void PrefixWatcher::Run() {
           deliver(at);
         });
     if (stop_.HasBeenNotified() || absl::IsCancelled(ended)) return;
+    bool was_watching;
+    {
+      sync::MutexLock lock(&mu_);
+      was_watching = problem_.empty();
+    }
     SetProblem(std::string(ended.message()));
-    stop_.WaitForNotificationWithTimeout(retry_);
+    // A watch that stood broke (its member died): list again on the next
+    // member at once; the wait is for when no member answers.
+    if (!was_watching) stop_.WaitForNotificationWithTimeout(retry_);
   }
 }
 
