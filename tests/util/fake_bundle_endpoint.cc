@@ -1,6 +1,7 @@
 #include "tests/util/fake_bundle_endpoint.h"
 
 #include "absl/strings/str_cat.h"
+#include "runtime/http/http_server.h"
 
 namespace palisade::testing {
 namespace {
