@@ -43,9 +43,13 @@ Registry& TheRegistry() {
 }  // namespace
 
 // One accepted connection. evhttp owns the bufferevent and frees it when the
-// connection ends; our own reference keeps its memory (never its descriptor:
-// it is made without BEV_OPT_CLOSE_ON_FREE, so evhttp closes the socket
-// itself) until Sweep() sees that evhttp is done with it.
+// connection ends; our own reference keeps it, and its descriptor, until
+// Sweep() sees that evhttp is done with it. The bufferevent is made with
+// BEV_OPT_CLOSE_ON_FREE so that evhttp only shuts the socket down and the
+// last reference closes it after deleting its events: were evhttp to close
+// it while its events stay registered (libevent 2.1's evhttp_connection_free
+// does not delete them), Sweep's epoll_ctl() would act on a descriptor
+// number another thread may have been given meanwhile.
 struct ConnectionLimiter::Connection {
   ConnectionLimiter* owner = nullptr;
   bufferevent* bev = nullptr;
@@ -117,9 +121,9 @@ void ConnectionLimiter::Install(evhttp* http, evhttp_bound_socket* bound) {
 
 bufferevent* ConnectionLimiter::OnNewConnection(event_base* base, void* arg) {
   auto* self = static_cast<ConnectionLimiter*>(arg);
-  // Before the new socket can reuse a freed connection's descriptor number.
+  // Finished connections give their descriptors back first.
   self->Sweep();
-  bufferevent* bev = bufferevent_socket_new(base, -1, 0);
+  bufferevent* bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
   if (bev == nullptr) return nullptr;  // evhttp then makes its own (out of memory)
   auto c = std::make_unique<Connection>();
   c->owner = self;
@@ -216,7 +220,8 @@ void ConnectionLimiter::Sweep() {
     event_free(c.deadline);
     evbuffer_remove_cb(bufferevent_get_input(c.bev), &Connection::OnInput, &c);
     // bufferevent_free() left its events registered while we held a
-    // reference; its descriptor is closed already.
+    // reference; the descriptor is still ours: the events go, then the
+    // last reference closes it.
     bufferevent_disable(c.bev, EV_READ | EV_WRITE);
     bufferevent_decref(c.bev);
   }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -161,8 +162,8 @@ TEST_F(ConnectionLimiterTest, GivesBackEveryDescriptorOnceConnectionsEnd) {
   }
   for (const int fd : fds_) close(fd);
   fds_.clear();
-  // evhttp frees each connection and closes its socket; our reference keeps
-  // no descriptor, and the sweep forgets them.
+  // evhttp frees each connection; the sweep deletes its events, closes its
+  // socket and forgets it.
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   while ((server_->connection_stats().open > 0 || OpenDescriptors() > before) &&
          absl::Now() < deadline) {
@@ -171,6 +172,44 @@ TEST_F(ConnectionLimiterTest, GivesBackEveryDescriptorOnceConnectionsEnd) {
   EXPECT_EQ(server_->connection_stats().open, 0u);
   EXPECT_EQ(OpenDescriptors(), before);
   EXPECT_EQ(server_->connection_stats().request_deadline_closed, 5u);
+}
+
+// A finished connection's descriptor number is given back only once the
+// server's event loop no longer refers to it: otherwise a thread that gets
+// that number (here: the test's pipes) races with the loop's late
+// epoll_ctl() on it. ThreadSanitizer reports that race, so this test
+// catches it under --config=tsan.
+TEST_F(ConnectionLimiterTest, ReleasesADescriptorNumberOnlyAfterItsEvents) {
+  ConnectionLimits limits;
+  limits.request_deadline = absl::Seconds(30);
+  Start(limits);
+  const size_t before = OpenDescriptors();
+  for (int round = 0; round < 3; ++round) {
+    const int fd = Open();
+    // The server ends the connection (as after a proxied one-shot fetch).
+    Send(fd, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    ASSERT_NE(ReadFor(fd, absl::Seconds(3)).find("200 OK"), std::string::npos);
+    EXPECT_EQ(ReadFor(fd, absl::Seconds(3)), "EOF");
+    close(fd);
+    fds_.clear();
+    // Once the server's socket is gone, take the lowest free numbers (its
+    // number among them) from this thread while the server sweeps.
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (OpenDescriptors() > before && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    int pipes[4][2];
+    for (auto& p : pipes) ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    while (server_->connection_stats().open > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    absl::SleepFor(absl::Milliseconds(250));  // one more sweep period, not an assertion
+    for (auto& p : pipes) {
+      close(p[0]);
+      close(p[1]);
+    }
+    EXPECT_EQ(server_->connection_stats().open, 0u);
+  }
 }
 
 std::atomic<int> accept_warnings{0};

@@ -6,13 +6,11 @@
 #ifndef PALISADE_TESTS_UTIL_FAKE_BUNDLE_ENDPOINT_H_
 #define PALISADE_TESTS_UTIL_FAKE_BUNDLE_ENDPOINT_H_
 
-#include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "runtime/http/http_server.h"
 #include "runtime/sync/mutex.h"
-#include "runtime/tls/tls_terminator.h"
+#include "tests/util/https_document_server.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::testing {
@@ -37,8 +35,7 @@ class FakeBundleEndpoint {
   std::string body_ ABSL_GUARDED_BY(mu_);
   int requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::string url_;
-  http::HttpServer http_;
-  std::unique_ptr<tls::TlsTerminator> https_;
+  HttpsDocumentServer server_{"fake-bundles"};  // last: its routes use the fields above
 };
 
 }  // namespace palisade::testing

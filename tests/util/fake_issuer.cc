@@ -1,18 +1,17 @@
 #include "tests/util/fake_issuer.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "tests/util/tls_test_support.h"
 
 namespace palisade::testing {
 namespace {
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "fake_issuer: %s\n", what.c_str());
-  std::abort();
+CertSpec LocalhostSpec(const TestPki& pki, const std::string& dns_name) {
+  CertSpec spec = pki.LeafSpec("");
+  spec.uri_sans.clear();
+  spec.dns_sans = {dns_name};
+  return spec;
 }
 
 }  // namespace
@@ -24,27 +23,14 @@ FakeIssuer::FakeIssuer(const std::string& dir, std::string jwks)
     sync::MutexLock lock(&mu_);
     jwks_.body = std::move(jwks);
   }
-  http_.Route("GET", kDiscoveryPath, [this](const http::HttpRequest& request) {
+  server_.Route("GET", kDiscoveryPath, [this](const http::HttpRequest& request) {
     return Serve(request, &discovery_, &discovery_requests_);
   });
-  http_.Route("GET", kJwksPath, [this](const http::HttpRequest& request) {
+  server_.Route("GET", kJwksPath, [this](const http::HttpRequest& request) {
     return Serve(request, &jwks_, &jwks_requests_);
   });
-  if (absl::Status s = http_.Start(*net::SocketAddress::Parse("127.0.0.1:0")); !s.ok()) {
-    Die(s.ToString());
-  }
-  tls::TlsTerminator::Options https;
-  https.listen = *net::SocketAddress::Parse("127.0.0.1:0");
-  https.backend = http_.address();
-  https.client_certificates = tls::PeerCertificates::kNotRequested;
-  https.thread_name = "fake-issuer";
-  absl::StatusOr<std::unique_ptr<tls::TlsTerminator>> created =
-      tls::TlsTerminator::Create(std::move(https), {});
-  if (!created.ok()) Die(created.status().ToString());
-  https_ = *std::move(created);
-  ServeCertificate("localhost", /*trusted=*/true);
-  if (absl::Status s = https_->Start(); !s.ok()) Die(s.ToString());
-  issuer_ = absl::StrCat("https://localhost:", https_->address().port());
+  server_.Start(pki_, LocalhostSpec(pki_, "localhost"));
+  issuer_ = absl::StrCat("https://localhost:", server_.port());
   {
     sync::MutexLock lock(&mu_);
     discovery_.body = DiscoveryJson();
@@ -53,9 +39,7 @@ FakeIssuer::FakeIssuer(const std::string& dir, std::string jwks)
   WriteFileOrDie(ca_file_, pki_.BundlePem());
 }
 
-FakeIssuer::~FakeIssuer() {
-  https_->Stop();  // its connections reach http_: it goes first
-}
+FakeIssuer::~FakeIssuer() = default;
 
 std::string FakeIssuer::DiscoveryJson() const {
   return nlohmann::json{{"issuer", issuer_},
@@ -78,13 +62,7 @@ void FakeIssuer::SetJwks(int status, std::string body) {
 
 void FakeIssuer::ServeCertificate(const std::string& dns_name, bool trusted) {
   const TestPki& pki = trusted ? pki_ : stranger_;
-  CertSpec spec = pki.LeafSpec("");
-  spec.uri_sans.clear();
-  spec.dns_sans = {dns_name};
-  const Credential leaf = pki.IssueLeaf(spec);
-  auto credentials = std::make_shared<tls::TlsTerminator::Credentials>();
-  credentials->context = ServerContext(pki, leaf, tls::PeerCertificates::kNotRequested);
-  https_->SetCredentials(std::move(credentials));
+  server_.ServeLeaf(pki, LocalhostSpec(pki, dns_name));
 }
 
 int FakeIssuer::discovery_requests() const {

@@ -6,14 +6,13 @@
 #ifndef PALISADE_TESTS_UTIL_FAKE_ISSUER_H_
 #define PALISADE_TESTS_UTIL_FAKE_ISSUER_H_
 
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "runtime/http/http_server.h"
 #include "runtime/sync/mutex.h"
-#include "runtime/tls/tls_terminator.h"
+#include "tests/util/https_document_server.h"
 #include "tests/util/test_pki.h"
 
 namespace palisade::testing {
@@ -65,8 +64,7 @@ class FakeIssuer {
   int discovery_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int jwks_requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> authorizations_ ABSL_GUARDED_BY(mu_);
-  http::HttpServer http_;
-  std::unique_ptr<tls::TlsTerminator> https_;
+  HttpsDocumentServer server_{"fake-issuer"};  // last: its routes use the fields above
 };
 
 }  // namespace palisade::testing
