@@ -34,6 +34,7 @@
 #include "tests/util/control_process.h"
 #include "tests/util/etcd_cluster.h"
 #include "tests/util/process.h"
+#include "tests/util/subprocess.h"
 #include "tests/util/test_pki.h"
 
 ABSL_FLAG(int, clients, 4, "Concurrent renewal streams sending CSRs (split across replicas).");
@@ -41,7 +42,10 @@ ABSL_FLAG(int, rounds, 3, "Issuance rounds per configuration (interleaved).");
 ABSL_FLAG(absl::Duration, round_time, absl::Seconds(3), "Length of one issuance round.");
 ABSL_FLAG(int, revocations, 10, "De-registrations per configuration (one identity each).");
 ABSL_FLAG(int, watchers, 20, "Identity streams watching the deny-list (split across replicas).");
-ABSL_FLAG(bool, quick, false, "Smoke check: 1 round of 1 s, 2 de-registrations, 4 watchers.");
+ABSL_FLAG(int, hold_streams, 1000,
+          "Streams bench/control_load opens and holds on each of three etcd replicas (0: skip).");
+ABSL_FLAG(bool, quick, false,
+          "Smoke check: 1 round of 1 s, 2 de-registrations, 4 watchers, 3 x 50 streams.");
 
 namespace palisade::bench {
 namespace {
@@ -212,6 +216,45 @@ double PropagationMs(const Config& config, const Svid& watcher_svid, const std::
   return reached ? absl::ToDoubleMilliseconds(last - start) : -1;
 }
 
+// Streams held: bench/control_load against each replica at once (its own
+// process, descriptors and event loops), each opening `streams` renewal
+// streams and holding them; its RESULT line, parsed.
+struct Held {
+  int with_bundle = -1;
+  double rss_mib = 0;
+  std::string line;
+};
+std::vector<Held> HoldStreams(const std::vector<ControlProcess*>& replicas, int streams) {
+  std::vector<Held> held(replicas.size());
+  std::vector<std::thread> tools;
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    tools.emplace_back([&, i] {
+      ControlProcess& r = *replicas[i];
+      const testing::CommandResult out =
+          testing::RunCommand({"bench/control_load", "--address=" + r.identity_address(),
+                               "--admin=" + r.admin_address(), "--bundle_file=" + r.bundle_file(),
+                               absl::StrCat("--streams=", streams), "--hold=3s", "--in_flight=32",
+                               absl::StrCat("--server_pid=", r.process().pid()),
+                               absl::StrCat("--report_every=", streams)},
+                              absl::Seconds(150));
+      const size_t at = out.output.find("RESULT ");
+      held[i].line = at == std::string::npos ? out.output : out.output.substr(at);
+      auto field = [&](const std::string& name) -> std::string {
+        const size_t f = held[i].line.find(" " + name + "=");
+        if (f == std::string::npos) return "";
+        const size_t v = f + name.size() + 2;
+        return held[i].line.substr(v, held[i].line.find_first_of(" \n", v) - v);
+      };
+      if (at != std::string::npos) {
+        held[i].with_bundle = std::atoi(field("streams_with_bundle").c_str());
+        held[i].rss_mib = std::atof(field("server_rss").c_str());
+      }
+    });
+  }
+  for (auto& t : tools) t.join();
+  return held;
+}
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -292,7 +335,7 @@ int Run() {
     }
   }
 
-  std::vector<double> propagation[2], cli[2];
+  std::vector<double> propagation[2], cli[2], after_cli[2];
   int missed[2] = {0, 0};
   for (int i = 0; i < revocations; ++i) {
     for (int j = 0; j < 2; ++j) {
@@ -308,11 +351,20 @@ int Run() {
         ++missed[k];
       } else {
         propagation[k].push_back(ms);
+        after_cli[k].push_back(ms - cli_ms);
       }
       std::printf("deregister %2d %-17s %.1f ms (CLI returned after %.1f ms)\n", i + 1,
                   configs[k].name.c_str(), ms, cli_ms);
       std::fflush(stdout);
     }
+  }
+  // Streams held across three replicas on etcd (a third one joins now).
+  const int hold = quick ? 50 : absl::GetFlag(FLAGS_hold_streams);
+  std::vector<Held> held;
+  std::unique_ptr<ControlProcess> e3;
+  if (hold > 0) {
+    e3 = StartOrDie(testing::MakeTempDir("control-replicas-e3"), etcd_flags);
+    held = HoldStreams({e1.get(), e2.get(), e3.get()}, hold);
   }
   const std::string load_after = LoadAverage();
 
@@ -334,8 +386,28 @@ int Run() {
   std::printf("%-36s %-24s %-24s\n", "  of which the CLI call, median ms",
               absl::StrFormat("%.1f", Percentile(cli[0], 0.5)).c_str(),
               absl::StrFormat("%.1f", Percentile(cli[1], 0.5)).c_str());
+  std::printf(
+      "%-36s %-24s %-24s\n", "  last stream after CLI returned p50/p99",
+      absl::StrFormat("%.1f / %.1f", Percentile(after_cli[0], 0.5), Percentile(after_cli[0], 0.99))
+          .c_str(),
+      absl::StrFormat("%.1f / %.1f", Percentile(after_cli[1], 0.5), Percentile(after_cli[1], 0.99))
+          .c_str());
   std::printf("%-36s %-24d %-24d\n", "refused streams / missed revocations", refused[0] + missed[0],
               refused[1] + missed[1]);
+  if (!held.empty()) {
+    int total = 0;
+    std::string per;
+    for (size_t i = 0; i < held.size(); ++i) {
+      total += std::max(0, held[i].with_bundle);
+      absl::StrAppend(&per, i == 0 ? "" : " + ", held[i].with_bundle,
+                      absl::StrFormat(" (%.0f MiB)", held[i].rss_mib));
+    }
+    std::printf("streams held, 3 etcd replicas x %d requested: %s = %d\n", hold, per.c_str(),
+                total);
+    for (const Held& h : held) {
+      if (h.with_bundle != hold) std::printf("  control_load: %s\n", h.line.c_str());
+    }
+  }
   std::printf("load average before: %s, after: %s (2 cores, shared)\n", load_before.c_str(),
               load_after.c_str());
   std::fflush(stdout);
