@@ -16,7 +16,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -60,6 +62,30 @@ using testing::SvidFrom;
 
 constexpr char kTd[] = "spiffe://example.org/bench/";
 
+// What Run started (replicas, then etcd): std::exit skips destructors, so a
+// fatal error stops them here first, and the temporary directories go.
+std::vector<std::function<void()>>& Cleanups() {
+  static auto* cleanups = new std::vector<std::function<void()>>;
+  return *cleanups;
+}
+void CleanUp() {
+  auto& cleanups = Cleanups();
+  while (!cleanups.empty()) {
+    auto last = std::move(cleanups.back());
+    cleanups.pop_back();
+    last();
+  }
+}
+std::vector<std::string>& ReplicaDirs() {
+  static auto* dirs = new std::vector<std::string>;
+  return *dirs;
+}
+[[noreturn]] void Fatal(const std::string& message) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  CleanUp();
+  std::exit(1);
+}
+
 struct Config {
   std::string name;
   std::vector<ControlProcess*> replicas;
@@ -68,11 +94,8 @@ struct Config {
 std::unique_ptr<ControlProcess> StartOrDie(const std::string& dir,
                                            const std::vector<std::string>& flags) {
   auto control = ControlProcess::Start(dir, flags);
-  if (!control.ok()) {
-    std::fprintf(stderr, "palisade-control did not start: %s\n",
-                 control.status().ToString().c_str());
-    std::exit(1);
-  }
+  if (!control.ok()) Fatal("palisade-control did not start: " + control.status().ToString());
+  ReplicaDirs().push_back(dir);
   return *std::move(control);
 }
 
@@ -81,10 +104,7 @@ Svid BootstrapOrDie(ControlProcess& control, const std::string& id) {
   absl::StatusOr<nlohmann::json> token = control.CreateJoinToken(id);
   auto stream = token.ok() ? IdentityStream::Open(control)
                            : absl::StatusOr<std::unique_ptr<IdentityStream>>(token.status());
-  if (!stream.ok()) {
-    std::fprintf(stderr, "bootstrap of %s: %s\n", id.c_str(), stream.status().ToString().c_str());
-    std::exit(1);
-  }
+  if (!stream.ok()) Fatal("bootstrap of " + id + ": " + stream.status().ToString());
   bssl::UniquePtr<EVP_PKEY> key;
   (*stream)->Write(HelloRequest((*token)["token"].get<std::string>()));
   (*stream)->Write(CsrRequest(id, &key));
@@ -93,9 +113,8 @@ Svid BootstrapOrDie(ControlProcess& control, const std::string& id) {
   for (auto& r : responses) {
     if (r.has_svid()) return SvidFrom(r, std::move(key));
   }
-  std::fprintf(stderr, "bootstrap of %s refused: %s\n%s\n", id.c_str(),
-               status.error_message().c_str(), control.process().Output().c_str());
-  std::exit(1);
+  Fatal("bootstrap of " + id + " refused: " + status.error_message() + "\n" +
+        control.process().Output());
 }
 
 // Issuances/s of one round: each client holds one renewal stream to its
@@ -158,10 +177,7 @@ double PropagationMs(const Config& config, const Svid& watcher_svid, const std::
   for (int i = 0; i < watchers; ++i) {
     auto w = std::make_unique<Watch>();
     auto stream = IdentityStream::Open(*config.replicas[i % config.replicas.size()], &watcher_svid);
-    if (!stream.ok()) {
-      std::fprintf(stderr, "watcher: %s\n", stream.status().ToString().c_str());
-      std::exit(1);
-    }
+    if (!stream.ok()) Fatal("watcher: " + stream.status().ToString());
     w->stream = *std::move(stream);
     w->stream->Write(HelloRequest());
     Watch* raw = w.get();
@@ -192,18 +208,12 @@ double PropagationMs(const Config& config, const Svid& watcher_svid, const std::
     }
     return false;
   };
-  if (!all([](const Watch& w) { return w.primed; })) {
-    std::fprintf(stderr, "watchers got no bundle\n");
-    std::exit(1);
-  }
+  if (!all([](const Watch& w) { return w.primed; })) Fatal("watchers got no bundle");
   const absl::Time start = absl::Now();
   const testing::CommandResult cli =
       config.replicas[0]->Cli({"deregister", "--spiffe_id=" + victim});
   *cli_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
-  if (cli.exit_code != 0) {
-    std::fprintf(stderr, "deregister: %s\n", cli.output.c_str());
-    std::exit(1);
-  }
+  if (cli.exit_code != 0) Fatal("deregister: " + cli.output);
   const bool reached = all([](const Watch& w) { return w.seen != absl::InfiniteFuture(); });
   absl::Time last = start;
   for (auto& w : watches) {
@@ -295,19 +305,25 @@ int Run() {
                                            "--issuance_per_ttl=100000",
                                            "--issuance_max_unexpired=100000"};
   absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd = EtcdCluster::Start(dir + "/etcd", 3);
-  if (!etcd.ok()) {
-    std::fprintf(stderr, "etcd: %s\n", etcd.status().ToString().c_str());
-    return 1;
-  }
+  Cleanups().push_back([dir] { std::filesystem::remove_all(dir); });
+  if (!etcd.ok()) Fatal("etcd: " + etcd.status().ToString());
+  Cleanups().push_back([&etcd] { etcd->reset(); });
   std::vector<std::string> etcd_flags = common;
   etcd_flags.push_back("--store=etcd");
   etcd_flags.push_back("--etcd_endpoints=" + (*etcd)->Endpoints());
-  std::unique_ptr<ControlProcess> file =
-      StartOrDie(testing::MakeTempDir("control-replicas-file"), common);
-  std::unique_ptr<ControlProcess> e1 =
-      StartOrDie(testing::MakeTempDir("control-replicas-e1"), etcd_flags);
-  std::unique_ptr<ControlProcess> e2 =
-      StartOrDie(testing::MakeTempDir("control-replicas-e2"), etcd_flags);
+  // CleanUp stops the replicas (then removes their directories) on a fatal
+  // error and at the end, before etcd.
+  std::unique_ptr<ControlProcess> file, e1, e2, e3;
+  Cleanups().push_back([&] {
+    e3.reset();
+    e2.reset();
+    e1.reset();
+    file.reset();
+    for (const std::string& d : ReplicaDirs()) std::filesystem::remove_all(d);
+  });
+  file = StartOrDie(testing::MakeTempDir("control-replicas-file"), common);
+  e1 = StartOrDie(testing::MakeTempDir("control-replicas-e1"), etcd_flags);
+  e2 = StartOrDie(testing::MakeTempDir("control-replicas-e2"), etcd_flags);
   const Config configs[2] = {{"file, 1 replica", {file.get()}},
                              {"etcd, 2 replicas", {e1.get(), e2.get()}}};
 
@@ -361,7 +377,6 @@ int Run() {
   // Streams held across three replicas on etcd (a third one joins now).
   const int hold = quick ? 50 : absl::GetFlag(FLAGS_hold_streams);
   std::vector<Held> held;
-  std::unique_ptr<ControlProcess> e3;
   if (hold > 0) {
     e3 = StartOrDie(testing::MakeTempDir("control-replicas-e3"), etcd_flags);
     held = HoldStreams({e1.get(), e2.get(), e3.get()}, hold);
@@ -411,6 +426,7 @@ int Run() {
   std::printf("load average before: %s, after: %s (2 cores, shared)\n", load_before.c_str(),
               load_after.c_str());
   std::fflush(stdout);
+  CleanUp();
   return (missed[0] + missed[1] + refused[0] + refused[1]) == 0 ? 0 : 1;
 }
 
