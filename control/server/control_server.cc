@@ -552,18 +552,18 @@ absl::Status ControlServer::ReloadJwks() {
 // still say "expired" for a while, then forgotten: one re-attestation token
 // per bootstrap must not grow tokens.json forever.
 void ControlServer::PruneTokensIfDue() {
-  constexpr absl::Duration kEvery = absl::Hours(1);
-  constexpr absl::Duration kRetention = absl::Hours(24 * 7);
+  const absl::Duration every = options_.token_prune_interval;
+  const absl::Duration retention = options_.token_retention;
   const absl::Time now = absl::Now();
   if (now < next_token_prune_) return;
-  next_token_prune_ = now + kEvery;
-  absl::StatusOr<size_t> pruned = tokens_->PruneExpired(now, kRetention);
+  next_token_prune_ = now + every;
+  absl::StatusOr<size_t> pruned = tokens_->PruneExpired(now, retention);
   if (!pruned.ok()) {
     log::LogEvent(log::Level::kError, "control", "cannot prune expired tokens; will retry",
                   {{"error", std::string(pruned.status().message())}});
   } else if (*pruned > 0) {
     log::LogEvent(log::Level::kInfo, "control", "expired tokens forgotten",
-                  {{"count", *pruned}, {"expired_before", Rfc3339(now - kRetention)}});
+                  {{"count", *pruned}, {"expired_before", Rfc3339(now - retention)}});
   }
 }
 

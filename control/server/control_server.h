@@ -89,6 +89,10 @@ struct ControlServerOptions {
   std::string store = "file";
   std::vector<std::string> etcd_endpoints;
   std::string etcd_prefix;  // empty: /palisade/<trust_domain>/
+  // Expired tokens are forgotten `token_retention` after they expire, checked
+  // every `token_prune_interval` (in etcd too, by compare-and-delete).
+  absl::Duration token_retention = absl::Hours(24 * 7);
+  absl::Duration token_prune_interval = absl::Hours(1);
   // TLS refusals logged and audited per reason and interval.
   size_t tls_refusal_log_burst = 10;
   absl::Duration tls_refusal_log_interval = absl::Seconds(10);

@@ -115,6 +115,43 @@ TEST_F(ControlEtcdTest, SingleUseJoinTokenSpentOnOneReplicaIsRefusedOnTheOther) 
   EXPECT_EQ(BootstrapWith(*r1, token, kWorkload).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// Expired token records are deleted from etcd by housekeeping (here with
+// no retention and a prune every second); a live token's record stays.
+TEST_F(ControlEtcdTest, ExpiredTokenRecordsArePrunedFromEtcdAndLiveOnesStay) {
+  std::vector<std::string> flags = ReplicaFlags();
+  flags.push_back("--token_retention=0s");
+  flags.push_back("--token_prune_interval=1s");
+  auto r1 = ControlProcess::Start(MakeTempDir("control-etcd-r1"), flags);
+  auto r2 = ControlProcess::Start(MakeTempDir("control-etcd-r2"), flags);
+  ASSERT_OK(r1.status());
+  ASSERT_OK(r2.status());
+  auto create = [&](int ttl_seconds) {
+    const HttpResult r = (*r1)->AdminPost(
+        "/api/v1/tokens",
+        nlohmann::json{{"spiffe_id", kWorkload}, {"ttl_seconds", ttl_seconds}}.dump());
+    nlohmann::json created = nlohmann::json::parse(r.body, nullptr, false);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return created.is_object() && created.contains("id") ? created["id"].get<std::string>() : "";
+  };
+  const std::string expiring = create(1);
+  const std::string live = create(3600);
+  ASSERT_FALSE(expiring.empty());
+  ASSERT_FALSE(live.empty());
+  auto stored = [&](const std::string& id) {
+    return absl::StrContains(
+        etcd_->Etcdctl({"get", "--prefix", "--keys-only", std::string(kPrefix) + "tokens/"}).output,
+        "tokens/" + id);
+  };
+  EXPECT_TRUE(stored(expiring));
+  // It expires after 1 s; pruning runs every second. Bounded wait.
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (stored(expiring) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(stored(expiring)) << "expired token record still in etcd after 15 s";
+  EXPECT_TRUE(stored(live)) << "a live token's record was pruned";
+  EXPECT_TRUE((*r1)->process().Running());
+  EXPECT_TRUE((*r2)->process().Running());
+}
+
 TEST_F(ControlEtcdTest, OneEtcdMemberKilledChangesNothing) {
   auto r1 = StartReplica("r1");
   auto r2 = StartReplica("r2");
