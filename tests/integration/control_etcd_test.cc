@@ -16,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/integration/identity_stream.h"
 #include "tests/util/control_process.h"
@@ -188,6 +189,30 @@ TEST_F(ControlEtcdTest, MalformedRecordIsRefusedNamingItsKeyAndNotOverwritten) {
   EXPECT_THAT(etcd_->Etcdctl({"get", "--print-value-only", key}).output, HasSubstr("{not json"));
   EXPECT_THAT(etcd_->Etcdctl({"get", "--print-value-only", token_key}).output,
               HasSubstr("{\"hello\":1}"));
+
+  // The refused record is logged once per (key, mod revision), not again on
+  // every change the watch delivers: five unrelated tokens change nothing.
+  auto logged = [&] {
+    size_t count = 0;
+    for (absl::string_view line : absl::StrSplit(r1->process().Output(), '\n')) {
+      if (absl::StrContains(line, "shared join token record refused") &&
+          absl::StrContains(line, token_key)) {
+        ++count;
+      }
+    }
+    return count;
+  };
+  EXPECT_TRUE(WaitFor([&] { return logged() >= 1; }, absl::Seconds(5)));
+  for (int i = 0; i < 5; ++i) Token(*r1, kWorkload);
+  // Bounded: long enough for the watch to deliver the five changes.
+  WaitFor([&] { return logged() > 1; }, absl::Seconds(3));
+  EXPECT_EQ(logged(), 1u) << r1->process().Output();
+  // Rewritten (a new mod revision), it is logged again, once.
+  ASSERT_EQ(etcd_->Etcdctl({"put", token_key, "{\"hello\":2}"}).exit_code, 0);
+  EXPECT_TRUE(WaitFor([&] { return logged() >= 2; }, absl::Seconds(5)));
+  for (int i = 0; i < 3; ++i) Token(*r1, kWorkload);
+  WaitFor([&] { return logged() > 2; }, absl::Seconds(3));
+  EXPECT_EQ(logged(), 2u) << r1->process().Output();
 }
 
 TEST_F(ControlEtcdTest, AllOfEtcdDownRefusesBootstrapsServesRenewalsAndRecovers) {
