@@ -32,6 +32,7 @@ namespace palisade::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kPrefix[] = "/palisade/example.org/";
 constexpr char kBackend[] = "spiffe://example.org/ns/shop/sa/backend";
@@ -294,6 +295,23 @@ TEST_F(ControlEtcdTest, DeregistrationOnOneReplicaIsEnforcedByProxiesOfTheOther)
   EXPECT_FALSE(round_trip());
   // Replica 1 learnt it from etcd and shows it.
   EXPECT_THAT(mesh.control().State().dump(), HasSubstr(kFrontend));
+
+  // `register` on replica 2 re-admits the identity everywhere: the proxies
+  // of replica 1 accept it again (its SVID is still valid) within 2 s.
+  const absl::Time lift = absl::Now();
+  const HttpResult back =
+      r2->AdminPost("/api/v1/register", nlohmann::json{{"spiffe_id", kFrontend}}.dump());
+  ASSERT_EQ(back.status, 200) << back.body;
+  const bool accepted = WaitFor(round_trip, absl::Seconds(5), absl::Milliseconds(50));
+  const absl::Duration lifted_after = absl::Now() - lift;
+  EXPECT_TRUE(accepted) << mesh.Logs();
+  EXPECT_LE(lifted_after, absl::Seconds(2)) << "took " << lifted_after;
+  std::cout << "registration on replica 2 accepted by a proxy of replica 1 after "
+            << absl::FormatDuration(lifted_after) << "\n";
+  // Replica 1 dropped it from its deny-list and its de-registrations too.
+  const nlohmann::json state = mesh.control().State();
+  EXPECT_THAT(state["revocations"].dump(), Not(HasSubstr(kFrontend)));
+  EXPECT_THAT(state["deregistered"].dump(), Not(HasSubstr(kFrontend)));
   mesh.StopProxies();
 }
 
