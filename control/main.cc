@@ -63,6 +63,11 @@ ABSL_FLAG(absl::Duration, svid_ttl, absl::Hours(1),
           "serve: lifetime of issued SVIDs (e.g. 5s, 1h).");
 ABSL_FLAG(absl::Duration, clock_skew, absl::Seconds(30),
           "serve: tolerated clock skew: SVIDs are backdated by it (at most 5m), tokens get it.");
+ABSL_FLAG(absl::Duration, token_retention, absl::Hours(24 * 7),
+          "serve: how long an expired token is kept (refused as expired, not unknown) before "
+          "housekeeping forgets it, from the state directory or from etcd.");
+ABSL_FLAG(absl::Duration, token_prune_interval, absl::Hours(1),
+          "serve: how often housekeeping forgets expired tokens.");
 ABSL_FLAG(absl::Duration, hello_timeout, absl::Seconds(10),
           "serve: time a stream has to send Hello.");
 ABSL_FLAG(int64_t, max_connections, 0,
@@ -242,7 +247,8 @@ const std::vector<std::string>& ServeFlags() {
       "inject_proxy_image reload_interval log_level log_format bundle_endpoint_listen "
       "bundle_endpoint_address_file bundle_endpoint_refresh_hint "
       "bundle_endpoint_tls_cert bundle_endpoint_tls_key federation_file federation_min_refresh "
-      "federation_max_refresh store etcd_endpoints etcd_prefix",
+      "federation_max_refresh store etcd_endpoints etcd_prefix token_retention "
+      "token_prune_interval",
       ' '));
   return *flags;
 }
@@ -488,16 +494,33 @@ int Serve() {
         state::etcd::ParseEndpoints(absl::GetFlag(FLAGS_etcd_endpoints));
     if (!endpoints.ok()) return UsageError(std::string(endpoints.status().message()));
     options.etcd_endpoints = *endpoints;
+    options.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
+    if (!options.etcd_prefix.empty()) {
+      if (absl::Status s = state::etcd::CheckPrefix(options.etcd_prefix); !s.ok()) {
+        return UsageError(std::string(s.message()));
+      }
+    }
   } else if (!absl::GetFlag(FLAGS_etcd_endpoints).empty()) {
     return UsageError("--etcd_endpoints: only with --store=etcd");
+  } else if (!absl::GetFlag(FLAGS_etcd_prefix).empty()) {
+    // A prefix without etcd would be ignored: the operator meant a store
+    // this replica is not using.
+    return UsageError("--etcd_prefix: only with --store=etcd");
   }
-  options.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
   options.admin = absl::GetFlag(FLAGS_admin);
   options.admin_allow_non_loopback = absl::GetFlag(FLAGS_admin_allow_non_loopback);
   options.admin_host_names = absl::GetFlag(FLAGS_admin_host);
   options.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
   options.svid_ttl = absl::GetFlag(FLAGS_svid_ttl);
   options.clock_skew = absl::GetFlag(FLAGS_clock_skew);
+  options.token_retention = absl::GetFlag(FLAGS_token_retention);
+  if (options.token_retention < absl::ZeroDuration()) {
+    return UsageError("--token_retention: must not be negative");
+  }
+  options.token_prune_interval = absl::GetFlag(FLAGS_token_prune_interval);
+  if (options.token_prune_interval < absl::Seconds(1)) {
+    return UsageError("--token_prune_interval: must be at least 1s");
+  }
   options.hello_timeout = absl::GetFlag(FLAGS_hello_timeout);
   options.csr_timeout = absl::GetFlag(FLAGS_csr_timeout);
   for (const auto& [name, value, field] : std::vector<std::tuple<const char*, int64_t, size_t*>>{

@@ -1,6 +1,9 @@
 // JoinTokenStore's shared mode: each token a record "tokens/<id>" in the
 // SharedStore, changed only by compare-and-swap on its revision.
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "control/auth/join_token_store.h"
@@ -146,6 +149,45 @@ absl::StatusOr<JoinToken> JoinTokenStore::SharedUpdate(
   }
   return absl::AbortedError(
       absl::StrCat("store record \"", shared_->FullKey(kDir + id), "\" kept changing; try again"));
+}
+
+absl::StatusOr<size_t> JoinTokenStore::SharedPruneExpired(absl::Time now,
+                                                          absl::Duration retention) {
+  int64_t revision = 0;
+  absl::StatusOr<std::vector<state::StoredRecord>> records = shared_->List(kDir, &revision);
+  if (!records.ok()) return AsRefusal(records.status());
+  struct Read {
+    std::string key;  // relative to the store's prefix
+    int64_t revision;
+    JoinToken token;
+  };
+  std::vector<Read> readable;
+  std::set<std::string> parents;  // of every readable token, gone or not
+  for (const state::StoredRecord& r : *records) {
+    absl::StatusOr<JoinToken> token = Decode(r);
+    // Malformed records are reported by the watcher; never deleted here.
+    if (!token.ok()) continue;
+    if (!token->parent_id.empty()) parents.insert(token->parent_id);
+    readable.push_back(Read{kDir + token->id, r.revision, *std::move(token)});
+  }
+  auto gone = [&](const JoinToken& t) {
+    return t.expires_at != absl::InfiniteFuture() && t.expires_at + retention <= now;
+  };
+  // As in the file store: a join token stays while a token descending from
+  // it does (revoking it must still reach them), even an expired one.
+  size_t pruned = 0;
+  for (const Read& r : readable) {
+    if (!gone(r.token)) continue;
+    if (r.token.kind == TokenKind::kJoin && parents.count(r.token.id) > 0) continue;
+    absl::StatusOr<bool> deleted = shared_->DeleteIf(r.key, r.revision);
+    if (!deleted.ok()) return AsRefusal(deleted.status());
+    // false: another replica changed or deleted it since; its next prune decides.
+    if (!*deleted) continue;
+    ++pruned;
+    sync::MutexLock lock(&mu_);
+    tokens_.erase(r.token.id);
+  }
+  return pruned;
 }
 
 }  // namespace palisade::control::auth

@@ -361,9 +361,7 @@ absl::Status JoinTokenStore::SlideReattestation(const std::string& spiffe_id, ab
 }
 
 absl::StatusOr<size_t> JoinTokenStore::PruneExpired(absl::Time now, absl::Duration retention) {
-  // Shared records are not pruned yet (every replica would race to); they
-  // are small, and refused as expired.
-  if (shared_ != nullptr) return size_t{0};
+  if (shared_ != nullptr) return SharedPruneExpired(now, retention);
   sync::MutexLock lock(&mu_);
   auto gone = [&](const JoinToken& t) {
     return t.expires_at != absl::InfiniteFuture() && t.expires_at + retention <= now;

@@ -114,7 +114,10 @@ class JoinTokenStore {
   // forgotten token is refused as unknown instead of expired), so that
   // re-attestation tokens, one per bootstrap, do not pile up in tokens.json.
   // A join token stays while a token descending from it does: revoking it
-  // must still reach them. Returns how many were forgotten.
+  // must still reach them. Returns how many were forgotten. Shared mode:
+  // each record is deleted only if unchanged since it was read (its mod
+  // revision), so replicas pruning at once never delete what another just
+  // wrote; a record that cannot be read is left alone.
   absl::StatusOr<size_t> PruneExpired(absl::Time now, absl::Duration retention);
   std::vector<JoinToken> List() const;
 
@@ -134,6 +137,7 @@ class JoinTokenStore {
   absl::Status SharedCreate(const JoinToken& token);
   absl::Status SharedRefresh(const std::string& id) const;
   absl::Status SharedRefreshAll() const;
+  absl::StatusOr<size_t> SharedPruneExpired(absl::Time now, absl::Duration retention);
   absl::Status Save() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Created> Add(TokenKind kind, const identity::SpiffeId& id, absl::Duration ttl,
                               bool single_use, const std::string& parent_id, absl::Time now);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "control/admin/admin_token.h"
 #include "control/state/state_files.h"
@@ -352,10 +353,8 @@ absl::Status ControlServer::Start() {
   if (shared_ != nullptr) {
     RETURN_IF_ERROR(shared_->Watch(
         [this](const std::vector<state::StoredRecord>& records, int64_t) {
-          for (const absl::Status& e : tokens_->ReplaceFromStore(records)) {
-            log::LogEvent(log::Level::kError, "control", "shared join token record refused",
-                          {{"error", std::string(e.message())}});
-          }
+          LogRefusedRecords("shared join token record refused", records,
+                            tokens_->ReplaceFromStore(records), &refused_tokens_);
         },
         [this](const std::vector<state::StoredRecord>& records, int64_t revision) {
           OnSharedRevocations(records, revision);
@@ -552,18 +551,18 @@ absl::Status ControlServer::ReloadJwks() {
 // still say "expired" for a while, then forgotten: one re-attestation token
 // per bootstrap must not grow tokens.json forever.
 void ControlServer::PruneTokensIfDue() {
-  constexpr absl::Duration kEvery = absl::Hours(1);
-  constexpr absl::Duration kRetention = absl::Hours(24 * 7);
+  const absl::Duration every = options_.token_prune_interval;
+  const absl::Duration retention = options_.token_retention;
   const absl::Time now = absl::Now();
   if (now < next_token_prune_) return;
-  next_token_prune_ = now + kEvery;
-  absl::StatusOr<size_t> pruned = tokens_->PruneExpired(now, kRetention);
+  next_token_prune_ = now + every;
+  absl::StatusOr<size_t> pruned = tokens_->PruneExpired(now, retention);
   if (!pruned.ok()) {
     log::LogEvent(log::Level::kError, "control", "cannot prune expired tokens; will retry",
                   {{"error", std::string(pruned.status().message())}});
   } else if (*pruned > 0) {
     log::LogEvent(log::Level::kInfo, "control", "expired tokens forgotten",
-                  {{"count", *pruned}, {"expired_before", Rfc3339(now - kRetention)}});
+                  {{"count", *pruned}, {"expired_before", Rfc3339(now - retention)}});
   }
 }
 
@@ -685,14 +684,42 @@ std::string ControlServer::NotReadyReason() {
   return "";
 }
 
+void ControlServer::LogRefusedRecords(absl::string_view event,
+                                      const std::vector<state::StoredRecord>& records,
+                                      const std::vector<absl::Status>& errors,
+                                      std::set<std::string>* logged) {
+  std::set<std::string> refused;
+  for (const absl::Status& e : errors) {
+    // The error names its key ("store record \"KEY\": ..."); find the record
+    // for its mod revision. One not found is logged every time.
+    std::string id;
+    for (const state::StoredRecord& r : records) {
+      if (absl::StrContains(e.message(), absl::StrCat("\"", r.key, "\""))) {
+        id = absl::StrCat(r.key, "@", r.revision);
+        break;
+      }
+    }
+    bool seen = false;
+    if (!id.empty()) {
+      refused.insert(id);
+      sync::MutexLock lock(&refused_mu_);
+      seen = logged->count(id) > 0;
+    }
+    if (!seen) {
+      log::LogEvent(log::Level::kError, "control", std::string(event),
+                    {{"error", std::string(e.message())}});
+    }
+  }
+  sync::MutexLock lock(&refused_mu_);
+  logged->swap(refused);
+}
+
 void ControlServer::OnSharedRevocations(const std::vector<state::StoredRecord>& records,
                                         int64_t revision) {
   const service::RevocationList::Changes changes =
       revocations_->ReplaceFromStore(records, revision);
-  for (const absl::Status& e : changes.errors) {
-    log::LogEvent(log::Level::kError, "control", "shared deny-list record refused",
-                  {{"error", std::string(e.message())}});
-  }
+  LogRefusedRecords("shared deny-list record refused", records, changes.errors,
+                    &refused_revocations_);
   if (!changes.changed) return;
   const absl::Time now = absl::Now();
   // Renewals are refused here too, as on the replica that de-registered.

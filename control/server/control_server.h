@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +36,7 @@
 #include "control/service/peer_table.h"
 #include "control/service/revocation_list.h"
 #include "control/service/workload_registry.h"
+#include "control/state/shared_store.h"
 #include "runtime/http/http_server.h"
 #include "runtime/sync/mutex.h"
 
@@ -89,6 +91,10 @@ struct ControlServerOptions {
   std::string store = "file";
   std::vector<std::string> etcd_endpoints;
   std::string etcd_prefix;  // empty: /palisade/<trust_domain>/
+  // Expired tokens are forgotten `token_retention` after they expire, checked
+  // every `token_prune_interval` (in etcd too, by compare-and-delete).
+  absl::Duration token_retention = absl::Hours(24 * 7);
+  absl::Duration token_prune_interval = absl::Hours(1);
   // TLS refusals logged and audited per reason and interval.
   size_t tls_refusal_log_burst = 10;
   absl::Duration tls_refusal_log_interval = absl::Seconds(10);
@@ -209,6 +215,15 @@ class ControlServer final : public admin::ControlApi {
   ServingObserver serving_observer_ ABSL_GUARDED_BY(mu_);
   absl::Time last_flush_ ABSL_GUARDED_BY(mu_);
 
+  // Refused shared records already logged, as "key@mod_revision", per watch
+  // (tokens, revocations): each is logged once, not on every change the
+  // watch delivers; only records still refused are remembered.
+  void LogRefusedRecords(absl::string_view event, const std::vector<state::StoredRecord>& records,
+                         const std::vector<absl::Status>& errors, std::set<std::string>* logged)
+      ABSL_LOCKS_EXCLUDED(refused_mu_);
+  sync::Mutex refused_mu_;
+  std::set<std::string> refused_tokens_ ABSL_GUARDED_BY(refused_mu_);
+  std::set<std::string> refused_revocations_ ABSL_GUARDED_BY(refused_mu_);
   sync::Mutex jwks_mu_;
   std::string jwks_text_ ABSL_GUARDED_BY(jwks_mu_);     // the file as last accepted
   std::string jwks_problem_ ABSL_GUARDED_BY(jwks_mu_);  // last refusal logged, to log once

@@ -16,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/integration/identity_stream.h"
 #include "tests/util/control_process.h"
@@ -31,6 +32,7 @@ namespace palisade::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kPrefix[] = "/palisade/example.org/";
 constexpr char kBackend[] = "spiffe://example.org/ns/shop/sa/backend";
@@ -115,6 +117,43 @@ TEST_F(ControlEtcdTest, SingleUseJoinTokenSpentOnOneReplicaIsRefusedOnTheOther) 
   EXPECT_EQ(BootstrapWith(*r1, token, kWorkload).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// Expired token records are deleted from etcd by housekeeping (here with
+// no retention and a prune every second); a live token's record stays.
+TEST_F(ControlEtcdTest, ExpiredTokenRecordsArePrunedFromEtcdAndLiveOnesStay) {
+  std::vector<std::string> flags = ReplicaFlags();
+  flags.push_back("--token_retention=0s");
+  flags.push_back("--token_prune_interval=1s");
+  auto r1 = ControlProcess::Start(MakeTempDir("control-etcd-r1"), flags);
+  auto r2 = ControlProcess::Start(MakeTempDir("control-etcd-r2"), flags);
+  ASSERT_OK(r1.status());
+  ASSERT_OK(r2.status());
+  auto create = [&](int ttl_seconds) {
+    const HttpResult r = (*r1)->AdminPost(
+        "/api/v1/tokens",
+        nlohmann::json{{"spiffe_id", kWorkload}, {"ttl_seconds", ttl_seconds}}.dump());
+    nlohmann::json created = nlohmann::json::parse(r.body, nullptr, false);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return created.is_object() && created.contains("id") ? created["id"].get<std::string>() : "";
+  };
+  const std::string expiring = create(1);
+  const std::string live = create(3600);
+  ASSERT_FALSE(expiring.empty());
+  ASSERT_FALSE(live.empty());
+  auto stored = [&](const std::string& id) {
+    return absl::StrContains(
+        etcd_->Etcdctl({"get", "--prefix", "--keys-only", std::string(kPrefix) + "tokens/"}).output,
+        "tokens/" + id);
+  };
+  EXPECT_TRUE(stored(expiring));
+  // It expires after 1 s; pruning runs every second. Bounded wait.
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (stored(expiring) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(stored(expiring)) << "expired token record still in etcd after 15 s";
+  EXPECT_TRUE(stored(live)) << "a live token's record was pruned";
+  EXPECT_TRUE((*r1)->process().Running());
+  EXPECT_TRUE((*r2)->process().Running());
+}
+
 TEST_F(ControlEtcdTest, OneEtcdMemberKilledChangesNothing) {
   auto r1 = StartReplica("r1");
   auto r2 = StartReplica("r2");
@@ -160,6 +199,30 @@ TEST_F(ControlEtcdTest, MalformedRecordIsRefusedNamingItsKeyAndNotOverwritten) {
   EXPECT_THAT(etcd_->Etcdctl({"get", "--print-value-only", key}).output, HasSubstr("{not json"));
   EXPECT_THAT(etcd_->Etcdctl({"get", "--print-value-only", token_key}).output,
               HasSubstr("{\"hello\":1}"));
+
+  // The refused record is logged once per (key, mod revision), not again on
+  // every change the watch delivers: five unrelated tokens change nothing.
+  auto logged = [&] {
+    size_t count = 0;
+    for (absl::string_view line : absl::StrSplit(r1->process().Output(), '\n')) {
+      if (absl::StrContains(line, "shared join token record refused") &&
+          absl::StrContains(line, token_key)) {
+        ++count;
+      }
+    }
+    return count;
+  };
+  EXPECT_TRUE(WaitFor([&] { return logged() >= 1; }, absl::Seconds(5)));
+  for (int i = 0; i < 5; ++i) Token(*r1, kWorkload);
+  // Bounded: long enough for the watch to deliver the five changes.
+  WaitFor([&] { return logged() > 1; }, absl::Seconds(3));
+  EXPECT_EQ(logged(), 1u) << r1->process().Output();
+  // Rewritten (a new mod revision), it is logged again, once.
+  ASSERT_EQ(etcd_->Etcdctl({"put", token_key, "{\"hello\":2}"}).exit_code, 0);
+  EXPECT_TRUE(WaitFor([&] { return logged() >= 2; }, absl::Seconds(5)));
+  for (int i = 0; i < 3; ++i) Token(*r1, kWorkload);
+  WaitFor([&] { return logged() > 2; }, absl::Seconds(3));
+  EXPECT_EQ(logged(), 2u) << r1->process().Output();
 }
 
 TEST_F(ControlEtcdTest, AllOfEtcdDownRefusesBootstrapsServesRenewalsAndRecovers) {
@@ -241,6 +304,23 @@ TEST_F(ControlEtcdTest, DeregistrationOnOneReplicaIsEnforcedByProxiesOfTheOther)
   EXPECT_FALSE(round_trip());
   // Replica 1 learnt it from etcd and shows it.
   EXPECT_THAT(mesh.control().State().dump(), HasSubstr(kFrontend));
+
+  // `register` on replica 2 re-admits the identity everywhere: the proxies
+  // of replica 1 accept it again (its SVID is still valid) within 2 s.
+  const absl::Time lift = absl::Now();
+  const HttpResult back =
+      r2->AdminPost("/api/v1/register", nlohmann::json{{"spiffe_id", kFrontend}}.dump());
+  ASSERT_EQ(back.status, 200) << back.body;
+  const bool accepted = WaitFor(round_trip, absl::Seconds(5), absl::Milliseconds(50));
+  const absl::Duration lifted_after = absl::Now() - lift;
+  EXPECT_TRUE(accepted) << mesh.Logs();
+  EXPECT_LE(lifted_after, absl::Seconds(2)) << "took " << lifted_after;
+  std::cout << "registration on replica 2 accepted by a proxy of replica 1 after "
+            << absl::FormatDuration(lifted_after) << "\n";
+  // Replica 1 dropped it from its deny-list and its de-registrations too.
+  const nlohmann::json state = mesh.control().State();
+  EXPECT_THAT(state["revocations"].dump(), Not(HasSubstr(kFrontend)));
+  EXPECT_THAT(state["deregistered"].dump(), Not(HasSubstr(kFrontend)));
   mesh.StopProxies();
 }
 

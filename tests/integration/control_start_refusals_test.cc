@@ -207,6 +207,34 @@ TEST_F(ControlStartRefusalsTest, SvidTtlBeyondTheCasRemainingLifeIsRefusedNaming
   EXPECT_TRUE(control.ok()) << control.status();
 }
 
+// Issue 14: --store and its etcd flags are checked before anything is
+// written: not even the state directory is created, and no etcd is dialled
+// (port 1 on loopback has nothing behind it).
+TEST_F(ControlStartRefusalsTest, StoreFlagMistakesAreRefusedNamingTheFlagBeforeAnyWrite) {
+  auto refused = [&](std::vector<std::string> flags, const std::string& problem) {
+    SCOPED_TRACE(problem);
+    ExpectRefusedWithoutCa(Serve(flags), 2, problem);
+    EXPECT_FALSE(PathExists(state())) << "the state directory was created by a refused serve";
+  };
+  refused({"--store=bogus"}, "--store: must be file or etcd, not \"bogus\"");
+  refused({"--store=etcd"}, "--etcd_endpoints: is required with --store=etcd");
+  refused({"--store=etcd", "--etcd_endpoints=127.0.0.1"},
+          "--etcd_endpoints: \"127.0.0.1\" is not host:port");
+  refused({"--store=etcd", "--etcd_endpoints=127.0.0.1:1,etcd-2"},
+          "--etcd_endpoints: \"etcd-2\" is not host:port");
+  refused({"--store=etcd", "--etcd_endpoints=127.0.0.1:99999"},
+          "--etcd_endpoints: \"127.0.0.1:99999\" is not host:port");
+  refused({"--store=etcd", "--etcd_endpoints=https://127.0.0.1:2379"},
+          "--etcd_endpoints: \"https://127.0.0.1:2379\": TLS to etcd is not supported yet "
+          "(gRPC's TLS cannot run beside BoringSSL)");
+  refused({"--etcd_endpoints=127.0.0.1:1"}, "--etcd_endpoints: only with --store=etcd");
+  refused({"--store=file", "--etcd_endpoints=127.0.0.1:1"},
+          "--etcd_endpoints: only with --store=etcd");
+  refused({"--etcd_prefix=/palisade/x/"}, "--etcd_prefix: only with --store=etcd");
+  refused({"--store=etcd", "--etcd_endpoints=127.0.0.1:1", "--etcd_prefix=palisade"},
+          "--etcd_prefix: \"palisade\" must start and end with \"/\"");
+}
+
 // Issue 16: a federation file with a bad field, and a stored federated
 // bundle that is not a bundle, refuse start naming the field or the file.
 TEST_F(ControlStartRefusalsTest, BadFederationFileOrStoredBundleIsRefusedNamingTheFieldOrFile) {

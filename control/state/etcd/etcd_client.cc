@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -66,8 +67,18 @@ absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& flag)
     }
     out.emplace_back(entry);
   }
-  if (out.empty()) return absl::InvalidArgumentError("--etcd_endpoints: no endpoint given");
+  if (out.empty()) {
+    return absl::InvalidArgumentError("--etcd_endpoints: is required with --store=etcd");
+  }
   return out;
+}
+
+absl::Status CheckPrefix(const std::string& prefix) {
+  if (!absl::StartsWith(prefix, "/") || !absl::EndsWith(prefix, "/")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--etcd_prefix: \"", prefix, "\" must start and end with \"/\""));
+  }
+  return absl::OkStatus();
 }
 
 EtcdClient::EtcdClient(const EtcdClientOptions& options) : options_(options) {}

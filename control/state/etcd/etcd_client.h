@@ -109,6 +109,9 @@ class EtcdClient {
 // Parses "host:port,host:port" (--etcd_endpoints); InvalidArgument naming
 // the bad entry.
 absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& flag);
+// --etcd_prefix: must start and end with "/" (so two trust domains' prefixes
+// never nest by accident). Checked at flag parsing, before any state is written.
+absl::Status CheckPrefix(const std::string& prefix);
 
 }  // namespace palisade::control::state::etcd
 

@@ -8,10 +8,7 @@ namespace palisade::control::state::etcd {
 
 absl::StatusOr<std::unique_ptr<EtcdStore>> EtcdStore::Create(const EtcdClientOptions& options,
                                                              const std::string& prefix) {
-  if (!absl::StartsWith(prefix, "/") || !absl::EndsWith(prefix, "/")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--etcd_prefix: \"", prefix, "\" must start and end with \"/\""));
-  }
+  RETURN_IF_ERROR(CheckPrefix(prefix));
   ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client, EtcdClient::Create(options));
   return std::unique_ptr<EtcdStore>(new EtcdStore(options, std::move(client), prefix));
 }
