@@ -47,8 +47,9 @@ void TwoHopMesh::StartInbound(const ProxyYaml& config) {
 
 void TwoHopMesh::StartOutbound(const std::string& expected_peer) {
   ProxyYaml config = IdentityConfig("frontend", kFrontendId);
-  config.AddOutbound("out", absl::StrCat("127.0.0.1:", inbound_port_)).expected_peer.spiffe_id =
-      expected_peer;
+  ProxyYaml::Outbound& out = config.AddOutbound("out", absl::StrCat("127.0.0.1:", inbound_port_));
+  out.expected_peer.spiffe_id = expected_peer;
+  out.timeouts = outbound_timeouts_;
   config.AddOutbound("out-http", absl::StrCat("localhost:", inbound_http_port_))
       .expected_peer.spiffe_id = kBackendId;
   ASSERT_OK_AND_ASSIGN(outbound_, mesh_.StartReadyProxy("outbound", config));

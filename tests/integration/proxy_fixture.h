@@ -43,6 +43,8 @@ class TwoHopMesh : public ::testing::Test {
 
   MeshFixture mesh_;
   int workers_ = 2;  // per proxy, set before Start*
+  // The "out" listener's timeouts (empty: the defaults), set before StartOutbound.
+  ProxyYaml::Timeouts outbound_timeouts_;
   EchoBackend* echo_ = nullptr;
   EchoBackend* http_ = nullptr;
   ProxyProcess* inbound_ = nullptr;
