@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -229,10 +230,11 @@ absl::StatusOr<bool> EtcdClient::PutIf(const std::string& key, const std::string
   return last;
 }
 
-absl::StatusOr<bool> EtcdClient::PutIfOnce(const std::string& key, const std::string& value,
-                                           int64_t expected_mod_revision, int64_t* revision) {
+absl::StatusOr<bool> EtcdClient::TxnIfModRevision(
+    const char* what, const std::string& key, int64_t expected_mod_revision,
+    const std::function<void(etcdserverpb::RequestOp*)>& operation, int64_t* revision) {
   bool succeeded = false;
-  RETURN_IF_ERROR(OnSomeEndpoint("put", key, [&](Endpoint& e) {
+  RETURN_IF_ERROR(OnSomeEndpoint(what, key, [&](Endpoint& e) {
     grpc::ClientContext context;
     SetDeadline(&context, options_.call_timeout);
     etcdserverpb::TxnRequest request;
@@ -241,9 +243,7 @@ absl::StatusOr<bool> EtcdClient::PutIfOnce(const std::string& key, const std::st
     compare->set_result(etcdserverpb::Compare::EQUAL);
     compare->set_target(etcdserverpb::Compare::MOD);
     compare->set_mod_revision(expected_mod_revision);  // 0 = the key does not exist
-    etcdserverpb::PutRequest* put = request.add_success()->mutable_request_put();
-    put->set_key(key);
-    put->set_value(value);
+    operation(request.add_success());
     etcdserverpb::TxnResponse response;
     absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
     succeeded = s.ok() && response.succeeded();
@@ -251,6 +251,18 @@ absl::StatusOr<bool> EtcdClient::PutIfOnce(const std::string& key, const std::st
     return s;
   }));
   return succeeded;
+}
+
+absl::StatusOr<bool> EtcdClient::PutIfOnce(const std::string& key, const std::string& value,
+                                           int64_t expected_mod_revision, int64_t* revision) {
+  return TxnIfModRevision(
+      "put", key, expected_mod_revision,
+      [&](etcdserverpb::RequestOp* op) {
+        etcdserverpb::PutRequest* put = op->mutable_request_put();
+        put->set_key(key);
+        put->set_value(value);
+      },
+      revision);
 }
 
 absl::StatusOr<bool> EtcdClient::DeleteIf(const std::string& key, int64_t expected_mod_revision) {
@@ -269,23 +281,10 @@ absl::StatusOr<bool> EtcdClient::DeleteIf(const std::string& key, int64_t expect
 
 absl::StatusOr<bool> EtcdClient::DeleteIfOnce(const std::string& key,
                                               int64_t expected_mod_revision) {
-  bool succeeded = false;
-  RETURN_IF_ERROR(OnSomeEndpoint("delete", key, [&](Endpoint& e) {
-    grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
-    etcdserverpb::TxnRequest request;
-    etcdserverpb::Compare* compare = request.add_compare();
-    compare->set_key(key);
-    compare->set_result(etcdserverpb::Compare::EQUAL);
-    compare->set_target(etcdserverpb::Compare::MOD);
-    compare->set_mod_revision(expected_mod_revision);
-    request.add_success()->mutable_request_delete_range()->set_key(key);
-    etcdserverpb::TxnResponse response;
-    absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
-    succeeded = s.ok() && response.succeeded();
-    return s;
-  }));
-  return succeeded;
+  return TxnIfModRevision(
+      "delete", key, expected_mod_revision,
+      [&](etcdserverpb::RequestOp* op) { op->mutable_request_delete_range()->set_key(key); },
+      nullptr);
 }
 
 absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {

@@ -21,6 +21,7 @@
 #include "runtime/sync/mutex.h"
 
 namespace etcdserverpb {
+class RequestOp;
 class ResponseHeader;
 }  // namespace etcdserverpb
 
@@ -97,6 +98,11 @@ class EtcdClient {
   absl::StatusOr<bool> PutIfOnce(const std::string& key, const std::string& value,
                                  int64_t expected_mod_revision, int64_t* revision);
   absl::StatusOr<bool> DeleteIfOnce(const std::string& key, int64_t expected_mod_revision);
+  // One Txn on some endpoint: `operation` fills the request op run only if
+  // `key`'s mod revision is `expected_mod_revision` (0: the key is absent).
+  absl::StatusOr<bool> TxnIfModRevision(
+      const char* what, const std::string& key, int64_t expected_mod_revision,
+      const std::function<void(etcdserverpb::RequestOp*)>& operation, int64_t* revision);
 
   const EtcdClientOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
