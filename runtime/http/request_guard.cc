@@ -53,12 +53,16 @@ bool IsLoopbackLiteral(const std::string& host) {
   return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+// "\n" stands for a header that must not repeat but did: no header value can
+// hold it, so it matches no allowed value.
+constexpr char kRepeated[] = "\n";
+
 // The one value of a header that must not repeat; nullopt when absent,
-// "\n" (no header value can hold it) when repeated.
+// kRepeated when repeated.
 std::optional<std::string> Single(const HttpRequest& request, const std::string& name) {
   std::vector<std::string> values = request.HeaderValues(name);
   if (values.empty()) return std::nullopt;
-  if (values.size() > 1) return std::string("\n");
+  if (values.size() > 1) return std::string(kRepeated);
   return std::move(values[0]);
 }
 
@@ -101,9 +105,10 @@ std::optional<HttpResponse> RequestGuard::Check(const HttpRequest& request, Acce
         origin && absl::AsciiStrToLower(*origin) == "http://" + absl::AsciiStrToLower(*host);
     if (origin && !same_origin) return Refuse(403, "cross-origin requests are refused");
     // Fetch metadata, where the browser sends it: "same-site" and "none"
-    // only with a matching Origin.
+    // only with a matching Origin; never two of it.
     const std::optional<std::string> site = Single(request, "sec-fetch-site");
-    if (site && *site != "same-origin" && (*site == "cross-site" || !same_origin)) {
+    if (site && *site != "same-origin" &&
+        (*site == "cross-site" || *site == kRepeated || !same_origin)) {
       return Refuse(403, "cross-site requests are refused");
     }
   }

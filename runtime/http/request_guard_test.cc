@@ -79,6 +79,18 @@ TEST(RequestGuardTest, RefusesAForeignOriginOrCrossSiteFetch) {
             200);
 }
 
+// A browser sends each of these once; two copies (found by the admin_http
+// fuzzer) are a forged or broken request, whatever the other headers say.
+TEST(RequestGuardTest, RefusesARepeatedOriginOrFetchSite) {
+  const std::string own_origin = "http://127.0.0.1:15013";
+  HttpRequest two_sites = Post({{"origin", own_origin}, {"sec-fetch-site", "same-origin"}});
+  two_sites.headers.emplace_back("sec-fetch-site", "same-origin");
+  EXPECT_EQ(StatusOf(Loopback(), two_sites), 403);
+  HttpRequest two_origins = Post({{"origin", own_origin}});
+  two_origins.headers.emplace_back("origin", own_origin);
+  EXPECT_EQ(StatusOf(Loopback(), two_origins), 403);
+}
+
 TEST(RequestGuardTest, ReadsNeedOnlyTheHost) {
   EXPECT_EQ(StatusOf(Loopback(),
                      Post({{"origin", "http://evil.example"},
