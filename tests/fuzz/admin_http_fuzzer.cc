@@ -5,14 +5,18 @@
 #include "tests/fuzz/admin_http_fuzzer.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -31,8 +35,14 @@ namespace {
 using http::Access;
 using http::HttpRequest;
 
-void Check(bool condition) {
-  if (!condition) std::abort();
+// Aborts (a crash to libFuzzer) naming the broken expectation and errno, so
+// that a failed run's log says which one it was.
+void Check(bool condition, const char* what) {
+  if (condition) return;
+  const int error = errno;
+  std::fprintf(stderr, "admin_http_fuzzer: expectation failed: %s (errno %d: %s)\n", what, error,
+               std::strerror(error));
+  std::abort();
 }
 
 // The rules, restated from request_guard.h without its code.
@@ -92,16 +102,18 @@ bool RulesAllow(const HttpRequest& r, Access access) {
 
 // What evhttp hands a route: a parsed request within the server's limits.
 void CheckConverted(const HttpRequest& r) {
-  Check(r.method == "GET" || r.method == "POST" || r.method == "HEAD");
-  Check(!r.path.empty());
-  Check(r.body.size() <= 64 * 1024);
-  for (const auto& [name, value] : r.headers) Check(name == absl::AsciiStrToLower(name));
+  Check(r.method == "GET" || r.method == "POST" || r.method == "HEAD",
+        "a route sees only GET, POST or HEAD");
+  Check(!r.path.empty(), "a route sees a path");
+  Check(r.body.size() <= 64 * 1024, "a route sees at most 64 KiB of body");
+  for (const auto& [name, value] : r.headers)
+    Check(name == absl::AsciiStrToLower(name), "header names are lower case");
 }
 
 http::HttpServer::Handler Reached(Access access) {
   return [access](const HttpRequest& r) {
     CheckConverted(r);
-    Check(RulesAllow(r, access));
+    Check(RulesAllow(r, access), "a request that reached a route satisfies the rules");
     return http::HttpResponse{200, "text/plain", "ok"};
   };
 }
@@ -119,21 +131,45 @@ uint16_t ServerPort() {
     server->Route("GET", "/certs",
                   Guard().Guard(Access::kCredential, Reached(Access::kCredential)));
     server->Route("POST", "/drain", Guard().Guard(Access::kWrite, Reached(Access::kWrite)));
-    Check(server->Start(*net::SocketAddress::Parse("127.0.0.1:0")).ok());
+    Check(server->Start(*net::SocketAddress::Parse("127.0.0.1:0")).ok(), "the server starts");
     return server->address().port();
   }();
   return port;
 }
 
+// Connects by `deadline`. Not a blocking connect(): a SYN the kernel drops
+// (a 4-tuple still in TIME_WAIT after thousands of connections a second) is
+// retried a second later, and libFuzzer's SIGALRM would interrupt the wait
+// with EINTR, a failure of this harness and not of the server.
+void ConnectWithin(int fd, const sockaddr_in& to, absl::Time deadline) {
+  const int flags = fcntl(fd, F_GETFL);
+  Check(flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0, "fcntl(O_NONBLOCK)");
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
+    Check(errno == EINPROGRESS || errno == EINTR, "connect()");
+    for (;;) {
+      const absl::Duration left = deadline - absl::Now();
+      Check(left > absl::ZeroDuration(), "the server's listener accepts within 5 s");
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) == 1) break;
+    }
+    int error = 0;
+    socklen_t size = sizeof(error);
+    Check(getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0, "getsockopt(SO_ERROR)");
+    errno = error;
+    Check(error == 0, "connect() completes");
+  }
+  Check(fcntl(fd, F_SETFL, flags) == 0, "fcntl(blocking)");
+}
+
 // Sends `input`, half-closes, and reads until the server closes.
 std::string Exchange(absl::string_view input) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  Check(fd >= 0);
+  Check(fd >= 0, "socket()");
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(ServerPort());
   inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  Check(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0);
+  ConnectWithin(fd, to, absl::Now() + absl::Seconds(5));
   size_t sent = 0;
   while (sent < input.size()) {
     const ssize_t n = send(fd, input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
@@ -145,7 +181,8 @@ std::string Exchange(absl::string_view input) {
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   for (;;) {
     const absl::Duration left = deadline - absl::Now();
-    Check(left > absl::ZeroDuration());  // the server never hangs on a closed request
+    // The server never hangs on a closed request.
+    Check(left > absl::ZeroDuration(), "the server closes within 5 s of a half-close");
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) != 1) continue;
     char buf[4096];
@@ -188,9 +225,10 @@ int FuzzAdminHttp(absl::string_view input) {
   for (const Access access : {Access::kRead, Access::kCredential, Access::kWrite}) {
     const std::optional<http::HttpResponse> refusal = Guard().Check(direct, access);
     if (!refusal) {
-      Check(RulesAllow(direct, access));
+      Check(RulesAllow(direct, access), "what the guard lets through satisfies the rules");
     } else {
-      Check(refusal->status == 401 || refusal->status == 403 || refusal->status == 415);
+      Check(refusal->status == 401 || refusal->status == 403 || refusal->status == 415,
+            "a refusal is 401, 403 or 415");
     }
   }
   return StatusOf(Exchange(input));
