@@ -29,6 +29,9 @@ import xml.etree.ElementTree as ET
 # Exit codes with which `bazel test --keep_going` has run every test it could:
 # 0 all passed, 1 some target failed to build, 3 some test failed.
 COMPLETED_EXIT_CODES = (0, 1, 3)
+# How much of each failed test's log the summary repeats, for how many tests.
+LOG_TAIL_LINES = 15
+LOG_TAIL_TARGETS = 3
 
 
 def read_cases(xml_path):
@@ -67,6 +70,7 @@ class Pass:
         self.finished = None  # the buildFinished event's body
         self.last_message = False
         self.problems = []  # why the pass is incomplete
+        self.failed_logs = {}  # label -> test.log of its last failed attempt
         self.read()
 
     def target(self, label):
@@ -141,6 +145,8 @@ class Pass:
                 if out.get("name") == "test.xml":
                     # A later attempt (flaky retry) replaces an earlier one.
                     self.target(label)[1][key] = file_uri_to_path(out["uri"])
+                elif out.get("name") == "test.log" and body.get("status") != "PASSED":
+                    self.failed_logs[label] = file_uri_to_path(out["uri"])
         elif "testSummary" in ident:
             label = ident["testSummary"]["label"]
             self.target(label)[0] = event.get("testSummary", {}).get("overallStatus", "NO_STATUS")
@@ -181,6 +187,22 @@ class Pass:
         return passed, failed, skipped
 
 
+def log_tails(one, failed, lines=LOG_TAIL_LINES, targets=LOG_TAIL_TARGETS):
+    """The last lines of the first failed targets' logs: CI shows only the end
+    of its output, and the cause must be in it."""
+    labels = sorted({c.split(": ", 1)[0] for c in failed} & set(one.failed_logs))
+    out = []
+    for label in labels[:targets]:
+        try:
+            with open(one.failed_logs[label], errors="replace") as f:
+                tail = f.read().splitlines()[-lines:]
+        except OSError as e:
+            tail = [f"(cannot read {one.failed_logs[label]}: {e.strerror})"]
+        out.append(f"--- [{one.name}] {label}: last {len(tail)} lines of test.log")
+        out += ["  " + line[:300] for line in tail]
+    return out
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="append", default=[], metavar="NAME=passed|failed")
@@ -192,7 +214,7 @@ def parse_args(argv):
 def main(argv):
     args = parse_args(argv)
     passed = failed = skipped = 0
-    failures, pass_lines, skip_lines = [], [], []
+    failures, pass_lines, skip_lines, tails = [], [], [], []
     run_failed = False
     for name, exit_code, bep in args.passes:
         one = Pass(name, int(exit_code), bep)
@@ -206,6 +228,7 @@ def main(argv):
         run_failed = run_failed or not one.complete or one.exit_code != 0
         passed, failed, skipped = passed + len(p), failed + len(f), skipped + len(s)
         failures += [f"[{name}] {c}" for c in f]
+        tails += log_tails(one, f)
         skip_lines += [f"[{name}] {c}" for c in s]
         state = "complete" if one.complete else "INCOMPLETE"
         pass_lines.append(f"pass {name}: {len(p)} passed, {len(f)} failed, {len(s)} skipped "
@@ -219,6 +242,8 @@ def main(argv):
             failures.append(f"[check] {name}")
         pass_lines.append(f"check {name}: {result}")
 
+    for line in tails:
+        print(line)
     for line in failures:
         print(f"FAILED {line}")
     for line in pass_lines:

@@ -35,7 +35,7 @@ class Stream:
         self.events = [{"id": {"started": {}}, "children": [{"pattern": {"pattern": ["//..."]}}]}]
         self.pattern_children = []
 
-    def test(self, label, status, cases=None):
+    def test(self, label, status, cases=None, log=None):
         completed = {"targetCompleted": {"label": label, "configuration": CONFIG}}
         summary = {"testSummary": {"label": label, "configuration": CONFIG}}
         result = {"testResult": {"label": label, "run": 1, "shard": 1, "attempt": 1,
@@ -49,7 +49,13 @@ class Stream:
             with open(path, "w") as f:
                 f.write(test_xml(cases))
             outputs.append({"name": "test.xml", "uri": "file://" + path})
-        self.events.append({"id": result, "testResult": {"testActionOutput": outputs}})
+        if log is not None:
+            path = os.path.join(self.directory, label.replace("/", "_").replace(":", "_") + ".log")
+            with open(path, "w") as f:
+                f.write(log)
+            outputs.append({"name": "test.log", "uri": "file://" + path})
+        self.events.append({"id": result, "testResult": {"testActionOutput": outputs,
+                                                         "status": status}})
         self.events.append({"id": summary, "testSummary": {"overallStatus": status}})
         return self
 
@@ -166,6 +172,20 @@ class TestResultsTest(unittest.TestCase):
         self.assertIn("FAILED [plain] //a:a_test: Suite.Bad", lines)
         self.assertIn("FAILED [plain] //c:c_test: TIMEOUT", lines)
         self.assertIn("pass plain: 1 passed, 3 failed, 0 skipped (bazel exit 3, complete)", lines)
+
+    def test_a_failed_tests_log_ends_are_shown_before_the_summary(self):
+        log = "".join(f"line {i}\n" for i in range(40)) + "expectation failed: connect()\n"
+        bep = Stream(self.dir).test("//a:a_test", "FAILED", [("Bad", "fail")], log=log) \
+            .test("//b:b_test", "PASSED", [("Good", "pass")], log="quiet\n") \
+            .write("asan", "TESTS_FAILED", 3)
+        code, lines = self.run_main("--pass", "asan", "3", bep)
+        self.assertEqual(code, 1)
+        header = lines.index(
+            f"--- [asan] //a:a_test: last {test_results.LOG_TAIL_LINES} lines of test.log")
+        self.assertEqual(lines[header + test_results.LOG_TAIL_LINES],
+                         "  expectation failed: connect()")
+        self.assertLess(header, lines.index("FAILED [asan] //a:a_test: Suite.Bad"))
+        self.assertFalse(any("//b:b_test: last" in line for line in lines))
 
     def test_each_pass_gets_its_line_and_checks_count(self):
         plain = Stream(self.dir).test("//a:a_test", "PASSED", [("One", "pass")]).write("plain")
