@@ -12,7 +12,8 @@ creates
   <name>      a test that runs it:
     - always: replays every seed file once (libFuzzer's "run these inputs" mode);
     - under --config=asan (which sets --define=sanitizer=asan): also fuzzes for
-      `fuzz_seconds` (default 10) with -max_total_time, in a copy of the corpus under
+      `fuzz_seconds` (default 10) with -max_total_time and a fixed -seed (so a
+      failure repeats), in a copy of the corpus under
       $TEST_TMPDIR, so the source tree is never written; crash inputs land in the
       test's undeclared outputs (bazel-testlogs/.../test.outputs).
 
@@ -61,8 +62,13 @@ if [ "$seconds" -gt 0 ] || [ "$#" -gt 0 ]; then
   cp "${{seeds[@]}}" "$work"/
   limit=()
   [ "$seconds" -gt 0 ] && limit=(-max_total_time="$seconds")
+  # As a test (no arguments), one fixed seed: the same mutations each run, so
+  # a red test names an input that fails again. Exploration with fresh seeds
+  # is grow_corpus.sh's job, or pass arguments (bazel run).
+  seed=()
+  [ "$#" -eq 0 ] && seed=(-seed=1)
   echo "== fuzzing in $work (${{seconds}}s; crash inputs go to $artifacts)"
-  "$fuzzer" "${{limit[@]}}" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \\
+  "$fuzzer" "${{limit[@]}}" "${{seed[@]}}" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \\
       -artifact_prefix="$artifacts/" "$@" "$work"
 fi
 """
