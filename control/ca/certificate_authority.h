@@ -22,9 +22,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "control/state/shared_store.h"
 #include "identity/csr.h"
 #include "identity/signer.h"
-#include "control/state/shared_store.h"
 #include "runtime/sync/mutex.h"
 
 namespace palisade::control::ca {
@@ -61,9 +61,9 @@ class CertificateAuthority {
   static constexpr char kSharedKey[] = "ca/state";
   struct SharedOptions {
     std::string trust_domain;
-    std::string state_dir;                 // bundle.pem is still written here
-    state::SharedStore* store = nullptr;   // outlives the CA
-    std::string kek;                       // 32 bytes (LoadKek)
+    std::string state_dir;                // bundle.pem is still written here
+    state::SharedStore* store = nullptr;  // outlives the CA
+    std::string kek;                      // 32 bytes (LoadKek)
     absl::Duration root_ttl = absl::Hours(24 * 365 * 10);
     absl::Duration intermediate_ttl = absl::Hours(24 * 365);
   };

@@ -149,8 +149,8 @@ absl::Status CertificateAuthority::InstallShared(const state::StoredRecord& reco
           Unseal(kek_, SealBinding(key, trust_domain_, gen->number, role),
                  g[sealed_field].get<std::string>());
       if (!opened.ok()) {
-        return refuse(absl::StrCat("the ", role, " key of ", where, " ",
-                                   opened.status().message()));
+        return refuse(
+            absl::StrCat("the ", role, " key of ", where, " ", opened.status().message()));
       }
       pem.text = *std::move(opened);
       absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> parsed = identity::ParsePrivateKeyPem(pem.text);
@@ -159,7 +159,8 @@ absl::Status CertificateAuthority::InstallShared(const state::StoredRecord& reco
       }
       *pkey = *std::move(parsed);
       if (!identity::KeyMatchesCertificate(pkey->get(), cert->get())) {
-        return refuse(absl::StrCat("the ", role, " key of ", where, " does not match its certificate"));
+        return refuse(
+            absl::StrCat("the ", role, " key of ", where, " does not match its certificate"));
       }
     }
     if (!SignedBy(gen->root.get(), gen->root.get())) {

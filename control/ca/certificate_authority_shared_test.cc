@@ -137,8 +137,8 @@ TEST_F(SharedCaTest, ConcurrentFirstStartsMakeOneCaAndKeysAreOnlySealed) {
   EXPECT_EQ(doc["type"], "ca");
   ASSERT_EQ(doc["generations"].size(), 1u);
   std::string raw;
-  ASSERT_TRUE(absl::Base64Unescape(doc["generations"][0]["root_key_sealed"].get<std::string>(),
-                                   &raw));
+  ASSERT_TRUE(
+      absl::Base64Unescape(doc["generations"][0]["root_key_sealed"].get<std::string>(), &raw));
   EXPECT_GT(raw.size(), 12u + 16u);  // nonce, ciphertext, tag
   EXPECT_EQ(raw.find("PRIVATE"), std::string::npos);
 }
@@ -205,10 +205,9 @@ TEST_F(SharedCaTest, WrongKekIsRefusedNamingTheKeyAndTheRecordStays) {
 TEST_F(SharedCaTest, ForeignOrMalformedRecordIsRefusedAndLeftAsItIs) {
   auto s1 = Store();
   // Made for another trust domain under this prefix.
-  ASSERT_OK(
-      CertificateAuthority::OpenShared(Options(s1.get(), std::string(32, 'k'), "other.org"),
-                                       absl::Now())
-          .status());
+  ASSERT_OK(CertificateAuthority::OpenShared(Options(s1.get(), std::string(32, 'k'), "other.org"),
+                                             absl::Now())
+                .status());
   const int64_t revision = Record(s1.get())->revision;
   absl::StatusOr<std::unique_ptr<CertificateAuthority>> foreign =
       CertificateAuthority::OpenShared(Options(s1.get()), absl::Now());

@@ -15,7 +15,8 @@ namespace {
 using ::testing::HasSubstr;
 
 const std::string kKek(32, '\x42');
-const std::string kBinding = SealBinding("/palisade/example.org/ca/state", "example.org", 1, "root");
+const std::string kBinding =
+    SealBinding("/palisade/example.org/ca/state", "example.org", 1, "root");
 
 std::string TempFile(const std::string& name, const std::string& contents, mode_t mode) {
   const std::string path = std::string(::testing::TempDir()) + "/" + name;
@@ -61,9 +62,7 @@ TEST(KeySealTest, WrongKekOrBindingIsRefused) {
   }
 }
 
-TEST(KeySealTest, SealRefusesAShortKek) {
-  EXPECT_FALSE(Seal("short", kBinding, "x").ok());
-}
+TEST(KeySealTest, SealRefusesAShortKek) { EXPECT_FALSE(Seal("short", kBinding, "x").ok()); }
 
 TEST(KeySealTest, LoadsRawAndBase64Keks) {
   ASSERT_OK_AND_ASSIGN(std::string raw, LoadKek(TempFile("kek.raw", kKek, 0400)));

@@ -184,8 +184,9 @@ absl::Status ControlServer::Open() {
                      "only with --store=etcd (the file store keeps the CA in the state directory)");
   }
   if (!o.ca_kek_file.empty() && plugin) {
-    return FlagError("ca_kek_file", "only with a self-managed CA (a plug-in CA's key is the "
-                                    "operator's file)");
+    return FlagError("ca_kek_file",
+                     "only with a self-managed CA (a plug-in CA's key is the "
+                     "operator's file)");
   }
   if (o.ca_kek_file.empty() && o.store == "etcd" && !plugin) {
     return FlagError("ca_kek_file",
@@ -383,10 +384,8 @@ absl::Status ControlServer::Start() {
           OnSharedRevocations(records, revision);
         }));
     if (ca_->shared()) {
-      RETURN_IF_ERROR(shared_->WatchCa(
-          [this](const std::vector<state::StoredRecord>& records, int64_t) {
-            OnSharedCa(records);
-          }));
+      RETURN_IF_ERROR(shared_->WatchCa([this](const std::vector<state::StoredRecord>& records,
+                                              int64_t) { OnSharedCa(records); }));
     }
   }
   log::LogEvent(
