@@ -149,13 +149,18 @@ ABSL_FLAG(absl::Duration, federation_max_refresh, absl::Hours(1),
           "serve: a federated bundle is fetched at least this often (without a "
           "spiffe_refresh_hint: this often; failure backoff stops here).");
 ABSL_FLAG(std::string, store, "file",
-          "serve: where join tokens and the deny-list live: file (the state directory; one "
-          "replica) or etcd (shared by replicas, --etcd_endpoints).");
+          "serve: where join tokens, the deny-list and a self-managed CA live: file (the state "
+          "directory; one replica) or etcd (shared by replicas, --etcd_endpoints, "
+          "--ca_kek_file).");
 ABSL_FLAG(std::string, etcd_endpoints, "",
           "serve: with --store=etcd, the etcd members as host:port,host:port (plaintext gRPC: "
           "loopback or a trusted network).");
 ABSL_FLAG(std::string, etcd_prefix, "",
           "serve: with --store=etcd, the key prefix (default /palisade/<trust_domain>/).");
+ABSL_FLAG(std::string, ca_kek_file, "",
+          "serve: with --store=etcd and a self-managed CA (required then): the key-encryption "
+          "key its private keys are sealed with in etcd: 32 random bytes, raw or base64 "
+          "(head -c 32 /dev/urandom > FILE); mode 0400 or 0600, every replica the same.");
 ABSL_FLAG(std::string, admin_address_file, "", "serve: write the bound admin address here.");
 ABSL_FLAG(std::string, public_listen, "",
           "serve: also serve only /healthz, /ready and /metrics here (e.g. 0.0.0.0:15014 for "
@@ -203,6 +208,7 @@ constexpr char kUsage[] =
     "      [--sa_issuer_discovery --sa_issuer=https://... --sa_issuer_ca_file=F "
     "[--sa_issuer_token_file=F] --sa_audience=A]\n"
     "      [--plugin_ca_cert=F --plugin_ca_key=F --plugin_root_bundle=F [--plugin_ca_chain=F]]\n"
+    "      [--store=etcd --etcd_endpoints=H:P,... [--etcd_prefix=P] --ca_kek_file=F]\n"
     "  The subcommands below call the admin API at --admin with its credential from\n"
     "  --state_dir=DIR (DIR/admin.token, as serve wrote it) or --admin_token_file=F.\n"
     "  palisade-control token create --spiffe_id=ID [--ttl=1h] [--single_use=true]\n"
@@ -247,7 +253,7 @@ const std::vector<std::string>& ServeFlags() {
       "inject_proxy_image reload_interval log_level log_format bundle_endpoint_listen "
       "bundle_endpoint_address_file bundle_endpoint_refresh_hint "
       "bundle_endpoint_tls_cert bundle_endpoint_tls_key federation_file federation_min_refresh "
-      "federation_max_refresh store etcd_endpoints etcd_prefix token_retention "
+      "federation_max_refresh store etcd_endpoints etcd_prefix ca_kek_file token_retention "
       "token_prune_interval",
       ' '));
   return *flags;
@@ -495,11 +501,14 @@ int Serve() {
     if (!endpoints.ok()) return UsageError(std::string(endpoints.status().message()));
     options.etcd_endpoints = *endpoints;
     options.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
+    options.ca_kek_file = absl::GetFlag(FLAGS_ca_kek_file);
     if (!options.etcd_prefix.empty()) {
       if (absl::Status s = state::etcd::CheckPrefix(options.etcd_prefix); !s.ok()) {
         return UsageError(std::string(s.message()));
       }
     }
+  } else if (!absl::GetFlag(FLAGS_ca_kek_file).empty()) {
+    return UsageError("--ca_kek_file: only with --store=etcd");
   } else if (!absl::GetFlag(FLAGS_etcd_endpoints).empty()) {
     return UsageError("--etcd_endpoints: only with --store=etcd");
   } else if (!absl::GetFlag(FLAGS_etcd_prefix).empty()) {

@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "control/ca/ca_generation.h"
 #include "control/state/state_files.h"
 #include "control/state/state_permissions.h"
 #include "identity/certificate.h"
@@ -63,21 +64,15 @@ std::vector<std::string> ListDirectory(const std::string& dir) {
   return names;
 }
 
-}  // namespace
+// Shared: a step lost to other replicas this many times in a row gives up
+// (the caller retries later).
+constexpr int kSharedStepAttempts = 4;
 
-struct CertificateAuthority::Generation {
-  int number = 0;
-  bool in_bundle = true;
-  bssl::UniquePtr<X509> root;
-  bssl::UniquePtr<EVP_PKEY> root_key;  // null in plug-in mode
-  bssl::UniquePtr<X509> intermediate;
-  bssl::UniquePtr<EVP_PKEY> intermediate_key;
-  std::vector<bssl::UniquePtr<X509>> chain_above;  // plug-in: between intermediate and root
-  std::vector<bssl::UniquePtr<X509>> extra_roots;  // plug-in: other roots of the bundle
-  std::string root_fingerprint;
-  std::string intermediate_name = "intermediate";  // <name>.pem, <name>.key
-  std::map<std::string, std::string> checksums;    // file name -> sha256 hex
-};
+absl::Status KeptChanging() {
+  return absl::AbortedError("the shared CA record kept changing under this step; will retry");
+}
+
+}  // namespace
 
 CertificateAuthority::CertificateAuthority(std::string trust_domain, bool self_managed,
                                            std::string state_dir)
@@ -138,20 +133,23 @@ absl::Status CertificateAuthority::CreateGeneration(int number, absl::Time now) 
                    identity::CreateIntermediate(
                        int_key.get(), identity::Issuer{root.get(), root_key.get()}, int_options));
 
-  const std::string dir =
-      state::JoinPath(state::JoinPath(state_dir_, "ca"), absl::StrCat("gen-", number));
-  RETURN_IF_ERROR(state::EnsureDirectory(dir, 0700));
-  ASSIGN_OR_RETURN(std::string root_key_pem, identity::PrivateKeyToPem(root_key.get()));
-  ASSIGN_OR_RETURN(std::string int_key_pem, identity::PrivateKeyToPem(int_key.get()));
-  const std::vector<std::tuple<const char*, std::string, mode_t>> files = {
-      {kRootPem, identity::CertificateToPem(root.get()), 0600},
-      {kRootKey, root_key_pem, 0600},
-      {kIntermediatePem, identity::CertificateToPem(intermediate.get()), 0600},
-      {kIntermediateKey, int_key_pem, 0600},
-  };
-  for (const auto& [name, contents, mode] : files) {
-    RETURN_IF_ERROR(state::WriteFileAtomically(state::JoinPath(dir, name), contents, mode));
-    gen->checksums[name] = Sha256Hex(contents);
+  // Shared: the record (sealed keys) is the only copy; no files.
+  if (store_ == nullptr) {
+    const std::string dir =
+        state::JoinPath(state::JoinPath(state_dir_, "ca"), absl::StrCat("gen-", number));
+    RETURN_IF_ERROR(state::EnsureDirectory(dir, 0700));
+    ASSIGN_OR_RETURN(std::string root_key_pem, identity::PrivateKeyToPem(root_key.get()));
+    ASSIGN_OR_RETURN(std::string int_key_pem, identity::PrivateKeyToPem(int_key.get()));
+    const std::vector<std::tuple<const char*, std::string, mode_t>> files = {
+        {kRootPem, identity::CertificateToPem(root.get()), 0600},
+        {kRootKey, root_key_pem, 0600},
+        {kIntermediatePem, identity::CertificateToPem(intermediate.get()), 0600},
+        {kIntermediateKey, int_key_pem, 0600},
+    };
+    for (const auto& [name, contents, mode] : files) {
+      RETURN_IF_ERROR(state::WriteFileAtomically(state::JoinPath(dir, name), contents, mode));
+      gen->checksums[name] = Sha256Hex(contents);
+    }
   }
   gen->root_fingerprint = identity::Sha256Fingerprint(root.get());
   gen->root = std::move(root);
@@ -390,6 +388,23 @@ absl::StatusOr<std::string> CertificateAuthority::AddNextRoot(absl::Time now) {
   }
   sync::MutexLock lock(&mu_);
   if (generations_.back()->number != active_) return generations_.back()->root_fingerprint;
+  if (shared()) {
+    // Lost to another replica: its record is taken; if it holds a next root
+    // that root is the answer (the step is not made twice), else try again.
+    for (int attempt = 0; attempt < kSharedStepAttempts; ++attempt) {
+      if (generations_.back()->number != active_) return generations_.back()->root_fingerprint;
+      Snapshot saved = Save();
+      absl::Status made = CreateGeneration(generations_.back()->number + 1, now);
+      if (made.ok()) ++bundle_version_;
+      absl::StatusOr<bool> persisted = made.ok() ? Persist() : absl::StatusOr<bool>(made);
+      if (!persisted.ok()) {
+        Restore(std::move(saved));
+        return persisted.status();
+      }
+      if (*persisted) return generations_.back()->root_fingerprint;
+    }
+    return KeptChanging();
+  }
   RETURN_IF_ERROR(CreateGeneration(generations_.back()->number + 1, now));
   ++bundle_version_;
   RETURN_IF_ERROR(WriteManifest());
@@ -401,6 +416,17 @@ absl::Status CertificateAuthority::ActivateNewest() {
   if (!self_managed_) return absl::FailedPreconditionError("not a self-managed CA");
   sync::MutexLock lock(&mu_);
   if (active_ == generations_.back()->number) return absl::OkStatus();
+  if (shared()) {
+    for (int attempt = 0; attempt < kSharedStepAttempts; ++attempt) {
+      if (active_ == generations_.back()->number) return absl::OkStatus();
+      Snapshot saved = Save();
+      active_ = generations_.back()->number;
+      absl::StatusOr<bool> persisted = Persist();
+      if (!persisted.ok()) Restore(std::move(saved));
+      if (!persisted.ok() || *persisted) return persisted.status();
+    }
+    return KeptChanging();
+  }
   active_ = generations_.back()->number;
   return WriteManifest();
 }
@@ -408,15 +434,24 @@ absl::Status CertificateAuthority::ActivateNewest() {
 absl::Status CertificateAuthority::RetireInactive() {
   if (!self_managed_) return absl::FailedPreconditionError("not a self-managed CA");
   sync::MutexLock lock(&mu_);
-  bool changed = false;
-  for (auto& g : generations_) {
-    if (g->number != active_ && g->in_bundle) {
-      g->in_bundle = false;
-      changed = true;
+  for (int attempt = 0; attempt < kSharedStepAttempts; ++attempt) {
+    Snapshot saved = shared() ? Save() : Snapshot();
+    bool changed = false;
+    for (auto& g : generations_) {
+      if (g->number != active_ && g->in_bundle) {
+        g->in_bundle = false;
+        changed = true;
+      }
     }
+    if (!changed) return absl::OkStatus();
+    ++bundle_version_;
+    if (!shared()) break;
+    // Lost to another replica: decide again on its record.
+    absl::StatusOr<bool> persisted = Persist();
+    if (!persisted.ok()) Restore(std::move(saved));
+    if (!persisted.ok() || *persisted) return persisted.status();
   }
-  if (!changed) return absl::OkStatus();
-  ++bundle_version_;
+  if (shared()) return KeptChanging();
   RETURN_IF_ERROR(WriteManifest());
   return WriteBundleFile();
 }
@@ -443,8 +478,18 @@ absl::StatusOr<bool> CertificateAuthority::RenewIntermediateIfDue(absl::Time now
   ASSIGN_OR_RETURN(bssl::UniquePtr<X509> cert,
                    identity::CreateIntermediate(
                        key.get(), identity::Issuer{active->root.get(), active->root_key.get()}, o));
-  ASSIGN_OR_RETURN(std::string key_pem, identity::PrivateKeyToPem(key.get()));
   const std::string name = absl::StrCat("intermediate-", absl::ToUnixSeconds(now));
+  if (shared()) {
+    // Lost to another replica: false, its renewed intermediate taken.
+    Snapshot saved = Save();
+    active->intermediate = std::move(cert);
+    active->intermediate_key = std::move(key);
+    active->intermediate_name = name;
+    absl::StatusOr<bool> persisted = Persist();
+    if (!persisted.ok()) Restore(std::move(saved));
+    return persisted;
+  }
+  ASSIGN_OR_RETURN(std::string key_pem, identity::PrivateKeyToPem(key.get()));
   const std::string dir =
       state::JoinPath(state::JoinPath(state_dir_, "ca"), absl::StrCat("gen-", active->number));
   const std::string cert_pem = identity::CertificateToPem(cert.get());

@@ -3,7 +3,10 @@
 // start and kept in <state_dir>/ca, with a manifest of checksums as the commit
 // point) or plug-in (an operator's intermediate, its chain and root bundle).
 // Root rollover adds a second generation, switches issuance to it and retires
-// the first.
+// the first. With --store=etcd the self-managed CA lives in the shared store
+// instead (OpenShared, certificate_authority_shared.cc): one record for every
+// replica, its private keys sealed under the KEK (key_seal.h), every step a
+// compare-and-swap on the record's revision.
 #ifndef PALISADE_CONTROL_CA_CERTIFICATE_AUTHORITY_H_
 #define PALISADE_CONTROL_CA_CERTIFICATE_AUTHORITY_H_
 
@@ -19,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "control/state/shared_store.h"
 #include "identity/csr.h"
 #include "identity/signer.h"
 #include "runtime/sync/mutex.h"
@@ -52,6 +56,24 @@ class CertificateAuthority {
   // is corrupt, half-written or made for another trust domain.
   static absl::StatusOr<std::unique_ptr<CertificateAuthority>> OpenSelfManaged(
       const SelfManagedOptions& options, absl::Time now);
+
+  // The record every replica shares (relative to the store's prefix).
+  static constexpr char kSharedKey[] = "ca/state";
+  struct SharedOptions {
+    std::string trust_domain;
+    std::string state_dir;                // bundle.pem is still written here
+    state::SharedStore* store = nullptr;  // outlives the CA
+    std::string kek;                      // 32 bytes (LoadKek)
+    absl::Duration root_ttl = absl::Hours(24 * 365 * 10);
+    absl::Duration intermediate_ttl = absl::Hours(24 * 365);
+  };
+  // Loads the shared record, or creates it when absent: the replica whose
+  // create-if-absent wins makes the CA, the others load it. Refuses
+  // (FailedPrecondition naming the key and the rule, the record left as it
+  // is) a record that does not parse, is for another trust domain, or whose
+  // keys do not open under the KEK.
+  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> OpenShared(
+      const SharedOptions& options, absl::Time now);
 
   struct PluginOptions {
     std::string trust_domain;
@@ -100,6 +122,14 @@ class CertificateAuthority {
   // Fingerprints of roots in the bundle other than the active one.
   std::vector<std::string> InactiveFingerprints() const;
 
+  bool shared() const { return store_ != nullptr; }
+  // Shared: the records under "ca/" as the watch delivers them. Takes a newer
+  // record than the one held and says whether it did; a record that does
+  // not load (malformed, wrong KEK, deleted) is an error naming its key and
+  // the CA held stays. Never writes the record.
+  absl::StatusOr<bool> ReloadFromStore(const std::vector<state::StoredRecord>& records,
+                                       absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Generation;
   CertificateAuthority(std::string trust_domain, bool self_managed, std::string state_dir);
@@ -110,6 +140,23 @@ class CertificateAuthority {
   absl::Status WriteBundleFile() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Generation* Active() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Shared mode (certificate_authority_shared.cc).
+  struct Snapshot;
+  Snapshot Save() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Restore(Snapshot snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::string> EncodeShared() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the generations with the record's (checked first; on error
+  // nothing changes).
+  absl::Status InstallShared(const state::StoredRecord& record, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the changed CA if the record is still at revision_: true; false
+  // when another replica changed it first, the CA now being the record's.
+  // On error the caller restores its snapshot.
+  absl::StatusOr<bool> CommitShared() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Persists a step: the manifest and bundle file, or the shared record.
+  // Shared and lost to another replica: false, the record's state taken.
+  absl::StatusOr<bool> Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const std::string trust_domain_;
   const bool self_managed_;
   const std::string state_dir_;
@@ -118,6 +165,10 @@ class CertificateAuthority {
   std::vector<std::unique_ptr<Generation>> generations_ ABSL_GUARDED_BY(mu_);
   int active_ ABSL_GUARDED_BY(mu_) = 0;  // generation number
   uint64_t bundle_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // Shared mode only.
+  state::SharedStore* store_ = nullptr;
+  std::string kek_;
+  int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;  // of the record this CA holds
 };
 
 }  // namespace palisade::control::ca

@@ -130,6 +130,12 @@ ControlMetrics::ControlMetrics()
                      .Help("Service-account token keys in use")
                      .Register(*registry_)
                      .Add({})),
+      ca_reload_failures_(BuildCounter()
+                              .Name("palisade_control_ca_reload_failures_total")
+                              .Help("Shared CA records (--store=etcd) this replica refused to "
+                                    "reload (malformed, wrong KEK, deleted), by key; the CA it "
+                                    "held stayed")
+                              .Register(*registry_)),
       jwks_refreshes_(BuildCounter()
                           .Name("palisade_control_jwks_refreshes_total")
                           .Help("Fetches of the service-account JWKS from the issuer "
@@ -222,6 +228,10 @@ void ControlMetrics::SetDenyList(size_t entries) {
 void ControlMetrics::OnJwksLoad(bool accepted, size_t keys) {
   jwks_loads_.Add({{"result", accepted ? "accepted" : "refused"}}).Increment();
   if (accepted) jwks_keys_.Set(static_cast<double>(keys));
+}
+
+void ControlMetrics::OnCaReloadFailure(const std::string& key) {
+  ca_reload_failures_.Add({{"key", key}}).Increment();
 }
 
 void ControlMetrics::OnJwksRefresh(const std::string& result, size_t keys) {

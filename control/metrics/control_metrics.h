@@ -46,6 +46,9 @@ class ControlMetrics {
   void SetCaExpiry(absl::Time issuing_chain_not_after, absl::Time earliest_root_not_after);
   // Identities on the deny-list pushed to proxies.
   void SetDenyList(size_t entries);
+  // A shared CA record (--store=etcd) this replica refused to reload, by its
+  // key; the CA it held stays.
+  void OnCaReloadFailure(const std::string& key);
   // A (re)load of --jwks_file: accepted with `keys` keys, or refused.
   void OnJwksLoad(bool accepted, size_t keys);
   // A fetch of the issuer's JWKS (--sa_issuer_discovery) by `result` (one of
@@ -81,6 +84,7 @@ class ControlMetrics {
   prometheus::Gauge& deny_list_entries_;
   prometheus::Family<prometheus::Counter>& jwks_loads_;
   prometheus::Gauge& jwks_keys_;
+  prometheus::Family<prometheus::Counter>& ca_reload_failures_;
   prometheus::Family<prometheus::Counter>& jwks_refreshes_;
   prometheus::Family<prometheus::Counter>& jwks_unknown_key_;
   prometheus::Family<prometheus::Gauge>& jwks_age_;

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "control/admin/admin_token.h"
+#include "control/ca/key_seal.h"
 #include "control/state/state_files.h"
 #include "identity/certificate.h"
 #include "identity/keys.h"
@@ -178,6 +179,21 @@ absl::Status ControlServer::Open() {
                                               " is longer than the CA's own life (",
                                               absl::FormatDuration(fresh_ca_life), ")"));
   }
+  if (!o.ca_kek_file.empty() && o.store != "etcd") {
+    return FlagError("ca_kek_file",
+                     "only with --store=etcd (the file store keeps the CA in the state directory)");
+  }
+  if (!o.ca_kek_file.empty() && plugin) {
+    return FlagError("ca_kek_file",
+                     "only with a self-managed CA (a plug-in CA's key is the "
+                     "operator's file)");
+  }
+  if (o.ca_kek_file.empty() && o.store == "etcd" && !plugin) {
+    return FlagError("ca_kek_file",
+                     "required with --store=etcd and a self-managed CA: its private keys are "
+                     "sealed with it in etcd (32 random bytes: head -c 32 /dev/urandom > FILE; "
+                     "chmod 0400 FILE)");
+  }
   if (absl::Status s = state::EnsureDirectory(o.state_dir, 0700); !s.ok()) {
     // Who may write it is the host's problem, not the flag's (exit 1, not 2).
     if (absl::IsPermissionDenied(s)) return s;
@@ -188,7 +204,22 @@ absl::Status ControlServer::Open() {
   // Before the CA: a malformed stored bundle refuses start without a root
   // nobody asked for.
   RETURN_IF_ERROR(OpenFederation(now));
-  if (plugin) {
+  // Before the CA: with --store=etcd a self-managed CA lives there.
+  if (o.store == "etcd") {
+    SharedStateOptions shared;
+    shared.endpoints = o.etcd_endpoints;
+    shared.prefix =
+        o.etcd_prefix.empty() ? absl::StrCat("/palisade/", o.trust_domain, "/") : o.etcd_prefix;
+    absl::StatusOr<std::unique_ptr<SharedState>> created = SharedState::Create(shared);
+    if (!created.ok()) return FlagError("etcd_prefix", created.status().message());
+    shared_ = *std::move(created);
+  }
+  if (shared_ != nullptr && !plugin) {
+    ASSIGN_OR_RETURN(std::string kek, ca::LoadKek(o.ca_kek_file));
+    ca::CertificateAuthority::SharedOptions s{o.trust_domain, o.state_dir, shared_->store(),
+                                              std::move(kek)};
+    ASSIGN_OR_RETURN(ca_, ca::CertificateAuthority::OpenShared(s, now));
+  } else if (plugin) {
     ca::CertificateAuthority::PluginOptions p{o.trust_domain,    o.state_dir,
                                               o.plugin_ca_cert,  o.plugin_ca_key,
                                               o.plugin_ca_chain, o.plugin_root_bundle};
@@ -205,13 +236,6 @@ absl::Status ControlServer::Open() {
                      Rfc3339(ca_->IssuingChainNotAfter()), ")"));
   }
   if (o.store == "etcd") {
-    SharedStateOptions shared;
-    shared.endpoints = o.etcd_endpoints;
-    shared.prefix =
-        o.etcd_prefix.empty() ? absl::StrCat("/palisade/", o.trust_domain, "/") : o.etcd_prefix;
-    absl::StatusOr<std::unique_ptr<SharedState>> created = SharedState::Create(shared);
-    if (!created.ok()) return FlagError("etcd_prefix", created.status().message());
-    shared_ = *std::move(created);
     tokens_ = auth::JoinTokenStore::OpenShared(shared_->store());
   } else {
     ASSIGN_OR_RETURN(tokens_,
@@ -359,6 +383,10 @@ absl::Status ControlServer::Start() {
         [this](const std::vector<state::StoredRecord>& records, int64_t revision) {
           OnSharedRevocations(records, revision);
         }));
+    if (ca_->shared()) {
+      RETURN_IF_ERROR(shared_->WatchCa([this](const std::vector<state::StoredRecord>& records,
+                                              int64_t) { OnSharedCa(records); }));
+    }
   }
   log::LogEvent(
       log::Level::kInfo, "control", "palisade-control serving",
@@ -712,6 +740,43 @@ void ControlServer::LogRefusedRecords(absl::string_view event,
   }
   sync::MutexLock lock(&refused_mu_);
   logged->swap(refused);
+}
+
+void ControlServer::OnSharedCa(const std::vector<state::StoredRecord>& records) {
+  const std::string key = shared_->store()->FullKey(ca::CertificateAuthority::kSharedKey);
+  const std::string root_before = ca_->ActiveRootFingerprint();
+  absl::StatusOr<bool> changed = ca_->ReloadFromStore(records, absl::Now());
+  if (!changed.ok()) {
+    std::string id = key + "@deleted";
+    for (const state::StoredRecord& r : records) {
+      if (r.key == key) id = absl::StrCat(key, "@", r.revision);
+    }
+    sync::MutexLock lock(&refused_mu_);
+    if (refused_ca_ == id) return;  // this record was refused already
+    refused_ca_ = id;
+    metrics_.OnCaReloadFailure(key);
+    log::LogEvent(log::Level::kError, "control",
+                  "shared CA record refused; the CA this replica holds stays",
+                  {{"key", key}, {"error", std::string(changed.status().message())}});
+    return;
+  }
+  if (!*changed) return;
+  {
+    sync::MutexLock lock(&refused_mu_);
+    refused_ca_.clear();
+  }
+  const std::string root = ca_->ActiveRootFingerprint();
+  sync::MutexLock lock(&mu_);
+  if (stopping_) return;
+  // A root added, activated or retired through another replica reaches this
+  // replica's proxies now; a new issuing root also asks them to re-key.
+  AfterBundleChange();
+  if (root != root_before) service_->RequestRekey("root_rollover");
+  log::LogEvent(log::Level::kInfo, "control", "shared CA record reloaded",
+                {{"key", key},
+                 {"root", root},
+                 {"bundle_version", ca_->bundle_version()},
+                 {"rekey", root != root_before}});
 }
 
 void ControlServer::OnSharedRevocations(const std::vector<state::StoredRecord>& records,

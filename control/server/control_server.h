@@ -91,6 +91,10 @@ struct ControlServerOptions {
   std::string store = "file";
   std::vector<std::string> etcd_endpoints;
   std::string etcd_prefix;  // empty: /palisade/<trust_domain>/
+  // --store=etcd with a self-managed CA: the key-encryption key its private
+  // keys are sealed with in the store (control/ca/key_seal.h). Required then,
+  // refused otherwise.
+  std::string ca_kek_file;
   // Expired tokens are forgotten `token_retention` after they expire, checked
   // every `token_prune_interval` (in etcd too, by compare-and-delete).
   absl::Duration token_retention = absl::Hours(24 * 7);
@@ -170,6 +174,11 @@ class ControlServer final : public admin::ControlApi {
   // The watchers' view of the shared deny-list (--store=etcd): identities
   // listed elsewhere are de-registered here too, pushed and cut off.
   void OnSharedRevocations(const std::vector<state::StoredRecord>& records, int64_t revision);
+  // The watcher's view of the shared CA record: a newer one is taken, and
+  // pushed (bundle; re-key when the issuing root changed) to this replica's
+  // proxies; one that does not load is logged and counted once, and the CA
+  // held stays.
+  void OnSharedCa(const std::vector<state::StoredRecord>& records);
   // Lists `spiffe_id` until the last certificate issued to it expires.
   absl::StatusOr<absl::Time> Revoke(const std::string& spiffe_id, absl::Time now);
   void AfterBundleChange() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -224,6 +233,7 @@ class ControlServer final : public admin::ControlApi {
   sync::Mutex refused_mu_;
   std::set<std::string> refused_tokens_ ABSL_GUARDED_BY(refused_mu_);
   std::set<std::string> refused_revocations_ ABSL_GUARDED_BY(refused_mu_);
+  std::string refused_ca_ ABSL_GUARDED_BY(refused_mu_);  // "key@revision" last refused
   sync::Mutex jwks_mu_;
   std::string jwks_text_ ABSL_GUARDED_BY(jwks_mu_);     // the file as last accepted
   std::string jwks_problem_ ABSL_GUARDED_BY(jwks_mu_);  // last refusal logged, to log once

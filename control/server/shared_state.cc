@@ -29,6 +29,14 @@ absl::Status SharedState::Watch(OnRecords on_tokens, OnRecords on_revocations) {
   return absl::OkStatus();
 }
 
+absl::Status SharedState::WatchCa(OnRecords on_ca) {
+  ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdClient> client, store_->NewWatchClient());
+  watchers_.push_back(std::make_unique<state::etcd::PrefixWatcher>(
+      std::move(client), store_->FullKey("ca/"), std::move(on_ca)));
+  watchers_.back()->Start();
+  return absl::OkStatus();
+}
+
 void SharedState::Stop() { watchers_.clear(); }
 
 std::string SharedState::Problem() const {

@@ -1,6 +1,6 @@
-// The replicas' shared state (--store=etcd): the etcd store that join tokens
-// and the deny-list live in, and the watches that keep this replica's view
-// of both current. Whether the store can be reached is what /ready reports.
+// The replicas' shared state (--store=etcd): the etcd store that join tokens,
+// the deny-list and a self-managed CA live in, and the watches that keep this
+// replica's view of them current. Whether the store can be reached is what /ready reports.
 #ifndef PALISADE_CONTROL_SERVER_SHARED_STATE_H_
 #define PALISADE_CONTROL_SERVER_SHARED_STATE_H_
 
@@ -33,6 +33,8 @@ class SharedState {
   // Starts mirroring tokens/ and revocations/; the callbacks run on the
   // watchers' threads, first with what is there, then after every change.
   absl::Status Watch(OnRecords on_tokens, OnRecords on_revocations);
+  // Starts mirroring ca/ (the self-managed CA's record), as Watch does.
+  absl::Status WatchCa(OnRecords on_ca);
   // Ends the watches (before what the callbacks use goes away).
   void Stop();
   // "" while both watches stand; else "store_unavailable: ...".
