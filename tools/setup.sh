@@ -16,6 +16,7 @@ PACKAGES=(
   # real peers and tools used by tests, benchmarks and the demo
   openssl curl prometheus haproxy stunnel4 nginx-light libnginx-mod-stream wrk iperf3 hyperfine
   iproute2 iptables procps psmisc python3 time
+  valgrind  # bench/proxy_chain: profile.py, startup_order.py (proxy/palisade-proxy.order)
   etcd-server etcd-client
   # browser test
   chromium chromium-driver

@@ -39,6 +39,22 @@ def status(pid):
     return out
 
 
+def smaps(pid):
+    """Rss (KiB) per mapping of one process, grouped by object and permissions
+    ("libc.so.6 r-xp", "[heap] rw-p", "[anon] rw-p" for thread stacks and
+    malloc arenas), so a change can be traced to the library or segment it saved."""
+    out, name = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if parts and "-" in parts[0] and not parts[0].endswith(":"):
+                path = parts[5] if len(parts) > 5 else "[anon]"
+                name = f"{path.rsplit('/', 1)[-1]} {parts[1]}"
+            elif parts and parts[0] == "Rss:":
+                out[name] = out.get(name, 0) + int(parts[1])
+    return {k: v for k, v in out.items() if v}
+
+
 def settle():
     # Start-up work (first handshakes of the readiness probe, logging) is over
     # well within a second; RSS is read after it.
@@ -69,6 +85,8 @@ def measure_chain(args, chain):
     settle()
     # The starters start hop 2 (inbound, TLS server) first, then hop 1.
     out = {"hop2": status(chain.pids[0]), "hop1": status(chain.pids[1])}
+    if args.smaps:
+        out["hop2"]["smaps"], out["hop1"]["smaps"] = smaps(chain.pids[0]), smaps(chain.pids[1])
     if args.hold:
         out["hold"] = hold(args, chain)
     return out
@@ -98,10 +116,11 @@ def start_control(args, work):
     raise RuntimeError("palisade-control never became healthy")
 
 
-def start_control_plane_proxy(args, work, control, round_number, echo_port):
+def start_control_plane_proxy(args, work, control, round_number, echo_port, binary=None,
+                              name=None):
     """One palisade-proxy (an inbound listener to the echo server) with its SVID from control."""
     _, port, admin, state = control
-    name = f"cp{round_number}"
+    name = name or f"cp{round_number}"
     spiffe_id = f"spiffe://bench.local/ns/bench/sa/{name}"
     token = subprocess.run(
         [f"{args.bin}/control/palisade-control", "token", "create", f"--spiffe_id={spiffe_id}",
@@ -139,7 +158,7 @@ inbound:
     admin_file = f"{work}/{name}.admin"
     chain = proxy_chain.Chain(name)
     chain.procs.append(subprocess.Popen(
-        [f"{args.bin}/proxy/palisade-proxy", f"--config={config}",
+        [binary or f"{args.bin}/proxy/palisade-proxy", f"--config={config}",
          f"--admin_address_file={admin_file}"],
         stdout=open(f"{work}/{name}.log", "w"), stderr=subprocess.STDOUT))
     try:
@@ -170,6 +189,12 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--hold", type=int, default=1000, help="idle connections; 0 = skip")
     parser.add_argument("--out", default="idle_memory.json")
+    parser.add_argument("--proxy", help="the palisade-proxy binary to measure (default: "
+                        "--bin's)")
+    parser.add_argument("--baseline", help="a second palisade-proxy binary (say, one built "
+                        "from main and copied aside), measured in the same rounds")
+    parser.add_argument("--smaps", type=int, default=0,
+                        help="print the N largest mappings (Rss) of each process, first round")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     args.bytes, args.seconds = 0, 0  # unused by the starters here
@@ -178,7 +203,8 @@ def main():
     subprocess.run([f"{args.bin}/bench/proxy_chain/chain_certs", f"--dir={work}"], check=True)
     backends, backend_procs = {}, []
     control = None
-    rounds = {"palisade": [], "haproxy": [], "palisade_control_plane": []}
+    rounds = {"palisade": [], "haproxy": [], "palisade_control_plane": [],
+              "baseline": [], "baseline_control_plane": []}
     try:
         for route, mode in (("echo", "echo"), ("sink", "sink")):
             port_file = f"{work}/{route}.port"
@@ -189,18 +215,27 @@ def main():
         control = start_control(args, work)
         for n in range(args.repeat):
             for name, start in (
-                    ("palisade", lambda: proxy_chain.start_palisade(args, work, "palisade",
-                                                                     backends)),
+                    ("palisade", lambda: proxy_chain.start_palisade(
+                        args, work, "palisade", backends, binary=args.proxy)),
                     ("haproxy", lambda: proxy_chain.start_haproxy(args, work, "haproxy",
                                                                    backends)),
                     ("palisade_control_plane", lambda: start_control_plane_proxy(
-                        args, work, control, n, backends["echo"]))):
+                        args, work, control, n, backends["echo"], binary=args.proxy)),
+                    ("baseline", lambda: proxy_chain.start_palisade(
+                        args, work, "baseline", backends, binary=args.baseline)),
+                    ("baseline_control_plane", lambda: start_control_plane_proxy(
+                        args, work, control, n, backends["echo"], binary=args.baseline,
+                        name=f"base-cp{n}"))):
+                if name.startswith("baseline") and not args.baseline:
+                    continue
                 print(f"== round {n + 1}/{args.repeat}: {name}", file=sys.stderr)
                 chain = start()
                 try:
-                    if name == "palisade_control_plane":
+                    if name.endswith("control_plane"):
                         settle()
                         rounds[name].append({"hop1": status(chain.pids[0])})
+                        if args.smaps:
+                            rounds[name][-1]["hop1"]["smaps"] = smaps(chain.pids[0])
                     else:
                         rounds[name].append(measure_chain(args, chain))
                 finally:
@@ -229,9 +264,14 @@ def main():
             ("palisade", "Palisade, file identity, hop 1 (outbound)", ["hop1"]),
             ("palisade", "Palisade, file identity, hop 2 (inbound)", ["hop2"]),
             ("palisade_control_plane", "Palisade, control-plane identity (inbound)", ["hop1"]),
+            ("baseline", "baseline, file identity, hop 1 (outbound)", ["hop1"]),
+            ("baseline", "baseline, file identity, hop 2 (inbound)", ["hop2"]),
+            ("baseline_control_plane", "baseline, control-plane identity (inbound)", ["hop1"]),
             ("haproxy", "haproxy, hop 1", ["hop1"]),
             ("haproxy", "haproxy, hop 2", ["hop2"])):
         for hop in hops:
+            if not rounds[name]:
+                continue
             rss = [r[hop]["VmRSS"] for r in rounds[name]]
             med, lo, hi = spread(rss)
             anon = spread([r[hop]["RssAnon"] for r in rounds[name]])[0]
@@ -239,12 +279,25 @@ def main():
             threads = spread([r[hop]["Threads"] for r in rounds[name]])[0]
             print(f"| {label} | {med / 1024:.1f} | {lo / 1024:.1f}..{hi / 1024:.1f} | "
                   f"{anon / 1024:.1f} | {file_ / 1024:.1f} | {threads} |")
+    if args.smaps:
+        for name, label, hop in (
+                ("palisade", "Palisade, file identity, hop 2 (inbound)", "hop2"),
+                ("palisade_control_plane", "Palisade, control-plane identity", "hop1"),
+                ("haproxy", "haproxy, hop 2", "hop2")):
+            print()
+            print(f"| {label}: mapping | Rss KiB |")
+            print("| --- | ---: |")
+            top = sorted(rounds[name][0][hop]["smaps"].items(), key=lambda kv: -kv[1])
+            for mapping, kib in top[:args.smaps]:
+                print(f"| {mapping} | {kib} |")
     if args.hold:
         print()
         print(f"| {args.hold} idle connections through both hops | KiB per connection "
               f"| min..max |")
         print("| --- | ---: | ---: |")
-        for name in ("palisade", "haproxy"):
+        for name in ("palisade", "baseline", "haproxy"):
+            if not rounds[name]:
+                continue
             med, lo, hi = spread([r["hold"]["per_connection_kib"] for r in rounds[name]])
             print(f"| {name} | {med:.1f} | {lo:.1f}..{hi:.1f} |")
 
