@@ -5,13 +5,13 @@
 #ifndef PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
 #define PALISADE_CONTROL_METRICS_CONTROL_METRICS_H_
 
-#include <atomic>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>

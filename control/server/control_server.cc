@@ -236,9 +236,8 @@ absl::Status ControlServer::Open() {
     sync::MutexLock lock(&mu_);
     const std::string path = state::JoinPath(o.state_dir, kRolloverFile);
     // With etcd the stored status is the truth; the first tick adopts it.
-    absl::StatusOr<std::string> text = coordination_ != nullptr
-                                           ? absl::NotFoundError("in etcd")
-                                           : state::ReadStateFile(path);
+    absl::StatusOr<std::string> text =
+        coordination_ != nullptr ? absl::NotFoundError("in etcd") : state::ReadStateFile(path);
     if (text.ok()) {
       nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
       absl::StatusOr<ca::RolloverStatus> status = doc.is_discarded()
@@ -352,11 +351,8 @@ absl::Status ControlServer::Start() {
   if (absl::Status s = http_->Start(*net::SocketAddress::Parse(options_.admin)); !s.ok()) {
     return FlagError("admin", absl::StrCat(options_.admin, ": ", s.message()));
   }
-  {
-    sync::MutexLock lock(&mu_);
-    started_ = true;
-  }
-  housekeeping_ = std::thread([this] { Housekeeping(); });
+  // The watches before started_: /ready reads their state only once
+  // started_ is set (under mu_), not while Watch() adds them.
   if (shared_ != nullptr) {
     RETURN_IF_ERROR(shared_->Watch(
         [this](const std::vector<state::StoredRecord>& records, int64_t) {
@@ -368,6 +364,11 @@ absl::Status ControlServer::Start() {
         }));
     coordination_->Start();
   }
+  {
+    sync::MutexLock lock(&mu_);
+    started_ = true;
+  }
+  housekeeping_ = std::thread([this] { Housekeeping(); });
   log::LogEvent(
       log::Level::kInfo, "control", "palisade-control serving",
       {{"trust_domain", options_.trust_domain},

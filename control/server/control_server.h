@@ -204,8 +204,10 @@ class ControlServer final : public admin::ControlApi {
   service::PeerTable peers_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::unique_ptr<SharedState> shared_;  // --store=etcd; outlives the stores below
-  std::unique_ptr<ReplicaCoordination> coordination_;  // --store=etcd
-  std::string coordination_problem_;                   // housekeeping thread only, to log once
+  // --store=etcd: leadership and the replicas' rollover views (uses shared_);
+  // the last problem reading them, logged once (housekeeping thread only).
+  std::unique_ptr<ReplicaCoordination> coordination_;
+  std::string coordination_problem_;
   std::unique_ptr<auth::JoinTokenStore> tokens_;
   std::unique_ptr<service::WorkloadRegistry> registry_;
   std::unique_ptr<service::RevocationList> revocations_;

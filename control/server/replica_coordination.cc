@@ -39,8 +39,7 @@ absl::StatusOr<std::vector<ca::ProxyView>> ReplicaViewFromJson(const std::string
       view.name = p.at("name").get<std::string>();
       view.acked_bundle_version = p.value("acked_bundle_version", uint64_t{0});
       view.leaf_root_fingerprint = p.value("leaf_root", "");
-      view.connections_by_root =
-          p.value("connections_by_root", std::map<std::string, uint64_t>{});
+      view.connections_by_root = p.value("connections_by_root", std::map<std::string, uint64_t>{});
       out.push_back(std::move(view));
     }
   } catch (const nlohmann::json::exception& e) {
@@ -55,9 +54,8 @@ absl::StatusOr<std::unique_ptr<ReplicaCoordination>> ReplicaCoordination::Create
   RETURN_IF_ERROR(state::etcd::CheckLeaderLeaseTtl(lease_ttl));
   ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdClient> client, store->NewWatchClient());
   auto lease = std::make_unique<state::etcd::LeaderLease>(
-      std::move(client),
-      state::etcd::LeaderLeaseOptions{store->FullKey("leader"), replica_id, lease_ttl,
-                                      absl::ZeroDuration()});
+      std::move(client), state::etcd::LeaderLeaseOptions{store->FullKey("leader"), replica_id,
+                                                         lease_ttl, absl::ZeroDuration()});
   return std::unique_ptr<ReplicaCoordination>(
       new ReplicaCoordination(store, replica_id, lease_ttl, std::move(lease)));
 }
@@ -120,9 +118,9 @@ absl::StatusOr<StoredRollover> ReplicaCoordination::LoadRollover() {
   StoredRollover out;
   if (!record.has_value()) return out;
   const nlohmann::json doc = nlohmann::json::parse(record->value, nullptr, false);
-  absl::StatusOr<ca::RolloverStatus> status =
-      doc.is_discarded() ? absl::InvalidArgumentError("not valid JSON")
-                         : ca::RolloverStatusFromJson(doc);
+  absl::StatusOr<ca::RolloverStatus> status = doc.is_discarded()
+                                                  ? absl::InvalidArgumentError("not valid JSON")
+                                                  : ca::RolloverStatusFromJson(doc);
   if (!status.ok()) {
     return absl::DataLossError(
         absl::StrCat("store record \"", record->key, "\": ", status.status().message()));

@@ -42,8 +42,9 @@ struct StoredRollover {
 class ReplicaCoordination {
  public:
   // `store` outlives this; the lease gets a client of its own.
-  static absl::StatusOr<std::unique_ptr<ReplicaCoordination>> Create(
-      state::etcd::EtcdStore* store, const std::string& replica_id, absl::Duration lease_ttl);
+  static absl::StatusOr<std::unique_ptr<ReplicaCoordination>> Create(state::etcd::EtcdStore* store,
+                                                                     const std::string& replica_id,
+                                                                     absl::Duration lease_ttl);
   ~ReplicaCoordination();
 
   void Start();
@@ -73,8 +74,7 @@ class ReplicaCoordination {
 
  private:
   ReplicaCoordination(state::etcd::EtcdStore* store, std::string replica_id,
-                      absl::Duration lease_ttl,
-                      std::unique_ptr<state::etcd::LeaderLease> lease)
+                      absl::Duration lease_ttl, std::unique_ptr<state::etcd::LeaderLease> lease)
       : store_(store),
         replica_id_(std::move(replica_id)),
         lease_ttl_(lease_ttl),

@@ -79,8 +79,10 @@ TEST_F(ControlLeaderTest, OneOfTwoReplicasLeadsAndKillNineHandsOver) {
     f.push_back("--plugin_root_bundle=" + dir_ + "/roots.pem");
     return f;
   };
-  ASSERT_OK_AND_ASSIGN(auto r1, ControlProcess::Start(MakeTempDir("control-leader-r1"), flags("r1")));
-  ASSERT_OK_AND_ASSIGN(auto r2, ControlProcess::Start(MakeTempDir("control-leader-r2"), flags("r2")));
+  ASSERT_OK_AND_ASSIGN(auto r1,
+                       ControlProcess::Start(MakeTempDir("control-leader-r1"), flags("r1")));
+  ASSERT_OK_AND_ASSIGN(auto r2,
+                       ControlProcess::Start(MakeTempDir("control-leader-r2"), flags("r2")));
 
   // Exactly one leads, and both name it.
   ASSERT_TRUE(WaitFor(
@@ -136,13 +138,12 @@ TEST_F(ControlLeaderTest, RolloverWaitsOnEveryReplicasProxiesAndResumesAfterKill
   // Another replica's view with one proxy that has acknowledged nothing: the
   // leader must wait on it (every proxy of every replica).
   const std::string ghost = std::string(kPrefix) + "replicas/ghost";
-  const nlohmann::json view = {
-      {"replica_id", "ghost"},
-      {"proxies",
-       {{{"name", "spiffe://example.org/ns/a/sa/b (ghost-proxy)"},
-         {"acked_bundle_version", 0},
-         {"leaf_root", ""},
-         {"connections_by_root", nlohmann::json::object()}}}}};
+  const nlohmann::json view = {{"replica_id", "ghost"},
+                               {"proxies",
+                                {{{"name", "spiffe://example.org/ns/a/sa/b (ghost-proxy)"},
+                                  {"acked_bundle_version", 0},
+                                  {"leaf_root", ""},
+                                  {"connections_by_root", nlohmann::json::object()}}}}};
   ASSERT_EQ(etcd_->Etcdctl({"put", ghost, view.dump()}).exit_code, 0);
 
   const std::string dir = MakeTempDir("control-leader-rollover");
@@ -182,30 +183,31 @@ TEST_F(ControlLeaderTest, RolloverWaitsOnEveryReplicasProxiesAndResumesAfterKill
   // The ghost goes (as a dead replica's view does with its lease): the new
   // leader completes the rollover.
   ASSERT_EQ(etcd_->Etcdctl({"del", ghost}).exit_code, 0);
-  ASSERT_TRUE(WaitFor([&] { return second->State()["rollover"]["phase"] == "idle"; },
-                      absl::Seconds(20)))
+  ASSERT_TRUE(
+      WaitFor([&] { return second->State()["rollover"]["phase"] == "idle"; }, absl::Seconds(20)))
       << second->State()["rollover"].dump();
   const std::string history = second->State()["rollover"]["history"].dump();
   EXPECT_THAT(history, HasSubstr("propagating -> rekeying"));
   EXPECT_THAT(history, HasSubstr("retiring -> idle"));
-  EXPECT_THAT(etcd_->Etcdctl({"get", "--print-value-only", std::string(kPrefix) + "rollover/status"})
-                  .output,
-              HasSubstr("\"idle\""));
+  EXPECT_THAT(
+      etcd_->Etcdctl({"get", "--print-value-only", std::string(kPrefix) + "rollover/status"})
+          .output,
+      HasSubstr("\"idle\""));
 }
 
 TEST_F(ControlLeaderTest, BadLeaderFlagsAreRefusedNamingTheFlag) {
-  const CommandResult ttl = RunCommand({kControlBinary, "serve", "--trust_domain=example.org",
-                                        "--state_dir=" + MakeTempDir("control-leader-bad"),
-                                        "--store=etcd", "--etcd_endpoints=" + etcd_->Endpoints(),
-                                        "--leader_lease_ttl=1s"},
-                                       absl::Seconds(20));
+  const CommandResult ttl =
+      RunCommand({kControlBinary, "serve", "--trust_domain=example.org",
+                  "--state_dir=" + MakeTempDir("control-leader-bad"), "--store=etcd",
+                  "--etcd_endpoints=" + etcd_->Endpoints(), "--leader_lease_ttl=1s"},
+                 absl::Seconds(20));
   EXPECT_EQ(ttl.exit_code, 2);
   EXPECT_THAT(ttl.output, HasSubstr("--leader_lease_ttl"));
-  const CommandResult id = RunCommand({kControlBinary, "serve", "--trust_domain=example.org",
-                                       "--state_dir=" + MakeTempDir("control-leader-bad"),
-                                       "--store=etcd", "--etcd_endpoints=" + etcd_->Endpoints(),
-                                       "--replica_id=a/b"},
-                                      absl::Seconds(20));
+  const CommandResult id =
+      RunCommand({kControlBinary, "serve", "--trust_domain=example.org",
+                  "--state_dir=" + MakeTempDir("control-leader-bad"), "--store=etcd",
+                  "--etcd_endpoints=" + etcd_->Endpoints(), "--replica_id=a/b"},
+                 absl::Seconds(20));
   EXPECT_EQ(id.exit_code, 2);
   EXPECT_THAT(id.output, HasSubstr("--replica_id"));
 }

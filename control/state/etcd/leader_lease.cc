@@ -39,7 +39,8 @@ std::string DefaultReplicaId() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   std::string id;
-  for (const char* p = host; *p != '\0' && id.size() < 100; ++p) id.push_back(IdChar(*p) ? *p : '_');
+  for (const char* p = host; *p != '\0' && id.size() < 100; ++p)
+    id.push_back(IdChar(*p) ? *p : '_');
   if (id.empty()) id = "palisade-control";
   return absl::StrCat(id, "-", getpid());
 }
@@ -120,10 +121,9 @@ void LeaderLease::SetRole(bool leader, const std::string& leader_id) {
     leader_id_ = leader_id;
   }
   if (!changed) return;
-  log::LogEvent(log::Level::kInfo, "control", leader ? "became leader" : "no longer leader",
-                {{"key", options_.key},
-                 {"replica_id", options_.replica_id},
-                 {"leader", leader_id}});
+  log::LogEvent(
+      log::Level::kInfo, "control", leader ? "became leader" : "no longer leader",
+      {{"key", options_.key}, {"replica_id", options_.replica_id}, {"leader", leader_id}});
 }
 
 void LeaderLease::Run() {

@@ -34,9 +34,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> client =
       etcd::EtcdClient::Create({*endpoints, absl::Seconds(2)});
   if (!client.ok()) return 1;
-  etcd::LeaderLease lease(*std::move(client),
-                          {absl::GetFlag(FLAGS_key), absl::GetFlag(FLAGS_id),
-                           absl::GetFlag(FLAGS_ttl), absl::ZeroDuration()});
+  etcd::LeaderLease lease(*std::move(client), {absl::GetFlag(FLAGS_key), absl::GetFlag(FLAGS_id),
+                                               absl::GetFlag(FLAGS_ttl), absl::ZeroDuration()});
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   lease.Start();

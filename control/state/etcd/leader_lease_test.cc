@@ -104,23 +104,21 @@ TEST_F(LeaderLeaseTest, TwoContendersExactlyOneLeads) {
 
 TEST_F(LeaderLeaseTest, KilledLeaderProcessIsReplacedWithinTtl) {
   const absl::Duration ttl = absl::Seconds(3);
-  ASSERT_OK_AND_ASSIGN(
-      auto first,
-      palisade::testing::Process::Start({kContender, "--endpoints=" + cluster_->Endpoints(),
-                                         absl::StrCat("--key=", kKey), "--id=first", "--ttl=3s"},
-                                        dir_ + "/first.log"));
-  ASSERT_TRUE(palisade::testing::WaitFor([&] { return KeyHolder() == "first"; },
-                                         absl::Seconds(20)))
+  ASSERT_OK_AND_ASSIGN(auto first, palisade::testing::Process::Start(
+                                       {kContender, "--endpoints=" + cluster_->Endpoints(),
+                                        absl::StrCat("--key=", kKey), "--id=first", "--ttl=3s"},
+                                       dir_ + "/first.log"));
+  ASSERT_TRUE(palisade::testing::WaitFor([&] { return KeyHolder() == "first"; }, absl::Seconds(20)))
       << first->Output();
   auto second = Contender("second", ttl);
   // It sees who leads, and does not lead itself.
-  ASSERT_TRUE(palisade::testing::WaitFor([&] { return second->Leader() == "first"; },
-                                         absl::Seconds(10)));
+  ASSERT_TRUE(
+      palisade::testing::WaitFor([&] { return second->Leader() == "first"; }, absl::Seconds(10)));
   EXPECT_FALSE(second->IsLeader());
   first->Kill();
   const absl::Time killed = absl::Now();
-  ASSERT_TRUE(palisade::testing::WaitFor([&] { return second->IsLeader(); },
-                                         ttl + absl::Seconds(8)));
+  ASSERT_TRUE(
+      palisade::testing::WaitFor([&] { return second->IsLeader(); }, ttl + absl::Seconds(8)));
   const absl::Duration took = absl::Now() - killed;
   std::cout << "leader replaced " << absl::FormatDuration(took) << " after kill -9 (TTL "
             << absl::FormatDuration(ttl) << ")\n";
