@@ -180,9 +180,21 @@ TEST_F(ControlLeaderTest, RolloverWaitsOnEveryReplicasProxiesAndResumesAfterKill
   EXPECT_EQ(rollover["phase"], "propagating") << rollover.dump();
   EXPECT_EQ(rollover["target_bundle_version"].get<uint64_t>(), target);
   EXPECT_EQ(rollover["started_at"], started_at);
-  // The ghost goes (as a dead replica's view does with its lease): the new
-  // leader completes the rollover.
+  // A view that does not parse stops the steps (no decision on part of the
+  // fleet), named in the log, even once the ghost is gone.
+  const std::string junk = std::string(kPrefix) + "replicas/junk";
+  ASSERT_EQ(etcd_->Etcdctl({"put", junk, "{not json"}).exit_code, 0);
   ASSERT_EQ(etcd_->Etcdctl({"del", ghost}).exit_code, 0);
+  EXPECT_TRUE(WaitFor([&] { return second->process().Output().find(junk) != std::string::npos; },
+                      absl::Seconds(10)));
+  const absl::Time held_until = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < held_until) {
+    ASSERT_EQ(second->State()["rollover"]["phase"], "propagating");
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  // The junk goes too (as a dead replica's view does with its lease): the
+  // new leader completes the rollover.
+  ASSERT_EQ(etcd_->Etcdctl({"del", junk}).exit_code, 0);
   ASSERT_TRUE(
       WaitFor([&] { return second->State()["rollover"]["phase"] == "idle"; }, absl::Seconds(20)))
       << second->State()["rollover"].dump();
