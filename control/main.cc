@@ -36,6 +36,7 @@
 #include "control/inject/inject_command.h"
 #include "control/server/control_server.h"
 #include "control/state/etcd/etcd_client.h"
+#include "control/state/etcd/leader_lease.h"
 #include "control/state/state_files.h"
 #include "control/webhook/webhook_server.h"
 #include "runtime/cli/flag_help.h"
@@ -161,6 +162,12 @@ ABSL_FLAG(std::string, ca_kek_file, "",
           "serve: with --store=etcd and a self-managed CA (required then): the key-encryption "
           "key its private keys are sealed with in etcd: 32 random bytes, raw or base64 "
           "(head -c 32 /dev/urandom > FILE); mode 0400 or 0600, every replica the same.");
+ABSL_FLAG(absl::Duration, leader_lease_ttl, absl::Seconds(10),
+          "serve: with --store=etcd, the TTL of the etcd lease a replica leads with (whole "
+          "seconds, 2s to 5m): a dead leader is replaced after about this long.");
+ABSL_FLAG(std::string, replica_id, "",
+          "serve: with --store=etcd, this replica's name among the replicas (A-Za-z0-9._-, "
+          "unique per live replica; default <host name>-<pid>; in Kubernetes the pod name).");
 ABSL_FLAG(std::string, admin_address_file, "", "serve: write the bound admin address here.");
 ABSL_FLAG(std::string, public_listen, "",
           "serve: also serve only /healthz, /ready and /metrics here (e.g. 0.0.0.0:15014 for "
@@ -254,7 +261,7 @@ const std::vector<std::string>& ServeFlags() {
       "bundle_endpoint_address_file bundle_endpoint_refresh_hint "
       "bundle_endpoint_tls_cert bundle_endpoint_tls_key federation_file federation_min_refresh "
       "federation_max_refresh store etcd_endpoints etcd_prefix ca_kek_file token_retention "
-      "token_prune_interval",
+      "token_prune_interval leader_lease_ttl replica_id",
       ' '));
   return *flags;
 }
@@ -507,8 +514,17 @@ int Serve() {
         return UsageError(std::string(s.message()));
       }
     }
+    options.leader_lease_ttl = absl::GetFlag(FLAGS_leader_lease_ttl);
+    options.replica_id = absl::GetFlag(FLAGS_replica_id);
+    if (options.replica_id.empty()) options.replica_id = state::etcd::DefaultReplicaId();
+    for (const absl::Status& s : {state::etcd::CheckLeaderLeaseTtl(options.leader_lease_ttl),
+                                  state::etcd::CheckReplicaId(options.replica_id)}) {
+      if (!s.ok()) return UsageError(std::string(s.message()));
+    }
   } else if (!absl::GetFlag(FLAGS_ca_kek_file).empty()) {
     return UsageError("--ca_kek_file: only with --store=etcd");
+  } else if (!absl::GetFlag(FLAGS_replica_id).empty()) {
+    return UsageError("--replica_id: only with --store=etcd (one replica on the file store)");
   } else if (!absl::GetFlag(FLAGS_etcd_endpoints).empty()) {
     return UsageError("--etcd_endpoints: only with --store=etcd");
   } else if (!absl::GetFlag(FLAGS_etcd_prefix).empty()) {

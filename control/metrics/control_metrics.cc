@@ -161,7 +161,18 @@ ControlMetrics::ControlMetrics()
                         .Name("palisade_control_admin_connections_closed_total")
                         .Help("Admin HTTP connections the server closed, by server and reason "
                               "(request_deadline: the request was not read in time)")
-                        .Register(*registry_)) {
+                        .Register(*registry_)),
+      leader_(BuildGauge()
+                  .Name("palisade_control_leader")
+                  .Help("1 while this replica leads (takes rollover steps and renews the "
+                        "intermediate; always 1 on the file store), else 0")
+                  .Register(*registry_)
+                  .Add({})),
+      leader_changes_(BuildCounter()
+                          .Name("palisade_control_leader_changes_total")
+                          .Help("Times this replica became leader or stopped leading")
+                          .Register(*registry_)
+                          .Add({})) {
   // Series that exist from the start at 0, so increase() sees their first event.
   for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
   for (const char* result : {"accepted", "refused"}) jwks_loads_.Add({{"result", result}});
@@ -219,6 +230,12 @@ void ControlMetrics::SetCaExpiry(absl::Time issuing_chain_not_after,
                                  absl::Time earliest_root_not_after) {
   ca_expiry_.Set(absl::ToDoubleSeconds(issuing_chain_not_after - absl::UnixEpoch()));
   bundle_expiry_.Set(absl::ToDoubleSeconds(earliest_root_not_after - absl::UnixEpoch()));
+}
+
+void ControlMetrics::SetLeader(bool leader, uint64_t changes) {
+  leader_.Set(leader ? 1 : 0);
+  const uint64_t seen = leader_changes_seen_.exchange(changes);
+  if (changes > seen) leader_changes_.Increment(static_cast<double>(changes - seen));
 }
 
 void ControlMetrics::SetDenyList(size_t entries) {

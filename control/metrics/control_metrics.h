@@ -11,6 +11,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -64,6 +65,10 @@ class ControlMetrics {
   void OnAdminCapReached(const std::string& server);
   void OnAdminRequestDeadlineClosed(const std::string& server);
 
+  // --store=etcd: whether this replica leads (1 with the file store) and how
+  // often its role changed since it started.
+  void SetLeader(bool leader, uint64_t changes);
+
   std::string Serialize();
 
  private:
@@ -90,6 +95,9 @@ class ControlMetrics {
   prometheus::Family<prometheus::Gauge>& jwks_age_;
   prometheus::Family<prometheus::Counter>& admin_cap_reached_;
   prometheus::Family<prometheus::Counter>& admin_closed_;
+  prometheus::Gauge& leader_;
+  prometheus::Counter& leader_changes_;
+  std::atomic<uint64_t> leader_changes_seen_{0};
 };
 
 }  // namespace palisade::control::metrics

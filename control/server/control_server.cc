@@ -236,6 +236,10 @@ absl::Status ControlServer::Open() {
                      Rfc3339(ca_->IssuingChainNotAfter()), ")"));
   }
   if (o.store == "etcd") {
+    absl::StatusOr<std::unique_ptr<ReplicaCoordination>> coordination =
+        ReplicaCoordination::Create(shared_->etcd_store(), o.replica_id, o.leader_lease_ttl);
+    if (!coordination.ok()) return coordination.status();  // names its flag
+    coordination_ = *std::move(coordination);
     tokens_ = auth::JoinTokenStore::OpenShared(shared_->store());
   } else {
     ASSIGN_OR_RETURN(tokens_,
@@ -255,7 +259,9 @@ absl::Status ControlServer::Open() {
   {
     sync::MutexLock lock(&mu_);
     const std::string path = state::JoinPath(o.state_dir, kRolloverFile);
-    absl::StatusOr<std::string> text = state::ReadStateFile(path);
+    // With etcd the stored status is the truth; the first tick adopts it.
+    absl::StatusOr<std::string> text =
+        coordination_ != nullptr ? absl::NotFoundError("in etcd") : state::ReadStateFile(path);
     if (text.ok()) {
       nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
       absl::StatusOr<ca::RolloverStatus> status = doc.is_discarded()
@@ -369,11 +375,8 @@ absl::Status ControlServer::Start() {
   if (absl::Status s = http_->Start(*net::SocketAddress::Parse(options_.admin)); !s.ok()) {
     return FlagError("admin", absl::StrCat(options_.admin, ": ", s.message()));
   }
-  {
-    sync::MutexLock lock(&mu_);
-    started_ = true;
-  }
-  housekeeping_ = std::thread([this] { Housekeeping(); });
+  // The watches before started_: /ready reads their state only once
+  // started_ is set (under mu_), not while Watch() adds them.
   if (shared_ != nullptr) {
     RETURN_IF_ERROR(shared_->Watch(
         [this](const std::vector<state::StoredRecord>& records, int64_t) {
@@ -387,7 +390,13 @@ absl::Status ControlServer::Start() {
       RETURN_IF_ERROR(shared_->WatchCa([this](const std::vector<state::StoredRecord>& records,
                                               int64_t) { OnSharedCa(records); }));
     }
+    coordination_->Start();
   }
+  {
+    sync::MutexLock lock(&mu_);
+    started_ = true;
+  }
+  housekeeping_ = std::thread([this] { Housekeeping(); });
   log::LogEvent(
       log::Level::kInfo, "control", "palisade-control serving",
       {{"trust_domain", options_.trust_domain},
@@ -412,6 +421,7 @@ void ControlServer::Stop() {
   }
   if (shared_) shared_->Stop();
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (coordination_) coordination_->Stop();  // resigns at once
   if (jwks_refresher_) jwks_refresher_->Stop();
   if (federation_fetcher_) federation_fetcher_->Stop();
   http_.reset();
@@ -522,6 +532,17 @@ void ControlServer::AfterBundleChange() {
 }
 
 absl::Status ControlServer::SaveRollover() {
+  if (coordination_ != nullptr) {
+    int64_t revision = 0;
+    ASSIGN_OR_RETURN(bool written, coordination_->SaveRollover(rollover_.status(),
+                                                               rollover_revision_, &revision));
+    if (!written) {
+      return absl::AbortedError(
+          "the stored rollover status changed meanwhile (written through another replica)");
+    }
+    rollover_revision_ = revision;
+    return absl::OkStatus();
+  }
   return state::WriteFileAtomically(state::JoinPath(options_.state_dir, kRolloverFile),
                                     ca::RolloverStatusToJson(rollover_.status()).dump(2) + "\n",
                                     0600);
@@ -617,8 +638,10 @@ void ControlServer::Tick() {
   service_->SweepLimits();
   identity_port_->FlushRefusalLog(absl::Now());
   PruneTokensIfDue();
-  const std::vector<ca::ProxyView> fleet = service_->Fleet();
+  const ReplicaTick replicas = CoordinateReplicas(service_->Fleet());
+  const std::vector<ca::ProxyView>& fleet = replicas.fleet;
   sync::MutexLock lock(&mu_);
+  if (replicas.stored.has_value()) AdoptStoredRollover(*replicas.stored, replicas.lead);
   const absl::Time now = absl::Now();
   if (now >= serving_issued_ + (serving_not_after_ - serving_issued_) / 2 ||
       installed_bundle_version_ != ca_->bundle_version()) {
@@ -627,14 +650,17 @@ void ControlServer::Tick() {
                     {{"error", std::string(s.message())}});
     }
   }
-  if (absl::StatusOr<bool> renewed = ca_->RenewIntermediateIfDue(now); !renewed.ok()) {
+  // Once in the cluster: by the leader only.
+  if (absl::StatusOr<bool> renewed = replicas.lead ? ca_->RenewIntermediateIfDue(now) : false;
+      !renewed.ok()) {
     log::LogEvent(log::Level::kError, "control", "cannot renew the issuing intermediate",
                   {{"error", std::string(renewed.status().message())}});
   } else if (*renewed) {
     log::LogEvent(log::Level::kInfo, "control", "issuing intermediate renewed", {});
   }
   const ca::RolloverPhase before = rollover_.status().phase;
-  const ca::RolloverMachine::Transition step = rollover_.Evaluate(now, fleet);
+  const ca::RolloverMachine::Transition step =
+      replicas.lead ? rollover_.Evaluate(now, fleet) : ca::RolloverMachine::Transition::kNone;
   absl::Status done;
   switch (step) {
     case ca::RolloverMachine::Transition::kNone:
@@ -682,6 +708,8 @@ void ControlServer::Tick() {
 }
 
 std::string ControlServer::MetricsText() {
+  metrics_.SetLeader(coordination_ == nullptr || coordination_->IsLeader(),
+                     coordination_ == nullptr ? 0 : coordination_->leader_changes());
   metrics_.SetStreams(static_cast<int64_t>(service_->stream_count()));
   const ca::Bundle bundle = ca_->CurrentBundle();
   metrics_.SetBundle(bundle.version, bundle.roots.size());
@@ -894,6 +922,10 @@ nlohmann::json ControlServer::State() {
                           // Foreign trust domains; "bundle" above is this
                           // domain's own, as the admin /bundle serves it.
                           {"federation", FederationJson()}};
+  state["leadership"] =
+      coordination_ != nullptr
+          ? coordination_->Json()
+          : nlohmann::json{{"replica_id", ""}, {"role", "single"}, {"leader", ""}};
   sync::MutexLock lock(&mu_);
   state["rollover"] = RolloverJson();
   state["serving_svid"] = {
@@ -1034,7 +1066,14 @@ absl::StatusOr<nlohmann::json> ControlServer::Reregister(const std::string& spif
 }
 
 absl::StatusOr<nlohmann::json> ControlServer::StartRollover() {
+  // Through any replica: it writes the start (compare-and-swap on the
+  // status it read); the leader takes it up on its next tick.
+  std::optional<StoredRollover> stored;
+  if (coordination_ != nullptr) {
+    ASSIGN_OR_RETURN(stored, coordination_->LoadRollover());
+  }
   sync::MutexLock lock(&mu_);
+  if (stored.has_value()) AdoptStoredRollover(*stored, coordination_->IsLeader());
   if (rollover_.status().phase != ca::RolloverPhase::kIdle) {
     return rollover_.Start(absl::Now(), 0, "", {});  // the "already under way" error
   }
@@ -1048,12 +1087,72 @@ absl::StatusOr<nlohmann::json> ControlServer::StartRollover() {
   for (const std::string& f : old_roots) {
     if (f != new_root) retiring.push_back(f);
   }
+  const ca::RolloverStatus before = rollover_.status();
   RETURN_IF_ERROR(rollover_.Start(absl::Now(), ca_->bundle_version(), new_root, retiring));
-  RETURN_IF_ERROR(SaveRollover());
+  if (absl::Status s = SaveRollover(); !s.ok()) {
+    rollover_.Restore(before);
+    return s;
+  }
   AfterBundleChange();
   log::LogEvent(log::Level::kInfo, "control", "root rollover started",
                 {{"new_root", new_root}, {"bundle_version", ca_->bundle_version()}});
   return RolloverJson();
+}
+
+ControlServer::ReplicaTick ControlServer::CoordinateReplicas(std::vector<ca::ProxyView> own) {
+  ReplicaTick out;
+  if (coordination_ == nullptr) {
+    out.fleet = std::move(own);
+    return out;
+  }
+  coordination_->PublishIfDue(own, absl::Now());
+  out.lead = coordination_->IsLeader();
+  std::string problem;
+  if (absl::StatusOr<StoredRollover> stored = coordination_->LoadRollover(); stored.ok()) {
+    out.stored = *std::move(stored);
+  } else {
+    problem = std::string(stored.status().message());
+    out.lead = false;  // no step on a status we could not read
+  }
+  if (out.lead) {
+    absl::StatusOr<std::vector<ca::ProxyView>> fleet = coordination_->ClusterFleet(own);
+    if (fleet.ok()) {
+      out.fleet = *std::move(fleet);
+    } else {
+      problem = std::string(fleet.status().message());
+      out.lead = false;  // "every proxy is done" needs every replica's view
+    }
+  }
+  if (out.fleet.empty()) out.fleet = std::move(own);
+  if (problem != coordination_problem_) {
+    coordination_problem_ = problem;
+    if (!problem.empty()) {
+      log::LogEvent(log::Level::kWarn, "control",
+                    "cannot read the replicas' rollover state; no rollover step meanwhile",
+                    {{"error", problem}});
+    }
+  }
+  return out;
+}
+
+void ControlServer::AdoptStoredRollover(const StoredRollover& stored, bool lead) {
+  if (stored.revision == 0 || stored.revision == rollover_revision_) return;
+  rollover_revision_ = stored.revision;
+  const std::string active_before = ca_->ActiveRootFingerprint();
+  rollover_.Restore(stored.status);
+  // A leader resuming past propagating issues under the new root, as a
+  // restart from the state directory does.
+  if (lead &&
+      (stored.status.phase == ca::RolloverPhase::kRekeying ||
+       stored.status.phase == ca::RolloverPhase::kRetiring) &&
+      active_before != stored.status.new_root) {
+    if (absl::Status s = ca_->ActivateNewest(); !s.ok()) {
+      log::LogEvent(log::Level::kError, "control", "cannot resume the rollover's new root",
+                    {{"error", std::string(s.message())}});
+    } else {
+      AfterBundleChange();
+    }
+  }
 }
 
 }  // namespace palisade::control::server

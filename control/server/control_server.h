@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -29,6 +30,7 @@
 #include "control/federation/federation_metrics.h"
 #include "control/metrics/control_metrics.h"
 #include "control/server/issuer_discovery.h"
+#include "control/server/replica_coordination.h"
 #include "control/server/shared_state.h"
 #include "control/service/audit_log.h"
 #include "control/service/identity_port.h"
@@ -95,6 +97,10 @@ struct ControlServerOptions {
   // keys are sealed with in the store (control/ca/key_seal.h). Required then,
   // refused otherwise.
   std::string ca_kek_file;
+  // --store=etcd: the leader's lease TTL and this replica's unique name
+  // (replica_coordination.h).
+  absl::Duration leader_lease_ttl = absl::Seconds(10);
+  std::string replica_id;
   // Expired tokens are forgotten `token_retention` after they expire, checked
   // every `token_prune_interval` (in etcd too, by compare-and-delete).
   absl::Duration token_retention = absl::Hours(24 * 7);
@@ -168,6 +174,20 @@ class ControlServer final : public admin::ControlApi {
   absl::Status RenewServingSvid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SaveRollover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Housekeeping();
+  // With --store=etcd (replica_coordination.h), on the housekeeping thread
+  // without the lock: publishes this replica's view and says whether it
+  // leads, over which fleet (every live replica's proxies) and what the
+  // stored rollover status is. With the file store: it leads, its own fleet.
+  struct ReplicaTick {
+    bool lead = true;
+    std::vector<ca::ProxyView> fleet;
+    std::optional<StoredRollover> stored;
+  };
+  ReplicaTick CoordinateReplicas(std::vector<ca::ProxyView> own);
+  // Takes a stored rollover status newer than ours (a start through another
+  // replica, a step by an earlier leader); the leader resumes from it.
+  void AdoptStoredRollover(const StoredRollover& stored, bool lead)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Tick() ABSL_LOCKS_EXCLUDED(mu_);
   void PruneTokensIfDue();  // housekeeping thread only
   void PruneRevocations();  // housekeeping thread only
@@ -193,6 +213,10 @@ class ControlServer final : public admin::ControlApi {
   service::PeerTable peers_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::unique_ptr<SharedState> shared_;  // --store=etcd; outlives the stores below
+  // --store=etcd: leadership and the replicas' rollover views (uses shared_);
+  // the last problem reading them, logged once (housekeeping thread only).
+  std::unique_ptr<ReplicaCoordination> coordination_;
+  std::string coordination_problem_;
   std::unique_ptr<auth::JoinTokenStore> tokens_;
   std::unique_ptr<service::WorkloadRegistry> registry_;
   std::unique_ptr<service::RevocationList> revocations_;
@@ -215,6 +239,8 @@ class ControlServer final : public admin::ControlApi {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   ca::RolloverMachine rollover_ ABSL_GUARDED_BY(mu_);
+  // --store=etcd: the revision of rollover/status that rollover_ holds.
+  int64_t rollover_revision_ ABSL_GUARDED_BY(mu_) = 0;
   bssl::UniquePtr<EVP_PKEY> serving_key_ ABSL_GUARDED_BY(mu_);
   std::string serving_serial_ ABSL_GUARDED_BY(mu_);
   absl::Time serving_issued_ ABSL_GUARDED_BY(mu_);

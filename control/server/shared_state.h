@@ -30,6 +30,7 @@ class SharedState {
   ~SharedState();
 
   state::SharedStore* store() { return store_.get(); }
+  state::etcd::EtcdStore* etcd_store() { return store_.get(); }
   // Starts mirroring tokens/ and revocations/; the callbacks run on the
   // watchers' threads, first with what is there, then after every change.
   absl::Status Watch(OnRecords on_tokens, OnRecords on_revocations);

@@ -35,7 +35,7 @@ std::string PrefixEnd(const std::string& prefix) {
 }
 
 KeyValue FromProto(const etcdserverpb::KeyValue& kv) {
-  return KeyValue{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision()};
+  return KeyValue{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision(), kv.lease()};
 }
 
 }  // namespace
@@ -329,6 +329,36 @@ absl::Status EtcdClient::RevokeLease(int64_t lease_id) {
     etcdserverpb::LeaseRevokeResponse response;
     return FromGrpc(e.lease->LeaseRevoke(&context, request, &response));
   });
+}
+
+absl::StatusOr<bool> EtcdClient::PutWithLease(const std::string& key, const std::string& value,
+                                              int64_t lease_id, bool only_if_absent) {
+  bool succeeded = false;
+  // Not retried on a timeout: a campaign whose answer was lost is settled by
+  // the caller's next read of the key (whose lease it carries).
+  RETURN_IF_ERROR(OnSomeEndpoint("put with lease", key, [&](Endpoint& e) {
+    grpc::ClientContext context;
+    SetDeadline(&context, options_.call_timeout);
+    etcdserverpb::TxnRequest request;
+    if (only_if_absent) {
+      etcdserverpb::Compare* compare = request.add_compare();
+      compare->set_key(key);
+      compare->set_result(etcdserverpb::Compare::EQUAL);
+      compare->set_target(etcdserverpb::Compare::CREATE);
+      compare->set_create_revision(0);  // absent
+    }
+    etcdserverpb::PutRequest* put = request.add_success()->mutable_request_put();
+    put->set_key(key);
+    put->set_value(value);
+    put->set_lease(lease_id);
+    etcdserverpb::TxnResponse response;
+    absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
+    // etcd answers a put on an expired lease with NOT_FOUND
+    // ("etcdserver: requested lease not found"), not retried elsewhere.
+    succeeded = s.ok() && response.succeeded();
+    return s;
+  }));
+  return succeeded;
 }
 
 void EtcdClient::Cancel() {

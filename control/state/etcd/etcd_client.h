@@ -32,6 +32,7 @@ struct KeyValue {
   std::string value;
   int64_t create_revision = 0;
   int64_t mod_revision = 0;
+  int64_t lease = 0;  // the lease it is attached to; 0 = none
 };
 
 struct WatchEvent {
@@ -68,10 +69,18 @@ class EtcdClient {
   // Deletes `key` only if its mod revision is still `expected_mod_revision`.
   absl::StatusOr<bool> DeleteIf(const std::string& key, int64_t expected_mod_revision);
 
-  // Leases (for what must happen once; not used by the stores yet).
+  // Leases (leader_lease.h). GrantLease rounds `ttl` to whole seconds (at
+  // least 1). KeepAliveOnce: NotFound once the lease has expired or was
+  // revoked. Revoking deletes every key attached to the lease.
   absl::StatusOr<int64_t> GrantLease(absl::Duration ttl);
   absl::Status KeepAliveOnce(int64_t lease_id);
   absl::Status RevokeLease(int64_t lease_id);
+  // Writes `value` attached to `lease_id`: only if `key` is absent
+  // (`only_if_absent`, a campaign: false when it exists), or whatever is
+  // there (a record that must vanish with its writer). A lease that has
+  // expired is NotFound.
+  absl::StatusOr<bool> PutWithLease(const std::string& key, const std::string& value,
+                                    int64_t lease_id, bool only_if_absent);
 
   // Watches `prefix` from `start_revision` until the stream fails or
   // `Cancel()`: `on_created` once the watch stands, then `on_events` for each
