@@ -23,7 +23,6 @@
 #include "tests/util/process.h"
 #include "tests/util/prometheus_text.h"
 #include "tests/util/status_matchers.h"
-#include "tests/util/test_pki.h"
 
 namespace palisade::testing {
 namespace {
@@ -44,7 +43,7 @@ class ControlLeaderTest : public ::testing::Test {
     // The self-managed CA lives in etcd, sealed under this key (every
     // replica the same; owner-only, as palisade-control demands).
     kek_file_ = dir_ + "/kek";
-    WriteFileOrDie(kek_file_, std::string(32, 'k'));
+    ASSERT_TRUE(WriteFile(kek_file_, std::string(32, 'k')));
     ASSERT_EQ(chmod(kek_file_.c_str(), 0400), 0);
   }
 
@@ -74,18 +73,8 @@ class ControlLeaderTest : public ::testing::Test {
 };
 
 TEST_F(ControlLeaderTest, OneOfTwoReplicasLeadsAndKillNineHandsOver) {
-  // One operator CA for both (leadership does not depend on the CA).
-  TestPki pki;
-  WriteFileOrDie(dir_ + "/int.pem", PemOf({pki.intermediate().x509()}));
-  WriteFileOrDie(dir_ + "/int.key", PemOf(pki.intermediate().key.get()));
-  WriteFileOrDie(dir_ + "/roots.pem", pki.BundlePem());
-  auto flags = [&](const std::string& id) {
-    std::vector<std::string> f = EtcdFlags(id);
-    f.push_back("--plugin_ca_cert=" + dir_ + "/int.pem");
-    f.push_back("--plugin_ca_key=" + dir_ + "/int.key");
-    f.push_back("--plugin_root_bundle=" + dir_ + "/roots.pem");
-    return f;
-  };
+  // Both on the one self-managed CA in etcd (sealed under the test's KEK).
+  auto flags = [&](const std::string& id) { return EtcdFlags(id); };
   ASSERT_OK_AND_ASSIGN(auto r1,
                        ControlProcess::Start(MakeTempDir("control-leader-r1"), flags("r1")));
   ASSERT_OK_AND_ASSIGN(auto r2,
