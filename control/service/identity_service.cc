@@ -300,6 +300,16 @@ absl::Status IdentityService::OnHello(WatchStream& stream, const v1::Hello& hell
     *denied.mutable_deny_list() = DenyListMessage();
     stream.Send(std::move(denied));
   }
+  // A leaf under a root that no longer issues (a proxy failing over from a
+  // replica that died mid-rollover, or back from a long partition): a new
+  // key now, after the bundle that trusts the new root, not at its next
+  // renewal, which may come after the old root is retired.
+  if (!info.bootstrap && !info.leaf_root_fingerprint.empty() &&
+      info.leaf_root_fingerprint != deps_.ca->ActiveRootFingerprint()) {
+    v1::WatchResponse rekey;
+    rekey.mutable_rekey()->set_reason("root_rollover");
+    stream.Send(std::move(rekey));
+  }
   return absl::OkStatus();
 }
 

@@ -365,6 +365,46 @@ TEST_F(IdentityServiceTest, PushesBundlesAndRekeysAndRecordsAcksAndReports) {
   EXPECT_TRUE(c.stream->Finish().ok());
 }
 
+// A proxy that connects (say, failing over from a replica that died) after
+// issuance moved to a new root still holds a leaf under the old one: it is
+// asked to re-key at once, not at its next renewal, or a rollover's retiring
+// phase could take its peers' trust in that leaf away first.
+TEST_F(IdentityServiceTest, AStreamWithALeafUnderAnInactiveRootIsAskedToRekeyAtHello) {
+  const std::string id = "spiffe://example.org/host/db-1";
+  Client boot = Connect(std::nullopt);
+  std::vector<v1::WatchResponse> responses;
+  ASSERT_TRUE(Exchange(boot, {Hello(NewToken(id)), Csr(id)}, &responses).ok());
+  const PeerIdentity under_old_root = PeerFor(responses[1].svid());
+  ASSERT_OK(ca_->AddNextRoot(Now()).status());
+  ASSERT_OK(ca_->ActivateNewest());
+
+  Client c = Connect(under_old_root);
+  v1::WatchResponse response;
+  ASSERT_TRUE(c.stream->Write(Hello()));
+  ASSERT_TRUE(c.stream->Read(&response));
+  EXPECT_TRUE(response.has_bundle());
+  ASSERT_TRUE(c.stream->Read(&response));
+  ASSERT_TRUE(response.has_rekey()) << response.DebugString();
+  EXPECT_EQ(response.rekey().reason(), "root_rollover");
+  ASSERT_TRUE(c.stream->Write(Csr(id, 2)));
+  ASSERT_TRUE(c.stream->Read(&response));
+  ASSERT_TRUE(response.has_svid());
+
+  // A leaf under the active root: no re-key, the next message is the SVID
+  // asked for.
+  Client current = Connect(PeerFor(response.svid()));
+  ASSERT_TRUE(current.stream->Write(Hello()));
+  ASSERT_TRUE(current.stream->Read(&response));
+  EXPECT_TRUE(response.has_bundle());
+  ASSERT_TRUE(current.stream->Write(Csr(id, 3)));
+  ASSERT_TRUE(current.stream->Read(&response));
+  EXPECT_TRUE(response.has_svid()) << response.DebugString();
+  for (Client* client : {&c, &current}) {
+    client->stream->WritesDone();
+    EXPECT_TRUE(client->stream->Finish().ok());
+  }
+}
+
 TEST_F(IdentityServiceTest, ManyConcurrentBootstrapsEachGetTheirSvid) {
   constexpr int kStreams = 24;
   std::vector<std::thread> threads;
