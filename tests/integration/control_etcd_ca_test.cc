@@ -414,5 +414,132 @@ TEST_F(ControlEtcdCaTest, RolloverThroughOneReplicaReachesTheProxiesOfTheOther) 
   EXPECT_TRUE(round_trip());
 }
 
+// Issue 14: kill -9 of the leader during a rollover, with traffic. Each
+// proxy knows both replicas (identity.control_plane.addresses) and the two
+// start on different ones, so one of them loses its replica and fails over.
+// A view from a third "replica" that never acknowledges holds the rollover in
+// propagating until the leader is dead; the survivor leads, resumes from the
+// stored phase, and completes it. No connection fails.
+TEST_F(ControlEtcdCaTest, KillNineOfTheLeaderMidRolloverLosesNoConnection) {
+  const std::string ghost = std::string(kPrefix) + "replicas/ghost";
+  const nlohmann::json view = {{"replica_id", "ghost"},
+                               {"proxies",
+                                {{{"name", "spiffe://example.org/ns/a/sa/b (ghost-proxy)"},
+                                  {"acked_bundle_version", 0},
+                                  {"leaf_root", ""},
+                                  {"connections_by_root", nlohmann::json::object()}}}}};
+  ASSERT_EQ(etcd_->Etcdctl({"put", ghost, view.dump()}).exit_code, 0);
+  auto replica_flags = [&](const std::string& id) {
+    std::vector<std::string> flags = ReplicaFlags();
+    for (const char* f :
+         {"--leader_lease_ttl=3s", "--svid_ttl=60s", "--rollover_propagating_timeout=5m",
+          "--rollover_rekeying_timeout=60s", "--rollover_retiring_timeout=20s"}) {
+      flags.push_back(f);
+    }
+    flags.push_back("--replica_id=" + id);
+    return flags;
+  };
+  MeshFixture::Options options;
+  options.trust_domain = kTd;
+  MeshFixture mesh(options);
+  ASSERT_OK(mesh.StartControl(replica_flags("r1")));
+  ControlProcess* r1 = &mesh.control();
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<ControlProcess> r2,
+      ControlProcess::Start(MakeTempDir("control-etcd-ca-r2"), replica_flags("r2")));
+  auto role = [](const ControlProcess& c) {
+    const nlohmann::json state = c.State();
+    return state.is_object() && state.contains("leadership") ? state["leadership"].value("role", "")
+                                                             : std::string();
+  };
+  ASSERT_TRUE(
+      WaitFor([&] { return role(*r1) == "leader" || role(*r2) == "leader"; }, absl::Seconds(15)));
+  ASSERT_OK_AND_ASSIGN(EchoBackend * echo, mesh.StartBackend("echo"));
+  // The backend starts on replica 1, the frontend on replica 2; each lists
+  // the other replica as its next address.
+  ASSERT_OK_AND_ASSIGN(ProxyYaml in_config, mesh.ControlPlaneConfig("backend", kBackend));
+  in_config.identity.control_plane->addresses = {r2->identity_address()};
+  in_config.AddInbound("in", echo->address()).authorization.spiffe_ids = {kFrontend};
+  ASSERT_OK_AND_ASSIGN(ProxyProcess * inbound, mesh.StartReadyProxy("backend", in_config));
+  ASSERT_OK_AND_ASSIGN(ProxyYaml out_config, mesh.ControlPlaneConfig("frontend", kFrontend));
+  out_config.identity.control_plane->address = r2->identity_address();
+  out_config.identity.control_plane->addresses = {r1->identity_address()};
+  out_config.identity.control_plane->bootstrap_bundle_file = r2->bundle_file();
+  out_config.AddOutbound("out", absl::StrCat("127.0.0.1:", *inbound->ListenerPort("in")))
+      .expected_peer.spiffe_id = kBackend;
+  ASSERT_OK_AND_ASSIGN(ProxyProcess * outbound, mesh.StartReadyProxy("frontend", out_config));
+  const std::string old_root = ActiveRoot(*r1);
+  ASSERT_FALSE(old_root.empty());
+
+  auto round_trip = [&] {
+    const int fd = ConnectLoopback(*outbound->ListenerPort("out"), absl::Seconds(5));
+    if (fd < 0) return false;
+    const bool ok = EchoExchange(fd, "ping") == "ping";
+    close(fd);
+    return ok;
+  };
+  ASSERT_TRUE(round_trip()) << mesh.Logs();
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, failed{0};
+  std::thread traffic([&] {
+    const absl::Time end = absl::Now() + absl::Seconds(150);
+    while (!stop.load() && absl::Now() < end && sent.load() < 4000) {
+      ++sent;
+      if (!round_trip()) ++failed;
+      absl::SleepFor(absl::Milliseconds(30));
+    }
+  });
+
+  // Started through the follower; held in propagating by the ghost.
+  ControlProcess* leader = role(*r1) == "leader" ? r1 : r2.get();
+  ControlProcess* follower = leader == r1 ? r2.get() : r1;
+  const CommandResult started = follower->Cli({"rollover", "start"});
+  EXPECT_EQ(started.exit_code, 0) << started.output;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const nlohmann::json rollover = leader->State()["rollover"];
+        return rollover.value("phase", "") == "propagating" &&
+               rollover["waiting_on"].dump().find("ghost-proxy") != std::string::npos;
+      },
+      absl::Seconds(20)))
+      << leader->State()["rollover"].dump(2);
+  const absl::Time killed = absl::Now();
+  leader->process().Kill();
+  ASSERT_TRUE(WaitFor([&] { return role(*follower) == "leader"; }, absl::Seconds(20)))
+      << follower->State()["leadership"].dump();
+  std::cout << "the follower led " << absl::FormatDuration(absl::Now() - killed)
+            << " after kill -9 of the leader mid-rollover\n";
+  EXPECT_EQ(follower->State()["rollover"].value("phase", ""), "propagating");
+  // The ghost goes (as a dead replica's view does with its lease): the new
+  // leader completes the rollover, with the failed-over proxy in its fleet.
+  ASSERT_EQ(etcd_->Etcdctl({"del", ghost}).exit_code, 0);
+  const bool completed = WaitFor(
+      [&] {
+        if (follower->State()["rollover"].value("phase", "") != "idle") return false;
+        for (ProxyProcess* p : {inbound, outbound}) {
+          const nlohmann::json certs = p->Certs();
+          if (certs["svid"]["root_fingerprint"] == old_root ||
+              certs["trust_bundles"][kTd].size() != 1) {
+            return false;
+          }
+        }
+        return true;
+      },
+      absl::Seconds(120));
+  const int ok_before_end = sent.load() - failed.load();
+  WaitFor([&] { return sent.load() - failed.load() >= ok_before_end + 20; }, absl::Seconds(10));
+  stop = true;
+  traffic.join();
+  std::cout << "traffic during the rollover and the leader's death: " << failed.load() << " of "
+            << sent.load() << " connections failed\n";
+  EXPECT_TRUE(completed) << follower->State()["rollover"].dump(2) << "\n"
+                         << inbound->Certs().dump(2) << "\n"
+                         << outbound->Certs().dump(2) << mesh.Logs();
+  EXPECT_NE(ActiveRoot(*follower), old_root);
+  EXPECT_GT(sent.load(), 50);
+  EXPECT_EQ(failed.load(), 0) << mesh.Logs();
+  EXPECT_TRUE(round_trip());
+}
+
 }  // namespace
 }  // namespace palisade::testing
