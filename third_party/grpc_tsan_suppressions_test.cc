@@ -50,8 +50,7 @@ class TsanSuppressionsTest : public ::testing::TestWithParam<const char*> {
 TEST_P(TsanSuppressionsTest, ARaceInOurOwnCodeIsReported) {
   const ChildRun run = RunChild(GetParam());
   EXPECT_NE(run.output.find("WARNING: ThreadSanitizer: data race"), std::string::npos)
-      << "tsan_race_child " << GetParam() << " raced unreported (exit " << run.exit_code
-      << "):\n"
+      << "tsan_race_child " << GetParam() << " raced unreported (exit " << run.exit_code << "):\n"
       << run.output;
   // .bazelrc's TSAN_OPTIONS halt on the first report: exit code 66.
   EXPECT_EQ(run.exit_code, 66) << run.output;
