@@ -87,6 +87,7 @@ class ControlPlaneOutageTest : public ::testing::Test {
 TEST_F(ControlPlaneOutageTest, ARenewalDueDuringAnOutageShorterThanTheLifeStillHappensInTime) {
   StartControlPlane("30s");
   StartProxies();
+  ASSERT_FALSE(HasFatalFailure()) << "the proxies did not start";
   ASSERT_TRUE(WaitFor(
       [&] { return Fresh(*frontend_, absl::Seconds(3)) && Fresh(*backend_, absl::Seconds(3)); },
       absl::Seconds(90), absl::Milliseconds(200)));

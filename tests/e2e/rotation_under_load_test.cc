@@ -180,6 +180,7 @@ class RotationUnderLoadTest : public ::testing::Test {
 TEST_F(RotationUnderLoadTest, RotationsLoseNothingAndLongLivedStreamsSurviveThemWithoutReauth) {
   expiry_reauth_ = false;
   StartProxies();
+  ASSERT_FALSE(HasFatalFailure()) << "the proxies did not start";
   Load(/*reconnect=*/false);
   ExpectNothingLost();
   EXPECT_EQ(result_.stream_failures.load(), 0);  // never closed: they outlive every rotation
@@ -191,6 +192,7 @@ TEST_F(RotationUnderLoadTest, RotationsLoseNothingAndLongLivedStreamsSurviveThem
 TEST_F(RotationUnderLoadTest, ExpiredPeersCloseLongLivedStreamsGracefullyAndClientsLoseNoRequest) {
   expiry_reauth_ = true;
   StartProxies();
+  ASSERT_FALSE(HasFatalFailure()) << "the proxies did not start";
   Load(/*reconnect=*/true);
   ExpectNothingLost();
   EXPECT_GE(result_.stream_reconnects.load(), 4);  // each stream was closed at least once
@@ -203,6 +205,7 @@ TEST_F(RotationUnderLoadTest, ExpiredPeersCloseLongLivedStreamsGracefullyAndClie
 TEST_F(RotationUnderLoadTest, RootRolloverUnderLoadLosesNothingAndRetiresTheOldRoot) {
   expiry_reauth_ = true;
   StartProxies();
+  ASSERT_FALSE(HasFatalFailure()) << "the proxies did not start";
   const std::string old_root = Certs(*backend_)["svid"]["root_fingerprint"];
   Load(/*reconnect=*/true, [&] {
     // Start the rollover once traffic flows on both kinds of connection.
@@ -242,6 +245,7 @@ TEST_F(RotationUnderLoadTest, TrafficFlowsWhileTheControlPlaneIsAwayAndRenewsFro
   StartControlPlane({"--svid_ttl=20s"});
   expiry_reauth_ = false;
   StartProxies();
+  ASSERT_FALSE(HasFatalFailure()) << "the proxies did not start";
   const std::string root = Certs(*backend_)["svid"]["root_fingerprint"];
   // Take the control plane away for 12 s right after BOTH proxies renewed
   // (each then holds at least 17 s of validity). Taking it away at a moment
