@@ -32,6 +32,7 @@
 #include "tests/util/mesh_fixture.h"
 #include "tests/util/process.h"
 #include "tests/util/prometheus_text.h"
+#include "tests/util/replica_view.h"
 #include "tests/util/status_matchers.h"
 #include "tests/util/subprocess.h"
 #include "tests/util/test_pki.h"
@@ -47,6 +48,43 @@ constexpr char kCaKey[] = "/palisade/example.org/ca/state";
 constexpr char kWorkload[] = "spiffe://example.org/ns/shop/sa/cart";
 constexpr char kBackend[] = "spiffe://example.org/ns/shop/sa/backend";
 constexpr char kFrontend[] = "spiffe://example.org/ns/shop/sa/frontend";
+
+// One checked echo round trip ("ping") through a proxy listener.
+bool RoundTrip(uint16_t port) {
+  const int fd = ConnectLoopback(port, absl::Seconds(5));
+  if (fd < 0) return false;
+  const bool ok = EchoExchange(fd, "ping") == "ping";
+  close(fd);
+  return ok;
+}
+
+// Round trips through `port` on a thread of their own, one every `pace`,
+// bounded in count and time, until Stop(): the traffic a rollover must not
+// disturb.
+class PacedTraffic {
+ public:
+  PacedTraffic(uint16_t port, absl::Duration pace, int max_connections, absl::Duration limit)
+      : thread_([this, port, pace, max_connections, limit] {
+          const absl::Time end = absl::Now() + limit;
+          while (!stop_.load() && absl::Now() < end && sent_.load() < max_connections) {
+            ++sent_;
+            if (!RoundTrip(port)) ++failed_;
+            absl::SleepFor(pace);
+          }
+        }) {}
+  ~PacedTraffic() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int sent() const { return sent_.load(); }
+  int failed() const { return failed_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> sent_{0}, failed_{0};
+  std::thread thread_;  // last: starts once the counters exist
+};
 
 // One etcd key as `etcdctl get -w json` reports it (key and value decoded).
 struct EtcdKv {
@@ -348,25 +386,10 @@ TEST_F(ControlEtcdCaTest, RolloverThroughOneReplicaReachesTheProxiesOfTheOther) 
   const std::string old_root = ActiveRoot(r1);
   ASSERT_FALSE(old_root.empty());
 
-  auto round_trip = [&] {
-    const int fd = ConnectLoopback(*outbound->ListenerPort("out"), absl::Seconds(5));
-    if (fd < 0) return false;
-    const bool ok = EchoExchange(fd, "ping") == "ping";
-    close(fd);
-    return ok;
-  };
-  ASSERT_TRUE(round_trip()) << mesh.Logs();
-  // A small traffic loop through the rollover: bounded in count and time.
-  std::atomic<bool> stop{false};
-  std::atomic<int> sent{0}, failed{0};
-  std::thread traffic([&] {
-    const absl::Time end = absl::Now() + absl::Seconds(90);
-    while (!stop.load() && absl::Now() < end && sent.load() < 2000) {
-      ++sent;
-      if (!round_trip()) ++failed;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-  });
+  const uint16_t out_port = *outbound->ListenerPort("out");
+  ASSERT_TRUE(RoundTrip(out_port)) << mesh.Logs();
+  // A small traffic loop through the rollover.
+  PacedTraffic traffic(out_port, absl::Milliseconds(50), 2000, absl::Seconds(90));
 
   const absl::Time start = absl::Now();
   const CommandResult started = r1.Cli({"rollover", "start"});
@@ -406,12 +429,11 @@ TEST_F(ControlEtcdCaTest, RolloverThroughOneReplicaReachesTheProxiesOfTheOther) 
   EXPECT_NE(ActiveRoot(*r2), old_root);
   EXPECT_EQ(ActiveRoot(*r2), ActiveRoot(r1));
   EXPECT_EQ(Roots(*r2).size(), 1u);
-  stop = true;
-  traffic.join();
-  std::cout << "traffic through replica 2's proxies during the rollover: " << failed.load()
-            << " of " << sent.load() << " connections failed\n";
-  EXPECT_EQ(failed.load(), 0) << mesh.Logs();
-  EXPECT_TRUE(round_trip());
+  traffic.Stop();
+  std::cout << "traffic through replica 2's proxies during the rollover: " << traffic.failed()
+            << " of " << traffic.sent() << " connections failed\n";
+  EXPECT_EQ(traffic.failed(), 0) << mesh.Logs();
+  EXPECT_TRUE(RoundTrip(out_port));
 }
 
 // Issue 14: kill -9 of the leader during a rollover, with traffic. Each
@@ -422,13 +444,12 @@ TEST_F(ControlEtcdCaTest, RolloverThroughOneReplicaReachesTheProxiesOfTheOther) 
 // stored phase, and completes it. No connection fails.
 TEST_F(ControlEtcdCaTest, KillNineOfTheLeaderMidRolloverLosesNoConnection) {
   const std::string ghost = std::string(kPrefix) + "replicas/ghost";
-  const nlohmann::json view = {{"replica_id", "ghost"},
-                               {"proxies",
-                                {{{"name", "spiffe://example.org/ns/a/sa/b (ghost-proxy)"},
-                                  {"acked_bundle_version", 0},
-                                  {"leaf_root", ""},
-                                  {"connections_by_root", nlohmann::json::object()}}}}};
-  ASSERT_EQ(etcd_->Etcdctl({"put", ghost, view.dump()}).exit_code, 0);
+  ASSERT_EQ(etcd_
+                ->Etcdctl({"put", ghost,
+                           NeverAcknowledgingReplicaView(
+                               "ghost", "spiffe://example.org/ns/a/sa/b (ghost-proxy)")})
+                .exit_code,
+            0);
   auto replica_flags = [&](const std::string& id) {
     std::vector<std::string> flags = ReplicaFlags();
     for (const char* f :
@@ -471,24 +492,9 @@ TEST_F(ControlEtcdCaTest, KillNineOfTheLeaderMidRolloverLosesNoConnection) {
   const std::string old_root = ActiveRoot(*r1);
   ASSERT_FALSE(old_root.empty());
 
-  auto round_trip = [&] {
-    const int fd = ConnectLoopback(*outbound->ListenerPort("out"), absl::Seconds(5));
-    if (fd < 0) return false;
-    const bool ok = EchoExchange(fd, "ping") == "ping";
-    close(fd);
-    return ok;
-  };
-  ASSERT_TRUE(round_trip()) << mesh.Logs();
-  std::atomic<bool> stop{false};
-  std::atomic<int> sent{0}, failed{0};
-  std::thread traffic([&] {
-    const absl::Time end = absl::Now() + absl::Seconds(150);
-    while (!stop.load() && absl::Now() < end && sent.load() < 4000) {
-      ++sent;
-      if (!round_trip()) ++failed;
-      absl::SleepFor(absl::Milliseconds(30));
-    }
-  });
+  const uint16_t out_port = *outbound->ListenerPort("out");
+  ASSERT_TRUE(RoundTrip(out_port)) << mesh.Logs();
+  PacedTraffic traffic(out_port, absl::Milliseconds(30), 4000, absl::Seconds(150));
 
   // Started through the follower; held in propagating by the ghost.
   ControlProcess* leader = role(*r1) == "leader" ? r1 : r2.get();
@@ -526,19 +532,19 @@ TEST_F(ControlEtcdCaTest, KillNineOfTheLeaderMidRolloverLosesNoConnection) {
         return true;
       },
       absl::Seconds(120));
-  const int ok_before_end = sent.load() - failed.load();
-  WaitFor([&] { return sent.load() - failed.load() >= ok_before_end + 20; }, absl::Seconds(10));
-  stop = true;
-  traffic.join();
-  std::cout << "traffic during the rollover and the leader's death: " << failed.load() << " of "
-            << sent.load() << " connections failed\n";
+  const int ok_before_end = traffic.sent() - traffic.failed();
+  WaitFor([&] { return traffic.sent() - traffic.failed() >= ok_before_end + 20; },
+          absl::Seconds(10));
+  traffic.Stop();
+  std::cout << "traffic during the rollover and the leader's death: " << traffic.failed() << " of "
+            << traffic.sent() << " connections failed\n";
   EXPECT_TRUE(completed) << follower->State()["rollover"].dump(2) << "\n"
                          << inbound->Certs().dump(2) << "\n"
                          << outbound->Certs().dump(2) << mesh.Logs();
   EXPECT_NE(ActiveRoot(*follower), old_root);
-  EXPECT_GT(sent.load(), 50);
-  EXPECT_EQ(failed.load(), 0) << mesh.Logs();
-  EXPECT_TRUE(round_trip());
+  EXPECT_GT(traffic.sent(), 50);
+  EXPECT_EQ(traffic.failed(), 0) << mesh.Logs();
+  EXPECT_TRUE(RoundTrip(out_port));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "tests/util/loopback.h"
 #include "tests/util/process.h"
 #include "tests/util/prometheus_text.h"
+#include "tests/util/replica_view.h"
 #include "tests/util/status_matchers.h"
 
 namespace palisade::testing {
@@ -134,13 +135,12 @@ TEST_F(ControlLeaderTest, RolloverWaitsOnEveryReplicasProxiesAndResumesAfterKill
   // Another replica's view with one proxy that has acknowledged nothing: the
   // leader must wait on it (every proxy of every replica).
   const std::string ghost = std::string(kPrefix) + "replicas/ghost";
-  const nlohmann::json view = {{"replica_id", "ghost"},
-                               {"proxies",
-                                {{{"name", "spiffe://example.org/ns/a/sa/b (ghost-proxy)"},
-                                  {"acked_bundle_version", 0},
-                                  {"leaf_root", ""},
-                                  {"connections_by_root", nlohmann::json::object()}}}}};
-  ASSERT_EQ(etcd_->Etcdctl({"put", ghost, view.dump()}).exit_code, 0);
+  ASSERT_EQ(etcd_
+                ->Etcdctl({"put", ghost,
+                           NeverAcknowledgingReplicaView(
+                               "ghost", "spiffe://example.org/ns/a/sa/b (ghost-proxy)")})
+                .exit_code,
+            0);
 
   const std::string dir = MakeTempDir("control-leader-rollover");
   ASSERT_OK_AND_ASSIGN(auto first, ControlProcess::Start(dir, EtcdFlags("r1")));
