@@ -175,34 +175,6 @@ class ControlEtcdCaTest : public ::testing::Test {
     return "";
   }
 
-  static grpc::Status Bootstrap(const ControlProcess& control, const std::string& token,
-                                const std::string& id, Svid* svid) {
-    auto stream = IdentityStream::Open(control);
-    if (!stream.ok()) return grpc::Status(grpc::StatusCode::UNKNOWN, stream.status().ToString());
-    bssl::UniquePtr<EVP_PKEY> key;
-    (*stream)->Write(HelloRequest(token));
-    (*stream)->Write(CsrRequest(id, &key));
-    std::vector<control::v1::WatchResponse> responses;
-    const grpc::Status status = (*stream)->Drain(&responses);
-    if (status.ok() && !responses.empty() && responses.back().has_svid()) {
-      *svid = SvidFrom(responses.back(), std::move(key));
-    }
-    return status;
-  }
-  // A renewal over mTLS with `svid`: `control` verified its chain first.
-  static bool Renews(const ControlProcess& control, const Svid& svid, const std::string& id) {
-    auto stream = IdentityStream::Open(control, &svid);
-    if (!stream.ok()) return false;
-    control::v1::WatchResponse response;
-    if (!(*stream)->Write(HelloRequest()) || !(*stream)->Read(&response)) return false;
-    bssl::UniquePtr<EVP_PKEY> key;
-    if (!(*stream)->Write(CsrRequest(id, &key, 2))) return false;
-    while ((*stream)->Read(&response)) {
-      if (response.has_svid()) return true;
-    }
-    return false;
-  }
-
   std::string dir_;
   std::unique_ptr<EtcdCluster> etcd_;
   std::string kek_;
@@ -221,11 +193,11 @@ TEST_F(ControlEtcdCaTest, TwoReplicasServeOneRootAndEtcdHoldsNoPrivateKeyInClear
   // An SVID from each replica, each accepted by the other over mTLS.
   Svid from_r1, from_r2;
   ASSERT_OK_AND_ASSIGN(nlohmann::json t1, r1->CreateJoinToken(kWorkload));
-  ASSERT_TRUE(Bootstrap(*r1, t1["token"], kWorkload, &from_r1).ok());
+  ASSERT_TRUE(BootstrapWith(*r1, t1["token"], kWorkload, &from_r1).ok());
   ASSERT_OK_AND_ASSIGN(nlohmann::json t2, r2->CreateJoinToken(kWorkload));
-  ASSERT_TRUE(Bootstrap(*r2, t2["token"], kWorkload, &from_r2).ok());
-  EXPECT_TRUE(Renews(*r2, from_r1, kWorkload)) << r2->process().Output();
-  EXPECT_TRUE(Renews(*r1, from_r2, kWorkload)) << r1->process().Output();
+  ASSERT_TRUE(BootstrapWith(*r2, t2["token"], kWorkload, &from_r2).ok());
+  EXPECT_TRUE(RenewsOverMtls(*r2, from_r1, kWorkload)) << r2->process().Output();
+  EXPECT_TRUE(RenewsOverMtls(*r1, from_r2, kWorkload)) << r1->process().Output();
   // No key files on the replicas' disks either: the record is the only copy.
   struct stat st;
   EXPECT_NE(::stat((r1->state_dir() + "/ca").c_str(), &st), 0);
@@ -357,7 +329,7 @@ TEST_F(ControlEtcdCaTest, ABadRecordArrivingLaterIsCountedAndTheCaHeldStays) {
   // Issuance goes on from the CA held.
   Svid svid;
   ASSERT_OK_AND_ASSIGN(nlohmann::json token, r2->CreateJoinToken(kWorkload));
-  EXPECT_TRUE(Bootstrap(*r2, token["token"], kWorkload, &svid).ok());
+  EXPECT_TRUE(BootstrapWith(*r2, token["token"], kWorkload, &svid).ok());
 }
 
 // The proxies are on replica 2; the rollover is started through replica 1.

@@ -62,36 +62,6 @@ class ControlEtcdTest : public ::testing::Test {
     return control.ok() ? *std::move(control) : nullptr;
   }
 
-  // A bootstrap with `token` through `control`: the stream's status.
-  static grpc::Status BootstrapWith(const ControlProcess& control, const std::string& token,
-                                    const std::string& id, Svid* svid = nullptr) {
-    auto stream = IdentityStream::Open(control);
-    if (!stream.ok()) return grpc::Status(grpc::StatusCode::UNKNOWN, stream.status().ToString());
-    bssl::UniquePtr<EVP_PKEY> key;
-    (*stream)->Write(HelloRequest(token));
-    (*stream)->Write(CsrRequest(id, &key));
-    std::vector<control::v1::WatchResponse> responses;
-    const grpc::Status status = (*stream)->Drain(&responses);
-    if (status.ok() && svid != nullptr && !responses.empty() && responses.back().has_svid()) {
-      *svid = SvidFrom(responses.back(), std::move(key));
-    }
-    return status;
-  }
-
-  // A renewal over mTLS with `svid`: whether a new SVID came back.
-  static bool Renews(const ControlProcess& control, const Svid& svid, const std::string& id) {
-    auto stream = IdentityStream::Open(control, &svid);
-    if (!stream.ok()) return false;
-    control::v1::WatchResponse response;
-    if (!(*stream)->Write(HelloRequest()) || !(*stream)->Read(&response)) return false;
-    bssl::UniquePtr<EVP_PKEY> key;
-    if (!(*stream)->Write(CsrRequest(id, &key, 2))) return false;
-    while ((*stream)->Read(&response)) {
-      if (response.has_svid()) return true;
-    }
-    return false;
-  }
-
   std::string Token(const ControlProcess& control, const std::string& id) {
     absl::StatusOr<nlohmann::json> token = control.CreateJoinToken(id);
     EXPECT_OK(token.status());
@@ -173,7 +143,7 @@ TEST_F(ControlEtcdTest, OneEtcdMemberKilledChangesNothing) {
   const grpc::Status first = BootstrapWith(*r2, token, kWorkload, &svid);
   ASSERT_TRUE(first.ok()) << first.error_message() << r2->process().Output();
   EXPECT_EQ(BootstrapWith(*r1, token, kWorkload).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_TRUE(Renews(*r1, svid, kWorkload));
+  EXPECT_TRUE(RenewsOverMtls(*r1, svid, kWorkload));
   EXPECT_EQ(HttpGet(r1->admin_url() + "/ready").status, 200);
   EXPECT_EQ(HttpGet(r2->admin_url() + "/ready").status, 200);
 }
@@ -236,7 +206,7 @@ TEST_F(ControlEtcdTest, AllOfEtcdDownRefusesBootstrapsServesRenewalsAndRecovers)
   const grpc::Status refused = BootstrapWith(*r1, token, "spiffe://example.org/ns/shop/sa/late");
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
   EXPECT_THAT(refused.error_message(), HasSubstr("store_unavailable"));
-  EXPECT_TRUE(Renews(*r1, svid, kWorkload));
+  EXPECT_TRUE(RenewsOverMtls(*r1, svid, kWorkload));
   const HttpResult dereg =
       r1->AdminPost("/api/v1/deregister", nlohmann::json{{"spiffe_id", kWorkload}}.dump());
   EXPECT_NE(dereg.status, 200);

@@ -77,4 +77,32 @@ Svid SvidFrom(const control::v1::WatchResponse& response, bssl::UniquePtr<EVP_PK
   return svid;
 }
 
+grpc::Status BootstrapWith(const ControlProcess& control, const std::string& token,
+                           const std::string& spiffe_id, Svid* svid) {
+  auto stream = IdentityStream::Open(control);
+  if (!stream.ok()) return grpc::Status(grpc::StatusCode::UNKNOWN, stream.status().ToString());
+  bssl::UniquePtr<EVP_PKEY> key;
+  (*stream)->Write(HelloRequest(token));
+  (*stream)->Write(CsrRequest(spiffe_id, &key));
+  std::vector<control::v1::WatchResponse> responses;
+  const grpc::Status status = (*stream)->Drain(&responses);
+  if (status.ok() && svid != nullptr && !responses.empty() && responses.back().has_svid()) {
+    *svid = SvidFrom(responses.back(), std::move(key));
+  }
+  return status;
+}
+
+bool RenewsOverMtls(const ControlProcess& control, const Svid& svid, const std::string& spiffe_id) {
+  auto stream = IdentityStream::Open(control, &svid);
+  if (!stream.ok()) return false;
+  control::v1::WatchResponse response;
+  if (!(*stream)->Write(HelloRequest()) || !(*stream)->Read(&response)) return false;
+  bssl::UniquePtr<EVP_PKEY> key;
+  if (!(*stream)->Write(CsrRequest(spiffe_id, &key, 2))) return false;
+  while ((*stream)->Read(&response)) {
+    if (response.has_svid()) return true;
+  }
+  return false;
+}
+
 }  // namespace palisade::testing

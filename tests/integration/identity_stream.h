@@ -50,6 +50,14 @@ control::v1::WatchRequest CsrRequest(const std::string& spiffe_id, bssl::UniqueP
 // The SVID in `response` (which must carry one) with `key`.
 Svid SvidFrom(const control::v1::WatchResponse& response, bssl::UniquePtr<EVP_PKEY> key);
 
+// A bootstrap of `spiffe_id` with the join token `token` through `control`:
+// the stream's status, and the SVID in `*svid` (when not null) if one came.
+grpc::Status BootstrapWith(const ControlProcess& control, const std::string& token,
+                           const std::string& spiffe_id, Svid* svid = nullptr);
+// A renewal over mTLS presenting `svid`: whether `control` (which verified
+// its chain first) sent a new SVID.
+bool RenewsOverMtls(const ControlProcess& control, const Svid& svid, const std::string& spiffe_id);
+
 }  // namespace palisade::testing
 
 #endif  // PALISADE_TESTS_INTEGRATION_IDENTITY_STREAM_H_
