@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -165,6 +166,19 @@ class ControlEtcdCaTest : public ::testing::Test {
       out.push_back(root["fingerprint_sha256"].get<std::string>());
     }
     return out;
+  }
+  // Every proxy holds a leaf under another root than `old_root`, and a
+  // bundle of one root: a rollover's end as its proxies see it.
+  static bool OnlyOnTheNewRoot(std::initializer_list<ProxyProcess*> proxies,
+                               const std::string& old_root) {
+    for (ProxyProcess* p : proxies) {
+      const nlohmann::json certs = p->Certs();
+      if (certs["svid"]["root_fingerprint"] == old_root ||
+          certs["trust_bundles"][kTd].size() != 1) {
+        return false;
+      }
+    }
+    return true;
   }
   static std::string ActiveRoot(const ControlProcess& control) {
     const nlohmann::json state = control.State();
@@ -386,14 +400,7 @@ TEST_F(ControlEtcdCaTest, RolloverThroughOneReplicaReachesTheProxiesOfTheOther) 
   // Then a leaf under the new root, and the old root retired everywhere.
   EXPECT_TRUE(WaitFor(
       [&] {
-        for (ProxyProcess* p : {inbound, outbound}) {
-          const nlohmann::json certs = p->Certs();
-          if (certs["svid"]["root_fingerprint"] == old_root ||
-              certs["trust_bundles"][kTd].size() != 1) {
-            return false;
-          }
-        }
-        return true;
+        return OnlyOnTheNewRoot({inbound, outbound}, old_root);
       },
       absl::Seconds(60)))
       << inbound->Certs().dump(2) << "\n"
@@ -415,13 +422,8 @@ TEST_F(ControlEtcdCaTest, RolloverThroughOneReplicaReachesTheProxiesOfTheOther) 
 // propagating until the leader is dead; the survivor leads, resumes from the
 // stored phase, and completes it. No connection fails.
 TEST_F(ControlEtcdCaTest, KillNineOfTheLeaderMidRolloverLosesNoConnection) {
-  const std::string ghost = std::string(kPrefix) + "replicas/ghost";
-  ASSERT_EQ(etcd_
-                ->Etcdctl({"put", ghost,
-                           NeverAcknowledgingReplicaView(
-                               "ghost", "spiffe://example.org/ns/a/sa/b (ghost-proxy)")})
-                .exit_code,
-            0);
+  const std::string ghost = PutNeverAcknowledgingReplica(*etcd_, kPrefix, "ghost");
+  ASSERT_FALSE(ghost.empty());
   auto replica_flags = [&](const std::string& id) {
     std::vector<std::string> flags = ReplicaFlags();
     for (const char* f :
@@ -493,15 +495,8 @@ TEST_F(ControlEtcdCaTest, KillNineOfTheLeaderMidRolloverLosesNoConnection) {
   ASSERT_EQ(etcd_->Etcdctl({"del", ghost}).exit_code, 0);
   const bool completed = WaitFor(
       [&] {
-        if (follower->State()["rollover"].value("phase", "") != "idle") return false;
-        for (ProxyProcess* p : {inbound, outbound}) {
-          const nlohmann::json certs = p->Certs();
-          if (certs["svid"]["root_fingerprint"] == old_root ||
-              certs["trust_bundles"][kTd].size() != 1) {
-            return false;
-          }
-        }
-        return true;
+        return follower->State()["rollover"].value("phase", "") == "idle" &&
+               OnlyOnTheNewRoot({inbound, outbound}, old_root);
       },
       absl::Seconds(120));
   const int ok_before_end = traffic.sent() - traffic.failed();

@@ -134,13 +134,8 @@ TEST_F(ControlLeaderTest, OneOfTwoReplicasLeadsAndKillNineHandsOver) {
 TEST_F(ControlLeaderTest, RolloverWaitsOnEveryReplicasProxiesAndResumesAfterKillNine) {
   // Another replica's view with one proxy that has acknowledged nothing: the
   // leader must wait on it (every proxy of every replica).
-  const std::string ghost = std::string(kPrefix) + "replicas/ghost";
-  ASSERT_EQ(etcd_
-                ->Etcdctl({"put", ghost,
-                           NeverAcknowledgingReplicaView(
-                               "ghost", "spiffe://example.org/ns/a/sa/b (ghost-proxy)")})
-                .exit_code,
-            0);
+  const std::string ghost = PutNeverAcknowledgingReplica(*etcd_, kPrefix, "ghost");
+  ASSERT_FALSE(ghost.empty());
 
   const std::string dir = MakeTempDir("control-leader-rollover");
   ASSERT_OK_AND_ASSIGN(auto first, ControlProcess::Start(dir, EtcdFlags("r1")));

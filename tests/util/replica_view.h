@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/util/etcd_cluster.h"
+
 namespace palisade::testing {
 
 // One proxy, `proxy_name`, that has acknowledged no bundle and holds no leaf:
@@ -21,6 +23,17 @@ inline std::string NeverAcknowledgingReplicaView(const std::string& replica_id,
                                   {"leaf_root", ""},
                                   {"connections_by_root", nlohmann::json::object()}}}}};
   return view.dump();
+}
+
+// Puts such a view, for replica `replica_id` with one proxy named
+// "<a SPIFFE ID> (<replica_id>-proxy)", under <prefix>replicas/<replica_id>.
+// Returns its key, or "" when etcdctl failed.
+inline std::string PutNeverAcknowledgingReplica(const EtcdCluster& etcd, const std::string& prefix,
+                                                const std::string& replica_id) {
+  const std::string key = prefix + "replicas/" + replica_id;
+  const std::string view = NeverAcknowledgingReplicaView(
+      replica_id, "spiffe://example.org/ns/a/sa/b (" + replica_id + "-proxy)");
+  return etcd.Etcdctl({"put", key, view}).exit_code == 0 ? key : "";
 }
 
 }  // namespace palisade::testing
