@@ -1,7 +1,9 @@
 // Issue 14's replica benchmark, in one run and side by side: one
 // palisade-control on the file store against two replicas sharing a real
-// three-member etcd, with one plug-in CA, the same client count and the same
-// machine. It measures
+// three-member etcd, the same client count and the same machine. The CA is
+// self-managed by default (the etcd replicas share one, sealed in etcd under
+// a key-encryption key); --ca=plugin gives every replica one plug-in CA. It
+// measures
 //   - issuances/s: renewal streams (mTLS, one per client) sending CSRs back to
 //     back, clients split across the replicas; rounds interleaved;
 //   - revocation propagation: identity streams held across the replicas,
@@ -11,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,6 +49,9 @@ ABSL_FLAG(int, revocations, 10, "De-registrations per configuration (one identit
 ABSL_FLAG(int, watchers, 20, "Identity streams watching the deny-list (split across replicas).");
 ABSL_FLAG(int, hold_streams, 1000,
           "Streams bench/control_load opens and holds on each of three etcd replicas (0: skip).");
+ABSL_FLAG(std::string, ca, "shared",
+          "shared: a self-managed CA (the etcd replicas share one in etcd, sealed under a KEK); "
+          "plugin: one plug-in CA for every replica.");
 ABSL_FLAG(bool, quick, false,
           "Smoke check: 1 round of 1 s, 2 de-registrations, 4 watchers, 3 x 50 streams.");
 
@@ -292,18 +298,29 @@ int Run() {
   const std::string load_before = LoadAverage();
 
   const std::string dir = testing::MakeTempDir("control-replicas");
-  testing::TestPki pki;
-  testing::WriteFileOrDie(dir + "/int.pem", testing::PemOf({pki.intermediate().x509()}));
-  testing::WriteFileOrDie(dir + "/int.key", testing::PemOf(pki.intermediate().key.get()));
-  testing::WriteFileOrDie(dir + "/roots.pem", pki.BundlePem());
-  // The same plug-in CA everywhere; the per-identity issuance limiter out of
-  // the way (the bench reissues to one identity per client back to back).
-  const std::vector<std::string> common = {"--plugin_ca_cert=" + dir + "/int.pem",
-                                           "--plugin_ca_key=" + dir + "/int.key",
-                                           "--plugin_root_bundle=" + dir + "/roots.pem",
-                                           "--issuance_burst=100000",
-                                           "--issuance_per_ttl=100000",
-                                           "--issuance_max_unexpired=100000"};
+  const std::string ca = absl::GetFlag(FLAGS_ca);
+  if (ca != "shared" && ca != "plugin") Fatal("--ca: shared or plugin, not \"" + ca + "\"");
+  // The per-identity issuance limiter out of the way (the bench reissues to
+  // one identity per client back to back).
+  std::vector<std::string> common = {"--issuance_burst=100000", "--issuance_per_ttl=100000",
+                                     "--issuance_max_unexpired=100000"};
+  std::vector<std::string> etcd_ca;
+  if (ca == "plugin") {
+    testing::TestPki pki;
+    testing::WriteFileOrDie(dir + "/int.pem", testing::PemOf({pki.intermediate().x509()}));
+    testing::WriteFileOrDie(dir + "/int.key", testing::PemOf(pki.intermediate().key.get()));
+    testing::WriteFileOrDie(dir + "/roots.pem", pki.BundlePem());
+    common.insert(common.end(), {"--plugin_ca_cert=" + dir + "/int.pem",
+                                 "--plugin_ca_key=" + dir + "/int.key",
+                                 "--plugin_root_bundle=" + dir + "/roots.pem"});
+  } else {
+    // A fixed 32-byte KEK: a benchmark's keys protect nothing.
+    std::string kek(32, '\0');
+    for (size_t i = 0; i < kek.size(); ++i) kek[i] = static_cast<char>(i * 11 + 3);
+    testing::WriteFileOrDie(dir + "/kek", kek);
+    if (::chmod((dir + "/kek").c_str(), 0400) != 0) Fatal("chmod 0400 " + dir + "/kek");
+    etcd_ca.push_back("--ca_kek_file=" + dir + "/kek");
+  }
   absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd = EtcdCluster::Start(dir + "/etcd", 3);
   Cleanups().push_back([dir] { std::filesystem::remove_all(dir); });
   if (!etcd.ok()) Fatal("etcd: " + etcd.status().ToString());
@@ -311,6 +328,7 @@ int Run() {
   std::vector<std::string> etcd_flags = common;
   etcd_flags.push_back("--store=etcd");
   etcd_flags.push_back("--etcd_endpoints=" + (*etcd)->Endpoints());
+  etcd_flags.insert(etcd_flags.end(), etcd_ca.begin(), etcd_ca.end());
   // CleanUp stops the replicas (then removes their directories) on a fatal
   // error and at the end, before etcd.
   std::unique_ptr<ControlProcess> file, e1, e2, e3;
@@ -383,7 +401,8 @@ int Run() {
   }
   const std::string load_after = LoadAverage();
 
-  std::printf("\ncontrol_replicas: %d clients, %d x %s rounds; %d watchers, %d de-registrations\n",
+  std::printf("\nCA: %s\n", ca == "plugin" ? "one plug-in CA" : "self-managed (shared in etcd)");
+  std::printf("control_replicas: %d clients, %d x %s rounds; %d watchers, %d de-registrations\n",
               clients, rounds, absl::FormatDuration(round_time).c_str(), watchers, revocations);
   std::printf("%-36s %-24s %-24s %s\n", "", configs[0].name.c_str(), configs[1].name.c_str(),
               "etcd/file");
