@@ -138,7 +138,8 @@ class Tunnel {
     local_ = std::make_unique<net::PlainTransport>(net::UniqueFd(pair[0]));
     pump_ = std::make_unique<net::Pump>(
         loop_, local_.get(), tls_.get(), net::Pump::Options{},
-        net::Pump::Callbacks{[] {}, [](net::Side, const std::string&) {}});
+        net::Pump::Callbacks{[this] { EndLocal(); },
+                             [this](net::Side, const std::string&) { EndLocal(); }});
     down_watch_ = std::make_unique<event::FdWatcher>(loop_, pair[0], [this](bool r, bool w) {
       pump_->OnReadiness(net::Side::kDownstream, r, w);
     });
@@ -147,6 +148,12 @@ class Tunnel {
     });
     pump_->Start();
     ready_(this, pair[1], "");
+  }
+
+  // The TLS side ended (the server closed, or an error): gRPC must see the
+  // end too, or its stream waits for ever and is never counted as ended.
+  void EndLocal() {
+    if (local_ != nullptr) ::shutdown(local_->fd(), SHUT_RDWR);
   }
 
   event::EventLoop* loop_;
