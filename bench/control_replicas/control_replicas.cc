@@ -315,9 +315,9 @@ int Run() {
     testing::WriteFileOrDie(dir + "/int.pem", testing::PemOf({pki.intermediate().x509()}));
     testing::WriteFileOrDie(dir + "/int.key", testing::PemOf(pki.intermediate().key.get()));
     testing::WriteFileOrDie(dir + "/roots.pem", pki.BundlePem());
-    common.insert(common.end(), {"--plugin_ca_cert=" + dir + "/int.pem",
-                                 "--plugin_ca_key=" + dir + "/int.key",
-                                 "--plugin_root_bundle=" + dir + "/roots.pem"});
+    common.insert(common.end(),
+                  {"--plugin_ca_cert=" + dir + "/int.pem", "--plugin_ca_key=" + dir + "/int.key",
+                   "--plugin_root_bundle=" + dir + "/roots.pem"});
   } else {
     // A fixed 32-byte KEK: a benchmark's keys protect nothing.
     std::string kek(32, '\0');

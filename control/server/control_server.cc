@@ -1036,10 +1036,13 @@ absl::StatusOr<nlohmann::json> ControlServer::Deregister(const std::string& spif
 absl::StatusOr<absl::Time> ControlServer::Revoke(const std::string& spiffe_id, absl::Time now) {
   // The latest notAfter the registry remembers; when it remembers none (its
   // records of the last seconds before a crash are lost), the longest a
-  // certificate issued until now can live.
+  // certificate issued until now can live. With a shared store the registry
+  // knows only this replica's certificates, and another replica may have
+  // issued a later one, so never less than that longest life either.
+  const absl::Time longest = now + options_.svid_ttl + options_.clock_skew;
   const std::optional<absl::Time> latest = registry_->LatestNotAfter(spiffe_id);
-  const absl::Time until =
-      latest.has_value() ? *latest : now + options_.svid_ttl + options_.clock_skew;
+  absl::Time until = latest.has_value() ? *latest : longest;
+  if (shared_ != nullptr) until = std::max(until, longest);
   RETURN_IF_ERROR(revocations_->Revoke(spiffe_id, until, "deregistered", now).status());
   metrics_.SetDenyList(revocations_->Snapshot().entries.size());
   for (const state::RevocationRecord& r : revocations_->Snapshot().entries) {

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "identity/certificate.h"
 #include "tests/integration/identity_stream.h"
 #include "tests/util/control_process.h"
 #include "tests/util/etcd_cluster.h"
@@ -292,6 +294,48 @@ TEST_F(ControlEtcdTest, DeregistrationOnOneReplicaIsEnforcedByProxiesOfTheOther)
   EXPECT_THAT(state["revocations"].dump(), Not(HasSubstr(kFrontend)));
   EXPECT_THAT(state["deregistered"].dump(), Not(HasSubstr(kFrontend)));
   mesh.StopProxies();
+}
+
+// A replica's registry knows only the certificates it issued itself. The
+// deny-list entry of a de-registration must still outlive the identity's
+// last certificate, even one another replica issued later: an entry that
+// ended with the older certificate would let the newer one in again.
+TEST_F(ControlEtcdTest, DenyListEntryOutlivesACertificateAnotherReplicaIssuedLater) {
+  auto r1 = StartReplica("r1");
+  auto r2 = StartReplica("r2");
+  ASSERT_TRUE(r1 && r2);
+  Svid first;
+  ASSERT_TRUE(BootstrapWith(*r2, Token(*r2, kWorkload), kWorkload, &first).ok());
+  // Certificate times have one-second resolution: the renewal's notAfter
+  // must come out later than the bootstrap's.
+  absl::SleepFor(absl::Milliseconds(2100));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<IdentityStream> stream, IdentityStream::Open(*r1, &first));
+  control::v1::WatchResponse response;
+  ASSERT_TRUE(stream->Write(HelloRequest()) && stream->Read(&response));
+  bssl::UniquePtr<EVP_PKEY> key;
+  ASSERT_TRUE(stream->Write(CsrRequest(kWorkload, &key, 2)));
+  std::optional<Svid> renewed;
+  for (int i = 0; i < 20 && !renewed.has_value() && stream->Read(&response); ++i) {
+    if (response.has_svid()) renewed = SvidFrom(response, std::move(key));
+  }
+  ASSERT_TRUE(renewed.has_value()) << r1->process().Output();
+  const absl::Time first_not_after = identity::NotAfter(first.chain[0].get());
+  const absl::Time renewed_not_after = identity::NotAfter(renewed->chain[0].get());
+  ASSERT_GT(renewed_not_after, first_not_after);
+
+  // De-registered on replica 2, which saw only the first certificate.
+  const HttpResult r =
+      r2->AdminPost("/api/v1/deregister", nlohmann::json{{"spiffe_id", kWorkload}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  absl::Time until;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full,
+                              nlohmann::json::parse(r.body)["revoked_until"].get<std::string>(),
+                              &until, &error))
+      << r.body;
+  EXPECT_GE(until, renewed_not_after)
+      << "the deny-list entry ends at " << absl::FormatTime(until) << ", before the certificate "
+      << "replica 1 issued (notAfter " << absl::FormatTime(renewed_not_after) << ")";
 }
 
 }  // namespace
