@@ -338,5 +338,39 @@ TEST_F(ControlEtcdTest, DenyListEntryOutlivesACertificateAnotherReplicaIssuedLat
       << "replica 1 issued (notAfter " << absl::FormatTime(renewed_not_after) << ")";
 }
 
+// A member that hangs (SIGSTOP: its sockets open, nothing answered) is not a
+// member that is gone: nothing fails fast, and a watch on it just goes
+// quiet. The replicas must leave it by themselves: a de-registration made
+// through one still succeeds, and reaches the other within seconds.
+TEST_F(ControlEtcdTest, AHungEtcdMemberIsLeftBehindWithinSeconds) {
+  auto r1 = StartReplica("r1");
+  auto r2 = StartReplica("r2");
+  ASSERT_TRUE(r1 && r2);
+  Svid svid;
+  ASSERT_TRUE(BootstrapWith(*r1, Token(*r1, kWorkload), kWorkload, &svid).ok());
+  // Both replicas talk to the first member until it fails them.
+  etcd_->PauseMember(0);
+  const absl::Time start = absl::Now();
+  const HttpResult r =
+      r2->AdminPost("/api/v1/deregister", nlohmann::json{{"spiffe_id", kWorkload}}.dump());
+  const absl::Duration call = absl::Now() - start;
+  ASSERT_EQ(r.status, 200) << r.body << r2->process().Output();
+  const bool seen =
+      WaitFor([&] { return absl::StrContains(r1->State()["revocations"].dump(), kWorkload); },
+              absl::Seconds(30), absl::Milliseconds(100));
+  const absl::Duration reached = absl::Now() - start;
+  std::cout << "with member 0 hung: deregister returned after " << absl::FormatDuration(call)
+            << ", replica 1 had it after " << absl::FormatDuration(reached) << "\n";
+  EXPECT_TRUE(seen) << r1->process().Output();
+  // The write waits out one call deadline (2 s) on the hung member. Replica
+  // 1's watch then needs two missed probes (keepalive alone took 5.2 s).
+  EXPECT_LE(call, absl::Seconds(5));
+  EXPECT_LE(reached - call, absl::Seconds(4));
+  // Ready throughout (two members of three answer).
+  EXPECT_EQ(HttpGet(r1->admin_url() + "/ready").status, 200);
+  EXPECT_EQ(HttpGet(r2->admin_url() + "/ready").status, 200);
+  etcd_->ResumeMember(0);
+}
+
 }  // namespace
 }  // namespace palisade::testing

@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::strin
 EtcdCluster::~EtcdCluster() {
   for (Member& m : members_) {
     if (m.process == nullptr) continue;
+    m.process->Signal(SIGCONT);  // a paused member would not see SIGTERM
     m.process->Stop(absl::Seconds(5));
     (void)m.process->CheckExit();  // etcd's exit status on SIGTERM is not ours to judge
   }
@@ -86,6 +87,14 @@ void EtcdCluster::KillMember(int i) {
   m.process->Kill();
   (void)m.process->CheckExit();
   m.process.reset();
+}
+
+void EtcdCluster::PauseMember(int i) {
+  if (members_[i].process != nullptr) members_[i].process->Signal(SIGSTOP);
+}
+
+void EtcdCluster::ResumeMember(int i) {
+  if (members_[i].process != nullptr) members_[i].process->Signal(SIGCONT);
 }
 
 absl::Status EtcdCluster::RestartMember(int i) {

@@ -31,6 +31,11 @@ class EtcdCluster {
 
   // kill -9 of member i (an abrupt loss).
   void KillMember(int i);
+  // SIGSTOP / SIGCONT of member i: a member that hangs, its sockets still
+  // open (accepting connections, answering nothing), as a stuck disk or a
+  // half-dead host leaves it.
+  void PauseMember(int i);
+  void ResumeMember(int i);
   // Starts member i again on its data directory and ports.
   absl::Status RestartMember(int i);
   // Waits until every running member answers /health with true.

@@ -2,7 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <functional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -19,6 +21,14 @@ namespace {
 
 // Tries of a write whose outcome is unknown (deadline exceeded).
 constexpr int kAmbiguousAttempts = 3;
+
+// A watch on a member that hangs, or that is cut off from the cluster's
+// leader, goes quiet without an error (keepalive pings find a hung member
+// only after 7 s, and a cut-off one never). So the watched member is asked
+// for a linearizable read this often, and the watch ends (the next goes to
+// another member) after this many unanswered reads in a row.
+constexpr absl::Duration kWatchProbeInterval = absl::Seconds(1);
+constexpr int kWatchProbeMisses = 2;
 
 // etcd's range end for "every key starting with prefix": the prefix with its
 // last byte that is not 0xff incremented.
@@ -382,7 +392,28 @@ absl::Status EtcdClient::Watch(
     if (cancelled_) return absl::CancelledError("etcd watch cancelled");
     watch_context_ = &context;
   }
+  // etcd also ends a watch whose member has lost the leader, when asked.
+  context.AddMetadata("hasleader", "true");
   auto stream = e.watch->Watch(&context);
+  sync::Notification watch_over;
+  std::atomic<bool> member_silent{false};
+  std::thread probe([&] {
+    int misses = 0;
+    while (!watch_over.WaitForNotificationWithTimeout(kWatchProbeInterval)) {
+      grpc::ClientContext probe_context;
+      SetDeadline(&probe_context, kWatchProbeInterval);
+      etcdserverpb::RangeRequest read;
+      read.set_key(prefix);  // one key, usually absent: cheap, and linearizable
+      etcdserverpb::RangeResponse response;
+      if (e.kv->Range(&probe_context, read, &response).ok()) {
+        misses = 0;
+      } else if (++misses >= kWatchProbeMisses) {
+        member_silent = true;
+        context.TryCancel();
+        return;
+      }
+    }
+  });
   etcdserverpb::WatchRequest request;
   etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
   create->set_key(prefix);
@@ -415,6 +446,8 @@ absl::Status EtcdClient::Watch(
   }
   context.TryCancel();
   const grpc::Status finished = stream->Finish();
+  watch_over.Notify();
+  probe.join();
   {
     sync::MutexLock lock(&mu_);
     watch_context_ = nullptr;
@@ -423,6 +456,11 @@ absl::Status EtcdClient::Watch(
     current_ = (index + 1) % endpoints_.size();
   }
   if (!ended.ok()) return ended;
+  if (member_silent) {
+    return absl::UnavailableError(absl::StrCat(
+        "store_unavailable: etcd watch of \"", prefix, "\" at ", e.address, " left: ",
+        kWatchProbeMisses, " reads in a row went unanswered (the member hangs or has no leader)"));
+  }
   return absl::UnavailableError(absl::StrCat("store_unavailable: etcd watch of \"", prefix,
                                              "\" at ", e.address,
                                              " ended: ", finished.error_message()));
