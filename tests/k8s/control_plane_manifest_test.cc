@@ -99,10 +99,10 @@ class ControlPlaneManifestTest : public ::testing::Test {
         deployment_.reset(doc);
       }
     }
-    ASSERT_TRUE(deployment_) << "no Deployment palisade-control in " << kManifest;
+    ASSERT_TRUE(deployment_.IsMap()) << "no Deployment palisade-control in " << kManifest;
     pod_.reset(deployment_["spec"]["template"]["spec"]);
     control_.reset(Named(pod_["containers"], "palisade-control"));
-    ASSERT_TRUE(control_) << "no container palisade-control";
+    ASSERT_TRUE(control_.IsMap()) << "no container palisade-control";
     args_ = Strings(control_["args"]);
     ASSERT_FALSE(args_.empty());
     ASSERT_EQ(args_[0], "serve");
@@ -159,24 +159,24 @@ TEST_F(ControlPlaneManifestTest, KekComesFromMemoryThroughAnInitContainerWithMod
   const std::string kek = Flag("ca_kek_file");
   ASSERT_FALSE(kek.empty());
   const YAML::Node mount = MountFor(control_, kek);
-  ASSERT_TRUE(mount) << kek << " is on no volume of palisade-control";
+  ASSERT_TRUE(mount.IsMap()) << kek << " is on no volume of palisade-control";
   EXPECT_TRUE(mount["readOnly"] && mount["readOnly"].as<bool>());
   const YAML::Node volume = Volume(mount["name"].as<std::string>());
   ASSERT_TRUE(volume["emptyDir"]) << "the KEK must be on an emptyDir, not " << volume;
   EXPECT_EQ(volume["emptyDir"]["medium"].as<std::string>(""), "Memory");
-  // palisade-control mounts no Secret holding the KEK itself.
   const YAML::Node init = KekInit();
-  ASSERT_TRUE(init) << "no init container writes " << kek;
+  ASSERT_TRUE(init.IsMap()) << "no init container writes " << kek;
   const std::vector<std::string> command = Strings(init["command"]);
   ASSERT_EQ(command.size(), 5u);
   EXPECT_EQ(command[0], "install");
   EXPECT_EQ(command[1], "-m");
   EXPECT_EQ(command[2], "0400");
   const YAML::Node source = MountFor(init, command[3]);
-  ASSERT_TRUE(source);
+  ASSERT_TRUE(source.IsMap());
   const YAML::Node secret = Volume(source["name"].as<std::string>())["secret"];
   ASSERT_TRUE(secret) << command[3] << " is not on a Secret volume";
   EXPECT_EQ(secret["defaultMode"].as<std::string>(), "0400");
+  // palisade-control mounts no Secret holding the KEK itself.
   for (const auto& m : control_["volumeMounts"]) {
     EXPECT_NE(m["name"].as<std::string>(), source["name"].as<std::string>())
         << "palisade-control mounts the KEK Secret itself";
@@ -191,7 +191,8 @@ TEST_F(ControlPlaneManifestTest, KekComesFromMemoryThroughAnInitContainerWithMod
 // README's one command that creates it.
 TEST_F(ControlPlaneManifestTest, KekSecretNameAgreesWithMakeCertsAndReadme) {
   const YAML::Node init = KekInit();
-  ASSERT_TRUE(init);
+  ASSERT_TRUE(init.IsMap()) << "no init container writes --ca_kek_file";
+  ASSERT_EQ(init["command"].size(), 5u);
   const std::string source = Strings(init["command"])[3];
   const YAML::Node secret = Volume(MountFor(init, source)["name"].as<std::string>())["secret"];
   ASSERT_TRUE(secret);
@@ -212,6 +213,8 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
   void SetUp() override {
     ControlPlaneManifestTest::SetUp();
     if (HasFatalFailure()) return;
+    ASSERT_TRUE(KekInit().IsMap()) << "no init container writes --ca_kek_file";
+    ASSERT_EQ(KekInit()["command"].size(), 5u);
     dir_ = MakeTempDir("k8s-control-plane");
     // make-certs.sh as the README runs it: the KEK and the webhook's certificate.
     const CommandResult certs = RunCommand({kMakeCerts, dir_ + "/certs"});
@@ -277,7 +280,7 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
   static std::string HostPath(const YAML::Node& container, const std::string& path,
                               const std::map<std::string, std::string>& volumes) {
     const YAML::Node m = MountFor(container, path);
-    if (!m) {
+    if (!m.IsMap()) {
       ADD_FAILURE() << path << " is on no volume of " << container["name"];
       return path;
     }
@@ -392,7 +395,6 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
 TEST_F(ControlPlanePodTest, InitContainerMakesTheSecretVolumesKekAcceptable) {
   const std::map<std::string, std::string> volumes = PodVolumes("refused");
   const YAML::Node init = KekInit();
-  ASSERT_TRUE(init) << "no init container writes --ca_kek_file";
   const std::vector<std::string> command = Strings(init["command"]);
   const std::string secret_file = HostPath(init, command[command.size() - 2], volumes);
 
