@@ -39,6 +39,7 @@ namespace palisade::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kManifest[] = "deploy/kubernetes/control-plane.yaml";
 constexpr char kMakeCerts[] = "deploy/kubernetes/make-certs.sh";
@@ -205,6 +206,17 @@ TEST_F(ControlPlaneManifestTest, KekSecretNameAgreesWithMakeCertsAndReadme) {
   EXPECT_EQ(create.size(), 1u) << "README: one command creates Secret " << name << " (key "
                                << key << ") from make-certs.sh's ca-kek";
   EXPECT_THAT(ReadFileOrEmpty(kMakeCerts), HasSubstr("Secret " + name + ", key " + key));
+}
+
+// Without a bundle file and without a control plane to read it from:
+// refused, saying where it looked.
+TEST(MeshNamespaceTest, RefusesWhenTheControlPlaneCannotBeRead) {
+  const CommandResult r =
+      RunCommand({"env", "KUBECTL=false", kMeshNamespace, "shop"}, absl::Seconds(30));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("cannot read the trust bundle from deploy/palisade-control"));
+  EXPECT_THAT(r.output, Not(HasSubstr("kind: ConfigMap")));
 }
 
 // The pod, for real on loopback.
