@@ -203,8 +203,8 @@ TEST_F(ControlPlaneManifestTest, KekSecretNameAgreesWithMakeCertsAndReadme) {
 
   const std::vector<std::string> create =
       ReadmeLines("create secret generic " + name + " --from-file=" + key + "=\"$certs/ca-kek\"");
-  EXPECT_EQ(create.size(), 1u) << "README: one command creates Secret " << name << " (key "
-                               << key << ") from make-certs.sh's ca-kek";
+  EXPECT_EQ(create.size(), 1u) << "README: one command creates Secret " << name << " (key " << key
+                               << ") from make-certs.sh's ca-kek";
   EXPECT_THAT(ReadFileOrEmpty(kMakeCerts), HasSubstr("Secret " + name + ", key " + key));
 }
 
@@ -214,8 +214,7 @@ TEST(MeshNamespaceTest, RefusesWhenTheControlPlaneCannotBeRead) {
   const CommandResult r =
       RunCommand({"env", "KUBECTL=false", kMeshNamespace, "shop"}, absl::Seconds(30));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_THAT(r.output,
-              HasSubstr("cannot read the trust bundle from deploy/palisade-control"));
+  EXPECT_THAT(r.output, HasSubstr("cannot read the trust bundle from deploy/palisade-control"));
   EXPECT_THAT(r.output, Not(HasSubstr("kind: ConfigMap")));
 }
 
@@ -332,8 +331,7 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
       } else if (absl::StartsWith(value, "/")) {
         value = HostPath(control_, value, volumes);
       }
-      out.push_back(value.empty() && !absl::StrContains(args_[i], "=") ? name
-                                                                         : name + "=" + value);
+      out.push_back(value.empty() && !absl::StrContains(args_[i], "=") ? name : name + "=" + value);
     }
     return out;
   }
@@ -351,8 +349,9 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
     // ControlProcess keeps its state in <dir>/state, which is where the
     // manifest's --state_dir lands in the state volume's folder.
     const std::string state = HostPath(control_, Flag("state_dir"), pod.volumes);
-    EXPECT_EQ(state, pod.volumes.at(MountFor(control_, Flag("state_dir"))["name"].as<std::string>()) +
-                         "/state");
+    EXPECT_EQ(
+        state,
+        pod.volumes.at(MountFor(control_, Flag("state_dir"))["name"].as<std::string>()) + "/state");
     auto control = ControlProcess::Start(state.substr(0, state.size() - strlen("/state")),
                                          ReplicaFlags(pod.volumes));
     EXPECT_OK(control.status());
@@ -389,8 +388,8 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
                            "while [ \"$1\" != -- ]; do shift; done; shift\n"
                            "n=$#; while [ $n -gt 0 ]; do a=$1; shift; n=$((n-1))\n"
                            "  case $a in ",
-                           at, "/*) a=", pod.volumes.at(state["name"].as<std::string>()),
-                           "/${a#", at, "/};; esac; set -- \"$@\" \"$a\"; done\nexec \"$@\"\n")));
+                           at, "/*) a=", pod.volumes.at(state["name"].as<std::string>()), "/${a#",
+                           at, "/};; esac; set -- \"$@\" \"$a\"; done\nexec \"$@\"\n")));
     EXPECT_EQ(::chmod(shim.c_str(), 0755), 0);
     return RunCommand({"env", "KUBECTL=" + shim, kMeshNamespace, "shop"}, absl::Seconds(30));
   }
@@ -426,8 +425,8 @@ TEST_F(ControlPlanePodTest, InitContainerMakesTheSecretVolumesKekAcceptable) {
   ASSERT_EQ(::stat(kek.c_str(), &st), 0) << kek;
   EXPECT_EQ(st.st_mode & 07777, 0400u);
   EXPECT_EQ(st.st_uid, ::geteuid() == 0 ? static_cast<uid_t>(RunAsUser()) : ::geteuid());
-  std::cout << "KEK: Secret volume file mode 0440 refused; init container's copy mode "
-            << std::oct << (st.st_mode & 07777) << std::dec << " uid " << st.st_uid << "\n";
+  std::cout << "KEK: Secret volume file mode 0440 refused; init container's copy mode " << std::oct
+            << (st.st_mode & 07777) << std::dec << " uid " << st.st_uid << "\n";
 }
 
 TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
@@ -437,7 +436,8 @@ TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
   const std::vector<std::string> roots = Roots(*one.control);
   ASSERT_EQ(roots.size(), 1u) << one.control->State().dump(2);
   EXPECT_EQ(Roots(*two.control), roots);
-  EXPECT_EQ(ReadFileOrEmpty(one.control->bundle_file()), ReadFileOrEmpty(two.control->bundle_file()));
+  EXPECT_EQ(ReadFileOrEmpty(one.control->bundle_file()),
+            ReadFileOrEmpty(two.control->bundle_file()));
 
   // What a meshed namespace's proxies trust at first contact: replica 2's bundle.
   const CommandResult before = MeshNamespace(two);
@@ -457,8 +457,9 @@ TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
   for (absl::string_view word : absl::StrSplit(after_dashes, ' ', absl::SkipWhitespace())) {
     if (absl::StartsWith(word, "#")) break;
     auto [name, value] = SplitFlag(std::string(word));
-    argv.push_back(absl::StartsWith(value, "/") ? name + "=" + HostPath(control_, value, one.volumes)
-                                                : std::string(word));
+    argv.push_back(absl::StartsWith(value, "/")
+                       ? name + "=" + HostPath(control_, value, one.volumes)
+                       : std::string(word));
   }
   ASSERT_GE(argv.size(), 3u) << lines[0];
   ASSERT_EQ(argv[0], "palisade-control");
@@ -469,9 +470,9 @@ TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
   ASSERT_EQ(started.exit_code, 0) << started.command << ": " << started.output;
 
   // Replica 2 follows: both roots in its bundle and its file, the rollover under way.
-  const bool followed = WaitFor(
-      [&] { return Roots(*two.control).size() == 2 && Phase(*two.control) != "idle"; },
-      absl::Seconds(30), absl::Milliseconds(100));
+  const bool followed =
+      WaitFor([&] { return Roots(*two.control).size() == 2 && Phase(*two.control) != "idle"; },
+              absl::Seconds(30), absl::Milliseconds(100));
   std::cout << "rollover start on replica 1 seen by replica 2 after " << absl::Now() - start
             << ": phase " << Phase(*two.control) << ", roots " << Roots(*two.control).size()
             << "\n";
