@@ -8,7 +8,8 @@
 // replicas with exactly the manifest's flags (only addresses and paths moved
 // to loopback and temporary folders) on a real three-member etcd. Both serve
 // one root; the README's rollover command through one replica reaches the
-// other; mesh-namespace.sh reads the bundle where the manifest keeps it.
+// other; mesh-namespace.sh reads the bundle where the manifest keeps it, and
+// that bundle verifies both replicas' identity ports (a pod's first contact).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -359,6 +360,22 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
     return pod;
   }
 
+  // Whether a first contact trusting `bundle_pem` (what a meshed pod's
+  // palisade-root-bundle holds) verifies the identity port of `control`.
+  bool FirstContactVerifies(const ControlProcess& control, const std::string& bundle_pem) {
+    const std::string bundle = dir_ + "/first-contact.pem";
+    EXPECT_TRUE(WriteFile(bundle, bundle_pem));
+    const CommandResult r =
+        RunCommand({"openssl", "s_client", "-connect", control.identity_address(), "-CAfile",
+                    bundle, "-verify_return_error", "-brief"},
+                   absl::Seconds(20));
+    if (!absl::StrContains(r.output, "Verification: OK")) {
+      std::cout << r.command << ":\n" << r.output << "\n";
+      return false;
+    }
+    return true;
+  }
+
   static std::vector<std::string> Roots(const ControlProcess& control) {
     std::vector<std::string> out;
     const nlohmann::json state = control.State();
@@ -446,6 +463,10 @@ TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
   const std::string first_root = ReadFileOrEmpty(two.control->bundle_file());
   ASSERT_THAT(first_root, HasSubstr("-----BEGIN CERTIFICATE-----"));
   EXPECT_THAT(before.output, HasSubstr(Indented(first_root)));
+  EXPECT_TRUE(FirstContactVerifies(*one.control, first_root));
+  EXPECT_TRUE(FirstContactVerifies(*two.control, first_root));
+  // The check can fail: another CA's root does not verify it.
+  EXPECT_FALSE(FirstContactVerifies(*two.control, ReadFileOrEmpty(dir_ + "/certs/webhook-ca.crt")));
   EXPECT_THAT(ReadFileOrEmpty(dir_ + "/kubectl.args"),
               HasSubstr("-n palisade exec deploy/palisade-control -c palisade-control --"));
 
@@ -499,7 +520,10 @@ TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
   // Re-run after `rollover start`: new pods now trust both roots.
   const CommandResult during = MeshNamespace(two);
   ASSERT_EQ(during.exit_code, 0) << during.output;
-  EXPECT_THAT(during.output, HasSubstr(Indented(ReadFileOrEmpty(two.control->bundle_file()))));
+  const std::string both_roots = ReadFileOrEmpty(two.control->bundle_file());
+  EXPECT_THAT(during.output, HasSubstr(Indented(both_roots)));
+  EXPECT_TRUE(FirstContactVerifies(*one.control, both_roots));
+  EXPECT_TRUE(FirstContactVerifies(*two.control, both_roots));
 }
 
 }  // namespace
