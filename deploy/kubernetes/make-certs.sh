@@ -1,18 +1,18 @@
 #!/bin/sh
-# Makes, with openssl, the certificates a cluster install needs:
-#   plug-in CA (Secret palisade-ca): root.crt/root.key (10 years, keep
-#     root.key offline), ca.crt/ca.key (the signing intermediate, 1 year),
-#     root-bundle.pem (the roots proxies trust)
+# Makes, locally, what a cluster install needs besides the manifests:
+#   ca-kek (Secret palisade-ca-kek, key kek): the key-encryption key that
+#     seals the self-managed CA's private keys in etcd; 32 random bytes,
+#     base64, mode 0400; never printed. Keep a copy offline: without it the
+#     CA in etcd cannot be opened.
 #   webhook: webhook-ca.crt, tls.crt/tls.key for palisade-control.palisade.svc
-# Existing files are kept, so a second run adds only what is missing; to
-# rotate, move the old files away first (README, "Rotate the root").
+# Existing files are kept, so a second run adds only what is missing (a new
+# KEK would not open the CA already sealed in etcd).
 #
-#   make-certs.sh OUT_DIR [TRUST_DOMAIN]      (default cluster.local)
+#   make-certs.sh OUT_DIR
 set -eu
 
-[ $# -ge 1 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -eq 1 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 out=$1
-td=${2:-cluster.local}
 service=palisade-control.palisade.svc
 mkdir -p "$out"
 cd "$out"
@@ -32,20 +32,12 @@ sign() {
   rm -f "$ext"
 }
 
-if [ ! -f root.crt ]; then
-  ec_key root.key
-  openssl req -x509 -new -key root.key -sha256 -days 3650 -subj "/O=Palisade/CN=Palisade root $td" \
-    -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -addext "subjectAltName=URI:spiffe://$td" -out root.crt
+if [ ! -f ca-kek ]; then
+  # Written under a temporary name, then renamed: never a partial key.
+  openssl rand -base64 32 >ca-kek.tmp
+  chmod 0400 ca-kek.tmp
+  mv ca-kek.tmp ca-kek
 fi
-if [ ! -f ca.crt ]; then
-  ec_key ca.key
-  sign "/O=Palisade/CN=Palisade intermediate $td" ca.key root.crt root.key 365 ca.crt \
-    "basicConstraints=critical,CA:true,pathlen:0" "keyUsage=critical,keyCertSign,cRLSign" \
-    "subjectAltName=URI:spiffe://$td" "subjectKeyIdentifier=hash" \
-    "authorityKeyIdentifier=keyid:always"
-fi
-[ -f root-bundle.pem ] || cp root.crt root-bundle.pem
 
 if [ ! -f webhook-ca.crt ]; then
   ec_key webhook-ca.key
@@ -59,5 +51,5 @@ if [ ! -f tls.crt ]; then
     "basicConstraints=critical,CA:false" "keyUsage=critical,digitalSignature" \
     "extendedKeyUsage=serverAuth" "subjectAltName=DNS:$service,DNS:$service.cluster.local"
 fi
-chmod 0644 ./*.crt root-bundle.pem
-echo "make-certs: $(pwd): plug-in CA (ca.crt, ca.key, root-bundle.pem) and webhook (tls.crt, tls.key, webhook-ca.crt)" >&2
+chmod 0644 ./*.crt
+echo "make-certs: $(pwd): CA key-encryption key (ca-kek) and webhook (tls.crt, tls.key, webhook-ca.crt)" >&2

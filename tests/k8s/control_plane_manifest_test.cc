@@ -1,0 +1,530 @@
+// deploy/kubernetes/control-plane.yaml's self-managed CA shared by replicas
+// on etcd (issue 14, item 7), checked without a cluster: the manifest itself
+// (no plug-in CA; the KEK reaches palisade-control only through a
+// memory-backed emptyDir that an init container fills, mode 0400; one Secret
+// name in manifest, make-certs.sh and README), then the pod run for real on
+// loopback: make-certs.sh's KEK laid out as a Secret volume under fsGroup
+// (0440), the init container's exact command, and two palisade-control
+// replicas with exactly the manifest's flags (only addresses and paths moved
+// to loopback and temporary folders) on a real three-member etcd. Both serve
+// one root; the README's rollover command through one replica reaches the
+// other; mesh-namespace.sh reads the bundle where the manifest keeps it, and
+// that bundle verifies both replicas' identity ports (a pod's first contact).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "tests/util/control_process.h"
+#include "tests/util/etcd_cluster.h"
+#include "tests/util/fake_issuer.h"
+#include "tests/util/process.h"
+#include "tests/util/status_matchers.h"
+#include "tests/util/subprocess.h"
+#include "tests/util/test_jwt.h"
+
+namespace palisade::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kManifest[] = "deploy/kubernetes/control-plane.yaml";
+constexpr char kMakeCerts[] = "deploy/kubernetes/make-certs.sh";
+constexpr char kMeshNamespace[] = "deploy/kubernetes/mesh-namespace.sh";
+constexpr char kReadme[] = "README.md";
+
+// --name=value -> {name, value}; a bare --name has an empty value.
+std::pair<std::string, std::string> SplitFlag(const std::string& arg) {
+  const size_t eq = arg.find('=');
+  if (eq == std::string::npos) return {arg, ""};
+  return {arg.substr(0, eq), arg.substr(eq + 1)};
+}
+
+std::vector<std::string> Strings(const YAML::Node& list) {
+  std::vector<std::string> out;
+  for (const auto& item : list) out.push_back(item.as<std::string>());
+  return out;
+}
+
+YAML::Node Named(const YAML::Node& list, const std::string& name) {
+  for (const auto& item : list) {
+    if (item["name"] && item["name"].as<std::string>() == name) return item;
+  }
+  return YAML::Node();
+}
+
+// The README's command lines (continuation lines joined) that contain `needle`.
+std::vector<std::string> ReadmeLines(const std::string& needle) {
+  std::vector<std::string> out;
+  std::string joined;
+  for (absl::string_view line : absl::StrSplit(ReadFileOrEmpty(kReadme), '\n')) {
+    joined += std::string(line);
+    if (absl::EndsWith(line, "\\")) {
+      joined.pop_back();
+      continue;
+    }
+    if (absl::StrContains(joined, needle)) out.push_back(joined);
+    joined.clear();
+  }
+  return out;
+}
+
+// `pem` as mesh-namespace.sh puts it in a ConfigMap's literal block.
+std::string Indented(const std::string& pem) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(pem, '\n', absl::SkipEmpty())) {
+    absl::StrAppend(&out, "    ", line, "\n");
+  }
+  return out;
+}
+
+class ControlPlaneManifestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const YAML::Node& doc : YAML::LoadAllFromFile(kManifest)) {
+      if (doc["kind"] && doc["kind"].as<std::string>() == "Deployment" &&
+          doc["metadata"]["name"].as<std::string>() == "palisade-control") {
+        deployment_.reset(doc);
+      }
+    }
+    ASSERT_TRUE(deployment_.IsMap()) << "no Deployment palisade-control in " << kManifest;
+    pod_.reset(deployment_["spec"]["template"]["spec"]);
+    control_.reset(Named(pod_["containers"], "palisade-control"));
+    ASSERT_TRUE(control_.IsMap()) << "no container palisade-control";
+    args_ = Strings(control_["args"]);
+    ASSERT_FALSE(args_.empty());
+    ASSERT_EQ(args_[0], "serve");
+  }
+
+  std::string Flag(const std::string& name) const {
+    for (const std::string& arg : args_) {
+      auto [n, v] = SplitFlag(arg);
+      if (n == "--" + name) return v;
+    }
+    return "";
+  }
+  YAML::Node Volume(const std::string& name) const { return Named(pod_["volumes"], name); }
+  // The mount of `container` that holds `path` (longest mountPath prefix).
+  static YAML::Node MountFor(const YAML::Node& container, const std::string& path) {
+    YAML::Node best;
+    size_t best_length = 0;
+    for (const auto& m : container["volumeMounts"]) {
+      const std::string at = m["mountPath"].as<std::string>();
+      if ((path == at || absl::StartsWith(path, at + "/")) && at.size() > best_length) {
+        best.reset(m);  // rebinds; operator= would write into the node it holds
+        best_length = at.size();
+      }
+    }
+    return best;
+  }
+  // The init container that writes the KEK file palisade-control reads.
+  YAML::Node KekInit() const {
+    const std::string kek = Flag("ca_kek_file");
+    for (const auto& c : pod_["initContainers"]) {
+      for (const std::string& word : Strings(c["command"])) {
+        if (word == kek) return c;
+      }
+    }
+    return YAML::Node();
+  }
+  int RunAsUser() const { return pod_["securityContext"]["runAsUser"].as<int>(); }
+
+  YAML::Node deployment_, pod_, control_;
+  std::vector<std::string> args_;
+};
+
+TEST_F(ControlPlaneManifestTest, SelfManagedCaOnEtcdWithoutPlugInFlags) {
+  for (const std::string& arg : args_) {
+    EXPECT_FALSE(absl::StartsWith(arg, "--plugin_")) << arg;
+  }
+  EXPECT_EQ(Flag("store"), "etcd");
+  EXPECT_FALSE(Flag("etcd_endpoints").empty());
+  EXPECT_FALSE(Flag("ca_kek_file").empty()) << "a self-managed CA on etcd needs --ca_kek_file";
+  EXPECT_EQ(deployment_["spec"]["replicas"].as<int>(), 3);
+}
+
+TEST_F(ControlPlaneManifestTest, KekComesFromMemoryThroughAnInitContainerWithMode0400) {
+  const std::string kek = Flag("ca_kek_file");
+  ASSERT_FALSE(kek.empty());
+  const YAML::Node mount = MountFor(control_, kek);
+  ASSERT_TRUE(mount.IsMap()) << kek << " is on no volume of palisade-control";
+  EXPECT_TRUE(mount["readOnly"] && mount["readOnly"].as<bool>());
+  const YAML::Node volume = Volume(mount["name"].as<std::string>());
+  ASSERT_TRUE(volume["emptyDir"]) << "the KEK must be on an emptyDir, not " << volume;
+  EXPECT_EQ(volume["emptyDir"]["medium"].as<std::string>(""), "Memory");
+  const YAML::Node init = KekInit();
+  ASSERT_TRUE(init.IsMap()) << "no init container writes " << kek;
+  const std::vector<std::string> command = Strings(init["command"]);
+  ASSERT_EQ(command.size(), 5u);
+  EXPECT_EQ(command[0], "install");
+  EXPECT_EQ(command[1], "-m");
+  EXPECT_EQ(command[2], "0400");
+  const YAML::Node source = MountFor(init, command[3]);
+  ASSERT_TRUE(source.IsMap());
+  const YAML::Node secret = Volume(source["name"].as<std::string>())["secret"];
+  ASSERT_TRUE(secret) << command[3] << " is not on a Secret volume";
+  EXPECT_EQ(secret["defaultMode"].as<std::string>(), "0400");
+  // palisade-control mounts no Secret holding the KEK itself.
+  for (const auto& m : control_["volumeMounts"]) {
+    EXPECT_NE(m["name"].as<std::string>(), source["name"].as<std::string>())
+        << "palisade-control mounts the KEK Secret itself";
+  }
+  EXPECT_EQ(MountFor(init, command[4])["name"].as<std::string>(), mount["name"].as<std::string>());
+  // The same image, so `install` is the one the pod has; the same user.
+  EXPECT_EQ(init["image"].as<std::string>(), control_["image"].as<std::string>());
+  EXPECT_FALSE(init["securityContext"]["runAsUser"]) << "the pod's user (1337) must write it";
+}
+
+// One Secret name and key in the manifest, make-certs.sh's file and the
+// README's one command that creates it.
+TEST_F(ControlPlaneManifestTest, KekSecretNameAgreesWithMakeCertsAndReadme) {
+  const YAML::Node init = KekInit();
+  ASSERT_TRUE(init.IsMap()) << "no init container writes --ca_kek_file";
+  ASSERT_EQ(init["command"].size(), 5u);
+  const std::string source = Strings(init["command"])[3];
+  const YAML::Node secret = Volume(MountFor(init, source)["name"].as<std::string>())["secret"];
+  ASSERT_TRUE(secret);
+  const std::string name = secret["secretName"].as<std::string>();
+  const std::string key = secret["items"][0]["key"].as<std::string>();
+  EXPECT_TRUE(absl::EndsWith(source, "/" + secret["items"][0]["path"].as<std::string>()));
+
+  const std::vector<std::string> create =
+      ReadmeLines("create secret generic " + name + " --from-file=" + key + "=\"$certs/ca-kek\"");
+  EXPECT_EQ(create.size(), 1u) << "README: one command creates Secret " << name << " (key " << key
+                               << ") from make-certs.sh's ca-kek";
+  EXPECT_THAT(ReadFileOrEmpty(kMakeCerts), HasSubstr("Secret " + name + ", key " + key));
+}
+
+// Without a bundle file and without a control plane to read it from:
+// refused, saying where it looked.
+TEST(MeshNamespaceTest, RefusesWhenTheControlPlaneCannotBeRead) {
+  const CommandResult r =
+      RunCommand({"env", "KUBECTL=false", kMeshNamespace, "shop"}, absl::Seconds(30));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cannot read the trust bundle from deploy/palisade-control"));
+  EXPECT_THAT(r.output, Not(HasSubstr("kind: ConfigMap")));
+}
+
+// The pod, for real on loopback.
+class ControlPlanePodTest : public ControlPlaneManifestTest {
+ protected:
+  void SetUp() override {
+    ControlPlaneManifestTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(KekInit().IsMap()) << "no init container writes --ca_kek_file";
+    ASSERT_EQ(KekInit()["command"].size(), 5u);
+    dir_ = MakeTempDir("k8s-control-plane");
+    // make-certs.sh as the README runs it: the KEK and the webhook's certificate.
+    const CommandResult certs = RunCommand({kMakeCerts, dir_ + "/certs"});
+    ASSERT_EQ(certs.exit_code, 0) << certs.output;
+    ASSERT_OK_AND_ASSIGN(etcd_, EtcdCluster::Start(dir_ + "/etcd"));
+    issuer_ = std::make_unique<FakeIssuer>(dir_, jwt_.JwksJson());
+    // As root the init container runs as the pod's user, who must reach the
+    // pod's folders: those live under /tmp, open to all, not $TEST_TMPDIR.
+    if (::geteuid() == 0) {
+      char base[] = "/tmp/palisade-k8s-pod-XXXXXX";
+      ASSERT_NE(::mkdtemp(base), nullptr);
+      ASSERT_EQ(::chmod(base, 0755), 0);
+      pods_ = base;
+    } else {
+      pods_ = MakeTempDir("pods");
+    }
+  }
+  void TearDown() override {
+    if (!pods_.empty() && absl::StartsWith(pods_, "/tmp/palisade-k8s-pod-")) {
+      std::error_code ignored;
+      std::filesystem::remove_all(pods_, ignored);
+    }
+  }
+
+  // A folder per volume of the pod, filled as the kubelet would.
+  std::map<std::string, std::string> PodVolumes(const std::string& pod) {
+    std::map<std::string, std::string> dirs;
+    for (const auto& v : pod_["volumes"]) {
+      const std::string name = v["name"].as<std::string>();
+      const std::string d = pods_ + "/" + pod + "-" + name;
+      EXPECT_EQ(::mkdir(d.c_str(), 0755), 0) << d;
+      dirs[name] = d;
+    }
+    const std::string certs = dir_ + "/certs";
+    for (const auto& v : pod_["volumes"]) {
+      const std::string d = dirs[v["name"].as<std::string>()];
+      if (v["secret"] && v["secret"]["secretName"].as<std::string>() == "palisade-webhook-tls") {
+        EXPECT_TRUE(WriteFile(d + "/tls.crt", ReadFileOrEmpty(certs + "/tls.crt")));
+        EXPECT_TRUE(WriteFile(d + "/tls.key", ReadFileOrEmpty(certs + "/tls.key")));
+      } else if (v["secret"]) {
+        // The KEK Secret: a Secret volume under fsGroup is root:fsGroup 0440.
+        for (const auto& item : v["secret"]["items"]) {
+          const std::string file = d + "/" + item["path"].as<std::string>();
+          EXPECT_TRUE(WriteFile(file, ReadFileOrEmpty(certs + "/ca-kek")));
+          EXPECT_EQ(::chmod(file.c_str(), 0440), 0);
+          if (::geteuid() == 0) EXPECT_EQ(::chown(file.c_str(), 0, FsGroup()), 0);
+        }
+      } else if (v["projected"]) {
+        // The service-account token and the cluster CA: here the fake issuer's.
+        EXPECT_TRUE(WriteFile(d + "/token", "projected-token\n"));
+        EXPECT_TRUE(WriteFile(d + "/ca.crt", ReadFileOrEmpty(issuer_->ca_file())));
+      } else if (v["emptyDir"] && ::geteuid() == 0) {
+        // fsGroup: the pod's group owns it, setgid; 0777 as the kubelet makes it.
+        EXPECT_EQ(::chown(d.c_str(), 0, FsGroup()), 0);
+        EXPECT_EQ(::chmod(d.c_str(), 02777), 0);
+      }
+    }
+    return dirs;
+  }
+  int FsGroup() const { return pod_["securityContext"]["fsGroup"].as<int>(); }
+
+  // `path` inside `container` -> the same file in the pod's folders.
+  static std::string HostPath(const YAML::Node& container, const std::string& path,
+                              const std::map<std::string, std::string>& volumes) {
+    const YAML::Node m = MountFor(container, path);
+    if (!m.IsMap()) {
+      ADD_FAILURE() << path << " is on no volume of " << container["name"];
+      return path;
+    }
+    return volumes.at(m["name"].as<std::string>()) +
+           path.substr(m["mountPath"].as<std::string>().size());
+  }
+
+  // The init container's command, run for real, as the pod's user when this
+  // test may switch users.
+  CommandResult RunKekInit(const std::map<std::string, std::string>& volumes) {
+    const YAML::Node init = KekInit();
+    std::vector<std::string> argv;
+    if (::geteuid() == 0) {
+      argv = {"setpriv", "--reuid=" + std::to_string(RunAsUser()),
+              "--regid=" + std::to_string(RunAsUser()), "--groups=" + std::to_string(FsGroup())};
+    }
+    for (const std::string& word : Strings(init["command"])) {
+      argv.push_back(absl::StartsWith(word, "/") ? HostPath(init, word, volumes) : word);
+    }
+    return RunCommand(argv, absl::Seconds(30));
+  }
+
+  // palisade-control's flags from the manifest: paths moved into the pod's
+  // folders, listening addresses to loopback port 0, etcd and the issuer to
+  // the test's. Nothing else changes.
+  std::vector<std::string> ReplicaFlags(const std::map<std::string, std::string>& volumes) {
+    std::vector<std::string> out;
+    for (size_t i = 1; i < args_.size(); ++i) {
+      auto [name, value] = SplitFlag(args_[i]);
+      if (name == "--listen" || name == "--admin" || name == "--webhook_listen" ||
+          name == "--public_listen") {
+        value = "127.0.0.1:0";
+      } else if (name == "--etcd_endpoints") {
+        value = etcd_->Endpoints();
+      } else if (name == "--sa_issuer") {
+        value = issuer_->issuer();
+      } else if (absl::StartsWith(value, "/")) {
+        value = HostPath(control_, value, volumes);
+      }
+      out.push_back(value.empty() && !absl::StrContains(args_[i], "=") ? name : name + "=" + value);
+    }
+    return out;
+  }
+
+  struct Pod {
+    std::map<std::string, std::string> volumes;
+    std::unique_ptr<ControlProcess> control;
+  };
+  // A pod: its volumes, the init container, then palisade-control.
+  Pod StartPod(const std::string& name) {
+    Pod pod;
+    pod.volumes = PodVolumes(name);
+    const CommandResult init = RunKekInit(pod.volumes);
+    EXPECT_EQ(init.exit_code, 0) << init.command << ": " << init.output;
+    // ControlProcess keeps its state in <dir>/state, which is where the
+    // manifest's --state_dir lands in the state volume's folder.
+    const std::string state = HostPath(control_, Flag("state_dir"), pod.volumes);
+    EXPECT_EQ(
+        state,
+        pod.volumes.at(MountFor(control_, Flag("state_dir"))["name"].as<std::string>()) + "/state");
+    auto control = ControlProcess::Start(state.substr(0, state.size() - strlen("/state")),
+                                         ReplicaFlags(pod.volumes));
+    EXPECT_OK(control.status());
+    if (control.ok()) pod.control = *std::move(control);
+    return pod;
+  }
+
+  // Whether a first contact trusting `bundle_pem` (what a meshed pod's
+  // palisade-root-bundle holds) verifies the identity port of `control`.
+  bool FirstContactVerifies(const ControlProcess& control, const std::string& bundle_pem) {
+    const std::string bundle = dir_ + "/first-contact.pem";
+    EXPECT_TRUE(WriteFile(bundle, bundle_pem));
+    const CommandResult r =
+        RunCommand({"openssl", "s_client", "-connect", control.identity_address(), "-CAfile",
+                    bundle, "-verify_return_error", "-brief"},
+                   absl::Seconds(20));
+    if (!absl::StrContains(r.output, "Verification: OK")) {
+      std::cout << r.command << ":\n" << r.output << "\n";
+      return false;
+    }
+    return true;
+  }
+
+  static std::vector<std::string> Roots(const ControlProcess& control) {
+    std::vector<std::string> out;
+    const nlohmann::json state = control.State();
+    if (!state.is_object() || !state.contains("bundle")) return out;
+    for (const auto& root : state["bundle"]["roots"]) {
+      out.push_back(root["fingerprint_sha256"].get<std::string>());
+    }
+    return out;
+  }
+  static std::string Phase(const ControlProcess& control) {
+    const nlohmann::json state = control.State();
+    if (!state.is_object() || !state.contains("rollover")) return "";
+    return state["rollover"].value("phase", "");
+  }
+
+  // mesh-namespace.sh without a bundle file, its kubectl exec served from
+  // `pod`'s folders: the bundle where the manifest's --state_dir keeps it.
+  CommandResult MeshNamespace(const Pod& pod) {
+    const YAML::Node state = MountFor(control_, Flag("state_dir"));
+    const std::string at = state["mountPath"].as<std::string>();
+    const std::string shim = dir_ + "/kubectl";
+    EXPECT_TRUE(WriteFile(
+        shim, absl::StrCat("#!/bin/sh\n# kubectl exec stand-in: the command after --, with the "
+                           "pod's state volume mapped to the test's folder.\n"
+                           "echo \"$*\" >",
+                           dir_, "/kubectl.args\n",
+                           "while [ \"$1\" != -- ]; do shift; done; shift\n"
+                           "n=$#; while [ $n -gt 0 ]; do a=$1; shift; n=$((n-1))\n"
+                           "  case $a in ",
+                           at, "/*) a=", pod.volumes.at(state["name"].as<std::string>()), "/${a#",
+                           at, "/};; esac; set -- \"$@\" \"$a\"; done\nexec \"$@\"\n")));
+    EXPECT_EQ(::chmod(shim.c_str(), 0755), 0);
+    return RunCommand({"env", "KUBECTL=" + shim, kMeshNamespace, "shop"}, absl::Seconds(30));
+  }
+
+  std::string dir_;
+  TestJwtIssuer jwt_;
+  std::unique_ptr<EtcdCluster> etcd_;
+  std::unique_ptr<FakeIssuer> issuer_;
+  std::string pods_;  // one folder per pod volume
+};
+
+// Why the init container: palisade-control refuses the KEK as the Secret
+// volume presents it; the init container's copy is 0400, the pod user's.
+TEST_F(ControlPlanePodTest, InitContainerMakesTheSecretVolumesKekAcceptable) {
+  const std::map<std::string, std::string> volumes = PodVolumes("refused");
+  const YAML::Node init = KekInit();
+  const std::vector<std::string> command = Strings(init["command"]);
+  const std::string secret_file = HostPath(init, command[command.size() - 2], volumes);
+
+  std::vector<std::string> flags = ReplicaFlags(volumes);
+  for (std::string& f : flags) {
+    if (absl::StartsWith(f, "--ca_kek_file=")) f = "--ca_kek_file=" + secret_file;
+  }
+  auto refused = ControlProcess::Start(MakeTempDir("refused-control"), flags);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("lets a group or other users at the key-encryption key"));
+
+  const CommandResult copied = RunKekInit(volumes);
+  ASSERT_EQ(copied.exit_code, 0) << copied.command << ": " << copied.output;
+  struct stat st;
+  const std::string kek = HostPath(control_, Flag("ca_kek_file"), volumes);
+  ASSERT_EQ(::stat(kek.c_str(), &st), 0) << kek;
+  EXPECT_EQ(st.st_mode & 07777, 0400u);
+  EXPECT_EQ(st.st_uid, ::geteuid() == 0 ? static_cast<uid_t>(RunAsUser()) : ::geteuid());
+  std::cout << "KEK: Secret volume file mode 0440 refused; init container's copy mode " << std::oct
+            << (st.st_mode & 07777) << std::dec << " uid " << st.st_uid << "\n";
+}
+
+TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
+  Pod one = StartPod("replica-1");
+  Pod two = StartPod("replica-2");
+  ASSERT_TRUE(one.control && two.control);
+  const std::vector<std::string> roots = Roots(*one.control);
+  ASSERT_EQ(roots.size(), 1u) << one.control->State().dump(2);
+  EXPECT_EQ(Roots(*two.control), roots);
+  EXPECT_EQ(ReadFileOrEmpty(one.control->bundle_file()),
+            ReadFileOrEmpty(two.control->bundle_file()));
+
+  // What a meshed namespace's proxies trust at first contact: replica 2's bundle.
+  const CommandResult before = MeshNamespace(two);
+  ASSERT_EQ(before.exit_code, 0) << before.output;
+  EXPECT_THAT(before.output, HasSubstr("name: palisade-root-bundle"));
+  const std::string first_root = ReadFileOrEmpty(two.control->bundle_file());
+  ASSERT_THAT(first_root, HasSubstr("-----BEGIN CERTIFICATE-----"));
+  EXPECT_THAT(before.output, HasSubstr(Indented(first_root)));
+  EXPECT_TRUE(FirstContactVerifies(*one.control, first_root));
+  EXPECT_TRUE(FirstContactVerifies(*two.control, first_root));
+  // The check can fail: another CA's root does not verify it.
+  EXPECT_FALSE(FirstContactVerifies(*two.control, ReadFileOrEmpty(dir_ + "/certs/webhook-ca.crt")));
+  EXPECT_THAT(ReadFileOrEmpty(dir_ + "/kubectl.args"),
+              HasSubstr("-n palisade exec deploy/palisade-control -c palisade-control --"));
+
+  // The README's rollover command, run in replica 1's pod.
+  const std::vector<std::string> lines = ReadmeLines("palisade-control rollover start");
+  ASSERT_EQ(lines.size(), 1u) << "README: one `palisade-control rollover start` command";
+  const std::string after_dashes = lines[0].substr(lines[0].find(" -- ") + 4);
+  std::vector<std::string> argv;
+  for (absl::string_view word : absl::StrSplit(after_dashes, ' ', absl::SkipWhitespace())) {
+    if (absl::StartsWith(word, "#")) break;
+    auto [name, value] = SplitFlag(std::string(word));
+    argv.push_back(absl::StartsWith(value, "/")
+                       ? name + "=" + HostPath(control_, value, one.volumes)
+                       : std::string(word));
+  }
+  ASSERT_GE(argv.size(), 3u) << lines[0];
+  ASSERT_EQ(argv[0], "palisade-control");
+  argv[0] = kControlBinary;
+  argv.push_back("--admin=" + one.control->admin_address());
+  const absl::Time start = absl::Now();
+  const CommandResult started = RunCommand(argv, absl::Seconds(30));
+  ASSERT_EQ(started.exit_code, 0) << started.command << ": " << started.output;
+
+  // Replica 2 follows: both roots in its bundle and its file, the rollover under way.
+  const bool followed =
+      WaitFor([&] { return Roots(*two.control).size() == 2 && Phase(*two.control) != "idle"; },
+              absl::Seconds(30), absl::Milliseconds(100));
+  std::cout << "rollover start on replica 1 seen by replica 2 after " << absl::Now() - start
+            << ": phase " << Phase(*two.control) << ", roots " << Roots(*two.control).size()
+            << "\n";
+  ASSERT_TRUE(followed) << two.control->State().dump(2);
+  EXPECT_EQ(Roots(*one.control), Roots(*two.control));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string pem = ReadFileOrEmpty(two.control->bundle_file());
+        size_t n = 0;
+        for (size_t at = pem.find("BEGIN CERTIFICATE"); at != std::string::npos;
+             at = pem.find("BEGIN CERTIFICATE", at + 1)) {
+          ++n;
+        }
+        return n == 2;
+      },
+      absl::Seconds(10)));
+  const CommandResult status = two.control->Cli({"rollover", "status"});
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  const nlohmann::json rollover = nlohmann::json::parse(status.output, nullptr, false);
+  ASSERT_TRUE(rollover.is_object()) << status.output;
+  EXPECT_NE(rollover.value("phase", "idle"), "idle") << status.output;
+  EXPECT_THAT(Roots(*two.control), ::testing::Contains(rollover.value("new_root", "")));
+
+  // Re-run after `rollover start`: new pods now trust both roots.
+  const CommandResult during = MeshNamespace(two);
+  ASSERT_EQ(during.exit_code, 0) << during.output;
+  const std::string both_roots = ReadFileOrEmpty(two.control->bundle_file());
+  EXPECT_THAT(during.output, HasSubstr(Indented(both_roots)));
+  EXPECT_TRUE(FirstContactVerifies(*one.control, both_roots));
+  EXPECT_TRUE(FirstContactVerifies(*two.control, both_roots));
+}
+
+}  // namespace
+}  // namespace palisade::testing
