@@ -12,8 +12,8 @@
 
 namespace palisade::testing {
 
-absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::string& dir,
-                                                                int members) {
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::string& dir, int members,
+                                                                bool relayed_peers) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", error.message()));
@@ -39,8 +39,32 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::strin
       m.client_port = pick();
       m.peer_port = pick();
       m.data_dir = absl::StrCat(cluster->dir_, "/", m.name, ".data");
-      peers.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
       cluster->members_.push_back(std::move(m));
+    }
+    {
+      sync::MutexLock lock(&cluster->mu_);
+      cluster->pids_.assign(members, 0);
+    }
+    for (int i = 0; i < members && relayed_peers; ++i) {
+      EtcdCluster* c = cluster.get();
+      // The relay's port comes from the kernel; it may not be one picked
+      // above for a member that has not bound it yet (bounded retries).
+      for (int tries = 0; tries < 10; ++tries) {
+        absl::StatusOr<std::unique_ptr<TcpRelay>> relay = TcpRelay::Start(
+            cluster->members_[i].peer_port,
+            [c, i](uint16_t source_port) { return c->RefusePeerConnection(i, source_port); });
+        if (!relay.ok()) return relay.status();
+        if (taken.insert((*relay)->port()).second) {
+          cluster->members_[i].relay = *std::move(relay);
+          break;
+        }
+      }
+      if (cluster->members_[i].relay == nullptr) {
+        return absl::InternalError("no relay port distinct from the members' ports");
+      }
+    }
+    for (const Member& m : cluster->members_) {
+      peers.push_back(absl::StrCat(m.name, "=", cluster->PeerUrl(m)));
     }
     cluster->initial_cluster_ = absl::StrJoin(peers, ",");
     last = absl::OkStatus();
@@ -52,6 +76,8 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::strin
 }
 
 EtcdCluster::~EtcdCluster() {
+  // The relays first: their threads ask this object's rule.
+  for (Member& m : members_) m.relay.reset();
   for (Member& m : members_) {
     if (m.process == nullptr) continue;
     m.process->Signal(SIGCONT);  // a paused member would not see SIGTERM
@@ -64,19 +90,25 @@ absl::Status EtcdCluster::StartMember(int i, const std::string& state) {
   Member& m = members_[i];
   const std::string client = absl::StrCat("http://127.0.0.1:", m.client_port);
   const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
+  // Listens on its own peer port; tells the others the relay's, if any.
+  const std::string advertised_peer = PeerUrl(m);
   // Short heartbeats and elections: a lost member or leader is replaced in
   // about a second. The quota keeps the backend file small.
-  absl::StatusOr<std::unique_ptr<Process>> process =
-      Process::Start({"/usr/bin/etcd", "--name=" + m.name, "--data-dir=" + m.data_dir,
-                      "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
-                      "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-                      "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=" + state,
-                      "--initial-cluster-token=palisade-test", "--heartbeat-interval=50",
-                      "--election-timeout=500", "--quota-backend-bytes=67108864",
-                      "--snapshot-count=10000", "--log-level=warn", "--logger=zap"},
-                     absl::StrCat(dir_, "/", m.name, ".log"));
+  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(
+      {"/usr/bin/etcd", "--name=" + m.name, "--data-dir=" + m.data_dir,
+       "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+       "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + advertised_peer,
+       "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=" + state,
+       "--initial-cluster-token=palisade-test", "--heartbeat-interval=50", "--election-timeout=500",
+       "--quota-backend-bytes=67108864", "--snapshot-count=10000", "--log-level=warn",
+       "--logger=zap"},
+      absl::StrCat(dir_, "/", m.name, ".log"));
   if (!process.ok()) return process.status();
   m.process = *std::move(process);
+  {
+    sync::MutexLock lock(&mu_);
+    pids_[i] = m.process->pid();
+  }
   // etcd ends with status 0 on SIGTERM but the test does not depend on it.
   return absl::OkStatus();
 }
@@ -84,9 +116,49 @@ absl::Status EtcdCluster::StartMember(int i, const std::string& state) {
 void EtcdCluster::KillMember(int i) {
   Member& m = members_[i];
   if (m.process == nullptr) return;
+  {
+    sync::MutexLock lock(&mu_);
+    pids_[i] = 0;
+  }
   m.process->Kill();
   (void)m.process->CheckExit();
   m.process.reset();
+}
+
+std::string EtcdCluster::PeerUrl(const Member& m) const {
+  return absl::StrCat("http://127.0.0.1:", m.relay != nullptr ? m.relay->port() : m.peer_port);
+}
+
+bool EtcdCluster::RefusePeerConnection(int to, uint16_t source_port) {
+  sync::MutexLock lock(&mu_);
+  if (partitioned_.empty()) return false;
+  if (partitioned_.count(to) > 0) return true;
+  // A connection to a member that is not cut off: refused when a cut-off
+  // member opened it (the client end is one of its sockets).
+  std::vector<pid_t> cut;
+  for (int i : partitioned_) {
+    if (pids_[i] > 0) cut.push_back(pids_[i]);
+  }
+  return LoopbackClientOwner(source_port, members_[to].relay->port(), cut) > 0;
+}
+
+void EtcdCluster::CutLinks() {
+  for (Member& m : members_) {
+    if (m.relay != nullptr) m.relay->Recheck();
+  }
+}
+
+void EtcdCluster::PartitionMember(int i) {
+  {
+    sync::MutexLock lock(&mu_);
+    partitioned_.insert(i);
+  }
+  CutLinks();
+}
+
+void EtcdCluster::HealMember(int i) {
+  sync::MutexLock lock(&mu_);
+  partitioned_.erase(i);
 }
 
 void EtcdCluster::PauseMember(int i) {
