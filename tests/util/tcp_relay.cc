@@ -121,12 +121,12 @@ void TcpRelay::Run() {
       }
     }
     // A rule change: ask it again for each established connection.
+    // Answered once the refused connections are closed, below.
     const uint64_t asked = recheck_asked_.load();
     if (recheck_done_.load() < asked) {
       for (Link& link : links) {
         if (refuse_(link.source_port)) link.dead = true;
       }
-      recheck_done_ = asked;
     }
     if (fds[1].revents & POLLIN) {
       for (int n = 0; n < 16; ++n) {  // bounded per round
@@ -197,6 +197,7 @@ void TcpRelay::Run() {
       it = (it->dead || done) ? links.erase(it) : std::next(it);
     }
     connections_ = static_cast<int>(links.size());
+    if (recheck_done_.load() < asked) recheck_done_ = asked;
   }
   // Also answers a Recheck() asked while stopping.
   recheck_done_ = recheck_asked_.load();
