@@ -162,8 +162,14 @@ absl::Status EtcdClient::OnSomeEndpoint(const std::string& what, const std::stri
 
 namespace {
 
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+// Every call has a deadline, and asks the member to refuse it at once when
+// it has no leader (etcd answers UNAVAILABLE "no leader" before proposing
+// anything, so a write refused so is safe to send to the next member). A
+// member cut off from the others otherwise held writes for the whole
+// deadline, now and then.
+void PrepareCall(grpc::ClientContext* context, absl::Duration timeout) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context->AddMetadata("hasleader", "true");
 }
 
 absl::Status FromGrpc(const grpc::Status& s) {
@@ -181,7 +187,7 @@ absl::StatusOr<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) 
       "get", key,
       [&](Endpoint& e) {
         grpc::ClientContext context;
-        SetDeadline(&context, options_.call_timeout);
+        PrepareCall(&context, options_.call_timeout);
         etcdserverpb::RangeRequest request;
         request.set_key(key);
         etcdserverpb::RangeResponse response;
@@ -200,7 +206,7 @@ absl::StatusOr<std::vector<KeyValue>> EtcdClient::List(const std::string& prefix
       "list", prefix,
       [&](Endpoint& e) {
         grpc::ClientContext context;
-        SetDeadline(&context, options_.call_timeout);
+        PrepareCall(&context, options_.call_timeout);
         etcdserverpb::RangeRequest request;
         request.set_key(prefix);
         request.set_range_end(PrefixEnd(prefix));
@@ -246,7 +252,7 @@ absl::StatusOr<bool> EtcdClient::TxnIfModRevision(
   bool succeeded = false;
   RETURN_IF_ERROR(OnSomeEndpoint(what, key, [&](Endpoint& e) {
     grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
+    PrepareCall(&context, options_.call_timeout);
     etcdserverpb::TxnRequest request;
     etcdserverpb::Compare* compare = request.add_compare();
     compare->set_key(key);
@@ -301,7 +307,7 @@ absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
   int64_t id = 0;
   RETURN_IF_ERROR(OnSomeEndpoint("lease grant", "", [&](Endpoint& e) {
     grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
+    PrepareCall(&context, options_.call_timeout);
     etcdserverpb::LeaseGrantRequest request;
     request.set_ttl(std::max<int64_t>(1, absl::ToInt64Seconds(ttl)));
     etcdserverpb::LeaseGrantResponse response;
@@ -316,7 +322,7 @@ absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
 absl::Status EtcdClient::KeepAliveOnce(int64_t lease_id) {
   return OnSomeEndpoint("lease keep-alive", "", [&](Endpoint& e) {
     grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
+    PrepareCall(&context, options_.call_timeout);
     auto stream = e.lease->LeaseKeepAlive(&context);
     etcdserverpb::LeaseKeepAliveRequest request;
     request.set_id(lease_id);
@@ -333,7 +339,7 @@ absl::Status EtcdClient::KeepAliveOnce(int64_t lease_id) {
 absl::Status EtcdClient::RevokeLease(int64_t lease_id) {
   return OnSomeEndpoint("lease revoke", "", [&](Endpoint& e) {
     grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
+    PrepareCall(&context, options_.call_timeout);
     etcdserverpb::LeaseRevokeRequest request;
     request.set_id(lease_id);
     etcdserverpb::LeaseRevokeResponse response;
@@ -348,7 +354,7 @@ absl::StatusOr<bool> EtcdClient::PutWithLease(const std::string& key, const std:
   // the caller's next read of the key (whose lease it carries).
   RETURN_IF_ERROR(OnSomeEndpoint("put with lease", key, [&](Endpoint& e) {
     grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
+    PrepareCall(&context, options_.call_timeout);
     etcdserverpb::TxnRequest request;
     if (only_if_absent) {
       etcdserverpb::Compare* compare = request.add_compare();
@@ -401,7 +407,7 @@ absl::Status EtcdClient::Watch(
     int misses = 0;
     while (!watch_over.WaitForNotificationWithTimeout(kWatchProbeInterval)) {
       grpc::ClientContext probe_context;
-      SetDeadline(&probe_context, kWatchProbeInterval);
+      PrepareCall(&probe_context, kWatchProbeInterval);
       etcdserverpb::RangeRequest read;
       read.set_key(prefix);  // one key, usually absent: cheap, and linearizable
       etcdserverpb::RangeResponse response;
