@@ -426,8 +426,8 @@ TEST_F(ControlEtcdTest, AnEtcdMemberCutOffFromItsPeersIsLeftBehindWithinSeconds)
   EXPECT_NE(cut.exit_code, 0) << cut.output;
   EXPECT_THAT(etcd_->Etcdctl({"endpoint", "status"}).output, HasSubstr("no leader"));
   // Once member 0 knows it has no leader, a write does not wait out the 2 s
-  // call deadline there (the one above, right after the cut, did): replica
-  // 1 has not written since the cut, so its writes start on member 0.
+  // call deadline there (the one above, right after the cut, mostly did):
+  // replica 1 has not written since the cut, so its writes start on member 0.
   const absl::Time again = absl::Now();
   const HttpResult r_again =
       r1->AdminPost("/api/v1/deregister", nlohmann::json{{"spiffe_id", kBackend}}.dump());
