@@ -89,4 +89,14 @@ nlohmann::json ControlProcess::State() const {
   return nlohmann::json::parse(HttpGet(admin_url_ + "/api/v1/state").body, nullptr, false);
 }
 
+std::vector<std::string> ControlProcess::RootFingerprints() const {
+  std::vector<std::string> out;
+  const nlohmann::json state = State();
+  if (!state.is_object() || !state.contains("bundle")) return out;
+  for (const auto& root : state["bundle"]["roots"]) {
+    out.push_back(root["fingerprint_sha256"].get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace palisade::testing

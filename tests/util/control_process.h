@@ -41,6 +41,9 @@ class ControlProcess {
   absl::StatusOr<nlohmann::json> CreateJoinToken(const std::string& spiffe_id) const;
   // GET /api/v1/state, parsed; a discarded value when it cannot be read.
   nlohmann::json State() const;
+  // The SHA-256 fingerprints of the roots in its bundle, as State() lists
+  // them; empty when the state cannot be read.
+  std::vector<std::string> RootFingerprints() const;
 
   const std::string& trust_domain() const { return trust_domain_; }
   // The SPIFFE ID it serves its identity port with.
