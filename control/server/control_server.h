@@ -32,6 +32,7 @@
 #include "control/server/issuer_discovery.h"
 #include "control/server/replica_coordination.h"
 #include "control/server/shared_state.h"
+#include "control/state/etcd/etcd_tls_config.h"
 #include "control/service/audit_log.h"
 #include "control/service/identity_port.h"
 #include "control/service/identity_service.h"
@@ -93,6 +94,7 @@ struct ControlServerOptions {
   std::string store = "file";
   std::vector<std::string> etcd_endpoints;
   std::string etcd_prefix;  // empty: /palisade/<trust_domain>/
+  state::etcd::EtcdTlsFiles etcd_tls;  // TLS to etcd when ca_file is set
   // --store=etcd with a self-managed CA: the key-encryption key its private
   // keys are sealed with in the store (control/ca/key_seal.h). Required then,
   // refused otherwise.

@@ -11,6 +11,9 @@ absl::StatusOr<std::unique_ptr<SharedState>> SharedState::Create(
   state::etcd::EtcdClientOptions client;
   client.endpoints = options.endpoints;
   client.call_timeout = options.call_timeout;
+  if (options.tls != nullptr) {
+    ASSIGN_OR_RETURN(client.tls, state::etcd::EtcdTlsBridges::Start(options.tls, options.endpoints));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdStore> store,
                    state::etcd::EtcdStore::Create(client, options.prefix));
   return std::unique_ptr<SharedState>(new SharedState(std::move(store)));

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/state/etcd/etcd_store.h"
+#include "control/state/etcd/etcd_tls_config.h"
 #include "control/state/etcd/prefix_watcher.h"
 #include "control/state/shared_store.h"
 
@@ -21,6 +22,8 @@ struct SharedStateOptions {
   std::vector<std::string> endpoints;  // host:port of etcd members
   std::string prefix;                  // "/palisade/<trust domain>/" by default
   absl::Duration call_timeout = absl::Seconds(2);
+  // TLS to etcd (null: plaintext): one bridge per endpoint is started.
+  std::shared_ptr<const state::etcd::EtcdTlsConfig> tls;
 };
 
 class SharedState {

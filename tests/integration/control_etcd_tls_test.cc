@@ -100,9 +100,12 @@ class ControlEtcdTlsTest : public ::testing::Test {
             "--etcd_key_file=" + pki_ + "/client.key"};
   }
 
+  // `ready`: wait until /ready is 200; else until it answers at all.
   std::unique_ptr<ControlProcess> StartReplica(const std::string& name,
-                                               const std::vector<std::string>& tls) {
-    auto control = ControlProcess::Start(MakeTempDir("control-etcd-tls-" + name), Flags(tls));
+                                               const std::vector<std::string>& tls,
+                                               bool ready = true) {
+    auto control =
+        ControlProcess::Start(MakeTempDir("control-etcd-tls-" + name), Flags(tls), {}, ready);
     EXPECT_OK(control.status());
     return control.ok() ? *std::move(control) : nullptr;
   }
@@ -194,7 +197,8 @@ TEST_F(ControlEtcdTlsTest, WrongCaLeavesTheReplicaNotReadyNamingTheVerificationF
   StartEtcd(1);
   auto r1 = StartReplica("wrong-ca", {"--etcd_ca_file=" + pki_ + "/other-ca.pem",
                                       "--etcd_cert_file=" + pki_ + "/client.pem",
-                                      "--etcd_key_file=" + pki_ + "/client.key"});
+                                      "--etcd_key_file=" + pki_ + "/client.key"},
+                     /*ready=*/false);
   ASSERT_TRUE(r1);
   std::string body;
   EXPECT_TRUE(NotReadyNaming(*r1,
@@ -204,14 +208,32 @@ TEST_F(ControlEtcdTlsTest, WrongCaLeavesTheReplicaNotReadyNamingTheVerificationF
       << body;
   EXPECT_THAT(ReadFileOrEmpty(r1->process().log_path()),
               HasSubstr("TLS connection to etcd failed"));
+
+  // A self-managed CA lives in etcd: without it the replica cannot start,
+  // and says why.
+  const std::string kek = dir_ + "/kek";
+  WriteFileOrDie(kek, std::string(32, 'k'));
+  ASSERT_EQ(::chmod(kek.c_str(), 0400), 0);
+  const CommandResult refused = RunCommand(
+      {kControlBinary, "serve", "--trust_domain=example.org", "--state_dir=" + dir_ + "/sm-state",
+       "--listen=127.0.0.1:0", "--admin=127.0.0.1:0", "--store=etcd",
+       "--etcd_endpoints=" + etcd_->Endpoints(), "--ca_kek_file=" + kek,
+       "--etcd_ca_file=" + pki_ + "/other-ca.pem", "--etcd_cert_file=" + pki_ + "/client.pem",
+       "--etcd_key_file=" + pki_ + "/client.key"},
+      absl::Seconds(30));
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("store_unavailable"));
+  EXPECT_THAT(refused.output, HasSubstr("untrusted_server_certificate"));
 }
 
 TEST_F(ControlEtcdTlsTest, MissingOrForeignClientCertificateIsNamedAsRefusedByEtcd) {
   StartEtcd(1);
-  auto none = StartReplica("no-cert", {"--etcd_ca_file=" + pki_ + "/etcd-ca.pem"});
-  auto rogue = StartReplica("rogue-cert", {"--etcd_ca_file=" + pki_ + "/etcd-ca.pem",
-                                           "--etcd_cert_file=" + pki_ + "/rogue.pem",
-                                           "--etcd_key_file=" + pki_ + "/rogue.key"});
+  auto none = StartReplica("no-cert", {"--etcd_ca_file=" + pki_ + "/etcd-ca.pem"}, false);
+  auto rogue = StartReplica("rogue-cert",
+                            {"--etcd_ca_file=" + pki_ + "/etcd-ca.pem",
+                             "--etcd_cert_file=" + pki_ + "/rogue.pem",
+                             "--etcd_key_file=" + pki_ + "/rogue.key"},
+                            false);
   ASSERT_TRUE(none && rogue);
   std::string body;
   EXPECT_TRUE(NotReadyNaming(
@@ -226,7 +248,7 @@ TEST_F(ControlEtcdTlsTest, NameMismatchIsRefused) {
   StartEtcd(1);
   std::vector<std::string> tls = GoodTls();
   tls.push_back("--etcd_server_name=etcd.elsewhere.test");
-  auto r1 = StartReplica("mismatch", tls);
+  auto r1 = StartReplica("mismatch", tls, /*ready=*/false);
   ASSERT_TRUE(r1);
   std::string body;
   EXPECT_TRUE(NotReadyNaming(*r1, {"server_name_mismatch", "etcd.elsewhere.test"}, &body)) << body;
