@@ -720,6 +720,7 @@ std::string ControlServer::MetricsText() {
   metrics_.SetLeader(coordination_ == nullptr || coordination_->IsLeader(),
                      coordination_ == nullptr ? 0 : coordination_->leader_changes());
   metrics_.SetStreams(static_cast<int64_t>(service_->stream_count()));
+  if (shared_ != nullptr) metrics_.SetEtcdTlsFailures(shared_->TlsFailures());
   const ca::Bundle bundle = ca_->CurrentBundle();
   metrics_.SetBundle(bundle.version, bundle.roots.size());
   if (jwks_refresher_ != nullptr) {

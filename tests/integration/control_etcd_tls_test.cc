@@ -22,6 +22,7 @@
 #include "tests/util/control_process.h"
 #include "tests/util/etcd_cluster.h"
 #include "tests/util/process.h"
+#include "tests/util/prometheus_text.h"
 #include "tests/util/status_matchers.h"
 #include "tests/util/subprocess.h"
 #include "tests/util/test_pki.h"
@@ -208,6 +209,15 @@ TEST_F(ControlEtcdTlsTest, WrongCaLeavesTheReplicaNotReadyNamingTheVerificationF
       << body;
   EXPECT_THAT(ReadFileOrEmpty(r1->process().log_path()),
               HasSubstr("TLS connection to etcd failed"));
+  // Counted by endpoint and reason; the other reasons' series stand at 0.
+  const std::string metrics = HttpGet(r1->admin_url() + "/metrics").body;
+  const std::string counter = "palisade_control_etcd_tls_failures_total";
+  EXPECT_GE(MetricValue(metrics, counter,
+                        {{"endpoint", etcd_->Endpoints()}, {"reason", "untrusted_server_certificate"}})
+                .value_or(0),
+            1)
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, counter, {{"reason", "server_name_mismatch"}}), 0.0) << metrics;
 
   // A self-managed CA lives in etcd: without it the replica cannot start,
   // and says why.

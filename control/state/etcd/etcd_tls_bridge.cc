@@ -80,7 +80,10 @@ bool WaitReady(int fd, int16_t events, absl::Time deadline, const std::atomic<bo
 }  // namespace
 
 EtcdTlsBridge::EtcdTlsBridge(std::shared_ptr<const EtcdTlsConfig> config, std::string endpoint)
-    : config_(std::move(config)), endpoint_(std::move(endpoint)) {}
+    : config_(std::move(config)), endpoint_(std::move(endpoint)) {
+  sync::MutexLock lock(&mu_);
+  for (const char* reason : kEtcdTlsReasons) failures_[reason] = 0;
+}
 
 absl::StatusOr<std::unique_ptr<EtcdTlsBridge>> EtcdTlsBridge::Start(
     std::shared_ptr<const EtcdTlsConfig> config, const std::string& endpoint) {

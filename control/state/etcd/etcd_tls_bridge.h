@@ -38,6 +38,9 @@ inline constexpr char kEtcdTlsNameMismatch[] = "server_name_mismatch";
 inline constexpr char kEtcdTlsClientCertificateRefused[] = "client_certificate_refused";
 inline constexpr char kEtcdTlsHandshake[] = "handshake";
 inline constexpr char kEtcdTlsTimeout[] = "timeout";
+inline constexpr const char* kEtcdTlsReasons[] = {
+    kEtcdTlsConnect,   kEtcdTlsUntrustedServer, kEtcdTlsNameMismatch,
+    kEtcdTlsClientCertificateRefused, kEtcdTlsHandshake, kEtcdTlsTimeout};
 
 class EtcdTlsBridge {
  public:
@@ -55,7 +58,7 @@ class EtcdTlsBridge {
   // "" once a connection carried etcd's bytes; else why the last one failed:
   // "TLS to etcd 127.0.0.1:2379 failed (server_name_mismatch): ...".
   std::string LastFailure() const;
-  // Failures since start, by reason (the constants above).
+  // Failures since start, by reason (every one of kEtcdTlsReasons, from 0).
   std::map<std::string, uint64_t> Failures() const;
 
  private:
