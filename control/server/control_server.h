@@ -32,13 +32,13 @@
 #include "control/server/issuer_discovery.h"
 #include "control/server/replica_coordination.h"
 #include "control/server/shared_state.h"
-#include "control/state/etcd/etcd_tls_config.h"
 #include "control/service/audit_log.h"
 #include "control/service/identity_port.h"
 #include "control/service/identity_service.h"
 #include "control/service/peer_table.h"
 #include "control/service/revocation_list.h"
 #include "control/service/workload_registry.h"
+#include "control/state/etcd/etcd_tls_config.h"
 #include "control/state/shared_store.h"
 #include "runtime/http/http_server.h"
 #include "runtime/sync/mutex.h"
@@ -93,7 +93,7 @@ struct ControlServerOptions {
   // one replica) or "etcd" (shared by replicas; see control/README.md).
   std::string store = "file";
   std::vector<std::string> etcd_endpoints;
-  std::string etcd_prefix;  // empty: /palisade/<trust_domain>/
+  std::string etcd_prefix;             // empty: /palisade/<trust_domain>/
   state::etcd::EtcdTlsFiles etcd_tls;  // TLS to etcd when ca_file is set
   // --store=etcd with a self-managed CA: the key-encryption key its private
   // keys are sealed with in the store (control/ca/key_seal.h). Required then,

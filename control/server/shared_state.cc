@@ -12,7 +12,8 @@ absl::StatusOr<std::unique_ptr<SharedState>> SharedState::Create(
   client.endpoints = options.endpoints;
   client.call_timeout = options.call_timeout;
   if (options.tls != nullptr) {
-    ASSIGN_OR_RETURN(client.tls, state::etcd::EtcdTlsBridges::Start(options.tls, options.endpoints));
+    ASSIGN_OR_RETURN(client.tls,
+                     state::etcd::EtcdTlsBridges::Start(options.tls, options.endpoints));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdStore> store,
                    state::etcd::EtcdStore::Create(client, options.prefix));

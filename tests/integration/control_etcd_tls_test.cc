@@ -89,10 +89,10 @@ class ControlEtcdTlsTest : public ::testing::Test {
 
   // The replica's flags; `tls` are the TLS-to-etcd flags.
   std::vector<std::string> Flags(const std::vector<std::string>& tls) const {
-    std::vector<std::string> flags = {
-        "--plugin_ca_cert=" + dir_ + "/int.pem", "--plugin_ca_key=" + dir_ + "/int.key",
-        "--plugin_root_bundle=" + dir_ + "/roots.pem", "--store=etcd",
-        "--etcd_endpoints=" + etcd_->Endpoints()};
+    std::vector<std::string> flags = {"--plugin_ca_cert=" + dir_ + "/int.pem",
+                                      "--plugin_ca_key=" + dir_ + "/int.key",
+                                      "--plugin_root_bundle=" + dir_ + "/roots.pem", "--store=etcd",
+                                      "--etcd_endpoints=" + etcd_->Endpoints()};
     flags.insert(flags.end(), tls.begin(), tls.end());
     return flags;
   }
@@ -136,9 +136,9 @@ class ControlEtcdTlsTest : public ::testing::Test {
 // etcdctl with the server's CA and these extra arguments, for checking that
 // etcd itself insists on TLS and client certificates.
 CommandResult EtcdctlAs(const EtcdCluster& etcd, const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {"/usr/bin/env", "ETCDCTL_API=3", "/usr/bin/etcdctl",
-                                   "--endpoints=" + etcd.Endpoints(), "--command-timeout=2s",
-                                   "--dial-timeout=2s"};
+  std::vector<std::string> argv = {"/usr/bin/env",         "ETCDCTL_API=3",
+                                   "/usr/bin/etcdctl",     "--endpoints=" + etcd.Endpoints(),
+                                   "--command-timeout=2s", "--dial-timeout=2s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.insert(argv.end(), {"get", "x"});
   return RunCommand(argv, absl::Seconds(15));
@@ -162,9 +162,9 @@ TEST_F(ControlEtcdTlsTest, ReplicaOnTlsEtcdIsReadyAndTokensAndDeregistrationsRou
   // A join token is stored in etcd, used once, then refused.
   absl::StatusOr<nlohmann::json> token = r1->CreateJoinToken(kWorkload);
   ASSERT_OK(token.status());
-  EXPECT_THAT(etcd_->Etcdctl({"get", "--prefix", "--keys-only", "/palisade/example.org/tokens/"})
-                  .output,
-              HasSubstr((*token)["id"].get<std::string>()));
+  EXPECT_THAT(
+      etcd_->Etcdctl({"get", "--prefix", "--keys-only", "/palisade/example.org/tokens/"}).output,
+      HasSubstr((*token)["id"].get<std::string>()));
   const grpc::Status first = BootstrapWith(*r1, (*token)["token"].get<std::string>(), kWorkload);
   EXPECT_TRUE(first.ok()) << first.error_message() << r1->process().Output();
   const grpc::Status again = BootstrapWith(*r1, (*token)["token"].get<std::string>(), kWorkload);
@@ -174,12 +174,11 @@ TEST_F(ControlEtcdTlsTest, ReplicaOnTlsEtcdIsReadyAndTokensAndDeregistrationsRou
   const HttpResult dereg =
       r1->AdminPost("/api/v1/deregister", nlohmann::json{{"spiffe_id", kWorkload}}.dump());
   EXPECT_EQ(dereg.status, 200) << dereg.body;
-  EXPECT_THAT(
-      etcd_->Etcdctl({"get", "--prefix", "/palisade/example.org/revocations/"}).output,
-      HasSubstr(kWorkload));
-  EXPECT_TRUE(WaitFor(
-      [&] { return absl::StrContains(r1->State()["revocations"].dump(), kWorkload); },
-      absl::Seconds(10)))
+  EXPECT_THAT(etcd_->Etcdctl({"get", "--prefix", "/palisade/example.org/revocations/"}).output,
+              HasSubstr(kWorkload));
+  EXPECT_TRUE(
+      WaitFor([&] { return absl::StrContains(r1->State()["revocations"].dump(), kWorkload); },
+              absl::Seconds(10)))
       << r1->State().dump();
 }
 
@@ -189,17 +188,18 @@ TEST_F(ControlEtcdTlsTest, DnsNameOverrideIsCheckedAgainstTheDnsSan) {
   tls.push_back("--etcd_server_name=etcd.test");
   auto r1 = StartReplica("dns", tls);
   ASSERT_TRUE(r1);
-  EXPECT_TRUE(WaitFor([&] { return HttpGet(r1->admin_url() + "/ready").status == 200; },
-                      absl::Seconds(15)))
+  EXPECT_TRUE(
+      WaitFor([&] { return HttpGet(r1->admin_url() + "/ready").status == 200; }, absl::Seconds(15)))
       << HttpGet(r1->admin_url() + "/ready").body;
 }
 
 TEST_F(ControlEtcdTlsTest, WrongCaLeavesTheReplicaNotReadyNamingTheVerificationFailure) {
   StartEtcd(1);
-  auto r1 = StartReplica("wrong-ca", {"--etcd_ca_file=" + pki_ + "/other-ca.pem",
-                                      "--etcd_cert_file=" + pki_ + "/client.pem",
-                                      "--etcd_key_file=" + pki_ + "/client.key"},
-                     /*ready=*/false);
+  auto r1 = StartReplica(
+      "wrong-ca",
+      {"--etcd_ca_file=" + pki_ + "/other-ca.pem", "--etcd_cert_file=" + pki_ + "/client.pem",
+       "--etcd_key_file=" + pki_ + "/client.key"},
+      /*ready=*/false);
   ASSERT_TRUE(r1);
   std::string body;
   EXPECT_TRUE(NotReadyNaming(*r1,
@@ -212,10 +212,11 @@ TEST_F(ControlEtcdTlsTest, WrongCaLeavesTheReplicaNotReadyNamingTheVerificationF
   // Counted by endpoint and reason; the other reasons' series stand at 0.
   const std::string metrics = HttpGet(r1->admin_url() + "/metrics").body;
   const std::string counter = "palisade_control_etcd_tls_failures_total";
-  EXPECT_GE(MetricValue(metrics, counter,
-                        {{"endpoint", etcd_->Endpoints()}, {"reason", "untrusted_server_certificate"}})
-                .value_or(0),
-            1)
+  EXPECT_GE(
+      MetricValue(metrics, counter,
+                  {{"endpoint", etcd_->Endpoints()}, {"reason", "untrusted_server_certificate"}})
+          .value_or(0),
+      1)
       << metrics;
   EXPECT_EQ(MetricValue(metrics, counter, {{"reason", "server_name_mismatch"}}), 0.0) << metrics;
 
@@ -239,11 +240,11 @@ TEST_F(ControlEtcdTlsTest, WrongCaLeavesTheReplicaNotReadyNamingTheVerificationF
 TEST_F(ControlEtcdTlsTest, MissingOrForeignClientCertificateIsNamedAsRefusedByEtcd) {
   StartEtcd(1);
   auto none = StartReplica("no-cert", {"--etcd_ca_file=" + pki_ + "/etcd-ca.pem"}, false);
-  auto rogue = StartReplica("rogue-cert",
-                            {"--etcd_ca_file=" + pki_ + "/etcd-ca.pem",
-                             "--etcd_cert_file=" + pki_ + "/rogue.pem",
-                             "--etcd_key_file=" + pki_ + "/rogue.key"},
-                            false);
+  auto rogue = StartReplica(
+      "rogue-cert",
+      {"--etcd_ca_file=" + pki_ + "/etcd-ca.pem", "--etcd_cert_file=" + pki_ + "/rogue.pem",
+       "--etcd_key_file=" + pki_ + "/rogue.key"},
+      false);
   ASSERT_TRUE(none && rogue);
   std::string body;
   EXPECT_TRUE(NotReadyNaming(

@@ -12,8 +12,7 @@
 
 namespace palisade::testing {
 
-absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::string& dir,
-                                                                int members,
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::string& dir, int members,
                                                                 const EtcdTlsFiles* tls) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
@@ -64,19 +63,26 @@ EtcdCluster::~EtcdCluster() {
 
 absl::Status EtcdCluster::StartMember(int i, const std::string& state) {
   Member& m = members_[i];
-  const std::string client =
-      absl::StrCat(tls_ ? "https" : "http", "://127.0.0.1:", m.client_port);
+  const std::string client = absl::StrCat(tls_ ? "https" : "http", "://127.0.0.1:", m.client_port);
   const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
   // Short heartbeats and elections: a lost member or leader is replaced in
   // about a second. The quota keeps the backend file small.
-  std::vector<std::string> argv = {
-      "/usr/bin/etcd", "--name=" + m.name, "--data-dir=" + m.data_dir,
-      "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
-      "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-      "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=" + state,
-      "--initial-cluster-token=palisade-test", "--heartbeat-interval=50",
-      "--election-timeout=500", "--quota-backend-bytes=67108864", "--snapshot-count=10000",
-      "--log-level=warn", "--logger=zap"};
+  std::vector<std::string> argv = {"/usr/bin/etcd",
+                                   "--name=" + m.name,
+                                   "--data-dir=" + m.data_dir,
+                                   "--listen-client-urls=" + client,
+                                   "--advertise-client-urls=" + client,
+                                   "--listen-peer-urls=" + peer,
+                                   "--initial-advertise-peer-urls=" + peer,
+                                   "--initial-cluster=" + initial_cluster_,
+                                   "--initial-cluster-state=" + state,
+                                   "--initial-cluster-token=palisade-test",
+                                   "--heartbeat-interval=50",
+                                   "--election-timeout=500",
+                                   "--quota-backend-bytes=67108864",
+                                   "--snapshot-count=10000",
+                                   "--log-level=warn",
+                                   "--logger=zap"};
   if (tls_) {
     argv.insert(argv.end(),
                 {"--cert-file=" + tls_->cert_file, "--key-file=" + tls_->key_file,
@@ -110,9 +116,8 @@ absl::Status EtcdCluster::WaitHealthy(absl::Duration timeout) {
       [&] {
         for (const Member& m : members_) {
           if (m.process == nullptr) continue;
-          const HttpResult r = HttpGet(absl::StrCat("http://127.0.0.1:",
-                                                    tls_ ? m.metrics_port : m.client_port,
-                                                    "/health"));
+          const HttpResult r = HttpGet(
+              absl::StrCat("http://127.0.0.1:", tls_ ? m.metrics_port : m.client_port, "/health"));
           if (r.status != 200 || !absl::StrContains(r.body, "\"true\"")) return false;
         }
         return true;

@@ -35,8 +35,7 @@ class EtcdCluster {
   // Starts the members and returns once every one reports healthy (bounded).
   // With `tls`, clients must speak TLS (health is read on a plaintext
   // metrics port).
-  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(const std::string& dir,
-                                                            int members = 3,
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(const std::string& dir, int members = 3,
                                                             const EtcdTlsFiles* tls = nullptr);
   ~EtcdCluster();
 

@@ -120,8 +120,7 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(const EtcdClientO
     // With TLS, plaintext only to our own bridge's private unix socket.
     if (options.tls != nullptr) endpoint->tls = &options.tls->at(i);
     const std::string target = endpoint->tls != nullptr ? endpoint->tls->target() : address;
-    endpoint->channel =
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    endpoint->channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     endpoint->kv = etcdserverpb::KV::NewStub(endpoint->channel);
     endpoint->watch = etcdserverpb::Watch::NewStub(endpoint->channel);
     endpoint->lease = etcdserverpb::Lease::NewStub(endpoint->channel);
@@ -156,9 +155,9 @@ absl::Status EtcdClient::OnSomeEndpoint(const std::string& what, const std::stri
     // A read that timed out (a member waiting for a new leader) may do
     // better elsewhere; a write that timed out may have been applied.
     if (!absl::IsUnavailable(s) && !(idempotent && absl::IsDeadlineExceeded(s))) {
-      return absl::Status(s.code(), absl::StrCat("etcd ", what, " of key \"", key, "\" at ",
-                                                 endpoint.address, ": ", s.message(),
-                                                 endpoint.TlsNote()));
+      return absl::Status(
+          s.code(), absl::StrCat("etcd ", what, " of key \"", key, "\" at ", endpoint.address, ": ",
+                                 s.message(), endpoint.TlsNote()));
     }
   }
   return absl::UnavailableError(absl::StrCat("store_unavailable: etcd ", what, " of key \"", key,
@@ -441,8 +440,7 @@ absl::Status EtcdClient::Watch(
   if (!ended.ok()) return ended;
   return absl::UnavailableError(absl::StrCat("store_unavailable: etcd watch of \"", prefix,
                                              "\" at ", e.address,
-                                             " ended: ", finished.error_message(),
-                                             e.TlsNote()));
+                                             " ended: ", finished.error_message(), e.TlsNote()));
 }
 
 }  // namespace palisade::control::state::etcd

@@ -27,8 +27,8 @@ namespace palisade::control::state::etcd {
 namespace {
 
 constexpr absl::Duration kDialTimeout = absl::Seconds(5);  // lookup + connect + handshake
-constexpr int kPollSliceMs = 200;  // how soon a stopping bridge is noticed
-constexpr size_t kMaxConnections = 64;  // gRPC keeps one or two per channel
+constexpr int kPollSliceMs = 200;                          // how soon a stopping bridge is noticed
+constexpr size_t kMaxConnections = 64;                     // gRPC keeps one or two per channel
 constexpr size_t kBufferBytes = 64 * 1024;
 
 // Routes the handshake's certificate check to VerifyServerName and keeps its
@@ -52,8 +52,9 @@ class ServerCheck final : public tls::TlsConnectionHooks {
 };
 
 bool IsIpLiteral(const std::string& host) {
-  return absl::StrContains(host, ':') ||
-         std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+  return absl::StrContains(host, ':') || std::all_of(host.begin(), host.end(), [](char c) {
+           return c == '.' || (c >= '0' && c <= '9');
+         });
 }
 
 struct Failure {
@@ -90,8 +91,8 @@ absl::StatusOr<std::unique_ptr<EtcdTlsBridge>> EtcdTlsBridge::Start(
   std::unique_ptr<EtcdTlsBridge> bridge(new EtcdTlsBridge(std::move(config), endpoint));
   const size_t colon = endpoint.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--etcd_endpoints: \"", endpoint,
-                                                   "\" is not host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--etcd_endpoints: \"", endpoint, "\" is not host:port"));
   }
   bridge->host_ = endpoint.substr(0, colon);
   bridge->port_ = endpoint.substr(colon + 1);
@@ -100,8 +101,8 @@ absl::StatusOr<std::unique_ptr<EtcdTlsBridge>> EtcdTlsBridge::Start(
   }
   // A directory only this user can enter: nobody else can reach the socket.
   const char* tmp = ::getenv("TMPDIR");
-  std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
-                                     "/palisade-etcd-XXXXXX");
+  std::string pattern =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/palisade-etcd-XXXXXX");
   if (::mkdtemp(pattern.data()) == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("etcd TLS bridge: mkdtemp ", pattern, ": ", std::strerror(errno)));
@@ -246,8 +247,8 @@ absl::StatusOr<net::UniqueFd> ConnectTcp(const std::string& host, const std::str
       return absl::DeadlineExceededError(absl::StrCat("connect to ", address.ToString()));
     }
     if (absl::Status s = net::ConnectResult(fd->get()); !s.ok()) {
-      last = absl::UnavailableError(absl::StrCat("connect to ", address.ToString(), ": ",
-                                                 s.message()));
+      last = absl::UnavailableError(
+          absl::StrCat("connect to ", address.ToString(), ": ", s.message()));
       continue;
     }
     return fd;
@@ -369,8 +370,7 @@ void EtcdTlsBridge::Serve(net::UniqueFd local, Connection* connection) {
                                    remote.error_detail()));
           } else {
             OnFailure(kEtcdTlsHandshake, absl::StrCat("etcd closed the connection: ",
-                                                      remote.error(), " ",
-                                                      remote.error_detail()));
+                                                      remote.error(), " ", remote.error_detail()));
           }
         }
         break;

@@ -39,8 +39,9 @@ inline constexpr char kEtcdTlsClientCertificateRefused[] = "client_certificate_r
 inline constexpr char kEtcdTlsHandshake[] = "handshake";
 inline constexpr char kEtcdTlsTimeout[] = "timeout";
 inline constexpr const char* kEtcdTlsReasons[] = {
-    kEtcdTlsConnect,   kEtcdTlsUntrustedServer, kEtcdTlsNameMismatch,
-    kEtcdTlsClientCertificateRefused, kEtcdTlsHandshake, kEtcdTlsTimeout};
+    kEtcdTlsConnect,      kEtcdTlsUntrustedServer,
+    kEtcdTlsNameMismatch, kEtcdTlsClientCertificateRefused,
+    kEtcdTlsHandshake,    kEtcdTlsTimeout};
 
 class EtcdTlsBridge {
  public:

@@ -53,10 +53,10 @@ absl::Status CheckEtcdTlsFlags(const EtcdTlsFiles& files) {
             : "--etcd_cert_file: needs --etcd_key_file (the certificate's private key)");
   }
   if (!files.enabled()) {
-    for (const auto& [flag, value] : {std::pair<const char*, const std::string&>{
-                                          "etcd_cert_file", files.cert_file},
-                                      {"etcd_key_file", files.key_file},
-                                      {"etcd_server_name", files.server_name}}) {
+    for (const auto& [flag, value] :
+         {std::pair<const char*, const std::string&>{"etcd_cert_file", files.cert_file},
+          {"etcd_key_file", files.key_file},
+          {"etcd_server_name", files.server_name}}) {
       if (!value.empty()) {
         return absl::InvalidArgumentError(
             absl::StrCat("--", flag,
@@ -89,7 +89,8 @@ absl::StatusOr<std::shared_ptr<const EtcdTlsConfig>> EtcdTlsConfig::Load(
     ASSIGN_OR_RETURN(std::string cert_pem, ReadFlagFile("etcd_cert_file", files.cert_file));
     absl::StatusOr<std::vector<bssl::UniquePtr<X509>>> parsed =
         identity::ParsePemCertificates(cert_pem);
-    if (!parsed.ok()) return FileError("etcd_cert_file", files.cert_file, parsed.status().message());
+    if (!parsed.ok())
+      return FileError("etcd_cert_file", files.cert_file, parsed.status().message());
     if (parsed->empty()) return FileError("etcd_cert_file", files.cert_file, "no certificate");
     chain = *std::move(parsed);
     RETURN_IF_ERROR(CheckKeyFileMode(files.key_file));
