@@ -10,9 +10,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -133,6 +136,21 @@ class ControlEtcdTlsTest : public ::testing::Test {
   std::unique_ptr<EtcdCluster> etcd_;
 };
 
+// The bridges' private directories under $TMPDIR (which palisade-control
+// inherits from the test), with their modes.
+std::vector<std::pair<std::string, mode_t>> BridgeDirectories() {
+  std::vector<std::pair<std::string, mode_t>> out;
+  const char* tmp = ::getenv("TMPDIR");
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(tmp != nullptr ? tmp : "/tmp", error)) {
+    if (entry.path().filename().string().rfind("palisade-etcd-", 0) != 0) continue;
+    struct stat st;
+    if (::stat(entry.path().c_str(), &st) == 0) out.emplace_back(entry.path(), st.st_mode & 07777);
+  }
+  return out;
+}
+
 // etcdctl with the server's CA and these extra arguments, for checking that
 // etcd itself insists on TLS and client certificates.
 CommandResult EtcdctlAs(const EtcdCluster& etcd, const std::vector<std::string>& extra) {
@@ -180,6 +198,31 @@ TEST_F(ControlEtcdTlsTest, ReplicaOnTlsEtcdIsReadyAndTokensAndDeregistrationsRou
       WaitFor([&] { return absl::StrContains(r1->State()["revocations"].dump(), kWorkload); },
               absl::Seconds(10)))
       << r1->State().dump();
+
+  // gRPC's plaintext side is a unix socket in a directory only this user can
+  // enter, removed on a clean stop.
+  const auto dirs = BridgeDirectories();
+  ASSERT_EQ(dirs.size(), 1u) << "one endpoint, one bridge";
+  EXPECT_EQ(dirs[0].second, 0700u) << dirs[0].first;
+  EXPECT_EQ(::access((dirs[0].first + "/etcd.sock").c_str(), F_OK), 0);
+  r1.reset();
+  EXPECT_TRUE(BridgeDirectories().empty()) << "left behind: " << dirs[0].first;
+}
+
+// All of etcd gone, then back: not ready naming the connect failure, then
+// ready again without a restart.
+TEST_F(ControlEtcdTlsTest, EtcdDownThenBackIsReportedAndRecoveredFrom) {
+  StartEtcd(1);
+  auto r1 = StartReplica("down", GoodTls());
+  ASSERT_TRUE(r1);
+  etcd_->KillMember(0);
+  std::string body;
+  EXPECT_TRUE(NotReadyNaming(*r1, {"store_unavailable", "(connect)"}, &body)) << body;
+  ASSERT_OK(etcd_->RestartMember(0));
+  ASSERT_OK(etcd_->WaitHealthy());
+  EXPECT_TRUE(
+      WaitFor([&] { return HttpGet(r1->admin_url() + "/ready").status == 200; }, absl::Seconds(20)))
+      << HttpGet(r1->admin_url() + "/ready").body;
 }
 
 TEST_F(ControlEtcdTlsTest, DnsNameOverrideIsCheckedAgainstTheDnsSan) {
