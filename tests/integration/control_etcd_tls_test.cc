@@ -67,6 +67,12 @@ class ControlEtcdTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir("control-etcd-tls");
+    // The replicas' bridge directories go here ($TMPDIR, inherited), not in a
+    // /tmp or $TMPDIR shared with other runs; short, for the unix socket path.
+    char tmp[] = "/tmp/palisade-etcd-tls-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmp), nullptr);
+    tmp_ = tmp;
+    ASSERT_EQ(::setenv("TMPDIR", tmp_.c_str(), 1), 0);
     pki_ = dir_ + "/pki";
     ASSERT_EQ(::mkdir(pki_.c_str(), 0700), 0);
     WriteFileOrDie(dir_ + "/pki.sh", kPkiScript);
@@ -77,6 +83,12 @@ class ControlEtcdTlsTest : public ::testing::Test {
     WriteFileOrDie(dir_ + "/int.pem", PemOf({pki.intermediate().x509()}));
     WriteFileOrDie(dir_ + "/int.key", PemOf(pki.intermediate().key.get()));
     WriteFileOrDie(dir_ + "/roots.pem", pki.BundlePem());
+  }
+
+  void TearDown() override {
+    etcd_.reset();
+    std::error_code error;
+    if (!tmp_.empty()) std::filesystem::remove_all(tmp_, error);
   }
 
   void StartEtcd(int members) {
@@ -132,6 +144,7 @@ class ControlEtcdTlsTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string tmp_;
   std::string pki_;
   std::unique_ptr<EtcdCluster> etcd_;
 };
