@@ -163,7 +163,7 @@ ABSL_FLAG(std::string, etcd_ca_file, "",
           "--etcd_server_name).");
 ABSL_FLAG(std::string, etcd_cert_file, "",
           "serve: with --etcd_ca_file, the client certificate (PEM chain) presented to etcd "
-          "(etcd --client-cert-auth); with --etcd_key_file.");
+          "(for etcd's client certificate authentication); with --etcd_key_file.");
 ABSL_FLAG(std::string, etcd_key_file, "",
           "serve: with --etcd_cert_file, its private key (PEM; mode 0400 or 0600).");
 ABSL_FLAG(std::string, etcd_server_name, "",
