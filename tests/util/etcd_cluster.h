@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,11 +18,25 @@
 
 namespace palisade::testing {
 
+// Client-facing TLS for every member (peers stay plaintext on loopback).
+struct EtcdTlsFiles {
+  std::string cert_file;        // the members' serving certificate (PEM)
+  std::string key_file;         // its key
+  std::string trusted_ca_file;  // the CA of client certificates (--trusted-ca-file)
+  bool client_cert_auth = true;
+  // What Etcdctl() presents (it trusts `server_ca_file`).
+  std::string server_ca_file;
+  std::string client_cert_file;
+  std::string client_key_file;
+};
+
 class EtcdCluster {
  public:
   // Starts the members and returns once every one reports healthy (bounded).
-  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(const std::string& dir,
-                                                            int members = 3);
+  // With `tls`, clients must speak TLS (health is read on a plaintext
+  // metrics port).
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(const std::string& dir, int members = 3,
+                                                            const EtcdTlsFiles* tls = nullptr);
   ~EtcdCluster();
 
   // "127.0.0.1:P1,127.0.0.1:P2,..." (what --etcd_endpoints takes).
@@ -49,6 +64,7 @@ class EtcdCluster {
     std::string name;
     uint16_t client_port = 0;
     uint16_t peer_port = 0;
+    uint16_t metrics_port = 0;  // with TLS: /health in plaintext
     std::string data_dir;
     std::unique_ptr<Process> process;
   };
@@ -57,6 +73,7 @@ class EtcdCluster {
 
   std::string dir_;
   std::string initial_cluster_;
+  std::optional<EtcdTlsFiles> tls_;
   std::vector<Member> members_;
 };
 
