@@ -36,6 +36,7 @@
 #include "control/inject/inject_command.h"
 #include "control/server/control_server.h"
 #include "control/state/etcd/etcd_client.h"
+#include "control/state/etcd/etcd_tls_config.h"
 #include "control/state/etcd/leader_lease.h"
 #include "control/state/state_files.h"
 #include "control/webhook/webhook_server.h"
@@ -154,8 +155,20 @@ ABSL_FLAG(std::string, store, "file",
           "directory; one replica) or etcd (shared by replicas, --etcd_endpoints, "
           "--ca_kek_file).");
 ABSL_FLAG(std::string, etcd_endpoints, "",
-          "serve: with --store=etcd, the etcd members as host:port,host:port (plaintext gRPC: "
-          "loopback or a trusted network).");
+          "serve: with --store=etcd, the etcd members as host:port,host:port (plaintext gRPC, "
+          "for loopback or a trusted network, unless --etcd_ca_file turns TLS on).");
+ABSL_FLAG(std::string, etcd_ca_file, "",
+          "serve: with --store=etcd, turns TLS to etcd on: PEM CA certificate(s) that etcd's "
+          "serving certificate must chain to (it must also name the endpoint's host, or "
+          "--etcd_server_name).");
+ABSL_FLAG(std::string, etcd_cert_file, "",
+          "serve: with --etcd_ca_file, the client certificate (PEM chain) presented to etcd "
+          "(for etcd's client certificate authentication); with --etcd_key_file.");
+ABSL_FLAG(std::string, etcd_key_file, "",
+          "serve: with --etcd_cert_file, its private key (PEM; mode 0400 or 0600).");
+ABSL_FLAG(std::string, etcd_server_name, "",
+          "serve: with --etcd_ca_file, the name etcd's certificate must carry (default: each "
+          "endpoint's host; an IP literal is checked against IP SANs).");
 ABSL_FLAG(std::string, etcd_prefix, "",
           "serve: with --store=etcd, the key prefix (default /palisade/<trust_domain>/).");
 ABSL_FLAG(std::string, ca_kek_file, "",
@@ -216,6 +229,7 @@ constexpr char kUsage[] =
     "[--sa_issuer_token_file=F] --sa_audience=A]\n"
     "      [--plugin_ca_cert=F --plugin_ca_key=F --plugin_root_bundle=F [--plugin_ca_chain=F]]\n"
     "      [--store=etcd --etcd_endpoints=H:P,... [--etcd_prefix=P] --ca_kek_file=F]\n"
+    "      [--etcd_ca_file=F [--etcd_cert_file=F --etcd_key_file=F] [--etcd_server_name=N]]\n"
     "  The subcommands below call the admin API at --admin with its credential from\n"
     "  --state_dir=DIR (DIR/admin.token, as serve wrote it) or --admin_token_file=F.\n"
     "  palisade-control token create --spiffe_id=ID [--ttl=1h] [--single_use=true]\n"
@@ -261,6 +275,7 @@ const std::vector<std::string>& ServeFlags() {
       "bundle_endpoint_address_file bundle_endpoint_refresh_hint "
       "bundle_endpoint_tls_cert bundle_endpoint_tls_key federation_file federation_min_refresh "
       "federation_max_refresh store etcd_endpoints etcd_prefix ca_kek_file token_retention "
+      "etcd_ca_file etcd_cert_file etcd_key_file etcd_server_name "
       "token_prune_interval leader_lease_ttl replica_id",
       ' '));
   return *flags;
@@ -374,6 +389,19 @@ int PrintHelp(const std::vector<std::string>& words) {
     std::cout << "\n" << kClientTitle << cli::FormatFlags(ClientFlags()) << OwnFlags(*sub, verb);
   }
   return 0;
+}
+
+// The first TLS-to-etcd flag given ("etcd_ca_file", ...), "" when none.
+std::string FirstEtcdTlsFlagSet() {
+  const std::pair<const char*, std::string> flags[] = {
+      {"etcd_ca_file", absl::GetFlag(FLAGS_etcd_ca_file)},
+      {"etcd_cert_file", absl::GetFlag(FLAGS_etcd_cert_file)},
+      {"etcd_key_file", absl::GetFlag(FLAGS_etcd_key_file)},
+      {"etcd_server_name", absl::GetFlag(FLAGS_etcd_server_name)}};
+  for (const auto& [name, value] : flags) {
+    if (!value.empty()) return name;
+  }
+  return "";
 }
 
 int UsageError(const std::string& message) {
@@ -517,10 +545,15 @@ int Serve() {
     options.leader_lease_ttl = absl::GetFlag(FLAGS_leader_lease_ttl);
     options.replica_id = absl::GetFlag(FLAGS_replica_id);
     if (options.replica_id.empty()) options.replica_id = state::etcd::DefaultReplicaId();
+    options.etcd_tls = {absl::GetFlag(FLAGS_etcd_ca_file), absl::GetFlag(FLAGS_etcd_cert_file),
+                        absl::GetFlag(FLAGS_etcd_key_file), absl::GetFlag(FLAGS_etcd_server_name)};
     for (const absl::Status& s : {state::etcd::CheckLeaderLeaseTtl(options.leader_lease_ttl),
-                                  state::etcd::CheckReplicaId(options.replica_id)}) {
+                                  state::etcd::CheckReplicaId(options.replica_id),
+                                  state::etcd::CheckEtcdTlsFlags(options.etcd_tls)}) {
       if (!s.ok()) return UsageError(std::string(s.message()));
     }
+  } else if (const std::string tls_flag = FirstEtcdTlsFlagSet(); !tls_flag.empty()) {
+    return UsageError("--" + tls_flag + ": only with --store=etcd");
   } else if (!absl::GetFlag(FLAGS_ca_kek_file).empty()) {
     return UsageError("--ca_kek_file: only with --store=etcd");
   } else if (!absl::GetFlag(FLAGS_replica_id).empty()) {

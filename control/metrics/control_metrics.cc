@@ -172,7 +172,12 @@ ControlMetrics::ControlMetrics()
                           .Name("palisade_control_leader_changes_total")
                           .Help("Times this replica became leader or stopped leading")
                           .Register(*registry_)
-                          .Add({})) {
+                          .Add({})),
+      etcd_tls_failures_(BuildCounter()
+                             .Name("palisade_control_etcd_tls_failures_total")
+                             .Help("TLS connections to etcd that failed (--etcd_ca_file), by "
+                                   "endpoint and reason")
+                             .Register(*registry_)) {
   // Series that exist from the start at 0, so increase() sees their first event.
   for (const char* kind : {"bootstrap", "renewal", "self"}) issued_.Add({{"kind", kind}});
   for (const char* result : {"accepted", "refused"}) jwks_loads_.Add({{"result", result}});
@@ -236,6 +241,18 @@ void ControlMetrics::SetLeader(bool leader, uint64_t changes) {
   leader_.Set(leader ? 1 : 0);
   const uint64_t seen = leader_changes_seen_.exchange(changes);
   if (changes > seen) leader_changes_.Increment(static_cast<double>(changes - seen));
+}
+
+void ControlMetrics::SetEtcdTlsFailures(
+    const std::map<std::pair<std::string, std::string>, uint64_t>& totals) {
+  sync::MutexLock lock(&etcd_tls_mu_);
+  for (const auto& [key, total] : totals) {
+    uint64_t& seen = etcd_tls_seen_[key];
+    prometheus::Counter& counter =
+        etcd_tls_failures_.Add({{"endpoint", key.first}, {"reason", key.second}});
+    if (total > seen) counter.Increment(static_cast<double>(total - seen));
+    seen = total;
+  }
 }
 
 void ControlMetrics::SetDenyList(size_t entries) {

@@ -13,11 +13,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::control::metrics {
 
@@ -69,6 +73,10 @@ class ControlMetrics {
   // often its role changed since it started.
   void SetLeader(bool leader, uint64_t changes);
 
+  // TLS to etcd (--etcd_ca_file): failures since start by (endpoint, reason),
+  // as totals; the counters move by the difference.
+  void SetEtcdTlsFailures(const std::map<std::pair<std::string, std::string>, uint64_t>& totals);
+
   std::string Serialize();
 
  private:
@@ -98,6 +106,10 @@ class ControlMetrics {
   prometheus::Gauge& leader_;
   prometheus::Counter& leader_changes_;
   std::atomic<uint64_t> leader_changes_seen_{0};
+  prometheus::Family<prometheus::Counter>& etcd_tls_failures_;
+  sync::Mutex etcd_tls_mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> etcd_tls_seen_
+      ABSL_GUARDED_BY(etcd_tls_mu_);
 };
 
 }  // namespace palisade::control::metrics

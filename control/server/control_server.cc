@@ -194,6 +194,11 @@ absl::Status ControlServer::Open() {
                      "sealed with it in etcd (32 random bytes: head -c 32 /dev/urandom > FILE; "
                      "chmod 0400 FILE)");
   }
+  // TLS to etcd: its files are checked before anything is written.
+  std::shared_ptr<const state::etcd::EtcdTlsConfig> etcd_tls;
+  if (o.store == "etcd" && o.etcd_tls.enabled()) {
+    ASSIGN_OR_RETURN(etcd_tls, state::etcd::EtcdTlsConfig::Load(o.etcd_tls));
+  }
   if (absl::Status s = state::EnsureDirectory(o.state_dir, 0700); !s.ok()) {
     // Who may write it is the host's problem, not the flag's (exit 1, not 2).
     if (absl::IsPermissionDenied(s)) return s;
@@ -210,8 +215,12 @@ absl::Status ControlServer::Open() {
     shared.endpoints = o.etcd_endpoints;
     shared.prefix =
         o.etcd_prefix.empty() ? absl::StrCat("/palisade/", o.trust_domain, "/") : o.etcd_prefix;
+    shared.tls = etcd_tls;
     absl::StatusOr<std::unique_ptr<SharedState>> created = SharedState::Create(shared);
-    if (!created.ok()) return FlagError("etcd_prefix", created.status().message());
+    if (!created.ok()) {
+      if (!absl::IsInvalidArgument(created.status())) return created.status();
+      return FlagError("etcd_prefix", created.status().message());
+    }
     shared_ = *std::move(created);
   }
   if (shared_ != nullptr && !plugin) {
@@ -711,6 +720,7 @@ std::string ControlServer::MetricsText() {
   metrics_.SetLeader(coordination_ == nullptr || coordination_->IsLeader(),
                      coordination_ == nullptr ? 0 : coordination_->leader_changes());
   metrics_.SetStreams(static_cast<int64_t>(service_->stream_count()));
+  if (shared_ != nullptr) metrics_.SetEtcdTlsFailures(shared_->TlsFailures());
   const ca::Bundle bundle = ca_->CurrentBundle();
   metrics_.SetBundle(bundle.version, bundle.roots.size());
   if (jwks_refresher_ != nullptr) {

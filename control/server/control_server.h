@@ -38,6 +38,7 @@
 #include "control/service/peer_table.h"
 #include "control/service/revocation_list.h"
 #include "control/service/workload_registry.h"
+#include "control/state/etcd/etcd_tls_config.h"
 #include "control/state/shared_store.h"
 #include "runtime/http/http_server.h"
 #include "runtime/sync/mutex.h"
@@ -92,7 +93,8 @@ struct ControlServerOptions {
   // one replica) or "etcd" (shared by replicas; see control/README.md).
   std::string store = "file";
   std::vector<std::string> etcd_endpoints;
-  std::string etcd_prefix;  // empty: /palisade/<trust_domain>/
+  std::string etcd_prefix;             // empty: /palisade/<trust_domain>/
+  state::etcd::EtcdTlsFiles etcd_tls;  // TLS to etcd when ca_file is set
   // --store=etcd with a self-managed CA: the key-encryption key its private
   // keys are sealed with in the store (control/ca/key_seal.h). Required then,
   // refused otherwise.

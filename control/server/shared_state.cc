@@ -11,9 +11,13 @@ absl::StatusOr<std::unique_ptr<SharedState>> SharedState::Create(
   state::etcd::EtcdClientOptions client;
   client.endpoints = options.endpoints;
   client.call_timeout = options.call_timeout;
+  if (options.tls != nullptr) {
+    ASSIGN_OR_RETURN(client.tls,
+                     state::etcd::EtcdTlsBridges::Start(options.tls, options.endpoints));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdStore> store,
                    state::etcd::EtcdStore::Create(client, options.prefix));
-  return std::unique_ptr<SharedState>(new SharedState(std::move(store)));
+  return std::unique_ptr<SharedState>(new SharedState(std::move(store), client.tls));
 }
 
 SharedState::~SharedState() { Stop(); }
@@ -49,6 +53,17 @@ std::string SharedState::Problem() const {
     return problem;
   }
   return "";
+}
+
+std::map<std::pair<std::string, std::string>, uint64_t> SharedState::TlsFailures() const {
+  std::map<std::pair<std::string, std::string>, uint64_t> out;
+  if (tls_ == nullptr) return out;
+  for (size_t i = 0; i < tls_->size(); ++i) {
+    for (const auto& [reason, count] : tls_->at(i).Failures()) {
+      out[{tls_->at(i).endpoint(), reason}] = count;
+    }
+  }
+  return out;
 }
 
 }  // namespace palisade::control::server

@@ -4,14 +4,19 @@
 #ifndef PALISADE_CONTROL_SERVER_SHARED_STATE_H_
 #define PALISADE_CONTROL_SERVER_SHARED_STATE_H_
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/state/etcd/etcd_store.h"
+#include "control/state/etcd/etcd_tls_bridge.h"
+#include "control/state/etcd/etcd_tls_config.h"
 #include "control/state/etcd/prefix_watcher.h"
 #include "control/state/shared_store.h"
 
@@ -21,6 +26,8 @@ struct SharedStateOptions {
   std::vector<std::string> endpoints;  // host:port of etcd members
   std::string prefix;                  // "/palisade/<trust domain>/" by default
   absl::Duration call_timeout = absl::Seconds(2);
+  // TLS to etcd (null: plaintext): one bridge per endpoint is started.
+  std::shared_ptr<const state::etcd::EtcdTlsConfig> tls;
 };
 
 class SharedState {
@@ -40,10 +47,15 @@ class SharedState {
   void Stop();
   // "" while both watches stand; else "store_unavailable: ...".
   std::string Problem() const;
+  // With TLS to etcd: failures since start by (endpoint, reason); else empty.
+  std::map<std::pair<std::string, std::string>, uint64_t> TlsFailures() const;
 
  private:
-  explicit SharedState(std::unique_ptr<state::etcd::EtcdStore> store) : store_(std::move(store)) {}
+  SharedState(std::unique_ptr<state::etcd::EtcdStore> store,
+              std::shared_ptr<const state::etcd::EtcdTlsBridges> tls)
+      : store_(std::move(store)), tls_(std::move(tls)) {}
   std::unique_ptr<state::etcd::EtcdStore> store_;
+  std::shared_ptr<const state::etcd::EtcdTlsBridges> tls_;  // null: plaintext
   std::vector<std::unique_ptr<state::etcd::PrefixWatcher>> watchers_;
 };
 

@@ -231,6 +231,8 @@ void Connection::DropUpstream() {
   upstream_.reset();
 }
 
+void Connection::ReleaseHandshaker() { handshaker_.reset(); }
+
 void Connection::FailHandshake(const std::string& reason, const std::string& detail) {
   HandshakeOutcome outcome;
   outcome.ok = false;

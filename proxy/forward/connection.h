@@ -99,6 +99,9 @@ class Connection {
   void Park();
   // Gives up the upstream connection and its handshake (to connect again).
   void DropUpstream();
+  // Frees a finished handshake's state (about 1 KB) once nothing needs it:
+  // inbound, where no client sessions arrive later. Not from its callback.
+  void ReleaseHandshaker();
   tls::TlsTransport* tls() const { return tls_; }
 
   ConnectionHost* const host_;

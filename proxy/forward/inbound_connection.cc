@@ -22,6 +22,9 @@ void InboundConnection::OnHandshakeDone(bool resumed) {
 }
 
 void InboundConnection::OnConnected(net::UniqueFd fd) {
+  // The peer is judged and its identity kept here; an idle connection need
+  // not carry the handshaker for the rest of its life.
+  ReleaseHandshaker();
   upstream_ = std::make_unique<net::PlainTransport>(std::move(fd));
   if (listener_->caller_identity.mode != CallerIdentityMode::kOff && !HandCallerToApp()) return;
   StartPump();

@@ -79,6 +79,95 @@ int ReadAheadRead(BIO* bio, char* out, int length) {
 
 long ReadAheadCtrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
 
+// BoringSSL hands its write BIO one record at a time and a socket BIO sends
+// each at once: one send per 16 KB record. Write() instead seals up to
+// kBatchRecords records into a thread's scratch (the write BIO below copies
+// each one there) and sends them with one call; only what the socket does
+// not take is copied into the connection's own batch_.unsent.
+constexpr size_t kRecordPlaintext = 16384;  // BoringSSL's largest record
+constexpr size_t kBatchRecords = 4;
+// A record's header, tag and padding take far less than 256 bytes.
+constexpr size_t kBatchBytes = kBatchRecords * (kRecordPlaintext + 256);
+
+char* WriteBatchScratch() {
+  thread_local std::unique_ptr<char[]> scratch;
+  if (scratch == nullptr) scratch.reset(new char[kBatchBytes]);
+  return scratch.get();
+}
+
+// One send (retried on EINTR); never SIGPIPE. -1 with errno on failure.
+ssize_t SendSome(int fd, const char* data, size_t length) {
+  ssize_t n;
+  do {
+    n = send(fd, data, length, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+void ConsumeUnsent(TlsTransport::WriteBatch* batch, size_t n) {
+  batch->offset += n;
+  if (batch->pending() > 0) return;
+  batch->offset = 0;
+  if (batch->unsent.capacity() > kKeepCapacity) {
+    std::string().swap(batch->unsent);
+  } else {
+    batch->unsent.clear();
+  }
+}
+
+// Sends batch->unsent until it is empty (true) or the socket refuses (false,
+// errno set; EAGAIN when it is full).
+bool SendUnsentBytes(TlsTransport::WriteBatch* batch) {
+  while (batch->pending() > 0) {
+    const ssize_t n = SendSome(batch->fd, batch->unsent.data() + batch->offset, batch->pending());
+    if (n < 0) return false;
+    ConsumeUnsent(batch, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+int BatchWrite(BIO* bio, const char* in, int length) {
+  auto* batch = static_cast<TlsTransport::WriteBatch*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (length <= 0) return 0;
+  const size_t n = static_cast<size_t>(length);
+  if (batch->pending() > 0) {
+    // Behind sealed bytes the socket has not taken yet (an alert, say):
+    // queued after them, and sent by the next flush or Write().
+    batch->unsent.append(in, n);
+    return length;
+  }
+  if (batch->collect != nullptr) {
+    if (batch->capacity - batch->collected < n) {
+      // Write() leaves room for a whole record, so this does not happen;
+      // should it, BoringSSL keeps the record until the write is retried.
+      BIO_set_retry_write(bio);
+      return -1;
+    }
+    std::memcpy(batch->collect + batch->collected, in, n);
+    batch->collected += n;
+    return length;
+  }
+  // The handshake's flights and alerts: straight to the socket.
+  const ssize_t sent = SendSome(batch->fd, in, n);
+  if (sent < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+    return -1;  // errno stays for SSL_ERROR_SYSCALL
+  }
+  return static_cast<int>(sent);
+}
+
+long BatchCtrl(BIO* bio, int cmd, long, void*) {
+  if (cmd != BIO_CTRL_FLUSH) return 0;
+  auto* batch = static_cast<TlsTransport::WriteBatch*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  // While Write() collects, it sends the batch itself once it is sealed.
+  if (batch->collect != nullptr) return 1;
+  if (SendUnsentBytes(batch)) return 1;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+  return -1;
+}
+
 // ERR_clear_error walks and frees all 16 slots of the thread's error queue
 // (about 1,800 instructions, a fifth of a small record's whole cost through
 // the pump); the queue is almost always empty already.
@@ -89,6 +178,17 @@ void ClearErrors() {
 int ReadAheadCreate(BIO* bio) {
   BIO_set_init(bio, 1);
   return 1;
+}
+
+const BIO_METHOD* BatchMethod() {
+  static const BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "write-batch");
+    BIO_meth_set_write(m, BatchWrite);
+    BIO_meth_set_ctrl(m, BatchCtrl);
+    BIO_meth_set_create(m, ReadAheadCreate);
+    return m;
+  }();
+  return method;
 }
 
 const BIO_METHOD* ReadAheadMethod() {
@@ -107,15 +207,18 @@ const BIO_METHOD* ReadAheadMethod() {
 TlsTransport::TlsTransport(net::UniqueFd fd, bssl::UniquePtr<SSL> ssl)
     : fd_(std::move(fd)), ssl_(std::move(ssl)) {
   read_ahead_.fd = fd_.get();
+  batch_.fd = fd_.get();
   BIO* rbio = BIO_new(ReadAheadMethod());
-  BIO* wbio = BIO_new_socket(fd_.get(), BIO_NOCLOSE);
+  BIO* wbio = BIO_new(BatchMethod());
   if (rbio == nullptr || wbio == nullptr) {
-    // Out of memory: the plain socket BIO for both, as before.
+    // Out of memory: the plain socket BIO for both, as before (Write() then
+    // collects nothing, and each record goes out on its own).
     BIO_free(rbio);
     BIO_free(wbio);
     SSL_set_fd(ssl_.get(), fd_.get());
   } else {
     BIO_set_data(rbio, &read_ahead_);
+    BIO_set_data(wbio, &batch_);
     SSL_set_bio(ssl_.get(), rbio, wbio);
   }
   // The pump retries writes from its own buffer, which may have moved.
@@ -143,10 +246,74 @@ IoResult TlsTransport::Read(char* buffer, size_t length) {
 
 IoResult TlsTransport::Write(const char* data, size_t length) {
   if (length == 0) return {IoStatus::kOk, 0};
+  // Sealed bytes from an earlier call go first. If they hold records of
+  // this data (its first committed_ bytes, as BoringSSL's own retry rule
+  // has it), they are what this call reports.
+  if (committed_ > 0 && length < committed_) {
+    error_ = "tls_error";
+    error_detail_ = "write retried with fewer bytes than its sealed records hold";
+    return {IoStatus::kError, 0};
+  }
+  if (batch_.pending() > 0) {
+    const IoResult r = SendUnsent();
+    if (r.status != IoStatus::kOk) return r;
+  }
+  if (committed_ > 0) {
+    const size_t n = committed_;
+    committed_ = 0;
+    return {IoStatus::kOk, n};
+  }
   ClearErrors();
-  const int ret = SSL_write(ssl_.get(), data, static_cast<int>(std::min<size_t>(length, INT_MAX)));
-  if (ret > 0) return {IoStatus::kOk, static_cast<size_t>(ret)};
-  return Classify(ret, /*in_handshake=*/false);
+  char* const scratch = WriteBatchScratch();
+  batch_.collect = scratch;
+  batch_.collected = 0;
+  batch_.capacity = kBatchBytes;
+  const size_t record_room = kRecordPlaintext + SSL_max_seal_overhead(ssl_.get());
+  size_t sealed = 0;
+  IoResult failure;
+  while (sealed < length && batch_.capacity - batch_.collected >= record_room) {
+    const int ret = SSL_write(ssl_.get(), data + sealed,
+                              static_cast<int>(std::min(length - sealed, kRecordPlaintext)));
+    if (ret <= 0) {
+      // Before send() below changes errno. After some records, the error
+      // comes back on the next call, as when each record was one call.
+      if (sealed == 0) failure = Classify(ret, /*in_handshake=*/false);
+      break;
+    }
+    sealed += static_cast<size_t>(ret);
+  }
+  batch_.collect = nullptr;
+  const size_t collected = batch_.collected;
+  batch_.collected = 0;
+  size_t sent = 0;
+  int send_errno = 0;
+  if (collected > 0) {
+    const ssize_t n = SendSome(fd_.get(), scratch, collected);
+    if (n >= 0) {
+      sent = static_cast<size_t>(n);
+    } else {
+      send_errno = errno;
+    }
+    // What the socket did not take waits, in order, for the retry.
+    if (sent < collected) batch_.unsent.assign(scratch + sent, collected - sent);
+  }
+  if (sealed == 0) return failure;
+  if (sent == collected) return {IoStatus::kOk, sealed};
+  if (send_errno != 0 && send_errno != EAGAIN && send_errno != EWOULDBLOCK) {
+    error_ = net::SocketErrorReason(send_errno);
+    error_detail_ = error_;
+    return {IoStatus::kError, 0};
+  }
+  committed_ = sealed;
+  return {IoStatus::kWouldBlock, 0, Readiness::kWrite};
+}
+
+IoResult TlsTransport::SendUnsent() {
+  if (SendUnsentBytes(&batch_)) return {IoStatus::kOk, 0};
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoStatus::kWouldBlock, 0, Readiness::kWrite};
+  error_ = net::SocketErrorReason(errno);
+  error_detail_ = error_;
+  return {IoStatus::kError, 0};
 }
 
 IoResult TlsTransport::ShutdownWrite() {
@@ -159,6 +326,12 @@ IoResult TlsTransport::ShutdownWrite() {
       // Reading may go on even if the alert could not be sent.
     }
     close_notify_sent_ = true;
+  }
+  // Sealed bytes still waiting (close_notify among them) go before the FIN.
+  if (batch_.pending() > 0) {
+    const IoResult r = SendUnsent();
+    if (r.status == IoStatus::kWouldBlock) return r;
+    // kError: the peer is gone; the FIN below changes nothing for it.
   }
   // Then a TCP FIN, for peers that wait for EOF rather than close_notify.
   ::shutdown(fd_.get(), SHUT_WR);

@@ -49,9 +49,23 @@ class TlsTransport final : public net::Transport {
     size_t offset = 0;  // bytes before it were handed to BoringSSL
     size_t buffered() const { return bytes.size() - offset; }
   };
+  // Where the write BIO puts sealed records (see tls_transport.cc). Public
+  // for the BIO's callbacks only.
+  struct WriteBatch {
+    int fd = -1;
+    char* collect = nullptr;  // a thread's scratch while Write() seals records
+    size_t collected = 0;
+    size_t capacity = 0;
+    // Sealed bytes the socket did not take yet: sent before anything else.
+    std::string unsent;  // empty, and holding no memory, while idle
+    size_t offset = 0;
+    size_t pending() const { return unsent.size() - offset; }
+  };
 
  private:
   net::IoResult Classify(int ret, bool in_handshake);
+  // Sends what waits in batch_.unsent: kOk once all of it is on the wire.
+  net::IoResult SendUnsent();
 
   net::UniqueFd fd_;
   bssl::UniquePtr<SSL> ssl_;
@@ -60,6 +74,10 @@ class TlsTransport final : public net::Transport {
   bool truncated_ = false;
   bool close_notify_sent_ = false;
   ReadAhead read_ahead_;  // before ssl_ in destruction order: ssl_ is freed first
+  WriteBatch batch_;
+  // Plaintext bytes sealed into batch_.unsent and not yet reported written:
+  // the first bytes of the retried Write().
+  size_t committed_ = 0;
 };
 
 }  // namespace palisade::tls

@@ -157,16 +157,6 @@ class ControlEtcdCaTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  // The roots of the replica's bundle, as /api/v1/state lists them.
-  static std::vector<std::string> Roots(const ControlProcess& control) {
-    std::vector<std::string> out;
-    const nlohmann::json state = control.State();
-    if (!state.is_object() || !state.contains("bundle")) return out;
-    for (const auto& root : state["bundle"]["roots"]) {
-      out.push_back(root["fingerprint_sha256"].get<std::string>());
-    }
-    return out;
-  }
   // Every proxy holds a leaf under another root than `old_root`, and a
   // bundle of one root: a rollover's end as its proxies see it.
   static bool OnlyOnTheNewRoot(std::initializer_list<ProxyProcess*> proxies,
@@ -202,7 +192,7 @@ TEST_F(ControlEtcdCaTest, TwoReplicasServeOneRootAndEtcdHoldsNoPrivateKeyInClear
   const std::string root = ActiveRoot(*r1);
   ASSERT_FALSE(root.empty()) << r1->State().dump();
   EXPECT_EQ(ActiveRoot(*r2), root) << "two replicas on one etcd made two roots";
-  EXPECT_EQ(Roots(*r2), Roots(*r1));
+  EXPECT_EQ(r2->RootFingerprints(), r1->RootFingerprints());
 
   // An SVID from each replica, each accepted by the other over mTLS.
   Svid from_r1, from_r2;
@@ -407,7 +397,7 @@ TEST_F(ControlEtcdCaTest, RolloverThroughOneReplicaReachesTheProxiesOfTheOther) 
       << r1.State()["rollover"].dump(2) << mesh.Logs();
   EXPECT_NE(ActiveRoot(*r2), old_root);
   EXPECT_EQ(ActiveRoot(*r2), ActiveRoot(r1));
-  EXPECT_EQ(Roots(*r2).size(), 1u);
+  EXPECT_EQ(r2->RootFingerprints().size(), 1u);
   traffic.Stop();
   std::cout << "traffic through replica 2's proxies during the rollover: " << traffic.failed()
             << " of " << traffic.sent() << " connections failed\n";

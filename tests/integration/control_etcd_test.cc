@@ -380,7 +380,7 @@ TEST_F(ControlEtcdTest, AHungEtcdMemberIsLeftBehindWithinSeconds) {
 TEST_F(ControlEtcdTest, AnEtcdMemberCutOffFromItsPeersIsLeftBehindWithinSeconds) {
   // The fixture's cluster again, its peer traffic through relays.
   etcd_.reset();
-  ASSERT_OK_AND_ASSIGN(etcd_, EtcdCluster::Start(dir_ + "/etcd-relayed", 3,
+  ASSERT_OK_AND_ASSIGN(etcd_, EtcdCluster::Start(dir_ + "/etcd-relayed", 3, /*tls=*/nullptr,
                                                  /*relayed_peers=*/true));
   auto r1 = StartReplica("r1");
   auto r2 = StartReplica("r2");

@@ -225,8 +225,8 @@ TEST_F(ControlStartRefusalsTest, StoreFlagMistakesAreRefusedNamingTheFlagBeforeA
   refused({"--store=etcd", "--etcd_endpoints=127.0.0.1:99999"},
           "--etcd_endpoints: \"127.0.0.1:99999\" is not host:port");
   refused({"--store=etcd", "--etcd_endpoints=https://127.0.0.1:2379"},
-          "--etcd_endpoints: \"https://127.0.0.1:2379\": TLS to etcd is not supported yet "
-          "(gRPC's TLS cannot run beside BoringSSL)");
+          "--etcd_endpoints: \"https://127.0.0.1:2379\": give host:port; TLS to etcd is turned "
+          "on by --etcd_ca_file");
   refused({"--etcd_endpoints=127.0.0.1:1"}, "--etcd_endpoints: only with --store=etcd");
   refused({"--store=file", "--etcd_endpoints=127.0.0.1:1"},
           "--etcd_endpoints: only with --store=etcd");

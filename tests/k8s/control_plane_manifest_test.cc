@@ -376,15 +376,6 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
     return true;
   }
 
-  static std::vector<std::string> Roots(const ControlProcess& control) {
-    std::vector<std::string> out;
-    const nlohmann::json state = control.State();
-    if (!state.is_object() || !state.contains("bundle")) return out;
-    for (const auto& root : state["bundle"]["roots"]) {
-      out.push_back(root["fingerprint_sha256"].get<std::string>());
-    }
-    return out;
-  }
   static std::string Phase(const ControlProcess& control) {
     const nlohmann::json state = control.State();
     if (!state.is_object() || !state.contains("rollover")) return "";
@@ -450,9 +441,9 @@ TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
   Pod one = StartPod("replica-1");
   Pod two = StartPod("replica-2");
   ASSERT_TRUE(one.control && two.control);
-  const std::vector<std::string> roots = Roots(*one.control);
+  const std::vector<std::string> roots = one.control->RootFingerprints();
   ASSERT_EQ(roots.size(), 1u) << one.control->State().dump(2);
-  EXPECT_EQ(Roots(*two.control), roots);
+  EXPECT_EQ(two.control->RootFingerprints(), roots);
   EXPECT_EQ(ReadFileOrEmpty(one.control->bundle_file()),
             ReadFileOrEmpty(two.control->bundle_file()));
 
@@ -491,14 +482,14 @@ TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
   ASSERT_EQ(started.exit_code, 0) << started.command << ": " << started.output;
 
   // Replica 2 follows: both roots in its bundle and its file, the rollover under way.
-  const bool followed =
-      WaitFor([&] { return Roots(*two.control).size() == 2 && Phase(*two.control) != "idle"; },
-              absl::Seconds(30), absl::Milliseconds(100));
+  const bool followed = WaitFor(
+      [&] { return two.control->RootFingerprints().size() == 2 && Phase(*two.control) != "idle"; },
+      absl::Seconds(30), absl::Milliseconds(100));
   std::cout << "rollover start on replica 1 seen by replica 2 after " << absl::Now() - start
-            << ": phase " << Phase(*two.control) << ", roots " << Roots(*two.control).size()
-            << "\n";
+            << ": phase " << Phase(*two.control) << ", roots "
+            << two.control->RootFingerprints().size() << "\n";
   ASSERT_TRUE(followed) << two.control->State().dump(2);
-  EXPECT_EQ(Roots(*one.control), Roots(*two.control));
+  EXPECT_EQ(one.control->RootFingerprints(), two.control->RootFingerprints());
   ASSERT_TRUE(WaitFor(
       [&] {
         const std::string pem = ReadFileOrEmpty(two.control->bundle_file());
@@ -515,7 +506,7 @@ TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {
   const nlohmann::json rollover = nlohmann::json::parse(status.output, nullptr, false);
   ASSERT_TRUE(rollover.is_object()) << status.output;
   EXPECT_NE(rollover.value("phase", "idle"), "idle") << status.output;
-  EXPECT_THAT(Roots(*two.control), ::testing::Contains(rollover.value("new_root", "")));
+  EXPECT_THAT(two.control->RootFingerprints(), ::testing::Contains(rollover.value("new_root", "")));
 
   // Re-run after `rollover start`: new pods now trust both roots.
   const CommandResult during = MeshNamespace(two);

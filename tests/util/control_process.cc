@@ -11,7 +11,8 @@
 namespace palisade::testing {
 
 absl::StatusOr<std::unique_ptr<ControlProcess>> ControlProcess::Start(
-    const std::string& dir, const std::vector<std::string>& extra, const SpawnOptions& spawn) {
+    const std::string& dir, const std::vector<std::string>& extra, const SpawnOptions& spawn,
+    bool wait_until_ready) {
   auto control = std::make_unique<ControlProcess>();
   control->dir_ = dir;
   const std::string listen_file = dir + "/listen.addr";
@@ -49,8 +50,13 @@ absl::StatusOr<std::unique_ptr<ControlProcess>> ControlProcess::Start(
   control->identity_ = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(listen_file)));
   control->admin_ = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(admin_file)));
   control->admin_url_ = "http://" + control->admin_;
-  if (!WaitFor([&] { return HttpGet(control->admin_url_ + "/ready").status == 200; },
-               absl::Seconds(10))) {
+  const int want = wait_until_ready ? 200 : -1;
+  if (!WaitFor(
+          [&] {
+            const int status = HttpGet(control->admin_url_ + "/ready").status;
+            return want < 0 ? status > 0 : status == want;
+          },
+          absl::Seconds(10))) {
     return absl::UnavailableError("palisade-control never became ready");
   }
   return control;
@@ -87,6 +93,16 @@ absl::StatusOr<nlohmann::json> ControlProcess::CreateJoinToken(const std::string
 
 nlohmann::json ControlProcess::State() const {
   return nlohmann::json::parse(HttpGet(admin_url_ + "/api/v1/state").body, nullptr, false);
+}
+
+std::vector<std::string> ControlProcess::RootFingerprints() const {
+  std::vector<std::string> out;
+  const nlohmann::json state = State();
+  if (!state.is_object() || !state.contains("bundle")) return out;
+  for (const auto& root : state["bundle"]["roots"]) {
+    out.push_back(root["fingerprint_sha256"].get<std::string>());
+  }
+  return out;
 }
 
 }  // namespace palisade::testing

@@ -23,10 +23,11 @@ class ControlProcess {
   // Starts `palisade-control serve` for trust domain example.org with
   // --state_dir=<dir>/state and ports 0, then `extra` flags (which win, e.g.
   // --trust_domain=cluster.local or a fixed --listen); returns once both
-  // addresses are known and /ready answers. Log: <dir>/control.log.
+  // addresses are known and /ready answers 200 (any status when not
+  // `wait_until_ready`: a replica meant to be not ready). Log: <dir>/control.log.
   static absl::StatusOr<std::unique_ptr<ControlProcess>> Start(
       const std::string& dir, const std::vector<std::string>& extra = {},
-      const SpawnOptions& spawn = {});
+      const SpawnOptions& spawn = {}, bool wait_until_ready = true);
   // Runs a CLI subcommand against this server's admin API, with its
   // credential (--state_dir).
   CommandResult Cli(std::vector<std::string> args) const;
@@ -41,6 +42,9 @@ class ControlProcess {
   absl::StatusOr<nlohmann::json> CreateJoinToken(const std::string& spiffe_id) const;
   // GET /api/v1/state, parsed; a discarded value when it cannot be read.
   nlohmann::json State() const;
+  // The SHA-256 fingerprints of the roots in its bundle, as State() lists
+  // them; empty when the state cannot be read.
+  std::vector<std::string> RootFingerprints() const;
 
   const std::string& trust_domain() const { return trust_domain_; }
   // The SPIFFE ID it serves its identity port with.

@@ -13,6 +13,7 @@
 namespace palisade::testing {
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::string& dir, int members,
+                                                                const EtcdTlsFiles* tls,
                                                                 bool relayed_peers) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
@@ -24,6 +25,7 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::strin
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
     cluster->dir_ = absl::StrCat(dir, "/try", attempt);
+    if (tls != nullptr) cluster->tls_ = *tls;
     std::filesystem::create_directories(cluster->dir_, error);
     std::set<uint16_t> taken;
     auto pick = [&taken] {
@@ -38,6 +40,7 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(const std::strin
       m.name = absl::StrCat("etcd", i);
       m.client_port = pick();
       m.peer_port = pick();
+      if (tls != nullptr) m.metrics_port = pick();
       m.data_dir = absl::StrCat(cluster->dir_, "/", m.name, ".data");
       cluster->members_.push_back(std::move(m));
     }
@@ -88,21 +91,37 @@ EtcdCluster::~EtcdCluster() {
 
 absl::Status EtcdCluster::StartMember(int i, const std::string& state) {
   Member& m = members_[i];
-  const std::string client = absl::StrCat("http://127.0.0.1:", m.client_port);
+  const std::string client = absl::StrCat(tls_ ? "https" : "http", "://127.0.0.1:", m.client_port);
   const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
   // Listens on its own peer port; tells the others the relay's, if any.
   const std::string advertised_peer = PeerUrl(m);
   // Short heartbeats and elections: a lost member or leader is replaced in
   // about a second. The quota keeps the backend file small.
-  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(
-      {"/usr/bin/etcd", "--name=" + m.name, "--data-dir=" + m.data_dir,
-       "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
-       "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + advertised_peer,
-       "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=" + state,
-       "--initial-cluster-token=palisade-test", "--heartbeat-interval=50", "--election-timeout=500",
-       "--quota-backend-bytes=67108864", "--snapshot-count=10000", "--log-level=warn",
-       "--logger=zap"},
-      absl::StrCat(dir_, "/", m.name, ".log"));
+  std::vector<std::string> argv = {"/usr/bin/etcd",
+                                   "--name=" + m.name,
+                                   "--data-dir=" + m.data_dir,
+                                   "--listen-client-urls=" + client,
+                                   "--advertise-client-urls=" + client,
+                                   "--listen-peer-urls=" + peer,
+                                   "--initial-advertise-peer-urls=" + advertised_peer,
+                                   "--initial-cluster=" + initial_cluster_,
+                                   "--initial-cluster-state=" + state,
+                                   "--initial-cluster-token=palisade-test",
+                                   "--heartbeat-interval=50",
+                                   "--election-timeout=500",
+                                   "--quota-backend-bytes=67108864",
+                                   "--snapshot-count=10000",
+                                   "--log-level=warn",
+                                   "--logger=zap"};
+  if (tls_) {
+    argv.insert(argv.end(),
+                {"--cert-file=" + tls_->cert_file, "--key-file=" + tls_->key_file,
+                 "--trusted-ca-file=" + tls_->trusted_ca_file,
+                 absl::StrCat("--client-cert-auth=", tls_->client_cert_auth ? "true" : "false"),
+                 absl::StrCat("--listen-metrics-urls=http://127.0.0.1:", m.metrics_port)});
+  }
+  absl::StatusOr<std::unique_ptr<Process>> process =
+      Process::Start(argv, absl::StrCat(dir_, "/", m.name, ".log"));
   if (!process.ok()) return process.status();
   m.process = *std::move(process);
   {
@@ -179,7 +198,8 @@ absl::Status EtcdCluster::WaitHealthy(absl::Duration timeout) {
       [&] {
         for (const Member& m : members_) {
           if (m.process == nullptr) continue;
-          const HttpResult r = HttpGet(absl::StrCat("http://127.0.0.1:", m.client_port, "/health"));
+          const HttpResult r = HttpGet(
+              absl::StrCat("http://127.0.0.1:", tls_ ? m.metrics_port : m.client_port, "/health"));
           if (r.status != 200 || !absl::StrContains(r.body, "\"true\"")) return false;
         }
         return true;
@@ -203,6 +223,13 @@ std::string EtcdCluster::Endpoints() const {
 CommandResult EtcdCluster::Etcdctl(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {"/usr/bin/env", "ETCDCTL_API=3", "/usr/bin/etcdctl",
                                    "--endpoints=" + Endpoints(), "--command-timeout=3s"};
+  if (tls_) {
+    argv.insert(argv.end(), {"--cacert=" + tls_->server_ca_file});
+    if (!tls_->client_cert_file.empty()) {
+      argv.insert(argv.end(),
+                  {"--cert=" + tls_->client_cert_file, "--key=" + tls_->client_key_file});
+    }
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, absl::Seconds(15));
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,13 +23,27 @@
 
 namespace palisade::testing {
 
+// Client-facing TLS for every member (peers stay plaintext on loopback).
+struct EtcdTlsFiles {
+  std::string cert_file;        // the members' serving certificate (PEM)
+  std::string key_file;         // its key
+  std::string trusted_ca_file;  // the CA of client certificates (--trusted-ca-file)
+  bool client_cert_auth = true;
+  // What Etcdctl() presents (it trusts `server_ca_file`).
+  std::string server_ca_file;
+  std::string client_cert_file;
+  std::string client_key_file;
+};
+
 class EtcdCluster {
  public:
   // Starts the members and returns once every one reports healthy (bounded).
-  // `relayed_peers`: each member advertises its peer URL on a relay
-  // (127.0.0.1:R) that forwards to its real peer listener, for
+  // With `tls`, clients must speak TLS (health is read on a plaintext
+  // metrics port). With `relayed_peers` each member advertises its peer URL
+  // on a relay (127.0.0.1:R) that forwards to its real peer listener, for
   // PartitionMember(). Client ports are direct either way.
   static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(const std::string& dir, int members = 3,
+                                                            const EtcdTlsFiles* tls = nullptr,
                                                             bool relayed_peers = false);
   ~EtcdCluster();
 
@@ -62,6 +77,7 @@ class EtcdCluster {
     std::string name;
     uint16_t client_port = 0;
     uint16_t peer_port = 0;
+    uint16_t metrics_port = 0;  // with TLS: /health in plaintext
     std::string data_dir;
     std::unique_ptr<Process> process;
     std::unique_ptr<TcpRelay> relay;  // with relayed_peers
@@ -75,6 +91,7 @@ class EtcdCluster {
 
   std::string dir_;
   std::string initial_cluster_;
+  std::optional<EtcdTlsFiles> tls_;
   std::vector<Member> members_;
   sync::Mutex mu_;
   std::vector<pid_t> pids_ ABSL_GUARDED_BY(mu_);  // 0 when not running

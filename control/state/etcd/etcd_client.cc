@@ -52,6 +52,13 @@ KeyValue FromProto(const etcdserverpb::KeyValue& kv) {
 
 struct EtcdClient::Endpoint {
   std::string address;
+  const EtcdTlsBridge* tls = nullptr;  // with TLS to etcd: its bridge
+  // What a failure adds: the bridge's last TLS failure, if any.
+  std::string TlsNote() const {
+    if (tls == nullptr) return "";
+    const std::string failure = tls->LastFailure();
+    return failure.empty() ? "" : absl::StrCat(" [", failure, "]");
+  }
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<etcdserverpb::KV::Stub> kv;
   std::unique_ptr<etcdserverpb::Watch::Stub> watch;
@@ -63,11 +70,12 @@ absl::StatusOr<std::vector<std::string>> ParseEndpoints(const std::string& flag)
   for (absl::string_view raw : absl::StrSplit(flag, ',', absl::SkipWhitespace())) {
     absl::string_view entry = absl::StripAsciiWhitespace(raw);
     if (absl::ConsumePrefix(&entry, "http://")) {
-      // Accepted as etcd writes it; the transport is plaintext gRPC either way.
+      // Accepted as etcd writes it.
     } else if (absl::StartsWith(entry, "https://")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--etcd_endpoints: \"", raw,
-          "\": TLS to etcd is not supported yet (gRPC's TLS cannot run beside BoringSSL)"));
+      // A scheme per endpoint would let one member go plaintext by a typo.
+      return absl::InvalidArgumentError(
+          absl::StrCat("--etcd_endpoints: \"", raw,
+                       "\": give host:port; TLS to etcd is turned on by --etcd_ca_file"));
     }
     const size_t colon = entry.rfind(':');
     uint32_t port = 0;
@@ -100,8 +108,12 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(const EtcdClientO
   if (options.call_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the etcd call timeout must be positive");
   }
+  if (options.tls != nullptr && options.tls->size() != options.endpoints.size()) {
+    return absl::InvalidArgumentError("one etcd TLS bridge per endpoint");
+  }
   std::unique_ptr<EtcdClient> client(new EtcdClient(options));
-  for (const std::string& address : options.endpoints) {
+  for (size_t i = 0; i < options.endpoints.size(); ++i) {
+    const std::string& address = options.endpoints[i];
     grpc::ChannelArguments args;
     // A member that comes back is used again within a second or two, not
     // after gRPC's default backoff of up to two minutes. The minimum is also
@@ -115,8 +127,10 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(const EtcdClientO
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     auto endpoint = std::make_unique<Endpoint>();
     endpoint->address = address;
-    endpoint->channel =
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    // With TLS, plaintext only to our own bridge's private unix socket.
+    if (options.tls != nullptr) endpoint->tls = &options.tls->at(i);
+    const std::string target = endpoint->tls != nullptr ? endpoint->tls->target() : address;
+    endpoint->channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     endpoint->kv = etcdserverpb::KV::NewStub(endpoint->channel);
     endpoint->watch = etcdserverpb::Watch::NewStub(endpoint->channel);
     endpoint->lease = etcdserverpb::Lease::NewStub(endpoint->channel);
@@ -147,12 +161,13 @@ absl::Status EtcdClient::OnSomeEndpoint(const std::string& what, const std::stri
       current_ = index;
       return s;
     }
-    errors.push_back(absl::StrCat(endpoint.address, ": ", s.message()));
+    errors.push_back(absl::StrCat(endpoint.address, ": ", s.message(), endpoint.TlsNote()));
     // A read that timed out (a member waiting for a new leader) may do
     // better elsewhere; a write that timed out may have been applied.
     if (!absl::IsUnavailable(s) && !(idempotent && absl::IsDeadlineExceeded(s))) {
-      return absl::Status(s.code(), absl::StrCat("etcd ", what, " of key \"", key, "\" at ",
-                                                 endpoint.address, ": ", s.message()));
+      return absl::Status(
+          s.code(), absl::StrCat("etcd ", what, " of key \"", key, "\" at ", endpoint.address, ": ",
+                                 s.message(), endpoint.TlsNote()));
     }
   }
   return absl::UnavailableError(absl::StrCat("store_unavailable: etcd ", what, " of key \"", key,
@@ -469,7 +484,7 @@ absl::Status EtcdClient::Watch(
   }
   return absl::UnavailableError(absl::StrCat("store_unavailable: etcd watch of \"", prefix,
                                              "\" at ", e.address,
-                                             " ended: ", finished.error_message()));
+                                             " ended: ", finished.error_message(), e.TlsNote()));
 }
 
 }  // namespace palisade::control::state::etcd

@@ -1,9 +1,10 @@
-// A client of etcd's v3 gRPC API (proto/etcd/v3) for palisade-control:
-// plaintext gRPC to one or more members of one cluster. Plaintext because
-// gRPC's own TLS cannot run beside BoringSSL in this process
-// (CONSTRAINTS.md §2); etcd over TLS would go through the project's own
-// BoringSSL terminator (not built yet), so use it on loopback or a trusted
-// network. Every call has a deadline; an error names the endpoint and key.
+// A client of etcd's v3 gRPC API (proto/etcd/v3) for palisade-control, to
+// one or more members of one cluster. gRPC itself always runs plaintext,
+// because gRPC's own TLS cannot run beside BoringSSL in this process
+// (CONSTRAINTS.md §2): with TLS to etcd (--etcd_ca_file) each member is
+// reached through the project's own BoringSSL in an in-process bridge
+// (etcd_tls_bridge.h). Every call has a deadline; an error names the endpoint
+// and key, and the bridge's TLS failure when there is one.
 #ifndef PALISADE_CONTROL_STATE_ETCD_ETCD_CLIENT_H_
 #define PALISADE_CONTROL_STATE_ETCD_ETCD_CLIENT_H_
 
@@ -18,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "control/state/etcd/etcd_tls_bridge.h"
 #include "runtime/sync/mutex.h"
 
 namespace etcdserverpb {
@@ -43,6 +45,8 @@ struct WatchEvent {
 struct EtcdClientOptions {
   std::vector<std::string> endpoints;  // host:port
   absl::Duration call_timeout = absl::Seconds(2);
+  // TLS: one bridge per endpoint, in the same order (null: plaintext).
+  std::shared_ptr<const EtcdTlsBridges> tls;
 };
 
 // Thread-safe. Errors: UNAVAILABLE (message "store_unavailable: ...") when
