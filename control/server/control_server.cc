@@ -291,6 +291,9 @@ absl::Status ControlServer::Open() {
   service_options.csr_timeout = o.csr_timeout;
   service_options.reattestation_ttl = o.reattestation_ttl;
   service_options.limits = o.issuance;
+  if (shared_ != nullptr && o.refuse_renewals_without_store) {
+    service_options.renewals_blocked_by = [this] { return shared_->Problem(); };
+  }
   service_ = std::make_unique<service::IdentityService>(
       service_options, service::IdentityServiceDeps{
                            ca_.get(), tokens_.get(), service_accounts_.get(), registry_.get(),

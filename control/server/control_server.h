@@ -101,6 +101,10 @@ struct ControlServerOptions {
   // (replica_coordination.h).
   absl::Duration leader_lease_ttl = absl::Seconds(10);
   std::string replica_id;
+  // --store=etcd: while the store cannot be reached (what /ready reports),
+  // renewals of registered identities are served from the CA this replica
+  // holds (false, the default) or refused with reason store_unavailable.
+  bool refuse_renewals_without_store = false;
   // Expired tokens are forgotten `token_retention` after they expire, checked
   // every `token_prune_interval` (in etcd too, by compare-and-delete).
   absl::Duration token_retention = absl::Hours(24 * 7);

@@ -9,11 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/state/etcd/etcd_store.h"
 #include "control/state/etcd/prefix_watcher.h"
 #include "control/state/shared_store.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::control::server {
 
@@ -38,13 +40,15 @@ class SharedState {
   absl::Status WatchCa(OnRecords on_ca);
   // Ends the watches (before what the callbacks use goes away).
   void Stop();
-  // "" while both watches stand; else "store_unavailable: ...".
+  // "" while both watches stand; else "store_unavailable: ...". Thread-safe
+  // (renewals ask from gRPC's threads with --renewals_without_store=refuse).
   std::string Problem() const;
 
  private:
   explicit SharedState(std::unique_ptr<state::etcd::EtcdStore> store) : store_(std::move(store)) {}
   std::unique_ptr<state::etcd::EtcdStore> store_;
-  std::vector<std::unique_ptr<state::etcd::PrefixWatcher>> watchers_;
+  mutable sync::Mutex mu_;
+  std::vector<std::unique_ptr<state::etcd::PrefixWatcher>> watchers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace palisade::control::server
