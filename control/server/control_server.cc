@@ -362,6 +362,11 @@ http::ConnectionLimits ControlServer::AdminConnectionLimits(const std::string& n
 }
 
 absl::Status ControlServer::Start() {
+  // A --replica_id in use by a live replica is refused before this one
+  // serves anything; a killed one's key is waited for (its lease's TTL).
+  if (coordination_ != nullptr) {
+    RETURN_IF_ERROR(coordination_->Start(2 * options_.leader_lease_ttl + absl::Seconds(2)));
+  }
   {
     sync::MutexLock lock(&mu_);
     RETURN_IF_ERROR(RenewServingSvid());
@@ -393,7 +398,6 @@ absl::Status ControlServer::Start() {
       RETURN_IF_ERROR(shared_->WatchCa([this](const std::vector<state::StoredRecord>& records,
                                               int64_t) { OnSharedCa(records); }));
     }
-    coordination_->Start();
   }
   {
     sync::MutexLock lock(&mu_);
@@ -534,14 +538,18 @@ void ControlServer::AfterBundleChange() {
   service_->PushBundle();
 }
 
-absl::Status ControlServer::SaveRollover() {
+absl::Status ControlServer::SaveRollover(bool as_leader) {
   if (coordination_ != nullptr) {
     int64_t revision = 0;
-    ASSIGN_OR_RETURN(bool written, coordination_->SaveRollover(rollover_.status(),
-                                                               rollover_revision_, &revision));
+    ASSIGN_OR_RETURN(bool written,
+                     coordination_->SaveRollover(rollover_.status(), rollover_revision_,
+                                                 &revision, as_leader));
     if (!written) {
       return absl::AbortedError(
-          "the stored rollover status changed meanwhile (written through another replica)");
+          as_leader ? "the stored rollover status changed meanwhile, or this replica no longer "
+                      "leads (the write is fenced on the leader key)"
+                    : "the stored rollover status changed meanwhile (written through another "
+                      "replica)");
     }
     rollover_revision_ = revision;
     return absl::OkStatus();
@@ -662,6 +670,7 @@ void ControlServer::Tick() {
     log::LogEvent(log::Level::kInfo, "control", "issuing intermediate renewed", {});
   }
   const ca::RolloverPhase before = rollover_.status().phase;
+  const ca::RolloverStatus status_before = rollover_.status();
   const ca::RolloverMachine::Transition step =
       replicas.lead ? rollover_.Evaluate(now, fleet) : ca::RolloverMachine::Transition::kNone;
   absl::Status done;
@@ -691,13 +700,17 @@ void ControlServer::Tick() {
     if (!status.history.empty()) status.history.pop_back();
     rollover_.Restore(status);
   } else if (step != ca::RolloverMachine::Transition::kNone) {
-    if (absl::Status s = SaveRollover(); !s.ok()) {
+    if (absl::Status s = SaveRollover(/*as_leader=*/true); !s.ok()) {
       log::LogEvent(log::Level::kError, "control", "cannot save rollover state",
                     {{"error", std::string(s.message())}});
+      // Not taken: memory stays what the store says (with etcd the next
+      // tick adopts whatever the leader wrote meanwhile).
+      if (coordination_ != nullptr) rollover_.Restore(status_before);
+    } else {
+      log::LogEvent(log::Level::kInfo, "control", "root rollover",
+                    {{"phase", std::string(ca::PhaseName(rollover_.status().phase))},
+                     {"step", rollover_.status().history.back()}});
     }
-    log::LogEvent(log::Level::kInfo, "control", "root rollover",
-                  {{"phase", std::string(ca::PhaseName(rollover_.status().phase))},
-                   {"step", rollover_.status().history.back()}});
   }
   metrics_.SetRollover(std::string(ca::PhaseName(rollover_.status().phase)),
                        rollover_.status().waiting_on.size());
@@ -739,7 +752,10 @@ std::string ControlServer::NotReadyReason() {
   if (!started_) return "starting";
   if (stopping_) return "stopping";
   if (serving_not_after_ <= absl::Now()) return "the serving SVID has expired";
-  if (shared_ != nullptr) return shared_->Problem();
+  if (shared_ != nullptr) {
+    if (std::string problem = shared_->Problem(); !problem.empty()) return problem;
+  }
+  if (coordination_ != nullptr) return coordination_->Problem();
   return "";
 }
 

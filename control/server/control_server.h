@@ -176,7 +176,8 @@ class ControlServer final : public admin::ControlApi {
   absl::Status Open();
   // Issues the control plane's own SVID and installs it with the current bundle.
   absl::Status RenewServingSvid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status SaveRollover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `as_leader`: a rollover step, written only while this replica leads.
+  absl::Status SaveRollover(bool as_leader = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Housekeeping();
   // With --store=etcd (replica_coordination.h), on the housekeeping thread
   // without the lock: publishes this replica's view and says whether it
