@@ -552,6 +552,7 @@ absl::Status ControlServer::SaveRollover(bool as_leader) {
                       "replica)");
     }
     rollover_revision_ = revision;
+    stored_waiting_on_ = rollover_.status().waiting_on;
     return absl::OkStatus();
   }
   return state::WriteFileAtomically(state::JoinPath(options_.state_dir, kRolloverFile),
@@ -710,6 +711,14 @@ void ControlServer::Tick() {
       log::LogEvent(log::Level::kInfo, "control", "root rollover",
                     {{"phase", std::string(ca::PhaseName(rollover_.status().phase))},
                      {"step", rollover_.status().history.back()}});
+    }
+  } else if (replicas.lead && coordination_ != nullptr &&
+             rollover_.status().waiting_on != stored_waiting_on_) {
+    // No step, but whom it waits on changed: stored (fenced, as a step) for
+    // the followers' status. A failure is retried on the next tick.
+    if (absl::Status s = SaveRollover(/*as_leader=*/true); !s.ok()) {
+      log::LogEvent(log::Level::kDebug, "control", "cannot store the rollover's waiting_on",
+                    {{"error", std::string(s.message())}});
     }
   }
   metrics_.SetRollover(std::string(ca::PhaseName(rollover_.status().phase)),
@@ -1157,6 +1166,7 @@ ControlServer::ReplicaTick ControlServer::CoordinateReplicas(std::vector<ca::Pro
 void ControlServer::AdoptStoredRollover(const StoredRollover& stored, bool lead) {
   if (stored.revision == 0 || stored.revision == rollover_revision_) return;
   rollover_revision_ = stored.revision;
+  stored_waiting_on_ = stored.status.waiting_on;
   const std::string active_before = ca_->ActiveRootFingerprint();
   rollover_.Restore(stored.status);
   // A leader resuming past propagating issues under the new root, as a

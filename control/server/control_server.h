@@ -246,6 +246,9 @@ class ControlServer final : public admin::ControlApi {
   ca::RolloverMachine rollover_ ABSL_GUARDED_BY(mu_);
   // --store=etcd: the revision of rollover/status that rollover_ holds.
   int64_t rollover_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // --store=etcd: the waiting_on stored with it, so the leader writes a new
+  // one (for the followers' status) only when it changed.
+  std::vector<std::string> stored_waiting_on_ ABSL_GUARDED_BY(mu_);
   bssl::UniquePtr<EVP_PKEY> serving_key_ ABSL_GUARDED_BY(mu_);
   std::string serving_serial_ ABSL_GUARDED_BY(mu_);
   absl::Time serving_issued_ ABSL_GUARDED_BY(mu_);
