@@ -541,9 +541,9 @@ void ControlServer::AfterBundleChange() {
 absl::Status ControlServer::SaveRollover(bool as_leader) {
   if (coordination_ != nullptr) {
     int64_t revision = 0;
-    ASSIGN_OR_RETURN(bool written,
-                     coordination_->SaveRollover(rollover_.status(), rollover_revision_,
-                                                 &revision, as_leader));
+    ASSIGN_OR_RETURN(
+        bool written,
+        coordination_->SaveRollover(rollover_.status(), rollover_revision_, &revision, as_leader));
     if (!written) {
       return absl::AbortedError(
           as_leader ? "the stored rollover status changed meanwhile, or this replica no longer "

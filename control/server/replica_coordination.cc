@@ -87,7 +87,8 @@ absl::Status ReplicaCoordination::Start(absl::Duration claim_wait) {
       published_lease_ = lease;
       last_publish_ = absl::Now();
       if (waited) {
-        log::LogEvent(log::Level::kInfo, "control", "replica id claimed after its old lease expired",
+        log::LogEvent(log::Level::kInfo, "control",
+                      "replica id claimed after its old lease expired",
                       {{"replica_id", replica_id_}, {"key", key}});
       }
       return absl::OkStatus();
@@ -100,18 +101,18 @@ absl::Status ReplicaCoordination::Start(absl::Duration claim_wait) {
             "); give each replica its own id"));
       }
       // etcd cannot say: start anyway; the first publish claims the key.
-      log::LogEvent(log::Level::kWarn, "control",
-                    "cannot claim the replica id in etcd yet; claiming on the first publish",
-                    {{"replica_id", replica_id_}, {"error", std::string(claimed.status().message())}});
+      log::LogEvent(
+          log::Level::kWarn, "control",
+          "cannot claim the replica id in etcd yet; claiming on the first publish",
+          {{"replica_id", replica_id_}, {"error", std::string(claimed.status().message())}});
       return absl::OkStatus();
     }
     if (claimed.ok() && !waited) {
       waited = true;
-      log::LogEvent(log::Level::kWarn, "control",
-                    "replica id held by another lease; waiting for it to expire",
-                    {{"replica_id", replica_id_},
-                     {"key", key},
-                     {"wait", absl::FormatDuration(claim_wait)}});
+      log::LogEvent(
+          log::Level::kWarn, "control",
+          "replica id held by another lease; waiting for it to expire",
+          {{"replica_id", replica_id_}, {"key", key}, {"wait", absl::FormatDuration(claim_wait)}});
     }
     absl::SleepFor(absl::Milliseconds(200));
   }
@@ -143,11 +144,10 @@ void ReplicaCoordination::PublishIfDue(const std::vector<ca::ProxyView>& own, ab
   if (written.ok() && !*written) {
     // Our key under another lease: a duplicate replica id (ours expired
     // while etcd was away and another took it), or our own lease lost.
-    s = absl::FailedPreconditionError(
-        absl::StrCat("replica_id_in_use: etcd key ",
-                     store_->FullKey(absl::StrCat(kReplicas, replica_id_)),
-                     " is held by another lease; --replica_id \"", replica_id_,
-                     "\" must be unique among live replicas"));
+    s = absl::FailedPreconditionError(absl::StrCat(
+        "replica_id_in_use: etcd key ", store_->FullKey(absl::StrCat(kReplicas, replica_id_)),
+        " is held by another lease; --replica_id \"", replica_id_,
+        "\" must be unique among live replicas"));
     published_lease_ = 0;  // claim again (create only if absent) next time
   }
   {

@@ -61,15 +61,14 @@ class ControlEtcdCompactionTest : public ::testing::Test {
     const std::string payload = dir_ + "/flood.json";
     ASSERT_TRUE(WriteFile(
         payload,
-        nlohmann::json{
-            {"key", absl::Base64Escape(absl::StrCat(kPrefix, "revocations/flood"))},
-            {"value", absl::Base64Escape(std::string(kFloodValueBytes, 'x'))}}
+        nlohmann::json{{"key", absl::Base64Escape(absl::StrCat(kPrefix, "revocations/flood"))},
+                       {"value", absl::Base64Escape(std::string(kFloodValueBytes, 'x'))}}
             .dump()));
     std::string config;
     for (int i = 0; i < count; ++i) {
       if (i > 0) config += "next\n";
-      absl::StrAppend(&config, "url = \"http://", member, "/v3/kv/put\"\n",
-                      "data-binary = \"@", payload, "\"\n", "output = \"/dev/null\"\n");
+      absl::StrAppend(&config, "url = \"http://", member, "/v3/kv/put\"\n", "data-binary = \"@",
+                      payload, "\"\n", "output = \"/dev/null\"\n");
     }
     const std::string file = dir_ + "/flood.curl";
     ASSERT_TRUE(WriteFile(file, config));

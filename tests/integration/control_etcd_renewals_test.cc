@@ -41,9 +41,9 @@ class ControlEtcdRenewalsTest : public ::testing::Test {
   }
 
   std::vector<std::string> ReplicaFlags(const std::string& renewals) const {
-    return {"--plugin_ca_cert=" + dir_ + "/int.pem", "--plugin_ca_key=" + dir_ + "/int.key",
+    return {"--plugin_ca_cert=" + dir_ + "/int.pem",       "--plugin_ca_key=" + dir_ + "/int.key",
             "--plugin_root_bundle=" + dir_ + "/roots.pem", "--store=etcd",
-            "--etcd_endpoints=" + etcd_->Endpoints(), "--renewals_without_store=" + renewals};
+            "--etcd_endpoints=" + etcd_->Endpoints(),      "--renewals_without_store=" + renewals};
   }
 
   double StoreRefusals(const ControlProcess& control) {
@@ -76,8 +76,7 @@ class ControlEtcdRenewalsTest : public ::testing::Test {
 
 TEST_F(ControlEtcdRenewalsTest, RefuseModeRefusesRenewalsWhileEtcdIsDownAndServesThemAfter) {
   StartEtcd();
-  auto control =
-      ControlProcess::Start(MakeTempDir("control-etcd-refuse"), ReplicaFlags("refuse"));
+  auto control = ControlProcess::Start(MakeTempDir("control-etcd-refuse"), ReplicaFlags("refuse"));
   ASSERT_OK(control.status());
   ControlProcess& r1 = **control;
   absl::StatusOr<nlohmann::json> token = r1.CreateJoinToken(kWorkload);
@@ -114,9 +113,12 @@ TEST_F(ControlEtcdRenewalsTest, ServeModeIsTheDefaultAndServesRenewalsWhileEtcdI
 TEST_F(ControlEtcdRenewalsTest, BadValueOrWithoutEtcdIsRefusedNamingTheFlag) {
   auto refused = [&](const std::vector<std::string>& extra, const std::string& problem) {
     SCOPED_TRACE(problem);
-    std::vector<std::string> argv = {kControlBinary,      "serve",
-                                     "--trust_domain=example.org", "--state_dir=" + dir_ + "/state",
-                                     "--listen=127.0.0.1:0",       "--admin=127.0.0.1:0"};
+    std::vector<std::string> argv = {kControlBinary,
+                                     "serve",
+                                     "--trust_domain=example.org",
+                                     "--state_dir=" + dir_ + "/state",
+                                     "--listen=127.0.0.1:0",
+                                     "--admin=127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     const CommandResult r = RunCommand(argv, absl::Seconds(10));
     EXPECT_EQ(r.exit_code, 2) << r.output;

@@ -73,7 +73,9 @@ TEST_F(ControlLeaderFencingTest, LeaderPausedPastItsLeaseWritesNoStepAfterAnothe
   const CommandResult started = r1->Cli({"rollover", "start"});
   ASSERT_EQ(started.exit_code, 0) << started.output;
   ASSERT_TRUE(WaitFor(
-      [&] { return r1->State()["rollover"]["waiting_on"].dump().find("ghost") != std::string::npos; },
+      [&] {
+        return r1->State()["rollover"]["waiting_on"].dump().find("ghost") != std::string::npos;
+      },
       absl::Seconds(15)));
 
   // Paused past its lease; the guard resumes it whatever happens below.
@@ -108,8 +110,7 @@ TEST_F(ControlLeaderFencingTest, LeaderPausedPastItsLeaseWritesNoStepAfterAnothe
 
   // The ghost goes: the new leader completes the rollover, every step its own.
   ASSERT_EQ(etcd_->Etcdctl({"del", ghost}).exit_code, 0);
-  ASSERT_TRUE(
-      WaitFor([&] { return Stored().value("phase", "") == "idle"; }, absl::Seconds(30)))
+  ASSERT_TRUE(WaitFor([&] { return Stored().value("phase", "") == "idle"; }, absl::Seconds(30)))
       << Stored().dump();
   EXPECT_EQ(Stored().value("written_by", ""), "r2");
   EXPECT_THAT(Stored()["history"].dump(), HasSubstr("retiring -> idle"));

@@ -180,9 +180,9 @@ TEST_F(LeaderLeaseTest, FencedWriteOfAStalledLeaderIsRefusedAfterAnotherTookOver
   EXPECT_TRUE(fenced_ok);
   a->Stop(/*resign=*/false);  // stalled: its lease runs out, nobody resigns
   auto b = Contender("b", ttl);
-  ASSERT_TRUE(
-      palisade::testing::WaitFor([&] { return b->IsLeader(); }, ttl + absl::Seconds(10)));
-  ASSERT_OK_AND_ASSIGN(bool stale, client->PutIf(record, "rekeying (a)", revision, nullptr, &*fence));
+  ASSERT_TRUE(palisade::testing::WaitFor([&] { return b->IsLeader(); }, ttl + absl::Seconds(10)));
+  ASSERT_OK_AND_ASSIGN(bool stale,
+                       client->PutIf(record, "rekeying (a)", revision, nullptr, &*fence));
   EXPECT_FALSE(stale) << "a stalled leader's fenced write was applied after another took over";
   EXPECT_EQ((*client->Get(record))->value, "propagating-2");
   ASSERT_OK_AND_ASSIGN(bool unfenced, client->PutIf(record, "rekeying (a)", revision));
@@ -191,8 +191,8 @@ TEST_F(LeaderLeaseTest, FencedWriteOfAStalledLeaderIsRefusedAfterAnotherTookOver
   ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> now, client->Get(record));
   const std::optional<Fence> b_fence = b->LeaderFence();
   ASSERT_TRUE(b_fence.has_value());
-  ASSERT_OK_AND_ASSIGN(bool by_b,
-                       client->PutIf(record, "rekeying (b)", now->mod_revision, nullptr, &*b_fence));
+  ASSERT_OK_AND_ASSIGN(
+      bool by_b, client->PutIf(record, "rekeying (b)", now->mod_revision, nullptr, &*b_fence));
   EXPECT_TRUE(by_b);
 }
 
