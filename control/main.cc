@@ -181,6 +181,9 @@ ABSL_FLAG(absl::Duration, leader_lease_ttl, absl::Seconds(10),
 ABSL_FLAG(std::string, replica_id, "",
           "serve: with --store=etcd, this replica's name among the replicas (A-Za-z0-9._-, "
           "unique per live replica; default <host name>-<pid>; in Kubernetes the pod name).");
+ABSL_FLAG(std::string, renewals_without_store, "serve",
+          "serve: with --store=etcd, renewals of registered identities while etcd cannot be "
+          "reached: serve (from the CA this replica holds) or refuse (store_unavailable).");
 ABSL_FLAG(std::string, admin_address_file, "", "serve: write the bound admin address here.");
 ABSL_FLAG(std::string, public_listen, "",
           "serve: also serve only /healthz, /ready and /metrics here (e.g. 0.0.0.0:15014 for "
@@ -276,7 +279,7 @@ const std::vector<std::string>& ServeFlags() {
       "bundle_endpoint_tls_cert bundle_endpoint_tls_key federation_file federation_min_refresh "
       "federation_max_refresh store etcd_endpoints etcd_prefix ca_kek_file token_retention "
       "etcd_ca_file etcd_cert_file etcd_key_file etcd_server_name "
-      "token_prune_interval leader_lease_ttl replica_id",
+      "token_prune_interval leader_lease_ttl replica_id renewals_without_store",
       ' '));
   return *flags;
 }
@@ -547,6 +550,12 @@ int Serve() {
     if (options.replica_id.empty()) options.replica_id = state::etcd::DefaultReplicaId();
     options.etcd_tls = {absl::GetFlag(FLAGS_etcd_ca_file), absl::GetFlag(FLAGS_etcd_cert_file),
                         absl::GetFlag(FLAGS_etcd_key_file), absl::GetFlag(FLAGS_etcd_server_name)};
+    const std::string renewals = absl::GetFlag(FLAGS_renewals_without_store);
+    if (renewals != "serve" && renewals != "refuse") {
+      return UsageError("--renewals_without_store: must be serve or refuse, not \"" + renewals +
+                        "\"");
+    }
+    options.refuse_renewals_without_store = renewals == "refuse";
     for (const absl::Status& s : {state::etcd::CheckLeaderLeaseTtl(options.leader_lease_ttl),
                                   state::etcd::CheckReplicaId(options.replica_id),
                                   state::etcd::CheckEtcdTlsFlags(options.etcd_tls)}) {
@@ -560,6 +569,8 @@ int Serve() {
     return UsageError("--replica_id: only with --store=etcd (one replica on the file store)");
   } else if (!absl::GetFlag(FLAGS_etcd_endpoints).empty()) {
     return UsageError("--etcd_endpoints: only with --store=etcd");
+  } else if (absl::GetFlag(FLAGS_renewals_without_store) != "serve") {
+    return UsageError("--renewals_without_store: only with --store=etcd");
   } else if (!absl::GetFlag(FLAGS_etcd_prefix).empty()) {
     // A prefix without etcd would be ignored: the operator meant a store
     // this replica is not using.

@@ -39,7 +39,9 @@ nlohmann::json RolloverStatusToJson(const RolloverStatus& s) {
           {"target_bundle_version", s.target_bundle_version},
           {"new_root", s.new_root},
           {"old_roots", s.old_roots},
-          {"history", s.history}};
+          {"history", s.history},
+          // Stored so that replicas that do not lead can show it.
+          {"waiting_on", s.waiting_on}};
 }
 
 absl::StatusOr<RolloverStatus> RolloverStatusFromJson(const nlohmann::json& j) {
@@ -66,6 +68,7 @@ absl::StatusOr<RolloverStatus> RolloverStatusFromJson(const nlohmann::json& j) {
     s.new_root = j.value("new_root", "");
     s.old_roots = j.value("old_roots", std::vector<std::string>{});
     s.history = j.value("history", std::vector<std::string>{});
+    s.waiting_on = j.value("waiting_on", std::vector<std::string>{});
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(e.what());
   }

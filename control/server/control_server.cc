@@ -300,6 +300,9 @@ absl::Status ControlServer::Open() {
   service_options.csr_timeout = o.csr_timeout;
   service_options.reattestation_ttl = o.reattestation_ttl;
   service_options.limits = o.issuance;
+  if (shared_ != nullptr && o.refuse_renewals_without_store) {
+    service_options.renewals_blocked_by = [this] { return shared_->Problem(); };
+  }
   service_ = std::make_unique<service::IdentityService>(
       service_options, service::IdentityServiceDeps{
                            ca_.get(), tokens_.get(), service_accounts_.get(), registry_.get(),
@@ -368,6 +371,11 @@ http::ConnectionLimits ControlServer::AdminConnectionLimits(const std::string& n
 }
 
 absl::Status ControlServer::Start() {
+  // A --replica_id in use by a live replica is refused before this one
+  // serves anything; a killed one's key is waited for (its lease's TTL).
+  if (coordination_ != nullptr) {
+    RETURN_IF_ERROR(coordination_->Start(2 * options_.leader_lease_ttl + absl::Seconds(2)));
+  }
   {
     sync::MutexLock lock(&mu_);
     RETURN_IF_ERROR(RenewServingSvid());
@@ -399,7 +407,6 @@ absl::Status ControlServer::Start() {
       RETURN_IF_ERROR(shared_->WatchCa([this](const std::vector<state::StoredRecord>& records,
                                               int64_t) { OnSharedCa(records); }));
     }
-    coordination_->Start();
   }
   {
     sync::MutexLock lock(&mu_);
@@ -540,16 +547,21 @@ void ControlServer::AfterBundleChange() {
   service_->PushBundle();
 }
 
-absl::Status ControlServer::SaveRollover() {
+absl::Status ControlServer::SaveRollover(bool as_leader) {
   if (coordination_ != nullptr) {
     int64_t revision = 0;
-    ASSIGN_OR_RETURN(bool written, coordination_->SaveRollover(rollover_.status(),
-                                                               rollover_revision_, &revision));
+    ASSIGN_OR_RETURN(
+        bool written,
+        coordination_->SaveRollover(rollover_.status(), rollover_revision_, &revision, as_leader));
     if (!written) {
       return absl::AbortedError(
-          "the stored rollover status changed meanwhile (written through another replica)");
+          as_leader ? "the stored rollover status changed meanwhile, or this replica no longer "
+                      "leads (the write is fenced on the leader key)"
+                    : "the stored rollover status changed meanwhile (written through another "
+                      "replica)");
     }
     rollover_revision_ = revision;
+    stored_waiting_on_ = rollover_.status().waiting_on;
     return absl::OkStatus();
   }
   return state::WriteFileAtomically(state::JoinPath(options_.state_dir, kRolloverFile),
@@ -668,6 +680,7 @@ void ControlServer::Tick() {
     log::LogEvent(log::Level::kInfo, "control", "issuing intermediate renewed", {});
   }
   const ca::RolloverPhase before = rollover_.status().phase;
+  const ca::RolloverStatus status_before = rollover_.status();
   const ca::RolloverMachine::Transition step =
       replicas.lead ? rollover_.Evaluate(now, fleet) : ca::RolloverMachine::Transition::kNone;
   absl::Status done;
@@ -697,13 +710,25 @@ void ControlServer::Tick() {
     if (!status.history.empty()) status.history.pop_back();
     rollover_.Restore(status);
   } else if (step != ca::RolloverMachine::Transition::kNone) {
-    if (absl::Status s = SaveRollover(); !s.ok()) {
+    if (absl::Status s = SaveRollover(/*as_leader=*/true); !s.ok()) {
       log::LogEvent(log::Level::kError, "control", "cannot save rollover state",
                     {{"error", std::string(s.message())}});
+      // Not taken: memory stays what the store says (with etcd the next
+      // tick adopts whatever the leader wrote meanwhile).
+      if (coordination_ != nullptr) rollover_.Restore(status_before);
+    } else {
+      log::LogEvent(log::Level::kInfo, "control", "root rollover",
+                    {{"phase", std::string(ca::PhaseName(rollover_.status().phase))},
+                     {"step", rollover_.status().history.back()}});
     }
-    log::LogEvent(log::Level::kInfo, "control", "root rollover",
-                  {{"phase", std::string(ca::PhaseName(rollover_.status().phase))},
-                   {"step", rollover_.status().history.back()}});
+  } else if (replicas.lead && coordination_ != nullptr &&
+             rollover_.status().waiting_on != stored_waiting_on_) {
+    // No step, but whom it waits on changed: stored (fenced, as a step) for
+    // the followers' status. A failure is retried on the next tick.
+    if (absl::Status s = SaveRollover(/*as_leader=*/true); !s.ok()) {
+      log::LogEvent(log::Level::kDebug, "control", "cannot store the rollover's waiting_on",
+                    {{"error", std::string(s.message())}});
+    }
   }
   metrics_.SetRollover(std::string(ca::PhaseName(rollover_.status().phase)),
                        rollover_.status().waiting_on.size());
@@ -746,7 +771,10 @@ std::string ControlServer::NotReadyReason() {
   if (!started_) return "starting";
   if (stopping_) return "stopping";
   if (serving_not_after_ <= absl::Now()) return "the serving SVID has expired";
-  if (shared_ != nullptr) return shared_->Problem();
+  if (shared_ != nullptr) {
+    if (std::string problem = shared_->Problem(); !problem.empty()) return problem;
+  }
+  if (coordination_ != nullptr) return coordination_->Problem();
   return "";
 }
 
@@ -1151,6 +1179,7 @@ ControlServer::ReplicaTick ControlServer::CoordinateReplicas(std::vector<ca::Pro
 void ControlServer::AdoptStoredRollover(const StoredRollover& stored, bool lead) {
   if (stored.revision == 0 || stored.revision == rollover_revision_) return;
   rollover_revision_ = stored.revision;
+  stored_waiting_on_ = stored.status.waiting_on;
   const std::string active_before = ca_->ActiveRootFingerprint();
   rollover_.Restore(stored.status);
   // A leader resuming past propagating issues under the new root, as a

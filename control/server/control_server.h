@@ -103,6 +103,10 @@ struct ControlServerOptions {
   // (replica_coordination.h).
   absl::Duration leader_lease_ttl = absl::Seconds(10);
   std::string replica_id;
+  // --store=etcd: while the store cannot be reached (what /ready reports),
+  // renewals of registered identities are served from the CA this replica
+  // holds (false, the default) or refused with reason store_unavailable.
+  bool refuse_renewals_without_store = false;
   // Expired tokens are forgotten `token_retention` after they expire, checked
   // every `token_prune_interval` (in etcd too, by compare-and-delete).
   absl::Duration token_retention = absl::Hours(24 * 7);
@@ -174,7 +178,8 @@ class ControlServer final : public admin::ControlApi {
   absl::Status Open();
   // Issues the control plane's own SVID and installs it with the current bundle.
   absl::Status RenewServingSvid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status SaveRollover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `as_leader`: a rollover step, written only while this replica leads.
+  absl::Status SaveRollover(bool as_leader = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Housekeeping();
   // With --store=etcd (replica_coordination.h), on the housekeeping thread
   // without the lock: publishes this replica's view and says whether it
@@ -243,6 +248,9 @@ class ControlServer final : public admin::ControlApi {
   ca::RolloverMachine rollover_ ABSL_GUARDED_BY(mu_);
   // --store=etcd: the revision of rollover/status that rollover_ holds.
   int64_t rollover_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // --store=etcd: the waiting_on stored with it, so the leader writes a new
+  // one (for the followers' status) only when it changed.
+  std::vector<std::string> stored_waiting_on_ ABSL_GUARDED_BY(mu_);
   bssl::UniquePtr<EVP_PKEY> serving_key_ ABSL_GUARDED_BY(mu_);
   std::string serving_serial_ ABSL_GUARDED_BY(mu_);
   absl::Time serving_issued_ ABSL_GUARDED_BY(mu_);

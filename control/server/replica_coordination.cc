@@ -62,7 +62,66 @@ absl::StatusOr<std::unique_ptr<ReplicaCoordination>> ReplicaCoordination::Create
 
 ReplicaCoordination::~ReplicaCoordination() { Stop(); }
 
-void ReplicaCoordination::Start() { lease_->Start(); }
+absl::StatusOr<bool> ReplicaCoordination::WriteOwnView(int64_t lease, const std::string& value) {
+  const std::string key = store_->FullKey(absl::StrCat(kReplicas, replica_id_));
+  if (lease == published_lease_) return lease_->RewriteAttached(key, value);
+  ASSIGN_OR_RETURN(bool created, lease_->CreateAttached(key, value));
+  if (created) return true;
+  // A lost answer to our own create, or someone else's key.
+  absl::StatusOr<std::optional<state::etcd::KeyValue>> kv = store_->client().Get(key);
+  if (!kv.ok()) return kv.status();
+  return kv->has_value() && (*kv)->lease == lease;
+}
+
+absl::Status ReplicaCoordination::Start(absl::Duration claim_wait) {
+  lease_->Start();
+  const std::string key = store_->FullKey(absl::StrCat(kReplicas, replica_id_));
+  const absl::Time deadline = absl::Now() + claim_wait;
+  bool waited = false;
+  for (;;) {
+    const int64_t lease = lease_->lease_id();
+    absl::StatusOr<bool> claimed =
+        lease == 0 ? absl::UnavailableError("no etcd lease granted yet")
+                   : WriteOwnView(lease, ReplicaViewToJson(replica_id_, {}).dump());
+    if (claimed.ok() && *claimed) {
+      published_lease_ = lease;
+      last_publish_ = absl::Now();
+      if (waited) {
+        log::LogEvent(log::Level::kInfo, "control",
+                      "replica id claimed after its old lease expired",
+                      {{"replica_id", replica_id_}, {"key", key}});
+      }
+      return absl::OkStatus();
+    }
+    if (absl::Now() >= deadline) {
+      if (claimed.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "--replica_id: \"", replica_id_, "\" is in use by a live replica (etcd key ", key,
+            " held by another lease for ", absl::FormatDuration(claim_wait),
+            "); give each replica its own id"));
+      }
+      // etcd cannot say: start anyway; the first publish claims the key.
+      log::LogEvent(
+          log::Level::kWarn, "control",
+          "cannot claim the replica id in etcd yet; claiming on the first publish",
+          {{"replica_id", replica_id_}, {"error", std::string(claimed.status().message())}});
+      return absl::OkStatus();
+    }
+    if (claimed.ok() && !waited) {
+      waited = true;
+      log::LogEvent(
+          log::Level::kWarn, "control",
+          "replica id held by another lease; waiting for it to expire",
+          {{"replica_id", replica_id_}, {"key", key}, {"wait", absl::FormatDuration(claim_wait)}});
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+}
+
+std::string ReplicaCoordination::Problem() const {
+  sync::MutexLock lock(&mu_);
+  return id_problem_;
+}
 
 void ReplicaCoordination::Stop() { lease_->Stop(/*resign=*/true); }
 
@@ -80,8 +139,21 @@ void ReplicaCoordination::PublishIfDue(const std::vector<ca::ProxyView>& own, ab
   if (lease == 0) return;  // not yet (or no longer) held: nothing to attach to
   // A new lease (the old one expired) has no view attached yet.
   if (lease == published_lease_ && now - last_publish_ < every) return;
-  const absl::Status s = lease_->PutAttached(store_->FullKey(absl::StrCat(kReplicas, replica_id_)),
-                                             ReplicaViewToJson(replica_id_, own).dump());
+  absl::StatusOr<bool> written = WriteOwnView(lease, ReplicaViewToJson(replica_id_, own).dump());
+  absl::Status s = written.status();
+  if (written.ok() && !*written) {
+    // Our key under another lease: a duplicate replica id (ours expired
+    // while etcd was away and another took it), or our own lease lost.
+    s = absl::FailedPreconditionError(absl::StrCat(
+        "replica_id_in_use: etcd key ", store_->FullKey(absl::StrCat(kReplicas, replica_id_)),
+        " is held by another lease; --replica_id \"", replica_id_,
+        "\" must be unique among live replicas"));
+    published_lease_ = 0;  // claim again (create only if absent) next time
+  }
+  {
+    sync::MutexLock lock(&mu_);
+    id_problem_ = written.ok() && !*written ? std::string(s.message()) : "";
+  }
   const std::string problem(s.message());
   if (problem != publish_problem_) {
     publish_problem_ = problem;
@@ -131,13 +203,18 @@ absl::StatusOr<StoredRollover> ReplicaCoordination::LoadRollover() {
 }
 
 absl::StatusOr<bool> ReplicaCoordination::SaveRollover(const ca::RolloverStatus& status,
-                                                       int64_t expected, int64_t* revision) {
+                                                       int64_t expected, int64_t* revision,
+                                                       bool as_leader) {
   nlohmann::json doc = ca::RolloverStatusToJson(status);
   // Values must be unique per write (the client settles a lost answer by
   // reading back): the writer and a time make them so.
   doc["written_by"] = replica_id_;
   doc["written_at_ms"] = absl::ToUnixMillis(absl::Now());
-  return store_->PutIf(kRolloverKey, doc.dump(), expected, revision);
+  if (!as_leader) return store_->PutIf(kRolloverKey, doc.dump(), expected, revision);
+  const std::optional<state::etcd::Fence> fence = lease_->LeaderFence();
+  if (!fence.has_value()) return false;
+  return store_->client().PutIf(store_->FullKey(kRolloverKey), doc.dump(), expected, revision,
+                                &*fence);
 }
 
 }  // namespace palisade::control::server

@@ -25,6 +25,7 @@
 #include "control/ca/rollover_machine.h"
 #include "control/state/etcd/etcd_store.h"
 #include "control/state/etcd/leader_lease.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::control::server {
 
@@ -47,8 +48,16 @@ class ReplicaCoordination {
                                                                      absl::Duration lease_ttl);
   ~ReplicaCoordination();
 
-  void Start();
+  // Starts the lease and claims "replicas/<replica_id>" under it (created
+  // only if absent), so two live replicas never share an id. A key held by
+  // another lease (a replica killed within its TTL, or a live duplicate) is
+  // waited for up to `claim_wait`; still held then: FailedPrecondition naming
+  // --replica_id. An etcd that cannot be reached does not stop the start: the
+  // claim is made on the first publish instead (PublishIfDue).
+  absl::Status Start(absl::Duration claim_wait);
   void Stop();  // resigns: the lease, the leader key and our view go at once
+  // "" normally; "replica_id_in_use: ..." while another lease holds our key.
+  std::string Problem() const;
 
   const std::string& replica_id() const { return replica_id_; }
   bool IsLeader() const { return lease_->IsLeader(); }
@@ -69,8 +78,10 @@ class ReplicaCoordination {
   absl::StatusOr<StoredRollover> LoadRollover();
   // Writes `status` if the stored revision is still `expected` (0: none);
   // false when someone wrote meanwhile. `*revision`: the new revision.
+  // With `as_leader` (a rollover step), only while this replica still leads
+  // (fenced on the leader key: our id under our lease), false otherwise.
   absl::StatusOr<bool> SaveRollover(const ca::RolloverStatus& status, int64_t expected,
-                                    int64_t* revision);
+                                    int64_t* revision, bool as_leader = false);
 
  private:
   ReplicaCoordination(state::etcd::EtcdStore* store, std::string replica_id,
@@ -88,6 +99,11 @@ class ReplicaCoordination {
   absl::Time last_publish_ = absl::InfinitePast();
   int64_t published_lease_ = 0;
   std::string publish_problem_;
+  // Claims (or, with the same lease, rewrites) our key with `value`: false
+  // when another lease holds it.
+  absl::StatusOr<bool> WriteOwnView(int64_t lease, const std::string& value);
+  mutable sync::Mutex mu_;
+  std::string id_problem_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace palisade::control::server

@@ -26,24 +26,37 @@ absl::Status SharedState::Watch(OnRecords on_tokens, OnRecords on_revocations) {
   for (auto& [dir, callback] : std::vector<std::pair<std::string, OnRecords>>{
            {"tokens/", std::move(on_tokens)}, {"revocations/", std::move(on_revocations)}}) {
     ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdClient> client, store_->NewWatchClient());
-    watchers_.push_back(std::make_unique<state::etcd::PrefixWatcher>(
-        std::move(client), store_->FullKey(dir), std::move(callback)));
-    watchers_.back()->Start();
+    auto watcher = std::make_unique<state::etcd::PrefixWatcher>(
+        std::move(client), store_->FullKey(dir), std::move(callback));
+    watcher->Start();
+    sync::MutexLock lock(&mu_);
+    watchers_.push_back(std::move(watcher));
   }
   return absl::OkStatus();
 }
 
 absl::Status SharedState::WatchCa(OnRecords on_ca) {
   ASSIGN_OR_RETURN(std::unique_ptr<state::etcd::EtcdClient> client, store_->NewWatchClient());
-  watchers_.push_back(std::make_unique<state::etcd::PrefixWatcher>(
-      std::move(client), store_->FullKey("ca/"), std::move(on_ca)));
-  watchers_.back()->Start();
+  auto watcher = std::make_unique<state::etcd::PrefixWatcher>(
+      std::move(client), store_->FullKey("ca/"), std::move(on_ca));
+  watcher->Start();
+  sync::MutexLock lock(&mu_);
+  watchers_.push_back(std::move(watcher));
   return absl::OkStatus();
 }
 
-void SharedState::Stop() { watchers_.clear(); }
+void SharedState::Stop() {
+  // Destroyed outside the lock: a watcher's destructor joins its thread.
+  std::vector<std::unique_ptr<state::etcd::PrefixWatcher>> stopping;
+  {
+    sync::MutexLock lock(&mu_);
+    stopping.swap(watchers_);
+  }
+  stopping.clear();
+}
 
 std::string SharedState::Problem() const {
+  sync::MutexLock lock(&mu_);
   for (const auto& watcher : watchers_) {
     std::string problem = watcher->Problem();
     if (problem.empty()) continue;

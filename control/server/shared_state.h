@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/state/etcd/etcd_store.h"
@@ -19,6 +20,7 @@
 #include "control/state/etcd/etcd_tls_config.h"
 #include "control/state/etcd/prefix_watcher.h"
 #include "control/state/shared_store.h"
+#include "runtime/sync/mutex.h"
 
 namespace palisade::control::server {
 
@@ -45,7 +47,8 @@ class SharedState {
   absl::Status WatchCa(OnRecords on_ca);
   // Ends the watches (before what the callbacks use goes away).
   void Stop();
-  // "" while both watches stand; else "store_unavailable: ...".
+  // "" while both watches stand; else "store_unavailable: ...". Thread-safe
+  // (renewals ask from gRPC's threads with --renewals_without_store=refuse).
   std::string Problem() const;
   // With TLS to etcd: failures since start by (endpoint, reason); else empty.
   std::map<std::pair<std::string, std::string>, uint64_t> TlsFailures() const;
@@ -56,7 +59,8 @@ class SharedState {
       : store_(std::move(store)), tls_(std::move(tls)) {}
   std::unique_ptr<state::etcd::EtcdStore> store_;
   std::shared_ptr<const state::etcd::EtcdTlsBridges> tls_;  // null: plaintext
-  std::vector<std::unique_ptr<state::etcd::PrefixWatcher>> watchers_;
+  mutable sync::Mutex mu_;
+  std::vector<std::unique_ptr<state::etcd::PrefixWatcher>> watchers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace palisade::control::server

@@ -351,6 +351,15 @@ absl::Status IdentityService::OnCsr(WatchStream& stream,
                                 absl::StrCat("CSR asks for ", csr->spiffe_id.ToString(),
                                              " but this stream is authenticated as ", id)));
   }
+  if (!info.bootstrap && options_.renewals_blocked_by) {
+    if (const std::string problem = options_.renewals_blocked_by(); !problem.empty()) {
+      return Refuse(info, id,
+                    auth::Refusal(absl::StatusCode::kUnavailable, "store_unavailable",
+                                  absl::StrCat("renewals are refused while the store cannot be "
+                                               "reached (--renewals_without_store=refuse): ",
+                                               problem)));
+    }
+  }
   const absl::Time now = options_.clock();
   const WorkloadRegistry::Unexpired unexpired = deps_.registry->UnexpiredOf(id, now);
   if (absl::Status admitted =

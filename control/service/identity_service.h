@@ -49,6 +49,10 @@ struct IdentityServiceOptions {
   // Per-identity issuance limits; its svid_ttl is set from the one above.
   IssuanceLimits limits;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // When set, a renewal (not a bootstrap) is refused UNAVAILABLE with reason
+  // store_unavailable while it returns non-empty (why the store cannot be
+  // reached): --renewals_without_store=refuse.
+  std::function<std::string()> renewals_blocked_by;
 };
 
 struct IdentityServiceDeps {

@@ -200,6 +200,45 @@ TEST_F(ControlLeaderTest, RolloverWaitsOnEveryReplicasProxiesAndResumesAfterKill
       HasSubstr("\"idle\""));
 }
 
+// A follower's status shows what the leader waits on (its own proxies and
+// every replica's), not an empty list: the leader stores waiting_on with the
+// rollover status when it changes.
+TEST_F(ControlLeaderTest, FollowerShowsTheLeadersWaitingOn) {
+  const std::string ghost = PutNeverAcknowledgingReplica(*etcd_, kPrefix, "ghost");
+  ASSERT_FALSE(ghost.empty());
+  ASSERT_OK_AND_ASSIGN(auto r1,
+                       ControlProcess::Start(MakeTempDir("control-leader-w1"), EtcdFlags("r1")));
+  ASSERT_TRUE(WaitFor([&] { return Role(*r1) == "leader"; }, kHandover));
+  ASSERT_OK_AND_ASSIGN(auto r2,
+                       ControlProcess::Start(MakeTempDir("control-leader-w2"), EtcdFlags("r2")));
+  ASSERT_TRUE(WaitFor([&] { return Role(*r2) == "follower"; }, kHandover));
+  const CommandResult started = r2->Cli({"rollover", "start"});
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return r1->State()["rollover"]["waiting_on"].dump().find("ghost-proxy") !=
+               std::string::npos;
+      },
+      absl::Seconds(15)))
+      << r1->State()["rollover"].dump();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return r2->State()["rollover"]["waiting_on"].dump().find("ghost-proxy") !=
+               std::string::npos;
+      },
+      absl::Seconds(10)))
+      << r2->State()["rollover"].dump();
+  // And it empties there too once the ghost goes and the rollover ends.
+  ASSERT_EQ(etcd_->Etcdctl({"del", ghost}).exit_code, 0);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const nlohmann::json rollover = r2->State()["rollover"];
+        return rollover["phase"] == "idle" && rollover["waiting_on"].empty();
+      },
+      absl::Seconds(30)))
+      << r2->State()["rollover"].dump();
+}
+
 TEST_F(ControlLeaderTest, BadLeaderFlagsAreRefusedNamingTheFlag) {
   const CommandResult ttl =
       RunCommand({kControlBinary, "serve", "--trust_domain=example.org",

@@ -238,7 +238,8 @@ absl::StatusOr<std::vector<KeyValue>> EtcdClient::List(const std::string& prefix
 }
 
 absl::StatusOr<bool> EtcdClient::PutIf(const std::string& key, const std::string& value,
-                                       int64_t expected_mod_revision, int64_t* revision) {
+                                       int64_t expected_mod_revision, int64_t* revision,
+                                       const Fence* fence) {
   // A write whose answer was lost (a leader change, a member gone) is
   // decided by reading the key back: our value (values carry a write id, so
   // none is written twice the same) means it was applied; the expected
@@ -246,7 +247,7 @@ absl::StatusOr<bool> EtcdClient::PutIf(const std::string& key, const std::string
   // someone else wrote first.
   absl::Status last;
   for (int attempt = 0; attempt < kAmbiguousAttempts; ++attempt) {
-    absl::StatusOr<bool> put = PutIfOnce(key, value, expected_mod_revision, revision);
+    absl::StatusOr<bool> put = PutIfOnce(key, value, expected_mod_revision, revision, fence);
     if (put.ok() || !absl::IsDeadlineExceeded(put.status())) return put;
     last = put.status();
     absl::StatusOr<std::optional<KeyValue>> now = Get(key);
@@ -263,7 +264,8 @@ absl::StatusOr<bool> EtcdClient::PutIf(const std::string& key, const std::string
 
 absl::StatusOr<bool> EtcdClient::TxnIfModRevision(
     const char* what, const std::string& key, int64_t expected_mod_revision,
-    const std::function<void(etcdserverpb::RequestOp*)>& operation, int64_t* revision) {
+    const std::function<void(etcdserverpb::RequestOp*)>& operation, int64_t* revision,
+    const Fence* fence) {
   bool succeeded = false;
   RETURN_IF_ERROR(OnSomeEndpoint(what, key, [&](Endpoint& e) {
     grpc::ClientContext context;
@@ -274,6 +276,18 @@ absl::StatusOr<bool> EtcdClient::TxnIfModRevision(
     compare->set_result(etcdserverpb::Compare::EQUAL);
     compare->set_target(etcdserverpb::Compare::MOD);
     compare->set_mod_revision(expected_mod_revision);  // 0 = the key does not exist
+    if (fence != nullptr) {
+      etcdserverpb::Compare* holds = request.add_compare();
+      holds->set_key(fence->key);
+      holds->set_result(etcdserverpb::Compare::EQUAL);
+      holds->set_target(etcdserverpb::Compare::VALUE);
+      holds->set_value(fence->value);
+      etcdserverpb::Compare* leased = request.add_compare();
+      leased->set_key(fence->key);
+      leased->set_result(etcdserverpb::Compare::EQUAL);
+      leased->set_target(etcdserverpb::Compare::LEASE);
+      leased->set_lease(fence->lease);
+    }
     operation(request.add_success());
     etcdserverpb::TxnResponse response;
     absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
@@ -285,7 +299,8 @@ absl::StatusOr<bool> EtcdClient::TxnIfModRevision(
 }
 
 absl::StatusOr<bool> EtcdClient::PutIfOnce(const std::string& key, const std::string& value,
-                                           int64_t expected_mod_revision, int64_t* revision) {
+                                           int64_t expected_mod_revision, int64_t* revision,
+                                           const Fence* fence) {
   return TxnIfModRevision(
       "put", key, expected_mod_revision,
       [&](etcdserverpb::RequestOp* op) {
@@ -293,7 +308,7 @@ absl::StatusOr<bool> EtcdClient::PutIfOnce(const std::string& key, const std::st
         put->set_key(key);
         put->set_value(value);
       },
-      revision);
+      revision, fence);
 }
 
 absl::StatusOr<bool> EtcdClient::DeleteIf(const std::string& key, int64_t expected_mod_revision) {
@@ -386,6 +401,30 @@ absl::StatusOr<bool> EtcdClient::PutWithLease(const std::string& key, const std:
     absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
     // etcd answers a put on an expired lease with NOT_FOUND
     // ("etcdserver: requested lease not found"), not retried elsewhere.
+    succeeded = s.ok() && response.succeeded();
+    return s;
+  }));
+  return succeeded;
+}
+
+absl::StatusOr<bool> EtcdClient::PutWithLeaseIfOurs(const std::string& key,
+                                                    const std::string& value, int64_t lease_id) {
+  bool succeeded = false;
+  RETURN_IF_ERROR(OnSomeEndpoint("put with lease", key, [&](Endpoint& e) {
+    grpc::ClientContext context;
+    SetDeadline(&context, options_.call_timeout);
+    etcdserverpb::TxnRequest request;
+    etcdserverpb::Compare* compare = request.add_compare();
+    compare->set_key(key);
+    compare->set_result(etcdserverpb::Compare::EQUAL);
+    compare->set_target(etcdserverpb::Compare::LEASE);
+    compare->set_lease(lease_id);  // an absent key compares as lease 0
+    etcdserverpb::PutRequest* put = request.add_success()->mutable_request_put();
+    put->set_key(key);
+    put->set_value(value);
+    put->set_lease(lease_id);
+    etcdserverpb::TxnResponse response;
+    absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
     succeeded = s.ok() && response.succeeded();
     return s;
   }));

@@ -42,6 +42,15 @@ struct WatchEvent {
   KeyValue kv;
 };
 
+// A leader's fence: a write carrying one is applied only while `key` holds
+// `value` attached to lease `lease`, i.e. while the writer still leads (a
+// leader paused past its lease cannot write after another took over).
+struct Fence {
+  std::string key;
+  std::string value;
+  int64_t lease = 0;
+};
+
 struct EtcdClientOptions {
   std::vector<std::string> endpoints;  // host:port
   absl::Duration call_timeout = absl::Seconds(2);
@@ -68,8 +77,10 @@ class EtcdClient {
   // (0: only if absent), in one Txn. False when it changed meanwhile. On
   // success `*revision` is the revision of the write. A timed-out write is
   // settled by reading the key back (values must be unique per write).
+  // With `fence`, only while the fence holds too (false otherwise).
   absl::StatusOr<bool> PutIf(const std::string& key, const std::string& value,
-                             int64_t expected_mod_revision, int64_t* revision = nullptr);
+                             int64_t expected_mod_revision, int64_t* revision = nullptr,
+                             const Fence* fence = nullptr);
   // Deletes `key` only if its mod revision is still `expected_mod_revision`.
   absl::StatusOr<bool> DeleteIf(const std::string& key, int64_t expected_mod_revision);
 
@@ -85,6 +96,10 @@ class EtcdClient {
   // expired is NotFound.
   absl::StatusOr<bool> PutWithLease(const std::string& key, const std::string& value,
                                     int64_t lease_id, bool only_if_absent);
+  // Rewrites `key` only if it is attached to `lease_id` already (written by
+  // the holder of that lease): false when absent or another lease's.
+  absl::StatusOr<bool> PutWithLeaseIfOurs(const std::string& key, const std::string& value,
+                                          int64_t lease_id);
 
   // Watches `prefix` from `start_revision` until the stream fails or
   // `Cancel()`: `on_created` once the watch stands, then `on_events` for each
@@ -109,13 +124,15 @@ class EtcdClient {
                               const std::function<absl::Status(Endpoint&)>& call,
                               bool idempotent = false);
   absl::StatusOr<bool> PutIfOnce(const std::string& key, const std::string& value,
-                                 int64_t expected_mod_revision, int64_t* revision);
+                                 int64_t expected_mod_revision, int64_t* revision,
+                                 const Fence* fence);
   absl::StatusOr<bool> DeleteIfOnce(const std::string& key, int64_t expected_mod_revision);
   // One Txn on some endpoint: `operation` fills the request op run only if
   // `key`'s mod revision is `expected_mod_revision` (0: the key is absent).
   absl::StatusOr<bool> TxnIfModRevision(
       const char* what, const std::string& key, int64_t expected_mod_revision,
-      const std::function<void(etcdserverpb::RequestOp*)>& operation, int64_t* revision);
+      const std::function<void(etcdserverpb::RequestOp*)>& operation, int64_t* revision,
+      const Fence* fence = nullptr);
 
   const EtcdClientOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;

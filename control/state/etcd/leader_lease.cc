@@ -111,6 +111,21 @@ absl::StatusOr<bool> LeaderLease::CreateAttached(const std::string& key, const s
   return client_->PutWithLease(key, value, lease, /*only_if_absent=*/true);
 }
 
+absl::StatusOr<bool> LeaderLease::RewriteAttached(const std::string& key,
+                                                  const std::string& value) {
+  const int64_t lease = lease_id();
+  if (lease == 0) return absl::FailedPreconditionError("no etcd lease held yet");
+  return client_->PutWithLeaseIfOurs(key, value, lease);
+}
+
+std::optional<Fence> LeaderLease::LeaderFence() const {
+  sync::MutexLock lock(&mu_);
+  if (!leader_ || absl::Now() >= lease_confirmed_ + options_.ttl || lease_id_ == 0) {
+    return std::nullopt;
+  }
+  return Fence{options_.key, options_.replica_id, lease_id_};
+}
+
 void LeaderLease::SetRole(bool leader, const std::string& leader_id) {
   bool changed;
   {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -74,6 +75,13 @@ class LeaderLease {
   absl::Status PutAttached(const std::string& key, const std::string& value);
   // Like PutAttached but only if `key` is absent: false if it exists.
   absl::StatusOr<bool> CreateAttached(const std::string& key, const std::string& value);
+  // Like PutAttached but only if `key` is attached to this contender's
+  // current lease already: false if absent or someone else's.
+  absl::StatusOr<bool> RewriteAttached(const std::string& key, const std::string& value);
+  // The fence of this contender's leadership (the leader key holds our id
+  // under our lease), for writes only a leader may make; nullopt when it
+  // does not lead.
+  std::optional<Fence> LeaderFence() const;
 
  private:
   void Run();

@@ -2,7 +2,8 @@
 // loopback: exactly one of two contenders leads; a leader killed with -9
 // (a separate process) is replaced within its TTL and a few seconds; a
 // resigning leader is replaced at once; one etcd member killed changes no
-// leader; a revoked lease takes its keys along.
+// leader; a revoked lease takes its keys along; a stalled leader's fenced
+// write is refused once another leads.
 #include "control/state/etcd/leader_lease.h"
 
 #include <gtest/gtest.h>
@@ -156,6 +157,43 @@ TEST_F(LeaderLeaseTest, OneEtcdMemberKilledLeavesTheLeaderInPlace) {
   EXPECT_EQ(a->changes(), 1u);
   EXPECT_EQ(b->changes(), 0u);
   EXPECT_EQ(KeyHolder(), "a");
+}
+
+// A leader that decided to write, then stalled past its lease (as a
+// SIGSTOPped process: no keep-alives) while another took over: the write it
+// then makes is refused when fenced on the leader key, and applied without
+// the fence (what a compare on the record's own revision alone allows).
+TEST_F(LeaderLeaseTest, FencedWriteOfAStalledLeaderIsRefusedAfterAnotherTookOver) {
+  const absl::Duration ttl = absl::Seconds(2);
+  auto a = Contender("a", ttl);
+  ASSERT_TRUE(palisade::testing::WaitFor([&] { return a->IsLeader(); }, absl::Seconds(20)));
+  auto client = Client();
+  const std::string record = "/lease-test/rollover";
+  int64_t revision = 0;
+  ASSERT_OK_AND_ASSIGN(bool first, client->PutIf(record, "propagating", 0, &revision));
+  ASSERT_TRUE(first);
+  const std::optional<Fence> fence = a->LeaderFence();
+  ASSERT_TRUE(fence.has_value());
+  // While it leads, a fenced write goes through.
+  ASSERT_OK_AND_ASSIGN(bool fenced_ok,
+                       client->PutIf(record, "propagating-2", revision, &revision, &*fence));
+  EXPECT_TRUE(fenced_ok);
+  a->Stop(/*resign=*/false);  // stalled: its lease runs out, nobody resigns
+  auto b = Contender("b", ttl);
+  ASSERT_TRUE(palisade::testing::WaitFor([&] { return b->IsLeader(); }, ttl + absl::Seconds(10)));
+  ASSERT_OK_AND_ASSIGN(bool stale,
+                       client->PutIf(record, "rekeying (a)", revision, nullptr, &*fence));
+  EXPECT_FALSE(stale) << "a stalled leader's fenced write was applied after another took over";
+  EXPECT_EQ((*client->Get(record))->value, "propagating-2");
+  ASSERT_OK_AND_ASSIGN(bool unfenced, client->PutIf(record, "rekeying (a)", revision));
+  EXPECT_TRUE(unfenced) << "without the fence the stale write goes through";
+  // The new leader's own fence works.
+  ASSERT_OK_AND_ASSIGN(std::optional<KeyValue> now, client->Get(record));
+  const std::optional<Fence> b_fence = b->LeaderFence();
+  ASSERT_TRUE(b_fence.has_value());
+  ASSERT_OK_AND_ASSIGN(
+      bool by_b, client->PutIf(record, "rekeying (b)", now->mod_revision, nullptr, &*b_fence));
+  EXPECT_TRUE(by_b);
 }
 
 TEST(LeaderLeaseFlagsTest, RefusesBadTtlAndReplicaIdNamingTheFlag) {
