@@ -412,7 +412,7 @@ absl::StatusOr<bool> EtcdClient::PutWithLeaseIfOurs(const std::string& key,
   bool succeeded = false;
   RETURN_IF_ERROR(OnSomeEndpoint("put with lease", key, [&](Endpoint& e) {
     grpc::ClientContext context;
-    SetDeadline(&context, options_.call_timeout);
+    PrepareCall(&context, options_.call_timeout);
     etcdserverpb::TxnRequest request;
     etcdserverpb::Compare* compare = request.add_compare();
     compare->set_key(key);
