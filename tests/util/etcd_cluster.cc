@@ -87,6 +87,12 @@ EtcdCluster::~EtcdCluster() {
     m.process->Stop(absl::Seconds(5));
     (void)m.process->CheckExit();  // etcd's exit status on SIGTERM is not ours to judge
   }
+  // Each member preallocates a 64 MB write-ahead log; Bazel may keep a
+  // finished test's sandbox, so the data goes with the cluster (logs stay).
+  for (const Member& m : members_) {
+    std::error_code ignored;
+    std::filesystem::remove_all(m.data_dir, ignored);
+  }
 }
 
 absl::Status EtcdCluster::StartMember(int i, const std::string& state) {
