@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -238,6 +239,27 @@ CommandResult EtcdCluster::Etcdctl(const std::vector<std::string>& args) const {
   }
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, absl::Seconds(15));
+}
+
+std::optional<int> EtcdCluster::LeaderIndex() const {
+  const CommandResult r = Etcdctl({"endpoint", "status", "--write-out=json"});
+  // stderr is interleaved (a member down is a warning line): the JSON array.
+  const size_t begin = r.output.find('['), end = r.output.rfind(']');
+  if (begin == std::string::npos || end == std::string::npos || end < begin) return std::nullopt;
+  const nlohmann::json status =
+      nlohmann::json::parse(r.output.substr(begin, end - begin + 1), nullptr, false);
+  if (!status.is_array()) return std::nullopt;
+  for (const nlohmann::json& entry : status) {
+    const nlohmann::json& s = entry.value("Status", nlohmann::json::object());
+    if (!s.contains("leader") || !s.contains("header")) continue;
+    if (s["leader"] != s["header"].value("member_id", nlohmann::json())) continue;
+    const std::string endpoint = entry.value("Endpoint", "");
+    for (size_t i = 0; i < members_.size(); ++i) {
+      if (endpoint == absl::StrCat("127.0.0.1:", members_[i].client_port))
+        return static_cast<int>(i);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace palisade::testing

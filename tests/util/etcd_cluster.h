@@ -71,6 +71,9 @@ class EtcdCluster {
 
   // etcdctl (API v3) against the running members.
   CommandResult Etcdctl(const std::vector<std::string>& args) const;
+  // The index of the member that is raft leader, as the running members
+  // report it; nullopt when they name none (or cannot be asked).
+  std::optional<int> LeaderIndex() const;
 
  private:
   struct Member {

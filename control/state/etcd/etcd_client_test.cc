@@ -1,13 +1,18 @@
 // EtcdClient against a real one-member etcd on loopback: compare-and-swap
 // writes, prefix lists, a watch that sees a change, clear errors naming the
-// endpoint and key, and a dead first endpoint that costs nothing.
+// endpoint and key, and a dead first endpoint that costs nothing; and against
+// three members, writes that ride out the loss of the raft leader.
 #include "control/state/etcd/etcd_client.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <iostream>
+#include <optional>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "tests/util/etcd_cluster.h"
 #include "tests/util/loopback.h"
 #include "tests/util/process.h"
@@ -99,6 +104,36 @@ TEST_F(EtcdClientTest, NoMemberIsStoreUnavailableNamingEndpointAndKey) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("store_unavailable"));
   EXPECT_THAT(std::string(s.message()), HasSubstr(dead));
   EXPECT_THAT(std::string(s.message()), HasSubstr("/n/key"));
+}
+
+// Killing etcd's raft leader leaves the others without a leader for about a
+// second, and every call asks for a member with a leader. A write then must
+// wait for the election within its deadline, not fail at once.
+TEST(EtcdClientElectionTest, WritesRideOutTheLeadersLoss) {
+  ASSERT_OK_AND_ASSIGN(auto cluster, palisade::testing::EtcdCluster::Start(
+                                         palisade::testing::MakeTempDir("etcd-election"), 3));
+  ASSERT_OK_AND_ASSIGN(auto client, EtcdClient::Create({absl::StrSplit(cluster->Endpoints(), ','),
+                                                        absl::Seconds(2)}));
+  ASSERT_OK(client->PutIf("/e/warm", "v", 0).status());
+  const std::optional<int> leader = cluster->LeaderIndex();
+  ASSERT_TRUE(leader.has_value());
+  cluster->KillMember(*leader);
+  int failed = 0;
+  std::string last_error;
+  absl::Duration slowest;
+  for (int i = 0; i < 30; ++i) {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<bool> put = client->PutIf(absl::StrCat("/e/k", i), "v", 0);
+    slowest = std::max(slowest, absl::Now() - start);
+    if (!put.ok() || !*put) {
+      ++failed;
+      last_error = put.ok() ? "not written" : std::string(put.status().message());
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(failed, 0) << "last: " << last_error;
+  std::cout << "leader (member " << *leader << ") killed: 30 writes, " << failed
+            << " failed, slowest " << absl::FormatDuration(slowest) << "\n";
 }
 
 TEST(ParseEndpointsTest, RefusesWhatIsNotHostPortAndTls) {
