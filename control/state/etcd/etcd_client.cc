@@ -379,52 +379,44 @@ absl::Status EtcdClient::RevokeLease(int64_t lease_id) {
 
 absl::StatusOr<bool> EtcdClient::PutWithLease(const std::string& key, const std::string& value,
                                               int64_t lease_id, bool only_if_absent) {
-  bool succeeded = false;
   // Not retried on a timeout: a campaign whose answer was lost is settled by
   // the caller's next read of the key (whose lease it carries).
-  RETURN_IF_ERROR(OnSomeEndpoint("put with lease", key, [&](Endpoint& e) {
-    grpc::ClientContext context;
-    PrepareCall(&context, options_.call_timeout);
-    etcdserverpb::TxnRequest request;
-    if (only_if_absent) {
-      etcdserverpb::Compare* compare = request.add_compare();
-      compare->set_key(key);
-      compare->set_result(etcdserverpb::Compare::EQUAL);
-      compare->set_target(etcdserverpb::Compare::CREATE);
-      compare->set_create_revision(0);  // absent
-    }
-    etcdserverpb::PutRequest* put = request.add_success()->mutable_request_put();
-    put->set_key(key);
-    put->set_value(value);
-    put->set_lease(lease_id);
-    etcdserverpb::TxnResponse response;
-    absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
-    // etcd answers a put on an expired lease with NOT_FOUND
-    // ("etcdserver: requested lease not found"), not retried elsewhere.
-    succeeded = s.ok() && response.succeeded();
-    return s;
-  }));
-  return succeeded;
+  etcdserverpb::TxnRequest request;
+  if (only_if_absent) {
+    etcdserverpb::Compare* compare = request.add_compare();
+    compare->set_key(key);
+    compare->set_result(etcdserverpb::Compare::EQUAL);
+    compare->set_target(etcdserverpb::Compare::CREATE);
+    compare->set_create_revision(0);  // absent
+  }
+  return LeasedPut(key, value, lease_id, &request);
 }
 
 absl::StatusOr<bool> EtcdClient::PutWithLeaseIfOurs(const std::string& key,
                                                     const std::string& value, int64_t lease_id) {
+  etcdserverpb::TxnRequest request;
+  etcdserverpb::Compare* compare = request.add_compare();
+  compare->set_key(key);
+  compare->set_result(etcdserverpb::Compare::EQUAL);
+  compare->set_target(etcdserverpb::Compare::LEASE);
+  compare->set_lease(lease_id);  // an absent key compares as lease 0
+  return LeasedPut(key, value, lease_id, &request);
+}
+
+absl::StatusOr<bool> EtcdClient::LeasedPut(const std::string& key, const std::string& value,
+                                           int64_t lease_id, etcdserverpb::TxnRequest* request) {
+  etcdserverpb::PutRequest* put = request->add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(value);
+  put->set_lease(lease_id);
   bool succeeded = false;
   RETURN_IF_ERROR(OnSomeEndpoint("put with lease", key, [&](Endpoint& e) {
     grpc::ClientContext context;
     PrepareCall(&context, options_.call_timeout);
-    etcdserverpb::TxnRequest request;
-    etcdserverpb::Compare* compare = request.add_compare();
-    compare->set_key(key);
-    compare->set_result(etcdserverpb::Compare::EQUAL);
-    compare->set_target(etcdserverpb::Compare::LEASE);
-    compare->set_lease(lease_id);  // an absent key compares as lease 0
-    etcdserverpb::PutRequest* put = request.add_success()->mutable_request_put();
-    put->set_key(key);
-    put->set_value(value);
-    put->set_lease(lease_id);
     etcdserverpb::TxnResponse response;
-    absl::Status s = FromGrpc(e.kv->Txn(&context, request, &response));
+    absl::Status s = FromGrpc(e.kv->Txn(&context, *request, &response));
+    // etcd answers a put on an expired lease with NOT_FOUND
+    // ("etcdserver: requested lease not found"), not retried elsewhere.
     succeeded = s.ok() && response.succeeded();
     return s;
   }));

@@ -25,6 +25,7 @@
 namespace etcdserverpb {
 class RequestOp;
 class ResponseHeader;
+class TxnRequest;
 }  // namespace etcdserverpb
 
 namespace palisade::control::state::etcd {
@@ -133,6 +134,10 @@ class EtcdClient {
       const char* what, const std::string& key, int64_t expected_mod_revision,
       const std::function<void(etcdserverpb::RequestOp*)>& operation, int64_t* revision,
       const Fence* fence = nullptr);
+  // One Txn on some endpoint: the put of `key` under `lease_id`, run only
+  // if `request`'s compares (the caller's) hold.
+  absl::StatusOr<bool> LeasedPut(const std::string& key, const std::string& value, int64_t lease_id,
+                                 etcdserverpb::TxnRequest* request);
 
   const EtcdClientOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
