@@ -70,19 +70,29 @@ class ControlEtcdRenewalsTest : public ::testing::Test {
         << HttpGet(control.admin_url() + "/ready").body;
   }
 
+  // A replica with --renewals_without_store=`mode`, and kWorkload's SVID
+  // bootstrapped through it while etcd is up.
+  void StartReplicaWithSvid(const std::string& mode, std::unique_ptr<ControlProcess>* control,
+                            Svid* svid) {
+    auto started = ControlProcess::Start(MakeTempDir("control-etcd-" + mode), ReplicaFlags(mode));
+    ASSERT_OK(started.status());
+    *control = *std::move(started);
+    absl::StatusOr<nlohmann::json> token = (*control)->CreateJoinToken(kWorkload);
+    ASSERT_OK(token.status());
+    ASSERT_TRUE(
+        BootstrapWith(**control, (*token)["token"].get<std::string>(), kWorkload, svid).ok());
+  }
+
   std::string dir_;
   std::unique_ptr<EtcdCluster> etcd_;
 };
 
 TEST_F(ControlEtcdRenewalsTest, RefuseModeRefusesRenewalsWhileEtcdIsDownAndServesThemAfter) {
   StartEtcd();
-  auto control = ControlProcess::Start(MakeTempDir("control-etcd-refuse"), ReplicaFlags("refuse"));
-  ASSERT_OK(control.status());
-  ControlProcess& r1 = **control;
-  absl::StatusOr<nlohmann::json> token = r1.CreateJoinToken(kWorkload);
-  ASSERT_OK(token.status());
+  std::unique_ptr<ControlProcess> control;
   Svid svid;
-  ASSERT_TRUE(BootstrapWith(r1, (*token)["token"].get<std::string>(), kWorkload, &svid).ok());
+  ASSERT_NO_FATAL_FAILURE(StartReplicaWithSvid("refuse", &control, &svid));
+  ControlProcess& r1 = *control;
   ASSERT_TRUE(RenewsOverMtls(r1, svid, kWorkload));
   const double before = StoreRefusals(r1);
 
@@ -98,13 +108,10 @@ TEST_F(ControlEtcdRenewalsTest, RefuseModeRefusesRenewalsWhileEtcdIsDownAndServe
 
 TEST_F(ControlEtcdRenewalsTest, ServeModeIsTheDefaultAndServesRenewalsWhileEtcdIsDown) {
   StartEtcd();
-  auto control = ControlProcess::Start(MakeTempDir("control-etcd-serve"), ReplicaFlags("serve"));
-  ASSERT_OK(control.status());
-  ControlProcess& r1 = **control;
-  absl::StatusOr<nlohmann::json> token = r1.CreateJoinToken(kWorkload);
-  ASSERT_OK(token.status());
+  std::unique_ptr<ControlProcess> control;
   Svid svid;
-  ASSERT_TRUE(BootstrapWith(r1, (*token)["token"].get<std::string>(), kWorkload, &svid).ok());
+  ASSERT_NO_FATAL_FAILURE(StartReplicaWithSvid("serve", &control, &svid));
+  ControlProcess& r1 = *control;
   StopEtcd(r1);
   EXPECT_TRUE(RenewsOverMtls(r1, svid, kWorkload)) << r1.process().Output();
   EXPECT_EQ(StoreRefusals(r1), 0);

@@ -8,9 +8,7 @@
 #include <string>
 
 namespace palisade::testing {
-namespace {
-
-sockaddr_in Loopback(uint16_t port) {
+sockaddr_in LoopbackAddress(uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -18,15 +16,13 @@ sockaddr_in Loopback(uint16_t port) {
   return addr;
 }
 
-}  // namespace
-
 int ConnectLoopback(uint16_t port, absl::Duration io_timeout) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   const timeval tv = absl::ToTimeval(io_timeout);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  const sockaddr_in addr = Loopback(port);
+  const sockaddr_in addr = LoopbackAddress(port);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
     return -1;
@@ -37,7 +33,7 @@ int ConnectLoopback(uint16_t port, absl::Duration io_timeout) {
 uint16_t PickFreeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
-  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr = LoopbackAddress(0);
   socklen_t length = sizeof(addr);
   uint16_t port = 0;
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
@@ -82,7 +78,7 @@ std::string SendAndReadToEnd(uint16_t port, const std::string& message) {
 HeldPort::HeldPort() {
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return;
-  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr = LoopbackAddress(0);
   socklen_t length = sizeof(addr);
   if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd_, 1) != 0 ||
       getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
@@ -99,7 +95,7 @@ HeldPort::~HeldPort() {
 bool CanBindLoopback(uint16_t port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
-  const sockaddr_in addr = Loopback(port);
+  const sockaddr_in addr = LoopbackAddress(port);
   const bool ok = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;

@@ -4,12 +4,17 @@
 #ifndef PALISADE_TESTS_UTIL_LOOPBACK_H_
 #define PALISADE_TESTS_UTIL_LOOPBACK_H_
 
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <string>
 
 #include "absl/time/time.h"
 
 namespace palisade::testing {
+
+// 127.0.0.1:`port` as a socket address.
+sockaddr_in LoopbackAddress(uint16_t port);
 
 // A connected socket to 127.0.0.1:`port` whose reads and writes give up
 // after `io_timeout`; -1 when the connection is refused.

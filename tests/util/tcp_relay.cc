@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/util/loopback.h"
 
 namespace palisade::testing {
 namespace {
@@ -26,14 +27,6 @@ constexpr size_t kBufferBytes = 64 * 1024;
 constexpr int kPollMillis = 100;
 
 void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
 
 }  // namespace
 
@@ -59,7 +52,7 @@ absl::StatusOr<std::unique_ptr<TcpRelay>> TcpRelay::Start(uint16_t target_port, 
   relay->refuse_ = std::move(refuse);
   relay->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (relay->listen_fd_ < 0) return absl::InternalError("relay: socket() failed");
-  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr = LoopbackAddress(0);
   socklen_t len = sizeof(addr);
   if (bind(relay->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       listen(relay->listen_fd_, 64) != 0 ||
@@ -142,7 +135,7 @@ void TcpRelay::Run() {
         // The target is on loopback: a blocking connect is answered at once
         // (refused when nothing listens, and then the client is closed too).
         const int target = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in to = Loopback(target_port_);
+        sockaddr_in to = LoopbackAddress(target_port_);
         if (target < 0 || connect(target, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
           if (target >= 0) close(target);
           close(client);
