@@ -26,6 +26,13 @@
 namespace palisade::control::state::etcd {
 namespace {
 
+// What etcd's refusal of our client certificate (or of its absence) means.
+std::string ClientCertificateRefused(bool have_certificate, const std::string& detail) {
+  return absl::StrCat(have_certificate ? "etcd refused the client certificate (--etcd_cert_file): "
+                                       : "etcd requires a client certificate (--etcd_cert_file): ",
+                      detail);
+}
+
 constexpr absl::Duration kDialTimeout = absl::Seconds(5);  // lookup + connect + handshake
 constexpr int kPollSliceMs = 200;                          // how soon a stopping bridge is noticed
 constexpr size_t kMaxConnections = 64;                     // gRPC keeps one or two per channel
@@ -301,10 +308,7 @@ void EtcdTlsBridge::Serve(net::UniqueFd local, Connection* connection) {
                 absl::StrCat(why, " (checked against --etcd_ca_file and the name \"", name, "\")"));
     } else if (remote.error() == "peer_rejected_certificate") {
       OnFailure(kEtcdTlsClientCertificateRefused,
-                absl::StrCat(config_->has_client_certificate()
-                                 ? "etcd refused the client certificate (--etcd_cert_file): "
-                                 : "etcd requires a client certificate (--etcd_cert_file): ",
-                             remote.error_detail()));
+                ClientCertificateRefused(config_->has_client_certificate(), remote.error_detail()));
     } else {
       OnFailure(kEtcdTlsHandshake, absl::StrCat(remote.error(), " ", remote.error_detail()));
     }
@@ -363,11 +367,9 @@ void EtcdTlsBridge::Serve(net::UniqueFd local, Connection* connection) {
         // alert arrives after our side of the handshake is done.
         if (!carried && r.status == net::IoStatus::kError) {
           if (remote.error() == "peer_rejected_certificate") {
-            OnFailure(kEtcdTlsClientCertificateRefused,
-                      absl::StrCat(config_->has_client_certificate()
-                                       ? "etcd refused the client certificate (--etcd_cert_file): "
-                                       : "etcd requires a client certificate (--etcd_cert_file): ",
-                                   remote.error_detail()));
+            OnFailure(
+                kEtcdTlsClientCertificateRefused,
+                ClientCertificateRefused(config_->has_client_certificate(), remote.error_detail()));
           } else {
             OnFailure(kEtcdTlsHandshake, absl::StrCat("etcd closed the connection: ",
                                                       remote.error(), " ", remote.error_detail()));
