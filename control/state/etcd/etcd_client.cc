@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <thread>
@@ -30,6 +31,9 @@ constexpr int kAmbiguousAttempts = 3;
 constexpr absl::Duration kWatchProbeInterval = absl::Seconds(1);
 constexpr int kWatchProbeMisses = 2;
 
+// How much a watch reads ahead of its callback before it stops reading.
+constexpr size_t kMaxWatchBacklogBytes = 64 << 20;
+
 // etcd's range end for "every key starting with prefix": the prefix with its
 // last byte that is not 0xff incremented.
 std::string PrefixEnd(const std::string& prefix) {
@@ -47,6 +51,71 @@ std::string PrefixEnd(const std::string& prefix) {
 KeyValue FromProto(const etcdserverpb::KeyValue& kv) {
   return KeyValue{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision(), kv.lease()};
 }
+
+
+// What a watch's reader thread has received and the caller's thread has not
+// handed on yet. The caller takes all of it at once: a watch that is behind
+// (its process was paused, its callback is slow) catches up in a few
+// callbacks, not one per response (etcd sends one per revision), each of
+// which may cost the caller the whole prefix. Not behind, a response is
+// handed on as soon as it arrives.
+class WatchBacklog {
+ public:
+  struct Taken {
+    bool created = false;  // the watch stands (first response)
+    std::vector<WatchEvent> events;
+    // The revision the events bring the prefix to: the last event's. Not the
+    // response header's, which is the store's current revision when etcd sent
+    // it, also when a catch-up batch stops short of it.
+    int64_t revision = 0;
+    bool closed = false;  // the stream has ended and everything was taken
+  };
+
+  // Queues one response's events; waits first while more than
+  // kMaxWatchBacklogBytes wait (then the stream's flow control holds etcd
+  // back, as when nothing read ahead).
+  void Add(bool created, std::vector<WatchEvent> events, size_t bytes) {
+    sync::MutexLock lock(&mu_);
+    mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return bytes_ < kMaxWatchBacklogBytes; });
+    created_ = created_ || created;
+    bytes_ += bytes;
+    for (WatchEvent& event : events) {
+      revision_ = std::max(revision_, event.kv.mod_revision);
+      events_.push_back(std::move(event));
+    }
+    mu_.NotifyAll();
+  }
+  // The stream has ended: Take() returns what is left, then `closed`.
+  void Close() {
+    sync::MutexLock lock(&mu_);
+    closed_ = true;
+    mu_.NotifyAll();
+  }
+  // Waits for something to hand on, and takes all of it.
+  Taken Take() {
+    sync::MutexLock lock(&mu_);
+    mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return created_ || !events_.empty() || closed_;
+    });
+    Taken taken;
+    taken.created = created_;
+    taken.events.swap(events_);
+    taken.revision = revision_;
+    taken.closed = closed_ && !taken.created && taken.events.empty();
+    created_ = false;
+    bytes_ = 0;
+    mu_.NotifyAll();
+    return taken;
+  }
+
+ private:
+  sync::Mutex mu_;
+  bool created_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<WatchEvent> events_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 }  // namespace
 
@@ -466,38 +535,50 @@ absl::Status EtcdClient::Watch(
       }
     }
   });
-  etcdserverpb::WatchRequest request;
-  etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
-  create->set_key(prefix);
-  create->set_range_end(PrefixEnd(prefix));
-  create->set_start_revision(start_revision);
+  // The stream is read on its own thread, so that responses keep arriving
+  // while `on_events` runs; this thread hands on all that has arrived at once.
+  WatchBacklog backlog;
   absl::Status ended = absl::OkStatus();
-  if (stream->Write(request)) {
-    etcdserverpb::WatchResponse response;
-    while (stream->Read(&response)) {
-      if (response.compact_revision() > 0) {
-        ended = absl::OutOfRangeError(absl::StrCat("etcd watch of \"", prefix, "\" at ", e.address,
-                                                   ": compacted past revision ", start_revision));
-        break;
+  grpc::Status finished;
+  std::thread reader([&] {
+    etcdserverpb::WatchRequest request;
+    etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
+    create->set_key(prefix);
+    create->set_range_end(PrefixEnd(prefix));
+    create->set_start_revision(start_revision);
+    if (stream->Write(request)) {
+      etcdserverpb::WatchResponse response;
+      while (stream->Read(&response)) {
+        if (response.compact_revision() > 0) {
+          ended = absl::OutOfRangeError(absl::StrCat("etcd watch of \"", prefix, "\" at ",
+                                                     e.address, ": compacted past revision ",
+                                                     start_revision));
+          break;
+        }
+        if (response.canceled()) {
+          ended = absl::UnavailableError(
+              absl::StrCat("etcd watch of \"", prefix, "\" at ", e.address,
+                           " cancelled by the server: ", response.cancel_reason()));
+          break;
+        }
+        if (!response.created() && response.events_size() == 0) continue;
+        std::vector<WatchEvent> events;
+        for (const etcdserverpb::Event& event : response.events()) {
+          events.push_back(
+              WatchEvent{event.type() == etcdserverpb::Event::DELETE, FromProto(event.kv())});
+        }
+        backlog.Add(response.created(), std::move(events), response.ByteSizeLong());
       }
-      if (response.canceled()) {
-        ended = absl::UnavailableError(
-            absl::StrCat("etcd watch of \"", prefix, "\" at ", e.address,
-                         " cancelled by the server: ", response.cancel_reason()));
-        break;
-      }
-      if (response.created()) on_created();
-      if (response.events_size() == 0) continue;
-      std::vector<WatchEvent> events;
-      for (const etcdserverpb::Event& event : response.events()) {
-        events.push_back(
-            WatchEvent{event.type() == etcdserverpb::Event::DELETE, FromProto(event.kv())});
-      }
-      on_events(events, response.header().revision());
     }
+    context.TryCancel();
+    finished = stream->Finish();
+    backlog.Close();
+  });
+  for (WatchBacklog::Taken taken = backlog.Take(); !taken.closed; taken = backlog.Take()) {
+    if (taken.created) on_created();
+    if (!taken.events.empty()) on_events(taken.events, taken.revision);
   }
-  context.TryCancel();
-  const grpc::Status finished = stream->Finish();
+  reader.join();
   watch_over.Notify();
   probe.join();
   {

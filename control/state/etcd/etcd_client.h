@@ -103,8 +103,10 @@ class EtcdClient {
                                           int64_t lease_id);
 
   // Watches `prefix` from `start_revision` until the stream fails or
-  // `Cancel()`: `on_created` once the watch stands, then `on_events` for each
-  // batch with the revision it brings. Blocks; returns why it ended
+  // `Cancel()`: `on_created` once the watch stands, then `on_events` with
+  // every event received since its last call (a watch that is behind gets
+  // its backlog in a few calls, not one per revision) and the revision of
+  // the last of them. Blocks; returns why it ended
   // (Cancelled after Cancel()). Compaction past `start_revision` ends it with
   // OutOfRange (list again, then watch from there).
   absl::Status Watch(const std::string& prefix, int64_t start_revision,
