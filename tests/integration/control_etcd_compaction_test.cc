@@ -3,7 +3,9 @@
 // many writes under the watched prefix, and etcd is compacted; etcd cancels
 // the lagging watch (compact_revision), and after SIGCONT the replica lists
 // the prefix again and closes the de-registered identity's stream on it
-// within a few seconds: no de-registration is missed.
+// within a few seconds: no de-registration is missed. Sometimes etcd (before
+// 3.4.31) instead leaves the watch open without the rest of its events; the
+// watch's probe finds keys newer than what it received and lists again.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -134,10 +136,16 @@ TEST_F(ControlEtcdCompactionTest, WatchBehindACompactionListsAgainAndMissesNoDer
   const absl::Duration took = absl::Now() - resumed;
   const std::string log = r1->process().Output().substr(offset);
   const bool compacted_watch = absl::StrContains(log, "compacted past revision");
+  // etcd 3.4.23 sometimes drops a lagging watcher's events after a
+  // compaction (etcd-io/etcd#17555); the watch's probe finds it and the
+  // replica lists again.
+  const bool events_dropped = absl::StrContains(log, "etcd dropped the watch's events");
   std::cout << "de-registration enforced on r1 " << absl::FormatDuration(took)
             << " after SIGCONT; the watch was "
-            << (compacted_watch ? "cancelled for the compaction and listed again"
-                                : "not behind the compaction (events replayed)")
+            << (compacted_watch  ? "cancelled for the compaction and listed again"
+                : events_dropped ? "left without its events by etcd, found by the probe, "
+                                   "and listed again"
+                                 : "not behind the compaction (events replayed)")
             << "\n";
   if (!closed) {
     // The log without the flood's refused-record lines, and how many.
@@ -156,8 +164,9 @@ TEST_F(ControlEtcdCompactionTest, WatchBehindACompactionListsAgainAndMissesNoDer
   const grpc::Status ended = stream->Drain();
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
   EXPECT_THAT(r1->State()["revocations"].dump(), HasSubstr(kWorkload));
-  // Listing again after the compaction is quick: seconds, not a replay.
-  if (compacted_watch) EXPECT_LE(took, absl::Seconds(10));
+  // Listing again after the compaction is quick: seconds, not a replay; so
+  // is finding dropped events (three 1 s probes) and listing again.
+  if (compacted_watch || events_dropped) EXPECT_LE(took, absl::Seconds(10));
 }
 
 }  // namespace

@@ -30,6 +30,16 @@ constexpr int kAmbiguousAttempts = 3;
 // another member) after this many unanswered reads in a row.
 constexpr absl::Duration kWatchProbeInterval = absl::Seconds(1);
 constexpr int kWatchProbeMisses = 2;
+// etcd before 3.4.31 / 3.5.13 can drop a lagging watcher's events for good
+// (etcd-io/etcd#17555): when a compaction comes while the watcher is behind
+// and its send queue is full, etcd marks it caught up at the current
+// revision, and the stream stays open with nothing more to send. So the
+// probe also asks which keys under the prefix changed after the last event
+// received; keys there while the reader has waited on the stream for this
+// many probes in a row, without receiving anything, end the watch (the next
+// lists the prefix again). It finds a lost put (a de-registration, a token,
+// the CA), not a lost delete.
+constexpr int kWatchProbesBehind = 3;
 
 // How much a watch reads ahead of its callback before it stops reading.
 constexpr size_t kMaxWatchBacklogBytes = 64 << 20;
@@ -51,7 +61,6 @@ std::string PrefixEnd(const std::string& prefix) {
 KeyValue FromProto(const etcdserverpb::KeyValue& kv) {
   return KeyValue{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision(), kv.lease()};
 }
-
 
 // What a watch's reader thread has received and the caller's thread has not
 // handed on yet. The caller takes all of it at once: a watch that is behind
@@ -94,9 +103,8 @@ class WatchBacklog {
   // Waits for something to hand on, and takes all of it.
   Taken Take() {
     sync::MutexLock lock(&mu_);
-    mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return created_ || !events_.empty() || closed_;
-    });
+    mu_.Await(
+        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return created_ || !events_.empty() || closed_; });
     Taken taken;
     taken.created = created_;
     taken.events.swap(events_);
@@ -518,18 +526,39 @@ absl::Status EtcdClient::Watch(
   auto stream = e.watch->Watch(&context);
   sync::Notification watch_over;
   std::atomic<bool> member_silent{false};
+  std::atomic<bool> events_lost{false};
+  // The revision of the last event the reader received, and whether it is
+  // waiting on the stream (not on a full backlog).
+  std::atomic<int64_t> received{start_revision - 1};
+  std::atomic<bool> reading{false};
   std::thread probe([&] {
     int misses = 0;
+    int behind = 0;
+    int64_t last_received = -1;
     while (!watch_over.WaitForNotificationWithTimeout(kWatchProbeInterval)) {
       grpc::ClientContext probe_context;
       PrepareCall(&probe_context, kWatchProbeInterval);
+      // Linearizable, and small: only keys changed after what was received
+      // (usually none), without values.
+      const int64_t seen = received;
       etcdserverpb::RangeRequest read;
-      read.set_key(prefix);  // one key, usually absent: cheap, and linearizable
+      read.set_key(prefix);
+      read.set_range_end(PrefixEnd(prefix));
+      read.set_keys_only(true);
+      read.set_min_mod_revision(seen + 1);
       etcdserverpb::RangeResponse response;
-      if (e.kv->Range(&probe_context, read, &response).ok()) {
-        misses = 0;
-      } else if (++misses >= kWatchProbeMisses) {
+      if (!e.kv->Range(&probe_context, read, &response).ok()) {
+        if (++misses < kWatchProbeMisses) continue;
         member_silent = true;
+        context.TryCancel();
+        return;
+      }
+      misses = 0;
+      const bool stuck = response.kvs_size() > 0 && reading && seen == last_received;
+      behind = stuck ? behind + 1 : 0;
+      last_received = seen;
+      if (behind >= kWatchProbesBehind) {
+        events_lost = true;
         context.TryCancel();
         return;
       }
@@ -548,11 +577,15 @@ absl::Status EtcdClient::Watch(
     create->set_start_revision(start_revision);
     if (stream->Write(request)) {
       etcdserverpb::WatchResponse response;
-      while (stream->Read(&response)) {
+      for (;;) {
+        reading = true;
+        const bool read = stream->Read(&response);
+        reading = false;
+        if (!read) break;
         if (response.compact_revision() > 0) {
-          ended = absl::OutOfRangeError(absl::StrCat("etcd watch of \"", prefix, "\" at ",
-                                                     e.address, ": compacted past revision ",
-                                                     start_revision));
+          ended =
+              absl::OutOfRangeError(absl::StrCat("etcd watch of \"", prefix, "\" at ", e.address,
+                                                 ": compacted past revision ", start_revision));
           break;
         }
         if (response.canceled()) {
@@ -566,6 +599,9 @@ absl::Status EtcdClient::Watch(
         for (const etcdserverpb::Event& event : response.events()) {
           events.push_back(
               WatchEvent{event.type() == etcdserverpb::Event::DELETE, FromProto(event.kv())});
+        }
+        for (const WatchEvent& event : events) {
+          if (event.kv.mod_revision > received) received = event.kv.mod_revision;
         }
         backlog.Add(response.created(), std::move(events), response.ByteSizeLong());
       }
@@ -589,6 +625,12 @@ absl::Status EtcdClient::Watch(
     current_ = (index + 1) % endpoints_.size();
   }
   if (!ended.ok()) return ended;
+  if (events_lost) {
+    return absl::UnavailableError(
+        absl::StrCat("store_unavailable: etcd watch of \"", prefix, "\" at ", e.address,
+                     " left: keys changed after revision ", received.load(), " were not sent for ",
+                     kWatchProbesBehind, " probes in a row (etcd dropped the watch's events)"));
+  }
   if (member_silent) {
     return absl::UnavailableError(absl::StrCat(
         "store_unavailable: etcd watch of \"", prefix, "\" at ", e.address, " left: ",

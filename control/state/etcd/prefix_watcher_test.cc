@@ -49,24 +49,24 @@ TEST(PrefixWatcherTest, ABacklogIsCaughtUpInFewCallbacksAtTheRevisionItReflects)
   // paused replica or a slow consumer would.
   sync::Notification holding;
   sync::Notification release;
-  PrefixWatcher watcher(
-      client(), kPrefix, [&](const std::vector<StoredRecord>& records, int64_t revision) {
-        bool hold = false;
-        {
-          sync::MutexLock lock(&delivered.mu);
-          ++delivered.calls;
-          delivered.records = records.size();
-          delivered.revision = revision;
-          for (const StoredRecord& r : records) {
-            if (r.revision > revision) delivered.consistent = false;
-          }
-          hold = records.size() == 1 && !holding.HasBeenNotified();
-        }
-        if (hold) {
-          holding.Notify();
-          release.WaitForNotificationWithTimeout(absl::Seconds(60));
-        }
-      });
+  PrefixWatcher watcher(client(), kPrefix,
+                        [&](const std::vector<StoredRecord>& records, int64_t revision) {
+                          bool hold = false;
+                          {
+                            sync::MutexLock lock(&delivered.mu);
+                            ++delivered.calls;
+                            delivered.records = records.size();
+                            delivered.revision = revision;
+                            for (const StoredRecord& r : records) {
+                              if (r.revision > revision) delivered.consistent = false;
+                            }
+                            hold = records.size() == 1 && !holding.HasBeenNotified();
+                          }
+                          if (hold) {
+                            holding.Notify();
+                            release.WaitForNotificationWithTimeout(absl::Seconds(60));
+                          }
+                        });
   watcher.Start();
   ASSERT_TRUE(palisade::testing::WaitFor([&] { return watcher.Problem().empty(); },
                                          absl::Seconds(10), absl::Milliseconds(20)));
