@@ -1,7 +1,6 @@
 #include "control/state/etcd/etcd_tls_bridge.h"
 
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "control/state/etcd/bridge_directory.h"
 #include "runtime/log/logging.h"
 #include "runtime/net/blocking_connect.h"
 #include "runtime/tls/connection_hooks.h"
@@ -63,14 +63,9 @@ absl::StatusOr<std::unique_ptr<EtcdTlsBridge>> EtcdTlsBridge::Start(
     bridge->host_ = bridge->host_.substr(1, bridge->host_.size() - 2);
   }
   // A directory only this user can enter: nobody else can reach the socket.
-  const char* tmp = ::getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/palisade-etcd-XXXXXX");
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("etcd TLS bridge: mkdtemp ", pattern, ": ", std::strerror(errno)));
-  }
-  bridge->dir_ = pattern;
+  absl::StatusOr<std::string> dir = MakeBridgeDirectory(BridgeParent());
+  if (!dir.ok()) return dir.status();
+  bridge->dir_ = *std::move(dir);
   bridge->socket_path_ = bridge->dir_ + "/etcd.sock";
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -326,6 +321,12 @@ void EtcdTlsBridge::Serve(net::UniqueFd local, Connection* connection) {
 
 absl::StatusOr<std::shared_ptr<EtcdTlsBridges>> EtcdTlsBridges::Start(
     std::shared_ptr<const EtcdTlsConfig> config, const std::vector<std::string>& endpoints) {
+  // What a palisade-control killed with -9 left (its destructors did not run).
+  for (const std::string& stale : RemoveStaleBridgeDirectories(BridgeParent())) {
+    log::LogEvent(log::Level::kInfo, "control",
+                  "removed a stale etcd TLS bridge directory (its process is gone)",
+                  {{"path", stale}});
+  }
   auto bridges = std::make_shared<EtcdTlsBridges>();
   for (const std::string& endpoint : endpoints) {
     absl::StatusOr<std::unique_ptr<EtcdTlsBridge>> bridge = EtcdTlsBridge::Start(config, endpoint);
