@@ -204,10 +204,9 @@ absl::StatusOr<bool> CertificateAuthority::CommitShared(bool as_leader) {
   ASSIGN_OR_RETURN(std::string value, EncodeShared());
   int64_t revision = 0;
   const bool fenced = as_leader && leader_writes_ != nullptr;
-  ASSIGN_OR_RETURN(bool written,
-                   fenced ? leader_writes_->PutIfLeading(store_->FullKey(kSharedKey), value,
-                                                         revision_, &revision)
-                          : store_->PutIf(kSharedKey, value, revision_, &revision));
+  ASSIGN_OR_RETURN(bool written, fenced ? leader_writes_->PutIfLeading(store_->FullKey(kSharedKey),
+                                                                       value, revision_, &revision)
+                                        : store_->PutIf(kSharedKey, value, revision_, &revision));
   if (written) {
     revision_ = revision;
     return true;
@@ -220,10 +219,10 @@ absl::StatusOr<bool> CertificateAuthority::CommitShared(bool as_leader) {
   }
   // Unchanged, so the fence refused it: the step is the new leader's.
   if (fenced && stored->revision == revision_) {
-    return absl::AbortedError(
-        absl::StrCat("not_leader: this replica no longer leads; its write of store record \"",
-                     stored->key, "\" was refused (fenced on the leader key), the step is left "
-                     "to the current leader"));
+    return absl::AbortedError(absl::StrCat(
+        "not_leader: this replica no longer leads; its write of store record \"", stored->key,
+        "\" was refused (fenced on the leader key), the step is left "
+        "to the current leader"));
   }
   RETURN_IF_ERROR(InstallShared(*stored, absl::Now()));
   return false;

@@ -184,8 +184,8 @@ TEST_F(SharedCaTest, ALeaderStepOfAStalledLeaderIsRefusedAfterAnotherTookOver) {
   };
   // a's thread polls once a minute: once it leads it does not look again
   // within this test, like a process paused between its check and its write.
-  state::etcd::LeaderLease a_lease(
-      lease_client(), {prefix_ + "leader", "a", absl::Seconds(30), absl::Seconds(60)});
+  state::etcd::LeaderLease a_lease(lease_client(),
+                                   {prefix_ + "leader", "a", absl::Seconds(30), absl::Seconds(60)});
   a_lease.Start();
   ASSERT_TRUE(testing::WaitFor([&] { return a_lease.IsLeader(); }, absl::Seconds(20)));
   ASSERT_OK_AND_ASSIGN(auto a, CertificateAuthority::OpenShared(Options(s1.get()), absl::Now()));

@@ -32,8 +32,7 @@ absl::StatusOr<net::UniqueFd> Connect(const HttpsUrl& url, absl::Time deadline) 
   if (absl::IsDeadlineExceeded(fd.status())) {
     return absl::DeadlineExceededError(absl::StrCat(url.Origin(), ": timed out connecting"));
   }
-  return absl::Status(fd.status().code(),
-                      absl::StrCat(url.Origin(), ": ", fd.status().message()));
+  return absl::Status(fd.status().code(), absl::StrCat(url.Origin(), ": ", fd.status().message()));
 }
 
 std::string RequestText(const HttpsUrl& url, const HttpsRequest& request) {

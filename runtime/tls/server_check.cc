@@ -17,10 +17,9 @@ ssl_verify_result_t ServerCheck::VerifyPeer(SSL* ssl, uint8_t* out_alert) {
 }
 
 void SetServerNameIndication(SSL* ssl, const std::string& host) {
-  const bool ip_literal =
-      absl::StrContains(host, ':') || std::all_of(host.begin(), host.end(), [](char c) {
-        return c == '.' || (c >= '0' && c <= '9');
-      });
+  const bool ip_literal = absl::StrContains(host, ':') ||
+                          std::all_of(host.begin(), host.end(),
+                                      [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
   if (!ip_literal) SSL_set_tlsext_host_name(ssl, host.c_str());
 }
 

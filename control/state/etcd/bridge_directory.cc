@@ -118,8 +118,8 @@ std::vector<std::string> RemoveStaleBridgeDirectories(const std::string& parent)
     const std::optional<pid_t> pid = PidOf(name);
     if (!pid.has_value() || *pid == ::getpid()) continue;
     struct stat st;
-    if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+    if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+        st.st_uid != ::geteuid()) {
       continue;
     }
     if (!ProcessGone(*pid, st)) continue;

@@ -32,7 +32,7 @@ std::string ClientCertificateRefused(bool have_certificate, const std::string& d
 }
 
 constexpr absl::Duration kDialTimeout = absl::Seconds(5);  // lookup + connect + handshake
-constexpr int kPollSliceMs = 200;  // how soon a stopping bridge is noticed
+constexpr int kPollSliceMs = 200;                          // how soon a stopping bridge is noticed
 constexpr size_t kMaxConnections = 64;                     // gRPC keeps one or two per channel
 constexpr size_t kBufferBytes = 64 * 1024;
 
