@@ -421,7 +421,7 @@ absl::Status CertificateAuthority::ActivateNewest() {
       if (active_ == generations_.back()->number) return absl::OkStatus();
       Snapshot saved = Save();
       active_ = generations_.back()->number;
-      absl::StatusOr<bool> persisted = Persist();
+      absl::StatusOr<bool> persisted = Persist(/*as_leader=*/true);
       if (!persisted.ok()) Restore(std::move(saved));
       if (!persisted.ok() || *persisted) return persisted.status();
     }
@@ -447,7 +447,7 @@ absl::Status CertificateAuthority::RetireInactive() {
     ++bundle_version_;
     if (!shared()) break;
     // Lost to another replica: decide again on its record.
-    absl::StatusOr<bool> persisted = Persist();
+    absl::StatusOr<bool> persisted = Persist(/*as_leader=*/true);
     if (!persisted.ok()) Restore(std::move(saved));
     if (!persisted.ok() || *persisted) return persisted.status();
   }
@@ -485,7 +485,7 @@ absl::StatusOr<bool> CertificateAuthority::RenewIntermediateIfDue(absl::Time now
     active->intermediate = std::move(cert);
     active->intermediate_key = std::move(key);
     active->intermediate_name = name;
-    absl::StatusOr<bool> persisted = Persist();
+    absl::StatusOr<bool> persisted = Persist(/*as_leader=*/true);
     if (!persisted.ok()) Restore(std::move(saved));
     return persisted;
   }

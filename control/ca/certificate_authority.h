@@ -123,6 +123,11 @@ class CertificateAuthority {
   std::vector<std::string> InactiveFingerprints() const;
 
   bool shared() const { return store_ != nullptr; }
+  // Shared: the leader-only steps (ActivateNewest, RetireInactive,
+  // RenewIntermediateIfDue) write the record through `writes` (outlives the
+  // CA), so a replica that no longer leads cannot change it: Aborted
+  // "not_leader: ...", the step not done. Unset: plain compare-and-swap.
+  void SetLeaderWrites(state::LeaderWrites* writes) ABSL_LOCKS_EXCLUDED(mu_);
   // Shared: the records under "ca/" as the watch delivers them. Takes a newer
   // record than the one held and says whether it did; a record that does
   // not load (malformed, wrong KEK, deleted) is an error naming its key and
@@ -152,10 +157,11 @@ class CertificateAuthority {
   // Writes the changed CA if the record is still at revision_: true; false
   // when another replica changed it first, the CA now being the record's.
   // On error the caller restores its snapshot.
-  absl::StatusOr<bool> CommitShared() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `as_leader`: through leader_writes_ when set (not_leader when refused).
+  absl::StatusOr<bool> CommitShared(bool as_leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Persists a step: the manifest and bundle file, or the shared record.
   // Shared and lost to another replica: false, the record's state taken.
-  absl::StatusOr<bool> Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<bool> Persist(bool as_leader = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string trust_domain_;
   const bool self_managed_;
@@ -169,6 +175,7 @@ class CertificateAuthority {
   state::SharedStore* store_ = nullptr;
   std::string kek_;
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;  // of the record this CA holds
+  state::LeaderWrites* leader_writes_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace palisade::control::ca

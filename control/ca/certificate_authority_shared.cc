@@ -195,10 +195,18 @@ absl::Status CertificateAuthority::InstallShared(const state::StoredRecord& reco
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> CertificateAuthority::CommitShared() {
+void CertificateAuthority::SetLeaderWrites(state::LeaderWrites* writes) {
+  sync::MutexLock lock(&mu_);
+  leader_writes_ = writes;
+}
+
+absl::StatusOr<bool> CertificateAuthority::CommitShared(bool as_leader) {
   ASSIGN_OR_RETURN(std::string value, EncodeShared());
   int64_t revision = 0;
-  ASSIGN_OR_RETURN(bool written, store_->PutIf(kSharedKey, value, revision_, &revision));
+  const bool fenced = as_leader && leader_writes_ != nullptr;
+  ASSIGN_OR_RETURN(bool written, fenced ? leader_writes_->PutIfLeading(store_->FullKey(kSharedKey),
+                                                                       value, revision_, &revision)
+                                        : store_->PutIf(kSharedKey, value, revision_, &revision));
   if (written) {
     revision_ = revision;
     return true;
@@ -209,17 +217,24 @@ absl::StatusOr<bool> CertificateAuthority::CommitShared() {
     return state::MalformedRecord(store_->FullKey(kSharedKey),
                                   "deleted while this replica holds the CA; not re-created");
   }
+  // Unchanged, so the fence refused it: the step is the new leader's.
+  if (fenced && stored->revision == revision_) {
+    return absl::AbortedError(absl::StrCat(
+        "not_leader: this replica no longer leads; its write of store record \"", stored->key,
+        "\" was refused (fenced on the leader key), the step is left "
+        "to the current leader"));
+  }
   RETURN_IF_ERROR(InstallShared(*stored, absl::Now()));
   return false;
 }
 
-absl::StatusOr<bool> CertificateAuthority::Persist() {
+absl::StatusOr<bool> CertificateAuthority::Persist(bool as_leader) {
   if (!shared()) {
     RETURN_IF_ERROR(WriteManifest());
     RETURN_IF_ERROR(WriteBundleFile());
     return true;
   }
-  ASSIGN_OR_RETURN(bool written, CommitShared());
+  ASSIGN_OR_RETURN(bool written, CommitShared(as_leader));
   // A local copy for operators; the record is what counts.
   (void)WriteBundleFile();
   return written;

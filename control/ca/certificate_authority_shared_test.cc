@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "control/ca/certificate_authority.h"
 #include "control/state/etcd/etcd_store.h"
+#include "control/state/etcd/leader_lease.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
 #include "identity/spiffe_id.h"
@@ -166,6 +167,51 @@ TEST_F(SharedCaTest, AStepLostToAnotherReplicaIsTakenNotRedone) {
   EXPECT_EQ(Record(s1.get())->revision, before + 1) << "one write for the retire step";
   EXPECT_EQ(a->bundle_version(), 3u);
   EXPECT_TRUE(IssuesUnder(*a, *b));
+}
+
+// A leader that stalled (SIGSTOP, a long pause) past its lease still
+// believes it leads when it resumes; its CA record write inside a rollover
+// step must be refused by etcd once another replica leads.
+TEST_F(SharedCaTest, ALeaderStepOfAStalledLeaderIsRefusedAfterAnotherTookOver) {
+  auto s1 = Store();
+  auto s2 = Store();
+  auto lease_client = [&] {
+    state::etcd::EtcdClientOptions o;
+    o.endpoints = absl::StrSplit(etcd_->Endpoints(), ',');
+    auto client = state::etcd::EtcdClient::Create(o);
+    EXPECT_OK(client.status());
+    return *std::move(client);
+  };
+  // a's thread polls once a minute: once it leads it does not look again
+  // within this test, like a process paused between its check and its write.
+  state::etcd::LeaderLease a_lease(lease_client(),
+                                   {prefix_ + "leader", "a", absl::Seconds(30), absl::Seconds(60)});
+  a_lease.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return a_lease.IsLeader(); }, absl::Seconds(20)));
+  ASSERT_OK_AND_ASSIGN(auto a, CertificateAuthority::OpenShared(Options(s1.get()), absl::Now()));
+  a->SetLeaderWrites(&a_lease);
+  ASSERT_OK_AND_ASSIGN(std::string next, a->AddNextRoot(absl::Now()));
+  // etcd expires a's lease (revoked here, as its TTL would); b takes over.
+  ASSERT_OK(lease_client()->RevokeLease(a_lease.lease_id()));
+  state::etcd::LeaderLease b_lease(lease_client(), {prefix_ + "leader", "b", absl::Seconds(2)});
+  b_lease.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return b_lease.IsLeader(); }, absl::Seconds(20)));
+  ASSERT_TRUE(a_lease.IsLeader()) << "a must still believe it leads for this test";
+  const state::StoredRecord before = *Record(s1.get());
+
+  const absl::Status step = a->ActivateNewest();
+  EXPECT_THAT(step.message(), HasSubstr("no longer leads"));
+  EXPECT_EQ(Record(s1.get())->revision, before.revision)
+      << "a former leader's CA record write was applied";
+  EXPECT_NE(a->ActiveRootFingerprint(), next) << "the refused step is not done";
+
+  // The new leader's step goes through.
+  ASSERT_OK_AND_ASSIGN(auto b, CertificateAuthority::OpenShared(Options(s2.get()), absl::Now()));
+  b->SetLeaderWrites(&b_lease);
+  ASSERT_OK(b->ActivateNewest());
+  EXPECT_EQ(b->ActiveRootFingerprint(), next);
+  EXPECT_GT(Record(s1.get())->revision, before.revision);
+  a_lease.Stop(/*resign=*/false);
 }
 
 TEST_F(SharedCaTest, ReloadTakesANewerRecordAndRefusesABadOneKeepingTheCa) {

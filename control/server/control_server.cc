@@ -249,6 +249,8 @@ absl::Status ControlServer::Open() {
         ReplicaCoordination::Create(shared_->etcd_store(), o.replica_id, o.leader_lease_ttl);
     if (!coordination.ok()) return coordination.status();  // names its flag
     coordination_ = *std::move(coordination);
+    // A rollover step's CA record write is fenced like its status write.
+    ca_->SetLeaderWrites(coordination_->leader_writes());
     tokens_ = auth::JoinTokenStore::OpenShared(shared_->store());
   } else {
     ASSIGN_OR_RETURN(tokens_,

@@ -211,10 +211,7 @@ absl::StatusOr<bool> ReplicaCoordination::SaveRollover(const ca::RolloverStatus&
   doc["written_by"] = replica_id_;
   doc["written_at_ms"] = absl::ToUnixMillis(absl::Now());
   if (!as_leader) return store_->PutIf(kRolloverKey, doc.dump(), expected, revision);
-  const std::optional<state::etcd::Fence> fence = lease_->LeaderFence();
-  if (!fence.has_value()) return false;
-  return store_->client().PutIf(store_->FullKey(kRolloverKey), doc.dump(), expected, revision,
-                                &*fence);
+  return lease_->PutIfLeading(store_->FullKey(kRolloverKey), doc.dump(), expected, revision);
 }
 
 }  // namespace palisade::control::server

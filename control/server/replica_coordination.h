@@ -82,6 +82,8 @@ class ReplicaCoordination {
   // (fenced on the leader key: our id under our lease), false otherwise.
   absl::StatusOr<bool> SaveRollover(const ca::RolloverStatus& status, int64_t expected,
                                     int64_t* revision, bool as_leader = false);
+  // The same fenced writes, for the CA record's changes in a rollover step.
+  state::LeaderWrites* leader_writes() { return lease_.get(); }
 
  private:
   ReplicaCoordination(state::etcd::EtcdStore* store, std::string replica_id,

@@ -45,6 +45,20 @@ class SharedStore {
   virtual absl::StatusOr<bool> DeleteIf(const std::string& key, int64_t expected) = 0;
 };
 
+// Writes only the leader among replicas may make (the CA record's changes in
+// a rollover step, the rollover status): the same compare-and-swap, which the
+// store also refuses in the same transaction while this replica does not lead
+// (etcd: the leader key holds our id under our lease), so a leader that
+// stalled past its lease cannot write after another took over.
+class LeaderWrites {
+ public:
+  virtual ~LeaderWrites() = default;
+  // As SharedStore::PutIf with a full key (SharedStore::FullKey); false also
+  // when this replica does not lead.
+  virtual absl::StatusOr<bool> PutIfLeading(const std::string& key, const std::string& value,
+                                            int64_t expected, int64_t* revision) = 0;
+};
+
 }  // namespace palisade::control::state
 
 #endif  // PALISADE_CONTROL_STATE_SHARED_STORE_H_

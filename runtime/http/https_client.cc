@@ -1,102 +1,38 @@
 #include "runtime/http/https_client.h"
 
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/http/http_response_parser.h"
 #include "runtime/http/https_url.h"
-#include "runtime/net/socket_address.h"
-#include "runtime/net/sockets.h"
+#include "runtime/net/blocking_connect.h"
 #include "runtime/status/status_macros.h"
 #include "runtime/tls/connection_hooks.h"
 #include "runtime/tls/context_setup.h"
+#include "runtime/tls/server_check.h"
 #include "runtime/tls/tls_transport.h"
 
 namespace palisade::http {
 namespace {
 
-// Routes the handshake's certificate check to VerifyServerName (or
-// VerifyServerSpiffeId, when a SPIFFE ID is expected) and keeps its verdict
-// for the error message.
-class ServerCheck final : public tls::TlsConnectionHooks {
- public:
-  ServerCheck(const verify::ServerRoots& roots, std::string host, std::string spiffe_id)
-      : roots_(roots), host_(std::move(host)), spiffe_id_(std::move(spiffe_id)) {}
-  ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) override {
-    verdict_ = spiffe_id_.empty()
-                   ? verify::VerifyServerName(ssl, roots_, host_, absl::Now())
-                   : verify::VerifyServerSpiffeId(ssl, roots_, spiffe_id_, absl::Now());
-    if (verdict_.ok()) return ssl_verify_ok;
-    *out_alert = SSL_AD_BAD_CERTIFICATE;
-    return ssl_verify_invalid;
-  }
-  const absl::Status& verdict() const { return verdict_; }
-
- private:
-  const verify::ServerRoots& roots_;
-  const std::string host_;
-  const std::string spiffe_id_;
-  absl::Status verdict_;
-};
-
 // Waits until `fd` is ready for `readiness` or `deadline` passes.
 absl::Status WaitFor(int fd, net::Readiness readiness, absl::Time deadline,
                      absl::string_view origin, absl::string_view doing) {
-  for (;;) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(absl::StrCat(origin, ": timed out ", doing));
-    }
-    pollfd p{fd, static_cast<int16_t>(readiness == net::Readiness::kRead ? POLLIN : POLLOUT), 0};
-    const int n = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
-    if (n > 0) return absl::OkStatus();
-    if (n < 0 && errno != EINTR) {
-      return absl::UnavailableError(absl::StrCat(origin, ": poll: ", strerror(errno)));
-    }
+  absl::Status s = net::WaitReady(fd, readiness, deadline);
+  if (s.ok()) return s;
+  if (absl::IsDeadlineExceeded(s)) {
+    return absl::DeadlineExceededError(absl::StrCat(origin, ": timed out ", doing));
   }
+  return absl::Status(s.code(), absl::StrCat(origin, ": ", s.message()));
 }
 
 // A connected socket to the first of `url`'s addresses that answers.
 absl::StatusOr<net::UniqueFd> Connect(const HttpsUrl& url, absl::Time deadline) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string port = absl::StrCat(url.port);
-  if (int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return absl::UnavailableError(
-        absl::StrCat(url.Origin(), ": cannot resolve ", url.host, ": ", gai_strerror(rc)));
+  absl::StatusOr<net::UniqueFd> fd = net::ConnectTcp(url.host, absl::StrCat(url.port), deadline);
+  if (fd.ok()) return fd;
+  if (absl::IsDeadlineExceeded(fd.status())) {
+    return absl::DeadlineExceededError(absl::StrCat(url.Origin(), ": timed out connecting"));
   }
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, freeaddrinfo);
-  absl::Status last = absl::UnavailableError(absl::StrCat(url.Origin(), ": no address"));
-  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    const net::SocketAddress address = net::SocketAddress::FromSockaddr(a->ai_addr, a->ai_addrlen);
-    absl::StatusOr<net::UniqueFd> fd = net::StartConnect(address);
-    if (!fd.ok()) {
-      last = absl::UnavailableError(absl::StrCat(url.Origin(), ": ", fd.status().message()));
-      continue;
-    }
-    if (absl::Status s =
-            WaitFor(fd->get(), net::Readiness::kWrite, deadline, url.Origin(), "connecting");
-        !s.ok()) {
-      return s;
-    }
-    if (absl::Status s = net::ConnectResult(fd->get()); !s.ok()) {
-      last = absl::UnavailableError(
-          absl::StrCat(url.Origin(), ": connect to ", address.ToString(), ": ", s.message()));
-      continue;
-    }
-    return fd;
-  }
-  return last;
+  return absl::Status(fd.status().code(), absl::StrCat(url.Origin(), ": ", fd.status().message()));
 }
 
 std::string RequestText(const HttpsUrl& url, const HttpsRequest& request) {
@@ -142,14 +78,9 @@ absl::StatusOr<HttpsResponse> HttpsClient::Fetch(const HttpsRequest& request) co
 
   bssl::UniquePtr<SSL> ssl(SSL_new(context_.get()));
   if (!ssl) return absl::InternalError("SSL_new failed");
-  ServerCheck check(*roots_, url.host, options_.expected_spiffe_id);
+  tls::ServerCheck check(*roots_, url.host, options_.expected_spiffe_id);
   tls::AttachHooks(ssl.get(), &check);
-  // SNI carries names only (RFC 6066), never IP literals.
-  if (!absl::StrContains(url.host, ':') &&
-      !std::all_of(url.host.begin(), url.host.end(),
-                   [](char c) { return c == '.' || (c >= '0' && c <= '9'); })) {
-    SSL_set_tlsext_host_name(ssl.get(), url.host.c_str());
-  }
+  tls::SetServerNameIndication(ssl.get(), url.host);
   SSL_set_connect_state(ssl.get());
   tls::TlsTransport transport(std::move(fd), std::move(ssl));
 

@@ -222,6 +222,31 @@ TEST_F(ControlEtcdTlsTest, ReplicaOnTlsEtcdIsReadyAndTokensAndDeregistrationsRou
   EXPECT_TRUE(BridgeDirectories().empty()) << "left behind: " << dirs[0].first;
 }
 
+// kill -9 leaves the bridge's directory behind (no destructor runs); the
+// next palisade-control started with the same $TMPDIR removes it, since its
+// process is gone, and makes its own, which works.
+TEST_F(ControlEtcdTlsTest, BridgeDirectoryOfAKilledReplicaIsRemovedOnTheNextStart) {
+  StartEtcd(1);
+  auto killed = StartReplica("killed", GoodTls());
+  ASSERT_TRUE(killed);
+  const auto before = BridgeDirectories();
+  ASSERT_EQ(before.size(), 1u);
+  ASSERT_TRUE(killed->process().Kill().has_value());
+  ASSERT_EQ(::access(before[0].first.c_str(), F_OK), 0) << "kill -9 left nothing to clean";
+
+  auto restarted = StartReplica("restarted", GoodTls());
+  ASSERT_TRUE(restarted);
+  EXPECT_NE(::access(before[0].first.c_str(), F_OK), 0)
+      << "stale bridge directory left behind: " << before[0].first;
+  const auto after = BridgeDirectories();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(after[0].first, before[0].first);
+  EXPECT_EQ(after[0].second, 0700u);
+  // The new bridge carries the replica's etcd traffic.
+  EXPECT_OK(restarted->CreateJoinToken(kWorkload).status()) << restarted->process().Output();
+  EXPECT_THAT(restarted->process().Output(), HasSubstr("stale etcd TLS bridge directory"));
+}
+
 // All of etcd gone, then back: not ready naming the connect failure, then
 // ready again without a restart.
 TEST_F(ControlEtcdTlsTest, EtcdDownThenBackIsReportedAndRecoveredFrom) {

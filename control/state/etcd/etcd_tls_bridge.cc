@@ -1,13 +1,10 @@
 #include "control/state/etcd/etcd_tls_bridge.h"
 
-#include <netdb.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -16,10 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "control/state/etcd/bridge_directory.h"
 #include "runtime/log/logging.h"
-#include "runtime/net/socket_address.h"
-#include "runtime/net/sockets.h"
+#include "runtime/net/blocking_connect.h"
 #include "runtime/tls/connection_hooks.h"
+#include "runtime/tls/server_check.h"
 #include "runtime/tls/tls_transport.h"
 #include "runtime/verify/server_name_verifier.h"
 
@@ -38,52 +36,10 @@ constexpr int kPollSliceMs = 200;                          // how soon a stoppin
 constexpr size_t kMaxConnections = 64;                     // gRPC keeps one or two per channel
 constexpr size_t kBufferBytes = 64 * 1024;
 
-// Routes the handshake's certificate check to VerifyServerName and keeps its
-// verdict for the failure message.
-class ServerCheck final : public tls::TlsConnectionHooks {
- public:
-  ServerCheck(const verify::ServerRoots& roots, std::string name)
-      : roots_(roots), name_(std::move(name)) {}
-  ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) override {
-    verdict_ = verify::VerifyServerName(ssl, roots_, name_, absl::Now());
-    if (verdict_.ok()) return ssl_verify_ok;
-    *out_alert = SSL_AD_BAD_CERTIFICATE;
-    return ssl_verify_invalid;
-  }
-  const absl::Status& verdict() const { return verdict_; }
-
- private:
-  const verify::ServerRoots& roots_;
-  const std::string name_;
-  absl::Status verdict_;
-};
-
-bool IsIpLiteral(const std::string& host) {
-  return absl::StrContains(host, ':') || std::all_of(host.begin(), host.end(), [](char c) {
-           return c == '.' || (c >= '0' && c <= '9');
-         });
-}
-
 struct Failure {
   const char* reason;
   std::string detail;
 };
-
-// Waits until `fd` is ready for `events`, `deadline` passes (false) or the
-// bridge stops (false).
-bool WaitReady(int fd, int16_t events, absl::Time deadline, const std::atomic<bool>& stopping) {
-  while (!stopping.load()) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) return false;
-    pollfd p{fd, events, 0};
-    const int slice =
-        std::min<int>(kPollSliceMs, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
-    const int n = ::poll(&p, 1, slice);
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -107,14 +63,9 @@ absl::StatusOr<std::unique_ptr<EtcdTlsBridge>> EtcdTlsBridge::Start(
     bridge->host_ = bridge->host_.substr(1, bridge->host_.size() - 2);
   }
   // A directory only this user can enter: nobody else can reach the socket.
-  const char* tmp = ::getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/palisade-etcd-XXXXXX");
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("etcd TLS bridge: mkdtemp ", pattern, ": ", std::strerror(errno)));
-  }
-  bridge->dir_ = pattern;
+  absl::StatusOr<std::string> dir = MakeBridgeDirectory(BridgeParent());
+  if (!dir.ok()) return dir.status();
+  bridge->dir_ = *std::move(dir);
   bridge->socket_path_ = bridge->dir_ + "/etcd.sock";
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -228,43 +179,6 @@ void EtcdTlsBridge::OnCarried() {
   }
 }
 
-namespace {
-
-// A connected, non-blocking TCP socket to host:port, or why not.
-absl::StatusOr<net::UniqueFd> ConnectTcp(const std::string& host, const std::string& port,
-                                         absl::Time deadline, const std::atomic<bool>& stopping) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
-  }
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, freeaddrinfo);
-  absl::Status last = absl::UnavailableError("no address");
-  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    const net::SocketAddress address = net::SocketAddress::FromSockaddr(a->ai_addr, a->ai_addrlen);
-    absl::StatusOr<net::UniqueFd> fd = net::StartConnect(address);
-    if (!fd.ok()) {
-      last = fd.status();
-      continue;
-    }
-    if (!WaitReady(fd->get(), POLLOUT, deadline, stopping)) {
-      return absl::DeadlineExceededError(absl::StrCat("connect to ", address.ToString()));
-    }
-    if (absl::Status s = net::ConnectResult(fd->get()); !s.ok()) {
-      last = absl::UnavailableError(
-          absl::StrCat("connect to ", address.ToString(), ": ", s.message()));
-      continue;
-    }
-    return fd;
-  }
-  return last;
-}
-
-}  // namespace
-
 void EtcdTlsBridge::Serve(net::UniqueFd local, Connection* connection) {
   struct MarkDone {
     Connection* c;
@@ -272,7 +186,7 @@ void EtcdTlsBridge::Serve(net::UniqueFd local, Connection* connection) {
   } mark_done{connection};
 
   const absl::Time deadline = absl::Now() + kDialTimeout;
-  absl::StatusOr<net::UniqueFd> tcp = ConnectTcp(host_, port_, deadline, stopping_);
+  absl::StatusOr<net::UniqueFd> tcp = net::ConnectTcp(host_, port_, deadline, &stopping_);
   if (!tcp.ok()) {
     if (!stopping_.load()) {
       OnFailure(absl::IsDeadlineExceeded(tcp.status()) ? kEtcdTlsTimeout : kEtcdTlsConnect,
@@ -283,20 +197,16 @@ void EtcdTlsBridge::Serve(net::UniqueFd local, Connection* connection) {
   bssl::UniquePtr<SSL> ssl(SSL_new(config_->context()));
   if (!ssl) return;
   const std::string name = config_->ServerNameFor(host_);
-  ServerCheck check(config_->roots(), name);
+  tls::ServerCheck check(config_->roots(), name);
   tls::AttachHooks(ssl.get(), &check);
-  // SNI carries names only (RFC 6066), never IP literals.
-  if (!IsIpLiteral(name)) SSL_set_tlsext_host_name(ssl.get(), name.c_str());
+  tls::SetServerNameIndication(ssl.get(), name);
   SSL_set_connect_state(ssl.get());
   tls::TlsTransport remote(*std::move(tcp), std::move(ssl));
   for (;;) {
     const net::IoResult r = remote.Handshake();
     if (r.status == net::IoStatus::kOk) break;
     if (r.status == net::IoStatus::kWouldBlock) {
-      if (WaitReady(remote.fd(), r.wants == net::Readiness::kRead ? POLLIN : POLLOUT, deadline,
-                    stopping_)) {
-        continue;
-      }
+      if (net::WaitReady(remote.fd(), r.wants, deadline, &stopping_).ok()) continue;
       if (!stopping_.load()) OnFailure(kEtcdTlsTimeout, "the TLS handshake did not finish in time");
       tls::AttachHooks(remote.ssl(), nullptr);
       return;
@@ -411,6 +321,12 @@ void EtcdTlsBridge::Serve(net::UniqueFd local, Connection* connection) {
 
 absl::StatusOr<std::shared_ptr<EtcdTlsBridges>> EtcdTlsBridges::Start(
     std::shared_ptr<const EtcdTlsConfig> config, const std::vector<std::string>& endpoints) {
+  // What a palisade-control killed with -9 left (its destructors did not run).
+  for (const std::string& stale : RemoveStaleBridgeDirectories(BridgeParent())) {
+    log::LogEvent(log::Level::kInfo, "control",
+                  "removed a stale etcd TLS bridge directory (its process is gone)",
+                  {{"path", stale}});
+  }
   auto bridges = std::make_shared<EtcdTlsBridges>();
   for (const std::string& endpoint : endpoints) {
     absl::StatusOr<std::unique_ptr<EtcdTlsBridge>> bridge = EtcdTlsBridge::Start(config, endpoint);

@@ -126,6 +126,13 @@ std::optional<Fence> LeaderLease::LeaderFence() const {
   return Fence{options_.key, options_.replica_id, lease_id_};
 }
 
+absl::StatusOr<bool> LeaderLease::PutIfLeading(const std::string& key, const std::string& value,
+                                               int64_t expected, int64_t* revision) {
+  const std::optional<Fence> fence = LeaderFence();
+  if (!fence.has_value()) return false;
+  return client_->PutIf(key, value, expected, revision, &*fence);
+}
+
 void LeaderLease::SetRole(bool leader, const std::string& leader_id) {
   bool changed;
   {

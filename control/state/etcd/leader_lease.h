@@ -26,6 +26,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "control/state/etcd/etcd_client.h"
+#include "control/state/shared_store.h"
 #include "runtime/sync/mutex.h"
 
 namespace palisade::control::state::etcd {
@@ -48,11 +49,11 @@ absl::Status CheckReplicaId(const std::string& id);
 // The default --replica_id: "<host name>-<pid>", sanitised to the above.
 std::string DefaultReplicaId();
 
-class LeaderLease {
+class LeaderLease : public LeaderWrites {
  public:
   // `client` is the lease's own.
   LeaderLease(std::unique_ptr<EtcdClient> client, LeaderLeaseOptions options);
-  ~LeaderLease();  // Stop(/*resign=*/true)
+  ~LeaderLease() override;  // Stop(/*resign=*/true)
 
   // Grants the first lease (so records can be attached at once) and starts
   // the thread. An etcd that cannot be reached is not an error: the thread
@@ -82,6 +83,10 @@ class LeaderLease {
   // under our lease), for writes only a leader may make; nullopt when it
   // does not lead.
   std::optional<Fence> LeaderFence() const;
+  // A compare-and-swap carrying LeaderFence(): false when this contender
+  // does not lead, by its own view or, in the same transaction, by etcd's.
+  absl::StatusOr<bool> PutIfLeading(const std::string& key, const std::string& value,
+                                    int64_t expected, int64_t* revision) override;
 
  private:
   void Run();
