@@ -27,9 +27,13 @@ constexpr int kAmbiguousAttempts = 3;
 // leader, goes quiet without an error (keepalive pings find a hung member
 // only after 7 s, and a cut-off one never). So the watched member is asked
 // for a linearizable read this often, and the watch ends (the next goes to
-// another member) after this many unanswered reads in a row.
-constexpr absl::Duration kWatchProbeInterval = absl::Seconds(1);
-constexpr int kWatchProbeMisses = 2;
+// another member) once one is refused ("no leader") or not answered within
+// kWatchProbeDeadline: a revocation must reach every replica within 2 s.
+// A one-key read that slow means the member is of no use to a watch; moving
+// the watch costs one list of the prefix on the next member.
+constexpr absl::Duration kWatchProbeInterval = absl::Milliseconds(500);
+constexpr absl::Duration kWatchProbeDeadline = absl::Seconds(1);
+constexpr int kWatchProbeMisses = 1;
 // etcd before 3.4.31 / 3.5.13 can drop a lagging watcher's events for good
 // (etcd-io/etcd#17555): when a compaction comes while the watcher is behind
 // and its send queue is full, etcd marks it caught up at the current
@@ -182,8 +186,9 @@ EtcdClient::~EtcdClient() = default;
 
 absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(const EtcdClientOptions& options) {
   if (options.endpoints.empty()) return absl::InvalidArgumentError("no etcd endpoint");
-  if (options.call_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("the etcd call timeout must be positive");
+  if (options.call_timeout <= absl::ZeroDuration() ||
+      options.key_attempt_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the etcd call and key-attempt timeouts must be positive");
   }
   if (options.tls != nullptr && options.tls->size() != options.endpoints.size()) {
     return absl::InvalidArgumentError("one etcd TLS bridge per endpoint");
@@ -216,6 +221,10 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(const EtcdClientO
   return client;
 }
 
+absl::Duration EtcdClient::KeyAttemptTimeout() const {
+  return std::min(options_.key_attempt_timeout, options_.call_timeout);
+}
+
 std::string EtcdClient::Describe() const {
   return absl::StrCat("etcd ", absl::StrJoin(options_.endpoints, ","));
 }
@@ -242,6 +251,11 @@ absl::Status EtcdClient::OnSomeEndpoint(const std::string& what, const std::stri
     // A read that timed out (a member waiting for a new leader) may do
     // better elsewhere; a write that timed out may have been applied.
     if (!absl::IsUnavailable(s) && !(idempotent && absl::IsDeadlineExceeded(s))) {
+      if (absl::IsDeadlineExceeded(s)) {
+        // The read that settles this write goes to another member.
+        sync::MutexLock lock(&mu_);
+        current_ = (index + 1) % endpoints_.size();
+      }
       return absl::Status(
           s.code(), absl::StrCat("etcd ", what, " of key \"", key, "\" at ", endpoint.address, ": ",
                                  s.message(), endpoint.TlsNote()));
@@ -279,7 +293,7 @@ absl::StatusOr<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) 
       "get", key,
       [&](Endpoint& e) {
         grpc::ClientContext context;
-        PrepareCall(&context, options_.call_timeout);
+        PrepareCall(&context, KeyAttemptTimeout());
         etcdserverpb::RangeRequest request;
         request.set_key(key);
         etcdserverpb::RangeResponse response;
@@ -325,6 +339,15 @@ absl::StatusOr<bool> EtcdClient::PutIf(const std::string& key, const std::string
   absl::Status last;
   for (int attempt = 0; attempt < kAmbiguousAttempts; ++attempt) {
     absl::StatusOr<bool> put = PutIfOnce(key, value, expected_mod_revision, revision, fence);
+    if (attempt > 0 && put.ok() && !*put) {
+      // The attempt that timed out may have been applied after our read:
+      // then the compare of this one fails on our own write.
+      absl::StatusOr<std::optional<KeyValue>> now = Get(key);
+      if (now.ok() && now->has_value() && (*now)->value == value) {
+        if (revision != nullptr) *revision = (*now)->mod_revision;
+        return true;
+      }
+    }
     if (put.ok() || !absl::IsDeadlineExceeded(put.status())) return put;
     last = put.status();
     absl::StatusOr<std::optional<KeyValue>> now = Get(key);
@@ -346,7 +369,7 @@ absl::StatusOr<bool> EtcdClient::TxnIfModRevision(
   bool succeeded = false;
   RETURN_IF_ERROR(OnSomeEndpoint(what, key, [&](Endpoint& e) {
     grpc::ClientContext context;
-    PrepareCall(&context, options_.call_timeout);
+    PrepareCall(&context, KeyAttemptTimeout());
     etcdserverpb::TxnRequest request;
     etcdserverpb::Compare* compare = request.add_compare();
     compare->set_key(key);
@@ -392,6 +415,11 @@ absl::StatusOr<bool> EtcdClient::DeleteIf(const std::string& key, int64_t expect
   absl::Status last;
   for (int attempt = 0; attempt < kAmbiguousAttempts; ++attempt) {
     absl::StatusOr<bool> deleted = DeleteIfOnce(key, expected_mod_revision);
+    if (attempt > 0 && deleted.ok() && !*deleted) {
+      // As in PutIf: the attempt that timed out may have deleted it since.
+      absl::StatusOr<std::optional<KeyValue>> now = Get(key);
+      if (now.ok() && !now->has_value()) return true;
+    }
     if (deleted.ok() || !absl::IsDeadlineExceeded(deleted.status())) return deleted;
     last = deleted.status();
     absl::StatusOr<std::optional<KeyValue>> now = Get(key);
@@ -407,7 +435,7 @@ absl::StatusOr<bool> EtcdClient::DeleteIfOnce(const std::string& key,
   return TxnIfModRevision(
       "delete", key, expected_mod_revision,
       [&](etcdserverpb::RequestOp* op) { op->mutable_request_delete_range()->set_key(key); },
-      nullptr);
+      /*revision=*/nullptr, /*fence=*/nullptr);
 }
 
 absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
@@ -537,7 +565,7 @@ absl::Status EtcdClient::Watch(
     int64_t last_received = -1;
     while (!watch_over.WaitForNotificationWithTimeout(kWatchProbeInterval)) {
       grpc::ClientContext probe_context;
-      PrepareCall(&probe_context, kWatchProbeInterval);
+      PrepareCall(&probe_context, kWatchProbeDeadline);
       // Linearizable, and small: only keys changed after what was received
       // (usually none), without values.
       const int64_t seen = received;
@@ -633,8 +661,9 @@ absl::Status EtcdClient::Watch(
   }
   if (member_silent) {
     return absl::UnavailableError(absl::StrCat(
-        "store_unavailable: etcd watch of \"", prefix, "\" at ", e.address, " left: ",
-        kWatchProbeMisses, " reads in a row went unanswered (the member hangs or has no leader)"));
+        "store_unavailable: etcd watch of \"", prefix, "\" at ", e.address,
+        " left: ", kWatchProbeMisses, " read(s) in a row refused or not answered within ",
+        absl::FormatDuration(kWatchProbeDeadline), " (the member hangs or has no leader)"));
   }
   return absl::UnavailableError(absl::StrCat("store_unavailable: etcd watch of \"", prefix,
                                              "\" at ", e.address,

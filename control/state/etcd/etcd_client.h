@@ -55,6 +55,13 @@ struct Fence {
 struct EtcdClientOptions {
   std::vector<std::string> endpoints;  // host:port
   absl::Duration call_timeout = absl::Seconds(2);
+  // One attempt, on one member, of a one-key read (Get) or conditional
+  // write (PutIf, DeleteIf): a read goes on to the next member, and a write
+  // whose answer did not come is settled by reading the key back there. A
+  // member cut off from its peers holds both until etcd's election timeout
+  // (1 s by default) tells it it has no leader, and a revocation (a read,
+  // then a write) must reach every proxy within 2 s. Lists keep call_timeout.
+  absl::Duration key_attempt_timeout = absl::Seconds(1);
   // TLS: one bridge per endpoint, in the same order (null: plaintext).
   std::shared_ptr<const EtcdTlsBridges> tls;
 };
@@ -118,11 +125,13 @@ class EtcdClient {
  private:
   struct Endpoint;
   explicit EtcdClient(const EtcdClientOptions& options);
+  absl::Duration KeyAttemptTimeout() const;
   // Runs `call(endpoint)` on the current endpoint and, when it is UNAVAILABLE
   // (the request never reached a member that could serve it), on the next,
   // each once. Other errors are not retried: a write whose answer was lost
   // must not be applied twice.
-  // Reads (`idempotent`) also move on when a member timed out.
+  // Reads (`idempotent`) also move on when a member timed out. A member
+  // that timed out is not the first one tried by the next call.
   absl::Status OnSomeEndpoint(const std::string& what, const std::string& key,
                               const std::function<absl::Status(Endpoint&)>& call,
                               bool idempotent = false);
@@ -135,7 +144,7 @@ class EtcdClient {
   absl::StatusOr<bool> TxnIfModRevision(
       const char* what, const std::string& key, int64_t expected_mod_revision,
       const std::function<void(etcdserverpb::RequestOp*)>& operation, int64_t* revision,
-      const Fence* fence = nullptr);
+      const Fence* fence);
   // One Txn on some endpoint: the put of `key` under `lease_id`, run only
   // if `request`'s compares (the caller's) hold.
   absl::StatusOr<bool> LeasedPut(const std::string& key, const std::string& value, int64_t lease_id,
