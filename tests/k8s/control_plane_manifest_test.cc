@@ -6,10 +6,14 @@
 // loopback: make-certs.sh's KEK laid out as a Secret volume under fsGroup
 // (0440), the init container's exact command, and two palisade-control
 // replicas with exactly the manifest's flags (only addresses and paths moved
-// to loopback and temporary folders) on a real three-member etcd. Both serve
-// one root; the README's rollover command through one replica reaches the
-// other; mesh-namespace.sh reads the bundle where the manifest keeps it, and
-// that bundle verifies both replicas' identity ports (a pod's first contact).
+// to loopback and temporary folders) on a real three-member etcd started
+// from etcd.yaml's own args with make-certs.sh's certificates: mutual TLS to
+// clients and between members, a client without a certificate refused, and
+// palisade-control's etcd client key copied by its own init container. Both
+// replicas serve one root; the README's rollover command through one replica
+// reaches the other; mesh-namespace.sh reads the bundle where the manifest
+// keeps it, and that bundle verifies both replicas' identity ports (a pod's
+// first contact).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -21,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,8 +33,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "tests/k8s/etcd_manifest_cluster.h"
 #include "tests/util/control_process.h"
-#include "tests/util/etcd_cluster.h"
 #include "tests/util/fake_issuer.h"
 #include "tests/util/process.h"
 #include "tests/util/status_matchers.h"
@@ -43,6 +48,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kManifest[] = "deploy/kubernetes/control-plane.yaml";
+constexpr char kEtcdManifest[] = "deploy/kubernetes/etcd.yaml";
 constexpr char kMakeCerts[] = "deploy/kubernetes/make-certs.sh";
 constexpr char kMeshNamespace[] = "deploy/kubernetes/mesh-namespace.sh";
 constexpr char kReadme[] = "README.md";
@@ -93,7 +99,7 @@ std::string Indented(const std::string& pem) {
 }
 
 class ControlPlaneManifestTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     for (const YAML::Node& doc : YAML::LoadAllFromFile(kManifest)) {
       if (doc["kind"] && doc["kind"].as<std::string>() == "Deployment" &&
@@ -131,18 +137,21 @@ class ControlPlaneManifestTest : public ::testing::Test {
     }
     return best;
   }
-  // The init container that writes the KEK file palisade-control reads.
-  YAML::Node KekInit() const {
-    const std::string kek = Flag("ca_kek_file");
+  // The init container that writes `path`, a file palisade-control reads.
+  YAML::Node InitWriting(const std::string& path) const {
     for (const auto& c : pod_["initContainers"]) {
       for (const std::string& word : Strings(c["command"])) {
-        if (word == kek) return c;
+        if (!path.empty() && word == path) return c;
       }
     }
     return YAML::Node();
   }
+  YAML::Node KekInit() const { return InitWriting(Flag("ca_kek_file")); }
   int RunAsUser() const { return pod_["securityContext"]["runAsUser"].as<int>(); }
+  const YAML::Node& control() const { return control_; }
+  const YAML::Node& pod() const { return pod_; }
 
+ protected:
   YAML::Node deployment_, pod_, control_;
   std::vector<std::string> args_;
 };
@@ -157,36 +166,70 @@ TEST_F(ControlPlaneManifestTest, SelfManagedCaOnEtcdWithoutPlugInFlags) {
   EXPECT_EQ(deployment_["spec"]["replicas"].as<int>(), 3);
 }
 
-TEST_F(ControlPlaneManifestTest, KekComesFromMemoryThroughAnInitContainerWithMode0400) {
-  const std::string kek = Flag("ca_kek_file");
-  ASSERT_FALSE(kek.empty());
-  const YAML::Node mount = MountFor(control_, kek);
-  ASSERT_TRUE(mount.IsMap()) << kek << " is on no volume of palisade-control";
+// The key file `flag` names reaches palisade-control only as an init
+// container's 0400 copy on a memory-backed emptyDir, never as the Secret.
+void ExpectKeyCopiedIntoMemory(const ControlPlaneManifestTest& t, const std::string& flag) {
+  SCOPED_TRACE("--" + flag);
+  const std::string key = t.Flag(flag);
+  ASSERT_FALSE(key.empty());
+  const YAML::Node mount = t.MountFor(t.control(), key);
+  ASSERT_TRUE(mount.IsMap()) << key << " is on no volume of palisade-control";
   EXPECT_TRUE(mount["readOnly"] && mount["readOnly"].as<bool>());
-  const YAML::Node volume = Volume(mount["name"].as<std::string>());
-  ASSERT_TRUE(volume["emptyDir"]) << "the KEK must be on an emptyDir, not " << volume;
+  const YAML::Node volume = t.Volume(mount["name"].as<std::string>());
+  ASSERT_TRUE(volume["emptyDir"]) << "the key must be on an emptyDir, not " << volume;
   EXPECT_EQ(volume["emptyDir"]["medium"].as<std::string>(""), "Memory");
-  const YAML::Node init = KekInit();
-  ASSERT_TRUE(init.IsMap()) << "no init container writes " << kek;
+  const YAML::Node init = t.InitWriting(key);
+  ASSERT_TRUE(init.IsMap()) << "no init container writes " << key;
   const std::vector<std::string> command = Strings(init["command"]);
   ASSERT_EQ(command.size(), 5u);
   EXPECT_EQ(command[0], "install");
   EXPECT_EQ(command[1], "-m");
   EXPECT_EQ(command[2], "0400");
-  const YAML::Node source = MountFor(init, command[3]);
+  const YAML::Node source = t.MountFor(init, command[3]);
   ASSERT_TRUE(source.IsMap());
-  const YAML::Node secret = Volume(source["name"].as<std::string>())["secret"];
+  const YAML::Node secret = t.Volume(source["name"].as<std::string>())["secret"];
   ASSERT_TRUE(secret) << command[3] << " is not on a Secret volume";
   EXPECT_EQ(secret["defaultMode"].as<std::string>(), "0400");
-  // palisade-control mounts no Secret holding the KEK itself.
-  for (const auto& m : control_["volumeMounts"]) {
-    EXPECT_NE(m["name"].as<std::string>(), source["name"].as<std::string>())
-        << "palisade-control mounts the KEK Secret itself";
+  // palisade-control mounts no volume holding the Secret's key itself.
+  for (const auto& m : t.control()["volumeMounts"]) {
+    const YAML::Node mounted = t.Volume(m["name"].as<std::string>())["secret"];
+    if (!mounted ||
+        mounted["secretName"].as<std::string>() != secret["secretName"].as<std::string>()) {
+      continue;
+    }
+    ASSERT_TRUE(mounted["items"]) << "palisade-control mounts all of Secret "
+                                  << secret["secretName"];
+    for (const auto& item : mounted["items"]) {
+      EXPECT_NE(item["key"].as<std::string>(), secret["items"][0]["key"].as<std::string>())
+          << "palisade-control mounts the key's Secret item itself";
+    }
   }
-  EXPECT_EQ(MountFor(init, command[4])["name"].as<std::string>(), mount["name"].as<std::string>());
+  EXPECT_EQ(t.MountFor(init, command[4])["name"].as<std::string>(),
+            mount["name"].as<std::string>());
   // The same image, so `install` is the one the pod has; the same user.
-  EXPECT_EQ(init["image"].as<std::string>(), control_["image"].as<std::string>());
+  EXPECT_EQ(init["image"].as<std::string>(), t.control()["image"].as<std::string>());
   EXPECT_FALSE(init["securityContext"]["runAsUser"]) << "the pod's user (1337) must write it";
+}
+
+TEST_F(ControlPlaneManifestTest, KekComesFromMemoryThroughAnInitContainerWithMode0400) {
+  ExpectKeyCopiedIntoMemory(*this, "ca_kek_file");
+}
+
+// etcd.yaml requires a client certificate: palisade-control presents one
+// from Secret palisade-etcd-client-tls and checks etcd's against its CA.
+TEST_F(ControlPlaneManifestTest, TalksToEtcdOverMutualTlsWithTheKeyCopiedIntoMemory) {
+  for (const std::string flag : {"etcd_ca_file", "etcd_cert_file", "etcd_key_file"}) {
+    EXPECT_FALSE(Flag(flag).empty()) << "control-plane.yaml: no --" << flag;
+  }
+  EXPECT_TRUE(Flag("etcd_server_name").empty()) << "each member's own name is the one to check";
+  for (const std::string flag : {"etcd_ca_file", "etcd_cert_file"}) {
+    const YAML::Node mount = MountFor(control_, Flag(flag));
+    ASSERT_TRUE(mount.IsMap()) << "--" << flag << " is on no volume";
+    EXPECT_EQ(Volume(mount["name"].as<std::string>())["secret"]["secretName"].as<std::string>(""),
+              "palisade-etcd-client-tls")
+        << "--" << flag;
+  }
+  ExpectKeyCopiedIntoMemory(*this, "etcd_key_file");
 }
 
 // One Secret name and key in the manifest, make-certs.sh's file and the
@@ -209,6 +252,31 @@ TEST_F(ControlPlaneManifestTest, KekSecretNameAgreesWithMakeCertsAndReadme) {
   EXPECT_THAT(ReadFileOrEmpty(kMakeCerts), HasSubstr("Secret " + name + ", key " + key));
 }
 
+// Every Secret that etcd's TLS needs (etcd.yaml's members, palisade-control's
+// client) is a folder make-certs.sh writes and one README command creates.
+TEST_F(ControlPlaneManifestTest, EtcdSecretsAreMakeCertsFoldersTheReadmeCreates) {
+  std::set<std::string> names;
+  for (const YAML::Node& doc : YAML::LoadAllFromFile(kEtcdManifest)) {
+    if (!doc["kind"] || doc["kind"].as<std::string>() != "StatefulSet") continue;
+    for (const auto& v : doc["spec"]["template"]["spec"]["volumes"]) {
+      if (v["secret"]) names.insert(v["secret"]["secretName"].as<std::string>());
+    }
+  }
+  EXPECT_EQ(names.size(), 1u) << "etcd.yaml: one Secret with the members' certificates";
+  const YAML::Node key_mount = MountFor(control_, Flag("etcd_cert_file"));
+  ASSERT_TRUE(key_mount.IsMap()) << "--etcd_cert_file is on no volume";
+  names.insert(
+      Volume(key_mount["name"].as<std::string>())["secret"]["secretName"].as<std::string>(""));
+  for (const std::string& name : names) {
+    ASSERT_FALSE(name.empty());
+    EXPECT_EQ(ReadmeLines("create secret generic " + name + " --from-file=\"$certs/" + name + "\"")
+                  .size(),
+              1u)
+        << "README: one command creates Secret " << name << " from make-certs.sh's folder";
+    EXPECT_THAT(ReadFileOrEmpty(kMakeCerts), HasSubstr(name + "/"));
+  }
+}
+
 // Without a bundle file and without a control plane to read it from:
 // refused, saying where it looked.
 TEST(MeshNamespaceTest, RefusesWhenTheControlPlaneCannotBeRead) {
@@ -221,17 +289,19 @@ TEST(MeshNamespaceTest, RefusesWhenTheControlPlaneCannotBeRead) {
 
 // The pod, for real on loopback.
 class ControlPlanePodTest : public ControlPlaneManifestTest {
- protected:
+ public:
   void SetUp() override {
     ControlPlaneManifestTest::SetUp();
     if (HasFatalFailure()) return;
     ASSERT_TRUE(KekInit().IsMap()) << "no init container writes --ca_kek_file";
     ASSERT_EQ(KekInit()["command"].size(), 5u);
     dir_ = MakeTempDir("k8s-control-plane");
-    // make-certs.sh as the README runs it: the KEK and the webhook's certificate.
+    // make-certs.sh as the README runs it: the KEK, the webhook's and etcd's
+    // certificates; etcd as etcd.yaml runs it, on those certificates.
     const CommandResult certs = RunCommand({kMakeCerts, dir_ + "/certs"});
     ASSERT_EQ(certs.exit_code, 0) << certs.output;
-    ASSERT_OK_AND_ASSIGN(etcd_, EtcdCluster::Start(dir_ + "/etcd"));
+    ASSERT_OK_AND_ASSIGN(
+        etcd_, EtcdManifestCluster::Start(kEtcdManifest, dir_ + "/certs", dir_ + "/etcd"));
     issuer_ = std::make_unique<FakeIssuer>(dir_, jwt_.JwksJson());
     // As root the init container runs as the pod's user, who must reach the
     // pod's folders: those live under /tmp, open to all, not $TEST_TMPDIR.
@@ -266,6 +336,18 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
       if (v["secret"] && v["secret"]["secretName"].as<std::string>() == "palisade-webhook-tls") {
         EXPECT_TRUE(WriteFile(d + "/tls.crt", ReadFileOrEmpty(certs + "/tls.crt")));
         EXPECT_TRUE(WriteFile(d + "/tls.key", ReadFileOrEmpty(certs + "/tls.key")));
+      } else if (v["secret"] && std::filesystem::is_directory(
+                                    certs + "/" + v["secret"]["secretName"].as<std::string>())) {
+        // A Secret made from make-certs.sh's folder of that name (README):
+        // its items, root:fsGroup 0440.
+        const std::string from = certs + "/" + v["secret"]["secretName"].as<std::string>();
+        for (const auto& item : v["secret"]["items"]) {
+          const std::string file = d + "/" + item["path"].as<std::string>();
+          EXPECT_TRUE(WriteFile(file, ReadFileOrEmpty(from + "/" + item["key"].as<std::string>())))
+              << file;
+          EXPECT_EQ(::chmod(file.c_str(), 0440), 0);
+          if (::geteuid() == 0) EXPECT_EQ(::chown(file.c_str(), 0, FsGroup()), 0);
+        }
       } else if (v["secret"]) {
         // The KEK Secret: a Secret volume under fsGroup is root:fsGroup 0440.
         for (const auto& item : v["secret"]["items"]) {
@@ -300,10 +382,9 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
            path.substr(m["mountPath"].as<std::string>().size());
   }
 
-  // The init container's command, run for real, as the pod's user when this
+  // An init container's command, run for real, as the pod's user when this
   // test may switch users.
-  CommandResult RunKekInit(const std::map<std::string, std::string>& volumes) {
-    const YAML::Node init = KekInit();
+  CommandResult RunInit(const YAML::Node& init, const std::map<std::string, std::string>& volumes) {
     std::vector<std::string> argv;
     if (::geteuid() == 0) {
       argv = {"setpriv", "--reuid=" + std::to_string(RunAsUser()),
@@ -326,7 +407,7 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
           name == "--public_listen") {
         value = "127.0.0.1:0";
       } else if (name == "--etcd_endpoints") {
-        value = etcd_->Endpoints();
+        value = etcd_->MapAddresses(value);
       } else if (name == "--sa_issuer") {
         value = issuer_->issuer();
       } else if (absl::StartsWith(value, "/")) {
@@ -341,12 +422,14 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
     std::map<std::string, std::string> volumes;
     std::unique_ptr<ControlProcess> control;
   };
-  // A pod: its volumes, the init container, then palisade-control.
+  // A pod: its volumes, the init containers, then palisade-control.
   Pod StartPod(const std::string& name) {
     Pod pod;
     pod.volumes = PodVolumes(name);
-    const CommandResult init = RunKekInit(pod.volumes);
-    EXPECT_EQ(init.exit_code, 0) << init.command << ": " << init.output;
+    for (const auto& container : pod_["initContainers"]) {
+      const CommandResult init = RunInit(container, pod.volumes);
+      EXPECT_EQ(init.exit_code, 0) << init.command << ": " << init.output;
+    }
     // ControlProcess keeps its state in <dir>/state, which is where the
     // manifest's --state_dir lands in the state volume's folder.
     const std::string state = HostPath(control_, Flag("state_dir"), pod.volumes);
@@ -404,37 +487,107 @@ class ControlPlanePodTest : public ControlPlaneManifestTest {
 
   std::string dir_;
   TestJwtIssuer jwt_;
-  std::unique_ptr<EtcdCluster> etcd_;
+  std::unique_ptr<EtcdManifestCluster> etcd_;
   std::unique_ptr<FakeIssuer> issuer_;
   std::string pods_;  // one folder per pod volume
 };
 
-// Why the init container: palisade-control refuses the KEK as the Secret
-// volume presents it; the init container's copy is 0400, the pod user's.
-TEST_F(ControlPlanePodTest, InitContainerMakesTheSecretVolumesKekAcceptable) {
-  const std::map<std::string, std::string> volumes = PodVolumes("refused");
-  const YAML::Node init = KekInit();
+// Why the init containers: palisade-control refuses the key `flag` names as
+// the Secret volume presents it (0440); the init container's copy is 0400,
+// the pod user's. The pod's other init containers have run.
+void ExpectInitContainerMakesKeyAcceptable(ControlPlanePodTest& t, const std::string& pod,
+                                           const std::string& flag, const std::string& refusal) {
+  const std::map<std::string, std::string> volumes = t.PodVolumes(pod);
+  const std::string key = t.Flag(flag);
+  const YAML::Node init = t.InitWriting(key);
+  ASSERT_TRUE(init.IsMap()) << "no init container writes --" << flag;
+  for (const auto& other : t.pod()["initContainers"]) {
+    if (other["name"].as<std::string>() == init["name"].as<std::string>()) continue;
+    const CommandResult r = t.RunInit(other, volumes);
+    ASSERT_EQ(r.exit_code, 0) << r.command << ": " << r.output;
+  }
   const std::vector<std::string> command = Strings(init["command"]);
-  const std::string secret_file = HostPath(init, command[command.size() - 2], volumes);
+  const std::string secret_file = t.HostPath(init, command[command.size() - 2], volumes);
 
-  std::vector<std::string> flags = ReplicaFlags(volumes);
+  std::vector<std::string> flags = t.ReplicaFlags(volumes);
   for (std::string& f : flags) {
-    if (absl::StartsWith(f, "--ca_kek_file=")) f = "--ca_kek_file=" + secret_file;
+    if (absl::StartsWith(f, "--" + flag + "=")) f = "--" + flag + "=" + secret_file;
   }
   auto refused = ControlProcess::Start(MakeTempDir("refused-control"), flags);
   ASSERT_FALSE(refused.ok());
-  EXPECT_THAT(std::string(refused.status().message()),
-              HasSubstr("lets a group or other users at the key-encryption key"));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr(refusal));
 
-  const CommandResult copied = RunKekInit(volumes);
+  const CommandResult copied = t.RunInit(init, volumes);
   ASSERT_EQ(copied.exit_code, 0) << copied.command << ": " << copied.output;
   struct stat st;
-  const std::string kek = HostPath(control_, Flag("ca_kek_file"), volumes);
-  ASSERT_EQ(::stat(kek.c_str(), &st), 0) << kek;
+  const std::string copy = t.HostPath(t.control(), key, volumes);
+  ASSERT_EQ(::stat(copy.c_str(), &st), 0) << copy;
   EXPECT_EQ(st.st_mode & 07777, 0400u);
-  EXPECT_EQ(st.st_uid, ::geteuid() == 0 ? static_cast<uid_t>(RunAsUser()) : ::geteuid());
-  std::cout << "KEK: Secret volume file mode 0440 refused; init container's copy mode " << std::oct
-            << (st.st_mode & 07777) << std::dec << " uid " << st.st_uid << "\n";
+  EXPECT_EQ(st.st_uid, ::geteuid() == 0 ? static_cast<uid_t>(t.RunAsUser()) : ::geteuid());
+  std::cout << "--" << flag << ": Secret volume file mode 0440 refused; init container's copy mode "
+            << std::oct << (st.st_mode & 07777) << std::dec << " uid " << st.st_uid << "\n";
+}
+
+TEST_F(ControlPlanePodTest, InitContainerMakesTheSecretVolumesKekAcceptable) {
+  ExpectInitContainerMakesKeyAcceptable(*this, "refused-kek", "ca_kek_file",
+                                        "lets a group or other users at the key-encryption key");
+}
+
+TEST_F(ControlPlanePodTest, InitContainerMakesTheSecretVolumesEtcdClientKeyAcceptable) {
+  ExpectInitContainerMakesKeyAcceptable(*this, "refused-etcd-key", "etcd_key_file",
+                                        "lets a group or other users at etcd's client key");
+}
+
+// etcd as etcd.yaml runs it: mutual TLS on the client and the peer port. The
+// refusals can fail: the same requests with make-certs.sh's certificates pass.
+TEST_F(ControlPlanePodTest, EtcdFromItsManifestRefusesClientsWithoutACertificate) {
+  const std::string certs = dir_ + "/certs";
+  const std::string client = certs + "/palisade-etcd-client-tls";
+  const std::string member = certs + "/palisade-etcd-tls";
+  auto etcdctl = [&](const std::string& endpoint, const std::vector<std::string>& tls) {
+    std::vector<std::string> argv = {"/usr/bin/env",         "ETCDCTL_API=3",
+                                     "/usr/bin/etcdctl",     "--endpoints=" + endpoint,
+                                     "--command-timeout=3s", "--dial-timeout=3s"};
+    argv.insert(argv.end(), tls.begin(), tls.end());
+    argv.insert(argv.end(), {"put", "/k8s-test", "x"});
+    return RunCommand(argv, absl::Seconds(20));
+  };
+  const std::string endpoint = etcd_->Address(0, 2379);
+  const CommandResult with_cert =
+      etcdctl(endpoint, {"--cacert=" + client + "/ca.crt", "--cert=" + client + "/tls.crt",
+                         "--key=" + client + "/tls.key"});
+  EXPECT_EQ(with_cert.exit_code, 0) << with_cert.command << ": " << with_cert.output;
+  const CommandResult no_cert = etcdctl(endpoint, {"--cacert=" + client + "/ca.crt"});
+  EXPECT_NE(no_cert.exit_code, 0) << "etcd accepted a client without a certificate: "
+                                  << no_cert.command << ": " << no_cert.output;
+  const CommandResult plaintext = etcdctl("http://" + endpoint, {});
+  EXPECT_NE(plaintext.exit_code, 0) << "etcd accepted a plaintext client: " << plaintext.command;
+  // Another CA's client certificate (the webhook's) opens nothing either.
+  const CommandResult foreign =
+      etcdctl(endpoint, {"--cacert=" + client + "/ca.crt", "--cert=" + certs + "/tls.crt",
+                         "--key=" + certs + "/tls.key"});
+  EXPECT_NE(foreign.exit_code, 0) << "etcd accepted the webhook's certificate: " << foreign.output;
+
+  // The peer port: a member's certificate is let in, no certificate is not.
+  auto peer = [&](const std::vector<std::string>& tls) {
+    std::vector<std::string> argv = {
+        "curl", "-sS",          "--http1.1", "--max-time",      "5", "-o", "/dev/null",
+        "-w",   "%{http_code}", "--cacert",  member + "/ca.crt"};
+    argv.insert(argv.end(), tls.begin(), tls.end());
+    argv.push_back("https://" + etcd_->Address(1, 2380) + "/members");
+    return RunCommand(argv, absl::Seconds(20));
+  };
+  const CommandResult as_member =
+      peer({"--cert", member + "/palisade-etcd-0.crt", "--key", member + "/palisade-etcd-0.key"});
+  EXPECT_EQ(as_member.output, "200") << as_member.command << ": " << as_member.output;
+  const CommandResult anonymous = peer({});
+  EXPECT_NE(anonymous.exit_code, 0)
+      << "a member's peer port let in a client without a certificate: " << anonymous.output;
+  std::cout << "etcd.yaml's members: with client certificate exit " << with_cert.exit_code
+            << ", without " << no_cert.exit_code << ", plaintext " << plaintext.exit_code
+            << ", webhook's certificate " << foreign.exit_code << "; peer port with a member's "
+            << "certificate HTTP " << as_member.output << ", without curl exit "
+            << anonymous.exit_code << "\n";
 }
 
 TEST_F(ControlPlanePodTest, TwoReplicasShareOneRootAndRollOverTogether) {

@@ -162,6 +162,64 @@ test("the webhook's caBundle placeholder is the marked value the README replaces
   assert.ok(readme.includes(caBundle), "README's install step must replace this exact value");
 });
 
+// etcd holds the CA (sealed), tokens and revocations: TLS with client
+// certificates on both ports, the files from one read-only Secret volume,
+// the kubelet's probes on the plaintext /health port, and the NetworkPolicy
+// kept as a second layer.
+test("etcd.yaml serves clients and peers only over mutual TLS", () => {
+  const objects = documents(fs.readFileSync(path.join(K8S, "etcd.yaml"), "utf8"));
+  const pod = objects.find((o) => o.kind === "StatefulSet").spec.template.spec;
+  const etcd = pod.containers.find((c) => c.name === "etcd");
+  const flags = new Map(etcd.args.map((a) => {
+    const eq = a.indexOf("=");
+    return eq < 0 ? [a, "true"] : [a.slice(0, eq), a.slice(eq + 1)];
+  }));
+  for (const f of ["--listen-client-urls", "--advertise-client-urls", "--listen-peer-urls",
+                   "--initial-advertise-peer-urls", "--initial-cluster"]) {
+    assert.ok(flags.has(f), `etcd.yaml: no ${f}`);
+    for (const url of flags.get(f).split(",")) {
+      assert.match(url, /^([\w-]+=)?https:\/\//, `${f}: ${url} is not https`);
+    }
+  }
+  assert.strictEqual(flags.get("--client-cert-auth"), "true");
+  assert.strictEqual(flags.get("--peer-client-cert-auth"), "true");
+  for (const f of ["--trusted-ca-file", "--cert-file", "--key-file", "--peer-trusted-ca-file",
+                   "--peer-cert-file", "--peer-key-file"]) {
+    const file = flags.get(f);
+    assert.ok(file, `etcd.yaml: no ${f}`);
+    const mount = etcd.volumeMounts.find((m) => file.startsWith(m.mountPath + "/"));
+    assert.ok(mount && mount.readOnly, `${f}=${file}: not on a read-only mount`);
+    const volume = pod.volumes.find((v) => v.name === mount.name);
+    assert.ok(volume && volume.secret, `${f}=${file}: not from a Secret`);
+  }
+  // The kubelet presents no client certificate: its probes use the metrics port.
+  const metrics = flags.get("--listen-metrics-urls");
+  assert.ok(metrics && metrics.startsWith("http://"), "etcd.yaml: no plaintext --listen-metrics-urls");
+  const metricsPort = Number(metrics.split(":").pop());
+  for (const probe of [etcd.readinessProbe, etcd.livenessProbe]) {
+    const port = etcd.ports.find((p) => p.name === probe.httpGet.port || p.containerPort === probe.httpGet.port);
+    assert.strictEqual(port.containerPort, metricsPort, "a probe on a TLS port would fail");
+  }
+  const policy = objects.find((o) => o.kind === "NetworkPolicy");
+  assert.ok(policy, "etcd.yaml: the NetworkPolicy stays as a second layer");
+  const open = policy.spec.ingress.flatMap((r) => r.ports.map((p) => p.port));
+  assert.ok(!open.includes(metricsPort), "the metrics port is open to no pod");
+});
+
+test("every Secret the manifests mount is created by a README command", () => {
+  const readme = fs.readFileSync("README.md", "utf8");
+  for (const file of ["control-plane.yaml", "etcd.yaml"]) {
+    const objects = documents(fs.readFileSync(path.join(K8S, file), "utf8"));
+    for (const o of objects.filter((x) => x.spec && x.spec.template)) {
+      for (const v of o.spec.template.spec.volumes || []) {
+        if (!v.secret) continue;
+        assert.match(readme, new RegExp(`kubectl -n palisade create secret \\w+ ${v.secret.secretName} `),
+            `${file}: Secret ${v.secret.secretName} is created by no README command`);
+      }
+    }
+  }
+});
+
 // The validator itself finds what the API server would refuse.
 test("the schema check refuses unknown fields, wrong types and broken pod rules", () => {
   const bad = documents(fs.readFileSync("tests/k8s/testdata/invalid.yaml", "utf8"));
